@@ -1,0 +1,41 @@
+// `bgtask list`: every active task and the most recent finished ones, as a table or --json.
+import { TASK_STATUSES, publicRecord, type TaskStatus } from "../../core/task.ts";
+import type { LocationFlags } from "../../config/config.ts";
+import { UsageError } from "../../errors.ts";
+import { renderList } from "../output/render.ts";
+import { openSession, printJson } from "../session.ts";
+
+export interface ListOptions extends LocationFlags {
+  status?: string;
+  executor?: string;
+  limit?: string;
+  json?: boolean;
+}
+
+export const DEFAULT_LIST_LIMIT = 50;
+
+function parseStatuses(text: string | undefined): TaskStatus[] | undefined {
+  if (text === undefined) return undefined;
+  const statuses = text.split(",").map((s) => s.trim());
+  for (const status of statuses) {
+    if (!(TASK_STATUSES as readonly string[]).includes(status)) {
+      throw new UsageError(`--status "${status}" is not a status; use one of ${TASK_STATUSES.join(", ")}`);
+    }
+  }
+  return statuses as TaskStatus[];
+}
+
+function parseLimit(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_LIST_LIMIT;
+  if (!/^[1-9][0-9]{0,6}$/.test(text)) throw new UsageError(`--limit "${text}" is not a positive whole number`);
+  return Number(text);
+}
+
+export async function list(options: ListOptions): Promise<void> {
+  const statuses = parseStatuses(options.status);
+  const limit = parseLimit(options.limit);
+  const { store } = openSession(options);
+  const tasks = await store.list({ statuses, executor: options.executor, limit });
+  if (options.json) printJson(tasks.map(publicRecord));
+  else process.stdout.write(`${renderList(tasks, new Date())}\n`);
+}

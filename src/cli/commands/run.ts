@@ -1,0 +1,119 @@
+// `bgtask run <executor> [key=value …]`: validate everything, store the task(s) durably, make sure
+// a worker will take them, print the id(s). Nothing is written unless every input is valid.
+import { readFileSync, statSync } from "node:fs";
+import { mergeContext, parseContextJson, parsePairs, MAX_CONTEXT_BYTES, type TaskContext } from "../../core/context.ts";
+import { tryParseDuration } from "../../core/duration.ts";
+import { NO_RETRY, parseRetryFlag, RetryPolicyError } from "../../core/retry-policy.ts";
+import { publicRecord, type NewTask, type RetryPolicy } from "../../core/task.ts";
+import { UsageError } from "../../errors.ts";
+import { resolveExecutor } from "../../executor/discover.ts";
+import { loadExecutor } from "../../executor/load.ts";
+import { liveness } from "../../host/process-identity.ts";
+import type { LocationFlags } from "../../config/config.ts";
+import { spawnWorker } from "../../worker/spawn.ts";
+import { openSession, printJson } from "../session.ts";
+import { follow } from "./follow.ts";
+
+export interface RunOptions extends LocationFlags {
+  ctx?: string;
+  ctxFile?: string;
+  each?: string;
+  delay?: string;
+  at?: string;
+  retry?: string;
+  follow?: boolean;
+  worker?: boolean;
+  json?: boolean;
+}
+
+const MAX_EACH_BYTES = 256 * 1024 * 1024;
+
+function readInputFile(path: string, what: string, maxBytes: number): string {
+  if (path === "-") return readFileSync(0, "utf8");
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch (error) {
+    throw new UsageError(`${what} ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  if (!stat.isFile()) throw new UsageError(`${what} ${path} is not a regular file`);
+  if (stat.size > maxBytes) throw new UsageError(`${what} ${path} is larger than ${Math.round(maxBytes / 1024)} KiB`);
+  return readFileSync(path, "utf8");
+}
+
+function baseContext(options: RunOptions): TaskContext | null {
+  if (options.ctx !== undefined && options.ctxFile !== undefined) throw new UsageError("use --ctx or --ctx-file, not both");
+  if (options.ctx !== undefined) return parseContextJson(options.ctx, "--ctx");
+  if (options.ctxFile !== undefined) return parseContextJson(readInputFile(options.ctxFile, "--ctx-file", MAX_CONTEXT_BYTES), `--ctx-file ${options.ctxFile}`);
+  return null;
+}
+
+function contexts(options: RunOptions, pairs: string[]): TaskContext[] {
+  const fromPairs = parsePairs(pairs);
+  if (options.each === undefined) return [mergeContext(baseContext(options), fromPairs)];
+  if (options.ctx !== undefined || options.ctxFile !== undefined) throw new UsageError("--each cannot be combined with --ctx or --ctx-file");
+  const source = options.each === "-" ? "stdin" : options.each;
+  const lines = readInputFile(options.each, "--each", MAX_EACH_BYTES).split("\n");
+  const result: TaskContext[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === "") return;
+    result.push(mergeContext(parseContextJson(line, `line ${i + 1} of ${source}`), fromPairs));
+  });
+  if (result.length === 0) throw new UsageError(`--each ${source} holds no contexts (one JSON object per line)`);
+  return result;
+}
+
+function runAt(options: RunOptions, now: Date): Date | null {
+  if (options.delay !== undefined && options.at !== undefined) throw new UsageError("use --delay or --at, not both");
+  if (options.delay !== undefined) {
+    const delay = tryParseDuration(options.delay);
+    if (delay === undefined) throw new UsageError(`--delay "${options.delay}" is not a duration like "30s", "10m" or "2h"`);
+    return new Date(now.getTime() + delay);
+  }
+  if (options.at !== undefined) {
+    const at = /^\d{4}-\d{2}-\d{2}/.test(options.at) ? Date.parse(options.at) : Number.NaN;
+    if (Number.isNaN(at)) throw new UsageError(`--at "${options.at}" is not a date and time like 2026-12-01T08:00 or 2026-12-01T08:00:00Z`);
+    return new Date(at);
+  }
+  return null;
+}
+
+function retryOverride(options: RunOptions): RetryPolicy | null {
+  if (options.retry === undefined) return null;
+  try {
+    return parseRetryFlag(options.retry);
+  } catch (error) {
+    if (error instanceof RetryPolicyError) throw new UsageError(`--retry: ${error.message}`);
+    throw error;
+  }
+}
+
+export async function run(name: string, pairs: string[], options: RunOptions): Promise<void> {
+  const { config, store } = openSession(options);
+  const executor = await loadExecutor(resolveExecutor(config.tasksDir, name));
+  const now = new Date();
+  const at = runAt(options, now);
+  const retry = retryOverride(options) ?? executor.retry ?? config.retry ?? NO_RETRY;
+  const inputs: NewTask[] = contexts(options, pairs).map((context) => ({
+    executor: name,
+    context,
+    serialKey: executor.serialKeyOf(context),
+    retry,
+    timeoutMs: executor.timeoutMs ?? config.timeoutMs,
+    runAt: at,
+  }));
+  const startWorker = options.worker !== false && config.worker;
+  const { tasks, workerSlot } = await store.enqueue(inputs, now, {
+    maxWorkers: startWorker ? config.concurrency : null,
+    liveness,
+  });
+  if (workerSlot) spawnWorker(config, workerSlot);
+  if (options.follow && options.json) {
+    // With --json stdout holds one value: the record as it ended.
+  } else if (options.json) printJson(tasks.length === 1 && options.each === undefined ? publicRecord(tasks[0]!) : tasks.map(publicRecord));
+  else process.stdout.write(`${tasks.map((t) => t.id).join("\n")}\n`);
+  if (options.follow) {
+    if (tasks.length !== 1) throw new UsageError("--follow follows one task; use `bgtask watch` for many");
+    await follow({ config, store }, tasks[0]!.id, { json: options.json });
+  }
+}

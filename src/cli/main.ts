@@ -1,0 +1,46 @@
+// The CLI entry: build the program, run it, and render every error in one place with the exit
+// code the contract gives it. Commands throw; only this file decides what reaches the terminal.
+import { readFileSync } from "node:fs";
+import { CommanderError } from "commander";
+import { BgtaskError, ExitCode } from "../errors.ts";
+import { decideOutput } from "./output/color.ts";
+import { buildProgram } from "./program.ts";
+
+const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+function wantsJson(argv: readonly string[]): boolean {
+  return argv.includes("--json");
+}
+
+function render(error: unknown, argv: readonly string[]): number {
+  const debug = process.env.BGTASK_DEBUG === "1";
+  if (error instanceof CommanderError) {
+    // Help and --version end with code 0; every usage error is exit 2, as the contract says.
+    return error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version" ? 0 : ExitCode.usage;
+  }
+  if (error instanceof BgtaskError) {
+    if (wantsJson(argv)) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
+    process.stderr.write(`bgtask: ${error.message}\n`);
+    if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
+    return error.exitCode;
+  }
+  const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`bgtask: internal error, please report it with the command you ran:\n${stack}\n`);
+  return 1;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const args = argv.slice(2);
+  decideOutput({ json: wantsJson(args), color: args.includes("--no-color") ? false : args.includes("--color") ? true : undefined });
+  // A reader of our stdout that goes away (`| head -1`) is not an error worth a stack trace.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  });
+  try {
+    await buildProgram(version).parseAsync(argv);
+  } catch (error) {
+    process.exitCode = render(error, args);
+  }
+}
+
+await main(process.argv);

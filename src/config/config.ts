@@ -1,0 +1,142 @@
+// Where things live and how bgtask behaves: flags, then BGTASK_* variables, then
+// bgtask.config.json, then defaults. The config file is validated here, at the edge.
+import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import * as v from "valibot";
+import { UsageError } from "../errors.ts";
+import { tryParseDuration } from "../core/duration.ts";
+import { normaliseRetry, RetryPolicyError, type RetryInput } from "../core/retry-policy.ts";
+import type { RetryPolicy } from "../core/task.ts";
+
+export const CONFIG_FILE = "bgtask.config.json";
+
+export interface LocationFlags {
+  root?: string;
+  tasks?: string;
+  home?: string;
+  journal?: string;
+}
+
+export interface Config {
+  root: string;
+  tasksDir: string;
+  home: string;
+  journal: string;
+  concurrency: number;
+  /** Start workers from `run` (false: cron-only installations, ticks do the work). */
+  worker: boolean;
+  retry: RetryPolicy | null;
+  timeoutMs: number | null;
+  retentionMs: number | null;
+  /** Timings, overridable through the environment so tests can make them small. */
+  timings: Timings;
+}
+
+export interface Timings {
+  lockStaleMs: number;
+  lockWaitMs: number;
+  heartbeatMs: number;
+  heartbeatTimeoutMs: number;
+  workerIdleMs: number;
+  /** Coalescing window of progress reports. */
+  reportIntervalMs: number;
+  cancelGraceMs: number;
+}
+
+const duration = v.union([v.number(), v.string()]);
+const fileSchema = v.strictObject({
+  $schema: v.optional(v.string()),
+  tasksDir: v.optional(v.string()),
+  home: v.optional(v.string()),
+  journal: v.optional(v.string()),
+  concurrency: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256))),
+  worker: v.optional(v.boolean()),
+  retry: v.optional(v.unknown()),
+  timeout: v.optional(duration),
+  retention: v.optional(duration),
+  schedules: v.optional(v.unknown()),
+});
+
+/** Nearest ancestor holding bgtask.config.json, else a tasks/ folder, else package.json; else cwd. */
+export function findRoot(from: string): string {
+  for (const marker of [CONFIG_FILE, "tasks", "package.json"]) {
+    for (let dir = resolve(from); ; dir = dirname(dir)) {
+      if (existsSync(join(dir, marker))) return dir;
+      if (dirname(dir) === dir) break;
+    }
+  }
+  return resolve(from);
+}
+
+function readConfigFile(root: string): v.InferOutput<typeof fileSchema> {
+  const path = join(root, CONFIG_FILE);
+  if (!existsSync(path)) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new UsageError(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  const result = v.safeParse(fileSchema, parsed);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const at = issue.path?.map((p) => String(p.key)).join(".") || "the top level";
+    throw new UsageError(`${path} is not a valid bgtask config at ${at}: ${issue.message}`);
+  }
+  return result.output;
+}
+
+function durationSetting(value: string | number | undefined, name: string): number | null {
+  if (value === undefined) return null;
+  const parsed = tryParseDuration(value);
+  if (parsed === undefined) throw new UsageError(`${name} "${value}" is not a duration like "30s", "10m" or "7d"`);
+  return parsed;
+}
+
+function envDuration(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  return durationSetting(raw, name) ?? fallback;
+}
+
+export function loadTimings(env: NodeJS.ProcessEnv): Timings {
+  const heartbeatMs = envDuration(env, "BGTASK_HEARTBEAT", 5_000);
+  const lockStaleMs = Math.max(2_000, envDuration(env, "BGTASK_LOCK_STALE", 10_000));
+  return {
+    lockStaleMs,
+    lockWaitMs: lockStaleMs + 20_000,
+    heartbeatMs,
+    heartbeatTimeoutMs: envDuration(env, "BGTASK_HEARTBEAT_TIMEOUT", Math.max(6 * heartbeatMs, 30_000)),
+    workerIdleMs: envDuration(env, "BGTASK_IDLE", 2_000),
+    reportIntervalMs: envDuration(env, "BGTASK_REPORT_INTERVAL", 250),
+    cancelGraceMs: envDuration(env, "BGTASK_GRACE", 5_000),
+  };
+}
+
+export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const rootFlag = flags.root ?? env.BGTASK_ROOT;
+  const root = rootFlag ? resolve(cwd, rootFlag) : findRoot(cwd);
+  const file = readConfigFile(root);
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(root, p));
+  const home = at(flags.home ?? env.BGTASK_HOME ?? file.home ?? ".bgtask");
+  let retry: RetryPolicy | null = null;
+  try {
+    retry = file.retry === undefined ? null : normaliseRetry(file.retry as RetryInput);
+  } catch (error) {
+    if (error instanceof RetryPolicyError) throw new UsageError(`${CONFIG_FILE}: ${error.message}`);
+    throw error;
+  }
+  return {
+    root,
+    tasksDir: at(flags.tasks ?? env.BGTASK_TASKS ?? file.tasksDir ?? "tasks"),
+    home,
+    journal: flags.journal ?? env.BGTASK_JOURNAL ?? file.journal ?? home,
+    concurrency: file.concurrency ?? availableParallelism(),
+    worker: file.worker ?? true,
+    retry,
+    timeoutMs: durationSetting(file.timeout, `${CONFIG_FILE} timeout`),
+    retentionMs: durationSetting(file.retention, `${CONFIG_FILE} retention`),
+    timings: loadTimings(env),
+  };
+}

@@ -1,0 +1,141 @@
+// The task record: the one shape the journal stores, `--json` prints and every command reads.
+// Pure types and helpers; no I/O.
+
+export const TASK_STATUSES = ["queued", "scheduled", "running", "paused", "succeeded", "failed", "cancelled"] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const FINAL_STATUSES: readonly TaskStatus[] = ["succeeded", "failed", "cancelled"];
+
+export function isFinal(status: TaskStatus): boolean {
+  return FINAL_STATUSES.includes(status);
+}
+
+export interface TaskError {
+  message: string;
+  stack: string | null;
+  /** file:line inside the executor when the stack shows it. */
+  where: string | null;
+}
+
+/** One try's outcome, kept so `status` can show every error, not only the last. */
+export interface TryRecord {
+  try: number;
+  startedAt: string;
+  finishedAt: string | null;
+  status: TaskStatus;
+  error: TaskError | null;
+  worker: WorkerRef | null;
+}
+
+export interface WorkerRef {
+  pid: number;
+  host: string;
+  /** Process start time in clock ticks since boot (/proc/<pid>/stat field 22): guards against PID reuse. */
+  startTime: number | null;
+  bootId: string | null;
+}
+
+/** A retry tier: `retries` more tries, each `intervalMs` after the last failure. */
+export interface RetryTier {
+  retries: number;
+  intervalMs: number;
+}
+
+export type RetryPolicy =
+  | { kind: "tiers"; tiers: RetryTier[] }
+  | { kind: "exponential"; retries: number; intervalMs: number; maxIntervalMs: number };
+
+export interface Attachment {
+  name: string;
+  path: string;
+  size: number;
+}
+
+export interface TaskRecord {
+  id: string;
+  executor: string;
+  status: TaskStatus;
+  completed: boolean;
+  context: Record<string, unknown>;
+  progress: number;
+  message: string | null;
+  attributes: Record<string, unknown>;
+  tries: number;
+  maxTries: number;
+  remainingTries: number;
+  nextRunAt: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  result: unknown;
+  error: TaskError | null;
+  step: { index: number; name: string; count: number; initialized?: boolean } | null;
+  worker: WorkerRef | null;
+  attachments: Attachment[];
+  /** Tasks sharing a key never run at once (`serial` / `serialKey`); null runs freely. */
+  serialKey: string | null;
+  retry: RetryPolicy;
+  timeoutMs: number | null;
+  /** Resumable state of a task made of steps. */
+  state: Record<string, unknown>;
+  history: TryRecord[];
+  /** Token of the current try: every worker write must carry it (fencing of a presumed-dead worker). */
+  lease: string | null;
+  heartbeatAt: string | null;
+}
+
+/** What a caller supplies to create a task; everything else starts from defaults. */
+export interface NewTask {
+  executor: string;
+  context: Record<string, unknown>;
+  serialKey: string | null;
+  retry: RetryPolicy;
+  timeoutMs: number | null;
+  /** When set, the task starts `scheduled` until then. */
+  runAt: Date | null;
+}
+
+export const TASK_ID_PATTERN = /^[1-9][0-9]{0,15}$/;
+
+export function isTaskId(value: string): boolean {
+  return TASK_ID_PATTERN.test(value);
+}
+
+export function createTask(id: string, input: NewTask, now: Date, maxTries: number): TaskRecord {
+  const scheduled = input.runAt !== null && input.runAt.getTime() > now.getTime();
+  return {
+    id,
+    executor: input.executor,
+    status: scheduled ? "scheduled" : "queued",
+    completed: false,
+    context: input.context,
+    progress: 0,
+    message: null,
+    attributes: {},
+    tries: 0,
+    maxTries,
+    remainingTries: maxTries,
+    nextRunAt: scheduled ? input.runAt!.toISOString() : null,
+    createdAt: now.toISOString(),
+    startedAt: null,
+    finishedAt: null,
+    result: null,
+    error: null,
+    step: null,
+    worker: null,
+    attachments: [],
+    serialKey: input.serialKey,
+    retry: input.retry,
+    timeoutMs: input.timeoutMs,
+    state: {},
+    history: [],
+    lease: null,
+    heartbeatAt: null,
+  };
+}
+
+/** The record as `--json` prints it: the lease token stays private to workers. */
+export function publicRecord(task: TaskRecord): Omit<TaskRecord, "lease"> {
+  const { lease: _lease, ...rest } = task;
+  return rest;
+}

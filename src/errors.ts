@@ -1,0 +1,92 @@
+// Every error bgtask raises on purpose, with the exit code the contract gives it.
+// Rendering happens once, in cli/main.ts; nothing here prints.
+
+export const ExitCode = { ok: 0, taskFailed: 1, usage: 2, journal: 3 } as const;
+
+export class BgtaskError extends Error {
+  readonly code: string;
+  readonly exitCode: number;
+  constructor(code: string, message: string, options?: ErrorOptions & { exitCode?: number }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = options?.exitCode ?? 1;
+  }
+}
+
+/** Bad flag, bad name, bad context, bad id: exit 2, nothing written. */
+export class UsageError extends BgtaskError {
+  constructor(message: string, options?: ErrorOptions & { code?: string }) {
+    super(options?.code ?? "EUSAGE", message, { ...options, exitCode: ExitCode.usage });
+  }
+}
+
+export class TaskNotFoundError extends UsageError {
+  constructor(id: string) {
+    super(`no task with id "${id}"; \`bgtask list\` shows the tasks there are`, { code: "ENOTASK" });
+  }
+}
+
+/** The journal cannot be read or written: exit 3, and the file is left as it was. */
+export class JournalError extends BgtaskError {
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(code, message, { ...options, exitCode: ExitCode.journal });
+  }
+}
+
+export class JournalCorruptError extends JournalError {
+  constructor(file: string, reason: string, options?: ErrorOptions) {
+    super(
+      "EJOURNALCORRUPT",
+      `the journal ${file} cannot be read (${reason}); it was left untouched: restore it from a backup or move it away to start an empty journal`,
+      options,
+    );
+  }
+}
+
+export class JournalLockedError extends JournalError {
+  constructor(lockPath: string, waitedMs: number) {
+    super(
+      "EJOURNALLOCKED",
+      `the journal lock ${lockPath} was still held after ${Math.round(waitedMs / 1000)}s; another bgtask process may be stuck, try again`,
+    );
+  }
+}
+
+/** A worker's write carried a lease token that is no longer the task's: its try was taken away. */
+export class LeaseLostError extends BgtaskError {
+  constructor(taskId: string) {
+    super("ELEASELOST", `task ${taskId} is no longer held by this worker (its try was recovered or cancelled)`);
+  }
+}
+
+/** Thrown by an executor to fail at once, with no further tries. */
+export class UnrecoverableError extends Error {
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UnrecoverableError";
+  }
+}
+
+/** Turns anything thrown (a string, an object, undefined) into an Error that keeps a message. */
+export function coerceError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  if (typeof value === "string") return new Error(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  const error = new Error(`non-Error thrown: ${text}`);
+  // The stack of a coerced value points at coerceError, not the thrower: drop it rather than mislead.
+  error.stack = `Error: non-Error thrown: ${text}`;
+  return error;
+}
+
+/** Maps a filesystem error on a journal file to exit 3 with a sentence naming the file. */
+export function journalIoError(file: string, cause: unknown): JournalError {
+  const error = coerceError(cause) as NodeJS.ErrnoException;
+  const what = error.code ? `${error.code}: ${error.message}` : error.message;
+  return new JournalError("EJOURNALIO", `cannot read or write the journal at ${file} (${what})`, { cause });
+}

@@ -1,0 +1,25 @@
+// The bgtask home folder: created 0700 and checked before anything is written into it, because
+// it holds contexts, logs and attachments that may carry secrets.
+import { chmodSync, lstatSync, mkdirSync } from "node:fs";
+import { JournalError } from "../errors.ts";
+
+export const DIR_MODE = 0o700;
+
+function refuse(dir: string, reason: string): never {
+  throw new JournalError("EHOMEUNSAFE", `the bgtask home ${dir} ${reason}; choose another with --home or BGTASK_HOME`);
+}
+
+/** Creates `dir` (and `subdirs`) owner-only, or checks an existing one is a real folder we own. */
+export function ensurePrivateDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") refuse(dir, `cannot be created (${(error as Error).message})`);
+  }
+  const stat = lstatSync(dir);
+  if (stat.isSymbolicLink()) refuse(dir, "is a symbolic link");
+  if (!stat.isDirectory()) refuse(dir, "is not a folder");
+  if (typeof process.getuid === "function" && stat.uid !== process.getuid()) refuse(dir, `belongs to another user (uid ${stat.uid})`);
+  // Looser modes on a folder of our own (an old umask, a copy) are tightened rather than refused.
+  if ((stat.mode & 0o077) !== 0) chmodSync(dir, DIR_MODE);
+}

@@ -1,0 +1,61 @@
+// Who a process is on this machine, in a way that survives PID reuse: pid + start time + boot id.
+// Used to decide whether a worker recorded in the journal is still alive.
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import type { WorkerRef } from "../core/task.ts";
+
+function tryRead(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+/** Start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or null off Linux. */
+export function processStartTime(pid: number): number | null {
+  const stat = tryRead(`/proc/${pid}/stat`);
+  if (stat === null) return null;
+  // The command name (field 2) may contain spaces and parentheses: fields resume after the last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const state = fields[0];
+  if (state === "Z" || state === "X") return null;
+  const value = Number(fields[19]);
+  return Number.isFinite(value) ? value : null;
+}
+
+let cachedBootId: string | null | undefined;
+export function bootId(): string | null {
+  cachedBootId ??= tryRead("/proc/sys/kernel/random/boot_id")?.trim() ?? null;
+  return cachedBootId;
+}
+
+export function currentProcess(): WorkerRef {
+  return { pid: process.pid, host: hostname(), startTime: processStartTime(process.pid), bootId: bootId() };
+}
+
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export type Liveness = "alive" | "dead" | "unknown";
+
+/**
+ * Whether the process a record names is still the one that wrote it. "unknown" for another host,
+ * where only the heartbeat can tell.
+ */
+export function liveness(ref: WorkerRef): Liveness {
+  if (ref.host !== hostname()) return "unknown";
+  const boot = bootId();
+  if (ref.bootId !== null && boot !== null && ref.bootId !== boot) return "dead";
+  if (!pidExists(ref.pid)) return "dead";
+  if (ref.startTime === null) return "alive";
+  const start = processStartTime(ref.pid);
+  if (start === null) return pidExists(ref.pid) && tryRead(`/proc/${ref.pid}/stat`) === null ? "alive" : "dead";
+  return start === ref.startTime ? "alive" : "dead";
+}

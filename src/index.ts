@@ -1,0 +1,6 @@
+// The public API for executor authors: `import { defineTask } from "bgtask"`. Kept free of heavy
+// imports, because every executor module loads it.
+export { UnrecoverableError, RetryAfter } from "./executor/signals.ts";
+export type { RetryInput } from "./core/retry-policy.ts";
+export type { TaskApi, TaskDefinition, RunResult, StepDefinition, StepContext } from "./executor/definition.ts";
+export { defineTask } from "./executor/definition.ts";

@@ -1,0 +1,102 @@
+// The finished-task history: an append-only JSON-lines file beside journal.json. A task that
+// becomes final is appended once; journal.json records how many bytes are committed, so a
+// line appended by a writer that crashed before its commit is invisible and cut off by the next
+// writer. Reads walk backwards from the end: recent history costs the same however long it grows.
+import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import { JournalCorruptError, journalIoError } from "../errors.ts";
+import { FILE_MODE } from "./durable-file.ts";
+import type { TaskRecord } from "../core/task.ts";
+
+/** A history line is a final task record, or a tombstone `{"id":…,"removed":…}` that hides older ones. */
+export type HistoryEntry = { id: string; removed: string } | TaskRecord;
+
+export function isTombstone(entry: HistoryEntry): entry is { id: string; removed: string } {
+  return "removed" in entry;
+}
+
+/** Serialises with "id" first, so a search can match a line by its prefix without parsing it. */
+export function historyLine(entry: HistoryEntry): string {
+  const { id, ...rest } = entry;
+  return `${JSON.stringify({ id, ...rest })}\n`;
+}
+
+/** Appends lines after the committed length, discarding any uncommitted tail first. Returns the new length. */
+export function appendHistory(path: string, committedBytes: number, lines: readonly string[]): number {
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, "a+", FILE_MODE);
+    fchmodSync(fd, FILE_MODE);
+    const size = fstatSync(fd).size;
+    if (size < committedBytes) {
+      throw new JournalCorruptError(path, `it is ${size} bytes long but the journal committed ${committedBytes}`);
+    }
+    if (size > committedBytes) ftruncateSync(fd, committedBytes);
+    const data = Buffer.from(lines.join(""), "utf8");
+    writeSync(fd, data);
+    fdatasyncSync(fd);
+    return committedBytes + data.length;
+  } catch (error) {
+    if (error instanceof JournalCorruptError) throw error;
+    throw journalIoError(path, error);
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
+const CHUNK = 256 * 1024;
+
+/** Yields the committed lines newest first, as raw bytes (callers parse only what they need). */
+export function* linesBackwards(path: string, committedBytes: number): Generator<Buffer> {
+  if (committedBytes === 0) return;
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (error) {
+    throw journalIoError(path, error);
+  }
+  try {
+    let end = committedBytes;
+    let carry: Buffer = Buffer.alloc(0);
+    while (end > 0) {
+      const start = Math.max(0, end - CHUNK);
+      const chunk = Buffer.alloc(end - start);
+      const read = readSync(fd, chunk, 0, chunk.length, start);
+      if (read !== chunk.length) throw new JournalCorruptError(path, `it is shorter than the ${committedBytes} bytes the journal committed`);
+      let buffer = carry.length ? Buffer.concat([chunk, carry]) : chunk;
+      // Every committed line ends with "\n": drop the final one before splitting.
+      let stop = end === committedBytes && buffer[buffer.length - 1] === 10 ? buffer.length - 1 : buffer.length;
+      // lastIndexOf treats a negative offset as counted from the end: never pass one.
+      let nl = stop > 0 ? buffer.lastIndexOf(10, stop - 1) : -1;
+      while (nl !== -1) {
+        yield buffer.subarray(nl + 1, stop);
+        stop = nl;
+        nl = stop > 0 ? buffer.lastIndexOf(10, stop - 1) : -1;
+      }
+      carry = buffer.subarray(0, stop);
+      end = start;
+      buffer = Buffer.alloc(0);
+    }
+    if (carry.length) yield carry;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function parseHistoryLine(path: string, line: Buffer): HistoryEntry {
+  try {
+    const entry = JSON.parse(line.toString("utf8")) as HistoryEntry;
+    if (typeof entry?.id !== "string") throw new Error("a line has no task id");
+    return entry;
+  } catch (error) {
+    throw new JournalCorruptError(path, `a history line does not parse: ${(error as Error).message}`);
+  }
+}
+
+/** The newest entry for `id`, found by prefix match so only that one line is parsed. */
+export function findInHistory(path: string, committedBytes: number, id: string): HistoryEntry | null {
+  const prefix = Buffer.from(`{"id":${JSON.stringify(id)},`);
+  for (const line of linesBackwards(path, committedBytes)) {
+    if (line.length >= prefix.length && line.subarray(0, prefix.length).equals(prefix)) return parseHistoryLine(path, line);
+  }
+  return null;
+}

@@ -1,0 +1,98 @@
+// The on-disk format of the file journal, versioned and checked on every read. A file that
+// fails these checks is reported, never "repaired" by rewriting it.
+import * as v from "valibot";
+import { TASK_STATUSES, type TaskRecord, type WorkerRef } from "../core/task.ts";
+
+export const JOURNAL_FORMAT = "bgtask-journal";
+export const JOURNAL_VERSION = 1;
+
+export interface WorkerSlot {
+  slot: string;
+  reservedAt: string;
+  /** Null until the spawned process registers itself. */
+  process: WorkerRef | null;
+}
+
+/** journal.json: the active set (every task that is not final) and the worker registry. */
+export interface JournalDoc {
+  format: typeof JOURNAL_FORMAT;
+  version: typeof JOURNAL_VERSION;
+  /** Bumped by every write; a writer that finds it moved under it aborts (defence against a doubly held lock). */
+  rev: number;
+  nextId: number;
+  /** Final tasks live in an append-only JSON-lines file; only its first `bytes` bytes are committed. */
+  history: { file: string; bytes: number };
+  tasks: TaskRecord[];
+  workers: WorkerSlot[];
+}
+
+export function emptyDoc(): JournalDoc {
+  return {
+    format: JOURNAL_FORMAT,
+    version: JOURNAL_VERSION,
+    rev: 0,
+    nextId: 1,
+    history: { file: "history.jsonl", bytes: 0 },
+    tasks: [],
+    workers: [],
+  };
+}
+
+const isoOrNull = v.nullable(v.string());
+const workerRef = v.object({
+  pid: v.number(),
+  host: v.string(),
+  startTime: v.nullable(v.number()),
+  bootId: v.nullable(v.string()),
+});
+
+// Tasks are checked on the fields bgtask acts on; the rest is carried as written.
+const taskSchema = v.looseObject({
+  id: v.pipe(v.string(), v.regex(/^[1-9][0-9]*$/)),
+  executor: v.string(),
+  status: v.picklist(TASK_STATUSES),
+  completed: v.boolean(),
+  context: v.record(v.string(), v.unknown()),
+  progress: v.number(),
+  attributes: v.record(v.string(), v.unknown()),
+  tries: v.number(),
+  maxTries: v.number(),
+  remainingTries: v.number(),
+  nextRunAt: isoOrNull,
+  createdAt: v.string(),
+  serialKey: v.nullable(v.string()),
+  retry: v.looseObject({ kind: v.picklist(["tiers", "exponential"]) }),
+  state: v.record(v.string(), v.unknown()),
+  history: v.array(v.unknown()),
+  lease: v.nullable(v.string()),
+  worker: v.nullable(workerRef),
+});
+
+const docSchema = v.object({
+  format: v.literal(JOURNAL_FORMAT),
+  version: v.number(),
+  rev: v.number(),
+  nextId: v.number(),
+  history: v.object({ file: v.pipe(v.string(), v.regex(/^history[\w.-]*\.jsonl$/)), bytes: v.number() }),
+  tasks: v.array(taskSchema),
+  workers: v.array(v.object({ slot: v.string(), reservedAt: v.string(), process: v.nullable(workerRef) })),
+});
+
+/** Returns the problem in words, or null when `value` is a journal this version can use. */
+export function checkDoc(value: unknown): string | null {
+  if (typeof value === "object" && value !== null && "version" in value && typeof value.version === "number") {
+    if (value.version > JOURNAL_VERSION) {
+      return `it was written by a newer bgtask (format version ${value.version}, this one reads ${JOURNAL_VERSION})`;
+    }
+  }
+  const result = v.safeParse(docSchema, value);
+  if (result.success) return null;
+  const issue = result.issues[0];
+  const path = issue.path?.map((p) => String(p.key)).join(".") ?? "";
+  return `unexpected content${path ? ` at ${path}` : ""}: ${issue.message}`;
+}
+
+export function checkTask(value: unknown): string | null {
+  const result = v.safeParse(taskSchema, value);
+  return result.success ? null : result.issues[0].message;
+}
