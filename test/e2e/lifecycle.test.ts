@@ -1,0 +1,74 @@
+// A task's life through the real CLI and a real detached worker.
+import { describe, expect, it, onTestFinished } from "vitest";
+import { useProject, waitFor } from "../helpers/project.ts";
+import { fixture } from "../helpers/fixtures.ts";
+
+describe("run → detached worker → succeeded", () => {
+  it("runs a task after `run` has exited; list and status follow it to the end", async () => {
+    const project = useProject(onTestFinished, {
+      tasks: {
+        "greet.ts": `
+          import { defineTask } from "bgtask";
+          export default defineTask<{ name: string; ms: number }>({
+            async run(task) {
+              console.log("greeting " + task.context.name);
+              console.error("to stderr");
+              task.log("via task.log", { n: 1 });
+              const end = Date.now() + task.context.ms;
+              while (Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+              return { message: "greeted " + task.context.name, result: { greeted: task.context.name } };
+            },
+          });`,
+      },
+    });
+    const started = Date.now();
+    const run = await project.cli(["run", "greet", "name=Ada", "ms=1500"]);
+    expect(run.code).toBe(0);
+    const id = run.stdout.trim();
+    expect(id).toMatch(/^\d+$/);
+    // `run` exits at once; the task is still queued or running when it returns.
+    expect(Date.now() - started).toBeLessThan(1500);
+
+    const running = await project.waitForTask(id, (t) => t.status === "running");
+    expect(running.worker?.pid).toBeGreaterThan(0);
+    expect(running.worker?.host).toBeTruthy();
+    expect(project.workers()).toContain(running.worker!.pid);
+
+    const done = await project.waitForTask(id, (t) => t.completed);
+    expect(done).toMatchObject({
+      status: "succeeded",
+      message: "greeted Ada",
+      result: { greeted: "Ada" },
+      context: { name: "Ada", ms: 1500 },
+      tries: 1,
+      progress: 100,
+      completed: true,
+    });
+    const listed = await project.list();
+    expect(listed.map((t) => [t.id, t.status])).toEqual([[id, "succeeded"]]);
+
+    const status = await project.cli(["status", id]);
+    expect(status.stdout).toContain("succeeded");
+    expect(status.stdout).toContain("greeting Ada");
+    expect(status.stdout).toContain("to stderr");
+    expect(status.stdout).toContain('via task.log { n: 1 }');
+
+    // The worker leaves after its idle window.
+    await waitFor(() => project.workers().length === 0, 10_000, () => "worker still alive");
+  });
+
+  it("`run --follow` waits and exits 0 on success, 1 on failure", async () => {
+    const project = useProject(onTestFinished, {
+      tasks: {
+        "noop.js": fixture("noop.js"),
+        "boom.js": `import { defineTask } from "bgtask"; export default defineTask({ run() { throw new Error("boom"); } });`,
+      },
+    });
+    const ok = await project.cli(["run", "noop", "--follow"]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/succeeded 100% nothing done/);
+    const bad = await project.cli(["run", "boom", "--follow"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/failed .*boom/);
+  });
+});

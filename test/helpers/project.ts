@@ -1,0 +1,171 @@
+// A throwaway bgtask project in a temp dir: tasks/, a config, a private home, and a way to run
+// the built CLI in it like a user would. Cleanup kills every process the project started.
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa, type Options } from "execa";
+import type { TaskRecord } from "../../src/core/task.ts";
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const BIN = join(REPO, "bin/bgtask.js");
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ProjectOptions {
+  /** Executor sources by name: { "mail/send.ts": "…" }. */
+  tasks?: Record<string, string>;
+  config?: Record<string, unknown>;
+  /** Extra environment for every command (timings like BGTASK_IDLE). */
+  env?: Record<string, string>;
+}
+
+export class Project {
+  readonly dir: string;
+  readonly home: string;
+  readonly env: Record<string, string>;
+
+  constructor(options: ProjectOptions = {}) {
+    this.dir = mkdtempSync(join(tmpdir(), "bgtask-test-"));
+    this.home = join(this.dir, ".bgtask");
+    // Executors import "bgtask": resolve it to this repository, as an installed package would.
+    mkdirSync(join(this.dir, "node_modules"), { recursive: true });
+    symlinkSync(REPO, join(this.dir, "node_modules", "bgtask"), "dir");
+    writeFileSync(join(this.dir, "package.json"), JSON.stringify({ name: "bgtask-test-project", type: "module", private: true }));
+    mkdirSync(join(this.dir, "tasks"), { recursive: true });
+    for (const [file, source] of Object.entries(options.tasks ?? {})) this.writeTask(file, source);
+    if (options.config) writeFileSync(join(this.dir, "bgtask.config.json"), JSON.stringify(options.config));
+    this.env = {
+      NO_COLOR: "1",
+      CI: "true",
+      BGTASK_IDLE: "500ms",
+      BGTASK_LOCK_STALE: "2s",
+      ...options.env,
+    };
+  }
+
+  writeTask(file: string, source: string): void {
+    const path = join(this.dir, "tasks", file);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, source);
+  }
+
+  get journalPath(): string {
+    return join(this.home, "journal.json");
+  }
+
+  /** Runs `bgtask <args>` in the project; never throws on a non-zero exit. */
+  async cli(args: string[], options: Options & { env?: Record<string, string> } = {}): Promise<CliResult> {
+    const result = await execa(process.execPath, [BIN, ...args], {
+      cwd: this.dir,
+      reject: false,
+      stdin: "ignore",
+      ...options,
+      env: { ...this.env, ...options.env },
+      extendEnv: true,
+    });
+    return { code: result.exitCode ?? -1, stdout: String(result.stdout ?? ""), stderr: String(result.stderr ?? "") };
+  }
+
+  /** `bgtask run …` that must succeed; returns the new task id. */
+  async run(executor: string, args: string[] = []): Promise<string> {
+    const result = await this.cli(["run", executor, ...args]);
+    if (result.code !== 0) throw new Error(`bgtask run ${executor} failed (${result.code}): ${result.stderr}`);
+    return result.stdout.trim().split("\n")[0]!;
+  }
+
+  async status(id: string): Promise<TaskRecord> {
+    const result = await this.cli(["status", id, "--json"]);
+    if (result.code !== 0) throw new Error(`bgtask status ${id} failed (${result.code}): ${result.stderr}`);
+    return JSON.parse(result.stdout) as TaskRecord;
+  }
+
+  async list(args: string[] = []): Promise<TaskRecord[]> {
+    const result = await this.cli(["list", "--json", "--limit", "1000000", ...args]);
+    if (result.code !== 0) throw new Error(`bgtask list failed (${result.code}): ${result.stderr}`);
+    return JSON.parse(result.stdout) as TaskRecord[];
+  }
+
+  /** Polls `status` until `predicate` holds; fails with the last record seen after `timeoutMs`. */
+  async waitForTask(id: string, predicate: (task: TaskRecord) => boolean, timeoutMs = 30_000): Promise<TaskRecord> {
+    let last: TaskRecord | undefined;
+    await waitFor(async () => {
+      last = await this.status(id);
+      return predicate(last);
+    }, timeoutMs, () => `task ${id} never matched; last seen: ${JSON.stringify(last)}`);
+    return last!;
+  }
+
+  readJournal(): unknown {
+    return JSON.parse(readFileSync(this.journalPath, "utf8"));
+  }
+
+  journalBytes(): Buffer | null {
+    return existsSync(this.journalPath) ? readFileSync(this.journalPath) : null;
+  }
+
+  /** Pids of live processes started for this project (they carry BGTASK_ROOT=<dir> or run in it). */
+  processes(): number[] {
+    const pids: number[] = [];
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+      try {
+        const environ = readFileSync(`/proc/${entry}/environ`, "utf8");
+        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+        if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+        if (environ.split("\0").includes(`BGTASK_ROOT=${this.dir}`)) pids.push(Number(entry));
+      } catch {
+        // gone, or not ours to read
+      }
+    }
+    return pids;
+  }
+
+  /** Live worker pids of this project. */
+  workers(): number[] {
+    return this.processes().filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("worker/main.js");
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  cleanup(): void {
+    for (const pid of this.processes()) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Polls `check` until it returns true, or throws after `timeoutMs` with `describe()`. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+  describe: () => string = () => "condition",
+  intervalMs = 50,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms: ${describe()}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Convenience for tests: a project removed (with its processes) when the test ends. */
+export function useProject(onFinished: (fn: () => void) => void, options?: ProjectOptions): Project {
+  const project = new Project(options);
+  onFinished(() => project.cleanup());
+  return project;
+}
