@@ -2,7 +2,15 @@
 // that point of a journal write, so tests can prove every step leaves a valid journal.
 const target = process.env.BGTASK_TEST_CRASH_AT;
 
-export type CrashPoint = "locked" | "read" | "history-appended" | "temp-written" | "renamed" | "before-unlock";
+export type CrashPoint =
+  | "locked"
+  | "read"
+  | "history-appended"
+  | "log-appended"
+  | "temp-written"
+  | "renamed"
+  | "snapshot-written"
+  | "before-unlock";
 
 export function crashPoint(point: CrashPoint): void {
   if (target === point) process.kill(process.pid, "SIGKILL");

@@ -26,8 +26,8 @@ export function fsyncDir(dir: string): void {
 
 /** Serialises with `rev` near the front and one task per line: cheap to check, readable by a person. */
 export function serialiseDoc(doc: JournalDoc): string {
-  const { format, version, rev, nextId, history, tasks, workers } = doc;
-  const head = JSON.stringify({ format, version, rev, nextId, history, workers });
+  const { format, version, rev, log, nextId, history, tasks, workers } = doc;
+  const head = JSON.stringify({ format, version, rev, log, nextId, history, workers });
   const taskLines = tasks.map((task) => JSON.stringify(task)).join(",\n");
   return `${head.slice(0, -1)},"tasks":[${tasks.length ? `\n${taskLines}\n` : ""}]}\n`;
 }

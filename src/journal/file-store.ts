@@ -1,22 +1,17 @@
-// The default journal: journal.json (the active set and worker registry, through lowdb) plus an
-// append-only history of final tasks. The only code that touches these files. Every change is
-// lock → read → mutate → append history → durable write → unlock; reads take no lock because
-// every file is replaced by rename or only appended to past a committed length.
+// The default journal, as the JournalStore operations over journal-files.ts: each operation is
+// one transaction on the active set (non-final tasks and worker slots); final tasks move to the
+// append-only history. Reads take no lock.
 import { randomBytes } from "node:crypto";
-import { readdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { Low } from "lowdb";
 import type { NewTask, TaskRecord, WorkerRef } from "../core/task.ts";
 import { createTask, isFinal } from "../core/task.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
 import { claim, compareIds, isHeldBy, isRunnable, pickNext, recoverFromDeadWorker, settle, type TryOutcome } from "../core/transitions.ts";
 import { LeaseLostError } from "../errors.ts";
-import { ensurePrivateDir } from "../host/home.ts";
-import { DurableJsonFile, RevisionConflict } from "./durable-file.ts";
-import { appendHistory, findInHistory, historyLine, isTombstone, linesBackwards, parseHistoryLine, type HistoryEntry } from "./history.ts";
-import { acquireLock, LockCompromisedError, type LockSettings } from "./lock.ts";
-import { emptyDoc, type JournalDoc, type WorkerSlot } from "./schema.ts";
-import { crashPoint } from "./crash-points.ts";
+import { findInHistory, isTombstone, linesBackwards, parseHistoryLine } from "./history.ts";
+import { JournalFiles, type Transaction } from "./journal-files.ts";
+import type { LockSettings } from "./lock.ts";
+import type { JournalDoc, WorkerSlot } from "./schema.ts";
 import type {
   ClaimOptions,
   EnqueueOptions,
@@ -30,12 +25,6 @@ import type {
 
 /** A reserved slot whose worker never registered is given up after this long. */
 const SLOT_RESERVATION_MS = 15_000;
-const MAX_ATTEMPTS = 5;
-
-interface Transaction {
-  changed: boolean;
-  history: HistoryEntry[];
-}
 
 function token(): string {
   return randomBytes(8).toString("hex");
@@ -44,75 +33,31 @@ function token(): string {
 export class FileJournal implements JournalStore {
   readonly home: string;
   readonly location: string;
-  private readonly lockSettings: LockSettings;
-  private swept = false;
+  private readonly files: JournalFiles;
 
   constructor(home: string, lockSettings: LockSettings) {
     this.home = home;
-    this.location = join(home, "journal.json");
-    this.lockSettings = lockSettings;
+    this.files = new JournalFiles(home, lockSettings);
+    this.location = this.files.path;
   }
 
-  // ---- the one write path -------------------------------------------------------------------
-
-  private async transact<T>(mutate: (doc: JournalDoc, tx: Transaction) => T): Promise<T> {
-    ensurePrivateDir(this.home);
-    for (let attempt = 1; ; attempt++) {
-      const lock = await acquireLock(this.home, join(this.home, "journal.lock"), this.lockSettings);
-      try {
-        crashPoint("locked");
-        this.sweepTempFiles();
-        const db = new Low<JournalDoc>(new DurableJsonFile(this.location), emptyDoc());
-        await db.read();
-        crashPoint("read");
-        const tx: Transaction = { changed: false, history: [] };
-        const result = mutate(db.data, tx);
-        if (tx.changed) {
-          lock.assertHeld();
-          if (tx.history.length > 0) {
-            const path = join(this.home, db.data.history.file);
-            db.data.history.bytes = appendHistory(path, db.data.history.bytes, tx.history.map(historyLine));
-            crashPoint("history-appended");
-          }
-          db.data.rev += 1;
-          lock.assertHeld();
-          await db.write();
-        }
-        crashPoint("before-unlock");
-        return result;
-      } catch (error) {
-        // Someone else wrote while we believed we held the lock: start over from a fresh read.
-        if ((error instanceof RevisionConflict || error instanceof LockCompromisedError) && attempt < MAX_ATTEMPTS) continue;
-        throw error;
-      } finally {
-        await lock.release();
-      }
-    }
+  /** A change acknowledged to a user: on disk before it resolves. */
+  private transact<T>(mutate: (doc: JournalDoc, tx: Transaction) => T): Promise<T> {
+    return this.files.transact(mutate, true);
   }
 
-  /** Temp files of writers killed mid-write; only ever removed under the lock, once they are old. */
-  private sweepTempFiles(): void {
-    if (this.swept) return;
-    this.swept = true;
-    const cutoff = Date.now() - this.lockSettings.staleMs;
-    for (const name of readdirSync(this.home)) {
-      if (!/^\.journal\.json\..*\.tmp$/.test(name)) continue;
-      const path = join(this.home, name);
-      try {
-        if (statSync(path).mtimeMs < cutoff) unlinkSync(path);
-      } catch {
-        // gone already
-      }
-    }
+  /** Worker bookkeeping: a crash or power loss only means a task runs again (at-least-once). */
+  private transactUnsynced<T>(mutate: (doc: JournalDoc, tx: Transaction) => T): Promise<T> {
+    return this.files.transact(mutate, false);
   }
 
-  private async snapshot(): Promise<JournalDoc> {
-    return (await new DurableJsonFile(this.location).read()) ?? emptyDoc();
+  private snapshot(): Promise<JournalDoc> {
+    return this.files.read();
   }
 
   // ---- helpers over the active set ---------------------------------------------------------
 
-  /** Replaces a task in the active set, moving it to history when it became final. */
+  /** Inserts or replaces a task in the active set, moving it to history when it became final. The only way tasks change. */
   private put(doc: JournalDoc, tx: Transaction, task: TaskRecord): void {
     const index = doc.tasks.findIndex((t) => t.id === task.id);
     if (isFinal(task.status)) {
@@ -123,7 +68,7 @@ export class FileJournal implements JournalStore {
     } else {
       doc.tasks[index] = task;
     }
-    tx.changed = true;
+    tx.touched.add(task.id);
   }
 
   private heldTask(doc: JournalDoc, id: string, lease: string): TaskRecord {
@@ -132,16 +77,13 @@ export class FileJournal implements JournalStore {
     return task;
   }
 
-  private pruneSlots(doc: JournalDoc, tx: Transaction, now: Date, liveness: LivenessCheck): WorkerSlot[] {
+  private pruneSlots(doc: JournalDoc, now: Date, liveness: LivenessCheck): WorkerSlot[] {
     const live = doc.workers.filter((slot) =>
       slot.process === null
         ? now.getTime() - Date.parse(slot.reservedAt) < SLOT_RESERVATION_MS
         : liveness(slot.process) !== "dead",
     );
-    if (live.length !== doc.workers.length) {
-      doc.workers = live;
-      tx.changed = true;
-    }
+    if (live.length !== doc.workers.length) doc.workers = live;
     return live;
   }
 
@@ -164,18 +106,18 @@ export class FileJournal implements JournalStore {
     return this.transact((doc, tx) => {
       const created = tasks.map((input) => {
         const task = createTask(String(doc.nextId++), input, now, maxTriesOf(input.retry));
+        // Appended directly: put() would scan the set once per task of a bulk enqueue.
         doc.tasks.push(task);
+        tx.touched.add(task.id);
         return task;
       });
-      tx.changed = created.length > 0;
       let workerSlot: string | null = null;
       if (options.maxWorkers !== null) {
-        const live = this.pruneSlots(doc, tx, now, options.liveness);
+        const live = this.pruneSlots(doc, now, options.liveness);
         const demand = doc.tasks.filter((t) => t.status === "running" || isRunnable(t, now)).length;
         if (live.length < options.maxWorkers && live.length < demand) {
           workerSlot = token();
           doc.workers.push({ slot: workerSlot, reservedAt: now.toISOString(), process: null });
-          tx.changed = true;
         }
       }
       return { tasks: created, workerSlot };
@@ -183,9 +125,9 @@ export class FileJournal implements JournalStore {
   }
 
   claimNext(slot: string, worker: WorkerRef, now: Date, options: ClaimOptions): Promise<TaskRecord | null> {
-    return this.transact((doc, tx) => {
+    return this.transactUnsynced((doc, tx) => {
       this.recoverDead(doc, tx, now, options);
-      this.pruneSlots(doc, tx, now, options.liveness);
+      this.pruneSlots(doc, now, options.liveness);
       const next = pickNext(doc.tasks, now);
       if (!next) return null;
       const claimed = claim(next, worker, token(), now);
@@ -195,7 +137,7 @@ export class FileJournal implements JournalStore {
   }
 
   report(id: string, lease: string, report: TaskReport, now: Date): Promise<void> {
-    return this.transact((doc, tx) => {
+    return this.transactUnsynced((doc, tx) => {
       const task = this.heldTask(doc, id, lease);
       this.put(doc, tx, {
         ...task,
@@ -207,7 +149,7 @@ export class FileJournal implements JournalStore {
   }
 
   settle(id: string, lease: string, outcome: TryOutcome, now: Date): Promise<TaskRecord> {
-    return this.transact((doc, tx) => {
+    return this.transactUnsynced((doc, tx) => {
       const settled = settle(this.heldTask(doc, id, lease), outcome, now);
       this.put(doc, tx, settled);
       return settled;
@@ -215,16 +157,15 @@ export class FileJournal implements JournalStore {
   }
 
   registerWorker(slot: string, worker: WorkerRef, now: Date): Promise<void> {
-    return this.transact((doc, tx) => {
+    return this.transactUnsynced((doc) => {
       const entry = doc.workers.find((w) => w.slot === slot);
       if (entry) entry.process = worker;
       else doc.workers.push({ slot, reservedAt: now.toISOString(), process: worker });
-      tx.changed = true;
     });
   }
 
   retireWorker(slot: string, now: Date, idleWindowMs: number): Promise<RetireResult> {
-    return this.transact((doc, tx) => {
+    return this.transactUnsynced((doc) => {
       if (pickNext(doc.tasks, now)) return { retired: false, nextDueAt: null };
       const dueSoon = doc.tasks
         .filter((t) => (t.status === "scheduled" || t.status === "paused") && t.nextRunAt !== null)
@@ -233,7 +174,6 @@ export class FileJournal implements JournalStore {
         .sort()[0];
       if (dueSoon) return { retired: false, nextDueAt: dueSoon };
       doc.workers = doc.workers.filter((w) => w.slot !== slot);
-      tx.changed = true;
       return { retired: true, nextDueAt: null };
     });
   }

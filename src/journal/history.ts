@@ -20,8 +20,8 @@ export function historyLine(entry: HistoryEntry): string {
   return `${JSON.stringify({ id, ...rest })}\n`;
 }
 
-/** Appends lines after the committed length, discarding any uncommitted tail first. Returns the new length. */
-export function appendHistory(path: string, committedBytes: number, lines: readonly string[]): number {
+/** Appends lines after the committed length, discarding any uncommitted tail first; `durable` syncs them. Returns the new length. */
+export function appendHistory(path: string, committedBytes: number, lines: readonly string[], durable: boolean): number {
   let fd: number | null = null;
   try {
     fd = openSync(path, "a+", FILE_MODE);
@@ -33,7 +33,7 @@ export function appendHistory(path: string, committedBytes: number, lines: reado
     if (size > committedBytes) ftruncateSync(fd, committedBytes);
     const data = Buffer.from(lines.join(""), "utf8");
     writeSync(fd, data);
-    fdatasyncSync(fd);
+    if (durable) fdatasyncSync(fd);
     return committedBytes + data.length;
   } catch (error) {
     if (error instanceof JournalCorruptError) throw error;

@@ -13,12 +13,17 @@ export interface WorkerSlot {
   process: WorkerRef | null;
 }
 
-/** journal.json: the active set (every task that is not final) and the worker registry. */
+/**
+ * The active set (every task that is not final) and the worker registry. journal.json holds it as
+ * of its last compaction; the log file it names holds every committed change since.
+ */
 export interface JournalDoc {
   format: typeof JOURNAL_FORMAT;
   version: typeof JOURNAL_VERSION;
-  /** Bumped by every write; a writer that finds it moved under it aborts (defence against a doubly held lock). */
+  /** Number of committed writes: one per transaction. */
   rev: number;
+  /** The write-ahead log that continues this snapshot. */
+  log: string;
   nextId: number;
   /** Final tasks live in an append-only JSON-lines file; only its first `bytes` bytes are committed. */
   history: { file: string; bytes: number };
@@ -31,6 +36,7 @@ export function emptyDoc(): JournalDoc {
     format: JOURNAL_FORMAT,
     version: JOURNAL_VERSION,
     rev: 0,
+    log: "journal.1.log",
     nextId: 1,
     history: { file: "history.jsonl", bytes: 0 },
     tasks: [],
@@ -72,6 +78,7 @@ const docSchema = v.object({
   format: v.literal(JOURNAL_FORMAT),
   version: v.number(),
   rev: v.number(),
+  log: v.pipe(v.string(), v.regex(/^journal\.\d+\.log$/)),
   nextId: v.number(),
   history: v.object({ file: v.pipe(v.string(), v.regex(/^history[\w.-]*\.jsonl$/)), bytes: v.number() }),
   tasks: v.array(taskSchema),

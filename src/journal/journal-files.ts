@@ -1,0 +1,224 @@
+// The files behind the default journal and the one way to change them. journal.json is a lowdb
+// document holding the active set as of its last compaction; journal.<n>.log holds every change
+// committed since, one transaction per append. A process keeps the document in memory and, under
+// the lock, reads only what others appended since its last look, so a change costs what it
+// changed. When the log outgrows the snapshot it is folded into a new journal.json.
+import { readdirSync, statSync, unlinkSync, type Stats } from "node:fs";
+import { join } from "node:path";
+import { Low } from "lowdb";
+import { ensurePrivateDir } from "../host/home.ts";
+import { crashPoint } from "./crash-points.ts";
+import { DurableJsonFile, RevisionConflict } from "./durable-file.ts";
+import { appendHistory, historyLine, type HistoryEntry } from "./history.ts";
+import { appendTransaction, createLog, logSize, metaOf, readLogFrom, replay, type LogEntry, type Meta } from "./journal-log.ts";
+import { acquireLock, LockCompromisedError, type LockSettings } from "./lock.ts";
+import { emptyDoc, type JournalDoc } from "./schema.ts";
+
+/**
+ * What a mutation reports besides changing the document: the ids of tasks it inserted, replaced
+ * or removed in `doc.tasks` (tasks are values: replace them, never edit them in place), and final
+ * tasks for the history. Meta fields (nextId, workers) are compared, not reported.
+ */
+export interface Transaction {
+  touched: Set<string>;
+  history: HistoryEntry[];
+}
+
+const MAX_ATTEMPTS = 5;
+const MIN_COMPACT_BYTES = 256 * 1024;
+
+interface Loaded {
+  doc: JournalDoc;
+  /** Identity of the journal.json this state was built from. */
+  snapshot: string;
+  snapshotBytes: number;
+  /** Committed length of doc.log replayed into `doc`. */
+  logBytes: number;
+}
+
+function identity(stat: Stats): string {
+  return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+}
+
+function tryStat(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+export class JournalFiles {
+  readonly dir: string;
+  readonly path: string;
+  private readonly lockSettings: LockSettings;
+  private cache: Loaded | null = null;
+  private swept = false;
+
+  constructor(dir: string, lockSettings: LockSettings) {
+    this.dir = dir;
+    this.path = join(dir, "journal.json");
+    this.lockSettings = lockSettings;
+  }
+
+  /** A consistent view without taking the lock (files only ever change by rename or append). */
+  async read(): Promise<JournalDoc> {
+    for (let attempt = 1; ; attempt++) {
+      const stat = tryStat(this.path);
+      if (!stat) return emptyDoc();
+      try {
+        return (await this.load(stat)).doc;
+      } catch (error) {
+        // The log we were told about was folded away by a compaction in between: look again.
+        if ((error as NodeJS.ErrnoException).code === "ENOENT" && attempt < MAX_ATTEMPTS) continue;
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Runs `mutate` on the current document under the lock and commits what it changed. `durable`
+   * (the default) syncs the commit to disk before returning; worker bookkeeping (claims, reports,
+   * results) skips the sync, because after a power loss at-least-once delivery runs the task again.
+   */
+  async transact<T>(mutate: (doc: JournalDoc, tx: Transaction) => T, durable = true): Promise<T> {
+    ensurePrivateDir(this.dir);
+    for (let attempt = 1; ; attempt++) {
+      const lock = await acquireLock(this.dir, join(this.dir, "journal.lock"), this.lockSettings);
+      try {
+        crashPoint("locked");
+        const loaded = await this.current();
+        crashPoint("read");
+        this.sweep(loaded.doc.log);
+        const meta = JSON.stringify(metaOf(loaded.doc));
+        const tx: Transaction = { touched: new Set(), history: [] };
+        const result = mutate(loaded.doc, tx);
+        const entries = this.changes(loaded.doc, tx, meta);
+        if (entries.length > 0) {
+          lock.assertHeld();
+          await this.commit(loaded, entries, tx, durable);
+        }
+        crashPoint("before-unlock");
+        return result;
+      } catch (error) {
+        // Whatever the mutation did to the cached document is not on disk: start from the files.
+        this.cache = null;
+        if ((error instanceof RevisionConflict || error instanceof LockCompromisedError) && attempt < MAX_ATTEMPTS) continue;
+        throw error;
+      } finally {
+        await lock.release();
+      }
+    }
+  }
+
+  /** The cached document brought up to date, or a fresh load; creates the journal when absent. */
+  private async current(): Promise<Loaded> {
+    const stat = tryStat(this.path);
+    if (!stat) {
+      this.cache = await this.writeSnapshot(emptyDoc());
+      return this.cache;
+    }
+    if (this.cache && this.cache.snapshot === identity(stat)) {
+      const logPath = join(this.dir, this.cache.doc.log);
+      const size = logSize(logPath);
+      if (size > this.cache.logBytes) {
+        this.cache.logBytes += replay(logPath, this.cache.doc, readLogFrom(logPath, this.cache.logBytes));
+      }
+      return this.cache;
+    }
+    this.cache = await this.load(stat);
+    return this.cache;
+  }
+
+  private async load(stat: Stats): Promise<Loaded> {
+    const adapter = new DurableJsonFile(this.path);
+    const db = new Low<JournalDoc>(adapter, emptyDoc());
+    await db.read();
+    const logPath = join(this.dir, db.data.log);
+    const logBytes = replay(logPath, db.data, readLogFrom(logPath, 0));
+    return { doc: db.data, snapshot: identity(stat), snapshotBytes: stat.size, logBytes };
+  }
+
+  /** Log entries for what `mutate` reported touching, plus the meta fields when they moved. */
+  private changes(doc: JournalDoc, tx: Transaction, metaBefore: string): LogEntry[] {
+    const entries: LogEntry[] = [];
+    if (tx.touched.size > 0) {
+      // Bulk inserts touch thousands: index once rather than scan per id.
+      const byId = tx.touched.size > 16 ? new Map(doc.tasks.map((t) => [t.id, t])) : null;
+      for (const id of tx.touched) {
+        const task = byId ? byId.get(id) : doc.tasks.find((t) => t.id === id);
+        entries.push(task ? { put: task } : { del: id });
+      }
+    }
+    if (tx.history.length > 0 || JSON.stringify(metaOf(doc)) !== metaBefore) entries.push({ meta: metaOf(doc) });
+    return entries;
+  }
+
+  private async commit(loaded: Loaded, entries: LogEntry[], tx: Transaction, durable: boolean): Promise<void> {
+    const { doc } = loaded;
+    if (tx.history.length > 0) {
+      doc.history.bytes = appendHistory(join(this.dir, doc.history.file), doc.history.bytes, tx.history.map(historyLine), durable);
+      crashPoint("history-appended");
+      // The meta entry was made before the append: point it at the new committed length.
+      const meta = entries.find((e): e is { meta: Meta } => "meta" in e);
+      if (meta) meta.meta = metaOf(doc);
+    }
+    const logPath = join(this.dir, doc.log);
+    // Someone appended although we hold the lock (proper-lockfile's stale-takeover race): never write over it.
+    if (this.committedElsewhere(logPath, loaded.logBytes)) throw new RevisionConflict(`${logPath} moved under us`);
+    doc.rev += 1;
+    loaded.logBytes = appendTransaction(logPath, loaded.logBytes, entries, doc.rev, durable);
+    crashPoint("log-appended");
+    if (loaded.logBytes > Math.max(MIN_COMPACT_BYTES, loaded.snapshotBytes)) await this.compact(loaded);
+  }
+
+  /** True when the log changed past `offset` in a way a crashed writer cannot explain. */
+  private committedElsewhere(logPath: string, offset: number): boolean {
+    const size = logSize(logPath);
+    if (size < offset) return true;
+    return size > offset && readLogFrom(logPath, offset).includes('{"commit":');
+  }
+
+  /** Folds the log into a new journal.json naming a fresh log; the old log is then garbage. */
+  private async compact(loaded: Loaded): Promise<void> {
+    const generation = Number(/\d+/.exec(loaded.doc.log)![0]) + 1;
+    const oldLog = join(this.dir, loaded.doc.log);
+    this.cache = await this.writeSnapshot({ ...loaded.doc, log: `journal.${generation}.log` });
+    try {
+      unlinkSync(oldLog);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Writes journal.json (through lowdb, with our durable adapter) for `doc` with a fresh empty log. */
+  private async writeSnapshot(doc: JournalDoc): Promise<Loaded> {
+    createLog(join(this.dir, doc.log));
+    const adapter = new DurableJsonFile(this.path);
+    // Arms the adapter's check that journal.json did not change between this read and the rename.
+    await adapter.read();
+    const db = new Low<JournalDoc>(adapter, doc);
+    await db.write();
+    crashPoint("snapshot-written");
+    const stat = statSync(this.path);
+    return { doc, snapshot: identity(stat), snapshotBytes: stat.size, logBytes: 0 };
+  }
+
+  /** Temp files and logs of writers killed mid-write; removed under the lock once they are old. */
+  private sweep(currentLog: string): void {
+    if (this.swept) return;
+    this.swept = true;
+    const cutoff = Date.now() - this.lockSettings.staleMs;
+    for (const name of readdirSync(this.dir)) {
+      const isTemp = /^\.journal\.json\..*\.tmp$/.test(name);
+      const isOldLog = /^journal\.\d+\.log$/.test(name) && name !== currentLog;
+      if (!isTemp && !isOldLog) continue;
+      const path = join(this.dir, name);
+      try {
+        if (statSync(path).mtimeMs < cutoff) unlinkSync(path);
+      } catch {
+        // gone already
+      }
+    }
+  }
+}

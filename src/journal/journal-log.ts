@@ -1,0 +1,150 @@
+// The journal's write-ahead log: every change to the active set is appended as JSON lines and
+// sealed by a commit line, so a change costs what it changed, not the size of the journal.
+// Lines after the last commit belong to a writer that died mid-append: readers ignore them and
+// the next writer cuts them off.
+import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import type { TaskRecord } from "../core/task.ts";
+import { JournalCorruptError, journalIoError } from "../errors.ts";
+import { FILE_MODE } from "./durable-file.ts";
+import { checkTask, type JournalDoc } from "./schema.ts";
+
+export type Meta = Pick<JournalDoc, "nextId" | "workers" | "history">;
+
+export type LogEntry = { put: TaskRecord } | { del: string } | { meta: Meta } | { commit: number };
+
+export function metaOf(doc: JournalDoc): Meta {
+  return { nextId: doc.nextId, workers: doc.workers, history: doc.history };
+}
+
+/** Applies one committed change to the in-memory document. A linear scan is as cheap as keeping
+ * an index at the sizes an active set reaches, and claiming scans the set anyway. */
+function apply(doc: JournalDoc, entry: LogEntry): void {
+  if ("put" in entry) {
+    const at = doc.tasks.findIndex((t) => t.id === entry.put.id);
+    if (at === -1) doc.tasks.push(entry.put);
+    else doc.tasks[at] = entry.put;
+  } else if ("del" in entry) {
+    const at = doc.tasks.findIndex((t) => t.id === entry.del);
+    if (at !== -1) doc.tasks.splice(at, 1);
+  } else if ("meta" in entry) {
+    doc.nextId = entry.meta.nextId;
+    doc.workers = entry.meta.workers;
+    doc.history = entry.meta.history;
+  } else {
+    doc.rev = entry.commit;
+  }
+}
+
+function parseEntry(path: string, line: string): LogEntry {
+  let entry: LogEntry;
+  try {
+    entry = JSON.parse(line) as LogEntry;
+  } catch (error) {
+    throw new JournalCorruptError(path, `a committed log line does not parse: ${(error as Error).message}`);
+  }
+  if ("put" in entry) {
+    const problem = checkTask(entry.put);
+    if (problem) throw new JournalCorruptError(path, `a logged task is malformed: ${problem}`);
+  }
+  return entry;
+}
+
+/**
+ * Replays `text` (the log from `doc`'s current position) onto `doc`. Returns how many bytes were
+ * committed: the offset just past the last commit line.
+ */
+export function replay(path: string, doc: JournalDoc, text: string): number {
+  let pending: LogEntry[] = [];
+  let committedChars = 0;
+  let position = 0;
+  for (;;) {
+    const newline = text.indexOf("\n", position);
+    if (newline === -1) break; // a torn last line: never committed
+    const line = text.slice(position, newline);
+    position = newline + 1;
+    if (line.startsWith('{"commit":')) {
+      const commit = parseEntry(path, line);
+      for (const entry of pending) apply(doc, entry);
+      apply(doc, commit);
+      pending = [];
+      committedChars = position;
+    } else {
+      pending.push(parseEntry(path, line));
+    }
+  }
+  return Buffer.byteLength(text.slice(0, committedChars));
+}
+
+/** Reads the log from byte `from` to its end. */
+export function readLogFrom(path: string, from: number): string {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (error) {
+    throw journalIoError(path, error);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size < from) throw new JournalCorruptError(path, `it is ${size} bytes long but ${from} bytes were committed`);
+    const buffer = Buffer.alloc(size - from);
+    let read = 0;
+    while (read < buffer.length) {
+      const n = readSync(fd, buffer, read, buffer.length - read, from + read);
+      if (n === 0) break;
+      read += n;
+    }
+    return buffer.subarray(0, read).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Size of the log file now, or -1 when it does not exist. */
+export function logSize(path: string): number {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return -1;
+    throw journalIoError(path, error);
+  }
+  try {
+    return fstatSync(fd).size;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Appends one transaction (its entries and a commit line) at `offset`; `durable` syncs it. Returns the new length. */
+export function appendTransaction(path: string, offset: number, entries: readonly LogEntry[], rev: number, durable: boolean): number {
+  const text = [...entries, { commit: rev }].map((e) => `${JSON.stringify(e)}\n`).join("");
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, "r+");
+    const size = fstatSync(fd).size;
+    if (size > offset) ftruncateSync(fd, offset);
+    const data = Buffer.from(text, "utf8");
+    let written = 0;
+    while (written < data.length) written += writeSync(fd, data, written, data.length - written, offset + written);
+    if (durable) fdatasyncSync(fd);
+    return offset + data.length;
+  } catch (error) {
+    throw journalIoError(path, error);
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
+/** Creates (or empties) a log file, owner-only and synced. */
+export function createLog(path: string): void {
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, "w", FILE_MODE);
+    fchmodSync(fd, FILE_MODE);
+    fdatasyncSync(fd);
+  } catch (error) {
+    throw journalIoError(path, error);
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
