@@ -19,15 +19,32 @@ export function isRunnable(task: TaskRecord, now: Date): boolean {
   return false;
 }
 
-/** Tasks in claim order: oldest first (ids grow with time), skipping those whose serial key is busy. */
-export function pickNext(tasks: readonly TaskRecord[], now: Date): TaskRecord | undefined {
+/**
+ * Claim order, iTop's: tries due again after a failure or a dead worker first, then paused tasks
+ * (the longest paused first, so several share the workers round-robin), then new work; oldest
+ * first within each. Tasks whose serial key is busy wait, and so do ids in `exclude` (a tick
+ * gives each task at most one slice).
+ */
+export function pickNext(tasks: readonly TaskRecord[], now: Date, exclude?: ReadonlySet<string>): TaskRecord | undefined {
   const busy = new Set(tasks.filter((t) => t.status === "running" && t.serialKey !== null).map((t) => t.serialKey));
   let best: TaskRecord | undefined;
   for (const task of tasks) {
-    if (!isRunnable(task, now) || (task.serialKey !== null && busy.has(task.serialKey))) continue;
-    if (best === undefined || compareIds(task.id, best.id) < 0) best = task;
+    if (!isRunnable(task, now) || (task.serialKey !== null && busy.has(task.serialKey)) || exclude?.has(task.id)) continue;
+    if (best === undefined || compareClaimOrder(task, best) < 0) best = task;
   }
   return best;
+}
+
+function claimRank(task: TaskRecord): number {
+  if (task.status === "paused") return 1;
+  return task.tries > 0 ? 0 : 2;
+}
+
+function compareClaimOrder(a: TaskRecord, b: TaskRecord): number {
+  const rank = claimRank(a) - claimRank(b);
+  if (rank !== 0) return rank;
+  if (a.status === "paused" && a.nextRunAt !== b.nextRunAt) return (a.nextRunAt ?? "") < (b.nextRunAt ?? "") ? -1 : 1;
+  return compareIds(a.id, b.id);
 }
 
 export function compareIds(a: string, b: string): number {
@@ -92,7 +109,8 @@ export function settle(task: TaskRecord, outcome: TryOutcome, now: Date, random?
         history: closeTry(task, "cancelled", null, now),
       };
     case "paused":
-      return { ...base, status: "paused", message: outcome.message ?? task.message, nextRunAt: null, tries: task.tries };
+      // nextRunAt records when it paused: it is due at once, behind tasks that paused before it.
+      return { ...base, status: "paused", message: outcome.message ?? task.message, nextRunAt: at };
     case "failed": {
       const delay = outcome.unrecoverable ? null : (outcome.retryAfterMs ?? retryDelay(task.retry, task.tries, random));
       const canRetry = delay !== null && task.tries < task.maxTries;

@@ -128,7 +128,7 @@ export class FileJournal implements JournalStore {
     return this.transactUnsynced((doc, tx) => {
       this.recoverDead(doc, tx, now, options);
       this.pruneSlots(doc, now, options.liveness);
-      const next = pickNext(doc.tasks, now);
+      const next = pickNext(doc.tasks, now, options.exclude);
       if (!next) return null;
       const claimed = claim(next, worker, token(), now);
       this.put(doc, tx, claimed);

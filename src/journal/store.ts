@@ -42,6 +42,8 @@ export interface ClaimOptions {
   liveness: LivenessCheck;
   /** A running task whose heartbeat is older than this is presumed lost even if its process looks alive. */
   heartbeatTimeoutMs: number;
+  /** Ids not to claim (a tick runs each task at most once). */
+  exclude?: ReadonlySet<string>;
 }
 
 export interface RetireResult {

@@ -25,6 +25,8 @@ export interface ExecuteParts {
 }
 
 const STEP_RETRY_LIMIT = 5;
+/** A step is cooperative: past its deadline by more than this, the log says so. */
+const OVERRUN_REPORT_MS = 2_000;
 
 function messageOf(value: unknown): string | null {
   return typeof value === "string" ? value : null;
@@ -47,6 +49,10 @@ async function runSteps(parts: ExecuteParts, api: TaskApi, ownProgress: () => bo
     for (;;) {
       try {
         const result = await step.run(api, { deadline: parts.deadline });
+        const overrunMs = Date.now() - parts.deadline;
+        if (overrunMs > OVERRUN_REPORT_MS) {
+          parts.log.write("bgtask", `step "${step.name}" ran ${Math.round(overrunMs / 1000)}s past its deadline: check deadline in its loop\n`);
+        }
         if (result === "pause") {
           parts.reporter.schedule({ state: api.state });
           return "pause";

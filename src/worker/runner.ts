@@ -25,6 +25,8 @@ export interface RunnerOptions {
   until?: number;
   /** Exit at once when the queue is empty instead of waiting the idle window (ticks). */
   exitWhenIdle?: boolean;
+  /** Give each task at most one try or slice (a tick shares its budget fairly). */
+  oncePerTask?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -35,6 +37,7 @@ export class Runner {
   private readonly identity = currentProcess();
   private readonly slot: string;
   private current: AbortController | null = null;
+  private readonly ran = new Set<string>();
   private stopping = false;
 
   constructor(options: RunnerOptions) {
@@ -57,8 +60,10 @@ export class Runner {
       const task = await store.claimNext(this.slot, this.identity, new Date(), {
         liveness,
         heartbeatTimeoutMs: config.timings.heartbeatTimeoutMs,
+        exclude: this.options.oncePerTask ? this.ran : undefined,
       });
       if (task) {
+        this.ran.add(task.id);
         await this.runTry(task);
         idleSince = Date.now();
         continue;

@@ -1,0 +1,119 @@
+// Tasks made of resumable steps, run by detached workers: slices, saved state, crash resume,
+// onError changing parameters.
+import { readFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { useProject, waitFor } from "../helpers/project.ts";
+import { fixture } from "../helpers/fixtures.ts";
+
+/** A three-step executor whose middle step copies rows in slices of `slice`, logging each row to a ledger. */
+function rowsExecutor(slice: string): string {
+  return `
+    import { appendFileSync } from "node:fs";
+    import { defineTask } from "bgtask";
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    export default defineTask({
+      slice: ${JSON.stringify(slice)},
+      retry: { tries: 2, interval: 0 },
+      steps: [
+        { name: "collect", run(task) { task.state.total = task.context.rows; task.log("collect ran"); } },
+        {
+          name: "transfer",
+          init(task) { task.state.offset = 0; task.state.slices = 0; },
+          async run(task, { deadline }) {
+            task.state.slices += 1;
+            while (Date.now() < deadline) {
+              if (task.state.offset >= task.state.total) return "done";
+              await sleep(task.context.rowMs);
+              appendFileSync(task.context.ledger, task.state.offset + "\\n");
+              task.state.offset += 1;
+            }
+            return "pause";
+          },
+        },
+        { name: "report", run(task) { task.log("report ran"); } },
+      ],
+    });`;
+}
+
+function ledgerRows(path: string): number[] {
+  return existsSync(path) ? readFileSync(path, "utf8").trim().split("\n").filter(Boolean).map(Number) : [];
+}
+
+describe("steps run by a worker", () => {
+  it("runs a step over several slices, saving state, and records the step", async () => {
+    const project = useProject(onTestFinished, { tasks: { "rows.js": rowsExecutor("200ms") } });
+    const ledger = join(project.dir, "ledger.txt");
+    const id = await project.run("rows", ["rows=60", "rowMs=10", `ledger=${ledger}`]);
+    const done = await project.waitForTask(id, (t) => t.completed);
+    expect(done.status).toBe("succeeded");
+    expect(done.tries).toBe(1);
+    expect(done.step).toMatchObject({ index: 2, name: "report", count: 3 });
+    expect(done.state).toMatchObject({ total: 60, offset: 60 });
+    // 60 rows of ≥10 ms in 200 ms slices: the step paused and resumed several times.
+    expect(done.state.slices as number).toBeGreaterThanOrEqual(3);
+    expect(ledgerRows(ledger)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(done.progress).toBe(100);
+  });
+
+  it("after SIGKILL in the middle step, resumes that step from its saved state, not from the start", async () => {
+    const project = useProject(onTestFinished, {
+      tasks: { "rows.js": rowsExecutor("300ms"), "noop.js": fixture("noop.js") },
+      env: { BGTASK_IDLE: "3s" },
+    });
+    const ledger = join(project.dir, "ledger.txt");
+    const id = await project.run("rows", ["rows=150", "rowMs=10", `ledger=${ledger}`]);
+    // Wait until the transfer step has saved progress at least once, then kill its worker mid-slice.
+    const midway = await project.waitForTask(id, (t) => t.status === "running" && t.step?.index === 1 && (t.state.offset as number) >= 30);
+    const killedAt = ledgerRows(ledger).length;
+    process.kill(midway.worker!.pid, "SIGKILL");
+    await waitFor(() => !project.workers().includes(midway.worker!.pid), 10_000);
+
+    // Any later worker recovers the task (the try counts) and resumes it.
+    await project.run("noop");
+    const done = await project.waitForTask(id, (t) => t.completed);
+    expect(done.status).toBe("succeeded");
+    expect(done.tries).toBe(2);
+    expect(done.history[0]!.error?.message).toMatch(/worker .* died/);
+
+    const rows = ledgerRows(ledger);
+    const counts = new Map<number, number>();
+    for (const row of rows) counts.set(row, (counts.get(row) ?? 0) + 1);
+    expect([...counts.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    const repeated = rows.length - 150;
+    // Only rows of the slice in progress at the kill run twice: at most one slice (300 ms of 10 ms rows).
+    expect(repeated).toBeLessThanOrEqual(30);
+    expect(killedAt).toBeGreaterThanOrEqual(30);
+    // The first step ran once, in the first try only.
+    const log = readFileSync(join(project.home, "logs", `${id}.log`), "utf8");
+    expect(log.match(/collect ran/g)?.length).toBe(1);
+  });
+
+  it("lets onError shrink a batch and retry the step until it succeeds", async () => {
+    const project = useProject(onTestFinished, { tasks: { "copy-rows.ts": readFileSync(join(process.cwd(), "tasks/copy-rows.ts"), "utf8") } });
+    const id = await project.run("copy-rows", ["rows=40", "failAbove=10", "rowMs=1"]);
+    const done = await project.waitForTask(id, (t) => t.completed);
+    expect(done.status).toBe("succeeded");
+    expect(done.tries).toBe(1);
+    expect(done.state).toMatchObject({ offset: 40, batch: 6 });
+    expect(done.attachments.map((a) => a.name)).toEqual(["summary.json"]);
+  });
+
+  it("runs steps that never look at their deadline when they finish within the slice", async () => {
+    const project = useProject(onTestFinished, {
+      tasks: {
+        "plain.js": `
+          import { defineTask } from "bgtask";
+          export default defineTask({
+            steps: [
+              { name: "one", run(task) { task.state.one = true; } },
+              { name: "two", async run(task) { await new Promise((r) => setTimeout(r, 50)); task.state.two = true; } },
+            ],
+          });`,
+      },
+    });
+    const id = await project.run("plain");
+    const done = await project.waitForTask(id, (t) => t.completed);
+    expect(done).toMatchObject({ status: "succeeded", state: { one: true, two: true }, step: { index: 1, name: "two", count: 2 } });
+  });
+});
