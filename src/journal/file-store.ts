@@ -11,6 +11,7 @@ import { createTask, isFinal } from "../core/task.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
 import { claim, compareIds, isHeldBy, isRunnable, pickNext, recoverFromDeadWorker, settle, type TryOutcome } from "../core/transitions.ts";
 import { LeaseLostError } from "../errors.ts";
+import { watchFile } from "../host/file-watch.ts";
 import { ensurePrivateDir } from "../host/home.ts";
 import { DurableJsonFile, RevisionConflict } from "./durable-file.ts";
 import { appendHistory, findInHistory, historyLine, isTombstone, linesBackwards, parseHistoryLine, type HistoryEntry } from "./history.ts";
@@ -244,6 +245,11 @@ export class FileJournal implements JournalStore {
     if (active) return active;
     const entry = findInHistory(join(this.home, doc.history.file), doc.history.bytes, id);
     return entry && !isTombstone(entry) ? entry : null;
+  }
+
+  /** Every write replaces journal.json by a rename (history appends commit through it too). */
+  watchChanges(onChange: () => void): { close(): void } {
+    return watchFile(this.location, onChange);
   }
 
   async list(filter: ListFilter): Promise<TaskRecord[]> {
