@@ -1,6 +1,6 @@
 // Builds the TaskApi an executor receives: its view of the task, and the calls that report
 // through the coalescing Reporter. Executors never see the journal.
-import { format } from "node:util";
+import { format, inspect } from "node:util";
 import type { TaskRecord } from "../core/task.ts";
 import type { TaskApi } from "../executor/definition.ts";
 import type { LoadedExecutor } from "../executor/load.ts";
@@ -58,7 +58,7 @@ export function createTaskApi(parts: TaskApiParts): TaskApi {
     state: structuredClone(task.state),
     async progress(percent, message) {
       if (typeof percent !== "number" || Number.isNaN(percent)) {
-        log.write("bgtask", `task.progress() ignored: ${format(percent)} is not a number\n`);
+        log.write("bgtask", `task.progress() ignored: ${inspect(percent)} is not a number\n`);
         return;
       }
       parts.onOwnProgress();
@@ -68,7 +68,7 @@ export function createTaskApi(parts: TaskApiParts): TaskApi {
     async set(attributes) {
       const problem =
         typeof attributes !== "object" || attributes === null || Array.isArray(attributes)
-          ? `attributes must be an object, not ${format(attributes)}`
+          ? `attributes must be an object, not ${inspect(attributes)}`
           : jsonProblem(attributes);
       // Logged rather than thrown: an un-awaited set() must not become an unhandled rejection.
       if (problem) {
