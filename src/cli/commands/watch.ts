@@ -10,6 +10,7 @@ import { addSample, estimateRemainingMs, type ProgressSample } from "../output/e
 import { outputMode } from "../output/color.ts";
 import type { LiveView } from "../output/live.ts";
 import { countStatuses, renderChangeLine, renderFooter, renderSummaryLine, renderWatchFrame, renderWatchLine } from "../output/render.ts";
+import { sanitizeInline } from "../output/sanitize.ts";
 import { checkTaskId, getTask, openSession, type Session } from "../session.ts";
 
 const MIN_REFRESH_MS = 100;
@@ -112,8 +113,14 @@ async function liveSink(tracker: Tracker): Promise<Sink> {
   const view: LiveView = startLiveView((spinner, size) => {
     const now = new Date();
     const entries = [...tracker.entries.values()];
+    const align = {
+      id: Math.max(...entries.map((e) => e.task.id.length)),
+      executor: Math.max(...entries.map((e) => sanitizeInline(e.task.executor).length)),
+    };
     const lines = entries.map((e) =>
-      e.gone ? removedLine(e.task.id) : renderWatchLine({ task: e.task, now, spinner, remainingMs: estimateRemainingMs(e.samples, now.getTime()) }, size.columns - 1),
+      e.gone
+        ? removedLine(e.task.id)
+        : renderWatchLine({ task: e.task, now, spinner, remainingMs: estimateRemainingMs(e.samples, now.getTime()), align }, size.columns - 1),
     );
     return renderWatchFrame(lines, renderFooter(countStatuses(entries.filter((e) => !e.gone).map((e) => e.task))), size.rows);
   });

@@ -231,11 +231,15 @@ export interface WatchLineInput {
   spinner: string;
   /** From the recent rate of progress; null when unknown. */
   remainingMs: number | null;
+  /** Widths to pad the id and executor to, so the bars of several tasks line up. */
+  align?: { id: number; executor: number };
 }
 
 /** One task's line of the live view; `width` is the terminal's. */
-export function renderWatchLine({ task, now, spinner, remainingMs }: WatchLineInput, width: number): string {
-  const parts = [`${task.status === "running" ? chalk.yellow(spinner) : SYMBOL[task.status]} ${chalk.bold(task.id)} ${sanitizeInline(task.executor)}`];
+export function renderWatchLine({ task, now, spinner, remainingMs, align }: WatchLineInput, width: number): string {
+  const symbol = task.status === "running" ? chalk.yellow(spinner) : SYMBOL[task.status];
+  const id = chalk.bold(task.id.padEnd(align?.id ?? 0));
+  const parts = [`${symbol} ${id} ${sanitizeInline(task.executor).padEnd(align?.executor ?? 0)}`];
   const ran = tookMs(task, now);
   switch (task.status) {
     case "running":
