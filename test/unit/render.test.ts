@@ -70,7 +70,7 @@ describe("watch lines", () => {
     );
     expect(renderWatchLine({ task: running, now: NOW, spinner: "⠙", remainingMs: null }, 200)).not.toContain("ETA");
     expect(renderWatchLine({ task: running, now: NOW, spinner: "⠙", remainingMs: 400 }, 200)).toContain("ETA <1s");
-    expect(renderWatchLine({ task: running, now: NOW, spinner: "⠙", remainingMs: null, align: { id: 3, executor: 14 } }, 200)).toMatch(/^⠙ 7   import-users   █/);
+    expect(renderWatchLine({ task: running, now: NOW, spinner: "⠙", remainingMs: null, align: { id: 3, executor: 14 } }, 200)).toMatch(/^⠙ 7   import-users {4}█/);
     const narrow = renderWatchLine({ task: running, now: NOW, spinner: "⠙", remainingMs: null }, 40);
     expect([...narrow]).toHaveLength(40);
     expect(narrow.endsWith("…")).toBe(true);
