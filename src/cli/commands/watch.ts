@@ -79,15 +79,15 @@ function summaries(tracker: Tracker): string {
   return [...tracker.entries.values()].map((e) => (e.gone ? removedLine(e.task.id) : renderSummaryLine(e.task, now))).join("\n");
 }
 
-/** Prints a line for a task only when its line differs from the last one printed for it. */
-function changePrinter(tracker: Tracker, lineOf: (entry: Watched) => string): () => void {
+/** Prints a task's line only when it changed: `sameAs` (default: the line itself) says what counts. */
+function changePrinter(tracker: Tracker, lineOf: (entry: Watched) => string, sameAs: (entry: Watched) => string = lineOf): () => void {
   const printed = new Map<string, string>();
   return () => {
     for (const [id, entry] of tracker.entries) {
-      const line = lineOf(entry);
-      if (printed.get(id) === line) continue;
-      printed.set(id, line);
-      process.stdout.write(`${line}\n`);
+      const key = sameAs(entry);
+      if (printed.get(id) === key) continue;
+      printed.set(id, key);
+      process.stdout.write(`${lineOf(entry)}\n`);
     }
   };
 }
@@ -103,8 +103,9 @@ function plainSink(tracker: Tracker): Sink {
 }
 
 function jsonSink(tracker: Tracker): Sink {
+  const json = (e: Watched) => JSON.stringify(e.gone ? { id: e.task.id, removed: true } : publicRecord(e.task));
   // A heartbeat alone is not a change worth a line.
-  const update = changePrinter(tracker, (e) => JSON.stringify(e.gone ? { id: e.task.id, removed: true } : { ...publicRecord(e.task), heartbeatAt: undefined }));
+  const update = changePrinter(tracker, json, (e) => json({ ...e, task: { ...e.task, heartbeatAt: null } }));
   return { update, end: () => undefined };
 }
 
