@@ -67,7 +67,8 @@ class Tracker {
 /** Where a watch shows what it sees. */
 interface Sink {
   update(): void;
-  end(interrupted: boolean): void;
+  /** "failed": the watch itself broke (its error is rendered after); no summary then. */
+  end(how: "done" | "interrupted" | "failed"): void;
 }
 
 function removedLine(id: string): string {
@@ -96,8 +97,8 @@ function plainSink(tracker: Tracker): Sink {
   const update = changePrinter(tracker, (e) => (e.gone ? removedLine(e.task.id) : renderChangeLine(e.task)));
   return {
     update,
-    end(interrupted) {
-      if (!interrupted) process.stdout.write(`${summaries(tracker)}\n`);
+    end(how) {
+      if (how === "done") process.stdout.write(`${summaries(tracker)}\n`);
     },
   };
 }
@@ -127,10 +128,10 @@ async function liveSink(tracker: Tracker): Promise<Sink> {
   });
   return {
     update: () => view.redraw(),
-    end(interrupted) {
-      view.stop({ keep: interrupted });
-      if (interrupted) process.stderr.write("stopped watching; the tasks keep running (bgtask list)\n");
-      else process.stdout.write(`${summaries(tracker)}\n`);
+    end(how) {
+      view.stop({ keep: how !== "done" });
+      if (how === "interrupted") process.stderr.write("stopped watching; the tasks keep running (bgtask list)\n");
+      if (how === "done") process.stdout.write(`${summaries(tracker)}\n`);
     },
   };
 }
@@ -196,13 +197,13 @@ export async function watchTasks(session: Session, ids: readonly string[] | null
   }
   const sink = options.json ? jsonSink(tracker) : outputMode().interactive ? await liveSink(tracker) : plainSink(tracker);
   sink.update();
-  let interrupted = false;
+  let how: "done" | "interrupted" | "failed" = "failed";
   try {
-    if (!tracker.done) interrupted = await follow(session.store, tracker, sink);
+    how = !tracker.done && (await follow(session.store, tracker, sink)) ? "interrupted" : "done";
   } finally {
-    sink.end(interrupted);
+    sink.end(how);
   }
-  if (interrupted) process.exitCode = 130;
+  if (how === "interrupted") process.exitCode = 130;
   else if (tracker.failed) process.exitCode = 1;
 }
 
