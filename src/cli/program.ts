@@ -39,7 +39,7 @@ export function buildProgram(version: string): Command {
       .option("--delay <duration>", "run after a delay, like 10m")
       .option("--at <time>", "run at a time, like 2026-12-01T08:00")
       .option("--retry <tiers>", "retry tiers for this task, like 3x1s,5x5s")
-      .option("--follow", "then watch the task and exit with its result")
+      .option("--follow", "then watch the task(s) like `bgtask watch` and exit with the result")
       .option("--no-worker", "only store the task: a tick or a running worker takes it")
       .option("--json", "print the task record as JSON"),
   ).action(async (executor: string, pairs: string[], _o, command: Command) => {
@@ -65,6 +65,29 @@ export function buildProgram(version: string): Command {
   ).action(async (id: string, _o, command: Command) => {
     const { status } = await import("./commands/status.ts");
     await status(id, flags(command));
+  });
+
+  withLocations(
+    program
+      .command("watch")
+      .description("follow tasks live until they are final (all active tasks when no id is given)")
+      .argument("[ids...]", "task ids")
+      .option("--json", "print each change as one JSON record per line (NDJSON)"),
+  ).action(async (ids: string[], _o, command: Command) => {
+    const { watch } = await import("./commands/watch.ts");
+    await watch(ids, flags(command));
+  });
+
+  withLocations(
+    program
+      .command("logs")
+      .description("what a task printed and logged, every try marked")
+      .argument("<id>", "task id")
+      .option("--follow", "keep streaming new lines until the task is final")
+      .option("--json", "print the lines as JSON (one object per line with --follow)"),
+  ).action(async (id: string, _o, command: Command) => {
+    const { logs } = await import("./commands/logs.ts");
+    await logs(id, flags(command));
   });
 
   withLocations(

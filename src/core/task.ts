@@ -5,6 +5,7 @@ export const TASK_STATUSES = ["queued", "scheduled", "running", "paused", "succe
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export const FINAL_STATUSES: readonly TaskStatus[] = ["succeeded", "failed", "cancelled"];
+export const ACTIVE_STATUSES: readonly TaskStatus[] = TASK_STATUSES.filter((s) => !FINAL_STATUSES.includes(s));
 
 export function isFinal(status: TaskStatus): boolean {
   return FINAL_STATUSES.includes(status);

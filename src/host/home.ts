@@ -1,6 +1,7 @@
 // The bgtask home folder: created 0700 and checked before anything is written into it, because
 // it holds contexts, logs and attachments that may carry secrets.
 import { chmodSync, lstatSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { JournalError } from "../errors.ts";
 
 export const DIR_MODE = 0o700;
@@ -22,4 +23,14 @@ export function ensurePrivateDir(dir: string): void {
   if (typeof process.getuid === "function" && stat.uid !== process.getuid()) refuse(dir, `belongs to another user (uid ${stat.uid})`);
   // Looser modes on a folder of our own (an old umask, a copy) are tightened rather than refused.
   if ((stat.mode & 0o077) !== 0) chmodSync(dir, DIR_MODE);
+}
+
+/** A task's log file: written by its worker, read by `logs` and `status`. */
+export function taskLogPath(home: string, taskId: string): string {
+  return join(home, "logs", `${taskId}.log`);
+}
+
+/** The folder a task's attachments are kept in. */
+export function taskAttachmentsDir(home: string, taskId: string): string {
+  return join(home, "attachments", taskId);
 }

@@ -34,6 +34,23 @@ export function serialiseDoc(doc: JournalDoc): string {
 
 const REV_PATTERN = /"rev":(\d+)/;
 
+/** The first bytes of a journal file (where serialiseDoc puts rev and log), or null when absent. */
+export function readHead(path: string, bytes = 256): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
+  try {
+    const buffer = Buffer.alloc(bytes);
+    return buffer.subarray(0, readSync(fd, buffer, 0, bytes, 0)).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export class DurableJsonFile implements Adapter<JournalDoc> {
   readonly path: string;
   /** The revision seen by the last read; writes check the file still has it. */
@@ -101,19 +118,7 @@ export class DurableJsonFile implements Adapter<JournalDoc> {
   }
 
   private checkRevisionUnchanged(): void {
-    let head = "";
-    try {
-      const fd = openSync(this.path, "r");
-      try {
-        const buffer = Buffer.alloc(256);
-        head = buffer.subarray(0, readSync(fd, buffer, 0, 256, 0)).toString("utf8");
-      } finally {
-        closeSync(fd);
-      }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    }
-    const onDisk = REV_PATTERN.exec(head);
+    const onDisk = REV_PATTERN.exec(readHead(this.path) ?? "");
     const current = onDisk ? Number(onDisk[1]) : null;
     if (current !== this.readRev) throw new RevisionConflict(`journal revision moved from ${this.readRev} to ${current}`);
   }

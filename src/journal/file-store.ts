@@ -12,6 +12,7 @@ import { findInHistory, isTombstone, linesBackwards, parseHistoryLine } from "./
 import { JournalFiles, type Transaction } from "./journal-files.ts";
 import type { LockSettings } from "./lock.ts";
 import type { JournalDoc, WorkerSlot } from "./schema.ts";
+import { watchFolder } from "../host/file-watch.ts";
 import type {
   ClaimOptions,
   EnqueueOptions,
@@ -184,6 +185,11 @@ export class FileJournal implements JournalStore {
     if (active) return active;
     const entry = findInHistory(join(this.home, doc.history.file), doc.history.bytes, id);
     return entry && !isTombstone(entry) ? entry : null;
+  }
+
+  /** Every write replaces journal.json by a rename (history appends commit through it too). */
+  watchChanges(onChange: () => void): { close(): void } {
+    return watchFolder(this.home, (name) => /^journal\.(json|\d+\.log)$/.test(name), () => this.files.signature(), onChange);
   }
 
   async list(filter: ListFilter): Promise<TaskRecord[]> {

@@ -4,11 +4,12 @@
 // the lock, reads only what others appended since its last look, so a change costs what it
 // changed. When the log outgrows the snapshot it is folded into a new journal.json.
 import { readdirSync, statSync, unlinkSync, type Stats } from "node:fs";
+import { statSignature } from "../host/file-watch.ts";
 import { join } from "node:path";
 import { Low } from "lowdb";
 import { ensurePrivateDir } from "../host/home.ts";
 import { crashPoint } from "./crash-points.ts";
-import { DurableJsonFile, RevisionConflict } from "./durable-file.ts";
+import { DurableJsonFile, readHead, RevisionConflict } from "./durable-file.ts";
 import { appendHistory, historyLine, type HistoryEntry } from "./history.ts";
 import { appendTransaction, createLog, logSize, metaOf, readLogFrom, replay, type LogEntry, type Meta } from "./journal-log.ts";
 import { acquireLock, LockCompromisedError, type LockSettings } from "./lock.ts";
@@ -59,6 +60,19 @@ export class JournalFiles {
     this.dir = dir;
     this.path = join(dir, "journal.json");
     this.lockSettings = lockSettings;
+  }
+
+  /** Changes whenever a transaction commits: journal.json's identity and the size of the log it names. */
+  signature(): string {
+    const snapshot = statSignature(this.path);
+    let head: string | null = null;
+    try {
+      head = readHead(this.path);
+    } catch {
+      // unreadable now: the snapshot's signature alone says so
+    }
+    const log = head ? /"log":"(journal\.\d+\.log)"/.exec(head)?.[1] : undefined;
+    return log ? `${snapshot}|${logSize(join(this.dir, log))}` : snapshot;
   }
 
   /** A consistent view without taking the lock (files only ever change by rename or append). */

@@ -76,4 +76,7 @@ export interface JournalStore {
 
   get(id: string): Promise<TaskRecord | null>;
   list(filter: ListFilter): Promise<TaskRecord[]>;
+
+  /** Calls `onChange` (soon, maybe coalesced) after tasks may have changed; for live views. */
+  watchChanges(onChange: () => void): { close(): void };
 }

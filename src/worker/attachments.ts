@@ -1,9 +1,12 @@
 // Files an executor attaches to its task, kept under <home>/attachments/<task id>/. Names are
-// checked, never joined blindly: nothing an executor passes can write outside that folder.
-import { copyFileSync, chmodSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+// checked, never joined blindly: nothing an executor passes can write outside that folder, and a
+// file is written beside its final name and renamed over it, so a planted symlink is replaced,
+// never followed, and a reader sees the old content or the new, never half of it.
+import { randomBytes } from "node:crypto";
+import { constants, copyFileSync, chmodSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Attachment } from "../core/task.ts";
-import { ensurePrivateDir } from "../host/home.ts";
+import { ensurePrivateDir, taskAttachmentsDir } from "../host/home.ts";
 
 const MAX_NAME = 200;
 
@@ -15,18 +18,36 @@ export function attachmentNameProblem(name: unknown): string | null {
   if (/[/\\]/.test(name)) return "it contains a path separator";
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return "it contains a control character";
+  if (name.startsWith(".bgtask-")) return "names starting with .bgtask- are reserved";
   return null;
 }
 
-export function storeAttachment(home: string, taskId: string, name: string, data: string | Uint8Array | { path: string }): Attachment {
+export type AttachmentData = string | Uint8Array | { path: string };
+
+export function storeAttachment(home: string, taskId: string, name: string, data: AttachmentData): Attachment {
   const problem = attachmentNameProblem(name);
   if (problem) throw new Error(`attachment name ${JSON.stringify(name)} is refused: ${problem}`);
-  const dir = join(home, "attachments", taskId);
-  ensurePrivateDir(join(home, "attachments"));
+  const isCopy = typeof data === "object" && data !== null && "path" in data && !(data instanceof Uint8Array);
+  if (!isCopy && typeof data !== "string" && !(data instanceof Uint8Array)) {
+    throw new TypeError(`attachment ${JSON.stringify(name)}: data must be a string, a Uint8Array or { path }`);
+  }
+  const dir = taskAttachmentsDir(home, taskId);
+  ensurePrivateDir(dirname(dir));
   ensurePrivateDir(dir);
   const path = join(dir, name);
-  if (typeof data === "object" && data !== null && "path" in data) copyFileSync(data.path, path);
-  else writeFileSync(path, data, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  const temp = join(dir, `.bgtask-${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    if (isCopy) copyFileSync((data as { path: string }).path, temp, constants.COPYFILE_EXCL);
+    else writeFileSync(temp, data as string | Uint8Array, { mode: 0o600, flag: "wx" });
+    chmodSync(temp, 0o600);
+    renameSync(temp, path);
+  } catch (error) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // never created
+    }
+    throw error;
+  }
   return { name, path, size: statSync(path).size };
 }

@@ -95,9 +95,12 @@ export class Runner {
     const controller = new AbortController();
     this.current = controller;
     const log = new TaskLog(config.home, task.id, task.tries);
-    const reporter = new Reporter(store, task.id, lease, config.timings.reportIntervalMs, config.timings.heartbeatMs, () =>
-      controller.abort("lease lost"),
-    );
+    const reporter = new Reporter(store, task.id, lease, {
+      intervalMs: config.timings.reportIntervalMs,
+      heartbeatMs: config.timings.heartbeatMs,
+      onLeaseLost: () => controller.abort("lease lost"),
+      onWriteError: (error) => log.write("bgtask", `a progress report could not be saved yet (${(error as Error).message}); it is kept and retried\n`),
+    });
     let outcome: TryOutcome;
     try {
       const executor = await this.executor(task.executor);
@@ -121,7 +124,10 @@ export class Runner {
     }
     try {
       await reporter.flush();
+      // The last report must land: one more try if the journal refused it a moment ago.
+      if (reporter.unsaved) await reporter.flush();
       reporter.stop();
+      log.endLines();
       if (reporter.leaseLost) {
         log.write("bgtask", "this try was taken away from this worker (presumed dead); its outcome is discarded\n");
         return;

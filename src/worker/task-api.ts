@@ -1,6 +1,6 @@
 // Builds the TaskApi an executor receives: its view of the task, and the calls that report
 // through the coalescing Reporter. Executors never see the journal.
-import { format } from "node:util";
+import { format, inspect } from "node:util";
 import type { TaskRecord } from "../core/task.ts";
 import type { TaskApi } from "../executor/definition.ts";
 import type { LoadedExecutor } from "../executor/load.ts";
@@ -19,13 +19,32 @@ export interface TaskApiParts {
   onOwnProgress(): void;
 }
 
-function isSerialisable(value: unknown): string | null {
-  try {
-    JSON.stringify(value);
-    return null;
-  } catch (error) {
-    return (error as Error).message;
+/** Where `value` stops being plain JSON (a function, a BigInt, NaN, a Map, a cycle…), or null. */
+export function jsonProblem(value: unknown, path = "attributes", seen: object[] = []): string | null {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+    case "undefined":
+      return null;
+    case "number":
+      return Number.isFinite(value) ? null : `${path} is ${value}, which JSON cannot hold`;
+    case "object":
+      break;
+    default:
+      return `${path} is a ${typeof value}`;
   }
+  if (value === null) return null;
+  if (seen.includes(value)) return `${path} refers back to itself`;
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return null;
+  const proto = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {
+    return `${path} is a ${proto?.constructor?.name ?? "class instance"}, which JSON cannot hold`;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const problem = jsonProblem(item, Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`, [...seen, value]);
+    if (problem) return problem;
+  }
+  return null;
 }
 
 export function createTaskApi(parts: TaskApiParts): TaskApi {
@@ -39,7 +58,7 @@ export function createTaskApi(parts: TaskApiParts): TaskApi {
     state: structuredClone(task.state),
     async progress(percent, message) {
       if (typeof percent !== "number" || Number.isNaN(percent)) {
-        log.write("bgtask", `task.progress() ignored: ${format(percent)} is not a number`);
+        log.write("bgtask", `task.progress() ignored: ${inspect(percent)} is not a number\n`);
         return;
       }
       parts.onOwnProgress();
@@ -49,10 +68,11 @@ export function createTaskApi(parts: TaskApiParts): TaskApi {
     async set(attributes) {
       const problem =
         typeof attributes !== "object" || attributes === null || Array.isArray(attributes)
-          ? "attributes must be an object"
-          : isSerialisable(attributes);
+          ? `attributes must be an object, not ${inspect(attributes)}`
+          : jsonProblem(attributes);
+      // Logged rather than thrown: an un-awaited set() must not become an unhandled rejection.
       if (problem) {
-        log.write("bgtask", `task.set() ignored: the attributes are not JSON-serialisable (${problem})`);
+        log.write("bgtask", `task.set() ignored: the attributes are not JSON-serialisable (${problem})\n`);
         return;
       }
       reporter.schedule({ attributes: JSON.parse(JSON.stringify(attributes)) as Record<string, unknown> });
@@ -61,7 +81,13 @@ export function createTaskApi(parts: TaskApiParts): TaskApi {
       log.write("log", `${format(...values)}\n`);
     },
     async attach(name, data) {
-      const attachment = storeAttachment(home, task.id, name, data);
+      let attachment;
+      try {
+        attachment = storeAttachment(home, task.id, name, data);
+      } catch (error) {
+        log.write("bgtask", `task.attach() failed: ${(error as Error).message}\n`);
+        throw error;
+      }
       const index = attachments.findIndex((a) => a.name === attachment.name);
       if (index === -1) attachments.push(attachment);
       else attachments[index] = attachment;
@@ -71,7 +97,7 @@ export function createTaskApi(parts: TaskApiParts): TaskApi {
     async send(message) {
       const translate = executor.definition.translate;
       if (typeof translate !== "function") {
-        log.write("bgtask", "task.send() ignored: the definition has no translate()");
+        log.write("bgtask", "task.send() ignored: the definition has no translate()\n");
         return;
       }
       const status: Record<string, unknown> = {};

@@ -1,40 +1,43 @@
 // A task's log file: what it printed on stdout/stderr and logged with task.log, every try marked,
-// every line timestamped. Owner-only, append-only.
+// every line timestamped (format in core/log-line.ts). Owner-only, append-only.
 import { closeSync, fchmodSync, openSync, writeSync } from "node:fs";
-import { join } from "node:path";
-import { ensurePrivateDir } from "../host/home.ts";
-
-export function logPath(home: string, taskId: string): string {
-  return join(home, "logs", `${taskId}.log`);
-}
+import { dirname } from "node:path";
+import { formatLogLine, type LogStream } from "../core/log-line.ts";
+import { ensurePrivateDir, taskLogPath } from "../host/home.ts";
 
 export class TaskLog {
   private readonly fd: number;
   private readonly tryNumber: number;
-  private readonly partial = new Map<string, string>();
+  private readonly partial = new Map<LogStream, string>();
 
   constructor(home: string, taskId: string, tryNumber: number) {
-    ensurePrivateDir(join(home, "logs"));
-    this.fd = openSync(logPath(home, taskId), "a", 0o600);
+    const path = taskLogPath(home, taskId);
+    ensurePrivateDir(dirname(path));
+    this.fd = openSync(path, "a", 0o600);
     fchmodSync(this.fd, 0o600);
     this.tryNumber = tryNumber;
   }
 
   /** Appends whole lines; a chunk without a final newline waits for the rest of its line. */
-  write(stream: "stdout" | "stderr" | "log" | "bgtask", text: string): void {
+  write(stream: LogStream, text: string): void {
     const buffered = (this.partial.get(stream) ?? "") + text;
     const lines = buffered.split("\n");
     this.partial.set(stream, lines.pop()!);
     for (const line of lines) this.line(stream, line);
   }
 
-  private line(stream: string, text: string): void {
-    writeSync(this.fd, `${new Date().toISOString()} [try ${this.tryNumber}] ${stream.padEnd(6)} | ${text}\n`);
+  private line(stream: LogStream, text: string): void {
+    writeSync(this.fd, formatLogLine(new Date(), this.tryNumber, stream, text));
+  }
+
+  /** Writes out unfinished lines: before the try is settled, so a reader that sees it final has them all. */
+  endLines(): void {
+    for (const [stream, rest] of this.partial) if (rest) this.line(stream, rest);
+    this.partial.clear();
   }
 
   close(): void {
-    for (const [stream, rest] of this.partial) if (rest) this.line(stream, rest);
-    this.partial.clear();
+    this.endLines();
     closeSync(this.fd);
   }
 }

@@ -104,6 +104,15 @@ export class Project {
     return JSON.parse(readFileSync(this.journalPath, "utf8"));
   }
 
+  /** Committed journal writes so far: the last commit in the log, or the snapshot's rev. */
+  journalRev(): number {
+    if (!existsSync(this.journalPath)) return 0;
+    const doc = this.readJournal() as { rev: number; log: string };
+    const logPath = join(this.home, doc.log);
+    const commits = existsSync(logPath) ? [...readFileSync(logPath, "utf8").matchAll(/^\{"commit":(\d+)\}$/gm)] : [];
+    return commits.length > 0 ? Number(commits[commits.length - 1]![1]) : doc.rev;
+  }
+
   journalBytes(): Buffer | null {
     return existsSync(this.journalPath) ? readFileSync(this.journalPath) : null;
   }

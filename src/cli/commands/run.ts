@@ -12,7 +12,6 @@ import { liveness } from "../../host/process-identity.ts";
 import type { LocationFlags } from "../../config/config.ts";
 import { spawnWorker } from "../../worker/spawn.ts";
 import { openSession, printJson } from "../session.ts";
-import { follow } from "./follow.ts";
 
 export interface RunOptions extends LocationFlags {
   ctx?: string;
@@ -108,12 +107,11 @@ export async function run(name: string, pairs: string[], options: RunOptions): P
     liveness,
   });
   if (workerSlot) spawnWorker(config, workerSlot);
-  if (options.follow && options.json) {
-    // With --json stdout holds one value: the record as it ended.
-  } else if (options.json) printJson(tasks.length === 1 && options.each === undefined ? publicRecord(tasks[0]!) : tasks.map(publicRecord));
-  else process.stdout.write(`${tasks.map((t) => t.id).join("\n")}\n`);
+  if (!options.json) process.stdout.write(`${tasks.map((t) => t.id).join("\n")}\n`);
+  // With --follow --json the watch's NDJSON stream says it all, starting with each record.
+  else if (!options.follow) printJson(tasks.length === 1 && options.each === undefined ? publicRecord(tasks[0]!) : tasks.map(publicRecord));
   if (options.follow) {
-    if (tasks.length !== 1) throw new UsageError("--follow follows one task; use `bgtask watch` for many");
-    await follow({ config, store }, tasks[0]!.id, { json: options.json });
+    const { watchTasks } = await import("./watch.ts");
+    await watchTasks({ config, store }, tasks.map((t) => t.id), { json: options.json });
   }
 }

@@ -1,6 +1,7 @@
 // Pure formatting: data in, text out. No I/O and no clock (callers pass `now`), so every view
 // can be checked by unit tests. All untrusted text passes through sanitize here.
 import chalk from "chalk";
+import type { LogLine } from "../../core/log-line.ts";
 import type { TaskRecord, TaskStatus } from "../../core/task.ts";
 import { formatDuration } from "../../core/duration.ts";
 import { sanitize, sanitizeInline } from "./sanitize.ts";
@@ -20,15 +21,51 @@ export function colorStatus(status: TaskStatus): string {
 }
 
 // eslint-disable-next-line no-control-regex
-const visibleLength = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "").length;
+const STYLE = /\u001b\[[0-9;]*m/y;
+// eslint-disable-next-line no-control-regex
+const visibleLength = (text: string) => [...text.replace(/\u001b\[[0-9;]*m/g, "")].length;
 
 function truncate(text: string, width: number): string {
   return text.length > width ? `${text.slice(0, Math.max(0, width - 1))}…` : text;
 }
 
+/** Cuts a styled line to `width` visible characters (ending in …), keeping styles intact. */
+export function fitWidth(text: string, width: number): string {
+  if (visibleLength(text) <= width) return text;
+  let out = "";
+  let visible = 0;
+  for (let i = 0; i < text.length; ) {
+    STYLE.lastIndex = i;
+    const style = STYLE.exec(text);
+    if (style) {
+      out += style[0];
+      i += style[0].length;
+      continue;
+    }
+    if (visible >= width - 1) break;
+    const char = String.fromCodePoint(text.codePointAt(i)!);
+    out += char;
+    i += char.length;
+    visible += 1;
+  }
+  return `${out}…${chalk.level > 0 ? "\u001b[0m" : ""}`;
+}
+
 export function progressBar(percent: number, width = 20): string {
   const filled = Math.round((Math.min(100, Math.max(0, percent)) / 100) * width);
   return `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]} (${bytes} B)`;
 }
 
 /** Columns padded to the widest cell; the last column is left ragged. */
@@ -47,6 +84,11 @@ export function age(iso: string | null, now: Date): string {
   return formatDuration(Math.max(0, now.getTime() - Date.parse(iso)));
 }
 
+/** An attribute value for a table cell: strings as they are, anything else as JSON. */
+function attributeValue(value: unknown): string {
+  return sanitizeInline(typeof value === "string" ? value : (JSON.stringify(value) ?? String(value)));
+}
+
 export function renderList(tasks: readonly TaskRecord[], now: Date): string {
   if (tasks.length === 0) return "no tasks";
   return table(
@@ -63,6 +105,34 @@ export function renderList(tasks: readonly TaskRecord[], now: Date): string {
   );
 }
 
+// ---- logs ------------------------------------------------------------------------------------
+
+const STREAM_COLOR: Record<string, (s: string) => string> = { stderr: chalk.red, bgtask: chalk.dim };
+
+/**
+ * Log file lines for a person: a marker where a try begins (`previousTry` carries over between
+ * calls, for `logs --follow`), then time, stream and text. Lines not in the log format pass through.
+ */
+export function renderLogLines(lines: readonly (LogLine | string)[], previousTry: number | null = null): { text: string[]; lastTry: number | null } {
+  const text: string[] = [];
+  let current = previousTry;
+  for (const line of lines) {
+    if (typeof line === "string") {
+      text.push(sanitizeInline(line));
+      continue;
+    }
+    if (line.try !== current) {
+      current = line.try;
+      text.push(chalk.bold(`── try ${line.try} ──`));
+    }
+    const stream = line.stream.padEnd(6);
+    text.push(`${chalk.dim(line.at)} ${(STREAM_COLOR[line.stream] ?? ((s: string) => s))(stream)} ${sanitizeInline(line.text)}`);
+  }
+  return { text, lastTry: current };
+}
+
+// ---- status ----------------------------------------------------------------------------------
+
 function field(label: string, value: string): string {
   return `${chalk.bold(label.padEnd(11))} ${value}`;
 }
@@ -74,7 +144,12 @@ function indent(text: string, by = "  "): string {
     .join("\n");
 }
 
-export function renderStatus(task: TaskRecord, now: Date, logTail: readonly string[]): string {
+function until(iso: string, now: Date): string {
+  const ms = Date.parse(iso) - now.getTime();
+  return ms <= 0 ? "due now" : `in ${ms < 1000 ? "<1s" : formatDuration(ms)}`;
+}
+
+export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (LogLine | string)[]): string {
   const out: string[] = [];
   out.push(field("task", `${task.id} ${chalk.dim("·")} ${sanitizeInline(task.executor)}`));
   out.push(field("status", colorStatus(task.status)));
@@ -84,41 +159,165 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly stri
   out.push(field("tries", `${task.tries} of ${task.maxTries} (${task.remainingTries} remaining)`));
   out.push(field("created", `${task.createdAt} (${age(task.createdAt, now)} ago)`));
   if (task.startedAt) out.push(field("started", task.startedAt));
-  if (task.finishedAt) out.push(field("finished", task.finishedAt));
-  if (task.nextRunAt) out.push(field("next run", `${task.nextRunAt} (in ${formatDuration(Math.max(0, Date.parse(task.nextRunAt) - now.getTime()))})`));
+  if (task.finishedAt) out.push(field("finished", `${task.finishedAt}${task.startedAt ? ` (took ${age(task.startedAt, new Date(task.finishedAt))})` : ""}`));
+  if (task.nextRunAt) out.push(field("next run", `${task.nextRunAt} (${until(task.nextRunAt, now)})`));
   if (task.worker) out.push(field("worker", `pid ${task.worker.pid} on ${sanitizeInline(task.worker.host)}`));
   out.push(field("context", sanitizeInline(JSON.stringify(task.context))));
   const attributes = Object.entries(task.attributes);
   if (attributes.length > 0) {
     out.push(chalk.bold("attributes"));
-    out.push(indent(table(["NAME", "VALUE"], attributes.map(([k, v]) => [sanitizeInline(k), sanitizeInline(JSON.stringify(v))]))));
+    out.push(indent(table(["NAME", "VALUE"], attributes.map(([k, v]) => [sanitizeInline(k), attributeValue(v)]))));
   }
   if (task.result !== null && task.result !== undefined) out.push(field("result", sanitizeInline(JSON.stringify(task.result))));
   if (task.attachments.length > 0) {
     out.push(chalk.bold("attachments"));
-    out.push(indent(table(["NAME", "SIZE", "PATH"], task.attachments.map((a) => [sanitizeInline(a.name), `${a.size} B`, a.path]))));
+    out.push(indent(table(["NAME", "SIZE", "PATH"], task.attachments.map((a) => [sanitizeInline(a.name), formatBytes(a.size), sanitizeInline(a.path)]))));
   }
   if (task.error) {
-    out.push(chalk.bold("error") + (task.error.where ? chalk.dim(` at ${task.error.where}`) : ""));
+    out.push(chalk.bold("error") + (task.error.where ? chalk.dim(` at ${sanitizeInline(task.error.where)}`) : ""));
     out.push(indent(chalk.red(sanitize(task.error.stack ?? task.error.message))));
   }
   const failedTries = task.history.filter((h) => h.error !== null);
   if (failedTries.length > 1) {
     out.push(chalk.bold("failed tries"));
-    for (const h of failedTries) out.push(indent(`try ${h.try}: ${sanitizeInline(h.error!.message)}${h.error!.where ? ` (${h.error!.where})` : ""}`));
+    for (const h of failedTries) {
+      out.push(indent(`try ${h.try}: ${sanitizeInline(h.error!.message)}${h.error!.where ? ` (${sanitizeInline(h.error!.where)})` : ""}`));
+    }
   }
   if (logTail.length > 0) {
     out.push(chalk.bold("log (last lines)"));
-    out.push(indent(logTail.map((l) => sanitizeInline(l)).join("\n")));
+    out.push(indent(renderLogLines(logTail).text.join("\n")));
   }
   return out.join("\n");
 }
 
-/** One plain line for a change of a followed task (no TTY tricks). */
+// ---- watch -----------------------------------------------------------------------------------
+
+const SYMBOL: Record<TaskStatus, string> = {
+  queued: "·",
+  scheduled: "◷",
+  running: "",
+  paused: "‖",
+  succeeded: chalk.green("✔"),
+  failed: chalk.red("✖"),
+  cancelled: chalk.gray("⊘"),
+};
+
+/** Whole seconds: a live view ticking through milliseconds is noise. */
+function seconds(ms: number): string {
+  return ms < 1000 ? "0s" : formatDuration(ms);
+}
+
+/** How long the last try ran, or has been running. */
+function tookMs(task: TaskRecord, now: Date): number | null {
+  if (!task.startedAt) return null;
+  const end = task.finishedAt ? Date.parse(task.finishedAt) : now.getTime();
+  return Math.max(0, end - Date.parse(task.startedAt));
+}
+
+function stepText(task: TaskRecord): string | null {
+  return task.step ? `step ${task.step.index + 1}/${task.step.count} ${sanitizeInline(task.step.name)}` : null;
+}
+
+function messageOf(task: TaskRecord): string | null {
+  const message = task.message ?? task.error?.message ?? null;
+  return message ? sanitizeInline(message) : null;
+}
+
+export interface WatchLineInput {
+  task: TaskRecord;
+  now: Date;
+  /** The spinner frame shown by running tasks. */
+  spinner: string;
+  /** From the recent rate of progress; null when unknown. */
+  remainingMs: number | null;
+  /** Widths to pad the id and executor to, so the bars of several tasks line up. */
+  align?: { id: number; executor: number };
+}
+
+/** One task's line of the live view; `width` is the terminal's. */
+export function renderWatchLine({ task, now, spinner, remainingMs, align }: WatchLineInput, width: number): string {
+  const symbol = task.status === "running" ? chalk.yellow(spinner) : SYMBOL[task.status];
+  const id = chalk.bold(task.id.padEnd(align?.id ?? 0));
+  const parts = [`${symbol} ${id} ${sanitizeInline(task.executor).padEnd(align?.executor ?? 0)}`];
+  const ran = tookMs(task, now);
+  switch (task.status) {
+    case "running":
+      parts.push(`${progressBar(task.progress)} ${String(Math.round(task.progress)).padStart(3)}%`);
+      parts.push(...[stepText(task), ran !== null ? seconds(ran) : null, remainingMs !== null ? `ETA ${remainingMs < 1000 ? "<1s" : seconds(remainingMs)}` : null].filter((p) => p !== null));
+      break;
+    case "queued":
+      parts.push(colorStatus("queued"), chalk.dim(`waiting ${seconds(Math.max(0, now.getTime() - Date.parse(task.createdAt)))}`));
+      break;
+    case "scheduled": {
+      const when = task.nextRunAt ? until(task.nextRunAt, now) : "when a worker is free";
+      parts.push(colorStatus("scheduled"), task.tries > 0 ? `try ${task.tries + 1}/${task.maxTries} ${when}` : `starts ${when}`);
+      break;
+    }
+    case "paused":
+      parts.push(colorStatus("paused"), ...[stepText(task)].filter((p) => p !== null), task.nextRunAt ? `resumes ${until(task.nextRunAt, now)}` : "resumes with the next worker or tick");
+      break;
+    default:
+      parts.push(colorStatus(task.status), ...(ran !== null ? [`in ${formatDuration(ran)}`] : []), ...(task.tries > 1 ? [`(try ${task.tries} of ${task.maxTries})`] : []));
+  }
+  const message = messageOf(task);
+  if (message) parts.push(task.status === "running" ? message : chalk.dim(message));
+  return fitWidth(parts.join("  "), width);
+}
+
+export type StatusCounts = Partial<Record<TaskStatus, number>>;
+
+export function countStatuses(tasks: Iterable<TaskRecord>): StatusCounts {
+  const counts: StatusCounts = {};
+  for (const task of tasks) counts[task.status] = (counts[task.status] ?? 0) + 1;
+  return counts;
+}
+
+/** queued · scheduled · running · done · failed, always; paused and cancelled when there are some. */
+export function renderFooter(counts: StatusCounts): string {
+  const shown: [string, TaskStatus, boolean][] = [
+    ["queued", "queued", true],
+    ["scheduled", "scheduled", true],
+    ["running", "running", true],
+    ["paused", "paused", false],
+    ["done", "succeeded", true],
+    ["failed", "failed", true],
+    ["cancelled", "cancelled", false],
+  ];
+  return chalk.dim(
+    shown
+      .filter(([, status, always]) => always || (counts[status] ?? 0) > 0)
+      .map(([label, status]) => `${label} ${counts[status] ?? 0}`)
+      .join(" · "),
+  );
+}
+
+/** The whole live view: task lines (cut to fit `rows`, saying how many were left out), then the footer. */
+export function renderWatchFrame(lines: readonly string[], footer: string, rows: number): string {
+  const room = Math.max(1, rows - 2);
+  const shown = lines.length > room ? [...lines.slice(0, room - 1), chalk.dim(`… and ${lines.length - room + 1} more`)] : lines;
+  return [...shown, footer].join("\n");
+}
+
+/** One plain line for a change of a watched task (no TTY tricks). */
 export function renderChangeLine(task: TaskRecord): string {
-  const parts = [task.id, task.status, `${Math.round(task.progress)}%`];
-  if (task.step) parts.push(`step ${task.step.index + 1}/${task.step.count} ${sanitizeInline(task.step.name)}`);
-  const message = task.message ?? (task.status === "failed" ? task.error?.message : null);
-  if (message) parts.push(sanitizeInline(message));
+  const parts = [task.id, sanitizeInline(task.executor), task.status, `${Math.round(task.progress)}%`];
+  const step = stepText(task);
+  if (step) parts.push(step);
+  if ((task.status === "scheduled" || task.status === "paused") && task.nextRunAt) {
+    parts.push(task.tries > 0 && task.status === "scheduled" ? `try ${task.tries + 1}/${task.maxTries} at ${task.nextRunAt}` : `at ${task.nextRunAt}`);
+  }
+  const message = messageOf(task);
+  if (message) parts.push(message);
   return parts.join(" ");
+}
+
+/** The line `watch` ends with for each task. */
+export function renderSummaryLine(task: TaskRecord, now: Date): string {
+  const ran = tookMs(task, now);
+  const parts = [`${SYMBOL[task.status] || "·"} ${task.id} ${sanitizeInline(task.executor)} ${colorStatus(task.status)}`];
+  if (task.tries > 1) parts.push(`(try ${task.tries} of ${task.maxTries})`);
+  if (ran !== null && task.completed) parts.push(`in ${formatDuration(ran)}`);
+  const message = messageOf(task);
+  return `${parts.join(" ")}${message ? `: ${message}` : ""}`;
 }

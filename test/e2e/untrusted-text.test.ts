@@ -1,0 +1,60 @@
+// A task must not be able to steer the terminal of whoever looks at it: messages, attributes and
+// log lines are shown stripped of escape sequences and control characters in list, status,
+// watch (terminal and pipe) and logs; --json keeps them as they were.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { useProject } from "../helpers/project.ts";
+import { fixture } from "../helpers/fixtures.ts";
+import { runInPty } from "../helpers/pty.ts";
+
+// Retitle the window, clear the screen, plant a link, write the clipboard, an 8-bit CSI, BEL, CR.
+const EVIL = "start\u001b]0;pwned\u0007\u001b[2J\u001b]8;;http://x\u001b\\link\u001b]8;;\u001b\\\u001b]52;c;aGk=\u0007\u009b31m\u0007\rend";
+const SHOWN = "startlinkend";
+const FORBIDDEN = ["\u001b]", "\u001b[2J", "\u009b", "\u0007"];
+// What the sequences carried goes with them (status shows the context as JSON, escaped, so not there).
+const PAYLOADS = ["pwned", "http://x", "aGk="];
+
+function expectClean(output: string, where: string, payloads = true): void {
+  for (const bad of [...FORBIDDEN, ...(payloads ? PAYLOADS : [])]) expect(output.includes(bad), `${where} shows ${JSON.stringify(bad)}`).toBe(false);
+  expect(output, where).toContain(SHOWN);
+}
+
+describe("untrusted text", () => {
+  it("is stripped in list, status, watch and logs, and raw in --json", async () => {
+    const project = useProject(onTestFinished, { tasks: { "gated.ts": fixture("gated.ts") } });
+    const id = await project.run("gated", [
+      "--ctx",
+      JSON.stringify({ dir: project.dir, stages: [{ progress: 50, message: EVIL, attributes: { note: EVIL }, log: EVIL, print: EVIL }], done: EVIL }),
+    ]);
+    await project.waitForTask(id, (t) => t.message === EVIL && t.attributes.note === EVIL);
+
+    const list = await project.cli(["list"]);
+    expectClean(list.stdout, "list");
+    expect(list.stdout).not.toContain("\r");
+    const status = await project.cli(["status", id]);
+    expectClean(status.stdout, "status", false);
+    expect(status.stdout).toMatch(new RegExp(`note\\s+${SHOWN}`));
+    const logs = await project.cli(["logs", id]);
+    expectClean(logs.stdout, "logs");
+    expect(logs.stdout).toMatch(new RegExp(`Z stdout ${SHOWN}$`, "m"));
+    expect(logs.stdout).toMatch(new RegExp(`Z log    ${SHOWN}$`, "m"));
+
+    expect((await project.status(id)).message).toBe(EVIL);
+    expect((await project.list()).find((t) => t.id === id)?.attributes.note).toBe(EVIL);
+    const jsonLogs = JSON.parse((await project.cli(["logs", id, "--json"])).stdout) as { text: string }[];
+    expect(jsonLogs.filter((l) => l.text === EVIL)).toHaveLength(2);
+
+    const tty = runInPty(project, ["watch", id], onTestFinished);
+    const piped = project.cli(["watch", id]);
+    await tty.waitForOutput(new RegExp(SHOWN));
+    writeFileSync(join(project.dir, "gate-0"), "");
+    expect(await tty.exited).toBe(0);
+    expectClean(tty.output(), "watch in a terminal");
+    const pipedResult = await piped;
+    expect(pipedResult.code).toBe(0);
+    expectClean(pipedResult.stdout, "piped watch");
+    expect(pipedResult.stdout).not.toContain("\r");
+    expect(pipedResult.stdout).not.toContain("\u001b");
+  });
+});
