@@ -59,3 +59,44 @@ export function liveness(ref: WorkerRef): Liveness {
   if (start === null) return pidExists(ref.pid) && tryRead(`/proc/${ref.pid}/stat`) === null ? "alive" : "dead";
   return start === ref.startTime ? "alive" : "dead";
 }
+
+/** Process group id (field 5 of /proc/<pid>/stat), or null when unreadable. */
+function processGroupOf(pid: number): number | null {
+  const stat = tryRead(`/proc/${pid}/stat`);
+  if (stat === null) return null;
+  const value = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+  return Number.isFinite(value) ? value : null;
+}
+
+function sigkill(target: number): void {
+  try {
+    process.kill(target, "SIGKILL");
+  } catch {
+    // gone already (ESRCH): nothing left to stop
+  }
+}
+
+/** "killed": signalled; "gone": it had exited; "unverifiable": another host, or no start time to check, so left alone. */
+export type Termination = "killed" | "gone" | "unverifiable";
+
+/**
+ * SIGKILLs the process a record names, with its process group when it leads one (a detached worker
+ * and the children its executor started), after checking it is still that process: a reused pid is
+ * never signalled. When the process is already gone, children left in its group are killed, but only
+ * in the same boot and while no process holds the pid (Linux does not hand out a pid that is still
+ * a live group's id, so such a group can only be the dead worker's).
+ * The check and the kill are two system calls: a pid freed and reused between them (microseconds)
+ * is the one race left, as with any pid-based tool; Node has no pidfd to close it.
+ */
+export function terminate(ref: WorkerRef): Termination {
+  if (ref.host !== hostname()) return "unverifiable";
+  const state = liveness(ref);
+  if (state === "dead") {
+    const sameBoot = ref.bootId !== null && ref.bootId === bootId();
+    if (sameBoot && !pidExists(ref.pid)) sigkill(-ref.pid);
+    return "gone";
+  }
+  if (state !== "alive" || ref.startTime === null) return "unverifiable";
+  sigkill(processGroupOf(ref.pid) === ref.pid ? -ref.pid : ref.pid);
+  return "killed";
+}

@@ -100,3 +100,37 @@ export function findInHistory(path: string, committedBytes: number, id: string):
   }
   return null;
 }
+
+/** The oldest committed line (the first), read forward until its newline; null when there is none. */
+export function firstLine(path: string, committedBytes: number): Buffer | null {
+  if (committedBytes === 0) return null;
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (error) {
+    throw journalIoError(path, error);
+  }
+  try {
+    const chunks: Buffer[] = [];
+    for (let position = 0; position < committedBytes; ) {
+      const chunk = Buffer.alloc(Math.min(64 * 1024, committedBytes - position));
+      const read = readSync(fd, chunk, 0, chunk.length, position);
+      if (read === 0) break;
+      const nl = chunk.subarray(0, read).indexOf(10);
+      if (nl !== -1) {
+        chunks.push(chunk.subarray(0, nl));
+        break;
+      }
+      chunks.push(chunk.subarray(0, read));
+      position += read;
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** When a history entry left the active set: a task's finish, a tombstone's removal. */
+export function entryTime(entry: HistoryEntry): number {
+  return Date.parse(isTombstone(entry) ? entry.removed : (entry.finishedAt ?? entry.createdAt));
+}

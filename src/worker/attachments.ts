@@ -18,10 +18,14 @@ export function attachmentNameProblem(name: unknown): string | null {
   return null;
 }
 
+export function attachmentDir(home: string, taskId: string): string {
+  return join(home, "attachments", taskId);
+}
+
 export function storeAttachment(home: string, taskId: string, name: string, data: string | Uint8Array | { path: string }): Attachment {
   const problem = attachmentNameProblem(name);
   if (problem) throw new Error(`attachment name ${JSON.stringify(name)} is refused: ${problem}`);
-  const dir = join(home, "attachments", taskId);
+  const dir = attachmentDir(home, taskId);
   ensurePrivateDir(join(home, "attachments"));
   ensurePrivateDir(dir);
   const path = join(dir, name);

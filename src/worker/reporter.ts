@@ -1,13 +1,12 @@
 // Coalesces what an executor reports into a bounded number of journal writes: the newest value of
 // each field waits at most one interval, and flush() before the try ends makes the last one land.
-// Doubles as the heartbeat: with nothing to report it still writes every heartbeat interval.
+// The heartbeat is not here but in the supervisor thread, which a busy executor cannot block.
 import type { JournalStore, TaskReport } from "../journal/store.ts";
 import { LeaseLostError } from "../errors.ts";
 
 export class Reporter {
   private pending: TaskReport | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private heartbeat: NodeJS.Timeout;
   private writing: Promise<void> = Promise.resolve();
   private lost = false;
   private readonly store: JournalStore;
@@ -22,7 +21,6 @@ export class Reporter {
     taskId: string,
     lease: string,
     intervalMs: number,
-    heartbeatMs: number,
     onLeaseLost: (error: LeaseLostError) => void,
   ) {
     this.store = store;
@@ -30,8 +28,6 @@ export class Reporter {
     this.lease = lease;
     this.intervalMs = intervalMs;
     this.onLeaseLost = onLeaseLost;
-    this.heartbeat = setInterval(() => this.schedule({}), heartbeatMs);
-    this.heartbeat.unref();
   }
 
   get leaseLost(): boolean {
@@ -82,7 +78,6 @@ export class Reporter {
   }
 
   stop(): void {
-    clearInterval(this.heartbeat);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }

@@ -103,7 +103,8 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly stri
     out.push(indent(chalk.red(sanitize(task.error.stack ?? task.error.message))));
   }
   const failedTries = task.history.filter((h) => h.error !== null);
-  if (failedTries.length > 1) {
+  // The last failure is shown in full above; list them all once there is more than that one.
+  if (failedTries.length > (task.error ? 1 : 0)) {
     out.push(chalk.bold("failed tries"));
     for (const h of failedTries) out.push(indent(`try ${h.try}: ${sanitizeInline(h.error!.message)}${h.error!.where ? ` (${h.error!.where})` : ""}`));
   }
