@@ -77,6 +77,7 @@ export class FileJournal implements JournalStore {
   readonly location: string;
   private readonly lockSettings: LockSettings;
   private swept = false;
+  private lastPoll: { version: string | null; id: string; lease: string; control: TryControl } | null = null;
 
   constructor(home: string, lockSettings: LockSettings) {
     this.home = home;
@@ -352,11 +353,23 @@ export class FileJournal implements JournalStore {
     return [...active, ...finals].sort((a, b) => compareIds(a.id, b.id));
   }
 
-  poll(id: string, lease: string): Promise<TryControl> {
-    return this.withSnapshot((doc) => {
+  async poll(id: string, lease: string): Promise<TryControl> {
+    // Every write renames a new file into place: an unchanged inode and mtime mean an unchanged answer.
+    let version: string | null = null;
+    try {
+      const stat = statSync(this.location);
+      version = `${stat.ino}:${stat.mtimeMs}:${stat.size}`;
+    } catch {
+      // unreadable: the read below reports it
+    }
+    const cached = this.lastPoll;
+    if (version !== null && cached?.version === version && cached.id === id && cached.lease === lease) return cached.control;
+    const control = await this.withSnapshot((doc) => {
       const task = doc.tasks.find((t) => t.id === id);
       return { held: task !== undefined && isHeldBy(task, lease), cancelRequestedAt: task?.cancelRequestedAt ?? null };
     });
+    this.lastPoll = { version, id, lease, control };
+    return control;
   }
 
   recover(now: Date, options: RecoverOptions): Promise<RecoverResult> {

@@ -31,6 +31,7 @@ interface Watch {
   lease: string;
   timeoutAt: number | null;
   timeoutMs: number | null;
+  since: number;
   lastBeat: number;
   lost: boolean;
   /** Abort reasons already sent to the main thread. */
@@ -63,7 +64,8 @@ async function check(): Promise<void> {
   checking = true;
   try {
     const now = Date.now();
-    if (!watch.lost) {
+    // A try shorter than one check interval is never read back: a drain of quick tasks costs no polls.
+    if (!watch.lost && now - watch.since >= CHECK_MS) {
       const control = await store.poll(watch.id, watch.lease);
       if (control.held && now - watch.lastBeat >= heartbeatMs) {
         await store.report(watch.id, watch.lease, {}, new Date()).then(
@@ -124,6 +126,7 @@ parentPort!.on("message", (message: ToSupervisor) => {
       lease: message.lease,
       timeoutAt: message.timeoutAt === null ? null : Date.parse(message.timeoutAt),
       timeoutMs: message.timeoutMs,
+      since: Date.now(),
       lastBeat: Date.now(),
       lost: false,
       sent: new Set(),

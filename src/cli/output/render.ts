@@ -87,6 +87,8 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly stri
   if (task.finishedAt) out.push(field("finished", task.finishedAt));
   if (task.nextRunAt) out.push(field("next run", `${task.nextRunAt} (in ${formatDuration(Math.max(0, Date.parse(task.nextRunAt) - now.getTime()))})`));
   if (task.worker) out.push(field("worker", `pid ${task.worker.pid} on ${sanitizeInline(task.worker.host)}`));
+  if (task.timeoutAt) out.push(field("times out", task.timeoutAt));
+  if (task.cancelRequestedAt) out.push(field("cancel", `requested at ${task.cancelRequestedAt}; waiting for the task to stop`));
   out.push(field("context", sanitizeInline(JSON.stringify(task.context))));
   const attributes = Object.entries(task.attributes);
   if (attributes.length > 0) {
