@@ -1,5 +1,7 @@
 // `bgtask tick` for cron: one at a time, a mutex a killed tick does not keep, `--no-worker` tasks
 // run only by ticks, and nothing started that cannot end within the budget.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { execa } from "execa";
 import { BIN, useProject, waitFor } from "../helpers/project.ts";
@@ -14,10 +16,22 @@ const HANGS_ONCE = `
       : { message: "done by try " + task.tries },
   });`;
 
+// Runs until the file context.until exists: the test decides when it ends.
+const WAITS_FOR_FILE = `
+  import { existsSync } from "node:fs";
+  import { defineTask } from "bgtask";
+  export default defineTask({
+    async run(task) {
+      while (!existsSync(task.context.until)) await new Promise((r) => setTimeout(r, 20));
+      return { message: "released" };
+    },
+  });`;
+
 describe("tick", () => {
   it("two ticks at once: one runs the work, the other exits 0 at once saying a tick is running", async () => {
-    const project = useProject(onTestFinished, { tasks: { "slow.ts": fixture("slow.ts") } });
-    const id = await project.run("slow", ["ms=1500", "--no-worker"]);
+    const project = useProject(onTestFinished, { tasks: { "gated.js": WAITS_FOR_FILE } });
+    const gate = join(project.dir, "gate");
+    const id = await project.run("gated", [`until=${JSON.stringify(gate)}`, "--no-worker"]);
     const first = execa(process.execPath, [BIN, "tick"], { cwd: project.dir, env: project.env, reject: false });
     const running = await project.waitForTask(id, (t) => t.status === "running");
     expect(running.worker!.pid).toBe(first.pid);
@@ -27,6 +41,7 @@ describe("tick", () => {
     expect(second.stdout).toMatch(new RegExp(`^bgtask: a tick is already running \\(pid ${first.pid} on .+\\); this one exits$`));
     expect((await project.status(id)).status).toBe("running");
 
+    writeFileSync(gate, "");
     const ended = await first;
     expect({ code: ended.exitCode, stdout: ended.stdout, stderr: ended.stderr }).toEqual({ code: 0, stdout: "", stderr: "" });
     expect(await project.status(id)).toMatchObject({ status: "succeeded", tries: 1 });
