@@ -20,6 +20,11 @@ export function isRunnable(task: TaskRecord, now: Date): boolean {
   return false;
 }
 
+/** A scheduled or paused task that becomes runnable within `windowMs` (a worker may sleep for it). */
+export function isDueWithin(task: TaskRecord, now: Date, windowMs: number): boolean {
+  return (task.status === "scheduled" || task.status === "paused") && task.nextRunAt !== null && Date.parse(task.nextRunAt) - now.getTime() <= windowMs;
+}
+
 /**
  * Tasks in claim order: oldest first (ids grow with time), skipping those whose serial key is busy
  * and those `accept` turns down (a tick skips tasks whose timeout outlasts its budget).

@@ -13,6 +13,7 @@ import {
   cancel,
   claim,
   compareIds,
+  isDueWithin,
   isHeldBy,
   isRunnable,
   OUTSIDE_FORCE_MARGIN_MS,
@@ -219,11 +220,7 @@ export class FileJournal implements JournalStore {
   private reserveSlot(doc: JournalDoc, tx: Transaction, now: Date, options: EnqueueOptions): string | null {
     if (options.maxWorkers === null) return null;
     const live = this.pruneSlots(doc, tx, now, options.liveness);
-    const dueSoon = (t: TaskRecord) =>
-      (t.status === "scheduled" || t.status === "paused") &&
-      t.nextRunAt !== null &&
-      Date.parse(t.nextRunAt) - now.getTime() <= options.scheduleWindowMs;
-    const demand = doc.tasks.filter((t) => t.status === "running" || isRunnable(t, now) || dueSoon(t)).length;
+    const demand = doc.tasks.filter((t) => t.status === "running" || isRunnable(t, now) || isDueWithin(t, now, options.scheduleWindowMs)).length;
     if (live.length >= options.maxWorkers || live.length >= demand) return null;
     const slot = token();
     doc.workers.push({ slot, reservedAt: now.toISOString(), process: null });
@@ -304,9 +301,8 @@ export class FileJournal implements JournalStore {
     return this.transact((doc, tx) => {
       if (pickNext(doc.tasks, now)) return { retired: false, nextDueAt: null };
       const dueSoon = doc.tasks
-        .filter((t) => (t.status === "scheduled" || t.status === "paused") && t.nextRunAt !== null)
+        .filter((t) => isDueWithin(t, now, idleWindowMs))
         .map((t) => t.nextRunAt!)
-        .filter((at) => Date.parse(at) - now.getTime() <= idleWindowMs)
         .sort()[0];
       if (dueSoon) return { retired: false, nextDueAt: dueSoon };
       doc.workers = doc.workers.filter((w) => w.slot !== slot);

@@ -45,15 +45,18 @@ export function appendHistory(path: string, committedBytes: number, lines: reado
 
 const CHUNK = 256 * 1024;
 
-/** Yields the committed lines newest first, as raw bytes (callers parse only what they need). */
-export function* linesBackwards(path: string, committedBytes: number): Generator<Buffer> {
-  if (committedBytes === 0) return;
-  let fd: number;
+function openForReading(path: string): number {
   try {
-    fd = openSync(path, "r");
+    return openSync(path, "r");
   } catch (error) {
     throw journalIoError(path, error);
   }
+}
+
+/** Yields the committed lines newest first, as raw bytes (callers parse only what they need). */
+export function* linesBackwards(path: string, committedBytes: number): Generator<Buffer> {
+  if (committedBytes === 0) return;
+  const fd = openForReading(path);
   try {
     let end = committedBytes;
     let carry: Buffer = Buffer.alloc(0);
@@ -104,12 +107,7 @@ export function findInHistory(path: string, committedBytes: number, id: string):
 /** The oldest committed line (the first), read forward until its newline; null when there is none. */
 export function firstLine(path: string, committedBytes: number): Buffer | null {
   if (committedBytes === 0) return null;
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (error) {
-    throw journalIoError(path, error);
-  }
+  const fd = openForReading(path);
   try {
     const chunks: Buffer[] = [];
     for (let position = 0; position < committedBytes; ) {
