@@ -17,16 +17,17 @@ import { currentProcess, terminate } from "../host/process-identity.ts";
 import { openJournal } from "../journal/open.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { startWorkerIfNeeded } from "./spawn.ts";
-import type { AbortRequest, SupervisorData, ToSupervisor } from "./supervisor.ts";
+import { FORCING, GENERATION, type AbortRequest, type SupervisorData, type ToSupervisor } from "./supervisor.ts";
 
 const data = workerData as SupervisorData;
-const forcingFlag = new Int32Array(data.forcing);
+const state = new Int32Array(data.shared);
 const config = loadConfig({});
 const store = openJournal(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs });
 const { heartbeatMs, cancelGraceMs: graceMs } = config.timings;
 const CHECK_MS = Math.min(500, heartbeatMs);
 
 interface Watch {
+  generation: number;
   id: string;
   lease: string;
   timeoutAt: number | null;
@@ -41,6 +42,11 @@ interface Watch {
 
 let watched: Watch | null = null;
 let checking = false;
+
+/** Still the try the main thread runs (it may have ended before its "unwatch" message arrives). */
+function isCurrent(watch: Watch): boolean {
+  return watched === watch && Atomics.load(state, GENERATION) === watch.generation;
+}
 
 /** Straight to fd 2 (the worker log, or a tick's stderr for cron): a busy main thread cannot relay it. */
 function say(text: string): void {
@@ -76,7 +82,7 @@ async function check(): Promise<void> {
           },
         );
       }
-      if (!control.held && watched === watch) {
+      if (!control.held && isCurrent(watch)) {
         // Given away while this process was frozen or cut off: stop, write nothing more.
         watch.lost = true;
         say(`task ${watch.id}: this try was given to another worker (this one was presumed dead); stopping it`);
@@ -92,7 +98,7 @@ async function check(): Promise<void> {
       abort(watch, AbortReason.timeout);
       forceAt(watch, watch.timeoutAt + graceMs, "timeout");
     }
-    if (watch.force !== null && now >= watch.force.at && watched === watch) await force(watch);
+    if (watch.force !== null && now >= watch.force.at && isCurrent(watch)) await force(watch);
   } catch (error) {
     say(`supervisor check failed (will retry): ${(error as Error).message}`);
   } finally {
@@ -101,7 +107,7 @@ async function check(): Promise<void> {
 }
 
 async function force(watch: Watch): Promise<void> {
-  Atomics.store(forcingFlag, 0, 1);
+  Atomics.store(state, FORCING, 1);
   const { reason, message } = watch.force!;
   const asked = { cancelled: "its cancel", timeout: "its timeout", shutdown: "being stopped" }[reason];
   say(`task ${watch.id}: ${message ?? `it did not end within ${graceMs}ms of ${asked}`}; killing this worker`);
@@ -122,6 +128,7 @@ async function force(watch: Watch): Promise<void> {
 parentPort!.on("message", (message: ToSupervisor) => {
   if (message.type === "watch") {
     watched = {
+      generation: message.generation,
       id: message.id,
       lease: message.lease,
       timeoutAt: message.timeoutAt === null ? null : Date.parse(message.timeoutAt),

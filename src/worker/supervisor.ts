@@ -9,7 +9,7 @@ const THREAD_ENTRY = new URL("./supervisor-thread.js", import.meta.url);
 
 /** Main thread → supervisor. */
 export type ToSupervisor =
-  | { type: "watch"; id: string; lease: string; timeoutAt: string | null; timeoutMs: number | null }
+  | { type: "watch"; id: string; lease: string; timeoutAt: string | null; timeoutMs: number | null; generation: number }
   | { type: "unwatch" }
   /** Force the watched try to end now (a second SIGTERM): failed with `message`, retried by its policy. */
   | { type: "force"; message: string };
@@ -24,18 +24,25 @@ export interface AbortRequest {
 export interface SupervisorData {
   /** The runner's worker slot, freed when the supervisor replaces a worker it had to kill. */
   slot: string;
-  /** One Int32 the thread sets to 1 once it starts forcing: the runner must claim nothing more. */
-  forcing: SharedArrayBuffer;
+  /**
+   * Two Int32s. [FORCING]: the thread sets 1 once it starts forcing; the runner must claim nothing
+   * more. [GENERATION]: bumped by the main thread, synchronously, at every watch and unwatch, so the
+   * thread knows at once (before the message arrives) that the try it checks has ended.
+   */
+  shared: SharedArrayBuffer;
 }
+
+export const FORCING = 0;
+export const GENERATION = 1;
 
 export class Supervisor {
   private readonly thread: Worker;
-  private readonly forcingFlag: Int32Array;
+  private readonly state: Int32Array;
 
   constructor(slot: string, onAbort: (request: AbortRequest) => void, onFailure: (error: Error) => void) {
-    const forcing = new SharedArrayBuffer(4);
-    this.forcingFlag = new Int32Array(forcing);
-    const data: SupervisorData = { slot, forcing };
+    const shared = new SharedArrayBuffer(8);
+    this.state = new Int32Array(shared);
+    const data: SupervisorData = { slot, shared };
     this.thread = new Worker(THREAD_ENTRY, { workerData: data });
     this.thread.on("message", onAbort);
     this.thread.on("error", onFailure);
@@ -43,15 +50,17 @@ export class Supervisor {
 
   /** True once the thread has begun killing this process: stop claiming. */
   get forcing(): boolean {
-    return Atomics.load(this.forcingFlag, 0) === 1;
+    return Atomics.load(this.state, FORCING) === 1;
   }
 
   watch(task: TaskRecord): void {
-    this.post({ type: "watch", id: task.id, lease: task.lease!, timeoutAt: task.timeoutAt ?? null, timeoutMs: task.timeoutMs });
+    const generation = Atomics.add(this.state, GENERATION, 1) + 1;
+    this.post({ type: "watch", id: task.id, lease: task.lease!, timeoutAt: task.timeoutAt ?? null, timeoutMs: task.timeoutMs, generation });
   }
 
   /** The executor has returned: what remains (flush, settle) needs no watching. */
   unwatch(): void {
+    Atomics.add(this.state, GENERATION, 1);
     this.post({ type: "unwatch" });
   }
 
