@@ -63,8 +63,9 @@ export class Runner {
   }
 
   async run(): Promise<void> {
-    const { store } = this.options;
+    const { store, config } = this.options;
     this.supervisor = new Supervisor(
+      config,
       this.slot,
       (request) => {
         if (this.current?.lease === request.lease) this.current.controller.abort(request.reason);

@@ -10,7 +10,6 @@
 // the lease cover that case from the outside.
 import { writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import { loadConfig } from "../config/config.ts";
 import { forcedOutcome, type ForceReason } from "../core/transitions.ts";
 import { LeaseLostError } from "../errors.ts";
 import { currentProcess, terminate } from "../host/process-identity.ts";
@@ -21,7 +20,7 @@ import { FORCING, GENERATION, type AbortRequest, type SupervisorData, type ToSup
 
 const data = workerData as SupervisorData;
 const state = new Int32Array(data.shared);
-const config = loadConfig({});
+const { config } = data;
 const store = openJournal(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs });
 const { heartbeatMs, cancelGraceMs: graceMs } = config.timings;
 const CHECK_MS = Math.min(500, heartbeatMs);

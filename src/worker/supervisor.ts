@@ -2,6 +2,7 @@
 // the worker process, so the heartbeat, cancel requests, timeouts and forcing keep working while an
 // executor blocks the main thread. The main thread tells it which try runs; it answers with aborts.
 import { Worker } from "node:worker_threads";
+import type { Config } from "../config/config.ts";
 import type { TaskRecord } from "../core/task.ts";
 import type { AbortReason } from "./abort-reasons.ts";
 
@@ -22,6 +23,8 @@ export interface AbortRequest {
 }
 
 export interface SupervisorData {
+  /** The runner's resolved config (flags included), so both threads use the same journal and timings. */
+  config: Config;
   /** The runner's worker slot, freed when the supervisor replaces a worker it had to kill. */
   slot: string;
   /**
@@ -39,10 +42,10 @@ export class Supervisor {
   private readonly thread: Worker;
   private readonly state: Int32Array;
 
-  constructor(slot: string, onAbort: (request: AbortRequest) => void, onFailure: (error: Error) => void) {
+  constructor(config: Config, slot: string, onAbort: (request: AbortRequest) => void, onFailure: (error: Error) => void) {
     const shared = new SharedArrayBuffer(8);
     this.state = new Int32Array(shared);
-    const data: SupervisorData = { slot, shared };
+    const data: SupervisorData = { config, slot, shared };
     this.thread = new Worker(THREAD_ENTRY, { workerData: data });
     this.thread.on("message", onAbort);
     this.thread.on("error", onFailure);
