@@ -12,16 +12,32 @@ function tryRead(path: string): string | null {
   }
 }
 
-/** Start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or null off Linux. */
-export function processStartTime(pid: number): number | null {
+interface ProcStat {
+  /** "R", "S", … ; "Z" (zombie) and "X" (dead) have exited and only hold their pid. */
+  state: string;
+  processGroup: number;
+  /** Clock ticks since boot (field 22). */
+  startTime: number;
+}
+
+/** The fields of /proc/<pid>/stat bgtask uses, or null when unreadable (no such pid, or not Linux). */
+function readStat(pid: number): ProcStat | null {
   const stat = tryRead(`/proc/${pid}/stat`);
   if (stat === null) return null;
   // The command name (field 2) may contain spaces and parentheses: fields resume after the last ")".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const state = fields[0];
-  if (state === "Z" || state === "X") return null;
-  const value = Number(fields[19]);
-  return Number.isFinite(value) ? value : null;
+  const processGroup = Number(fields[2]);
+  const startTime = Number(fields[19]);
+  if (!Number.isFinite(processGroup) || !Number.isFinite(startTime)) return null;
+  return { state: fields[0]!, processGroup, startTime };
+}
+
+const exited = (stat: ProcStat) => stat.state === "Z" || stat.state === "X";
+
+/** Start time of a live process in clock ticks since boot, or null (gone, exited, or off Linux). */
+export function processStartTime(pid: number): number | null {
+  const stat = readStat(pid);
+  return stat === null || exited(stat) ? null : stat.startTime;
 }
 
 let cachedBootId: string | null | undefined;
@@ -60,14 +76,6 @@ export function liveness(ref: WorkerRef): Liveness {
   return start === ref.startTime ? "alive" : "dead";
 }
 
-/** Process group id (field 5 of /proc/<pid>/stat), or null when unreadable. */
-function processGroupOf(pid: number): number | null {
-  const stat = tryRead(`/proc/${pid}/stat`);
-  if (stat === null) return null;
-  const value = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
-  return Number.isFinite(value) ? value : null;
-}
-
 function sigkill(target: number): void {
   try {
     process.kill(target, "SIGKILL");
@@ -82,9 +90,9 @@ export type Termination = "killed" | "gone" | "unverifiable";
 /**
  * SIGKILLs the process a record names, with its process group when it leads one (a detached worker
  * and the children its executor started), after checking it is still that process: a reused pid is
- * never signalled. When the process is already gone, children left in its group are killed, but only
- * in the same boot and while no process holds the pid (Linux does not hand out a pid that is still
- * a live group's id, so such a group can only be the dead worker's).
+ * never signalled. When the process has already exited, children left in its group are killed, but
+ * only in the same boot and while its pid is free or still held by it as a zombie (Linux does not
+ * hand out a pid that is still a live group's id, so such a group can only be the dead worker's).
  * The check and the kill are two system calls: a pid freed and reused between them (microseconds)
  * is the one race left, as with any pid-based tool; Node has no pidfd to close it.
  */
@@ -93,10 +101,12 @@ export function terminate(ref: WorkerRef): Termination {
   const state = liveness(ref);
   if (state === "dead") {
     const sameBoot = ref.bootId !== null && ref.bootId === bootId();
-    if (sameBoot && !pidExists(ref.pid)) sigkill(-ref.pid);
+    const holder = readStat(ref.pid);
+    const groupIsItsOwn = holder === null ? !pidExists(ref.pid) : exited(holder) && holder.startTime === ref.startTime;
+    if (sameBoot && groupIsItsOwn) sigkill(-ref.pid);
     return "gone";
   }
   if (state !== "alive" || ref.startTime === null) return "unverifiable";
-  sigkill(processGroupOf(ref.pid) === ref.pid ? -ref.pid : ref.pid);
+  sigkill(readStat(ref.pid)?.processGroup === ref.pid ? -ref.pid : ref.pid);
   return "killed";
 }
