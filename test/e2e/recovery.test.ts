@@ -8,11 +8,16 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { useProject, waitFor, type Project } from "../helpers/project.ts";
 
 // Try 1 never ends by itself; later tries finish quickly. Appends "<try> start|end" to context.ledger.
+// With context.childFile, try 1 first starts a child process and writes its pid there.
 const STALLS_ONCE = `
-  import { appendFileSync } from "node:fs";
+  import { appendFileSync, writeFileSync } from "node:fs";
+  import { spawn } from "node:child_process";
   import { defineTask } from "bgtask";
   export default defineTask({
     async run(task) {
+      if (task.context.childFile && task.tries === 1) {
+        writeFileSync(task.context.childFile, String(spawn("sleep", ["300"], { stdio: "ignore" }).pid));
+      }
       appendFileSync(task.context.ledger, task.tries + " start\\n");
       const end = Date.now() + (task.tries === 1 ? 3_600_000 : 300);
       while (Date.now() < end) {
@@ -35,9 +40,9 @@ function alive(pid: number): boolean {
   }
 }
 
-async function startStalling(project: Project): Promise<{ id: string; pid: number; ledger: string }> {
+async function startStalling(project: Project, extra: string[] = []): Promise<{ id: string; pid: number; ledger: string }> {
   const ledger = join(project.dir, "ledger.txt");
-  const id = await project.run("stalls", ["--retry", "1x0s", `ledger=${JSON.stringify(ledger)}`]);
+  const id = await project.run("stalls", ["--retry", "1x0s", `ledger=${JSON.stringify(ledger)}`, ...extra]);
   const running = await project.waitForTask(id, (t) => t.status === "running" && t.progress > 0);
   return { id, pid: running.worker!.pid, ledger };
 }
@@ -48,10 +53,13 @@ async function killAndWait(pid: number): Promise<void> {
 }
 
 describe("crash recovery", () => {
-  it("a SIGKILLed worker's task is recovered by the next tick: the try counts and the task runs again", async () => {
+  it("a SIGKILLed worker's task is recovered by the next tick: the try counts, its executor's child is stopped, it runs again", async () => {
     const project = useProject(onTestFinished, { tasks: { "stalls.js": STALLS_ONCE } });
-    const { id, pid, ledger } = await startStalling(project);
+    const childFile = join(project.dir, "child.pid");
+    const { id, pid, ledger } = await startStalling(project, [`childFile=${JSON.stringify(childFile)}`]);
+    const child = Number(readFileSync(childFile, "utf8"));
     await killAndWait(pid);
+    expect(alive(child)).toBe(true);
     const killedAt = Date.now();
 
     const tick = await project.cli(["tick", "--max-time", "20s"]);
@@ -63,6 +71,8 @@ describe("crash recovery", () => {
     // Detected at once (the pid is gone): no heartbeat timeout was waited for.
     expect(Date.parse(task.history[0]!.finishedAt!) - killedAt).toBeLessThan(15_000);
     expect(readFileSync(ledger, "utf8")).toBe("1 start\n2 start\n2 end\n");
+    // Left in the dead worker's process group, it was killed before the task ran again.
+    expect(alive(child)).toBe(false);
   });
 
   it("recovers it too when the dead worker's pid now belongs to another process, which is not signalled", async () => {
