@@ -15,6 +15,7 @@ import { executeTry } from "./execute.ts";
 import { Reporter } from "./reporter.ts";
 import { Supervisor } from "./supervisor.ts";
 import { TaskLog } from "./task-log.ts";
+import { workerSay } from "./worker-log.ts";
 import { toTaskError } from "./task-error.ts";
 
 const IDLE_POLL_MS = 100;
@@ -56,7 +57,9 @@ export class Runner {
     this.stopRequests += 1;
     this.stopping = true;
     if (this.stopRequests === 1) {
-      setTimeout(() => this.current?.controller.abort(AbortReason.shutdown), this.options.config.timings.cancelGraceMs).unref();
+      const graceMs = this.options.config.timings.cancelGraceMs;
+      workerSay(`${reason}: claiming nothing more, letting the current try finish (its signal is aborted after ${graceMs}ms); stop it again to force it`);
+      setTimeout(() => this.current?.controller.abort(AbortReason.shutdown), graceMs).unref();
     } else if (this.current) {
       this.supervisor?.force(reason);
     }
@@ -71,7 +74,7 @@ export class Runner {
         if (this.current?.lease === request.lease) this.current.controller.abort(request.reason);
       },
       (error) => {
-        console.error(`${new Date().toISOString()} bgtask worker ${process.pid}: supervisor thread failed, stopping:`, error);
+        workerSay(`supervisor thread failed, stopping: ${error.stack ?? error.message}`);
         this.stop("worker stopped (its supervisor failed)");
       },
     );

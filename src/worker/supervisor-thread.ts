@@ -4,11 +4,10 @@
 //  - noticing a cancel request and the try's timeout, and aborting task.signal through the main thread;
 //  - noticing that the try's lease is gone (the worker was presumed dead and its try given away);
 //  - forcing: when the try has not ended a grace period after its cancel, timeout or a second SIGTERM,
-//    it records the outcome under the lease, starts a replacement worker if work remains, and SIGKILLs
-//    its own process group, executor children included.
+//    it records the outcome under the lease, starts a replacement worker if work remains (not when
+//    the worker was told to stop), and SIGKILLs its own process group, executor children included.
 // A whole-process freeze (SIGSTOP, a suspended VM) stops this thread too; the heartbeat timeout and
 // the lease cover that case from the outside.
-import { writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { forcedOutcome, type ForceReason } from "../core/transitions.ts";
 import { LeaseLostError } from "../errors.ts";
@@ -16,6 +15,7 @@ import { currentProcess, terminate } from "../host/process-identity.ts";
 import { openJournal } from "../journal/open.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { startWorkerIfNeeded } from "./spawn.ts";
+import { workerSay } from "./worker-log.ts";
 import { FORCING, GENERATION, type AbortRequest, type SupervisorData, type ToSupervisor } from "./supervisor.ts";
 
 const data = workerData as SupervisorData;
@@ -45,11 +45,6 @@ let checking = false;
 /** Still the try the main thread runs (it may have ended before its "unwatch" message arrives). */
 function isCurrent(watch: Watch): boolean {
   return watched === watch && Atomics.load(state, GENERATION) === watch.generation;
-}
-
-/** Straight to fd 2 (the worker log, or a tick's stderr for cron): a busy main thread cannot relay it. */
-function say(text: string): void {
-  writeSync(2, `${new Date().toISOString()} bgtask worker ${process.pid}: ${text}\n`);
 }
 
 function abort(watch: Watch, reason: AbortReason): void {
@@ -84,7 +79,7 @@ async function check(): Promise<void> {
       if (!control.held && isCurrent(watch)) {
         // Given away while this process was frozen or cut off: stop, write nothing more.
         watch.lost = true;
-        say(`task ${watch.id}: this try was given to another worker (this one was presumed dead); stopping it`);
+        workerSay(`task ${watch.id}: this try was given to another worker (this one was presumed dead); stopping it`);
         abort(watch, AbortReason.leaseLost);
         forceAt(watch, now + graceMs, "shutdown", "it did not stop after its try was given to another worker");
       }
@@ -99,7 +94,7 @@ async function check(): Promise<void> {
     }
     if (watch.force !== null && now >= watch.force.at && isCurrent(watch)) await force(watch);
   } catch (error) {
-    say(`supervisor check failed (will retry): ${(error as Error).message}`);
+    workerSay(`supervisor check failed (will retry): ${(error as Error).message}`);
   } finally {
     checking = false;
   }
@@ -109,7 +104,7 @@ async function force(watch: Watch): Promise<void> {
   Atomics.store(state, FORCING, 1);
   const { reason, message } = watch.force!;
   const asked = { cancelled: "its cancel", timeout: "its timeout", shutdown: "being stopped" }[reason];
-  say(`task ${watch.id}: ${message ?? `it did not end within ${graceMs}ms of ${asked}`}; killing this worker`);
+  workerSay(`task ${watch.id}: ${message ?? `it did not end within ${graceMs}ms of ${asked}`}; killing this worker`);
   try {
     if (!watch.lost) {
       const outcome = forcedOutcome({ timeoutMs: watch.timeoutMs }, reason, graceMs, message);
@@ -117,7 +112,8 @@ async function force(watch: Watch): Promise<void> {
         if (!(error instanceof LeaseLostError)) throw error;
       });
     }
-    await startWorkerIfNeeded(config, store, data.slot);
+    // Replaced after a cancel or timeout; not when told to stop (SIGTERM) or fenced off: the next run or tick takes over.
+    if (reason !== "shutdown") await startWorkerIfNeeded(config, store, data.slot);
   } finally {
     // Even when the journal could not be written: a dead worker's try is recovered by the next claim.
     terminate(currentProcess());

@@ -2,7 +2,7 @@
 // at once when the process is gone, also when its pid now belongs to another process (left alone);
 // a worker frozen past its lease that wakes up has its late writes rejected and stops.
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { useProject, waitFor, type Project } from "../helpers/project.ts";
@@ -27,6 +27,17 @@ const STALLS_ONCE = `
       }
       appendFileSync(task.context.ledger, task.tries + " end\\n");
       return { message: "finished by try " + task.tries };
+    },
+  });`;
+
+// Try 1 waits until the file context.until exists; later tries end at once.
+const GATED_ONCE = `
+  import { existsSync } from "node:fs";
+  import { defineTask } from "bgtask";
+  export default defineTask({
+    async run(task) {
+      while (task.tries === 1 && !existsSync(task.context.until)) await new Promise((r) => setTimeout(r, 20));
+      return { message: "done by try " + task.tries };
     },
   });`;
 
@@ -123,5 +134,35 @@ describe("crash recovery", () => {
     expect(readFileSync(ledger, "utf8")).toBe("1 start\n2 start\n2 end\n");
     const log = join(project.home, "logs", `${id}.log`);
     expect(existsSync(log) && readFileSync(log, "utf8")).toMatch(/\[try 1\] bgtask \| this try was taken away from this worker/);
+  });
+
+  it("SIGTERM lets a worker's try finish; a second SIGTERM forces it: failed, retried by its policy", async () => {
+    const project = useProject(onTestFinished, { tasks: { "gated.js": GATED_ONCE }, env: { BGTASK_GRACE: "30s" } });
+    const gate = join(project.dir, "gate");
+    const until = `until=${JSON.stringify(gate)}`;
+    const stopping = (pid: number) => () => {
+      const log = join(project.home, "logs", "worker.log");
+      return existsSync(log) && readFileSync(log, "utf8").includes(`bgtask worker ${pid}: worker stopped (SIGTERM): claiming nothing more`);
+    };
+
+    const finishes = await project.run("gated", [until]);
+    const first = (await project.waitForTask(finishes, (t) => t.status === "running")).worker!.pid;
+    process.kill(first, "SIGTERM");
+    await waitFor(stopping(first));
+    writeFileSync(gate, "");
+    expect(await project.waitForTask(finishes, (t) => t.completed)).toMatchObject({ status: "succeeded", tries: 1 });
+    await waitFor(() => !alive(first), 10_000, () => `worker ${first} did not exit`);
+
+    rmSync(gate);
+    const forced = await project.run("gated", [until, "--retry", "1x0s"]);
+    const second = (await project.waitForTask(forced, (t) => t.status === "running")).worker!.pid;
+    process.kill(second, "SIGTERM");
+    await waitFor(stopping(second));
+    process.kill(second, "SIGTERM");
+    const retried = await project.waitForTask(forced, (t) => t.status !== "running");
+    expect(retried).toMatchObject({ status: "scheduled", tries: 1, error: { message: "worker stopped (SIGTERM)" } });
+    await waitFor(() => !alive(second), 10_000, () => `worker ${second} did not exit`);
+    expect(await project.cli(["tick"])).toMatchObject({ code: 0, stdout: "" });
+    expect(await project.status(forced)).toMatchObject({ status: "succeeded", tries: 2, message: "done by try 2" });
   });
 });
