@@ -297,11 +297,11 @@ export class FileJournal implements JournalStore {
     });
   }
 
-  retireWorker(slot: string, now: Date, idleWindowMs: number): Promise<RetireResult> {
+  retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult> {
     return this.transact((doc, tx) => {
       if (pickNext(doc.tasks, now)) return { retired: false, nextDueAt: null };
       const dueSoon = doc.tasks
-        .filter((t) => isDueWithin(t, now, idleWindowMs))
+        .filter((t) => isDueWithin(t, now, scheduleWindowMs))
         .map((t) => t.nextRunAt!)
         .sort()[0];
       if (dueSoon) return { retired: false, nextDueAt: dueSoon };

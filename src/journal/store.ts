@@ -116,8 +116,8 @@ export interface JournalStore {
   /** Records that the process in `slot` is the started worker. */
   registerWorker(slot: string, worker: WorkerRef, now: Date): Promise<void>;
 
-  /** Frees `slot` unless runnable work remains (then the worker carries on). */
-  retireWorker(slot: string, now: Date, idleWindowMs: number): Promise<RetireResult>;
+  /** Frees `slot` unless work is runnable, or a scheduled task is due within `scheduleWindowMs` (the worker sleeps for it). */
+  retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult>;
 
   get(id: string): Promise<TaskRecord | null>;
   list(filter: ListFilter): Promise<TaskRecord[]>;
