@@ -91,6 +91,53 @@ export function buildProgram(version: string): Command {
   });
 
   withLocations(
+    program
+      .command("retry")
+      .description("run a finished task (succeeded, failed or cancelled) again as a new try; its tries keep counting")
+      .argument("<id>", "task id")
+      .option("--no-worker", "only queue it: a tick or a running worker takes it")
+      .option("--json", "print the task record"),
+  ).action(async (id: string, _o, command: Command) => {
+    const { retry } = await import("./commands/retry.ts");
+    await retry(id, flags(command));
+  });
+
+  withLocations(
+    program
+      .command("cancel")
+      .description("cancel a task: at once when it waits; a running one is asked to stop, then forced after the grace period")
+      .argument("<id>", "task id")
+      .option("--no-wait", "only ask a running task to stop; do not wait for it")
+      .option("--json", "print the task record"),
+  ).action(async (id: string, _o, command: Command) => {
+    const { cancel } = await import("./commands/cancel.ts");
+    await cancel(id, flags(command));
+  });
+
+  withLocations(
+    program
+      .command("tick")
+      .description("for cron: recover, promote, prune and run due work within a time budget; one tick at a time")
+      .option("--max-time <duration>", "time budget: start nothing that cannot end before it (default 55s)"),
+  ).action(async (_o, command: Command) => {
+    const { tick } = await import("./commands/tick.ts");
+    await tick(flags(command));
+  });
+
+  withLocations(
+    program
+      .command("remove")
+      .description("delete tasks with their logs and attachments (a running task must be cancelled first)")
+      .argument("[ids...]", "task ids")
+      .option("--finished", "remove finished tasks (succeeded, failed, cancelled)")
+      .option("--older-than <duration>", "with --finished: only those that finished longer ago than this, like 7d")
+      .option("--json", "print the removed ids"),
+  ).action(async (ids: string[], _o, command: Command) => {
+    const { remove } = await import("./commands/remove.ts");
+    await remove(ids, flags(command));
+  });
+
+  withLocations(
     program.command("executors").description("list the executors in the tasks directory and their settings").option("--json", "print JSON"),
   ).action(async (_o, command: Command) => {
     const { executors } = await import("./commands/executors.ts");

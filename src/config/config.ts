@@ -41,7 +41,10 @@ export interface Timings {
   workerIdleMs: number;
   /** Coalescing window of progress reports. */
   reportIntervalMs: number;
+  /** How long a cancelled, timed-out or stopped try gets to end by itself before it is forced. */
   cancelGraceMs: number;
+  /** A worker stays, sleeping, while a scheduled task (a delay, a retry interval) is due within this. */
+  scheduleWindowMs: number;
 }
 
 const duration = v.union([v.number(), v.string()]);
@@ -55,6 +58,7 @@ const fileSchema = v.strictObject({
   retry: v.optional(v.unknown()),
   timeout: v.optional(duration),
   retention: v.optional(duration),
+  grace: v.optional(duration),
   schedules: v.optional(v.unknown()),
 });
 
@@ -111,7 +115,14 @@ export function loadTimings(env: NodeJS.ProcessEnv): Timings {
     workerIdleMs: envDuration(env, "BGTASK_IDLE", 2_000),
     reportIntervalMs: envDuration(env, "BGTASK_REPORT_INTERVAL", 250),
     cancelGraceMs: envDuration(env, "BGTASK_GRACE", 5_000),
+    scheduleWindowMs: envDuration(env, "BGTASK_SCHEDULE_WINDOW", 15 * 60_000),
   };
+}
+
+/** The config file's timings apply where no BGTASK_* variable set them. */
+function withFileTimings(timings: Timings, env: NodeJS.ProcessEnv, file: v.InferOutput<typeof fileSchema>): Timings {
+  const grace = env.BGTASK_GRACE ? null : durationSetting(file.grace, `${CONFIG_FILE} grace`);
+  return grace === null ? timings : { ...timings, cancelGraceMs: grace };
 }
 
 export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
@@ -137,6 +148,6 @@ export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = proces
     retry,
     timeoutMs: durationSetting(file.timeout, `${CONFIG_FILE} timeout`),
     retentionMs: durationSetting(file.retention, `${CONFIG_FILE} retention`),
-    timings: loadTimings(env),
+    timings: withFileTimings(loadTimings(env), env, file),
   };
 }

@@ -83,6 +83,10 @@ export interface TaskRecord {
   /** Token of the current try: every worker write must carry it (fencing of a presumed-dead worker). */
   lease: string | null;
   heartbeatAt: string | null;
+  /** Set by `bgtask cancel` on a running task; the worker aborts the try, or it is forced after the grace period. */
+  cancelRequestedAt: string | null;
+  /** When the current try times out (claim time + timeoutMs); null without a timeout. */
+  timeoutAt: string | null;
 }
 
 /** What a caller supplies to create a task; everything else starts from defaults. */
@@ -132,6 +136,8 @@ export function createTask(id: string, input: NewTask, now: Date, maxTries: numb
     history: [],
     lease: null,
     heartbeatAt: null,
+    cancelRequestedAt: null,
+    timeoutAt: null,
   };
 }
 

@@ -3,6 +3,7 @@
 import type { TaskError, TaskRecord, TaskStatus, WorkerRef } from "./task.ts";
 import { isFinal } from "./task.ts";
 import { retryDelay } from "./retry-policy.ts";
+import { formatDuration } from "./duration.ts";
 
 /** How a try ended, as the worker (or a recovery) reports it. */
 export type TryOutcome =
@@ -19,17 +20,23 @@ export function isRunnable(task: TaskRecord, now: Date): boolean {
   return false;
 }
 
+/** A scheduled or paused task that becomes runnable within `windowMs` (a worker may sleep for it). */
+export function isDueWithin(task: TaskRecord, now: Date, windowMs: number): boolean {
+  return (task.status === "scheduled" || task.status === "paused") && task.nextRunAt !== null && Date.parse(task.nextRunAt) - now.getTime() <= windowMs;
+}
+
 /**
  * Claim order, iTop's: tries due again after a failure or a dead worker first, then paused tasks
  * (the longest paused first, so several share the workers round-robin), then new work; oldest
- * first within each. Tasks whose serial key is busy wait, and so do ids in `exclude` (a tick
- * gives each task at most one slice).
+ * first within each. Tasks whose serial key is busy wait, and so do those `accept` turns down
+ * (a tick skips tasks whose timeout outlasts its budget, and gives each task one slice).
  */
-export function pickNext(tasks: readonly TaskRecord[], now: Date, exclude?: ReadonlySet<string>): TaskRecord | undefined {
+export function pickNext(tasks: readonly TaskRecord[], now: Date, accept?: (task: TaskRecord) => boolean): TaskRecord | undefined {
   const busy = new Set(tasks.filter((t) => t.status === "running" && t.serialKey !== null).map((t) => t.serialKey));
   let best: TaskRecord | undefined;
   for (const task of tasks) {
-    if (!isRunnable(task, now) || (task.serialKey !== null && busy.has(task.serialKey)) || exclude?.has(task.id)) continue;
+    if (!isRunnable(task, now) || (task.serialKey !== null && busy.has(task.serialKey))) continue;
+    if (accept && !accept(task)) continue;
     if (best === undefined || compareClaimOrder(task, best) < 0) best = task;
   }
   return best;
@@ -53,9 +60,10 @@ export function compareIds(a: string, b: string): number {
 
 export function claim(task: TaskRecord, worker: WorkerRef, lease: string, now: Date): TaskRecord {
   const at = now.toISOString();
+  const timeoutAt = task.timeoutMs !== null ? new Date(now.getTime() + task.timeoutMs).toISOString() : null;
   // Resuming a paused task continues the same try: only a fresh start counts as a new one.
   if (task.status === "paused") {
-    return { ...task, status: "running", nextRunAt: null, worker, lease, heartbeatAt: at };
+    return { ...task, status: "running", nextRunAt: null, worker, lease, heartbeatAt: at, timeoutAt, cancelRequestedAt: null };
   }
   const tries = task.tries + 1;
   return {
@@ -72,6 +80,8 @@ export function claim(task: TaskRecord, worker: WorkerRef, lease: string, now: D
     worker,
     lease,
     heartbeatAt: at,
+    timeoutAt,
+    cancelRequestedAt: null,
     history: [...task.history, { try: tries, startedAt: at, finishedAt: null, status: "running", error: null, worker }],
   };
 }
@@ -82,9 +92,16 @@ function closeTry(task: TaskRecord, status: TaskStatus, error: TaskError | null,
   );
 }
 
-/** Applies the end of a try: final, or scheduled for the next try by the retry policy, or paused. */
+/**
+ * Applies the end of a try: final, or scheduled for the next try by the retry policy, or paused.
+ * A try that fails or pauses after its cancel was requested ends the task `cancelled`: a task the
+ * user cancelled is never retried. One that succeeds anyway keeps its success (the work was done).
+ */
 export function settle(task: TaskRecord, outcome: TryOutcome, now: Date, random?: () => number): TaskRecord {
-  const base = { ...task, lease: null, heartbeatAt: null, worker: null };
+  if (task.cancelRequestedAt && (outcome.kind === "failed" || outcome.kind === "paused")) {
+    outcome = { kind: "cancelled", message: "cancelled" };
+  }
+  const base = { ...task, lease: null, heartbeatAt: null, worker: null, timeoutAt: null, cancelRequestedAt: null };
   const at = now.toISOString();
   switch (outcome.kind) {
     case "succeeded":
@@ -95,6 +112,8 @@ export function settle(task: TaskRecord, outcome: TryOutcome, now: Date, random?
         progress: 100,
         message: outcome.message ?? task.message,
         result: outcome.result ?? null,
+        // Earlier tries' errors stay in `history`; the task itself did not end in error.
+        error: null,
         finishedAt: at,
         history: closeTry(task, "succeeded", null, now),
       };
@@ -138,4 +157,64 @@ export function recoverFromDeadWorker(task: TaskRecord, now: Date, reason: strin
 
 export function isHeldBy(task: TaskRecord, lease: string): boolean {
   return task.status === "running" && task.lease === lease && !isFinal(task.status);
+}
+
+/** `bgtask cancel`: a task that is not running ends at once; a running one is asked to stop. */
+export function cancel(task: TaskRecord, now: Date): TaskRecord {
+  if (isFinal(task.status)) return task;
+  if (task.status === "running") return task.cancelRequestedAt ? task : { ...task, cancelRequestedAt: now.toISOString() };
+  return settle(task, { kind: "cancelled", message: "cancelled" }, now);
+}
+
+/** `bgtask retry`: a final task queued again for one more try at least; its count goes on. */
+export function rerun(task: TaskRecord): TaskRecord {
+  if (!isFinal(task.status)) throw new Error(`rerun of a ${task.status} task`);
+  const maxTries = Math.max(task.maxTries, task.tries + 1);
+  return {
+    ...task,
+    status: "queued",
+    completed: false,
+    maxTries,
+    remainingTries: maxTries - task.tries,
+    nextRunAt: null,
+    finishedAt: null,
+  };
+}
+
+/** A scheduled task whose time has come becomes queued (what `list` then shows); others are returned as they are. */
+export function promote(task: TaskRecord, now: Date): TaskRecord {
+  if (task.status !== "scheduled" || task.nextRunAt === null || Date.parse(task.nextRunAt) > now.getTime()) return task;
+  return { ...task, status: "queued", nextRunAt: null };
+}
+
+/**
+ * How long a process other than the worker waits past the grace period before forcing a try
+ * itself: the worker's own supervisor gets the first chance, so one try is not forced twice.
+ */
+export const OUTSIDE_FORCE_MARGIN_MS = 1_000;
+
+/**
+ * Whether a running try must be forced to end now: its cancel or its timeout came at least the
+ * grace period (plus `marginMs`) ago and it is still running. Returns the outcome to record, or null.
+ */
+export function overdueOutcome(task: TaskRecord, now: Date, graceMs: number, marginMs = 0): TryOutcome | null {
+  if (task.status !== "running") return null;
+  const due = (iso: string | null | undefined) => !!iso && now.getTime() >= Date.parse(iso) + graceMs + marginMs;
+  if (due(task.cancelRequestedAt)) return forcedOutcome(task, "cancelled", graceMs);
+  if (due(task.timeoutAt)) return forcedOutcome(task, "timeout", graceMs);
+  return null;
+}
+
+export type ForceReason = "cancelled" | "timeout" | "shutdown";
+
+/** The outcome of a try that had to be stopped by killing its worker. */
+export function forcedOutcome(task: Pick<TaskRecord, "timeoutMs">, reason: ForceReason, graceMs: number, detail?: string): TryOutcome {
+  const after = `it did not stop within ${formatDuration(graceMs)} of being asked, so its worker was killed`;
+  if (reason === "cancelled") return { kind: "cancelled", message: `cancelled (${after})` };
+  const message = reason === "timeout" ? `${timedOutMessage(task)} (${after})` : (detail ?? "worker stopped");
+  return { kind: "failed", message, error: { message, stack: null, where: null } };
+}
+
+export function timedOutMessage(task: Pick<TaskRecord, "timeoutMs">): string {
+  return `timed out after ${formatDuration(task.timeoutMs ?? 0)}`;
 }

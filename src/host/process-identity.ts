@@ -12,16 +12,32 @@ function tryRead(path: string): string | null {
   }
 }
 
-/** Start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or null off Linux. */
-export function processStartTime(pid: number): number | null {
+interface ProcStat {
+  /** "R", "S", … ; "Z" (zombie) and "X" (dead) have exited and only hold their pid. */
+  state: string;
+  processGroup: number;
+  /** Clock ticks since boot (field 22). */
+  startTime: number;
+}
+
+/** The fields of /proc/<pid>/stat bgtask uses, or null when unreadable (no such pid, or not Linux). */
+function readStat(pid: number): ProcStat | null {
   const stat = tryRead(`/proc/${pid}/stat`);
   if (stat === null) return null;
   // The command name (field 2) may contain spaces and parentheses: fields resume after the last ")".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const state = fields[0];
-  if (state === "Z" || state === "X") return null;
-  const value = Number(fields[19]);
-  return Number.isFinite(value) ? value : null;
+  const processGroup = Number(fields[2]);
+  const startTime = Number(fields[19]);
+  if (!Number.isFinite(processGroup) || !Number.isFinite(startTime)) return null;
+  return { state: fields[0]!, processGroup, startTime };
+}
+
+const exited = (stat: ProcStat) => stat.state === "Z" || stat.state === "X";
+
+/** Start time of a live process in clock ticks since boot, or null (gone, exited, or off Linux). */
+export function processStartTime(pid: number): number | null {
+  const stat = readStat(pid);
+  return stat === null || exited(stat) ? null : stat.startTime;
 }
 
 let cachedBootId: string | null | undefined;
@@ -58,4 +74,39 @@ export function liveness(ref: WorkerRef): Liveness {
   const start = processStartTime(ref.pid);
   if (start === null) return pidExists(ref.pid) && tryRead(`/proc/${ref.pid}/stat`) === null ? "alive" : "dead";
   return start === ref.startTime ? "alive" : "dead";
+}
+
+function sigkill(target: number): void {
+  try {
+    process.kill(target, "SIGKILL");
+  } catch {
+    // gone already (ESRCH): nothing left to stop
+  }
+}
+
+/** "killed": signalled; "gone": it had exited; "unverifiable": another host, or no start time to check, so left alone. */
+export type Termination = "killed" | "gone" | "unverifiable";
+
+/**
+ * SIGKILLs the process a record names, with its process group when it leads one (a detached worker
+ * and the children its executor started), after checking it is still that process: a reused pid is
+ * never signalled. When the process has already exited, children left in its group are killed, but
+ * only in the same boot and while its pid is free or still held by it as a zombie (Linux does not
+ * hand out a pid that is still a live group's id, so such a group can only be the dead worker's).
+ * The check and the kill are two system calls: a pid freed and reused between them (microseconds)
+ * is the one race left, as with any pid-based tool; Node has no pidfd to close it.
+ */
+export function terminate(ref: WorkerRef): Termination {
+  if (ref.host !== hostname()) return "unverifiable";
+  const state = liveness(ref);
+  if (state === "dead") {
+    const sameBoot = ref.bootId !== null && ref.bootId === bootId();
+    const holder = readStat(ref.pid);
+    const groupIsItsOwn = holder === null ? !pidExists(ref.pid) : exited(holder) && holder.startTime === ref.startTime;
+    if (sameBoot && groupIsItsOwn) sigkill(-ref.pid);
+    return "gone";
+  }
+  if (state !== "alive" || ref.startTime === null) return "unverifiable";
+  sigkill(readStat(ref.pid)?.processGroup === ref.pid ? -ref.pid : ref.pid);
+  return "killed";
 }

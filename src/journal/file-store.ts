@@ -2,31 +2,62 @@
 // one transaction on the active set (non-final tasks and worker slots); final tasks move to the
 // append-only history. Reads take no lock.
 import { randomBytes } from "node:crypto";
+import { readFileSync, readdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NewTask, TaskRecord, WorkerRef } from "../core/task.ts";
 import { createTask, isFinal } from "../core/task.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
-import { claim, compareIds, isHeldBy, isRunnable, pickNext, recoverFromDeadWorker, settle, type TryOutcome } from "../core/transitions.ts";
+import {
+  cancel,
+  claim,
+  compareIds,
+  isDueWithin,
+  isHeldBy,
+  isRunnable,
+  OUTSIDE_FORCE_MARGIN_MS,
+  overdueOutcome,
+  pickNext,
+  promote,
+  recoverFromDeadWorker,
+  rerun,
+  settle,
+  type TryOutcome,
+} from "../core/transitions.ts";
 import { LeaseLostError } from "../errors.ts";
-import { findInHistory, isTombstone, linesBackwards, parseHistoryLine } from "./history.ts";
+import { watchFolder } from "../host/file-watch.ts";
+import { fsyncDir } from "./durable-file.ts";
+import {
+  appendHistory,
+  entryTime,
+  findInHistory,
+  firstLine,
+  isTombstone,
+  linesBackwards,
+  parseHistoryLine,
+} from "./history.ts";
 import { JournalFiles, type Transaction } from "./journal-files.ts";
 import type { LockSettings } from "./lock.ts";
 import type { JournalDoc, WorkerSlot } from "./schema.ts";
-import { watchFolder } from "../host/file-watch.ts";
 import type {
+  CancelEffect,
   ClaimOptions,
   EnqueueOptions,
   EnqueueResult,
   JournalStore,
   ListFilter,
   LivenessCheck,
+  RecoverOptions,
+  RecoverResult,
+  RemoveResult,
   RetireResult,
   TaskReport,
+  TerminateProcess,
+  TickHolder,
+  TryControl,
 } from "./store.ts";
 
 /** A reserved slot whose worker never registered is given up after this long. */
 const SLOT_RESERVATION_MS = 15_000;
-
 function token(): string {
   return randomBytes(8).toString("hex");
 }
@@ -35,6 +66,7 @@ export class FileJournal implements JournalStore {
   readonly home: string;
   readonly location: string;
   private readonly files: JournalFiles;
+  private lastPoll: { version: string; id: string; lease: string; control: TryControl } | null = null;
 
   constructor(home: string, lockSettings: LockSettings) {
     this.home = home;
@@ -58,7 +90,7 @@ export class FileJournal implements JournalStore {
 
   // ---- helpers over the active set ---------------------------------------------------------
 
-  /** Inserts or replaces a task in the active set, moving it to history when it became final. The only way tasks change. */
+  /** Inserts or replaces a task in the active set, moving it to history when it became final. The way tasks change. */
   private put(doc: JournalDoc, tx: Transaction, task: TaskRecord): void {
     const index = doc.tasks.findIndex((t) => t.id === task.id);
     if (isFinal(task.status)) {
@@ -88,15 +120,65 @@ export class FileJournal implements JournalStore {
     return live;
   }
 
-  private recoverDead(doc: JournalDoc, tx: Transaction, now: Date, options: ClaimOptions): void {
+  /**
+   * Ends the tries of workers that died (or went silent past the heartbeat timeout), forces tries
+   * that outlived their cancel or timeout, and queues scheduled tasks whose time has come.
+   */
+  private recoverAll(doc: JournalDoc, tx: Transaction, now: Date, options: RecoverOptions): RecoverResult {
+    const result: RecoverResult = { recovered: [], forced: [], promoted: [] };
     for (const task of [...doc.tasks]) {
+      if (task.status === "scheduled") {
+        const promoted = promote(task, now);
+        if (promoted !== task) {
+          this.put(doc, tx, promoted);
+          result.promoted.push(task.id);
+        }
+        continue;
+      }
       if (task.status !== "running" || task.worker === null) continue;
       const state = options.liveness(task.worker);
       const silentMs = task.heartbeatAt ? now.getTime() - Date.parse(task.heartbeatAt) : Infinity;
       if (state === "dead") {
+        // Its executor's children may outlive it in its process group: stop them before a new try.
+        options.terminate?.(task.worker);
         this.put(doc, tx, recoverFromDeadWorker(task, now, "its process is gone"));
+        result.recovered.push(task.id);
       } else if (silentMs > options.heartbeatTimeoutMs) {
+        // Alive but silent (stopped, hung, cut off): not killed; its lease fences it if it wakes up.
         this.put(doc, tx, recoverFromDeadWorker(task, now, `no heartbeat for ${Math.round(silentMs / 1000)}s`));
+        result.recovered.push(task.id);
+      } else if (options.terminate) {
+        const outcome = overdueOutcome(task, now, options.graceMs, OUTSIDE_FORCE_MARGIN_MS);
+        if (outcome && options.terminate(task.worker) !== "unverifiable") {
+          this.put(doc, tx, settle(task, outcome, now));
+          result.forced.push(task.id);
+        }
+      }
+    }
+    return result;
+  }
+
+  /** Reserves a slot for one more worker when fewer are alive than `maxWorkers` and than there is work. */
+  private reserveSlot(doc: JournalDoc, now: Date, options: EnqueueOptions): string | null {
+    if (options.maxWorkers === null) return null;
+    const live = this.pruneSlots(doc, now, options.liveness);
+    const demand = doc.tasks.filter((t) => t.status === "running" || isRunnable(t, now) || isDueWithin(t, now, options.scheduleWindowMs)).length;
+    if (live.length >= options.maxWorkers || live.length >= demand) return null;
+    const slot = token();
+    doc.workers.push({ slot, reservedAt: now.toISOString(), process: null });
+    return slot;
+  }
+
+  /** Runs a read against a snapshot, again on a fresh one if a compaction removed the history file meanwhile. */
+  private async withSnapshot<T>(reader: (doc: JournalDoc) => T): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const doc = await this.snapshot();
+      try {
+        return reader(doc);
+      } catch (error) {
+        const cause = (error as { cause?: NodeJS.ErrnoException }).cause;
+        if (attempt < 3 && cause?.code === "ENOENT") continue;
+        throw error;
       }
     }
   }
@@ -112,24 +194,15 @@ export class FileJournal implements JournalStore {
         tx.touched.add(task.id);
         return task;
       });
-      let workerSlot: string | null = null;
-      if (options.maxWorkers !== null) {
-        const live = this.pruneSlots(doc, now, options.liveness);
-        const demand = doc.tasks.filter((t) => t.status === "running" || isRunnable(t, now)).length;
-        if (live.length < options.maxWorkers && live.length < demand) {
-          workerSlot = token();
-          doc.workers.push({ slot: workerSlot, reservedAt: now.toISOString(), process: null });
-        }
-      }
-      return { tasks: created, workerSlot };
+      return { tasks: created, workerSlot: this.reserveSlot(doc, now, options) };
     });
   }
 
   claimNext(slot: string, worker: WorkerRef, now: Date, options: ClaimOptions): Promise<TaskRecord | null> {
     return this.transactUnsynced((doc, tx) => {
-      this.recoverDead(doc, tx, now, options);
+      this.recoverAll(doc, tx, now, options);
       this.pruneSlots(doc, now, options.liveness);
-      const next = pickNext(doc.tasks, now, options.exclude);
+      const next = pickNext(doc.tasks, now, options.accept);
       if (!next) return null;
       const claimed = claim(next, worker, token(), now);
       this.put(doc, tx, claimed);
@@ -158,20 +231,19 @@ export class FileJournal implements JournalStore {
   }
 
   registerWorker(slot: string, worker: WorkerRef, now: Date): Promise<void> {
-    return this.transactUnsynced((doc) => {
+    return this.transactUnsynced((doc, tx) => {
       const entry = doc.workers.find((w) => w.slot === slot);
       if (entry) entry.process = worker;
       else doc.workers.push({ slot, reservedAt: now.toISOString(), process: worker });
     });
   }
 
-  retireWorker(slot: string, now: Date, idleWindowMs: number): Promise<RetireResult> {
-    return this.transactUnsynced((doc) => {
+  retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult> {
+    return this.transactUnsynced((doc, tx) => {
       if (pickNext(doc.tasks, now)) return { retired: false, nextDueAt: null };
       const dueSoon = doc.tasks
-        .filter((t) => (t.status === "scheduled" || t.status === "paused") && t.nextRunAt !== null)
+        .filter((t) => isDueWithin(t, now, scheduleWindowMs))
         .map((t) => t.nextRunAt!)
-        .filter((at) => Date.parse(at) - now.getTime() <= idleWindowMs)
         .sort()[0];
       if (dueSoon) return { retired: false, nextDueAt: dueSoon };
       doc.workers = doc.workers.filter((w) => w.slot !== slot);
@@ -179,21 +251,27 @@ export class FileJournal implements JournalStore {
     });
   }
 
-  async get(id: string): Promise<TaskRecord | null> {
-    const doc = await this.snapshot();
+  get(id: string): Promise<TaskRecord | null> {
+    return this.withSnapshot((doc) => this.find(doc, id));
+  }
+
+  /** The active task, else its newest history entry unless removed. */
+  private find(doc: JournalDoc, id: string): TaskRecord | null {
     const active = doc.tasks.find((t) => t.id === id);
     if (active) return active;
     const entry = findInHistory(join(this.home, doc.history.file), doc.history.bytes, id);
     return entry && !isTombstone(entry) ? entry : null;
   }
 
-  /** Every write replaces journal.json by a rename (history appends commit through it too). */
   watchChanges(onChange: () => void): { close(): void } {
     return watchFolder(this.home, (name) => /^journal\.(json|\d+\.log)$/.test(name), () => this.files.signature(), onChange);
   }
 
-  async list(filter: ListFilter): Promise<TaskRecord[]> {
-    const doc = await this.snapshot();
+  list(filter: ListFilter): Promise<TaskRecord[]> {
+    return this.withSnapshot((doc) => this.listIn(doc, filter));
+  }
+
+  private listIn(doc: JournalDoc, filter: ListFilter): TaskRecord[] {
     const matches = (task: TaskRecord) =>
       (!filter.statuses || filter.statuses.includes(task.status)) && (!filter.executor || task.executor === filter.executor);
     const active = doc.tasks.filter(matches);
@@ -213,5 +291,201 @@ export class FileJournal implements JournalStore {
       }
     }
     return [...active, ...finals].sort((a, b) => compareIds(a.id, b.id));
+  }
+
+  async poll(id: string, lease: string): Promise<TryControl> {
+    // Every commit grows the log or replaces journal.json: an unchanged signature means an unchanged answer.
+    const version = this.files.signature();
+    const cached = this.lastPoll;
+    if (cached?.version === version && cached.id === id && cached.lease === lease) return cached.control;
+    const control = await this.withSnapshot((doc) => {
+      const task = doc.tasks.find((t) => t.id === id);
+      return { held: task !== undefined && isHeldBy(task, lease), cancelRequestedAt: task?.cancelRequestedAt ?? null };
+    });
+    this.lastPoll = { version, id, lease, control };
+    return control;
+  }
+
+  recover(now: Date, options: RecoverOptions): Promise<RecoverResult> {
+    return this.transact((doc, tx) => {
+      const result = this.recoverAll(doc, tx, now, options);
+      this.pruneSlots(doc, now, options.liveness);
+      return result;
+    });
+  }
+
+  forceEnd(id: string, lease: string, outcome: TryOutcome, now: Date, terminate: TerminateProcess): Promise<TaskRecord | null> {
+    return this.transact((doc, tx) => {
+      const task = doc.tasks.find((t) => t.id === id);
+      // Checked and killed under the lock: the worker cannot move on to another task in between.
+      if (!task || !isHeldBy(task, lease) || task.worker === null) return null;
+      if (terminate(task.worker) === "unverifiable") return null;
+      const settled = settle(task, outcome, now);
+      this.put(doc, tx, settled);
+      return settled;
+    });
+  }
+
+  cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null> {
+    return this.transact((doc, tx) => {
+      const task = this.find(doc, id);
+      if (!task) return null;
+      if (isFinal(task.status)) return { task, effect: "final" as const };
+      const next = cancel(task, now);
+      if (next !== task) this.put(doc, tx, next);
+      return { task: next, effect: task.status === "running" ? ("requested" as const) : ("cancelled" as const) };
+    });
+  }
+
+  retry(id: string, now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
+    return this.transact((doc, tx) => {
+      const task = this.find(doc, id);
+      if (!task) return null;
+      if (!isFinal(task.status)) return { task, queued: false };
+      // Back in the active set, it hides its history entry until it is final again (newest line wins).
+      const queued = rerun(task);
+      this.put(doc, tx, queued);
+      return { task: queued, queued: true };
+    });
+  }
+
+  remove(ids: readonly string[], now: Date): Promise<RemoveResult> {
+    return this.transact((doc, tx) => {
+      const result: RemoveResult = { removed: [], running: [], missing: [] };
+      for (const id of new Set(ids)) {
+        const task = this.find(doc, id);
+        if (!task) result.missing.push(id);
+        else if (task.status === "running") result.running.push(id);
+        else result.removed.push(task);
+      }
+      if (result.running.length > 0 || result.missing.length > 0) return { ...result, removed: [] };
+      const gone = new Set(result.removed.map((t) => t.id));
+      doc.tasks = doc.tasks.filter((t) => !gone.has(t.id));
+      // A tombstone for every id: an active task removed may still have an older final entry (a retried task).
+      for (const id of gone) {
+        tx.touched.add(id);
+        tx.history.push({ id, removed: now.toISOString() });
+      }
+      return result;
+    });
+  }
+
+  async removeFinished(olderThan: Date | null, now: Date, options: { onlyIfOldestBefore?: Date } = {}): Promise<string[]> {
+    if (options.onlyIfOldestBefore) {
+      const doc = await this.snapshot();
+      const path = join(this.home, doc.history.file);
+      const line = firstLine(path, doc.history.bytes);
+      if (line === null || entryTime(parseHistoryLine(path, line)) >= options.onlyIfOldestBefore.getTime()) return [];
+    }
+    let replaced: string | null = null;
+    const removed = await this.transact((doc) => {
+      replaced = null;
+      const compacted = this.compactHistory(doc, (task) => olderThan === null || entryTime(task) < olderThan.getTime());
+      if (compacted === null) return [];
+      replaced = doc.history.file;
+      doc.history = compacted.history;
+      return compacted.removed;
+    });
+    // Under the lock: a compaction running elsewhere may have written a generation not yet committed.
+    if (replaced !== null) await this.files.transact((doc) => this.removeOldGenerations(doc.history.file));
+    return removed;
+  }
+
+  /**
+   * Rewrites the history as a new generation file holding only the newest entry of each final task
+   * that stays: superseded lines, tombstones and the tasks `drop` picks are left out. The journal
+   * then names the new file; the old one is deleted after the commit. Null when nothing would change.
+   */
+  private compactHistory(doc: JournalDoc, drop: (task: TaskRecord) => boolean): { history: JournalDoc["history"]; removed: string[] } | null {
+    const path = join(this.home, doc.history.file);
+    const seen = new Set(doc.tasks.map((t) => t.id));
+    const keep: string[] = [];
+    const removed: string[] = [];
+    let lines = 0;
+    for (const line of linesBackwards(path, doc.history.bytes)) {
+      lines += 1;
+      const entry = parseHistoryLine(path, line);
+      if (seen.has(entry.id)) continue;
+      seen.add(entry.id);
+      if (isTombstone(entry)) continue;
+      if (drop(entry)) removed.push(entry.id);
+      else keep.push(`${line.toString("utf8")}\n`);
+    }
+    if (keep.length === lines) return null;
+    const generation = Number(/^history\.(\d+)\.jsonl$/.exec(doc.history.file)?.[1] ?? 1) + 1;
+    const file = `history.${generation}.jsonl`;
+    const bytes = appendHistory(join(this.home, file), 0, keep.reverse(), true);
+    fsyncDir(this.home);
+    return { history: { file, bytes }, removed: removed.sort(compareIds) };
+  }
+
+  /** History files the journal no longer names: replaced generations, or one a crashed compaction left. */
+  private removeOldGenerations(current: string): void {
+    for (const name of readdirSync(this.home)) {
+      if (!/^history(\.\d+)?\.jsonl$/.test(name) || name === current) continue;
+      try {
+        unlinkSync(join(this.home, name));
+      } catch {
+        // removed by another process
+      }
+    }
+  }
+
+  reserveWorker(now: Date, options: EnqueueOptions & { releasing?: string }): Promise<string | null> {
+    return this.transactUnsynced((doc) => {
+      if (options.releasing !== undefined) this.dropSlot(doc, options.releasing);
+      return this.reserveSlot(doc, now, options);
+    });
+  }
+
+  releaseWorker(slot: string): Promise<void> {
+    return this.transactUnsynced((doc) => this.dropSlot(doc, slot));
+  }
+
+  private dropSlot(doc: JournalDoc, slot: string): void {
+    doc.workers = doc.workers.filter((w) => w.slot !== slot);
+  }
+
+  // ---- the tick mutex: <home>/tick.json, read and replaced only under the journal lock ------------
+
+  private get tickPath(): string {
+    return join(this.home, "tick.json");
+  }
+
+  private readTick(): TickHolder | null {
+    try {
+      const holder = JSON.parse(readFileSync(this.tickPath, "utf8")) as TickHolder;
+      return typeof holder?.process?.pid === "number" ? holder : null;
+    } catch {
+      // absent, or torn by a crash mid-write: nobody holds it
+      return null;
+    }
+  }
+
+  /** Runs `fn` under the journal lock (a transaction that changes nothing in the journal). */
+  private underLock<T>(fn: () => T): Promise<T> {
+    return this.files.transact(() => fn(), false);
+  }
+
+  acquireTick(holder: TickHolder, liveness: LivenessCheck, now: Date): Promise<TickHolder | null> {
+    return this.underLock(() => {
+      const current = this.readTick();
+      if (current) {
+        const state = liveness(current.process);
+        // A dead holder (pid gone, or reused: start time differs) frees it at once; another host's after its expiry.
+        const holds = state === "alive" || (state === "unknown" && now.getTime() < Date.parse(current.expiresAt));
+        if (holds) return current;
+      }
+      // No durability needed: after a crash the holder it names is dead, which frees the mutex anyway.
+      writeFileSync(this.tickPath, JSON.stringify(holder), { mode: 0o600 });
+      return null;
+    });
+  }
+
+  releaseTick(holder: TickHolder): Promise<void> {
+    return this.underLock(() => {
+      const current = this.readTick();
+      if (current && current.since === holder.since && current.process.pid === holder.process.pid) unlinkSync(this.tickPath);
+    });
   }
 }

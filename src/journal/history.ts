@@ -45,15 +45,18 @@ export function appendHistory(path: string, committedBytes: number, lines: reado
 
 const CHUNK = 256 * 1024;
 
-/** Yields the committed lines newest first, as raw bytes (callers parse only what they need). */
-export function* linesBackwards(path: string, committedBytes: number): Generator<Buffer> {
-  if (committedBytes === 0) return;
-  let fd: number;
+function openForReading(path: string): number {
   try {
-    fd = openSync(path, "r");
+    return openSync(path, "r");
   } catch (error) {
     throw journalIoError(path, error);
   }
+}
+
+/** Yields the committed lines newest first, as raw bytes (callers parse only what they need). */
+export function* linesBackwards(path: string, committedBytes: number): Generator<Buffer> {
+  if (committedBytes === 0) return;
+  const fd = openForReading(path);
   try {
     let end = committedBytes;
     let carry: Buffer = Buffer.alloc(0);
@@ -99,4 +102,33 @@ export function findInHistory(path: string, committedBytes: number, id: string):
     if (line.length >= prefix.length && line.subarray(0, prefix.length).equals(prefix)) return parseHistoryLine(path, line);
   }
   return null;
+}
+
+/** The oldest committed line (the first), read forward until its newline; null when there is none. */
+export function firstLine(path: string, committedBytes: number): Buffer | null {
+  if (committedBytes === 0) return null;
+  const fd = openForReading(path);
+  try {
+    const chunks: Buffer[] = [];
+    for (let position = 0; position < committedBytes; ) {
+      const chunk = Buffer.alloc(Math.min(64 * 1024, committedBytes - position));
+      const read = readSync(fd, chunk, 0, chunk.length, position);
+      if (read === 0) break;
+      const nl = chunk.subarray(0, read).indexOf(10);
+      if (nl !== -1) {
+        chunks.push(chunk.subarray(0, nl));
+        break;
+      }
+      chunks.push(chunk.subarray(0, read));
+      position += read;
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** When a history entry left the active set: a task's finish, a tombstone's removal. */
+export function entryTime(entry: HistoryEntry): number {
+  return Date.parse(isTombstone(entry) ? entry.removed : (entry.finishedAt ?? entry.createdAt));
 }

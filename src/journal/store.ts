@@ -4,7 +4,7 @@
 // store can implement each as one statement or one transaction.
 import type { NewTask, TaskRecord, TaskStatus, WorkerRef } from "../core/task.ts";
 import type { TryOutcome } from "../core/transitions.ts";
-import type { Liveness } from "../host/process-identity.ts";
+import type { Liveness, Termination } from "../host/process-identity.ts";
 
 export interface ListFilter {
   statuses?: readonly TaskStatus[];
@@ -33,17 +33,62 @@ export interface EnqueueOptions {
   /** Reserve a worker slot when fewer than this many workers are alive and there is work for one more. */
   maxWorkers: number | null;
   liveness: LivenessCheck;
+  /** Scheduled tasks due within this count as work for a worker (it waits for them, sleeping). */
+  scheduleWindowMs: number;
 }
 
 /** Tells a store which recorded processes are gone; injected so stores stay free of /proc. */
 export type LivenessCheck = (worker: WorkerRef) => Liveness;
 
-export interface ClaimOptions {
+/** Kills a recorded worker process (and its group) after checking its identity; injected like liveness. */
+export type TerminateProcess = (worker: WorkerRef) => Termination;
+
+export interface RecoverOptions {
   liveness: LivenessCheck;
   /** A running task whose heartbeat is older than this is presumed lost even if its process looks alive. */
   heartbeatTimeoutMs: number;
-  /** Ids not to claim (a tick runs each task at most once). */
-  exclude?: ReadonlySet<string>;
+  /** A try still running this long (plus a margin) after its cancel or timeout is forced. */
+  graceMs: number;
+  /** Forces overdue tries; without it they are left to their own worker's supervisor. */
+  terminate?: TerminateProcess;
+}
+
+export interface ClaimOptions extends RecoverOptions {
+  /** Only tasks this accepts are claimed (a tick skips those whose timeout outlasts its budget). */
+  accept?: (task: TaskRecord) => boolean;
+}
+
+export interface RecoverResult {
+  /** Tries of dead or silent workers that were ended. */
+  recovered: string[];
+  /** Tries killed because they outlived their cancel or timeout. */
+  forced: string[];
+  /** Scheduled tasks whose time had come, now queued. */
+  promoted: string[];
+}
+
+/** What `cancel` did: ended a task that was not running, asked a running one to stop, or found it final. */
+export type CancelEffect = "cancelled" | "requested" | "final";
+
+export interface RemoveResult {
+  removed: TaskRecord[];
+  /** Ids refused because their task is running; when any id is refused or missing nothing is removed. */
+  running: string[];
+  missing: string[];
+}
+
+/** Whether a try is still this worker's, and whether it was asked to stop. */
+export interface TryControl {
+  held: boolean;
+  cancelRequestedAt: string | null;
+}
+
+/** The process that holds the tick mutex. */
+export interface TickHolder {
+  process: WorkerRef;
+  since: string;
+  /** Another host cannot check the process: past this time its hold is void. */
+  expiresAt: string;
 }
 
 export interface RetireResult {
@@ -59,7 +104,7 @@ export interface JournalStore {
   /** Inserts tasks durably (on disk before it resolves); all or nothing. */
   enqueue(tasks: readonly NewTask[], now: Date, options: EnqueueOptions): Promise<EnqueueResult>;
 
-  /** Recovers tasks of dead workers, then claims the oldest runnable task for `worker`, or null. */
+  /** Runs `recover`, then claims the oldest runnable task for `worker`, or null. */
   claimNext(slot: string, worker: WorkerRef, now: Date, options: ClaimOptions): Promise<TaskRecord | null>;
 
   /** Updates a running task; throws LeaseLostError when `lease` is no longer the task's. */
@@ -71,12 +116,51 @@ export interface JournalStore {
   /** Records that the process in `slot` is the started worker. */
   registerWorker(slot: string, worker: WorkerRef, now: Date): Promise<void>;
 
-  /** Frees `slot` unless runnable work remains (then the worker carries on). */
-  retireWorker(slot: string, now: Date, idleWindowMs: number): Promise<RetireResult>;
+  /** Frees `slot` unless work is runnable, or a scheduled task is due within `scheduleWindowMs` (the worker sleeps for it). */
+  retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult>;
 
   get(id: string): Promise<TaskRecord | null>;
   list(filter: ListFilter): Promise<TaskRecord[]>;
 
   /** Calls `onChange` (soon, maybe coalesced) after tasks may have changed; for live views. */
   watchChanges(onChange: () => void): { close(): void };
+
+  /** A running try's control row: still held by `lease`? cancel requested? Read only. */
+  poll(id: string, lease: string): Promise<TryControl>;
+
+  /** Ends tries of dead or silent workers, forces overdue tries (when given `terminate`), queues due scheduled tasks. */
+  recover(now: Date, options: RecoverOptions): Promise<RecoverResult>;
+
+  /**
+   * Ends the try `lease` with `outcome` after stopping its worker with `terminate`; null when the
+   * try is no longer running under that lease (it ended by itself) or its worker cannot be checked.
+   */
+  forceEnd(id: string, lease: string, outcome: TryOutcome, now: Date, terminate: TerminateProcess): Promise<TaskRecord | null>;
+
+  /** Cancels a task that is not running; marks a running one as asked to stop. Null when there is no such task. */
+  cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null>;
+
+  /** Queues a final task again (one more try at least). `queued: false` when the task is not final. Null when missing. */
+  retry(id: string, now: Date): Promise<{ task: TaskRecord; queued: boolean } | null>;
+
+  /** Deletes tasks that are not running, all or none. */
+  remove(ids: readonly string[], now: Date): Promise<RemoveResult>;
+
+  /**
+   * Deletes final tasks that finished before `olderThan` (all final tasks when null); returns their ids.
+   * With `onlyIfOldestBefore`, does nothing (cheaply) unless the oldest final task finished before it.
+   */
+  removeFinished(olderThan: Date | null, now: Date, options?: { onlyIfOldestBefore?: Date }): Promise<string[]>;
+
+  /** Reserves a worker slot when there is work and room for one more worker, first freeing `releasing`. */
+  reserveWorker(now: Date, options: EnqueueOptions & { releasing?: string }): Promise<string | null>;
+
+  /** Frees a worker's slot unconditionally (it is exiting). */
+  releaseWorker(slot: string): Promise<void>;
+
+  /** Takes the tick mutex for `holder` unless a live process holds it; returns the holder that keeps it, or null when taken. */
+  acquireTick(holder: TickHolder, liveness: LivenessCheck, now: Date): Promise<TickHolder | null>;
+
+  /** Gives the tick mutex back if `holder` still has it. */
+  releaseTick(holder: TickHolder): Promise<void>;
 }

@@ -1,10 +1,10 @@
 // Runs one claimed try of a task in this process and says how it ended. Output goes to the task
 // log, reports go through the Reporter, and nothing thrown by the executor escapes.
 import type { TaskRecord } from "../core/task.ts";
-import type { TryOutcome } from "../core/transitions.ts";
+import { timedOutMessage, type TryOutcome } from "../core/transitions.ts";
 import type { StepDefinition, TaskApi } from "../executor/definition.ts";
 import type { LoadedExecutor } from "../executor/load.ts";
-import { RetryAfter, UnrecoverableError } from "../executor/signals.ts";
+import { AbortReason } from "./abort-reasons.ts";
 import { captureOutput } from "./output-capture.ts";
 import type { Reporter } from "./reporter.ts";
 import { createTaskApi } from "./task-api.ts";
@@ -92,8 +92,11 @@ export async function executeTry(parts: ExecuteParts): Promise<TryOutcome> {
     const result = typeof returned === "object" ? ((returned as { result?: unknown }).result ?? null) : null;
     return { kind: "succeeded", message, result };
   } catch (thrown) {
-    const { error, record } = toTaskError(thrown, parts.tasksDir, parts.root);
-    if (parts.signal.aborted && parts.signal.reason === "cancelled") return { kind: "cancelled", message: "cancelled" };
+    const { error, record: thrownRecord } = toTaskError(thrown, parts.tasksDir, parts.root);
+    const aborted = parts.signal.aborted ? (parts.signal.reason as unknown) : null;
+    if (aborted === AbortReason.cancelled) return { kind: "cancelled", message: "cancelled" };
+    // What the executor threw on its way out of a timeout is a consequence; the timeout is the cause.
+    const record = aborted === AbortReason.timeout ? { ...thrownRecord, message: timedOutMessage(parts.task) } : thrownRecord;
     let message: string | null = null;
     if (typeof definition.onError === "function") {
       try {
@@ -103,12 +106,15 @@ export async function executeTry(parts: ExecuteParts): Promise<TryOutcome> {
       }
     }
     log.write("bgtask", `try ${parts.task.tries} failed: ${record.stack ?? record.message}\n`);
+    // By name, not instanceof: an executor loaded through jiti may get its own copy of the bgtask classes.
+    const named = (name: string) => (thrown as Error | null)?.name === name;
+    const delayMs = (thrown as { delayMs?: unknown } | null)?.delayMs;
     return {
       kind: "failed",
       error: record,
-      message,
-      unrecoverable: thrown instanceof UnrecoverableError || (thrown as Error)?.name === "UnrecoverableError",
-      retryAfterMs: thrown instanceof RetryAfter ? thrown.delayMs : null,
+      message: aborted === AbortReason.timeout ? record.message : message,
+      unrecoverable: named("UnrecoverableError"),
+      retryAfterMs: named("RetryAfter") && typeof delayMs === "number" && delayMs >= 0 ? delayMs : null,
     };
   } finally {
     restore();

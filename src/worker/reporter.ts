@@ -1,7 +1,7 @@
 // Coalesces what an executor reports into a bounded number of journal writes: the newest value of
 // each field waits at most one interval, at most one write is in flight, and flush() before the
-// try ends makes the last one land. Doubles as the heartbeat: with nothing to report it still
-// writes every heartbeat interval. Never rejects: a failed write is kept and tried again.
+// try ends makes the last one land. Never rejects: a failed write is kept and tried again. The
+// heartbeat is not here but in the supervisor thread, which a busy executor cannot block.
 import type { JournalStore, TaskReport } from "../journal/store.ts";
 import { LeaseLostError } from "../errors.ts";
 
@@ -13,7 +13,6 @@ export function mergeReports(earlier: TaskReport | null, later: TaskReport | nul
 
 export interface ReporterOptions {
   intervalMs: number;
-  heartbeatMs: number;
   /** Called once when the journal says this try is no longer ours. */
   onLeaseLost(error: LeaseLostError): void;
   /** Called when a write fails for another reason; the values are kept for the next write. */
@@ -23,7 +22,6 @@ export interface ReporterOptions {
 export class Reporter {
   private pending: TaskReport | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private heartbeat: NodeJS.Timeout;
   private writing: Promise<void> = Promise.resolve();
   /** A flush is queued behind the write in flight and has not taken `pending` yet. */
   private queued = false;
@@ -39,8 +37,6 @@ export class Reporter {
     this.taskId = taskId;
     this.lease = lease;
     this.options = options;
-    this.heartbeat = setInterval(() => this.schedule({}), options.heartbeatMs);
-    this.heartbeat.unref();
   }
 
   get leaseLost(): boolean {
@@ -105,7 +101,6 @@ export class Reporter {
   /** No more timed writes (what an executor reports after its try ended is dropped). */
   stop(): void {
     this.stopped = true;
-    clearInterval(this.heartbeat);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }

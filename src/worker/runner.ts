@@ -1,5 +1,6 @@
 // The worker loop: register in the slot the spawner reserved, claim the oldest runnable task,
-// run it, record how it ended, and repeat until the queue stays empty for the idle window.
+// run it, record how it ended, and repeat until the queue stays empty for the idle window (or a
+// scheduled task due within the schedule window is slept for). A supervisor thread watches each try.
 import { randomBytes } from "node:crypto";
 import type { Config } from "../config/config.ts";
 import type { TaskRecord } from "../core/task.ts";
@@ -7,11 +8,14 @@ import type { TryOutcome } from "../core/transitions.ts";
 import { LeaseLostError } from "../errors.ts";
 import { resolveExecutor } from "../executor/discover.ts";
 import { loadExecutor, type LoadedExecutor } from "../executor/load.ts";
-import { currentProcess, liveness } from "../host/process-identity.ts";
+import { currentProcess, liveness, terminate } from "../host/process-identity.ts";
 import type { JournalStore } from "../journal/store.ts";
+import { AbortReason } from "./abort-reasons.ts";
 import { executeTry } from "./execute.ts";
 import { Reporter } from "./reporter.ts";
+import { Supervisor } from "./supervisor.ts";
 import { TaskLog } from "./task-log.ts";
+import { workerSay } from "./worker-log.ts";
 import { toTaskError } from "./task-error.ts";
 
 const IDLE_POLL_MS = 100;
@@ -21,9 +25,9 @@ export interface RunnerOptions {
   store: JournalStore;
   /** The slot reserved by the spawner; a worker started by hand makes its own. */
   slot?: string;
-  /** Stop claiming new work once this time (epoch ms) is near: a tick's budget. */
+  /** Stop claiming new work once this time (epoch ms) is near, and claim no task whose timeout outlasts it: a tick's budget. */
   until?: number;
-  /** Exit at once when the queue is empty instead of waiting the idle window (ticks). */
+  /** Exit at once when nothing is due instead of waiting the idle window (ticks). */
   exitWhenIdle?: boolean;
   /** Give each task at most one try or slice (a tick shares its budget fairly). */
   oncePerTask?: boolean;
@@ -36,7 +40,9 @@ export class Runner {
   private readonly executors = new Map<string, Promise<LoadedExecutor>>();
   private readonly identity = currentProcess();
   private readonly slot: string;
-  private current: AbortController | null = null;
+  private supervisor: Supervisor | null = null;
+  private current: { lease: string; controller: AbortController } | null = null;
+  private stopRequests = 0;
   private readonly ran = new Set<string>();
   private stopping = false;
 
@@ -45,22 +51,59 @@ export class Runner {
     this.slot = options.slot ?? randomBytes(8).toString("hex");
   }
 
-  /** Asks the loop to finish the current try and stop; the try's signal is aborted. */
+  /**
+   * A first call (SIGTERM) stops claiming and lets the current try finish; if it has not after the
+   * grace period, its signal is aborted ("shutdown"). A second call forces it: the try is recorded as
+   * failed with `reason` (retried by its policy) and the process is killed.
+   */
   stop(reason: string): void {
+    this.stopRequests += 1;
     this.stopping = true;
-    this.current?.abort(reason);
+    if (this.stopRequests === 1) {
+      const graceMs = this.options.config.timings.cancelGraceMs;
+      workerSay(`${reason}: claiming nothing more, letting the current try finish (its signal is aborted after ${graceMs}ms); stop it again to force it`);
+      setTimeout(() => this.current?.controller.abort(AbortReason.shutdown), graceMs).unref();
+    } else if (this.current) {
+      this.supervisor?.force(reason);
+    }
   }
 
   async run(): Promise<void> {
     const { store, config } = this.options;
-    await store.registerWorker(this.slot, this.identity, new Date());
+    this.supervisor = new Supervisor(
+      config,
+      this.slot,
+      (request) => {
+        if (this.current?.lease === request.lease) this.current.controller.abort(request.reason);
+      },
+      (error) => {
+        workerSay(`supervisor thread failed, stopping: ${error.stack ?? error.message}`);
+        this.stop("worker stopped (its supervisor failed)");
+      },
+    );
+    try {
+      await store.registerWorker(this.slot, this.identity, new Date());
+      await this.loop();
+    } finally {
+      await this.supervisor.close();
+      await store.releaseWorker(this.slot).catch(() => undefined);
+    }
+  }
+
+  private async loop(): Promise<void> {
+    const { store, config } = this.options;
+    const { until } = this.options;
     let idleSince = Date.now();
-    while (!this.stopping) {
-      if (this.options.until !== undefined && Date.now() >= this.options.until) break;
+    while (!this.stopping && !this.supervisor!.forcing) {
+      if (until !== undefined && Date.now() >= until) return;
       const task = await store.claimNext(this.slot, this.identity, new Date(), {
         liveness,
+        terminate,
         heartbeatTimeoutMs: config.timings.heartbeatTimeoutMs,
-        exclude: this.options.oncePerTask ? this.ran : undefined,
+        graceMs: config.timings.cancelGraceMs,
+        accept: (t) =>
+          !(this.options.oncePerTask && this.ran.has(t.id)) &&
+          (until === undefined || t.timeoutMs === null || Date.now() + t.timeoutMs <= until),
       });
       if (task) {
         this.ran.add(task.id);
@@ -68,8 +111,9 @@ export class Runner {
         idleSince = Date.now();
         continue;
       }
-      if (this.options.exitWhenIdle || Date.now() - idleSince >= config.timings.workerIdleMs) {
-        const retire = await store.retireWorker(this.slot, new Date(), config.timings.workerIdleMs);
+      if (this.options.exitWhenIdle) return;
+      if (Date.now() - idleSince >= config.timings.workerIdleMs) {
+        const retire = await store.retireWorker(this.slot, new Date(), config.timings.scheduleWindowMs);
         if (retire.retired) return;
         if (retire.nextDueAt) await sleep(Math.max(0, Math.min(Date.parse(retire.nextDueAt) - Date.now(), config.timings.workerIdleMs)));
         idleSince = Date.now();
@@ -77,7 +121,6 @@ export class Runner {
       }
       await sleep(IDLE_POLL_MS);
     }
-    await store.retireWorker(this.slot, new Date(), 0).catch(() => undefined);
   }
 
   private executor(name: string): Promise<LoadedExecutor> {
@@ -93,14 +136,14 @@ export class Runner {
     const { store, config } = this.options;
     const lease = task.lease!;
     const controller = new AbortController();
-    this.current = controller;
+    this.current = { lease, controller };
     const log = new TaskLog(config.home, task.id, task.tries);
     const reporter = new Reporter(store, task.id, lease, {
       intervalMs: config.timings.reportIntervalMs,
-      heartbeatMs: config.timings.heartbeatMs,
-      onLeaseLost: () => controller.abort("lease lost"),
+      onLeaseLost: () => controller.abort(AbortReason.leaseLost),
       onWriteError: (error) => log.write("bgtask", `a progress report could not be saved yet (${(error as Error).message}); it is kept and retried\n`),
     });
+    this.supervisor!.watch(task);
     let outcome: TryOutcome;
     try {
       const executor = await this.executor(task.executor);
@@ -122,20 +165,20 @@ export class Runner {
       log.write("bgtask", `${record.message}\n`);
       outcome = { kind: "failed", error: record, message: null, unrecoverable: true };
     }
+    this.supervisor!.unwatch();
     try {
       await reporter.flush();
       // The last report must land: one more try if the journal refused it a moment ago.
       if (reporter.unsaved) await reporter.flush();
       reporter.stop();
       log.endLines();
-      if (reporter.leaseLost) {
-        log.write("bgtask", "this try was taken away from this worker (presumed dead); its outcome is discarded\n");
-        return;
-      }
+      if (controller.signal.reason === AbortReason.leaseLost) throw new LeaseLostError(task.id);
       await store.settle(task.id, lease, outcome, new Date());
     } catch (error) {
       if (!(error instanceof LeaseLostError)) throw error;
+      // Presumed dead while frozen or cut off: another try owns the task now. Write nothing, and leave.
       log.write("bgtask", "this try was taken away from this worker (presumed dead); its outcome is discarded\n");
+      this.stopping = true;
     } finally {
       reporter.stop();
       log.close();

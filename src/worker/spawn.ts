@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/config.ts";
 import { ensurePrivateDir } from "../host/home.ts";
+import { liveness } from "../host/process-identity.ts";
+import type { JournalStore } from "../journal/store.ts";
 
 const WORKER_ENTRY = fileURLToPath(new URL("./main.js", import.meta.url));
 
@@ -35,4 +37,19 @@ export function spawnWorker(config: Config, slot: string): number | undefined {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Starts one more worker when the journal has work for it and room under `concurrency` (and the
+ * config allows workers at all), first freeing `releasing`: the slot of a worker about to die.
+ */
+export async function startWorkerIfNeeded(config: Config, store: JournalStore, releasing?: string): Promise<void> {
+  if (!config.worker) return;
+  const slot = await store.reserveWorker(new Date(), {
+    maxWorkers: config.concurrency,
+    liveness,
+    scheduleWindowMs: config.timings.scheduleWindowMs,
+    releasing,
+  });
+  if (slot) spawnWorker(config, slot);
 }

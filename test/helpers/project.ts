@@ -6,6 +6,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type Options } from "execa";
 import type { TaskRecord } from "../../src/core/task.ts";
+import { JournalFiles } from "../../src/journal/journal-files.ts";
+import type { JournalDoc } from "../../src/journal/schema.ts";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const BIN = join(REPO, "bin/bgtask.js");
@@ -102,6 +104,25 @@ export class Project {
 
   readJournal(): unknown {
     return JSON.parse(readFileSync(this.journalPath, "utf8"));
+  }
+
+  private journalFiles(): JournalFiles {
+    return new JournalFiles(this.home, { staleMs: 2_000, waitMs: 20_000 });
+  }
+
+  /** The journal's active set and meta as every bgtask process sees it (snapshot + log replayed). */
+  journalState(): Promise<JournalDoc> {
+    return this.journalFiles().read();
+  }
+
+  /** Rewrites one active task through the journal's own commit path (for tests that fake a state). */
+  async editTask(id: string, edit: (task: TaskRecord) => TaskRecord): Promise<void> {
+    await this.journalFiles().transact((doc, tx) => {
+      const index = doc.tasks.findIndex((t) => t.id === id);
+      if (index === -1) throw new Error(`task ${id} is not active`);
+      doc.tasks[index] = edit(doc.tasks[index]!);
+      tx.touched.add(id);
+    });
   }
 
   /** Committed journal writes so far: the last commit in the log, or the snapshot's rev. */

@@ -20,7 +20,7 @@ function fakeStore(fail: (call: number) => Error | null = () => null) {
 }
 
 function reporter(store: JournalStore, overrides: Partial<ReporterOptions> = {}) {
-  return new Reporter(store, "1", "lease", { intervalMs: 250, heartbeatMs: 5000, onLeaseLost: () => undefined, onWriteError: () => undefined, ...overrides });
+  return new Reporter(store, "1", "lease", { intervalMs: 250, onLeaseLost: () => undefined, onWriteError: () => undefined, ...overrides });
 }
 
 beforeEach(() => {
@@ -100,15 +100,5 @@ describe("Reporter", () => {
     expect(calls()).toBe(1);
     expect(lost).toBe(1);
     r.stop();
-  });
-
-  it("writes a heartbeat when there is nothing to report", async () => {
-    const { store, writes } = fakeStore();
-    const r = reporter(store, { heartbeatMs: 1000 });
-    await vi.advanceTimersByTimeAsync(1300);
-    expect(writes).toEqual([{}]);
-    r.stop();
-    await vi.advanceTimersByTimeAsync(5000);
-    expect(writes).toHaveLength(1);
   });
 });

@@ -105,6 +105,7 @@ export async function run(name: string, pairs: string[], options: RunOptions): P
   const { tasks, workerSlot } = await store.enqueue(inputs, now, {
     maxWorkers: startWorker ? config.concurrency : null,
     liveness,
+    scheduleWindowMs: config.timings.scheduleWindowMs,
   });
   if (workerSlot) spawnWorker(config, workerSlot);
   if (!options.json) process.stdout.write(`${tasks.map((t) => t.id).join("\n")}\n`);

@@ -162,6 +162,8 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (Log
   if (task.finishedAt) out.push(field("finished", `${task.finishedAt}${task.startedAt ? ` (took ${age(task.startedAt, new Date(task.finishedAt))})` : ""}`));
   if (task.nextRunAt) out.push(field("next run", `${task.nextRunAt} (${until(task.nextRunAt, now)})`));
   if (task.worker) out.push(field("worker", `pid ${task.worker.pid} on ${sanitizeInline(task.worker.host)}`));
+  if (task.timeoutAt) out.push(field("times out", task.timeoutAt));
+  if (task.cancelRequestedAt) out.push(field("cancel", `requested at ${task.cancelRequestedAt}; waiting for the task to stop`));
   out.push(field("context", sanitizeInline(JSON.stringify(task.context))));
   const attributes = Object.entries(task.attributes);
   if (attributes.length > 0) {
@@ -178,7 +180,8 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (Log
     out.push(indent(chalk.red(sanitize(task.error.stack ?? task.error.message))));
   }
   const failedTries = task.history.filter((h) => h.error !== null);
-  if (failedTries.length > 1) {
+  // The last failure is shown in full above; list them all once there is more than that one.
+  if (failedTries.length > (task.error ? 1 : 0)) {
     out.push(chalk.bold("failed tries"));
     for (const h of failedTries) {
       out.push(indent(`try ${h.try}: ${sanitizeInline(h.error!.message)}${h.error!.where ? ` (${sanitizeInline(h.error!.where)})` : ""}`));

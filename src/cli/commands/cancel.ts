@@ -1,0 +1,45 @@
+// `bgtask cancel <id>`: a queued or scheduled task is cancelled at once. A running one is asked to
+// stop (its worker aborts task.signal); if it is still running a grace period later, this command
+// kills its worker (identity checked first), records it cancelled, and starts a replacement worker.
+import type { LocationFlags } from "../../config/config.ts";
+import type { TaskRecord } from "../../core/task.ts";
+import { publicRecord } from "../../core/task.ts";
+import { forcedOutcome, OUTSIDE_FORCE_MARGIN_MS } from "../../core/transitions.ts";
+import { TaskNotFoundError, UsageError } from "../../errors.ts";
+import { terminate } from "../../host/process-identity.ts";
+import { startWorkerIfNeeded } from "../../worker/spawn.ts";
+import { checkTaskId, getTask, openSession, printJson, type Session } from "../session.ts";
+
+const POLL_MS = 100;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Waits for the try to end by itself; past the grace period (and the worker's own chance), forces it. */
+async function awaitStop(session: Session, requested: TaskRecord): Promise<TaskRecord> {
+  const { config, store } = session;
+  const graceMs = config.timings.cancelGraceMs;
+  const forceAt = Date.parse(requested.cancelRequestedAt!) + graceMs + OUTSIDE_FORCE_MARGIN_MS;
+  for (;;) {
+    const task = await getTask(session, requested.id);
+    if (task.status !== "running" || task.lease !== requested.lease) return task;
+    if (Date.now() >= forceAt) {
+      const forced = await store.forceEnd(task.id, task.lease!, forcedOutcome(task, "cancelled", graceMs), new Date(), terminate);
+      if (forced === null) return getTask(session, requested.id);
+      await startWorkerIfNeeded(config, store);
+      return forced;
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+export async function cancel(id: string, options: LocationFlags & { json?: boolean; wait?: boolean }): Promise<void> {
+  const session = openSession(options);
+  const result = await session.store.cancel(checkTaskId(id), new Date());
+  if (!result) throw new TaskNotFoundError(id);
+  if (result.effect === "final") {
+    throw new UsageError(`task ${id} has already ended (${result.task.status}); there is nothing to cancel`, { code: "EFINAL" });
+  }
+  const task = result.effect === "requested" && options.wait !== false ? await awaitStop(session, result.task) : result.task;
+  if (options.json) printJson(publicRecord(task));
+  else if (task.status === "running") process.stdout.write(`${id} cancel requested: it stops when its executor sees task.signal, or is forced after the grace period\n`);
+  else process.stdout.write(`${id} ${task.status}${task.status === "cancelled" ? "" : " (it ended before it could be cancelled)"}\n`);
+}

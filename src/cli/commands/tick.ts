@@ -1,0 +1,61 @@
+// `bgtask tick [--max-time 55s]`, for cron: one at a time (a mutex whose holder is checked by pid and
+// start time, so one left by a killed tick frees itself), recover tries of dead workers, queue due
+// scheduled tasks, prune by `retention`, then run due work in this process until the budget is
+// near, starting no task whose timeout outlasts it. Silent unless something is wrong: cron mails output.
+import type { LocationFlags } from "../../config/config.ts";
+import { tryParseDuration } from "../../core/duration.ts";
+import { UsageError } from "../../errors.ts";
+import { currentProcess, liveness, terminate } from "../../host/process-identity.ts";
+import type { TickHolder } from "../../journal/store.ts";
+import { Runner } from "../../worker/runner.ts";
+import { removeTaskFiles } from "../../host/home.ts";
+import { openSession, type Session } from "../session.ts";
+
+const DEFAULT_BUDGET_MS = 55_000;
+
+function budgetOf(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_BUDGET_MS;
+  const budget = tryParseDuration(text);
+  if (budget === undefined || budget < 1) throw new UsageError(`--max-time "${text}" is not a duration like "55s" or "5m"`);
+  return budget;
+}
+
+/** Final tasks past `retention`, in batches: only once the oldest is a tenth of the retention overdue. */
+async function prune(session: Session, now: Date): Promise<void> {
+  const { config, store } = session;
+  if (config.retentionMs === null) return;
+  const cutoff = now.getTime() - config.retentionMs;
+  const removed = await store.removeFinished(new Date(cutoff), now, { onlyIfOldestBefore: new Date(cutoff - config.retentionMs / 10) });
+  removeTaskFiles(config.home, removed);
+}
+
+export async function tick(options: LocationFlags & { maxTime?: string }): Promise<void> {
+  const budgetMs = budgetOf(options.maxTime);
+  const session = openSession(options);
+  const { config, store } = session;
+  const started = Date.now();
+  const until = started + budgetMs;
+  const holder: TickHolder = {
+    process: currentProcess(),
+    since: new Date(started).toISOString(),
+    // Only for a holder on another host, whose process cannot be checked.
+    expiresAt: new Date(until + config.timings.cancelGraceMs + config.timings.heartbeatTimeoutMs).toISOString(),
+  };
+  const other = await store.acquireTick(holder, liveness, new Date());
+  if (other) {
+    process.stdout.write(`bgtask: a tick is already running (pid ${other.process.pid} on ${other.process.host}, since ${other.since}); this one exits\n`);
+    return;
+  }
+  const runner = new Runner({ config, store, until, exitWhenIdle: true });
+  const onSignal = (signal: NodeJS.Signals) => runner.stop(`tick stopped (${signal})`);
+  process.on("SIGTERM", onSignal).on("SIGINT", onSignal);
+  try {
+    const { timings } = config;
+    await store.recover(new Date(), { liveness, terminate, heartbeatTimeoutMs: timings.heartbeatTimeoutMs, graceMs: timings.cancelGraceMs });
+    await prune(session, new Date());
+    await runner.run();
+  } finally {
+    process.off("SIGTERM", onSignal).off("SIGINT", onSignal);
+    await store.releaseTick(holder);
+  }
+}

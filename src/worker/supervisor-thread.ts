@@ -1,0 +1,145 @@
+// The supervisor thread of a worker (or tick) process. It owns what must not depend on the main
+// thread's event loop, which a busy executor can block for as long as it likes:
+//  - the heartbeat of the running try (so a long synchronous computation is not mistaken for a hang);
+//  - noticing a cancel request and the try's timeout, and aborting task.signal through the main thread;
+//  - noticing that the try's lease is gone (the worker was presumed dead and its try given away);
+//  - forcing: when the try has not ended a grace period after its cancel, timeout or a second SIGTERM,
+//    it records the outcome under the lease, starts a replacement worker if work remains (not when
+//    the worker was told to stop), and SIGKILLs its own process group, executor children included.
+// A whole-process freeze (SIGSTOP, a suspended VM) stops this thread too; the heartbeat timeout and
+// the lease cover that case from the outside.
+import { parentPort, workerData } from "node:worker_threads";
+import { forcedOutcome, type ForceReason } from "../core/transitions.ts";
+import { LeaseLostError } from "../errors.ts";
+import { currentProcess, terminate } from "../host/process-identity.ts";
+import { openJournal } from "../journal/open.ts";
+import { AbortReason } from "./abort-reasons.ts";
+import { startWorkerIfNeeded } from "./spawn.ts";
+import { workerSay } from "./worker-log.ts";
+import { FORCING, GENERATION, type AbortRequest, type SupervisorData, type ToSupervisor } from "./supervisor.ts";
+
+const data = workerData as SupervisorData;
+const state = new Int32Array(data.shared);
+const { config } = data;
+const store = openJournal(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs });
+const { heartbeatMs, cancelGraceMs: graceMs } = config.timings;
+const CHECK_MS = Math.min(500, heartbeatMs);
+
+interface Watch {
+  generation: number;
+  id: string;
+  lease: string;
+  timeoutAt: number | null;
+  timeoutMs: number | null;
+  since: number;
+  lastBeat: number;
+  lost: boolean;
+  /** Abort reasons already sent to the main thread. */
+  sent: Set<AbortReason>;
+  force: { at: number; reason: ForceReason; message?: string } | null;
+}
+
+let watched: Watch | null = null;
+let checking = false;
+
+/** Still the try the main thread runs (it may have ended before its "unwatch" message arrives). */
+function isCurrent(watch: Watch): boolean {
+  return watched === watch && Atomics.load(state, GENERATION) === watch.generation;
+}
+
+function abort(watch: Watch, reason: AbortReason): void {
+  if (watch.sent.has(reason)) return;
+  watch.sent.add(reason);
+  const request: AbortRequest = { type: "abort", lease: watch.lease, reason };
+  parentPort!.postMessage(request);
+}
+
+function forceAt(watch: Watch, at: number, reason: ForceReason, message?: string): void {
+  if (watch.force === null || at < watch.force.at) watch.force = { at, reason, message };
+}
+
+async function check(): Promise<void> {
+  const watch = watched;
+  if (checking || watch === null) return;
+  checking = true;
+  try {
+    const now = Date.now();
+    // A try shorter than one check interval is never read back: a drain of quick tasks costs no polls.
+    if (!watch.lost && now - watch.since >= CHECK_MS) {
+      const control = await store.poll(watch.id, watch.lease);
+      if (control.held && now - watch.lastBeat >= heartbeatMs) {
+        await store.report(watch.id, watch.lease, {}, new Date()).then(
+          () => (watch.lastBeat = now),
+          (error: unknown) => {
+            if (!(error instanceof LeaseLostError)) throw error;
+            control.held = false;
+          },
+        );
+      }
+      if (!control.held && isCurrent(watch)) {
+        // Given away while this process was frozen or cut off: stop, write nothing more.
+        watch.lost = true;
+        workerSay(`task ${watch.id}: this try was given to another worker (this one was presumed dead); stopping it`);
+        abort(watch, AbortReason.leaseLost);
+        forceAt(watch, now + graceMs, "shutdown", "it did not stop after its try was given to another worker");
+      }
+      if (control.cancelRequestedAt) {
+        abort(watch, AbortReason.cancelled);
+        forceAt(watch, Date.parse(control.cancelRequestedAt) + graceMs, "cancelled");
+      }
+    }
+    if (watch.timeoutAt !== null && now >= watch.timeoutAt) {
+      abort(watch, AbortReason.timeout);
+      forceAt(watch, watch.timeoutAt + graceMs, "timeout");
+    }
+    if (watch.force !== null && now >= watch.force.at && isCurrent(watch)) await force(watch);
+  } catch (error) {
+    workerSay(`supervisor check failed (will retry): ${(error as Error).message}`);
+  } finally {
+    checking = false;
+  }
+}
+
+async function force(watch: Watch): Promise<void> {
+  Atomics.store(state, FORCING, 1);
+  const { reason, message } = watch.force!;
+  const asked = { cancelled: "its cancel", timeout: "its timeout", shutdown: "being stopped" }[reason];
+  workerSay(`task ${watch.id}: ${message ?? `it did not end within ${graceMs}ms of ${asked}`}; killing this worker`);
+  try {
+    if (!watch.lost) {
+      const outcome = forcedOutcome({ timeoutMs: watch.timeoutMs }, reason, graceMs, message);
+      await store.settle(watch.id, watch.lease, outcome, new Date()).catch((error: unknown) => {
+        if (!(error instanceof LeaseLostError)) throw error;
+      });
+    }
+    // Replaced after a cancel or timeout; not when told to stop (SIGTERM) or fenced off: the next run or tick takes over.
+    if (reason !== "shutdown") await startWorkerIfNeeded(config, store, data.slot);
+  } finally {
+    // Even when the journal could not be written: a dead worker's try is recovered by the next claim.
+    terminate(currentProcess());
+  }
+}
+
+parentPort!.on("message", (message: ToSupervisor) => {
+  if (message.type === "watch") {
+    watched = {
+      generation: message.generation,
+      id: message.id,
+      lease: message.lease,
+      timeoutAt: message.timeoutAt === null ? null : Date.parse(message.timeoutAt),
+      timeoutMs: message.timeoutMs,
+      since: Date.now(),
+      lastBeat: Date.now(),
+      lost: false,
+      sent: new Set(),
+      force: null,
+    };
+  } else if (message.type === "unwatch") {
+    watched = null;
+  } else if (watched !== null) {
+    forceAt(watched, Date.now(), "shutdown", message.message);
+    void check();
+  }
+});
+
+setInterval(() => void check(), CHECK_MS);

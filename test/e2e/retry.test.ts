@@ -1,0 +1,96 @@
+// Retry policies end to end: tiers and their intervals, `bgtask retry`, try-until-success,
+// UnrecoverableError and RetryAfter.
+import { describe, expect, it, onTestFinished } from "vitest";
+import { useProject } from "../helpers/project.ts";
+
+describe("retries", () => {
+  it("tiers 2×1s then 1×2s: failed after exactly 4 tries spaced by the intervals; `retry` makes it 5", async () => {
+    const project = useProject(onTestFinished, {
+      tasks: {
+        "always.js": `
+          import { defineTask } from "bgtask";
+          export default defineTask({
+            retry: [{ tries: 2, interval: "1s" }, { tries: 1, interval: "2s" }],
+            run(task) { throw new Error("try " + task.tries + " failed"); },
+          });`,
+      },
+    });
+    const id = await project.run("always");
+    const between = await project.waitForTask(id, (t) => t.status === "scheduled");
+    expect(between).toMatchObject({ maxTries: 4, remainingTries: 4 - between.tries, completed: false });
+    expect(between.nextRunAt).not.toBeNull();
+    const refused = await project.cli(["retry", id]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^bgtask: task \d+ cannot be retried: it is (already scheduled|running)/);
+
+    const failed = await project.waitForTask(id, (t) => t.completed, 30_000);
+    expect(failed).toMatchObject({ status: "failed", tries: 4, maxTries: 4, remainingTries: 0, error: { message: "try 4 failed" } });
+    expect(failed.history.map((h) => [h.try, h.status, h.error?.message])).toEqual([
+      [1, "failed", "try 1 failed"],
+      [2, "failed", "try 2 failed"],
+      [3, "failed", "try 3 failed"],
+      [4, "failed", "try 4 failed"],
+    ]);
+    const intervals = [1000, 1000, 2000];
+    intervals.forEach((interval, i) => {
+      const gap = Date.parse(failed.history[i + 1]!.startedAt) - Date.parse(failed.history[i]!.finishedAt!);
+      expect(gap).toBeGreaterThanOrEqual(interval);
+    });
+    const shown = await project.cli(["status", id]);
+    for (let n = 1; n <= 4; n++) expect(shown.stdout).toContain(`try ${n}: try ${n} failed (tasks/always.js:`);
+
+    const again = await project.cli(["retry", id]);
+    expect(again).toMatchObject({ code: 0, stdout: id });
+    const fifth = await project.waitForTask(id, (t) => t.completed && t.tries === 5);
+    expect(fifth).toMatchObject({ status: "failed", tries: 5, maxTries: 5, remainingTries: 0 });
+    expect(fifth.history).toHaveLength(5);
+  });
+
+  it("succeeds on try 3 after two failures; UnrecoverableError fails at once; RetryAfter sets the next interval", async () => {
+    const project = useProject(onTestFinished, {
+      tasks: {
+        "flaky.js": `
+          import { defineTask } from "bgtask";
+          export default defineTask({
+            run(task) {
+              if (task.tries < 3) throw new Error("not yet");
+              return { message: "ok on try " + task.tries };
+            },
+          });`,
+        "fatal.js": `
+          import { defineTask, UnrecoverableError } from "bgtask";
+          export default defineTask({ retry: 5, run() { throw new UnrecoverableError("the input is wrong"); } });`,
+        "later.ts": `
+          import { defineTask, RetryAfter } from "bgtask";
+          export default defineTask({
+            retry: { tries: 1, interval: "10m" },
+            run(task) {
+              if (task.tries === 1) throw new RetryAfter(300, "rate limited");
+              return { message: "ok" };
+            },
+          });`,
+      },
+    });
+    const flaky = await project.run("flaky", ["--retry", "3x100ms"]);
+    const fatal = await project.run("fatal");
+    const later = await project.run("later");
+    expect(await project.waitForTask(flaky, (t) => t.completed)).toMatchObject({
+      status: "succeeded",
+      tries: 3,
+      maxTries: 4,
+      remainingTries: 1,
+      message: "ok on try 3",
+      error: null,
+    });
+    expect(await project.waitForTask(fatal, (t) => t.completed)).toMatchObject({
+      status: "failed",
+      tries: 1,
+      maxTries: 6,
+      remainingTries: 0,
+      error: { message: "the input is wrong" },
+    });
+    const done = await project.waitForTask(later, (t) => t.completed);
+    expect(done).toMatchObject({ status: "succeeded", tries: 2 });
+    expect(Date.parse(done.history[1]!.startedAt) - Date.parse(done.history[0]!.finishedAt!)).toBeLessThan(60_000);
+  });
+});
