@@ -117,3 +117,41 @@ describe("steps run by a worker", () => {
     expect(done).toMatchObject({ status: "succeeded", state: { one: true, two: true }, step: { index: 1, name: "two", count: 2 } });
   });
 });
+
+describe("steps run only by ticks (cron mode)", () => {
+  it("pauses between ticks, resumes each tick, completes after several, and every tick keeps its budget", async () => {
+    const project = useProject(onTestFinished, { tasks: { "rows.js": rowsExecutor("30s"), "noop.js": fixture("noop.js") } });
+    const ledger = join(project.dir, "ledger.txt");
+    const id = await project.run("rows", ["rows=120", "rowMs=20", `ledger=${ledger}`, "--no-worker"]);
+    const other = await project.run("noop", ["--no-worker"]);
+    const budgetMs = 1000;
+    const seen: string[] = [];
+    let ticks = 0;
+    let longest = 0;
+    for (; ticks < 20; ticks++) {
+      const started = Date.now();
+      const tick = await project.cli(["tick", "--max-time", "1s"]);
+      longest = Math.max(longest, Date.now() - started);
+      expect(tick.code).toBe(0);
+      const task = await project.status(id);
+      seen.push(task.status);
+      if (task.completed) break;
+      // Between ticks nothing runs it: it waits paused in its middle step.
+      expect(task.status).toBe("paused");
+      expect(task.step?.name).toBe("transfer");
+    }
+    const done = await project.status(id);
+    expect(done.status).toBe("succeeded");
+    expect(done.tries).toBe(1);
+    // 120 rows of ≥20 ms cannot fit one 1 s budget: several ticks each advanced it by a slice.
+    expect(ticks).toBeGreaterThanOrEqual(2);
+    expect(seen.filter((s) => s === "paused").length).toBeGreaterThanOrEqual(2);
+    expect(ledgerRows(ledger)).toEqual(Array.from({ length: 120 }, (_, i) => i));
+    // The other task got its turn in the first tick rather than waiting for the long one.
+    expect((await project.status(other)).status).toBe("succeeded");
+    // Wall time of a whole `bgtask tick` process: its budget plus start-up, with a wide margin for a loaded machine.
+    console.log(`ticks: ${ticks + 1}, longest ${longest} ms for a ${budgetMs} ms budget`);
+    expect(longest).toBeLessThan(budgetMs + 2500);
+    expect(project.workers()).toEqual([]);
+  });
+});

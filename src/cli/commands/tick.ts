@@ -46,7 +46,8 @@ export async function tick(options: LocationFlags & { maxTime?: string }): Promi
     process.stdout.write(`bgtask: a tick is already running (pid ${other.process.pid} on ${other.process.host}, since ${other.since}); this one exits\n`);
     return;
   }
-  const runner = new Runner({ config, store, until, exitWhenIdle: true });
+  // One try or slice per task per tick: paused and new tasks share the budget (iTop's round-robin).
+  const runner = new Runner({ config, store, until, exitWhenIdle: true, oncePerTask: true });
   const onSignal = (signal: NodeJS.Signals) => runner.stop(`tick stopped (${signal})`);
   process.on("SIGTERM", onSignal).on("SIGINT", onSignal);
   try {
