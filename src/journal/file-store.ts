@@ -274,9 +274,15 @@ export class FileJournal implements JournalStore {
   private listIn(doc: JournalDoc, filter: ListFilter): TaskRecord[] {
     const matches = (task: TaskRecord) =>
       (!filter.statuses || filter.statuses.includes(task.status)) && (!filter.executor || task.executor === filter.executor);
-    const active = doc.tasks.filter(matches);
+    const limit = filter.limit ?? Infinity;
+    // Active tasks come first, the ones about to matter most: running and paused, then the
+    // scheduled and queued next in line; finished ones fill what the limit leaves, newest first.
+    const active = doc.tasks
+      .filter(matches)
+      .sort((a, b) => Number(b.status === "running" || b.status === "paused") - Number(a.status === "running" || a.status === "paused") || compareIds(a.id, b.id))
+      .slice(0, limit);
     const finals: TaskRecord[] = [];
-    const wanted = Math.max(0, (filter.limit ?? Infinity) - active.length);
+    const wanted = Math.max(0, limit - active.length);
     const wantsFinals = !filter.statuses || filter.statuses.some((s) => isFinal(s));
     if (wanted > 0 && wantsFinals) {
       const seen = new Set(doc.tasks.map((t) => t.id));

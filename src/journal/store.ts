@@ -9,7 +9,7 @@ import type { Liveness, Termination } from "../host/process-identity.ts";
 export interface ListFilter {
   statuses?: readonly TaskStatus[];
   executor?: string;
-  /** At most this many tasks, the newest; active tasks are always included. */
+  /** At most this many tasks: active ones first (running and paused, then next in line), then the newest finished. */
   limit?: number;
 }
 

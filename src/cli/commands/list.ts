@@ -37,5 +37,8 @@ export async function list(options: ListOptions): Promise<void> {
   const { store } = openSession(options);
   const tasks = await store.list({ statuses, executor: options.executor, limit });
   if (options.json) printJson(tasks.map(publicRecord));
-  else process.stdout.write(`${renderList(tasks, new Date())}\n`);
+  else {
+    process.stdout.write(`${renderList(tasks, new Date())}\n`);
+    if (tasks.length === limit) process.stderr.write(`(the first ${limit} shown: --limit N shows more, --status narrows)\n`);
+  }
 }
