@@ -1,13 +1,13 @@
 // `bgtask run <executor> [key=value …]`: validate everything, store the task(s) durably, make sure
 // a worker will take them, print the id(s). Nothing is written unless every input is valid.
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { mergeContext, parseContextJson, parsePairs, MAX_CONTEXT_BYTES, type TaskContext } from "../../core/context.ts";
 import { tryParseDuration } from "../../core/duration.ts";
 import { NO_RETRY, parseRetryFlag, RetryPolicyError } from "../../core/retry-policy.ts";
 import { publicRecord, type NewTask, type RetryPolicy } from "../../core/task.ts";
 import { UsageError } from "../../errors.ts";
 import { resolveExecutor } from "../../executor/discover.ts";
-import { loadExecutor } from "../../executor/load.ts";
+import { executorSettings } from "../../executor/settings-cache.ts";
 import { liveness } from "../../host/process-identity.ts";
 import type { LocationFlags } from "../../config/config.ts";
 import { spawnWorker } from "../../worker/spawn.ts";
@@ -89,7 +89,7 @@ function retryOverride(options: RunOptions): RetryPolicy | null {
 
 export async function run(name: string, pairs: string[], options: RunOptions): Promise<void> {
   const { config, store } = openSession(options);
-  const executor = await loadExecutor(resolveExecutor(config.tasksDir, name));
+  const executor = await executorSettings(resolveExecutor(config.tasksDir, name), config.home, existsSync(config.home));
   const now = new Date();
   const at = runAt(options, now);
   const retry = retryOverride(options) ?? executor.retry ?? config.retry ?? NO_RETRY;

@@ -1,0 +1,60 @@
+// What `run` needs to know about an executor (its retry policy, timeout, serial key), remembered
+// per file so that enqueueing does not import the module every time: a TypeScript executor costs
+// ~120 ms to load through jiti, more than the rest of `bgtask run`. An entry is used only while
+// the file's size and mtime are unchanged, and never for a `serialKey` function, which needs the
+// module. A module that loads once is assumed to load again; if it stops (a broken import), the
+// worker reports it on the task.
+import { randomBytes } from "node:crypto";
+import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { RetryPolicy } from "../core/task.ts";
+import type { ExecutorFile } from "./discover.ts";
+import { loadExecutor } from "./load.ts";
+
+export interface ExecutorSettings {
+  retry: RetryPolicy | null;
+  timeoutMs: number | null;
+  serialKeyOf(context: Record<string, unknown>): string | null;
+}
+
+interface Entry {
+  mtimeMs: number;
+  size: number;
+  retry: RetryPolicy | null;
+  timeoutMs: number | null;
+  serial: boolean;
+}
+
+const CACHE_FILE = "executors.cache.json";
+
+function readCache(path: string): Record<string, Entry> {
+  try {
+    const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, Entry>) : {};
+  } catch {
+    return {}; // absent or torn: a cache, rebuilt on the next load
+  }
+}
+
+/** Settings of `executor`, from the cache when its file is unchanged, else by loading it (which validates it). */
+export async function executorSettings(executor: ExecutorFile, home: string, homeExists: boolean): Promise<ExecutorSettings> {
+  const path = join(home, CACHE_FILE);
+  const stat = statSync(executor.file);
+  const cache = homeExists ? readCache(path) : {};
+  const hit = cache[executor.file];
+  if (hit && hit.mtimeMs === stat.mtimeMs && hit.size === stat.size) {
+    return { retry: hit.retry, timeoutMs: hit.timeoutMs, serialKeyOf: () => (hit.serial ? executor.name : null) };
+  }
+  const loaded = await loadExecutor(executor);
+  if (homeExists && typeof loaded.definition.serialKey !== "function") {
+    cache[executor.file] = { mtimeMs: stat.mtimeMs, size: stat.size, retry: loaded.retry, timeoutMs: loaded.timeoutMs, serial: loaded.definition.serial === true };
+    const temp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
+    try {
+      writeFileSync(temp, JSON.stringify(cache), { mode: 0o600, flag: "wx" });
+      renameSync(temp, path);
+    } catch {
+      // best effort: the next run loads the module again
+    }
+  }
+  return loaded;
+}
