@@ -1,0 +1,259 @@
+// D2: a process SIGKILLed anywhere in a journal write leaves a valid journal holding every task
+// acknowledged before the kill, and the lock it leaves behind is taken over after the stale
+// threshold (BGTASK_LOCK_STALE=2s in test projects). K1 kills at random moments, K2 at every
+// step of the write path (BGTASK_TEST_CRASH_AT, src/journal/crash-points.ts).
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { describe, expect, it, onTestFinished } from "vitest";
+import type { CrashPoint } from "../../src/journal/crash-points.ts";
+import { fixture } from "../helpers/fixtures.ts";
+import { homeEntries, journalProblems, readJournalState, sha256, startWorker } from "../helpers/journal.ts";
+import { BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
+import { budget, scaled, seededRandom, STRESS, summary } from "../helpers/stress.ts";
+
+const STALE_MS = 2_000;
+/** How long the command after a crash may take: the stale threshold plus generous slack for a loaded machine. */
+const RECOVERY_BOUND_MS = STALE_MS + 15_000;
+
+/** `run --no-worker noop` that must succeed within the recovery bound; returns the id. */
+async function runAfterCrash(project: Project): Promise<string> {
+  const started = Date.now();
+  const result = await project.cli(["run", "--no-worker", "noop"]);
+  expect(result.stderr).toBe("");
+  expect(result.code).toBe(0);
+  expect(Date.now() - started).toBeLessThan(RECOVERY_BOUND_MS);
+  return result.stdout.trim();
+}
+
+function journalFiles(project: Project): string {
+  return sha256(project.journalBytes()) + sha256(existsSync(join(project.home, "history.jsonl")) ? readFileSync(join(project.home, "history.jsonl")) : null);
+}
+
+describe("K1: run killed with SIGKILL at a random moment", () => {
+  const KILLS = scaled(15, 300);
+  it(
+    `after each of ${KILLS} kills the journal parses and holds every acknowledged task exactly once`,
+    async () => {
+      const random = seededRandom("K1");
+      const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+      const acknowledged = [await runAfterCrash(project)];
+      // Kill from late in start-up (module loading takes most of a run) to just after a normal run ends.
+      const baseline = Date.now();
+      acknowledged.push(await runAfterCrash(project));
+      const span = Math.max(150, (Date.now() - baseline) * 1.3);
+      let unacknowledged = 0;
+      let landedInWrite = 0;
+      for (let i = 0; i < KILLS; i++) {
+        const before = readJournalState(project).counts.size;
+        const child = execa(process.execPath, [BIN, "run", "--no-worker", "noop"], {
+          cwd: project.dir,
+          env: project.env,
+          reject: false,
+          stdin: "ignore",
+        });
+        const timer = setTimeout(() => child.kill("SIGKILL"), span * (0.3 + 0.7 * random()));
+        const result = await child;
+        clearTimeout(timer);
+        if (result.exitCode === 0) acknowledged.push(String(result.stdout).trim());
+        else {
+          expect(result.signal).toBe("SIGKILL");
+          unacknowledged++;
+        }
+        const state = readJournalState(project);
+        expect(journalProblems(state, acknowledged)).toEqual([]);
+        // A killed run adds its task or nothing, never more than one.
+        expect(state.counts.size - before).toBeLessThanOrEqual(1);
+        if (homeEntries(project).includes("journal.lock")) landedInWrite++;
+        // The next command works, taking over a lock the killed run may have left.
+        acknowledged.push(await runAfterCrash(project));
+      }
+      const state = readJournalState(project);
+      expect(journalProblems(state, acknowledged)).toEqual([]);
+      expect(state.counts.size - acknowledged.length).toBeLessThanOrEqual(unacknowledged);
+      summary(
+        "K1",
+        `${KILLS} kills (${unacknowledged} before the id was printed, ${landedInWrite} holding the lock): journal valid after each, ${acknowledged.length} acknowledged tasks all present once`,
+      );
+    },
+    budget(90_000, 1_800_000),
+  );
+});
+
+const POINTS: readonly CrashPoint[] = ["locked", "read", "history-appended", "temp-written", "renamed", "before-unlock"];
+/** Points before the rename: the journal file itself must be untouched by the dying process. */
+const BEFORE_RENAME = new Set<CrashPoint>(["locked", "read", "history-appended", "temp-written"]);
+
+describe("K2: deterministic crash points", () => {
+  it(
+    "`run` killed at each step of its write: journal valid, untouched before the rename, next command recovers the lock",
+    async () => {
+      const outcomes = await Promise.all(
+        POINTS.map(async (point) => {
+          const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+          const acknowledged = [await runAfterCrash(project)];
+          const before = journalFiles(project);
+          const crashed = await project.cli(["run", "--no-worker", "noop"], { env: { BGTASK_TEST_CRASH_AT: point } });
+          if (point === "history-appended") {
+            // A new task is not final: `run` appends nothing to the history and never reaches this point.
+            expect(crashed.code).toBe(0);
+            acknowledged.push(crashed.stdout.trim());
+          } else {
+            expect(crashed.code, `${point}: ${crashed.stderr}`).toBe(-1);
+            expect(crashed.stdout).toBe("");
+          }
+          const state = readJournalState(project);
+          expect(journalProblems(state, acknowledged)).toEqual([]);
+          if (BEFORE_RENAME.has(point) && point !== "history-appended") expect(journalFiles(project)).toBe(before);
+          if (point === "renamed" || point === "before-unlock") expect(state.counts.size).toBe(2);
+          // Readers do not wait for the lock and skip a leftover temp file.
+          expect((await project.list()).length).toBe(state.counts.size);
+          acknowledged.push(await runAfterCrash(project));
+          expect(journalProblems(readJournalState(project), acknowledged)).toEqual([]);
+          expect(homeEntries(project)).not.toContain("journal.lock");
+          return point;
+        }),
+      );
+      summary("K2 run", `killed at ${outcomes.join(", ")}: journal valid, untouched before rename, next run recovered`);
+    },
+    budget(60_000, 120_000),
+  );
+
+  const REPEAT = scaled(1, 5);
+  it(
+    "a worker killed at each step of finishing a task: journal valid, task not lost, next worker recovers it",
+    async () => {
+      for (let round = 0; round < REPEAT; round++) {
+        await Promise.all(
+          POINTS.map(async (point) => {
+            const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+            const id = await runAfterCrash(project);
+            // A worker's writes for one noop task: register, claim, report, settle. history-appended
+            // happens only in the settle (the task turns final), so it is the first time there.
+            const at = point === "history-appended" ? `${point}@1` : `${point}@4`;
+            const worker = await startWorker(project, { BGTASK_TEST_CRASH_AT: at });
+            expect(worker.signal, `${at}: ${String(worker.stderr)}`).toBe("SIGKILL");
+            const state = readJournalState(project);
+            expect(journalProblems(state, [id])).toEqual([]);
+            const task = state.byId.get(id)!;
+            if (BEFORE_RENAME.has(point)) {
+              // The settle never landed: the task is still running, history has no committed line.
+              expect(task.status).toBe("running");
+              expect(state.doc.history.bytes).toBe(0);
+            } else {
+              expect(task.status).toBe("succeeded");
+              expect(state.history.map((t) => t.id)).toEqual([id]);
+            }
+            if (point === "temp-written") {
+              // The temp file left behind is the settle's: the task had left the active set in it.
+              const temps = readdirSync(project.home).filter((n) => n.endsWith(".tmp"));
+              expect(temps).toHaveLength(1);
+              const pending = JSON.parse(readFileSync(join(project.home, temps[0]!), "utf8")) as { tasks: Array<{ id: string }> };
+              expect(pending.tasks.map((t) => t.id)).not.toContain(id);
+            }
+            // The next command takes over the lock; the next worker recovers the dead worker's task.
+            const next = await runAfterCrash(project);
+            expect((await startWorker(project)).exitCode).toBe(0);
+            const after = readJournalState(project);
+            expect(journalProblems(after, [id, next])).toEqual([]);
+            expect(after.byId.get(next)!.status).toBe("succeeded");
+            const recovered = after.byId.get(id)!;
+            if (BEFORE_RENAME.has(point)) {
+              expect(recovered.status).toBe("failed");
+              expect(recovered.error?.message).toMatch(/worker running this task died/);
+            } else {
+              expect(recovered.status).toBe("succeeded");
+            }
+          }),
+        );
+      }
+      summary("K2 worker", `${REPEAT}× each of ${POINTS.join(", ")} in a worker's settle: no task lost, dead worker's task recovered`);
+    },
+    budget(60_000, 300_000),
+  );
+
+  it.runIf(STRESS)(
+    "stress: a worker killed at every write of its life, at every point",
+    async () => {
+      let kills = 0;
+      for (const point of POINTS) {
+        for (let n = 1; ; n++) {
+          const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+          const id = await runAfterCrash(project);
+          const worker = await startWorker(project, { BGTASK_TEST_CRASH_AT: `${point}@${n}` });
+          expect(journalProblems(readJournalState(project), [id])).toEqual([]);
+          if (worker.signal !== "SIGKILL") {
+            expect(worker.exitCode).toBe(0);
+            break;
+          }
+          kills++;
+          const next = await runAfterCrash(project);
+          expect((await startWorker(project)).exitCode).toBe(0);
+          const after = readJournalState(project);
+          expect(journalProblems(after, [id, next])).toEqual([]);
+          expect([...after.byId.values()].every((t) => t.completed)).toBe(true);
+          project.cleanup();
+        }
+      }
+      summary("K2 sweep", `${kills} worker kills, one at every write of a worker's life: journal valid and no task lost after each`);
+    },
+    1_800_000,
+  );
+});
+
+describe("a worker killed in the middle of a progress storm", () => {
+  const KILLS = scaled(4, 60);
+  it(
+    `leaves a valid journal after each of ${KILLS} kills, and its task is recovered`,
+    async () => {
+      const random = seededRandom("storm");
+      const project = useProject(onTestFinished, {
+        tasks: {
+          "noop.js": fixture("noop.js"),
+          "storm.js": `
+            import { defineTask } from "bgtask";
+            export default defineTask({
+              async run(task) {
+                for (let i = 0; ; i++) {
+                  await task.progress(i % 100, "storm " + i);
+                  await new Promise((resolve) => setImmediate(resolve));
+                }
+              },
+            });`,
+        },
+        // Reports are written as fast as the journal takes them.
+        env: { BGTASK_REPORT_INTERVAL: "0" },
+      });
+      const acknowledged: string[] = [];
+      for (let i = 0; i < KILLS; i++) {
+        const id = await project.run("storm");
+        acknowledged.push(id);
+        const running = await project.waitForTask(id, (t) => t.status === "running" && t.progress > 0, 30_000);
+        await new Promise((resolve) => setTimeout(resolve, random() * 300));
+        process.kill(running.worker!.pid, "SIGKILL");
+        await waitFor(() => !project.workers().includes(running.worker!.pid), 10_000, () => "killed worker still listed");
+        expect(journalProblems(readJournalState(project), acknowledged)).toEqual([]);
+      }
+      // A worker started by the next run recovers every storm task (no retries: failed, worker died).
+      acknowledged.push(await project.run("noop"));
+      await waitFor(
+        () => {
+          const state = readJournalState(project);
+          return acknowledged.every((id) => state.byId.get(id)?.completed);
+        },
+        budget(30_000, 120_000),
+        () => "tasks of killed workers were not recovered",
+        200,
+      );
+      const state = readJournalState(project);
+      expect(journalProblems(state, acknowledged)).toEqual([]);
+      for (const id of acknowledged.slice(0, -1)) {
+        expect(state.byId.get(id)).toMatchObject({ status: "failed" });
+        expect(state.byId.get(id)!.error?.message).toMatch(/worker running this task died/);
+      }
+      expect(state.byId.get(acknowledged.at(-1)!)!.status).toBe("succeeded");
+      summary("storm", `${KILLS} workers killed mid-progress-storm: journal valid after each, every task recovered`);
+    },
+    budget(60_000, 900_000),
+  );
+});
