@@ -96,7 +96,8 @@ export class FileJournal implements JournalStore {
     this.swept = true;
     const cutoff = Date.now() - this.lockSettings.staleMs;
     for (const name of readdirSync(this.home)) {
-      if (!/^\.journal\.json\..*\.tmp$/.test(name)) continue;
+      // Ours are .journal.json.<pid>-<random>.tmp; steno (lowdb's own writer) leaves .journal.json.tmp.
+      if (!/^\.journal\.json\.(.*\.)?tmp$/.test(name)) continue;
       const path = join(this.home, name);
       try {
         if (statSync(path).mtimeMs < cutoff) unlinkSync(path);
