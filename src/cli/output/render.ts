@@ -99,13 +99,13 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly stri
     out.push(indent(table(["NAME", "SIZE", "PATH"], task.attachments.map((a) => [sanitizeInline(a.name), `${a.size} B`, a.path]))));
   }
   if (task.error) {
-    out.push(chalk.bold("error") + (task.error.where ? chalk.dim(` at ${task.error.where}`) : ""));
+    out.push(chalk.bold("error") + (task.error.where ? chalk.dim(` at ${sanitizeInline(task.error.where)}`) : ""));
     out.push(indent(chalk.red(sanitize(task.error.stack ?? task.error.message))));
   }
   const failedTries = task.history.filter((h) => h.error !== null);
   if (failedTries.length > 1) {
     out.push(chalk.bold("failed tries"));
-    for (const h of failedTries) out.push(indent(`try ${h.try}: ${sanitizeInline(h.error!.message)}${h.error!.where ? ` (${h.error!.where})` : ""}`));
+    for (const h of failedTries) out.push(indent(`try ${h.try}: ${sanitizeInline(h.error!.message)}${h.error!.where ? ` (${sanitizeInline(h.error!.where)})` : ""}`));
   }
   if (logTail.length > 0) {
     out.push(chalk.bold("log (last lines)"));
