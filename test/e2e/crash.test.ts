@@ -31,7 +31,7 @@ function journalFiles(project: Project): string {
 }
 
 describe("K1: run killed with SIGKILL at a random moment", () => {
-  const KILLS = scaled(15, 300);
+  const KILLS = scaled(12, 300);
   it(
     `after each of ${KILLS} kills the journal parses and holds every acknowledged task exactly once`,
     async () => {
@@ -202,7 +202,7 @@ describe("K2: deterministic crash points", () => {
 });
 
 describe("a worker killed in the middle of a progress storm", () => {
-  const KILLS = scaled(4, 60);
+  const KILLS = scaled(3, 60);
   it(
     `leaves a valid journal after each of ${KILLS} kills, and its task is recovered`,
     async () => {

@@ -60,7 +60,7 @@ export function homeEntries(project: Project): string[] {
   return existsSync(project.home) ? readdirSync(project.home).sort() : [];
 }
 
-export const WORKER_ENTRY = join(REPO, "dist/worker/main.js");
+const WORKER_ENTRY = join(REPO, "dist/worker/main.js");
 
 /** Starts a worker the way spawn.ts does, but attached, so a test can give it its own env and await its end. */
 export function startWorker(project: Project, env: Record<string, string> = {}): ResultPromise<{ reject: false }> {
