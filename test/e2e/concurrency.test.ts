@@ -79,6 +79,8 @@ describe("D1: many writers, one journal", () => {
       const state = readJournalState(project);
       expect(journalProblems(state, ids)).toEqual([]);
       expect(state.counts.size).toBe(C1);
+      // The workers leave on their own once the queue is empty; none is left behind.
+      await waitFor(() => project.workers().length === 0, 30_000, () => `workers still alive: ${project.workers().join(" ")}`);
       summary("C1", `${C1} simultaneous runs: ${C1} distinct ids, all succeeded, journal valid`);
     },
     budget(90_000, 600_000),
@@ -114,6 +116,7 @@ describe("D1: many writers, one journal", () => {
       const state = readJournalState(project);
       expect(journalProblems(state, acknowledged)).toEqual([]);
       expect(state.counts.size).toBe(WRITERS * RUNS);
+      await waitFor(() => project.workers().length === 0, 30_000, () => `workers still alive: ${project.workers().join(" ")}`);
       summary("C2", `${WRITERS}×${RUNS} runs racing workers and ${reads} list reads: every acknowledged id present once`);
     },
     budget(90_000, 1_200_000),
