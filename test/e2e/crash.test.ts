@@ -2,7 +2,7 @@
 // acknowledged before the kill, and the lock it leaves behind is taken over after the stale
 // threshold (BGTASK_LOCK_STALE=2s in test projects). K1 kills at random moments, K2 at every
 // step of the write path (BGTASK_TEST_CRASH_AT, src/journal/crash-points.ts).
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -30,50 +30,79 @@ function journalFiles(project: Project): string {
   return sha256(project.journalBytes()) + sha256(existsSync(join(project.home, "history.jsonl")) ? readFileSync(join(project.home, "history.jsonl")) : null);
 }
 
+type KillMode = "anytime" | "journal.lock" | ".tmp";
+
+/** One project killed `kills` times in a row; lanes run side by side, as most of a lane is waiting on stale locks. */
+async function killLane(lane: number, kills: number) {
+  const random = seededRandom(`K1 lane ${lane}`);
+  const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+  // How long a run takes right now, followed as the load on the machine changes.
+  let span = 0;
+  const timedRun = async () => {
+    const started = Date.now();
+    const id = await runAfterCrash(project);
+    span = span === 0 ? Date.now() - started : 0.7 * span + 0.3 * (Date.now() - started);
+    return id;
+  };
+  const acknowledged = [await timedRun(), await timedRun()];
+  const modes: Record<KillMode, number> = { anytime: 0, "journal.lock": 0, ".tmp": 0 };
+  let unacknowledged = 0;
+  let leftLock = 0;
+  for (let i = 0; i < kills; i++) {
+    const before = readJournalState(project).counts.size;
+    const child = execa(process.execPath, [BIN, "run", "--no-worker", "noop"], { cwd: project.dir, env: project.env, reject: false, stdin: "ignore" });
+    const kill = () => child.kill("SIGKILL");
+    let timer: NodeJS.Timeout | undefined;
+    let watcher: FSWatcher | undefined;
+    const mode = (["anytime", "journal.lock", ".tmp"] as const)[Math.floor(random() * 3)]!;
+    modes[mode]++;
+    if (mode === "anytime") {
+      // From late in start-up (module loading is most of a run) to just after a normal run ends.
+      timer = setTimeout(kill, span * (0.3 + random()));
+    } else {
+      // Aim at the write itself: a moment after the lock is taken, or after the temp file appears.
+      const delay = random() * 4;
+      watcher = watch(project.home, (_, name) => {
+        if (!name?.endsWith(mode) || timer) return;
+        timer = setTimeout(kill, delay);
+      });
+    }
+    const result = await child;
+    clearTimeout(timer);
+    watcher?.close();
+    if (result.exitCode === 0) acknowledged.push(String(result.stdout).trim());
+    else {
+      expect(result.signal).toBe("SIGKILL");
+      unacknowledged++;
+    }
+    const state = readJournalState(project);
+    expect(journalProblems(state, acknowledged)).toEqual([]);
+    // A killed run adds its task or nothing, never more than one.
+    expect(state.counts.size - before).toBeLessThanOrEqual(1);
+    if (homeEntries(project).includes("journal.lock")) leftLock++;
+    // The next command works, taking over a lock the killed run may have left.
+    acknowledged.push(await timedRun());
+  }
+  const state = readJournalState(project);
+  expect(journalProblems(state, acknowledged)).toEqual([]);
+  expect(state.counts.size - acknowledged.length).toBeLessThanOrEqual(unacknowledged);
+  return { modes, unacknowledged, leftLock, acknowledged: acknowledged.length };
+}
+
 describe("K1: run killed with SIGKILL at a random moment", () => {
-  const KILLS = scaled(12, 300);
+  const LANES = scaled(3, 5);
+  const KILLS = scaled(9, 300);
   it(
     `after each of ${KILLS} kills the journal parses and holds every acknowledged task exactly once`,
     async () => {
-      const random = seededRandom("K1");
-      const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
-      const acknowledged = [await runAfterCrash(project)];
-      // Kill from late in start-up (module loading takes most of a run) to just after a normal run ends.
-      const baseline = Date.now();
-      acknowledged.push(await runAfterCrash(project));
-      const span = Math.max(150, (Date.now() - baseline) * 1.3);
-      let unacknowledged = 0;
-      let landedInWrite = 0;
-      for (let i = 0; i < KILLS; i++) {
-        const before = readJournalState(project).counts.size;
-        const child = execa(process.execPath, [BIN, "run", "--no-worker", "noop"], {
-          cwd: project.dir,
-          env: project.env,
-          reject: false,
-          stdin: "ignore",
-        });
-        const timer = setTimeout(() => child.kill("SIGKILL"), span * (0.3 + 0.7 * random()));
-        const result = await child;
-        clearTimeout(timer);
-        if (result.exitCode === 0) acknowledged.push(String(result.stdout).trim());
-        else {
-          expect(result.signal).toBe("SIGKILL");
-          unacknowledged++;
-        }
-        const state = readJournalState(project);
-        expect(journalProblems(state, acknowledged)).toEqual([]);
-        // A killed run adds its task or nothing, never more than one.
-        expect(state.counts.size - before).toBeLessThanOrEqual(1);
-        if (homeEntries(project).includes("journal.lock")) landedInWrite++;
-        // The next command works, taking over a lock the killed run may have left.
-        acknowledged.push(await runAfterCrash(project));
-      }
-      const state = readJournalState(project);
-      expect(journalProblems(state, acknowledged)).toEqual([]);
-      expect(state.counts.size - acknowledged.length).toBeLessThanOrEqual(unacknowledged);
+      const lanes = await Promise.all(Array.from({ length: LANES }, (_, lane) => killLane(lane, Math.ceil(KILLS / LANES))));
+      const total = (pick: (lane: (typeof lanes)[number]) => number) => lanes.reduce((sum, lane) => sum + pick(lane), 0);
       summary(
         "K1",
-        `${KILLS} kills (${unacknowledged} before the id was printed, ${landedInWrite} holding the lock): journal valid after each, ${acknowledged.length} acknowledged tasks all present once`,
+        `${total((l) => l.modes.anytime + l.modes["journal.lock"] + l.modes[".tmp"])} kills in ${LANES} projects ` +
+          `(${total((l) => l.modes.anytime)} at any moment, ${total((l) => l.modes["journal.lock"])} just after the lock was taken, ` +
+          `${total((l) => l.modes[".tmp"])} just after the temp file appeared; ${total((l) => l.unacknowledged)} before the id was printed, ` +
+          `${total((l) => l.leftLock)} left the lock behind): journal valid after each, ${total((l) => l.acknowledged)} acknowledged tasks all present once`,
       );
     },
     budget(90_000, 1_800_000),
