@@ -71,16 +71,20 @@ export class UnrecoverableError extends Error {
 /** Turns anything thrown (a string, an object, undefined) into an Error that keeps a message. */
 export function coerceError(value: unknown): Error {
   if (value instanceof Error) return value;
-  if (typeof value === "string") return new Error(value);
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
+  let message: string;
+  if (typeof value === "string") message = value;
+  else {
+    let text: string;
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = String(value);
+    }
+    message = `non-Error thrown: ${text}`;
   }
-  const error = new Error(`non-Error thrown: ${text}`);
+  const error = new Error(message);
   // The stack of a coerced value points at coerceError, not the thrower: drop it rather than mislead.
-  error.stack = `Error: non-Error thrown: ${text}`;
+  error.stack = `Error: ${message}`;
   return error;
 }
 

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { CommanderError } from "commander";
 import { BgtaskError, ExitCode } from "../errors.ts";
 import { decideOutput } from "./output/color.ts";
+import { sanitizeInline } from "./output/sanitize.ts";
 import { buildProgram } from "./program.ts";
 
 const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
@@ -20,7 +21,8 @@ function render(error: unknown, argv: readonly string[]): number {
   }
   if (error instanceof BgtaskError) {
     if (wantsJson(argv)) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
-    process.stderr.write(`bgtask: ${error.message}\n`);
+    // Messages quote untrusted text (file contents, names, arguments): never raw onto the terminal.
+    process.stderr.write(`bgtask: ${sanitizeInline(error.message)}\n`);
     if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
     return error.exitCode;
   }

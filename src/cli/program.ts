@@ -23,9 +23,12 @@ export function buildProgram(version: string): Command {
     .version(version)
     .option("--color", "force colored output")
     .option("--no-color", "disable colored output")
-    .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      // One sentence on one line like every bgtask error (commander puts "Did you mean" on a second line).
+      outputError: (text, write) => write(`bgtask: ${text.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")} (--help shows the usage)\n`),
+    });
 
   withLocations(
     program

@@ -84,10 +84,11 @@ function describeFound(tasksDir: string): string {
 export function resolveExecutor(tasksDir: string, name: string): ExecutorFile {
   if (name.length === 0 || name.length > MAX_NAME_LENGTH || !EXECUTOR_NAME.test(name)) {
     const shown = JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}…` : name);
-    throw new UsageError(
-      `${shown} is not a valid executor name: use letters, digits, "_" and "-", with "/" between folders (like mail/send)`,
-      { code: "EEXECUTORNAME" },
-    );
+    const rule =
+      name.length > MAX_NAME_LENGTH
+        ? `it is longer than ${MAX_NAME_LENGTH} characters`
+        : `use letters, digits, "_" and "-", with "/" between folders (like mail/send)`;
+    throw new UsageError(`${shown} is not a valid executor name: ${rule}`, { code: "EEXECUTORNAME" });
   }
   if (!existsSync(tasksDir)) {
     throw new UsageError(`no executor "${name}": the tasks directory ${tasksDir} does not exist; create it or pass --tasks`, {

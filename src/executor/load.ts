@@ -30,7 +30,10 @@ async function importModule(file: string): Promise<unknown> {
   if (/\.m?ts$/.test(file)) {
     const { createJiti } = await import("jiti");
     const jiti = createJiti(import.meta.url, { fsCache: true, moduleCache: true, interopDefault: true });
-    return jiti.import(file, { default: true });
+    // jiti's `{ default: true }` hands back the whole module when it has no default export,
+    // which would hide "no default export" behind "not made with defineTask".
+    const module = (await jiti.import(file)) as Record<string, unknown>;
+    return "default" in module ? module.default : undefined;
   }
   const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
   return module.default;

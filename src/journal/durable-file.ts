@@ -33,6 +33,8 @@ export function serialiseDoc(doc: JournalDoc): string {
 }
 
 const REV_PATTERN = /"rev":(\d+)/;
+// Lenient decoding would turn bad bytes into U+FFFD and the next write would keep the damage silently.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The first bytes of a journal file (where serialiseDoc puts rev and log), or null when absent. */
 export function readHead(path: string, bytes = 256): string | null {
@@ -66,13 +68,16 @@ export class DurableJsonFile implements Adapter<JournalDoc> {
       const stat = lstatSync(this.path);
       if (stat.isSymbolicLink()) throw new JournalCorruptError(this.path, "it is a symbolic link, which bgtask refuses to follow");
       if (!stat.isFile()) throw new JournalCorruptError(this.path, "it is not a regular file");
-      text = readFileSync(this.path, "utf8");
+      text = strictUtf8.decode(readFileSync(this.path));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") {
         this.readRev = null;
         return null;
       }
       if (error instanceof JournalCorruptError) throw error;
+      if ((error as NodeJS.ErrnoException).code === "ERR_ENCODING_INVALID_ENCODED_DATA") {
+        throw new JournalCorruptError(this.path, "it is not valid UTF-8");
+      }
       throw journalIoError(this.path, error);
     }
     let parsed: unknown;

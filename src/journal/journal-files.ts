@@ -3,13 +3,13 @@
 // committed since, one transaction per append. A process keeps the document in memory and, under
 // the lock, reads only what others appended since its last look, so a change costs what it
 // changed. When the log outgrows the snapshot it is folded into a new journal.json.
-import { readdirSync, statSync, unlinkSync, type Stats } from "node:fs";
+import { chmodSync, readdirSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { statSignature } from "../host/file-watch.ts";
 import { join } from "node:path";
 import { Low } from "lowdb";
 import { ensurePrivateDir } from "../host/home.ts";
 import { crashPoint } from "./crash-points.ts";
-import { DurableJsonFile, readHead, RevisionConflict } from "./durable-file.ts";
+import { DurableJsonFile, FILE_MODE, readHead, RevisionConflict } from "./durable-file.ts";
 import { appendHistory, historyLine, type HistoryEntry } from "./history.ts";
 import { appendTransaction, createLog, logSize, metaOf, readLogFrom, replay, type LogEntry, type Meta } from "./journal-log.ts";
 import { acquireLock, LockCompromisedError, type LockSettings } from "./lock.ts";
@@ -132,6 +132,7 @@ export class JournalFiles {
       this.cache = await this.writeSnapshot(emptyDoc());
       return this.cache;
     }
+    if ((stat.mode & 0o077) !== 0) chmodSync(this.path, FILE_MODE);
     if (this.cache && this.cache.snapshot === identity(stat)) {
       const logPath = join(this.dir, this.cache.doc.log);
       const size = logSize(logPath);
@@ -224,7 +225,8 @@ export class JournalFiles {
     this.swept = true;
     const cutoff = Date.now() - this.lockSettings.staleMs;
     for (const name of readdirSync(this.dir)) {
-      const isTemp = /^\.journal\.json\..*\.tmp$/.test(name);
+      // Ours are .journal.json.<pid>-<random>.tmp; steno (lowdb's own writer) leaves .journal.json.tmp.
+      const isTemp = /^\.journal\.json\.(.*\.)?tmp$/.test(name);
       const isOldLog = /^journal\.\d+\.log$/.test(name) && name !== currentLog;
       if (!isTemp && !isOldLog) continue;
       const path = join(this.dir, name);

@@ -75,6 +75,9 @@ export function replay(path: string, doc: JournalDoc, text: string): number {
   return Buffer.byteLength(text.slice(0, committedChars));
 }
 
+// Lenient decoding would turn bad bytes into U+FFFD and the next compaction would keep the damage.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
 /** Reads the log from byte `from` to its end. */
 export function readLogFrom(path: string, from: number): string {
   let fd: number;
@@ -93,7 +96,11 @@ export function readLogFrom(path: string, from: number): string {
       if (n === 0) break;
       read += n;
     }
-    return buffer.subarray(0, read).toString("utf8");
+    try {
+      return strictUtf8.decode(buffer.subarray(0, read));
+    } catch {
+      throw new JournalCorruptError(path, "it is not valid UTF-8");
+    }
   } finally {
     closeSync(fd);
   }
@@ -121,7 +128,10 @@ export function appendTransaction(path: string, offset: number, entries: readonl
   let fd: number | null = null;
   try {
     fd = openSync(path, "r+");
-    const size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    // A log someone loosened (a copy, a chmod) is tightened by the next write, as every file in the home.
+    if ((stat.mode & 0o077) !== 0) fchmodSync(fd, FILE_MODE);
+    const size = stat.size;
     if (size > offset) ftruncateSync(fd, offset);
     const data = Buffer.from(text, "utf8");
     let written = 0;

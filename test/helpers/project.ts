@@ -134,8 +134,19 @@ export class Project {
     return commits.length > 0 ? Number(commits[commits.length - 1]![1]) : doc.rev;
   }
 
+  /** The log journal.json names: where every change since its last compaction is. */
+  get logPath(): string {
+    const head = readFileSync(this.journalPath).subarray(0, 256).toString("latin1");
+    return join(this.home, /"log":"(journal\.\d+\.log)"/.exec(head)![1]!);
+  }
+
+  /** The bytes of journal.json and of the log it names: equal bytes mean an unchanged journal. */
   journalBytes(): Buffer | null {
-    return existsSync(this.journalPath) ? readFileSync(this.journalPath) : null;
+    if (!existsSync(this.journalPath)) return null;
+    const snapshot = readFileSync(this.journalPath);
+    const log = /"log":"(journal\.\d+\.log)"/.exec(snapshot.subarray(0, 256).toString("latin1"))?.[1];
+    const logPath = log ? join(this.home, log) : null;
+    return logPath && existsSync(logPath) ? Buffer.concat([snapshot, readFileSync(logPath)]) : snapshot;
   }
 
   /** Pids of live processes started for this project (they carry BGTASK_ROOT=<dir> or run in it). */

@@ -62,7 +62,7 @@ export async function executors(options: LocationFlags & { json?: boolean }): Pr
       ["EXECUTOR", "FILE", "SETTINGS"],
       entries.map((e) => [
         sanitizeInline(e.name),
-        relative(config.root, e.file),
+        sanitizeInline(relative(config.root, e.file)),
         e.ok
           ? [
               e.settings!.serial === true ? "serial" : e.settings!.serial === "by key" ? "serial by key" : "",

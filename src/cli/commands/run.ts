@@ -89,11 +89,15 @@ function retryOverride(options: RunOptions): RetryPolicy | null {
 
 export async function run(name: string, pairs: string[], options: RunOptions): Promise<void> {
   const { config, store } = openSession(options);
-  const executor = await executorSettings(resolveExecutor(config.tasksDir, name), config.home, existsSync(config.home));
+  const file = resolveExecutor(config.tasksDir, name);
   const now = new Date();
   const at = runAt(options, now);
-  const retry = retryOverride(options) ?? executor.retry ?? config.retry ?? NO_RETRY;
-  const inputs: NewTask[] = contexts(options, pairs).map((context) => ({
+  const override = retryOverride(options);
+  const parsed = contexts(options, pairs);
+  // Only once every input is valid: loading the executor may write its settings cache.
+  const executor = await executorSettings(file, config.home, existsSync(config.home));
+  const retry = override ?? executor.retry ?? config.retry ?? NO_RETRY;
+  const inputs: NewTask[] = parsed.map((context) => ({
     executor: name,
     context,
     serialKey: executor.serialKeyOf(context),

@@ -1,0 +1,169 @@
+// The JournalStore contract, run against the file journal in a temp dir. Written as
+// describeJournalStore(name, open) so every store (PostgreSQL later) passes the same suite.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { NO_RETRY, normaliseRetry } from "../../src/core/retry-policy.ts";
+import type { NewTask, WorkerRef } from "../../src/core/task.ts";
+import { LeaseLostError } from "../../src/errors.ts";
+import { FileJournal } from "../../src/journal/file-store.ts";
+import type { ClaimOptions, EnqueueOptions, JournalStore } from "../../src/journal/store.ts";
+
+const T0 = new Date("2026-01-01T00:00:00.000Z");
+const at = (ms: number) => new Date(T0.getTime() + ms);
+const ME: WorkerRef = { pid: 1001, host: "here", startTime: 5, bootId: "b" };
+const OTHER: WorkerRef = { pid: 1002, host: "here", startTime: 6, bootId: "b" };
+const alive: ClaimOptions = { liveness: () => "alive", heartbeatTimeoutMs: 60_000, graceMs: 5_000 };
+const noWorker: EnqueueOptions = { maxWorkers: null, liveness: () => "alive", scheduleWindowMs: 0 };
+
+function input(overrides: Partial<NewTask> = {}): NewTask {
+  return { executor: "x", context: {}, serialKey: null, retry: NO_RETRY, timeoutMs: null, runAt: null, ...overrides };
+}
+
+export function describeJournalStore(name: string, open: () => { store: JournalStore; dispose(): void }): void {
+  describe(`JournalStore contract: ${name}`, () => {
+    let store: JournalStore;
+    let dispose: () => void;
+    const fresh = () => ({ store, dispose } = open());
+    afterEach(() => dispose());
+
+    it("enqueue stores tasks with increasing numeric ids, all queued, and get/list return them", async () => {
+      fresh();
+      const { tasks, workerSlot } = await store.enqueue([input({ context: { n: 1 } }), input({ context: { n: 2 } })], T0, noWorker);
+      expect(tasks.map((t) => [t.id, t.status])).toEqual([
+        ["1", "queued"],
+        ["2", "queued"],
+      ]);
+      expect(workerSlot).toBeNull();
+      const [third] = (await store.enqueue([input({ runAt: at(60_000) })], T0, noWorker)).tasks;
+      expect(third).toMatchObject({ id: "3", status: "scheduled", nextRunAt: at(60_000).toISOString() });
+      expect(await store.get("2")).toMatchObject({ id: "2", context: { n: 2 } });
+      expect(await store.get("99")).toBeNull();
+      expect((await store.list({})).map((t) => t.id)).toEqual(["1", "2", "3"]);
+    });
+
+    it("enqueue reserves a worker slot only while fewer than maxWorkers run and there is work for one more", async () => {
+      fresh();
+      const options: EnqueueOptions = { maxWorkers: 2, liveness: () => "alive", scheduleWindowMs: 0 };
+      expect((await store.enqueue([input()], T0, options)).workerSlot).not.toBeNull();
+      expect((await store.enqueue([input()], T0, options)).workerSlot).not.toBeNull();
+      expect((await store.enqueue([input()], T0, options)).workerSlot).toBeNull();
+    });
+
+    it("claimNext takes the oldest runnable task for a worker, with a lease; null when nothing is runnable", async () => {
+      fresh();
+      await store.enqueue([input({ runAt: at(60_000) }), input(), input()], T0, noWorker);
+      const first = await store.claimNext("slot", ME, at(1), alive);
+      expect(first).toMatchObject({ id: "2", status: "running", tries: 1, worker: ME });
+      expect(first!.lease).toEqual(expect.any(String));
+      expect((await store.claimNext("slot", ME, at(2), alive))!.id).toBe("3");
+      expect(await store.claimNext("slot", ME, at(3), alive)).toBeNull();
+      expect((await store.claimNext("slot", ME, at(60_000), alive))!.id).toBe("1");
+    });
+
+    it("claimNext keeps tasks with a busy serial key waiting, in order", async () => {
+      fresh();
+      await store.enqueue([input({ serialKey: "k" }), input({ serialKey: "k" }), input()], T0, noWorker);
+      expect((await store.claimNext("a", ME, at(1), alive))!.id).toBe("1");
+      expect((await store.claimNext("b", OTHER, at(2), alive))!.id).toBe("3");
+      expect(await store.claimNext("b", OTHER, at(3), alive)).toBeNull();
+    });
+
+    it("report updates a running task under its lease and refuses any other lease", async () => {
+      fresh();
+      await store.enqueue([input()], T0, noWorker);
+      const claimed = (await store.claimNext("slot", ME, at(1), alive))!;
+      await store.report(claimed.id, claimed.lease!, { progress: 40, message: "copying", attributes: { a: 1 } }, at(2));
+      await store.report(claimed.id, claimed.lease!, { attributes: { b: 2 } }, at(3));
+      expect(await store.get(claimed.id)).toMatchObject({ progress: 40, message: "copying", attributes: { a: 1, b: 2 }, heartbeatAt: at(3).toISOString() });
+      await expect(store.report(claimed.id, "not-the-lease", { progress: 99 }, at(4))).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(store.report("99", claimed.lease!, { progress: 99 }, at(4))).rejects.toBeInstanceOf(LeaseLostError);
+      expect((await store.get(claimed.id))!.progress).toBe(40);
+    });
+
+    it("settle ends the try; a final task moves to the history and get/list still find it", async () => {
+      fresh();
+      await store.enqueue([input(), input()], T0, noWorker);
+      const claimed = (await store.claimNext("slot", ME, at(1), alive))!;
+      const done = await store.settle(claimed.id, claimed.lease!, { kind: "succeeded", message: "ok", result: { n: 1 } }, at(2));
+      expect(done).toMatchObject({ status: "succeeded", completed: true, result: { n: 1 }, lease: null });
+      expect(await store.get(claimed.id)).toMatchObject({ id: claimed.id, status: "succeeded", message: "ok", result: { n: 1 } });
+      expect((await store.list({})).map((t) => [t.id, t.status])).toEqual([
+        ["1", "succeeded"],
+        ["2", "queued"],
+      ]);
+      // A settled try's lease is spent: a late second settle or report is refused.
+      await expect(store.settle(claimed.id, claimed.lease!, { kind: "succeeded", message: null, result: null }, at(3))).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(store.report(claimed.id, claimed.lease!, { progress: 1 }, at(3))).rejects.toBeInstanceOf(LeaseLostError);
+    });
+
+    it("a failed try with tries left is scheduled again and claimed as the next try", async () => {
+      fresh();
+      await store.enqueue([input({ retry: normaliseRetry({ tries: 1, interval: "10s" }) })], T0, noWorker);
+      const first = (await store.claimNext("slot", ME, at(1), alive))!;
+      const error = { message: "boom", stack: null, where: null };
+      expect(await store.settle(first.id, first.lease!, { kind: "failed", error, message: null }, at(2))).toMatchObject({ status: "scheduled", tries: 1 });
+      expect(await store.claimNext("slot", ME, at(3), alive)).toBeNull();
+      const second = (await store.claimNext("slot", ME, at(10_002), alive))!;
+      expect(second).toMatchObject({ id: first.id, tries: 2 });
+      expect(second.lease).not.toBe(first.lease);
+      await expect(store.report(first.id, first.lease!, { progress: 5 }, at(10_003))).rejects.toBeInstanceOf(LeaseLostError);
+    });
+
+    it("claimNext recovers the task of a dead worker (or a silent one) before claiming, fencing its lease", async () => {
+      fresh();
+      await store.enqueue([input(), input()], T0, noWorker);
+      const lost = (await store.claimNext("a", OTHER, at(1), alive))!;
+      const deadOther: ClaimOptions = { liveness: (w) => (w.pid === OTHER.pid ? "dead" : "alive"), heartbeatTimeoutMs: 60_000, graceMs: 5_000 };
+      const next = await store.claimNext("b", ME, at(2), deadOther);
+      expect(next!.id).toBe("2");
+      const recovered = (await store.get(lost.id))!;
+      expect(recovered.status).toBe("failed");
+      expect(recovered.error!.message).toMatch(/the worker running this task died \(pid 1002 on here\): its process is gone/);
+      await expect(store.settle(lost.id, lost.lease!, { kind: "succeeded", message: null, result: null }, at(3))).rejects.toBeInstanceOf(LeaseLostError);
+
+      // Alive by pid but silent past the heartbeat timeout counts as lost too.
+      const silent = await store.claimNext("b", ME, at(4), alive);
+      expect(silent).toBeNull();
+      await store.claimNext("c", OTHER, at(120_000), alive);
+      expect((await store.get("2"))!.error!.message).toMatch(/no heartbeat for 120s/);
+    });
+
+    it("list filters by status and executor, and keeps active tasks within a limit", async () => {
+      fresh();
+      await store.enqueue([input({ executor: "a" }), input({ executor: "b" }), input({ executor: "a" }), input({ executor: "b" })], T0, noWorker);
+      for (let i = 0; i < 2; i++) {
+        const claimed = (await store.claimNext("s", ME, at(1), alive))!;
+        await store.settle(claimed.id, claimed.lease!, { kind: "succeeded", message: null, result: null }, at(2));
+      }
+      expect((await store.list({ statuses: ["succeeded"] })).map((t) => t.id)).toEqual(["1", "2"]);
+      expect((await store.list({ statuses: ["queued"] })).map((t) => t.id)).toEqual(["3", "4"]);
+      expect((await store.list({ executor: "a" })).map((t) => t.id)).toEqual(["1", "3"]);
+      expect((await store.list({ statuses: ["succeeded"], executor: "b" })).map((t) => t.id)).toEqual(["2"]);
+      // The limit takes active tasks first (next in line first), then fills up with the newest finished ones.
+      expect((await store.list({ limit: 3 })).map((t) => t.id)).toEqual(["2", "3", "4"]);
+      expect((await store.list({ limit: 1 })).map((t) => t.id)).toEqual(["3"]);
+    });
+
+    it("registerWorker and retireWorker: a worker leaves only when nothing runnable or due soon remains", async () => {
+      fresh();
+      await store.registerWorker("w", ME, T0);
+      await store.enqueue([input()], T0, noWorker);
+      expect(await store.retireWorker("w", at(1), 1000)).toEqual({ retired: false, nextDueAt: null });
+      const claimed = (await store.claimNext("w", ME, at(1), alive))!;
+      await store.settle(claimed.id, claimed.lease!, { kind: "succeeded", message: null, result: null }, at(2));
+      await store.enqueue([input({ runAt: at(500) })], at(2), noWorker);
+      expect(await store.retireWorker("w", at(3), 1000)).toEqual({ retired: false, nextDueAt: at(500).toISOString() });
+      expect(await store.retireWorker("w", at(3), 100)).toEqual({ retired: true, nextDueAt: null });
+    });
+  });
+}
+
+describeJournalStore("FileJournal", () => {
+  const home = join(mkdtempSync(join(tmpdir(), "bgtask-contract-")), "home");
+  return {
+    store: new FileJournal(home, { staleMs: 2_000, waitMs: 10_000 }),
+    dispose: () => rmSync(join(home, ".."), { recursive: true, force: true }),
+  };
+});
