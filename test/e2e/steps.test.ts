@@ -155,3 +155,15 @@ describe("steps run only by ticks (cron mode)", () => {
     expect(project.workers()).toEqual([]);
   });
 });
+
+describe("cron-only installations", () => {
+  it('with "worker": false in the config, `run` starts no worker and ticks advance the task', async () => {
+    const project = useProject(onTestFinished, { config: { worker: false }, tasks: { "rows.js": rowsExecutor("30s") } });
+    const ledger = join(project.dir, "ledger.txt");
+    const id = await project.run("rows", ["rows=5", "rowMs=1", `ledger=${ledger}`]);
+    expect(project.workers()).toEqual([]);
+    expect((await project.status(id)).status).toBe("queued");
+    expect((await project.cli(["tick", "--max-time", "5s"])).code).toBe(0);
+    expect((await project.status(id)).status).toBe("succeeded");
+  });
+});
