@@ -54,6 +54,7 @@ import type {
   TerminateProcess,
   TickHolder,
   TryControl,
+  TryEnd,
 } from "./store.ts";
 
 /** A reserved slot whose worker never registered is given up after this long. */
@@ -199,15 +200,27 @@ export class FileJournal implements JournalStore {
   }
 
   claimNext(slot: string, worker: WorkerRef, now: Date, options: ClaimOptions): Promise<TaskRecord | null> {
+    return this.transactUnsynced((doc, tx) => this.claimIn(doc, tx, worker, now, options));
+  }
+
+  settleAndClaimNext(end: TryEnd, worker: WorkerRef, now: Date, options: ClaimOptions) {
     return this.transactUnsynced((doc, tx) => {
-      this.recoverAll(doc, tx, now, options);
-      this.pruneSlots(doc, now, options.liveness);
-      const next = pickNext(doc.tasks, now, options.accept);
-      if (!next) return null;
-      const claimed = claim(next, worker, token(), now);
-      this.put(doc, tx, claimed);
-      return claimed;
+      const task = doc.tasks.find((t) => t.id === end.id);
+      if (!task || !isHeldBy(task, end.lease)) return { settled: null, next: null };
+      const settled = settle(task, end.outcome, now);
+      this.put(doc, tx, settled);
+      return { settled, next: this.claimIn(doc, tx, worker, now, options) };
     });
+  }
+
+  private claimIn(doc: JournalDoc, tx: Transaction, worker: WorkerRef, now: Date, options: ClaimOptions): TaskRecord | null {
+    this.recoverAll(doc, tx, now, options);
+    this.pruneSlots(doc, now, options.liveness);
+    const next = pickNext(doc.tasks, now, options.accept);
+    if (!next) return null;
+    const claimed = claim(next, worker, token(), now);
+    this.put(doc, tx, claimed);
+    return claimed;
   }
 
   report(id: string, lease: string, report: TaskReport, now: Date): Promise<void> {

@@ -91,6 +91,13 @@ export interface TickHolder {
   expiresAt: string;
 }
 
+/** How one try ended, to be recorded under its lease. */
+export interface TryEnd {
+  id: string;
+  lease: string;
+  outcome: TryOutcome;
+}
+
 export interface RetireResult {
   retired: boolean;
   /** When not retired because a scheduled task is due soon: when it is due. */
@@ -112,6 +119,13 @@ export interface JournalStore {
 
   /** Ends a try; throws LeaseLostError when `lease` is no longer the task's. */
   settle(id: string, lease: string, outcome: TryOutcome, now: Date): Promise<TaskRecord>;
+
+  /**
+   * Ends a try and claims the next task for the same worker in one transaction (a worker's usual
+   * step between two tasks). `settled` is null when `lease` was no longer the task's: then nothing
+   * is claimed either, since a worker presumed dead must stop.
+   */
+  settleAndClaimNext(end: TryEnd, worker: WorkerRef, now: Date, options: ClaimOptions): Promise<{ settled: TaskRecord | null; next: TaskRecord | null }>;
 
   /** Records that the process in `slot` is the started worker. */
   registerWorker(slot: string, worker: WorkerRef, now: Date): Promise<void>;

@@ -9,7 +9,7 @@ import { LeaseLostError } from "../errors.ts";
 import { resolveExecutor } from "../executor/discover.ts";
 import { loadExecutor, type LoadedExecutor } from "../executor/load.ts";
 import { currentProcess, liveness, terminate } from "../host/process-identity.ts";
-import type { JournalStore } from "../journal/store.ts";
+import type { JournalStore, TryEnd } from "../journal/store.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { executeTry } from "./execute.ts";
 import { Reporter } from "./reporter.ts";
@@ -44,6 +44,8 @@ export class Runner {
   private current: { lease: string; controller: AbortController } | null = null;
   private stopRequests = 0;
   private readonly ran = new Set<string>();
+  /** The try that ended and is not recorded yet: the next claim records it in the same write. */
+  private ended: (TryEnd & { tries: number }) | null = null;
   private stopping = false;
 
   constructor(options: RunnerOptions) {
@@ -84,6 +86,7 @@ export class Runner {
     try {
       await store.registerWorker(this.slot, this.identity, new Date());
       await this.loop();
+      await this.settleEnded();
     } finally {
       await this.supervisor.close();
       await store.releaseWorker(this.slot).catch(() => undefined);
@@ -96,18 +99,32 @@ export class Runner {
     let idleSince = Date.now();
     while (!this.stopping && !this.supervisor!.forcing) {
       if (until !== undefined && Date.now() >= until) return;
-      const task = await store.claimNext(this.slot, this.identity, new Date(), {
+      const options = {
         liveness,
         terminate,
         heartbeatTimeoutMs: config.timings.heartbeatTimeoutMs,
         graceMs: config.timings.cancelGraceMs,
-        accept: (t) =>
+        accept: (t: TaskRecord) =>
           !(this.options.oncePerTask && this.ran.has(t.id)) &&
           (until === undefined || t.timeoutMs === null || Date.now() + t.timeoutMs <= until),
-      });
+      };
+      // The last try's result and the next claim are one journal write.
+      const ended = this.ended;
+      this.ended = null;
+      let task: TaskRecord | null;
+      if (ended) {
+        const { settled, next } = await store.settleAndClaimNext(ended, this.identity, new Date(), options);
+        if (!settled) {
+          this.discarded(ended);
+          return;
+        }
+        task = next;
+      } else {
+        task = await store.claimNext(this.slot, this.identity, new Date(), options);
+      }
       if (task) {
         this.ran.add(task.id);
-        await this.runTry(task);
+        this.ended = await this.runTry(task);
         idleSince = Date.now();
         continue;
       }
@@ -123,6 +140,27 @@ export class Runner {
     }
   }
 
+  /** Records the try that ended last when the loop stops before its next claim. */
+  private async settleEnded(): Promise<void> {
+    const ended = this.ended;
+    this.ended = null;
+    if (!ended) return;
+    try {
+      await this.options.store.settle(ended.id, ended.lease, ended.outcome, new Date());
+    } catch (error) {
+      if (!(error instanceof LeaseLostError)) throw error;
+      this.discarded(ended);
+    }
+  }
+
+  /** Presumed dead while frozen or cut off: another try owns the task now. Write nothing more, and leave. */
+  private discarded(ended: TryEnd & { tries: number }): void {
+    const log = new TaskLog(this.options.config.home, ended.id, ended.tries);
+    log.write("bgtask", "this try was taken away from this worker (presumed dead); its outcome is discarded\n");
+    log.close();
+    this.stopping = true;
+  }
+
   private executor(name: string): Promise<LoadedExecutor> {
     let loading = this.executors.get(name);
     if (!loading) {
@@ -132,7 +170,8 @@ export class Runner {
     return loading;
   }
 
-  private async runTry(task: TaskRecord): Promise<void> {
+  /** Runs one try; returns how it ended, for the next claim to record, or null when it is no longer ours. */
+  private async runTry(task: TaskRecord): Promise<(TryEnd & { tries: number }) | null> {
     const { store, config } = this.options;
     const lease = task.lease!;
     const controller = new AbortController();
@@ -172,13 +211,12 @@ export class Runner {
       if (reporter.unsaved) await reporter.flush();
       reporter.stop();
       log.endLines();
-      if (controller.signal.reason === AbortReason.leaseLost) throw new LeaseLostError(task.id);
-      await store.settle(task.id, lease, outcome, new Date());
-    } catch (error) {
-      if (!(error instanceof LeaseLostError)) throw error;
-      // Presumed dead while frozen or cut off: another try owns the task now. Write nothing, and leave.
-      log.write("bgtask", "this try was taken away from this worker (presumed dead); its outcome is discarded\n");
-      this.stopping = true;
+      if (controller.signal.reason === AbortReason.leaseLost) {
+        log.write("bgtask", "this try was taken away from this worker (presumed dead); its outcome is discarded\n");
+        this.stopping = true;
+        return null;
+      }
+      return { id: task.id, lease, outcome, tries: task.tries };
     } finally {
       reporter.stop();
       log.close();

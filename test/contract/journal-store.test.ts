@@ -130,6 +130,23 @@ export function describeJournalStore(name: string, open: () => { store: JournalS
       expect((await store.get("2"))!.error!.message).toMatch(/no heartbeat for 120s/);
     });
 
+    it("settleAndClaimNext records a try and claims the next task in one write; a lost lease claims nothing", async () => {
+      fresh();
+      await store.enqueue([input(), input(), input()], T0, noWorker);
+      const first = (await store.claimNext("s", ME, at(1), alive))!;
+      const { settled, next } = await store.settleAndClaimNext(
+        { id: first.id, lease: first.lease!, outcome: { kind: "succeeded", message: "ok", result: 1 } },
+        ME,
+        at(2),
+        alive,
+      );
+      expect(settled).toMatchObject({ id: "1", status: "succeeded", message: "ok", result: 1 });
+      expect(next).toMatchObject({ id: "2", status: "running" });
+      const stale = await store.settleAndClaimNext({ id: first.id, lease: first.lease!, outcome: { kind: "succeeded", message: null, result: null } }, ME, at(3), alive);
+      expect(stale).toEqual({ settled: null, next: null });
+      expect((await store.get("3"))!.status).toBe("queued");
+    });
+
     it("list filters by status and executor, and keeps active tasks within a limit", async () => {
       fresh();
       await store.enqueue([input({ executor: "a" }), input({ executor: "b" }), input({ executor: "a" }), input({ executor: "b" })], T0, noWorker);
