@@ -84,7 +84,8 @@ export class JournalFiles {
         return (await this.load(stat)).doc;
       } catch (error) {
         // The log we were told about was folded away by a compaction in between: look again.
-        if ((error as NodeJS.ErrnoException).code === "ENOENT" && attempt < MAX_ATTEMPTS) continue;
+        const cause = (error as { cause?: NodeJS.ErrnoException }).cause ?? (error as NodeJS.ErrnoException);
+        if (cause.code === "ENOENT" && attempt < MAX_ATTEMPTS) continue;
         throw error;
       }
     }

@@ -1,7 +1,7 @@
 // D1 and P6: many processes writing the journal at once never lose or duplicate a task, and the
 // limits (`concurrency`, `serial`) hold while real detached workers run. The execution ledger
 // (start/end lines the executor appends with O_APPEND) is the ground truth for overlap.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
@@ -191,5 +191,40 @@ describe("limits while workers run", () => {
       summary("serial", `${n} serial tasks never overlapped (in order); free tasks overlapped ${maxOverlap(free)} at once`);
     },
     budget(90_000, 300_000),
+  );
+});
+
+describe("C4: readers while the log is folded into journal.json", () => {
+  const TASKS = scaled(1_500, 10_000);
+  it(
+    `every list and status succeeds while 2 workers drain ${TASKS} tasks and the journal compacts`,
+    async () => {
+      const project = useProject(onTestFinished, { config: { concurrency: 2 }, tasks: { "noop.js": fixture("noop.js") } });
+      const bulk = join(project.dir, "bulk.jsonl");
+      // Padded contexts make the log outgrow the snapshot many times over: compactions happen throughout.
+      writeFileSync(bulk, Array.from({ length: TASKS }, (_, i) => JSON.stringify({ i, pad: "p".repeat(200) })).join("\n"));
+      expect((await project.cli(["run", "noop", "--each", bulk])).code).toBe(0);
+      let reads = 0;
+      const failures: string[] = [];
+      await waitFor(
+        async () => {
+          const results = await Promise.all([
+            ...Array.from({ length: 3 }, () => project.cli(["list", "--json", "--limit", "5"])),
+            project.cli(["status", "1", "--json"]),
+          ]);
+          reads += results.length;
+          for (const r of results) if (r.code !== 0) failures.push(r.stderr);
+          return (await project.list(["--status", "queued,running"])).length === 0;
+        },
+        240_000,
+        () => `not drained after ${reads} reads`,
+      );
+      expect(failures).toEqual([]);
+      const state = readJournalState(project);
+      expect(state.counts.size).toBe(TASKS);
+      expect([...state.byId.values()].every((t) => t.status === "succeeded")).toBe(true);
+      summary("C4", `${reads} reads while 2 workers drained ${TASKS} tasks through compactions: 0 failures`);
+    },
+    budget(240_000, 900_000),
   );
 });
