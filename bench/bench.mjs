@@ -107,7 +107,7 @@ const ctx = { runDir, marker, mode, results, log };
 const scenarios = new Scenarios(ctx);
 
 log(`${mode.name} bench in ${runDir}${args.keep ? " (kept)" : ""}`);
-const floor = await scenarios.floor(mode.floorReps);
+await scenarios.floor(mode.floorReps);
 
 // One project grows its history size by size; each size is snapshotted and every scenario runs
 // on its own copy of that snapshot.
@@ -195,7 +195,8 @@ if (withPeers) {
   }
 }
 
-floor.push(...(await scenarios.floor(mode.floorReps)));
+await scenarios.floor(mode.floorReps);
+const floor = scenarios.floors;
 const N = median(floor);
 
 const cpu = cpus();
@@ -203,7 +204,7 @@ const header = [
   `bgtask bench (${mode.name}${mode.name === "quick" ? ": small history, fewer runs, drains capped at " + mode.drainCapMs / 1000 + " s — not the figures of the issue" : ""})`,
   `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC · node ${process.version} · ${cpu.length} × ${cpu[0]?.model?.trim() ?? "cpu"} · ${tmpdir()}`,
   `load average (1 min): ${loadAtStart.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end (above ${cpu.length}, other work competed with the bench)`,
-  `floor N = node -e '' = ${N.toFixed(0)} ms (median of ${floor.length}, ${Math.min(...floor).toFixed(0)}–${Math.max(...floor).toFixed(0)} ms)`,
+  `floor N = node -e '' = ${N.toFixed(0)} ms (median of ${floor.length}, ${Math.min(...floor).toFixed(0)}–${Math.max(...floor).toFixed(0)} ms); a time's ratio is to the floor runs made between its own runs`,
   `runs: ${mode.cliReps} per CLI figure after one warm-up; ${mode.heavyReps} bulk enqueue + drain; ${mode.stormReps} storm; peers ${mode.peerReps}${GNU_TIME ? "; RSS by GNU time" : "; RSS by polling VmHWM"}`,
 ];
 const notes = results.notes.map((n) => `note: ${n}`);

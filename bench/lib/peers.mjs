@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { cleanEnv } from "./project.mjs";
+import { ALL, cleanEnv } from "./project.mjs";
 import { processesWith, run, signalAll } from "./proc.mjs";
 
 function which(command) {
@@ -96,7 +96,7 @@ export async function bgtaskRun(project, jobs, bulk, idle = "2s") {
   if (bulk) perCall.push((await project.cli(["run", "noop", "--each", project.contexts(jobs)], { env })).ms);
   else for (let i = 0; i < jobs; i++) perCall.push((await project.cli(["run", "noop", `i=${i}`], { env })).ms);
   if (!(await project.waitIdle(600_000))) throw new Error("bgtask workers were still running after 10 minutes");
-  const left = JSON.parse((await project.cli(["list", "--status", "queued,running", "--json"])).stdout).length;
+  const left = JSON.parse((await project.cli(["list", "--status", "queued,running", "--json", "--limit", ALL])).stdout).length;
   if (left > 0) throw new Error(`${left} tasks were left unfinished when the workers retired`);
   const newest = JSON.parse((await project.cli(["list", "--json", "--limit", "5"])).stdout);
   const last = Math.max(...newest.map((t) => Date.parse(t.finishedAt)));

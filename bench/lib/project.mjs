@@ -1,7 +1,7 @@
 // A throwaway bgtask project for one scenario: tasks/ with the bench's executors, a config, its
 // own home, the built CLI run in it like a user would, and workers started from the built entry.
 // Every process it starts carries BGTASK_ROOT=<dir>, so the project can find and end them all.
-import { cpSync, existsSync, mkdirSync, openSync, readFileSync, closeSync, readSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, cpSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { processesWith, run, signalAll, start, waitGone } from "./proc.mjs";
@@ -9,6 +9,8 @@ import { processesWith, run, signalAll, start, waitGone } from "./proc.mjs";
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const BIN = join(REPO, "bin/bgtask.js");
 export const WORKER = join(REPO, "dist/worker/main.js");
+/** A --limit above any count here: a list that counts must see every active task. */
+export const ALL = "9999999";
 
 const NOOP_JS = `import { defineTask } from "bgtask";
 export default defineTask({ async run() { return { message: "nothing done" }; } });
@@ -33,6 +35,20 @@ export function cleanEnv(marker, extra = {}) {
   const env = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("BGTASK_")) env[key] = value;
   return { ...env, NO_COLOR: "1", CI: "true", BGTASK_BENCH_RUN: marker, ...extra };
+}
+
+/** `length` bytes of a file from its start (`fromEnd` false) or its end, as text. */
+function readPart(path, length, fromEnd) {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    const n = Math.min(size, length);
+    const buffer = Buffer.alloc(n);
+    readSync(fd, buffer, 0, n, fromEnd ? size - n : 0);
+    return buffer.toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export class BenchProject {
@@ -84,19 +100,29 @@ export class BenchProject {
     return path;
   }
 
-  /** journal.json's `rev`, bumped by exactly one per journal write. */
+  /**
+   * The journal's revision, bumped by exactly one per journal write: journal.json's `rev`, or the
+   * last `{"commit":rev}` of the write-ahead log journal.json names when the journal keeps one.
+   */
   rev() {
     const path = join(this.home, "journal.json");
     if (!existsSync(path)) return 0;
-    const fd = openSync(path, "r");
-    try {
-      const head = Buffer.alloc(512);
-      const match = /"rev":(\d+)/.exec(head.subarray(0, readSync(fd, head, 0, 512, 0)).toString("utf8"));
-      if (match) return Number(match[1]);
-    } finally {
-      closeSync(fd);
+    const head = readPart(path, 4096, false);
+    const snapshot = /"rev":(\d+)/.exec(head);
+    let rev = snapshot ? Number(snapshot[1]) : JSON.parse(readFileSync(path, "utf8")).rev;
+    const log = /"log":"([^"]+)"/.exec(head)?.[1];
+    if (log && existsSync(join(this.home, log))) {
+      const logPath = join(this.home, log);
+      // The last commit is near the end, unless a big transaction (a bulk enqueue) follows it.
+      for (const span of [64 * 1024, Infinity]) {
+        const commits = [...readPart(logPath, span, true).matchAll(/\{"commit":(\d+)\}/g)];
+        if (commits.length) {
+          rev = Math.max(rev, Number(commits.at(-1)[1]));
+          break;
+        }
+      }
     }
-    return JSON.parse(readFileSync(path, "utf8")).rev;
+    return rev;
   }
 
   /** Waits until the journal has not moved for `quietMs` (a worker finished what it was doing). */

@@ -2,7 +2,7 @@
 // restored from a snapshot taken after the history was built, so every run starts from the same state.
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { BenchProject } from "./project.mjs";
+import { ALL, BenchProject } from "./project.mjs";
 import { run, sleep } from "./proc.mjs";
 import { formatCount, median } from "./table.mjs";
 
@@ -29,6 +29,8 @@ export class Scenarios {
     this.ctx = ctx;
     this.count = 0;
     this.drainAtFirstSize = null;
+    /** Every floor run of the bench, for the overall N. */
+    this.floors = [];
   }
 
   project(name, config) {
@@ -50,16 +52,27 @@ export class Scenarios {
     }
   }
 
-  /** Times `body` reps times after one warm-up run; returns the times (ms). */
-  async repeat(reps, body) {
-    await body();
-    const values = [];
-    for (let i = 0; i < reps; i++) values.push(await body());
-    return values;
+  /** One `node -e ''`: the floor N, run beside every timed figure so that load on the machine hits both alike. */
+  async floorOnce() {
+    const { ms } = await run(process.execPath, ["-e", ""], { check: true });
+    this.floors.push(ms);
+    return ms;
   }
 
   async floor(reps) {
-    return this.repeat(reps, async () => (await run(process.execPath, ["-e", ""], { check: true })).ms);
+    for (let i = 0; i < reps; i++) await this.floorOnce();
+  }
+
+  /** Times `body` reps times after one warm-up run, each run just after a floor run: { values, floors } (ms). */
+  async repeat(reps, body) {
+    await body();
+    const values = [];
+    const floors = [];
+    for (let i = 0; i < reps; i++) {
+      floors.push(await this.floorOnce());
+      values.push(await body());
+    }
+    return { values, floors };
   }
 
   /**
@@ -87,7 +100,7 @@ export class Scenarios {
       batch = Math.min(20_000, Math.max(100, Math.round(rate * 4)));
       log(`history ${formatCount(this.count)}/${formatCount(target)}: ${formatCount(n)} tasks drained at ${rate.toFixed(0)}/s`);
     }
-    const left = JSON.parse((await project.cli(["list", "--status", "queued,running,scheduled,paused", "--json"])).stdout);
+    const left = JSON.parse((await project.cli(["list", "--status", "queued,running,scheduled,paused", "--json", "--limit", ALL])).stdout);
     if (left.length > 0) throw new Error(`${left.length} tasks were still active after building the history`);
     const seconds = (Date.now() - started) / 1000;
     log(`history of ${formatCount(this.count)} tasks ready (${formatCount(this.count - from)} added in ${seconds.toFixed(0)} s)`);
@@ -120,12 +133,12 @@ export class Scenarios {
           ["noop", "bgtask run (worker running)"],
           ["noop-ts", "bgtask run, .ts executor (worker running)"],
         ]) {
-          const values = await this.repeat(reps, async () => {
+          const timed = await this.repeat(reps, async () => {
             const { ms } = await project.cli(["run", executor]);
             await project.settle();
             return ms;
           });
-          results.add({ label, history, values, unit: "ms", perFloor: true, target: atMostN(1.5) });
+          results.add({ label, history, ...timed, unit: "ms", perFloor: true, target: atMostN(1.5) });
         }
         if (project.processes().length !== 1) results.note(`run (worker running, ${history}): a second worker was started during the runs`);
       }),
@@ -134,13 +147,13 @@ export class Scenarios {
     await this.group("bgtask run (spawns a worker)", history, () =>
       this.scenario(`cli-spawn-${history}`, snapshot, { concurrency: 1 }, async (project) => {
         let spawned = 0;
-        const values = await this.repeat(reps, async () => {
+        const timed = await this.repeat(reps, async () => {
           const { ms } = await project.cli(["run", "noop"]);
           if (project.processes().length > 0) spawned += 1;
           if (!(await project.waitIdle(30_000))) throw new Error("the spawned worker did not retire within 30 s");
           return ms;
         });
-        results.add({ label: "bgtask run (spawns a worker), parent's time", history, values, unit: "ms", perFloor: true, target: atMostN(1.5) });
+        results.add({ label: "bgtask run (spawns a worker), parent's time", history, ...timed, unit: "ms", perFloor: true, target: atMostN(1.5) });
         if (spawned < reps + 1) results.note(`run (spawns a worker, ${history}): only ${spawned} of ${reps + 1} runs started a worker`);
       }),
     );
@@ -148,9 +161,9 @@ export class Scenarios {
     await this.group("bgtask list / status", history, () =>
       this.scenario(`cli-read-${history}`, snapshot, { concurrency: 1 }, async (project) => {
         const list = await this.repeat(reps, async () => (await project.cli(["list"])).ms);
-        results.add({ label: "bgtask list (default view)", history, values: list, unit: "ms", perFloor: true, target: atMostN(2) });
+        results.add({ label: "bgtask list (default view)", history, ...list, unit: "ms", perFloor: true, target: atMostN(2) });
         const status = await this.repeat(reps, async () => (await project.cli(["status", "1"])).ms);
-        results.add({ label: "bgtask status <id> of the oldest task", history, values: status, unit: "ms", perFloor: true, target: atMostN(2) });
+        results.add({ label: "bgtask status <id> of the oldest task", history, ...status, unit: "ms", perFloor: true, target: atMostN(2) });
         const rss = [];
         for (let i = 0; i < mode.rssReps; i++) {
           const { rssKb } = await project.cli(["list"], { rss: true });
@@ -166,6 +179,7 @@ export class Scenarios {
     const { mode, results } = this.ctx;
     const count = mode.bulkCount;
     const enqueue = [];
+    const enqueueFloors = [];
     const drain = [];
     const rss = [];
     const writesPerTask = [];
@@ -174,6 +188,7 @@ export class Scenarios {
       for (let rep = 0; rep < mode.heavyReps; rep++) {
         await this.scenario(`drain-${history}-${rep}`, snapshot, { concurrency: 2 }, async (project) => {
           const file = project.contexts(count);
+          enqueueFloors.push(await this.floorOnce());
           const bulk = await project.cli(["run", "noop", "--each", file, "--no-worker"], { timeoutMs: 600_000 });
           const ids = bulk.stdout.trim().split("\n");
           if (ids.length !== count) throw new Error(`run --each printed ${ids.length} ids for ${count} lines`);
@@ -189,7 +204,7 @@ export class Scenarios {
             if (!(await within(all, 60_000))) project.kill();
           }
           const ended = await all;
-          const left = JSON.parse((await project.cli(["list", "--status", "queued,running", "--json"], { timeoutMs: 600_000 })).stdout).length;
+          const left = JSON.parse((await project.cli(["list", "--status", "queued,running", "--json", "--limit", ALL], { timeoutMs: 600_000 })).stdout).length;
           const newest = JSON.parse((await project.cli(["list", "--status", "succeeded,failed,cancelled", "--json", "--limit", "5"])).stdout);
           const finished = count - left;
           const last = Math.max(...newest.map((t) => Date.parse(t.finishedAt ?? t.createdAt)));
@@ -203,7 +218,7 @@ export class Scenarios {
       }
     });
     if (enqueue.length) {
-      results.add({ label: `bulk enqueue of ${formatCount(count)} (run --each)`, history, values: enqueue, unit: "ms", perFloor: true, target: atMost(1000, "≤ 1 s") });
+      results.add({ label: `bulk enqueue of ${formatCount(count)} (run --each)`, history, values: enqueue, floors: enqueueFloors, unit: "ms", perFloor: true, target: atMost(1000, "≤ 1 s") });
     }
     if (drain.length) {
       const label = `drain of ${formatCount(count)} by 2 workers${capped ? ` (capped at ${mode.drainCapMs / 1000} s in ${capped} of ${drain.length} runs)` : ""}`;

@@ -23,8 +23,9 @@ export function formatCount(n) {
 }
 
 /**
- * A measured figure. `values` are the runs; `target(median, floorMs)` says { text, ok } or null;
- * `perFloor` shows value/N (times only). A figure that could not be measured has `error`.
+ * A measured figure. `values` are the runs; `floors` the floor runs made beside them (else the
+ * bench's N is used); `target(median, floor)` says { text, ok } or null; `perFloor` shows
+ * value/N (times only). A figure that could not be measured has `error`.
  */
 export class Results {
   constructor() {
@@ -53,8 +54,10 @@ export class Results {
       if (row.skipped) return [row.label, row.history ?? "", "skipped", "", "", "", row.skipped];
       const m = median(row.values);
       const range = row.values.length > 1 ? `${formatValue(Math.min(...row.values), row.unit)}–${formatValue(Math.max(...row.values), row.unit)}` : "(1 run)";
-      const ratio = row.perFloor ? `${(m / floorMs).toFixed(2)} N` : "";
-      const target = row.target ? row.target(m, floorMs) : null;
+      // A time is compared with the floor runs made beside its own runs when it has them.
+      const n = row.floors?.length ? median(row.floors) : floorMs;
+      const ratio = row.perFloor ? `${(m / n).toFixed(2)} N` : "";
+      const target = row.target ? row.target(m, n) : null;
       return [row.label, row.history ?? "", formatValue(m, row.unit), range, ratio, target?.text ?? "", target ? (target.ok ? "met" : "MISSED") : ""];
     });
   }
