@@ -1,0 +1,216 @@
+#!/usr/bin/env node
+// `npm run bench [-- --quick]`: measures bgtask against its targets (issue 6) and prints a table of
+// figures, each the median of several runs with min–max and its ratio to the floor N (`node -e ''`,
+// measured in the same run). Exits non-zero only when something could not be measured.
+//
+//   --quick            small history sizes (6 s of building each), fewer runs, short drains; never installs
+//   --sizes 1000,5000  history sizes to measure at (default 1000,100000; quick 1000,10000)
+//   --reps N           runs per CLI figure (default 7; quick 3)
+//   --no-peers         skip the tsp / nq side by side
+//   --no-install       never apt-get install task-spooler / nq
+//   --markdown FILE    also write the table as Markdown
+//   --keep             keep the temp folder (printed) for inspection
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { BenchProject, WORKER } from "./lib/project.mjs";
+import { bgtaskRun, ensurePeers, nqRun, tspRun } from "./lib/peers.mjs";
+import { GNU_TIME, processesWith, signalAll } from "./lib/proc.mjs";
+import { Scenarios } from "./lib/scenarios.mjs";
+import { formatCount, median, Results } from "./lib/table.mjs";
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    sizes: { type: "string" },
+    reps: { type: "string" },
+    "no-peers": { type: "boolean", default: false },
+    "no-install": { type: "boolean", default: false },
+    markdown: { type: "string" },
+    keep: { type: "boolean", default: false },
+  },
+});
+
+const FULL = {
+  name: "full",
+  sizes: [1_000, 100_000],
+  historyBudgetMs: Infinity,
+  floorReps: 10,
+  cliReps: 7,
+  rssReps: 3,
+  bulkCount: 10_000,
+  heavyReps: 3,
+  drainCapMs: 60_000,
+  stormReports: 100_000,
+  stormReps: 3,
+  peerJobs: 900,
+  peerReps: 3,
+  peerIdle: "2s",
+  install: true,
+};
+const QUICK = {
+  name: "quick",
+  sizes: [1_000, 10_000],
+  historyBudgetMs: 6_000,
+  floorReps: 5,
+  cliReps: 3,
+  rssReps: 1,
+  bulkCount: 2_000,
+  heavyReps: 1,
+  drainCapMs: 3_000,
+  stormReports: 100_000,
+  stormReps: 1,
+  peerJobs: 20,
+  peerReps: 1,
+  peerIdle: "300ms",
+  install: false,
+};
+
+const mode = { ...(args.quick ? QUICK : FULL) };
+if (args.sizes) mode.sizes = args.sizes.split(",").map(Number);
+if (args.reps) mode.cliReps = Number(args.reps);
+if (args["no-install"]) mode.install = false;
+const withPeers = !args["no-peers"];
+
+const began = Date.now();
+const loadAtStart = loadavg()[0];
+const log = (message) => process.stderr.write(`[${((Date.now() - began) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
+
+if (!existsSync(WORKER)) {
+  process.stderr.write(`bench: ${WORKER} is missing; run \`npm run build\` first (npm run bench does)\n`);
+  process.exit(1);
+}
+if (mode.sizes.some((s) => !Number.isInteger(s) || s < 1) || !(mode.cliReps >= 1)) {
+  process.stderr.write("bench: --sizes takes whole numbers like 1000,100000 and --reps a number ≥ 1\n");
+  process.exit(2);
+}
+
+const runDir = mkdtempSync(join(tmpdir(), "bgtask-bench-"));
+const marker = runDir;
+const results = new Results();
+
+/** Ends every process this run started (all carry BGTASK_BENCH_RUN=<runDir>), then removes the folder. */
+function cleanup() {
+  signalAll(processesWith(`BGTASK_BENCH_RUN=${marker}`), "SIGKILL");
+  if (!args.keep) rmSync(runDir, { recursive: true, force: true });
+}
+process.on("exit", cleanup);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    log(`${signal}: stopping, cleaning up`);
+    process.exit(130);
+  });
+}
+
+const ctx = { runDir, marker, mode, results, log };
+const scenarios = new Scenarios(ctx);
+
+log(`${mode.name} bench in ${runDir}${args.keep ? " (kept)" : ""}`);
+await scenarios.floor(mode.floorReps);
+
+// One project grows its history size by size; each size is snapshotted and every scenario runs
+// on its own copy of that snapshot.
+const historyProject = new BenchProject(join(runDir, "history"), marker, { concurrency: 2 });
+const sizes = [];
+for (const [index, target] of mode.sizes.entries()) {
+  let built;
+  try {
+    built = await scenarios.buildHistory(historyProject, target, Date.now() + mode.historyBudgetMs);
+  } catch (error) {
+    log(`building the history: ${error.stack ?? error}`);
+    results.fail(`history of ${formatCount(target)} tasks`, formatCount(target), error);
+    break;
+  }
+  const reached = scenarios.count;
+  if (sizes.length && reached === sizes.at(-1).count) {
+    results.note(`history size ${formatCount(target)} skipped: no task added within the history budget`);
+    break;
+  }
+  const label = reached < target ? `${formatCount(reached)}*` : formatCount(reached);
+  if (reached < target) results.note(`* history of ${formatCount(reached)}, not ${formatCount(target)}: --quick gives each size ${mode.historyBudgetMs / 1000} s of history building`);
+  if (built.added > 0) {
+    results.add({ label: "history build: drain rate (batches, 2 workers)", history: label, values: [built.added / built.seconds], unit: "rate" });
+  }
+  const snapshot = join(runDir, `snapshot-${reached}`);
+  historyProject.snapshot(snapshot);
+  sizes.push({ count: reached, label });
+  log(`measuring at ${label} tasks of history`);
+  await scenarios.cli(snapshot, label);
+  await scenarios.bulkAndDrain(snapshot, label, index === 0);
+  await scenarios.storm(snapshot, label);
+  rmSync(snapshot, { recursive: true, force: true });
+}
+historyProject.kill();
+
+if (withPeers) {
+  const jobs = mode.peerJobs;
+  const peers = ensurePeers({ install: mode.install, log });
+  const sideBySide = async (label, body, perCallLabel) => {
+    const rates = [];
+    const perCall = [];
+    for (let rep = 0; rep < mode.peerReps; rep++) {
+      const { e2eMs, perCall: calls } = await body(rep);
+      rates.push(jobs / (e2eMs / 1000));
+      perCall.push(median(calls));
+    }
+    results.add({ label: `${label}: ${formatCount(jobs)} jobs end to end`, history: "—", values: rates, unit: "rate" });
+    if (perCallLabel) results.add({ label: perCallLabel, history: "—", values: perCall, unit: "ms", perFloor: true });
+  };
+  for (const [name, bin, body] of [
+    ["tsp", peers.tsp, (rep) => tspRun(peers.tsp, join(runDir, `tsp-${rep}`), jobs, marker)],
+    ["nq", peers.nq, (rep) => nqRun(peers.nq, join(runDir, `nq-${rep}`), jobs, marker)],
+  ]) {
+    if (!bin) {
+      results.add({ label: `${name}: ${formatCount(jobs)} \`true\` jobs end to end`, history: "—", values: [], skipped: peers.why });
+      continue;
+    }
+    log(`${name}: ${jobs} jobs × ${mode.peerReps}`);
+    try {
+      await sideBySide(`${name} (\`true\`)`, body, `${name}: one enqueue call`);
+    } catch (error) {
+      results.fail(`${name}: ${formatCount(jobs)} jobs end to end`, "—", error);
+    }
+  }
+  for (const bulk of [false, true]) {
+    const how = bulk ? "one bulk call" : "one call each";
+    log(`bgtask, ${how}: ${jobs} tasks × ${mode.peerReps}`);
+    try {
+      await sideBySide(
+        `bgtask (no-op, ${how})`,
+        async (rep) => {
+          const project = new BenchProject(join(runDir, `peer-bgtask-${bulk ? "bulk" : "each"}-${rep}`), marker, { concurrency: 2 });
+          try {
+            return await bgtaskRun(project, jobs, bulk, mode.peerIdle);
+          } finally {
+            project.kill();
+            rmSync(project.dir, { recursive: true, force: true });
+          }
+        },
+        bulk ? null : "bgtask: one enqueue call (`run`, worker running)",
+      );
+    } catch (error) {
+      results.fail(`bgtask (${how}): ${formatCount(jobs)} tasks end to end`, "—", error);
+    }
+  }
+}
+
+await scenarios.floor(mode.floorReps);
+const floor = scenarios.floors;
+const N = median(floor);
+
+const cpu = cpus();
+const header = [
+  `bgtask bench (${mode.name}${mode.name === "quick" ? ": small history, fewer runs, drains capped at " + mode.drainCapMs / 1000 + " s — not the figures of the issue" : ""})`,
+  `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC · node ${process.version} · ${cpu.length} × ${cpu[0]?.model?.trim() ?? "cpu"} · ${tmpdir()}`,
+  `load average (1 min): ${loadAtStart.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end (above ${cpu.length}, other work competed with the bench)`,
+  `floor N = node -e '' = ${N.toFixed(0)} ms (median of ${floor.length}, ${Math.min(...floor).toFixed(0)}–${Math.max(...floor).toFixed(0)} ms); a time's ratio is to the floor runs made between its own runs`,
+  `runs: ${mode.cliReps} per CLI figure after one warm-up; ${mode.heavyReps} bulk enqueue + drain; ${mode.stormReps} storm; peers ${mode.peerReps}${GNU_TIME ? "; RSS by GNU time" : "; RSS by polling VmHWM"}`,
+];
+const notes = results.notes.map((n) => `note: ${n}`);
+process.stdout.write(`\n${header.join("\n")}\n\n${results.text(N)}\n${notes.length ? `\n${notes.join("\n")}\n` : ""}`);
+if (args.markdown) {
+  writeFileSync(args.markdown, `${header.map((h) => `${h}  `).join("\n")}\n\n${results.markdown(N)}\n${notes.length ? `\n${notes.map((n) => `- ${n.slice(6)}`).join("\n")}\n` : ""}`);
+}
+log(`done in ${((Date.now() - began) / 1000).toFixed(0)} s`);
+process.exitCode = results.failures > 0 ? 1 : 0;
