@@ -199,9 +199,10 @@ describe("K2: deterministic crash points", () => {
           POINTS.map(async (point) => {
             const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
             const id = await runAfterCrash(project);
-            // A worker's writes for one noop task: register, claim, report, settle. history-appended
-            // happens only in the settle (the task turns final), so it is the first time there.
-            const at = point === "history-appended" ? `${point}@1` : `${point}@4`;
+            // A worker's writes for one noop task: register, claim, then the settle (with the next claim,
+            // which finds nothing); a no-op reports nothing. history-appended happens only in the
+            // settle (the task turns final), so it is the first time there.
+            const at = point === "history-appended" ? `${point}@1` : `${point}@3`;
             const worker = await startWorker(project, { BGTASK_TEST_CRASH_AT: at });
             expect(worker.signal, `${at}: ${String(worker.stderr)}`).toBe("SIGKILL");
             const state = readJournalState(project);
