@@ -30,7 +30,7 @@ function journalFiles(project: Project): string {
   return sha256(project.journalBytes()) + sha256(existsSync(join(project.home, "history.jsonl")) ? readFileSync(join(project.home, "history.jsonl")) : null);
 }
 
-type KillMode = "anytime" | "journal.lock" | ".tmp";
+type KillMode = "anytime" | "journal.lock" | ".log";
 
 /** One project killed `kills` times in a row; lanes run side by side, as most of a lane is waiting on stale locks. */
 async function killLane(lane: number, kills: number) {
@@ -45,7 +45,7 @@ async function killLane(lane: number, kills: number) {
     return id;
   };
   const acknowledged = [await timedRun(), await timedRun()];
-  const modes: Record<KillMode, number> = { anytime: 0, "journal.lock": 0, ".tmp": 0 };
+  const modes: Record<KillMode, number> = { anytime: 0, "journal.lock": 0, ".log": 0 };
   let unacknowledged = 0;
   let leftLock = 0;
   for (let i = 0; i < kills; i++) {
@@ -54,13 +54,13 @@ async function killLane(lane: number, kills: number) {
     const kill = () => child.kill("SIGKILL");
     let timer: NodeJS.Timeout | undefined;
     let watcher: FSWatcher | undefined;
-    const mode = (["anytime", "journal.lock", ".tmp"] as const)[Math.floor(random() * 3)]!;
+    const mode = (["anytime", "journal.lock", ".log"] as const)[Math.floor(random() * 3)]!;
     modes[mode]++;
     if (mode === "anytime") {
       // From late in start-up (module loading is most of a run) to just after a normal run ends.
       timer = setTimeout(kill, span * (0.3 + random()));
     } else {
-      // Aim at the write itself: a moment after the lock is taken, or after the temp file appears.
+      // Aim at the write itself: a moment after the lock is taken, or after the append to the log begins.
       const delay = random() * 4;
       watcher = watch(project.home, (_, name) => {
         if (!name?.endsWith(mode) || timer) return;
@@ -99,9 +99,9 @@ describe("K1: run killed with SIGKILL at a random moment", () => {
       const total = (pick: (lane: (typeof lanes)[number]) => number) => lanes.reduce((sum, lane) => sum + pick(lane), 0);
       summary(
         "K1",
-        `${total((l) => l.modes.anytime + l.modes["journal.lock"] + l.modes[".tmp"])} kills in ${LANES} projects ` +
+        `${total((l) => l.modes.anytime + l.modes["journal.lock"] + l.modes[".log"])} kills in ${LANES} projects ` +
           `(${total((l) => l.modes.anytime)} at any moment, ${total((l) => l.modes["journal.lock"])} just after the lock was taken, ` +
-          `${total((l) => l.modes[".tmp"])} just after the temp file appeared; ${total((l) => l.unacknowledged)} before the id was printed, ` +
+          `${total((l) => l.modes[".log"])} just after the log append began; ${total((l) => l.unacknowledged)} before the id was printed, ` +
           `${total((l) => l.leftLock)} left the lock behind): journal valid after each, ${total((l) => l.acknowledged)} acknowledged tasks all present once`,
       );
     },
