@@ -2,7 +2,7 @@
 // one transaction on the active set (non-final tasks and worker slots); final tasks move to the
 // append-only history. Reads take no lock.
 import { randomBytes } from "node:crypto";
-import { readFileSync, readdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { NewTask, TaskRecord, WorkerRef } from "../core/task.ts";
 import { createTask, isFinal } from "../core/task.ts";
@@ -36,6 +36,7 @@ import {
   parseHistoryLine,
 } from "./history.ts";
 import { JournalFiles, type Transaction } from "./journal-files.ts";
+import { giveBackTick, takeTick } from "./tick-mutex.ts";
 import type { LockSettings } from "./lock.ts";
 import type { JournalDoc, WorkerSlot } from "./schema.ts";
 import type {
@@ -465,46 +466,16 @@ export class FileJournal implements JournalStore {
     doc.workers = doc.workers.filter((w) => w.slot !== slot);
   }
 
-  // ---- the tick mutex: <home>/tick.json, read and replaced only under the journal lock ------------
-
-  private get tickPath(): string {
-    return join(this.home, "tick.json");
-  }
-
-  private readTick(): TickHolder | null {
-    try {
-      const holder = JSON.parse(readFileSync(this.tickPath, "utf8")) as TickHolder;
-      return typeof holder?.process?.pid === "number" ? holder : null;
-    } catch {
-      // absent, or torn by a crash mid-write: nobody holds it
-      return null;
-    }
-  }
-
   /** Runs `fn` under the journal lock (a transaction that changes nothing in the journal). */
   private underLock<T>(fn: () => T): Promise<T> {
     return this.files.transact(() => fn(), false);
   }
 
   acquireTick(holder: TickHolder, liveness: LivenessCheck, now: Date): Promise<TickHolder | null> {
-    return this.underLock(() => {
-      const current = this.readTick();
-      if (current) {
-        const state = liveness(current.process);
-        // A dead holder (pid gone, or reused: start time differs) frees it at once; another host's after its expiry.
-        const holds = state === "alive" || (state === "unknown" && now.getTime() < Date.parse(current.expiresAt));
-        if (holds) return current;
-      }
-      // No durability needed: after a crash the holder it names is dead, which frees the mutex anyway.
-      writeFileSync(this.tickPath, JSON.stringify(holder), { mode: 0o600 });
-      return null;
-    });
+    return this.underLock(() => takeTick(this.home, holder, liveness, now));
   }
 
   releaseTick(holder: TickHolder): Promise<void> {
-    return this.underLock(() => {
-      const current = this.readTick();
-      if (current && current.since === holder.since && current.process.pid === holder.process.pid) unlinkSync(this.tickPath);
-    });
+    return this.underLock(() => giveBackTick(this.home, holder));
   }
 }

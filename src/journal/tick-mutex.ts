@@ -1,0 +1,44 @@
+// The tick mutex: <home>/tick.json names the tick that runs (pid, start time, boot id). Read and
+// replaced only under the journal lock, so a holder is decided by liveness, not by a lock's age:
+// a tick killed with SIGKILL frees it at once, and a live tick holds it however long its budget.
+import { randomBytes } from "node:crypto";
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { LivenessCheck, TickHolder } from "./store.ts";
+
+function tickPath(home: string): string {
+  return join(home, "tick.json");
+}
+
+function readTick(home: string): TickHolder | null {
+  try {
+    const holder = JSON.parse(readFileSync(tickPath(home), "utf8")) as TickHolder;
+    return typeof holder?.process?.pid === "number" ? holder : null;
+  } catch {
+    // absent, or torn by a crash mid-write: nobody holds it
+    return null;
+  }
+}
+
+/** Takes the mutex for `holder` unless a live tick has it; returns that tick, or null when taken. Call under the journal lock. */
+export function takeTick(home: string, holder: TickHolder, liveness: LivenessCheck, now: Date): TickHolder | null {
+  const current = readTick(home);
+  if (current) {
+    const state = liveness(current.process);
+    // A dead holder (pid gone, or reused: start time differs) frees it at once; another host's after its expiry.
+    const holds = state === "alive" || (state === "unknown" && now.getTime() < Date.parse(current.expiresAt));
+    if (holds) return current;
+  }
+  // Replaced by rename, never written through: a planted symlink is not followed. No fsync needed:
+  // after a crash the holder it names is dead, which frees the mutex anyway.
+  const temp = `${tickPath(home)}.${randomBytes(4).toString("hex")}.tmp`;
+  writeFileSync(temp, JSON.stringify(holder), { mode: 0o600, flag: "wx" });
+  renameSync(temp, tickPath(home));
+  return null;
+}
+
+/** Gives the mutex back if `holder` still has it. Call under the journal lock. */
+export function giveBackTick(home: string, holder: TickHolder): void {
+  const current = readTick(home);
+  if (current && current.since === holder.since && current.process.pid === holder.process.pid) unlinkSync(tickPath(home));
+}
