@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { BenchProject, WORKER } from "./lib/project.mjs";
 import { bgtaskRun, ensurePeers, nqRun, tspRun } from "./lib/peers.mjs";
-import { GNU_TIME, processesWith, signalAll } from "./lib/proc.mjs";
+import { GNU_TIME, processesWith, removeRssFiles, signalAll } from "./lib/proc.mjs";
 import { Scenarios } from "./lib/scenarios.mjs";
 import { formatCount, median, Results } from "./lib/table.mjs";
 
@@ -93,6 +93,7 @@ const results = new Results();
 /** Ends every process this run started (all carry BGTASK_BENCH_RUN=<runDir>), then removes the folder. */
 function cleanup() {
   signalAll(processesWith(`BGTASK_BENCH_RUN=${marker}`), "SIGKILL");
+  removeRssFiles();
   if (!args.keep) rmSync(runDir, { recursive: true, force: true });
 }
 process.on("exit", cleanup);
@@ -203,7 +204,7 @@ const cpu = cpus();
 const header = [
   `bgtask bench (${mode.name}${mode.name === "quick" ? ": small history, fewer runs, drains capped at " + mode.drainCapMs / 1000 + " s — not the figures of the issue" : ""})`,
   `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC · node ${process.version} · ${cpu.length} × ${cpu[0]?.model?.trim() ?? "cpu"} · ${tmpdir()}`,
-  `load average (1 min): ${loadAtStart.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end (above ${cpu.length}, other work competed with the bench)`,
+  `load average (1 min): ${loadAtStart.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end${Math.max(loadAtStart, loadavg()[0]) > cpu.length ? ` (above ${cpu.length} cores: other work competed with the bench)` : ""}`,
   `floor N = node -e '' = ${N.toFixed(0)} ms (median of ${floor.length}, ${Math.min(...floor).toFixed(0)}–${Math.max(...floor).toFixed(0)} ms); a time's ratio is to the floor runs made between its own runs`,
   `runs: ${mode.cliReps} per CLI figure after one warm-up; ${mode.heavyReps} bulk enqueue + drain; ${mode.stormReps} storm; peers ${mode.peerReps}${GNU_TIME ? "; RSS by GNU time" : "; RSS by polling VmHWM"}`,
 ];

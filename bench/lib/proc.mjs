@@ -13,6 +13,12 @@ export const GNU_TIME = (() => {
 })();
 
 let rssFiles = 0;
+/** GNU time output files of processes still running, removed by removeRssFiles() at exit. */
+const pendingRssFiles = new Set();
+
+export function removeRssFiles() {
+  for (const file of pendingRssFiles) rmSync(file, { force: true });
+}
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -34,6 +40,7 @@ function vmHwmKb(pid) {
 export function start(cmd, args, { cwd, env, rss = false, timeoutMs = 300_000, stdio = "pipe" } = {}) {
   const viaTime = rss && GNU_TIME !== null;
   const timeOut = viaTime ? join(tmpdir(), `bgtask-bench-rss-${process.pid}-${rssFiles++}`) : null;
+  if (timeOut) pendingRssFiles.add(timeOut);
   const argv = viaTime ? [GNU_TIME, ["-f", "%M", "-o", timeOut, cmd, ...args]] : [cmd, args];
   const started = process.hrtime.bigint();
   const child = spawn(argv[0], argv[1], { cwd, env, stdio: stdio === "pipe" ? ["ignore", "pipe", "pipe"] : "ignore" });
@@ -61,6 +68,7 @@ export function start(cmd, args, { cwd, env, rss = false, timeoutMs = 300_000, s
         const text = existsSync(timeOut) ? readFileSync(timeOut, "utf8").trim().split("\n").pop() : "";
         rssKb = /^\d+$/.test(text) ? Number(text) : null;
         rmSync(timeOut, { force: true });
+        pendingRssFiles.delete(timeOut);
       }
       resolve({ code, signal, ms, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), rssKb });
     });
