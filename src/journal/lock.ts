@@ -1,6 +1,7 @@
 // The cross-process lock around every journal change: proper-lockfile's mkdir lock, held only for
 // one read-modify-write. A lock left by a killed process goes stale and is taken over; a holder
 // whose lock was compromised is told before it commits, instead of being crashed by a throw.
+import { mkdirSync, realpathSync, rmdirSync, statSync, utimesSync } from "node:fs";
 import lockfile from "proper-lockfile";
 import { JournalLockedError } from "../errors.ts";
 
@@ -19,25 +20,86 @@ export interface HeldLock {
 
 export class LockCompromisedError extends Error {}
 
-export async function acquireLock(target: string, lockPath: string, settings: LockSettings): Promise<HeldLock> {
-  let compromised: Error | null = null;
-  const started = Date.now();
-  // Many short critical sections: retry quickly with jitter, long enough to outlast a stale lock.
-  const retries = Math.ceil(settings.waitMs / 25);
-  let release: () => Promise<void>;
+// A holder keeps the lock for well under a millisecond, so a waiter retries after a fraction of
+// one, growing to a few: proper-lockfile's own retries sleep 2–50 ms through timers (and build an
+// array of every timeout in advance on each acquisition).
+const FIRST_PAUSE_MS = 0.1;
+const MAX_PAUSE_MS = 2;
+// Blocking pauses (no event-loop turn) only this long: past it the holder is doing something big
+// (a bulk enqueue, a compaction) or died, and the process keeps serving its timers while it waits.
+const BLOCKING_WAIT_MS = 50;
+const MAX_YIELDING_PAUSE_MS = 25;
+
+// What proper-lockfile's sync mode calls. Its default (graceful-fs, whose queue only serves async
+// opens) is copied property by property on every lockSync call: ≈0.1 ms, as much as the mkdir.
+const lockFs = { mkdirSync, realpathSync, rmdirSync, statSync, utimesSync };
+
+const pauseCell = new Int32Array(new SharedArrayBuffer(4));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+// Attempts are synchronous, so a second transaction of this same thread must not try while the
+// first holds the lock across an await: it could block the very event loop the holder needs.
+const turns = new Map<string, Promise<void>>();
+
+async function takeTurn(lockPath: string): Promise<() => void> {
+  const before = turns.get(lockPath);
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  turns.set(lockPath, mine);
+  if (before) await before;
+  return () => {
+    if (turns.get(lockPath) === mine) turns.delete(lockPath);
+    done();
+  };
+}
+
+/** One attempt: the release function, or null while someone else (not stale) holds it. */
+function tryLock(target: string, lockPath: string, staleMs: number, onCompromised: (error: Error) => void): (() => void) | null {
   try {
-    release = await lockfile.lock(target, {
+    return lockfile.lockSync(target, {
       lockfilePath: lockPath,
       realpath: false,
-      stale: settings.staleMs,
-      update: Math.max(1000, Math.floor(settings.staleMs / 4)),
-      retries: { retries, minTimeout: 2, maxTimeout: 50, factor: 1.3, randomize: true },
-      onCompromised: (error) => {
-        compromised = error;
-      },
+      stale: staleMs,
+      update: Math.max(1000, Math.floor(staleMs / 4)),
+      onCompromised,
+      fs: lockFs,
     });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ELOCKED") throw new JournalLockedError(lockPath, Date.now() - started);
+    if ((error as NodeJS.ErrnoException).code === "ELOCKED") return null;
+    throw error;
+  }
+}
+
+export async function acquireLock(target: string, lockPath: string, settings: LockSettings): Promise<HeldLock> {
+  const endTurn = await takeTurn(lockPath);
+  let compromised: Error | null = null;
+  const onCompromised = (error: Error) => {
+    compromised = error;
+  };
+  let release: () => void;
+  try {
+    const started = Date.now();
+    let pauseMs = FIRST_PAUSE_MS;
+    for (;;) {
+      const held = tryLock(target, lockPath, settings.staleMs, onCompromised);
+      if (held) {
+        release = held;
+        break;
+      }
+      const waited = Date.now() - started;
+      if (waited >= settings.waitMs) throw new JournalLockedError(lockPath, waited);
+      // Jitter, so that waiters started together do not retry together.
+      const pause = Math.min(pauseMs * (0.5 + Math.random()), settings.waitMs - waited);
+      if (waited < BLOCKING_WAIT_MS) {
+        Atomics.wait(pauseCell, 0, 0, pause);
+        pauseMs = Math.min(pauseMs * 1.5, MAX_PAUSE_MS);
+      } else {
+        await sleep(pause);
+        pauseMs = Math.min(pauseMs * 1.5, MAX_YIELDING_PAUSE_MS);
+      }
+    }
+  } catch (error) {
+    endTurn();
     throw error;
   }
   return {
@@ -45,12 +107,13 @@ export async function acquireLock(target: string, lockPath: string, settings: Lo
       if (compromised) throw new LockCompromisedError(`journal lock lost: ${(compromised as Error).message}`);
     },
     async release() {
-      if (compromised) return;
       try {
-        await release();
+        if (!compromised) release();
       } catch (error) {
         // Released already (compromised and taken over): nothing of ours to remove.
         if ((error as NodeJS.ErrnoException).code !== "ERELEASED") throw error;
+      } finally {
+        endTurn();
       }
     },
   };
