@@ -60,8 +60,13 @@ import type {
 
 /** A reserved slot whose worker never registered is given up after this long. */
 const SLOT_RESERVATION_MS = 15_000;
+// Leases and slot names only have to differ from every other one: a random prefix per process
+// (per thread) and a counter, rather than random bytes per claim.
+const TOKEN_PREFIX = randomBytes(8).toString("hex");
+let tokensMade = 0;
 function token(): string {
-  return randomBytes(8).toString("hex");
+  tokensMade += 1;
+  return `${TOKEN_PREFIX}-${tokensMade.toString(36)}`;
 }
 
 export class FileJournal implements JournalStore {
@@ -69,6 +74,8 @@ export class FileJournal implements JournalStore {
   readonly location: string;
   private readonly files: JournalFiles;
   private lastPoll: { version: string; id: string; lease: string; control: TryControl } | null = null;
+  /** When (the clock claims pass in) a claim last ran recovery: see ClaimOptions.recoverEveryMs. */
+  private recoveredAt = -Infinity;
 
   constructor(home: string, lockSettings: LockSettings) {
     this.home = home;
@@ -128,7 +135,10 @@ export class FileJournal implements JournalStore {
    */
   private recoverAll(doc: JournalDoc, tx: Transaction, now: Date, options: RecoverOptions): RecoverResult {
     const result: RecoverResult = { recovered: [], forced: [], promoted: [] };
-    for (const task of [...doc.tasks]) {
+    // Only running and scheduled tasks can change; found first, so the set is neither copied nor
+    // changed while it is walked.
+    const candidates = doc.tasks.filter((task) => task.status === "running" || task.status === "scheduled");
+    for (const task of candidates) {
       if (task.status === "scheduled") {
         const promoted = promote(task, now);
         if (promoted !== task) {
@@ -215,13 +225,26 @@ export class FileJournal implements JournalStore {
   }
 
   private claimIn(doc: JournalDoc, tx: Transaction, worker: WorkerRef, now: Date, options: ClaimOptions): TaskRecord | null {
-    this.recoverAll(doc, tx, now, options);
-    this.pruneSlots(doc, now, options.liveness);
-    const next = pickNext(doc.tasks, now, options.accept);
+    const sinceRecovery = now.getTime() - this.recoveredAt;
+    // A clock set back counts as due.
+    const recoveryDue = options.recoverEveryMs === undefined || sinceRecovery >= options.recoverEveryMs || sinceRecovery < 0;
+    if (recoveryDue) this.recoverForClaim(doc, tx, now, options);
+    let next = pickNext(doc.tasks, now, options.accept);
+    // A worker about to idle looks for lost tries first: one may be the work it is waiting for.
+    if (!next && !recoveryDue) {
+      this.recoverForClaim(doc, tx, now, options);
+      next = pickNext(doc.tasks, now, options.accept);
+    }
     if (!next) return null;
     const claimed = claim(next, worker, token(), now);
     this.put(doc, tx, claimed);
     return claimed;
+  }
+
+  private recoverForClaim(doc: JournalDoc, tx: Transaction, now: Date, options: ClaimOptions): void {
+    this.recoverAll(doc, tx, now, options);
+    this.pruneSlots(doc, now, options.liveness);
+    this.recoveredAt = now.getTime();
   }
 
   report(id: string, lease: string, report: TaskReport, now: Date): Promise<void> {

@@ -56,6 +56,12 @@ export interface RecoverOptions {
 export interface ClaimOptions extends RecoverOptions {
   /** Only tasks this accepts are claimed (a tick skips those whose timeout outlasts its budget). */
   accept?: (task: TaskRecord) => boolean;
+  /**
+   * A claim recovers dead workers' tries (and prunes their slots) first, looking at the whole
+   * active set; with this, at most once per this many ms per store, and again whenever nothing
+   * is left to claim. Without it, on every claim.
+   */
+  recoverEveryMs?: number;
 }
 
 export interface RecoverResult {

@@ -19,6 +19,9 @@ import { workerSay } from "./worker-log.ts";
 import { toTaskError } from "./task-error.ts";
 
 const IDLE_POLL_MS = 100;
+// Looking for dead workers' tries scans the whole active set: once a second is soon enough while
+// there is work (an idle claim always looks), and a busy drain does not pay it per task.
+const RECOVER_EVERY_MS = 1_000;
 
 export interface RunnerOptions {
   config: Config;
@@ -104,6 +107,7 @@ export class Runner {
         terminate,
         heartbeatTimeoutMs: config.timings.heartbeatTimeoutMs,
         graceMs: config.timings.cancelGraceMs,
+        recoverEveryMs: RECOVER_EVERY_MS,
         accept: (t: TaskRecord) =>
           !(this.options.oncePerTask && this.ran.has(t.id)) &&
           (until === undefined || t.timeoutMs === null || Date.now() + t.timeoutMs <= until),

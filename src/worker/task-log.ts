@@ -1,20 +1,42 @@
 // A task's log file: what it printed on stdout/stderr and logged with task.log, every try marked,
-// every line timestamped (format in core/log-line.ts). Owner-only, append-only.
+// every line timestamped (format in core/log-line.ts). Owner-only, append-only. Created with its
+// first line: a task that writes nothing leaves no file (readers take a missing log as empty).
 import { closeSync, fchmodSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { formatLogLine, type LogStream } from "../core/log-line.ts";
 import { ensurePrivateDir, taskLogPath } from "../host/home.ts";
 
+/** Log folders this process has checked (created, owned, not a symlink): checked once, not per task. */
+const checkedDirs = new Set<string>();
+
+function openLog(path: string): number {
+  const dir = dirname(path);
+  if (!checkedDirs.has(dir)) {
+    ensurePrivateDir(dir);
+    checkedDirs.add(dir);
+  }
+  let fd: number;
+  try {
+    fd = openSync(path, "a", 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    // The folder was removed since it was checked: make it again.
+    ensurePrivateDir(dir);
+    fd = openSync(path, "a", 0o600);
+  }
+  // An existing log (an earlier try's) is tightened if someone loosened it.
+  fchmodSync(fd, 0o600);
+  return fd;
+}
+
 export class TaskLog {
-  private readonly fd: number;
+  private readonly path: string;
+  private fd: number | null = null;
   private readonly tryNumber: number;
   private readonly partial = new Map<LogStream, string>();
 
   constructor(home: string, taskId: string, tryNumber: number) {
-    const path = taskLogPath(home, taskId);
-    ensurePrivateDir(dirname(path));
-    this.fd = openSync(path, "a", 0o600);
-    fchmodSync(this.fd, 0o600);
+    this.path = taskLogPath(home, taskId);
     this.tryNumber = tryNumber;
   }
 
@@ -27,6 +49,7 @@ export class TaskLog {
   }
 
   private line(stream: LogStream, text: string): void {
+    this.fd ??= openLog(this.path);
     writeSync(this.fd, formatLogLine(new Date(), this.tryNumber, stream, text));
   }
 
@@ -38,6 +61,7 @@ export class TaskLog {
 
   close(): void {
     this.endLines();
-    closeSync(this.fd);
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
   }
 }
