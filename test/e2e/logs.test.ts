@@ -1,6 +1,6 @@
 // `bgtask logs`: stdout, stderr and task.log lines of every try, marked and timestamped;
 // --follow streams while the task runs and ends with it.
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -61,5 +61,17 @@ describe("bgtask logs", () => {
     const unknown = await project.cli(["logs", "99"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no task with id "99"');
+  });
+
+  it("a task that wrote nothing has no log file: logs prints nothing, status and remove still work", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    const id = await project.run("noop");
+    await project.waitForTask(id, (t) => t.completed);
+    expect(existsSync(join(project.home, "logs", `${id}.log`))).toBe(false);
+    expect(await project.cli(["logs", id])).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    expect(await project.cli(["logs", id, "--follow"])).toMatchObject({ code: 0, stdout: "" });
+    expect(JSON.parse((await project.cli(["logs", id, "--json"])).stdout)).toEqual([]);
+    expect(await project.cli(["status", id])).toMatchObject({ code: 0 });
+    expect(await project.cli(["remove", id])).toMatchObject({ code: 0, stdout: "removed 1 task" });
   });
 });
