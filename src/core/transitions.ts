@@ -32,19 +32,25 @@ export function isDueWithin(task: TaskRecord, now: Date, windowMs: number): bool
  * (a tick skips tasks whose timeout outlasts its budget, and gives each task one slice).
  */
 export function pickNext(tasks: readonly TaskRecord[], now: Date, accept?: (task: TaskRecord) => boolean): TaskRecord | undefined {
-  // Called on every claim over the whole active set (10,000s queued): one cheap look per task.
-  let busy: Set<string> | null = null;
-  for (const task of tasks) if (task.status === "running" && task.serialKey !== null) (busy ??= new Set()).add(task.serialKey);
+  // Called on every claim over the whole active set (10,000s queued): one cheap look per task, and
+  // the busy serial keys only looked for when a task that would be next has one.
+  let busy: Set<string> | undefined;
   let best: TaskRecord | undefined;
   for (const task of tasks) {
     if (!isRunnable(task, now)) continue;
     if (best !== undefined && compareClaimOrder(task, best) >= 0) continue;
-    if (task.serialKey !== null && busy?.has(task.serialKey)) continue;
+    if (task.serialKey !== null && (busy ??= busySerialKeys(tasks)).has(task.serialKey)) continue;
     // Asked last, and only of a task that would be next: `accept` may cost more than the order.
     if (accept && !accept(task)) continue;
     best = task;
   }
   return best;
+}
+
+function busySerialKeys(tasks: readonly TaskRecord[]): Set<string> {
+  const busy = new Set<string>();
+  for (const task of tasks) if (task.status === "running" && task.serialKey !== null) busy.add(task.serialKey);
+  return busy;
 }
 
 function claimRank(task: TaskRecord): number {
