@@ -130,6 +130,26 @@ export function describeJournalStore(name: string, open: () => { store: JournalS
       expect((await store.get("2"))!.error!.message).toMatch(/no heartbeat for 120s/);
     });
 
+    it("with recoverEveryMs, claims within the interval skip recovery while there is work, and recover when nothing else is claimable", async () => {
+      fresh();
+      await store.enqueue([input(), input(), input()], T0, noWorker);
+      const every = { ...alive, recoverEveryMs: 1_000 };
+      const lost = (await store.claimNext("a", OTHER, at(1), every))!;
+      const deadOther: ClaimOptions = { ...every, liveness: (w) => (w.pid === OTHER.pid ? "dead" : "alive") };
+      expect((await store.claimNext("b", ME, at(2), deadOther))!.id).toBe("2");
+      expect((await store.get(lost.id))!.status).toBe("running");
+      // The interval is over: recovered before the claim.
+      expect((await store.claimNext("b", ME, at(1_001), deadOther))!.id).toBe("3");
+      expect((await store.get(lost.id))!.status).toBe("failed");
+
+      await store.enqueue([input()], T0, noWorker);
+      const lostAgain = (await store.claimNext("a", OTHER, at(1_002), every))!;
+      expect(lostAgain.id).toBe("4");
+      // Within the interval, but nothing else to claim: it looks for lost tries anyway.
+      expect(await store.claimNext("b", ME, at(1_003), deadOther)).toBeNull();
+      expect((await store.get("4"))!.status).toBe("failed");
+    });
+
     it("settleAndClaimNext records a try and claims the next task in one write; a lost lease claims nothing", async () => {
       fresh();
       await store.enqueue([input(), input(), input()], T0, noWorker);
