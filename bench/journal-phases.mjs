@@ -1,7 +1,7 @@
 // Profiling aid, not part of `npm run bench`: what one journal operation costs in-process (no CLI
 // start-up, no executor), through the JournalStore interface of the built store, for active sets
-// of several sizes; and the cross-process lock alone, with proper-lockfile's retry settings as
-// the store uses them. Run after `npm run build`:
+// of several sizes; and the cross-process lock alone, as the store takes it. Run after
+// `npm run build`:
 //   node bench/journal-phases.mjs [active-set sizes, default 0,1000,10000]
 // For where the time goes inside an operation, profile a worker draining a queue instead:
 //   node --cpu-prof dist/worker/main.js   (in a project with queued tasks; see docs/README-performance.md)
