@@ -122,7 +122,8 @@ export function findIndexed(historyPath: string, committedBytes: number, id: str
   const fd = openForReading(historyPath);
   let line: Buffer | null = null;
   try {
-    if (!isLineStart(fd, covered)) return findInHistory(historyPath, committedBytes, id);
+    // The committed length always ends a line; a covered length short of it must too.
+    if (covered < committedBytes && !isLineStart(fd, covered)) return findInHistory(historyPath, committedBytes, id);
     if (found.offset !== null && found.offset < covered) line = lineAt(fd, found.offset, covered, linePrefix(id));
   } finally {
     closeSync(fd);
@@ -196,7 +197,11 @@ export function indexAppended(historyPath: string, start: number, ids: readonly 
     fd = openSync(indexPathOf(historyPath), constants.O_RDWR | constants.O_CREAT, FILE_MODE);
     const header = readHeader(fd);
     const usable =
-      header !== null && header.covered <= start && fstatSync(fd).size >= entryAt(header.maxId + 1) && (header.covered === 0 || isCoveredLineStart(historyPath, header.covered));
+      header !== null &&
+      header.covered <= start &&
+      fstatSync(fd).size >= entryAt(header.maxId + 1) &&
+      // The committed length always ends a line; anything short of it must too.
+      (header.covered === start || isCoveredLineStart(historyPath, header.covered));
     const from = usable ? header.covered : 0;
     let maxId = usable ? header.maxId : 0;
     if (!usable) ftruncateSync(fd, 0);
