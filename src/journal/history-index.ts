@@ -114,6 +114,7 @@ function lineAt(fd: number, offset: number, limit: number, prefix: Buffer): Buff
  * vouch for the answer, else by the scan. The same answer as findInHistory, in two reads.
  */
 export function findIndexed(historyPath: string, committedBytes: number, id: string): HistoryEntry | null {
+  if (committedBytes === 0) return null;
   const k = indexNumber(id);
   const found = k === null ? null : lookup(historyPath, k);
   if (found === null) return findInHistory(historyPath, committedBytes, id);

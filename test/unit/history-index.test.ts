@@ -84,6 +84,9 @@ describe("indexAppended", () => {
     expectAgreesWithScan([...range(1, 30), "0", "01", "abc", "99999999999999999"]);
     expect(findIndexed(path, committed, "3")).toMatchObject({ message: "third try" });
     expect(findIndexed(path, committed, "4")).toMatchObject({ removed: expect.any(String) });
+    // An empty history (its file may not exist yet) holds nothing, whatever index lies around.
+    expect(findIndexed(join(dir, "absent.jsonl"), 0, "1")).toBeNull();
+    expect(findIndexed(path, 0, "1")).toBeNull();
   });
 
   it("lines longer than the read chunk are indexed and read back whole", () => {
