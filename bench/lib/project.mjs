@@ -9,6 +9,8 @@ import { processesWith, run, signalAll, start, waitGone } from "./proc.mjs";
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const BIN = join(REPO, "bin/bgtask.js");
 export const WORKER = join(REPO, "dist/worker/main.js");
+/** The V8 flags `bgtask run` starts a worker with (src/worker/spawn.ts). */
+const { WORKER_NODE_FLAGS } = await import(join(REPO, "dist/worker/spawn.js"));
 /** A --limit above any count here: a list that counts must see every active task. */
 export const ALL = "9999999";
 
@@ -86,7 +88,7 @@ export class BenchProject {
 
   /** A worker from the built entry, as `bgtask run` starts one (its own slot, since none was reserved). */
   startWorker({ env, rss = false, timeoutMs = 3_600_000 } = {}) {
-    return start(process.execPath, [WORKER], { cwd: this.dir, env: this.env(env), rss, stdio: "ignore", timeoutMs });
+    return start(process.execPath, [...WORKER_NODE_FLAGS, WORKER], { cwd: this.dir, env: this.env(env), rss, stdio: "ignore", timeoutMs });
   }
 
   /** Writes `count` one-line JSON contexts to a file for `run --each`; returns its path. */

@@ -9,6 +9,7 @@ export type CrashPoint =
   | "locked"
   | "read"
   | "history-appended"
+  | "history-indexed"
   | "log-appended"
   | "temp-written"
   | "renamed"

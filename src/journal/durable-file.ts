@@ -24,19 +24,53 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** Serialises with `rev` near the front and one task per line: cheap to check, readable by a person. */
-export function serialiseDoc(doc: JournalDoc): string {
-  const { format, version, rev, log, nextId, history, tasks, workers } = doc;
-  const head = JSON.stringify({ format, version, rev, log, nextId, history, workers });
-  const taskLines = tasks.map((task) => JSON.stringify(task)).join(",\n");
-  return `${head.slice(0, -1)},"tasks":[${tasks.length ? `\n${taskLines}\n` : ""}]}\n`;
-}
-
 const REV_PATTERN = /"rev":(\d+)/;
 // Lenient decoding would turn bad bytes into U+FFFD and the next write would keep the damage silently.
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const WRITE_CHUNK = 256 * 1024;
 
-/** The first bytes of a journal file (where serialiseDoc puts rev and log), or null when absent. */
+/**
+ * Writes `doc` with `rev` near the front and one task per line (cheap to check, readable by a
+ * person, parsed a line at a time), in pieces: the whole active set never becomes one string.
+ */
+function writeDoc(fd: number, doc: JournalDoc): void {
+  const { format, version, rev, log, nextId, history, tasks, workers } = doc;
+  const head = JSON.stringify({ format, version, rev, log, nextId, history, workers });
+  let piece = `${head.slice(0, -1)},"tasks":[${tasks.length ? "\n" : ""}`;
+  tasks.forEach((task, i) => {
+    piece += JSON.stringify(task) + (i < tasks.length - 1 ? ",\n" : "\n");
+    if (piece.length >= WRITE_CHUNK) {
+      writeSync(fd, piece);
+      piece = "";
+    }
+  });
+  writeSync(fd, `${piece}]}\n`);
+}
+
+/**
+ * Parses a journal written by writeDoc a line at a time, so the file never becomes one string;
+ * null when it is laid out otherwise (edited by hand, an older writer): the caller parses it whole.
+ */
+function parseByLines(bytes: Buffer): unknown {
+  const first = bytes.indexOf(10);
+  if (first === -1) return null;
+  const head = strictUtf8.decode(bytes.subarray(0, first));
+  if (!head.endsWith(',"tasks":[')) return null;
+  const doc = JSON.parse(`${head}]}`) as { tasks: unknown[] };
+  let position = first + 1;
+  for (;;) {
+    const newline = bytes.indexOf(10, position);
+    if (newline === -1) return null;
+    const line = bytes.subarray(position, newline);
+    position = newline + 1;
+    if (line.length === 2 && line[0] === 0x5d && line[1] === 0x7d) break; // "]}"
+    const text = strictUtf8.decode(line);
+    doc.tasks.push(JSON.parse(text.endsWith(",") ? text.slice(0, -1) : text));
+  }
+  return position === bytes.length ? doc : null;
+}
+
+/** The first bytes of a journal file (where writeDoc puts rev and log), or null when absent. */
 export function readHead(path: string, bytes = 256): string | null {
   let fd: number;
   try {
@@ -63,34 +97,47 @@ export class DurableJsonFile implements Adapter<JournalDoc> {
   }
 
   async read(): Promise<JournalDoc | null> {
-    let text: string;
+    let bytes: Buffer;
     try {
       const stat = lstatSync(this.path);
       if (stat.isSymbolicLink()) throw new JournalCorruptError(this.path, "it is a symbolic link, which bgtask refuses to follow");
       if (!stat.isFile()) throw new JournalCorruptError(this.path, "it is not a regular file");
-      text = strictUtf8.decode(readFileSync(this.path));
+      bytes = readFileSync(this.path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") {
         this.readRev = null;
         return null;
       }
       if (error instanceof JournalCorruptError) throw error;
-      if ((error as NodeJS.ErrnoException).code === "ERR_ENCODING_INVALID_ENCODED_DATA") {
-        throw new JournalCorruptError(this.path, "it is not valid UTF-8");
-      }
       throw journalIoError(this.path, error);
     }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      throw new JournalCorruptError(this.path, text.length === 0 ? "it is empty" : `it is not valid JSON: ${(error as Error).message}`);
+      parsed = parseByLines(bytes);
+    } catch {
+      // Whatever is wrong, the whole-file parse below names it.
+      parsed = null;
     }
+    if (parsed === null) parsed = this.parseWhole(bytes);
     const problem = checkDoc(parsed);
     if (problem !== null) throw new JournalCorruptError(this.path, problem);
     const doc = parsed as JournalDoc;
     this.readRev = doc.rev;
     return doc;
+  }
+
+  private parseWhole(bytes: Buffer): unknown {
+    let text: string;
+    try {
+      text = strictUtf8.decode(bytes);
+    } catch {
+      throw new JournalCorruptError(this.path, "it is not valid UTF-8");
+    }
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new JournalCorruptError(this.path, text.length === 0 ? "it is empty" : `it is not valid JSON: ${(error as Error).message}`);
+    }
   }
 
   async write(doc: JournalDoc): Promise<void> {
@@ -100,7 +147,7 @@ export class DurableJsonFile implements Adapter<JournalDoc> {
     try {
       fd = openSync(temp, "wx", FILE_MODE);
       fchmodSync(fd, FILE_MODE);
-      writeSync(fd, serialiseDoc(doc));
+      writeDoc(fd, doc);
       fsyncSync(fd);
       closeSync(fd);
       fd = null;

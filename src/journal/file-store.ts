@@ -3,7 +3,7 @@
 // append-only history. Reads take no lock.
 import { randomBytes } from "node:crypto";
 import { readdirSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { NewTask, TaskRecord, WorkerRef } from "../core/task.ts";
 import { createTask, isFinal } from "../core/task.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
@@ -29,12 +29,12 @@ import { fsyncDir } from "./durable-file.ts";
 import {
   appendHistory,
   entryTime,
-  findInHistory,
   firstLine,
   isTombstone,
   linesBackwards,
   parseHistoryLine,
 } from "./history.ts";
+import { findIndexed, indexAppended, indexPathOf } from "./history-index.ts";
 import { JournalFiles, type Transaction } from "./journal-files.ts";
 import { giveBackTick, takeTick } from "./tick-mutex.ts";
 import type { LockSettings } from "./lock.ts";
@@ -296,7 +296,7 @@ export class FileJournal implements JournalStore {
   private find(doc: JournalDoc, id: string): TaskRecord | null {
     const active = doc.tasks.find((t) => t.id === id);
     if (active) return active;
-    const entry = findInHistory(join(this.home, doc.history.file), doc.history.bytes, id);
+    const entry = findIndexed(join(this.home, doc.history.file), doc.history.bytes, id);
     return entry && !isTombstone(entry) ? entry : null;
   }
 
@@ -443,6 +443,7 @@ export class FileJournal implements JournalStore {
     const path = join(this.home, doc.history.file);
     const seen = new Set(doc.tasks.map((t) => t.id));
     const keep: string[] = [];
+    const kept: string[] = [];
     const removed: string[] = [];
     let lines = 0;
     for (const line of linesBackwards(path, doc.history.bytes)) {
@@ -452,20 +453,26 @@ export class FileJournal implements JournalStore {
       seen.add(entry.id);
       if (isTombstone(entry)) continue;
       if (drop(entry)) removed.push(entry.id);
-      else keep.push(`${line.toString("utf8")}\n`);
+      else {
+        keep.push(`${line.toString("utf8")}\n`);
+        kept.push(entry.id);
+      }
     }
     if (keep.length === lines) return null;
     const generation = Number(/^history\.(\d+)\.jsonl$/.exec(doc.history.file)?.[1] ?? 1) + 1;
     const file = `history.${generation}.jsonl`;
-    const bytes = appendHistory(join(this.home, file), 0, keep.reverse(), true);
+    keep.reverse();
+    const bytes = appendHistory(join(this.home, file), 0, keep, true);
+    indexAppended(join(this.home, file), 0, kept.reverse(), keep.map((line) => Buffer.byteLength(line)), true);
     fsyncDir(this.home);
     return { history: { file, bytes }, removed: removed.sort(compareIds) };
   }
 
-  /** History files the journal no longer names: replaced generations, or one a crashed compaction left. */
+  /** History files (and their indexes) the journal no longer names: replaced generations, or one a crashed compaction left. */
   private removeOldGenerations(current: string): void {
+    const currentIndex = basename(indexPathOf(join(this.home, current)));
     for (const name of readdirSync(this.home)) {
-      if (!/^history(\.\d+)?\.jsonl$/.test(name) || name === current) continue;
+      if (!/^history(\.\d+)?\.(jsonl|idx)$/.test(name) || name === current || name === currentIndex) continue;
       try {
         unlinkSync(join(this.home, name));
       } catch {

@@ -45,7 +45,7 @@ export function appendHistory(path: string, committedBytes: number, lines: reado
 
 const CHUNK = 256 * 1024;
 
-function openForReading(path: string): number {
+export function openForReading(path: string): number {
   try {
     return openSync(path, "r");
   } catch (error) {
@@ -53,15 +53,18 @@ function openForReading(path: string): number {
   }
 }
 
-/** Yields the committed lines newest first, as raw bytes (callers parse only what they need). */
-export function* linesBackwards(path: string, committedBytes: number): Generator<Buffer> {
-  if (committedBytes === 0) return;
+/**
+ * Yields the committed lines newest first, as raw bytes (callers parse only what they need), down
+ * to `from`, which must be 0 or just past a newline.
+ */
+export function* linesBackwards(path: string, committedBytes: number, from = 0): Generator<Buffer> {
+  if (committedBytes <= from) return;
   const fd = openForReading(path);
   try {
     let end = committedBytes;
     let carry: Buffer = Buffer.alloc(0);
-    while (end > 0) {
-      const start = Math.max(0, end - CHUNK);
+    while (end > from) {
+      const start = Math.max(from, end - CHUNK);
       const chunk = Buffer.alloc(end - start);
       const read = readSync(fd, chunk, 0, chunk.length, start);
       if (read !== chunk.length) throw new JournalCorruptError(path, `it is shorter than the ${committedBytes} bytes the journal committed`);
@@ -95,10 +98,15 @@ export function parseHistoryLine(path: string, line: Buffer): HistoryEntry {
   }
 }
 
-/** The newest entry for `id`, found by prefix match so only that one line is parsed. */
-export function findInHistory(path: string, committedBytes: number, id: string): HistoryEntry | null {
-  const prefix = Buffer.from(`{"id":${JSON.stringify(id)},`);
-  for (const line of linesBackwards(path, committedBytes)) {
+/** How every line for `id` starts (see historyLine). */
+export function linePrefix(id: string): Buffer {
+  return Buffer.from(`{"id":${JSON.stringify(id)},`);
+}
+
+/** The newest entry for `id` in the committed bytes from `from` on, found by prefix match so only that one line is parsed. */
+export function findInHistory(path: string, committedBytes: number, id: string, from = 0): HistoryEntry | null {
+  const prefix = linePrefix(id);
+  for (const line of linesBackwards(path, committedBytes, from)) {
     if (line.length >= prefix.length && line.subarray(0, prefix.length).equals(prefix)) return parseHistoryLine(path, line);
   }
   return null;

@@ -11,6 +11,7 @@ import { ensurePrivateDir } from "../host/home.ts";
 import { crashPoint } from "./crash-points.ts";
 import { DurableJsonFile, FILE_MODE, readHead, RevisionConflict } from "./durable-file.ts";
 import { appendHistory, historyLine, type HistoryEntry } from "./history.ts";
+import { indexAppended } from "./history-index.ts";
 import { appendTransaction, createLog, logSize, metaOf, readLogFrom, replay, type LogEntry, type Meta } from "./journal-log.ts";
 import { acquireLock, LockCompromisedError, type LockSettings } from "./lock.ts";
 import { emptyDoc, type JournalDoc } from "./schema.ts";
@@ -173,8 +174,14 @@ export class JournalFiles {
   private async commit(loaded: Loaded, entries: LogEntry[], tx: Transaction, durable: boolean): Promise<void> {
     const { doc } = loaded;
     if (tx.history.length > 0) {
-      doc.history.bytes = appendHistory(join(this.dir, doc.history.file), doc.history.bytes, tx.history.map(historyLine), durable);
+      const historyPath = join(this.dir, doc.history.file);
+      const start = doc.history.bytes;
+      const lines = tx.history.map(historyLine);
+      doc.history.bytes = appendHistory(historyPath, start, lines, durable);
       crashPoint("history-appended");
+      const ids = tx.history.map((entry) => entry.id);
+      indexAppended(historyPath, start, ids, lines.map((line) => Buffer.byteLength(line)), durable);
+      crashPoint("history-indexed");
       // The meta entry was made before the append: point it at the new committed length.
       const meta = entries.find((e): e is { meta: Meta } => "meta" in e);
       if (meta) meta.meta = metaOf(doc);

@@ -49,37 +49,50 @@ function parseEntry(path: string, line: string): LogEntry {
   return entry;
 }
 
+// Lenient decoding would turn bad bytes into U+FFFD and the next compaction would keep the damage.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const COMMIT_PREFIX = Buffer.from('{"commit":');
+
+/** Decodes and parses one log line; bad UTF-8 is corruption, never silently replaced. */
+function parseLine(path: string, line: Buffer): LogEntry {
+  let text: string;
+  try {
+    text = strictUtf8.decode(line);
+  } catch {
+    throw new JournalCorruptError(path, "it is not valid UTF-8");
+  }
+  return parseEntry(path, text);
+}
+
 /**
- * Replays `text` (the log from `doc`'s current position) onto `doc`. Returns how many bytes were
- * committed: the offset just past the last commit line.
+ * Replays `bytes` (the log from `doc`'s current position) onto `doc`, a line at a time so a long
+ * log never becomes one string. Returns how many bytes were committed: the offset just past the
+ * last commit line.
  */
-export function replay(path: string, doc: JournalDoc, text: string): number {
+export function replay(path: string, doc: JournalDoc, bytes: Buffer): number {
   let pending: LogEntry[] = [];
-  let committedChars = 0;
+  let committed = 0;
   let position = 0;
   for (;;) {
-    const newline = text.indexOf("\n", position);
+    const newline = bytes.indexOf(10, position);
     if (newline === -1) break; // a torn last line: never committed
-    const line = text.slice(position, newline);
+    const line = bytes.subarray(position, newline);
     position = newline + 1;
-    if (line.startsWith('{"commit":')) {
-      const commit = parseEntry(path, line);
+    if (line.subarray(0, COMMIT_PREFIX.length).equals(COMMIT_PREFIX)) {
+      const commit = parseLine(path, line);
       for (const entry of pending) apply(doc, entry);
       apply(doc, commit);
       pending = [];
-      committedChars = position;
+      committed = position;
     } else {
-      pending.push(parseEntry(path, line));
+      pending.push(parseLine(path, line));
     }
   }
-  return Buffer.byteLength(text.slice(0, committedChars));
+  return committed;
 }
 
-// Lenient decoding would turn bad bytes into U+FFFD and the next compaction would keep the damage.
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
 /** Reads the log from byte `from` to its end. */
-export function readLogFrom(path: string, from: number): string {
+export function readLogFrom(path: string, from: number): Buffer {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -96,11 +109,7 @@ export function readLogFrom(path: string, from: number): string {
       if (n === 0) break;
       read += n;
     }
-    try {
-      return strictUtf8.decode(buffer.subarray(0, read));
-    } catch {
-      throw new JournalCorruptError(path, "it is not valid UTF-8");
-    }
+    return buffer.subarray(0, read);
   } finally {
     closeSync(fd);
   }

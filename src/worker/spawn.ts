@@ -12,6 +12,16 @@ import type { JournalStore } from "../journal/store.ts";
 
 const WORKER_ENTRY = fileURLToPath(new URL("./main.js", import.meta.url));
 
+/**
+ * V8 flags for the worker process (not inherited by executors' own child processes). A worker
+ * holds the active set and churns through short-lived objects: with V8's defaults its young
+ * generation grows to 32 MB and garbage promoted to the old one is kept until the heap doubles,
+ * which made a worker draining 10,000 queued tasks peak at 140–180 MB instead of ≈100. The old
+ * space is not capped: an executor may still use as much memory as it needs, at the price of
+ * more frequent major collections.
+ */
+export const WORKER_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=1", "--heap-growing-percent=25"];
+
 export function workerLogPath(home: string): string {
   return join(home, "logs", "worker.log");
 }
@@ -20,7 +30,7 @@ export function spawnWorker(config: Config, slot: string): number | undefined {
   ensurePrivateDir(join(config.home, "logs"));
   const fd = openSync(workerLogPath(config.home), "a", 0o600);
   try {
-    const child = spawn(process.execPath, [WORKER_ENTRY, slot], {
+    const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, WORKER_ENTRY, slot], {
       detached: true,
       stdio: ["ignore", fd, fd],
       cwd: config.root,

@@ -12,16 +12,26 @@ import { parentPort, workerData } from "node:worker_threads";
 import { forcedOutcome, type ForceReason } from "../core/transitions.ts";
 import { LeaseLostError } from "../errors.ts";
 import { currentProcess, terminate } from "../host/process-identity.ts";
-import { openJournal } from "../journal/open.ts";
+import type { JournalStore } from "../journal/store.ts";
 import { AbortReason } from "./abort-reasons.ts";
-import { startWorkerIfNeeded } from "./spawn.ts";
 import { workerSay } from "./worker-log.ts";
 import { FORCING, GENERATION, type AbortRequest, type SupervisorData, type ToSupervisor } from "./supervisor.ts";
 
 const data = workerData as SupervisorData;
 const state = new Int32Array(data.shared);
 const { config } = data;
-const store = openJournal(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs });
+let opened: Promise<JournalStore> | null = null;
+
+/**
+ * The journal, loaded on first use: a drain of tries shorter than CHECK_MS never needs it, and
+ * its code and its copy of the active set are most of this thread's memory.
+ */
+function journal(): Promise<JournalStore> {
+  opened ??= import("../journal/open.ts").then(({ openJournal }) =>
+    openJournal(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs }),
+  );
+  return opened;
+}
 const { heartbeatMs, cancelGraceMs: graceMs } = config.timings;
 const CHECK_MS = Math.min(500, heartbeatMs);
 
@@ -66,6 +76,7 @@ async function check(): Promise<void> {
     const now = Date.now();
     // A try shorter than one check interval is never read back: a drain of quick tasks costs no polls.
     if (!watch.lost && now - watch.since >= CHECK_MS) {
+      const store = await journal();
       const control = await store.poll(watch.id, watch.lease);
       if (control.held && now - watch.lastBeat >= heartbeatMs) {
         await store.report(watch.id, watch.lease, {}, new Date()).then(
@@ -106,6 +117,7 @@ async function force(watch: Watch): Promise<void> {
   const asked = { cancelled: "its cancel", timeout: "its timeout", shutdown: "being stopped" }[reason];
   workerSay(`task ${watch.id}: ${message ?? `it did not end within ${graceMs}ms of ${asked}`}; killing this worker`);
   try {
+    const store = await journal();
     if (!watch.lost) {
       const outcome = forcedOutcome({ timeoutMs: watch.timeoutMs }, reason, graceMs, message);
       await store.settle(watch.id, watch.lease, outcome, new Date()).catch((error: unknown) => {
@@ -113,7 +125,10 @@ async function force(watch: Watch): Promise<void> {
       });
     }
     // Replaced after a cancel or timeout; not when told to stop (SIGTERM) or fenced off: the next run or tick takes over.
-    if (reason !== "shutdown") await startWorkerIfNeeded(config, store, data.slot);
+    if (reason !== "shutdown") {
+      const { startWorkerIfNeeded } = await import("./spawn.ts");
+      await startWorkerIfNeeded(config, store, data.slot);
+    }
   } finally {
     // Even when the journal could not be written: a dead worker's try is recovered by the next claim.
     terminate(currentProcess());

@@ -46,7 +46,9 @@ export class Supervisor {
     const shared = new SharedArrayBuffer(8);
     this.state = new Int32Array(shared);
     const data: SupervisorData = { config, slot, shared };
-    this.thread = new Worker(THREAD_ENTRY, { workerData: data });
+    // A small young generation: the thread allocates little, and a semi-space grown to V8's default
+    // (16 MB) by one busy moment would stay resident for the worker's life.
+    this.thread = new Worker(THREAD_ENTRY, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     this.thread.on("message", onAbort);
     this.thread.on("error", onFailure);
   }

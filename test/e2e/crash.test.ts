@@ -110,9 +110,11 @@ describe("K1: run killed with SIGKILL at a random moment", () => {
 });
 
 /** The steps of an ordinary write: the commit is the append to the log. */
-const POINTS: readonly CrashPoint[] = ["locked", "read", "history-appended", "log-appended", "before-unlock"];
+const POINTS: readonly CrashPoint[] = ["locked", "read", "history-appended", "history-indexed", "log-appended", "before-unlock"];
 /** Points before the commit: journal.json and its log must be untouched by the dying process. */
-const BEFORE_RENAME = new Set<CrashPoint>(["locked", "read", "history-appended"]);
+const BEFORE_RENAME = new Set<CrashPoint>(["locked", "read", "history-appended", "history-indexed"]);
+/** Points only a transaction that makes a task final reaches. */
+const HISTORY_POINTS = new Set<CrashPoint>(["history-appended", "history-indexed"]);
 /** The steps of writing journal.json itself (creating the journal, folding the log into it). */
 const SNAPSHOT_POINTS: readonly CrashPoint[] = ["temp-written", "renamed", "snapshot-written"];
 
@@ -128,7 +130,7 @@ describe("K2: deterministic crash points", () => {
             const acknowledged = [await runAfterCrash(project)];
             const before = journalFiles(project);
             const crashed = await project.cli(["run", "--no-worker", "noop"], { env: { BGTASK_TEST_CRASH_AT: point } });
-            if (point === "history-appended") {
+            if (HISTORY_POINTS.has(point)) {
               // A new task is not final: `run` appends nothing to the history and never reaches this point.
               expect(crashed.code).toBe(0);
               acknowledged.push(crashed.stdout.trim());
@@ -138,7 +140,7 @@ describe("K2: deterministic crash points", () => {
             }
             const state = readJournalState(project);
             expect(journalProblems(state, acknowledged)).toEqual([]);
-            if (BEFORE_RENAME.has(point) && point !== "history-appended") expect(journalFiles(project)).toBe(before);
+            if (BEFORE_RENAME.has(point) && !HISTORY_POINTS.has(point)) expect(journalFiles(project)).toBe(before);
             if (point === "log-appended" || point === "before-unlock") expect(state.counts.size).toBe(2);
             // Readers do not wait for the lock and skip a leftover temp file.
             expect((await project.list()).length).toBe(state.counts.size);
@@ -202,7 +204,7 @@ describe("K2: deterministic crash points", () => {
             // A worker's writes for one noop task: register, claim, then the settle (with the next claim,
             // which finds nothing); a no-op reports nothing. history-appended happens only in the
             // settle (the task turns final), so it is the first time there.
-            const at = point === "history-appended" ? `${point}@1` : `${point}@3`;
+            const at = HISTORY_POINTS.has(point) ? `${point}@1` : `${point}@3`;
             const worker = await startWorker(project, { BGTASK_TEST_CRASH_AT: at });
             expect(worker.signal, `${at}: ${String(worker.stderr)}`).toBe("SIGKILL");
             const state = readJournalState(project);
@@ -223,6 +225,9 @@ describe("K2: deterministic crash points", () => {
             expect(journalProblems(after, [id, next])).toEqual([]);
             expect(after.byId.get(next)!.status).toBe("succeeded");
             const recovered = after.byId.get(id)!;
+            // Read through the history index, which the killed writer may have left ahead of the commit.
+            const { status, message, tries, finishedAt } = recovered;
+            expect(await project.status(id)).toMatchObject({ status, message, tries, finishedAt });
             if (BEFORE_RENAME.has(point)) {
               expect(recovered.status).toBe("failed");
               expect(recovered.error?.message).toMatch(/worker running this task died/);

@@ -7,6 +7,7 @@ import { execa, type ResultPromise } from "execa";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { readLogFrom, replay } from "../../src/journal/journal-log.ts";
 import { checkDoc, type JournalDoc } from "../../src/journal/schema.ts";
+import { WORKER_NODE_FLAGS } from "../../src/worker/spawn.ts";
 import { REPO, type Project } from "./project.ts";
 
 export interface JournalState {
@@ -68,9 +69,9 @@ export function homeEntries(project: Project): string[] {
 
 const WORKER_ENTRY = join(REPO, "dist/worker/main.js");
 
-/** Starts a worker the way spawn.ts does, but attached, so a test can give it its own env and await its end. */
+/** Starts a worker the way spawn.ts does (its V8 flags included), but attached, so a test can give it its own env and await its end. */
 export function startWorker(project: Project, env: Record<string, string> = {}): ResultPromise<{ reject: false }> {
-  return execa(process.execPath, [WORKER_ENTRY], {
+  return execa(process.execPath, [...WORKER_NODE_FLAGS, WORKER_ENTRY], {
     cwd: project.dir,
     reject: false,
     stdin: "ignore",
