@@ -142,6 +142,9 @@ describe("D8 J2: temp files left by killed writers", () => {
     const anHourAgo = new Date(Date.now() - 3_600_000);
     for (const name of [...old, fresh]) writeFileSync(tempPath(name), '{"format":"bgtask-journal","version":1,"rev":999,"tasks":[');
     for (const name of old) utimesSync(tempPath(name), anHourAgo, anHourAgo);
+    // "Fresh" however long this test takes to get to the writer, even on a loaded machine.
+    const inAnHour = new Date(Date.now() + 3_600_000);
+    utimesSync(tempPath(fresh), inAnHour, inAnHour);
 
     // Readers neither read nor remove them.
     const listed = await project.list();
