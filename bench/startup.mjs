@@ -47,6 +47,7 @@ process.on("exit", () => {
   signalAll(processesWith(`BGTASK_BENCH_RUN=${marker}`), "SIGKILL");
   rmSync(runDir, { recursive: true, force: true });
 });
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => process.exit(130));
 const log = (message) => process.stderr.write(`${message}\n`);
 const scenarios = new Scenarios({ runDir, marker, mode: {}, log });
 

@@ -60,7 +60,7 @@ await build({
   outdir: "dist",
   format: "esm",
   allowOverwrite: true,
-  // The CommonJS packages bundled here (proper-lockfile, graceful-fs) call require() for Node's
-  // own modules, which an ES module has no binding for.
+  // The CommonJS packages bundled here (proper-lockfile and its own dependencies) call require()
+  // for Node's modules, which an ES module has no binding for.
   banner: { js: 'import { createRequire as __bgtaskCreateRequire } from "node:module"; const require = __bgtaskCreateRequire(import.meta.url);' },
 });
