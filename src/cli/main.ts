@@ -45,4 +45,5 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-await main(process.argv);
+// Not a top-level await: the CLI ships as a CommonJS bundle (scripts/bundle.mjs), which has none.
+void main(process.argv);

@@ -10,7 +10,8 @@ import { ensurePrivateDir } from "../host/home.ts";
 import { liveness } from "../host/process-identity.ts";
 import type { JournalStore } from "../journal/store.ts";
 
-const WORKER_ENTRY = fileURLToPath(new URL("./main.js", import.meta.url));
+// Relative to the parent folder: this line also runs inside the CLI bundle, dist/cli/bgtask.cjs.
+const WORKER_ENTRY = fileURLToPath(new URL("../worker/main.js", import.meta.url));
 
 /**
  * V8 flags for the worker process (not inherited by executors' own child processes). A worker

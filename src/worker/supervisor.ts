@@ -6,7 +6,8 @@ import type { Config } from "../config/config.ts";
 import type { TaskRecord } from "../core/task.ts";
 import type { AbortReason } from "./abort-reasons.ts";
 
-const THREAD_ENTRY = new URL("./supervisor-thread.js", import.meta.url);
+// Relative to the parent folder: this line also runs inside the CLI bundle, dist/cli/bgtask.cjs (`tick`).
+const THREAD_ENTRY = new URL("../worker/supervisor-thread.js", import.meta.url);
 
 /** Main thread → supervisor. */
 export type ToSupervisor =

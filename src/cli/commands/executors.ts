@@ -7,7 +7,7 @@ import { formatDuration } from "../../core/duration.ts";
 import { maxTriesOf } from "../../core/retry-policy.ts";
 import { discoverExecutors } from "../../executor/discover.ts";
 import { loadExecutor, type LoadedExecutor } from "../../executor/load.ts";
-import chalk from "chalk";
+import { chalk } from "../output/paint.ts";
 import { table } from "../output/render.ts";
 import { sanitizeInline } from "../output/sanitize.ts";
 import { printJson } from "../session.ts";

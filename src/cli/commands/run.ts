@@ -10,7 +10,6 @@ import { resolveExecutor } from "../../executor/discover.ts";
 import { executorSettings } from "../../executor/settings-cache.ts";
 import { liveness } from "../../host/process-identity.ts";
 import type { LocationFlags } from "../../config/config.ts";
-import { spawnWorker } from "../../worker/spawn.ts";
 import { openSession, printJson } from "../session.ts";
 
 export interface RunOptions extends LocationFlags {
@@ -111,7 +110,11 @@ export async function run(name: string, pairs: string[], options: RunOptions): P
     liveness,
     scheduleWindowMs: config.timings.scheduleWindowMs,
   });
-  if (workerSlot) spawnWorker(config, workerSlot);
+  if (workerSlot) {
+    // Imported only when a worker must start: `run` with a worker already running skips it.
+    const { spawnWorker } = await import("../../worker/spawn.ts");
+    spawnWorker(config, workerSlot);
+  }
   if (!options.json) process.stdout.write(`${tasks.map((t) => t.id).join("\n")}\n`);
   // With --follow --json the watch's NDJSON stream says it all, starting with each record.
   else if (!options.follow) printJson(tasks.length === 1 && options.each === undefined ? publicRecord(tasks[0]!) : tasks.map(publicRecord));

@@ -1,6 +1,6 @@
 // Pure formatting: data in, text out. No I/O and no clock (callers pass `now`), so every view
 // can be checked by unit tests. All untrusted text passes through sanitize here.
-import chalk from "chalk";
+import { chalk } from "./paint.ts";
 import type { LogLine } from "../../core/log-line.ts";
 import type { TaskRecord, TaskStatus } from "../../core/task.ts";
 import { formatDuration } from "../../core/duration.ts";

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// Second step of `npm run build`, after tsc: bundles the process entries, so a command reads one
+// file instead of ≈70 modules. Every other file in dist/ stays tsc's, file for file: dist/index.js
+// is what executors import as `bgtask`.
+//
+// - dist/cli/bgtask.cjs, the CLI (bin/bgtask.js requires it). CommonJS on purpose: an ES module
+//   bundle links every Node built-in any command imports (child_process, worker_threads, crypto…)
+//   before the first line runs; here each is required when the module that uses it first runs.
+// - dist/worker/main.js and dist/worker/supervisor-thread.js, written over tsc's entries, as ES
+//   modules: they are started by path (`node dist/worker/main.js`, `new Worker(url)`).
+// The bundles sit one folder below dist/, like the files they stand for, so URLs resolved against
+// import.meta.url (package.json, the worker entry, the supervisor thread) reach the same files.
+import { build } from "esbuild";
+
+// Two packages load more of Node than bgtask uses from them; in the bundles they get less.
+const leaner = {
+  name: "leaner-dependencies",
+  setup(build) {
+    // commander requires child_process as it loads, for executable subcommands, which bgtask has
+    // none of: it gets child_process on first use instead (≈2 ms of every command).
+    build.onResolve({ filter: /^(node:)?child_process$/ }, ({ importer }) =>
+      importer.includes("/node_modules/commander/") ? { path: "child_process", namespace: "on-first-use" } : undefined,
+    );
+    build.onLoad({ filter: /^child_process$/, namespace: "on-first-use" }, () => ({
+      contents: 'let loaded; module.exports = new Proxy({}, { get: (_, key) => (loaded ??= require("node:child_process"))[key] });',
+    }));
+    // proper-lockfile gets node:fs instead of graceful-fs, whose only use here would be to queue
+    // async calls failing with EMFILE; loading it patches fs and loads fs streams, fs/promises and
+    // readline (≈5 ms of every journal command).
+    build.onResolve({ filter: /^graceful-fs$/ }, ({ importer }) =>
+      importer.includes("/node_modules/proper-lockfile/") ? { path: "node:fs", external: true } : undefined,
+    );
+  },
+};
+
+const common = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  sourcemap: "linked",
+  // jiti (1.8 MB) is imported only to load a .ts executor: it stays a package, loaded when needed.
+  external: ["jiti"],
+  plugins: [leaner],
+  logLevel: "warning",
+};
+
+await build({
+  ...common,
+  entryPoints: { "cli/bgtask": "src/cli/main.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".cjs" },
+  format: "cjs",
+  define: { "import.meta.url": "__bgtaskModuleUrl" },
+  banner: { js: 'const __bgtaskModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+});
+
+await build({
+  ...common,
+  entryPoints: { "worker/main": "src/worker/main.ts", "worker/supervisor-thread": "src/worker/supervisor-thread.ts" },
+  outdir: "dist",
+  format: "esm",
+  allowOverwrite: true,
+  // The CommonJS packages bundled here (proper-lockfile and its own dependencies) call require()
+  // for Node's modules, which an ES module has no binding for.
+  banner: { js: 'import { createRequire as __bgtaskCreateRequire } from "node:module"; const require = __bgtaskCreateRequire(import.meta.url);' },
+});
