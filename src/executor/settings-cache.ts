@@ -4,12 +4,12 @@
 // the file's size and mtime are unchanged, and never for a `serialKey` function, which needs the
 // module. A module that loads once is assumed to load again; if it stops (a broken import), the
 // worker reports it on the task.
-import { randomBytes } from "node:crypto";
 import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RetryPolicy } from "../core/task.ts";
 import type { ExecutorFile } from "./discover.ts";
 import { loadExecutor } from "./load.ts";
+import { uniqueName } from "../host/unique-name.ts";
 
 export interface ExecutorSettings {
   retry: RetryPolicy | null;
@@ -48,7 +48,7 @@ export async function executorSettings(executor: ExecutorFile, home: string, hom
   const loaded = await loadExecutor(executor);
   if (homeExists && typeof loaded.definition.serialKey !== "function") {
     cache[executor.file] = { mtimeMs: stat.mtimeMs, size: stat.size, retry: loaded.retry, timeoutMs: loaded.timeoutMs, serial: loaded.definition.serial === true };
-    const temp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
+    const temp = `${path}.${uniqueName()}.tmp`;
     try {
       writeFileSync(temp, JSON.stringify(cache), { mode: 0o600, flag: "wx" });
       renameSync(temp, path);

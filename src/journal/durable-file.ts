@@ -2,13 +2,13 @@
 // unique temp file (O_EXCL, 0600), is fsync'd, renamed over the journal, and the folder is
 // fsync'd, so a crash leaves the old or the new file and an acknowledged write survives power
 // loss. Reads are strict: a file that does not parse or check is an error, never "empty".
-import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync, fchmodSync, readFileSync, lstatSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Adapter } from "lowdb";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
 import { checkDoc, type JournalDoc } from "./schema.ts";
 import { crashPoint } from "./crash-points.ts";
+import { uniqueName } from "../host/unique-name.ts";
 
 /** Raised when the file's revision moved between our read and our rename: the caller retries. */
 export class RevisionConflict extends Error {}
@@ -142,7 +142,7 @@ export class DurableJsonFile implements Adapter<JournalDoc> {
 
   async write(doc: JournalDoc): Promise<void> {
     const dir = dirname(this.path);
-    const temp = join(dir, `.${basename(this.path)}.${process.pid}-${randomBytes(6).toString("hex")}.tmp`);
+    const temp = join(dir, `.${basename(this.path)}.${uniqueName()}.tmp`);
     let fd: number | null = null;
     try {
       fd = openSync(temp, "wx", FILE_MODE);

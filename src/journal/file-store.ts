@@ -1,7 +1,6 @@
 // The default journal, as the JournalStore operations over journal-files.ts: each operation is
 // one transaction on the active set (non-final tasks and worker slots); final tasks move to the
 // append-only history. Reads take no lock.
-import { randomBytes } from "node:crypto";
 import { readdirSync, unlinkSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { NewTask, TaskRecord, WorkerRef } from "../core/task.ts";
@@ -25,6 +24,7 @@ import {
 } from "../core/transitions.ts";
 import { LeaseLostError } from "../errors.ts";
 import { watchFolder } from "../host/file-watch.ts";
+import { uniqueName } from "../host/unique-name.ts";
 import { fsyncDir } from "./durable-file.ts";
 import {
   appendHistory,
@@ -60,15 +60,6 @@ import type {
 
 /** A reserved slot whose worker never registered is given up after this long. */
 const SLOT_RESERVATION_MS = 15_000;
-// Leases and slot names only have to differ from every other one: a random prefix per process
-// (per thread) and a counter, rather than random bytes per claim.
-const TOKEN_PREFIX = randomBytes(8).toString("hex");
-let tokensMade = 0;
-function token(): string {
-  tokensMade += 1;
-  return `${TOKEN_PREFIX}-${tokensMade.toString(36)}`;
-}
-
 export class FileJournal implements JournalStore {
   readonly home: string;
   readonly location: string;
@@ -176,7 +167,7 @@ export class FileJournal implements JournalStore {
     const live = this.pruneSlots(doc, now, options.liveness);
     const demand = doc.tasks.filter((t) => t.status === "running" || isRunnable(t, now) || isDueWithin(t, now, options.scheduleWindowMs)).length;
     if (live.length >= options.maxWorkers || live.length >= demand) return null;
-    const slot = token();
+    const slot = uniqueName();
     doc.workers.push({ slot, reservedAt: now.toISOString(), process: null });
     return slot;
   }
@@ -236,7 +227,7 @@ export class FileJournal implements JournalStore {
       next = pickNext(doc.tasks, now, options.accept);
     }
     if (!next) return null;
-    const claimed = claim(next, worker, token(), now);
+    const claimed = claim(next, worker, uniqueName(), now);
     this.put(doc, tx, claimed);
     return claimed;
   }

@@ -1,10 +1,10 @@
 // The tick mutex: <home>/tick.json names the tick that runs (pid, start time, boot id). Read and
 // replaced only under the journal lock, so a holder is decided by liveness, not by a lock's age:
 // a tick killed with SIGKILL frees it at once, and a live tick holds it however long its budget.
-import { randomBytes } from "node:crypto";
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LivenessCheck, TickHolder } from "./store.ts";
+import { uniqueName } from "../host/unique-name.ts";
 
 function tickPath(home: string): string {
   return join(home, "tick.json");
@@ -31,7 +31,7 @@ export function takeTick(home: string, holder: TickHolder, liveness: LivenessChe
   }
   // Replaced by rename, never written through: a planted symlink is not followed. No fsync needed:
   // after a crash the holder it names is dead, which frees the mutex anyway.
-  const temp = `${tickPath(home)}.${randomBytes(4).toString("hex")}.tmp`;
+  const temp = `${tickPath(home)}.${uniqueName()}.tmp`;
   writeFileSync(temp, JSON.stringify(holder), { mode: 0o600, flag: "wx" });
   renameSync(temp, tickPath(home));
   return null;

@@ -2,11 +2,11 @@
 // checked, never joined blindly: nothing an executor passes can write outside that folder, and a
 // file is written beside its final name and renamed over it, so a planted symlink is replaced,
 // never followed, and a reader sees the old content or the new, never half of it.
-import { randomBytes } from "node:crypto";
 import { constants, copyFileSync, chmodSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Attachment } from "../core/task.ts";
 import { ensurePrivateDir, taskAttachmentsDir } from "../host/home.ts";
+import { uniqueName } from "../host/unique-name.ts";
 
 const MAX_NAME = 200;
 
@@ -35,7 +35,7 @@ export function storeAttachment(home: string, taskId: string, name: string, data
   ensurePrivateDir(dirname(dir));
   ensurePrivateDir(dir);
   const path = join(dir, name);
-  const temp = join(dir, `.bgtask-${randomBytes(6).toString("hex")}.tmp`);
+  const temp = join(dir, `.bgtask-${uniqueName()}.tmp`);
   try {
     if (isCopy) copyFileSync((data as { path: string }).path, temp, constants.COPYFILE_EXCL);
     else writeFileSync(temp, data as string | Uint8Array, { mode: 0o600, flag: "wx" });

@@ -1,7 +1,6 @@
 // The worker loop: register in the slot the spawner reserved, claim the oldest runnable task,
 // run it, record how it ended, and repeat until the queue stays empty for the idle window (or a
 // scheduled task due within the schedule window is slept for). A supervisor thread watches each try.
-import { randomBytes } from "node:crypto";
 import type { Config } from "../config/config.ts";
 import type { TaskRecord } from "../core/task.ts";
 import type { TryOutcome } from "../core/transitions.ts";
@@ -17,6 +16,7 @@ import { Supervisor } from "./supervisor.ts";
 import { TaskLog } from "./task-log.ts";
 import { workerSay } from "./worker-log.ts";
 import { toTaskError } from "./task-error.ts";
+import { uniqueName } from "../host/unique-name.ts";
 
 const IDLE_POLL_MS = 100;
 // Looking for dead workers' tries scans the whole active set: once a second is soon enough while
@@ -53,7 +53,7 @@ export class Runner {
 
   constructor(options: RunnerOptions) {
     this.options = options;
-    this.slot = options.slot ?? randomBytes(8).toString("hex");
+    this.slot = options.slot ?? uniqueName();
   }
 
   /**
