@@ -8,8 +8,14 @@
 //   before the first line runs; here each is required when the module that uses it first runs.
 // - dist/worker/main.js and dist/worker/supervisor-thread.js, written over tsc's entries, as ES
 //   modules: they are started by path (`node dist/worker/main.js`, `new Worker(url)`).
+// - dist/cli/bgtask.cjs.cache, V8's code cache of the CLI bundle, and .cache.json, the bundle's
+//   size and mtime it was made from (bin/bgtask.js uses the cache only for that very file).
 // The bundles sit one folder below dist/, like the files they stand for, so URLs resolved against
 // import.meta.url (package.json, the worker entry, the supervisor thread) reach the same files.
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import Module from "node:module";
+import { resolve } from "node:path";
+import { Script } from "node:vm";
 import { build } from "esbuild";
 
 // Two packages load more of Node than bgtask uses from them; in the bundles they get less.
@@ -64,3 +70,10 @@ await build({
   // for Node's modules, which an ES module has no binding for.
   banner: { js: 'import { createRequire as __bgtaskCreateRequire } from "node:module"; const require = __bgtaskCreateRequire(import.meta.url);' },
 });
+
+// Compiled as bin/bgtask.js compiles it (same wrapper, same options), so V8 accepts it.
+const cli = resolve("dist/cli/bgtask.cjs");
+const script = new Script(Module.wrap(readFileSync(cli, "utf8")), { filename: cli });
+writeFileSync(`${cli}.cache`, script.createCachedData());
+const { size, mtimeMs } = statSync(cli);
+writeFileSync(`${cli}.cache.json`, JSON.stringify({ size, mtimeMs }));

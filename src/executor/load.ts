@@ -26,16 +26,21 @@ export class ExecutorLoadError extends UsageError {
 
 const DEFAULT_SLICE_MS = 30_000;
 
+// bin/bgtask.js runs the CLI bundle through vm.Script (to use its code cache), where Node 20 has
+// no loader for import(): it lends its own. Elsewhere (the worker, tests) import() is our own.
+const nativeImport: (specifier: string) => Promise<unknown> =
+  (globalThis as { [key: symbol]: (specifier: string) => Promise<unknown> })[Symbol.for("bgtask.import")] ?? ((specifier) => import(specifier));
+
 async function importModule(file: string): Promise<unknown> {
   if (/\.m?ts$/.test(file)) {
-    const { createJiti } = await import("jiti");
+    const { createJiti } = (await nativeImport("jiti")) as typeof import("jiti");
     const jiti = createJiti(import.meta.url, { fsCache: true, moduleCache: true, interopDefault: true });
     // jiti's `{ default: true }` hands back the whole module when it has no default export,
     // which would hide "no default export" behind "not made with defineTask".
     const module = (await jiti.import(file)) as Record<string, unknown>;
     return "default" in module ? module.default : undefined;
   }
-  const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  const module = (await nativeImport(pathToFileURL(file).href)) as { default?: unknown };
   return module.default;
 }
 

@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 
 export default function setup(): void {
-  if (!existsSync(new URL("../../dist/cli/main.js", import.meta.url))) {
+  if (!existsSync(new URL("../../dist/cli/bgtask.cjs", import.meta.url))) {
     throw new Error("dist/ is missing: run `npm run build` (npm test does it for you)");
   }
 }
