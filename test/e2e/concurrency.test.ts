@@ -142,11 +142,9 @@ describe("limits while workers run", () => {
       const listSampler = (async () => {
         while (sampling) maxRunning = Math.max(maxRunning, (await project.list()).filter((t) => t.status === "running").length);
       })();
-      // All at once: one after another, on a loaded machine each run can outlast a task, and a
-      // second worker is then never needed.
-      const ids = await Promise.all(
-        Array.from({ length: count }, () => project.run("slow", [`ms=${scaled(1500, 400)}`, `marker=${marker}`])),
-      );
+      const ids: string[] = [];
+      // Tasks long enough that a second run comes before the first task ends, even on a loaded machine.
+      for (let i = 0; i < count; i++) ids.push(await project.run("slow", [`ms=${scaled(2000, 1500)}`, `marker=${marker}`]));
       const tasks = await waitAllFinal(project, ids, budget(60_000, 300_000)).finally(() => {
         sampling = false;
         clearInterval(workerSampler);

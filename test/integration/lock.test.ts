@@ -1,7 +1,8 @@
 // The journal lock (proper-lockfile's mkdir lock driven by our own wait loop): a waiter gets a lock
 // its holder released, takes over one left by a killed process once it is stale, gives up with
-// JournalLockedError while a live holder keeps it fresh, and excludes a process's own transactions.
-import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, utimesSync } from "node:fs";
+// JournalLockedError while one live holder keeps it fresh (but waits on while it changes hands),
+// and excludes a process's own transactions.
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmdirSync, rmSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -52,6 +53,29 @@ describe("journal lock", () => {
     const holder = foreignLock(lockPath, { refreshed: true });
     onTestFinished(() => holder.release());
     await expect(acquireLock(dir, lockPath, { staleMs: 2_000, waitMs: 3_000 })).rejects.toBeInstanceOf(JournalLockedError);
+  });
+
+  it("keeps waiting past waitMs while the lock changes hands, and gets it when it is free", async () => {
+    const { dir, lockPath } = tempHome();
+    mkdirSync(lockPath);
+    // Each new holder replaces the folder in one step (rename onto an empty folder), so the
+    // waiter never finds it free until the last one releases it.
+    let handOvers = 0;
+    const handOver = setInterval(() => {
+      const next = `${lockPath}.next`;
+      mkdirSync(next);
+      renameSync(next, lockPath);
+      if (++handOvers === 5) {
+        clearInterval(handOver);
+        setTimeout(() => rmdirSync(lockPath), 500);
+      }
+    }, 600);
+    onTestFinished(() => clearInterval(handOver));
+    const started = Date.now();
+    const lock = await acquireLock(dir, lockPath, { staleMs: 10_000, waitMs: 1_000 });
+    expect(handOvers).toBe(5);
+    expect(Date.now() - started).toBeGreaterThan(1_000);
+    await lock.release();
   });
 
   it("transactions of one process exclude each other too: the second gets the lock when the first releases it", async () => {
