@@ -1,7 +1,7 @@
-// The cross-process lock around every journal change: proper-lockfile's mkdir lock, held only for
+// The cross-process lock around every journal change: proper-lockfile's lock, held only for
 // one read-modify-write. A lock left by a killed process goes stale and is taken over; a holder
 // whose lock was compromised is told before it commits, instead of being crashed by a throw.
-import { mkdirSync, realpathSync, rmdirSync, statSync, utimesSync } from "node:fs";
+import { closeSync, openSync, realpathSync, rmdirSync, statSync, unlinkSync, utimesSync } from "node:fs";
 import lockfile from "proper-lockfile";
 import { JournalLockedError } from "../errors.ts";
 
@@ -33,7 +33,29 @@ const MAX_YIELDING_PAUSE_MS = 25;
 // What proper-lockfile's sync mode calls. Its default (graceful-fs, whose queue only serves async
 // opens) is copied property by property on every lockSync call: ≈0.09 ms (measured on a busy
 // machine), as much as the mkdir.
-const lockFs = { mkdirSync, realpathSync, rmdirSync, statSync, utimesSync };
+//
+// The lock is a file made with O_EXCL instead of proper-lockfile's folder: the same atomic "exists
+// already" answer, its mtime refreshed and judged stale the same way, but on ext4 a file's create
+// and unlink cost ≈90 µs where mkdir and rmdir cost ≈280 µs, and in a draining worker the folder
+// pair took half of all the time (profiled: 10 of 20 s for 10,000 tasks). A lock folder left by an
+// older bgtask still excludes us (EEXIST) and is removed as a folder once stale.
+const lockFs = {
+  mkdirSync(path: string) {
+    closeSync(openSync(path, "wx", 0o600));
+  },
+  rmdirSync(path: string) {
+    try {
+      unlinkSync(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "EISDIR" && code !== "EPERM") throw error;
+      rmdirSync(path);
+    }
+  },
+  realpathSync,
+  statSync,
+  utimesSync,
+};
 
 const pauseCell = new Int32Array(new SharedArrayBuffer(4));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -55,7 +77,7 @@ async function takeTurn(lockPath: string): Promise<() => void> {
 }
 
 /**
- * Which acquisition of the lock this is: every holder makes the folder anew, and the inode number
+ * Which acquisition of the lock this is: every holder makes the file anew, and the inode number
  * alone is often reused at once, its birth time is not (on filesystems without birth times this
  * degrades to the inode, and a busy lock may be taken for a stuck one).
  */

@@ -1,8 +1,9 @@
-// The journal lock (proper-lockfile's mkdir lock driven by our own wait loop): a waiter gets a lock
-// its holder released, takes over one left by a killed process once it is stale, gives up with
+// The journal lock (proper-lockfile's lock, made as a file, driven by our own wait loop): a waiter
+// gets a lock its holder released, takes over one left by a killed process once it is stale (the
+// foreign locks here are folders, as older bgtask versions made them), gives up with
 // JournalLockedError while one live holder keeps it fresh (but waits on while it changes hands),
 // and excludes a process's own transactions.
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmdirSync, rmSync, utimesSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmdirSync, rmSync, statSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -33,7 +34,7 @@ describe("journal lock", () => {
     const holder = foreignLock(lockPath, { refreshed: true });
     setTimeout(() => holder.release(), 300);
     const lock = await acquireLock(dir, lockPath, { staleMs: 10_000, waitMs: 30_000 });
-    expect(existsSync(lockPath)).toBe(true);
+    expect(statSync(lockPath).isFile()).toBe(true);
     lock.assertHeld();
     await lock.release();
     expect(existsSync(lockPath)).toBe(false);
