@@ -140,7 +140,8 @@ export class FileJournal implements JournalStore {
       }
       if (task.status !== "running" || task.worker === null) continue;
       const state = options.liveness(task.worker);
-      const silentMs = task.heartbeatAt ? now.getTime() - Date.parse(task.heartbeatAt) : Infinity;
+      const lastSign = Math.max(task.heartbeatAt ? Date.parse(task.heartbeatAt) : -Infinity, options.lastBeat?.(task.worker) ?? -Infinity);
+      const silentMs = now.getTime() - lastSign;
       if (state === "dead") {
         // Its executor's children may outlive it in its process group: stop them before a new try.
         options.terminate?.(task.worker);

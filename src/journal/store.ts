@@ -47,6 +47,11 @@ export interface RecoverOptions {
   liveness: LivenessCheck;
   /** A running task whose heartbeat is older than this is presumed lost even if its process looks alive. */
   heartbeatTimeoutMs: number;
+  /**
+   * When a worker last showed it is alive outside the journal (ms since the epoch), or null: a
+   * heartbeat that could not get the journal lock in time is not silence.
+   */
+  lastBeat?: (worker: WorkerRef) => number | null;
   /** A try still running this long (plus a margin) after its cancel or timeout is forced. */
   graceMs: number;
   /** Forces overdue tries; without it they are left to their own worker's supervisor. */

@@ -7,10 +7,11 @@ import type { TryOutcome } from "../core/transitions.ts";
 import { LeaseLostError } from "../errors.ts";
 import { resolveExecutor } from "../executor/discover.ts";
 import { loadExecutor, type LoadedExecutor } from "../executor/load.ts";
-import { currentProcess, liveness, terminate } from "../host/process-identity.ts";
+import { currentProcess } from "../host/process-identity.ts";
 import type { JournalStore, TryEnd } from "../journal/store.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { executeTry } from "./execute.ts";
+import { recoverOptions } from "./recover-options.ts";
 import { Reporter } from "./reporter.ts";
 import { Supervisor } from "./supervisor.ts";
 import { TaskLog } from "./task-log.ts";
@@ -103,10 +104,7 @@ export class Runner {
     while (!this.stopping && !this.supervisor!.forcing) {
       if (until !== undefined && Date.now() >= until) return;
       const options = {
-        liveness,
-        terminate,
-        heartbeatTimeoutMs: config.timings.heartbeatTimeoutMs,
-        graceMs: config.timings.cancelGraceMs,
+        ...recoverOptions(config),
         recoverEveryMs: RECOVER_EVERY_MS,
         accept: (t: TaskRecord) =>
           !(this.options.oncePerTask && this.ran.has(t.id)) &&

@@ -11,6 +11,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { forcedOutcome, type ForceReason } from "../core/transitions.ts";
 import { LeaseLostError } from "../errors.ts";
+import { startBeating } from "../host/beat.ts";
 import { currentProcess, terminate } from "../host/process-identity.ts";
 import type { JournalStore } from "../journal/store.ts";
 import { AbortReason } from "./abort-reasons.ts";
@@ -34,6 +35,7 @@ function journal(): Promise<JournalStore> {
 }
 const { heartbeatMs, cancelGraceMs: graceMs } = config.timings;
 const CHECK_MS = Math.min(500, heartbeatMs);
+startBeating(config.home, heartbeatMs);
 
 interface Watch {
   generation: number;

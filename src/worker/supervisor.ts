@@ -3,6 +3,7 @@
 // executor blocks the main thread. The main thread tells it which try runs; it answers with aborts.
 import { Worker } from "node:worker_threads";
 import type { Config } from "../config/config.ts";
+import { stopBeating } from "../host/beat.ts";
 import type { TaskRecord } from "../core/task.ts";
 import type { AbortReason } from "./abort-reasons.ts";
 
@@ -42,8 +43,10 @@ export const GENERATION = 1;
 export class Supervisor {
   private readonly thread: Worker;
   private readonly state: Int32Array;
+  private readonly home: string;
 
   constructor(config: Config, slot: string, onAbort: (request: AbortRequest) => void, onFailure: (error: Error) => void) {
+    this.home = config.home;
     const shared = new SharedArrayBuffer(8);
     this.state = new Int32Array(shared);
     const data: SupervisorData = { config, slot, shared };
@@ -76,6 +79,7 @@ export class Supervisor {
 
   async close(): Promise<void> {
     await this.thread.terminate();
+    stopBeating(this.home);
   }
 
   private post(message: ToSupervisor): void {

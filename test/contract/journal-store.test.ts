@@ -130,6 +130,21 @@ export function describeJournalStore(name: string, open: () => { store: JournalS
       expect((await store.get("2"))!.error!.message).toMatch(/no heartbeat for 120s/);
     });
 
+    it("a worker silent in the journal but with a recent beat outside it is not lost; once its beat stops too, it is", async () => {
+      fresh();
+      await store.enqueue([input()], T0, noWorker);
+      const running = (await store.claimNext("a", OTHER, at(1), alive))!;
+      // Its journal heartbeat could not get the lock (queued behind other writers), its beat file is fresh.
+      let beatAt = at(119_000).getTime();
+      const beating: ClaimOptions = { ...alive, lastBeat: (w) => (w.pid === OTHER.pid ? beatAt : null) };
+      expect(await store.recover(at(120_000), beating)).toMatchObject({ recovered: [] });
+      expect((await store.get(running.id))!.status).toBe("running");
+      // Frozen (SIGSTOP): the beat ages with the heartbeat.
+      beatAt = at(1).getTime();
+      expect(await store.recover(at(120_000), beating)).toMatchObject({ recovered: [running.id] });
+      expect((await store.get(running.id))!.error!.message).toMatch(/no heartbeat for 120s/);
+    });
+
     it("with recoverEveryMs, claims within the interval skip recovery while there is work, and recover when nothing else is claimable", async () => {
       fresh();
       await store.enqueue([input(), input(), input()], T0, noWorker);

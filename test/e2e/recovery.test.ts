@@ -2,7 +2,7 @@
 // at once when the process is gone, also when its pid now belongs to another process (left alone);
 // a worker frozen past its lease that wakes up has its late writes rejected and stops.
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { useProject, waitFor, type Project } from "../helpers/project.ts";
@@ -131,6 +131,35 @@ describe("crash recovery", () => {
     expect(readFileSync(ledger, "utf8")).toBe("1 start\n2 start\n2 end\n");
     const log = join(project.home, "logs", `${id}.log`);
     expect(existsSync(log) && readFileSync(log, "utf8")).toMatch(/\[try 1\] bgtask \| this try was taken away from this worker/);
+  });
+
+  it("a live worker whose journal heartbeat waits behind the lock past the timeout is not taken for dead (its beat file is fresh)", async () => {
+    const project = useProject(onTestFinished, {
+      tasks: { "gated.js": GATED_ONCE },
+      env: { BGTASK_HEARTBEAT: "200ms", BGTASK_HEARTBEAT_TIMEOUT: "1s", BGTASK_LOCK_STALE: "60s" },
+    });
+    const until = join(project.dir, "go");
+    const id = await project.run("gated", [`until=${JSON.stringify(until)}`]);
+    const running = await project.waitForTask(id, (t) => t.status === "running");
+    const beat = join(project.home, "beats", `${running.worker!.pid}-${running.worker!.startTime}`);
+    await waitFor(() => existsSync(beat), 10_000, () => `no beat file ${beat}`);
+
+    // The journal lock held by someone else (as by hundreds of queued writers) for longer than the
+    // heartbeat timeout; a tick queues for it beside the worker's heartbeat.
+    const lock = join(project.home, "journal.lock");
+    writeFileSync(lock, "", { flag: "wx" });
+    const refresh = setInterval(() => utimesSync(lock, new Date(), new Date()), 100);
+    const tick = project.cli(["tick", "--max-time", "1s"]);
+    await new Promise<void>((resolve) => setTimeout(resolve, 2_500)); // the hold itself is the test's input, not a wait for a condition
+    clearInterval(refresh);
+    rmSync(lock);
+    expect((await tick).code).toBe(0);
+
+    writeFileSync(until, "");
+    const settled = await project.waitForTask(id, (t) => t.status !== "running");
+    expect(settled).toMatchObject({ status: "succeeded", tries: 1 });
+    await waitFor(() => project.workers().length === 0, 15_000, () => "worker did not exit");
+    expect(existsSync(beat)).toBe(false);
   });
 
   it("SIGTERM lets a worker's try finish; a second SIGTERM forces it: failed, retried by its policy", async () => {

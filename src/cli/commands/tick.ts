@@ -5,8 +5,9 @@
 import type { LocationFlags } from "../../config/config.ts";
 import { tryParseDuration } from "../../core/duration.ts";
 import { UsageError } from "../../errors.ts";
-import { currentProcess, liveness, terminate } from "../../host/process-identity.ts";
+import { currentProcess, liveness } from "../../host/process-identity.ts";
 import type { TickHolder } from "../../journal/store.ts";
+import { recoverOptions } from "../../worker/recover-options.ts";
 import { Runner } from "../../worker/runner.ts";
 import { removeTaskFiles } from "../../host/home.ts";
 import { openSession, type Session } from "../session.ts";
@@ -51,8 +52,7 @@ export async function tick(options: LocationFlags & { maxTime?: string }): Promi
   const onSignal = (signal: NodeJS.Signals) => runner.stop(`tick stopped (${signal})`);
   process.on("SIGTERM", onSignal).on("SIGINT", onSignal);
   try {
-    const { timings } = config;
-    await store.recover(new Date(), { liveness, terminate, heartbeatTimeoutMs: timings.heartbeatTimeoutMs, graceMs: timings.cancelGraceMs });
+    await store.recover(new Date(), recoverOptions(config));
     await prune(session, new Date());
     await runner.run();
   } finally {
