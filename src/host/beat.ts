@@ -35,7 +35,7 @@ export function lastBeat(home: string): (worker: WorkerRef) => number | null {
 function removeLeftovers(dir: string): void {
   for (const name of readdirSync(dir)) {
     const [pid, startTime] = name.split("-").map(Number);
-    if (pid === undefined || processStartTime(pid) !== startTime) {
+    if (processStartTime(pid!) !== startTime) {
       try {
         unlinkSync(join(dir, name));
       } catch {

@@ -140,8 +140,10 @@ export class FileJournal implements JournalStore {
       }
       if (task.status !== "running" || task.worker === null) continue;
       const state = options.liveness(task.worker);
-      const lastSign = Math.max(task.heartbeatAt ? Date.parse(task.heartbeatAt) : -Infinity, options.lastBeat?.(task.worker) ?? -Infinity);
-      const silentMs = now.getTime() - lastSign;
+      let silentMs = task.heartbeatAt ? now.getTime() - Date.parse(task.heartbeatAt) : Infinity;
+      // The beat outside the journal is asked only when the journal's heartbeat is stale.
+      const beat = silentMs > options.heartbeatTimeoutMs ? options.lastBeat?.(task.worker) : null;
+      if (beat != null) silentMs = Math.min(silentMs, now.getTime() - beat);
       if (state === "dead") {
         // Its executor's children may outlive it in its process group: stop them before a new try.
         options.terminate?.(task.worker);
