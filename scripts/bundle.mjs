@@ -18,7 +18,7 @@ import { resolve } from "node:path";
 import { Script } from "node:vm";
 import { build } from "esbuild";
 
-// Two packages load more of Node than bgtask uses from them; in the bundles they get less.
+// commander loads more of Node than bgtask uses from it; in the bundles it gets less.
 const leaner = {
   name: "leaner-dependencies",
   setup(build) {
@@ -30,12 +30,6 @@ const leaner = {
     build.onLoad({ filter: /^child_process$/, namespace: "on-first-use" }, () => ({
       contents: 'let loaded; module.exports = new Proxy({}, { get: (_, key) => (loaded ??= require("node:child_process"))[key] });',
     }));
-    // proper-lockfile gets node:fs instead of graceful-fs, whose only use here would be to queue
-    // async calls failing with EMFILE; loading it patches fs and loads fs streams, fs/promises and
-    // readline (≈5 ms of every journal command).
-    build.onResolve({ filter: /^graceful-fs$/ }, ({ importer }) =>
-      importer.includes("/node_modules/proper-lockfile/") ? { path: "node:fs", external: true } : undefined,
-    );
   },
 };
 
@@ -66,8 +60,7 @@ await build({
   outdir: "dist",
   format: "esm",
   allowOverwrite: true,
-  // The CommonJS packages bundled here (proper-lockfile and its own dependencies) call require()
-  // for Node's modules, which an ES module has no binding for.
+  // The CommonJS packages bundled here call require() for Node's modules, which an ES module has no binding for.
   banner: { js: 'import { createRequire as __bgtaskCreateRequire } from "node:module"; const require = __bgtaskCreateRequire(import.meta.url);' },
 });
 

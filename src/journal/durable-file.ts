@@ -91,9 +91,12 @@ export class DurableJsonFile implements Adapter<JournalDoc> {
   readonly path: string;
   /** The revision seen by the last read; writes check the file still has it. */
   private readRev: number | null = null;
+  /** Last word before the rename: throws when the write must not land. */
+  private readonly beforeRename: (() => void) | undefined;
 
-  constructor(path: string) {
+  constructor(path: string, beforeRename?: () => void) {
     this.path = path;
+    this.beforeRename = beforeRename;
   }
 
   async read(): Promise<JournalDoc | null> {
@@ -153,6 +156,7 @@ export class DurableJsonFile implements Adapter<JournalDoc> {
       fd = null;
       crashPoint("temp-written");
       this.checkRevisionUnchanged();
+      this.beforeRename?.();
       renameSync(temp, this.path);
       crashPoint("renamed");
       fsyncDir(dir);
@@ -164,7 +168,7 @@ export class DurableJsonFile implements Adapter<JournalDoc> {
       } catch {
         // already renamed into place, or never created
       }
-      if (error instanceof RevisionConflict) throw error;
+      if (error instanceof RevisionConflict || !(error as NodeJS.ErrnoException).code) throw error;
       throw journalIoError(this.path, error);
     }
   }

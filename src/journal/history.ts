@@ -5,6 +5,7 @@
 import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
 import { FILE_MODE } from "./durable-file.ts";
+import { cutBack } from "./journal-log.ts";
 import type { TaskRecord } from "../core/task.ts";
 
 /** A history line is a final task record, or a tombstone `{"id":…,"removed":…}` that hides older ones. */
@@ -32,8 +33,13 @@ export function appendHistory(path: string, committedBytes: number, lines: reado
     }
     if (size > committedBytes) ftruncateSync(fd, committedBytes);
     const data = Buffer.from(lines.join(""), "utf8");
-    writeSync(fd, data);
-    if (durable) fdatasyncSync(fd);
+    try {
+      for (let written = 0; written < data.length; ) written += writeSync(fd, data, written);
+      if (durable) fdatasyncSync(fd);
+    } catch (error) {
+      cutBack(fd, committedBytes);
+      throw error;
+    }
     return committedBytes + data.length;
   } catch (error) {
     if (error instanceof JournalCorruptError) throw error;

@@ -12,8 +12,8 @@ import { crashPoint } from "./crash-points.ts";
 import { DurableJsonFile, FILE_MODE, readHead, RevisionConflict } from "./durable-file.ts";
 import { appendHistory, historyLine, type HistoryEntry } from "./history.ts";
 import { indexAppended } from "./history-index.ts";
-import { appendTransaction, createLog, logSize, metaOf, readLogFrom, replay, type LogEntry, type Meta } from "./journal-log.ts";
-import { acquireLock, LockCompromisedError, type LockSettings } from "./lock.ts";
+import { appendTransaction, containsCommit, createLog, logSize, metaOf, readLogFrom, replay, type LogEntry, type Meta } from "./journal-log.ts";
+import { acquireLock, LockCompromisedError, sweepIdentities, type LockSettings } from "./lock.ts";
 import { emptyDoc, type JournalDoc } from "./schema.ts";
 
 /**
@@ -101,6 +101,7 @@ export class JournalFiles {
     ensurePrivateDir(this.dir);
     for (let attempt = 1; ; attempt++) {
       const lock = await acquireLock(this.dir, join(this.dir, "journal.lock"), this.lockSettings);
+      let committed = false;
       try {
         crashPoint("locked");
         const loaded = await this.current();
@@ -111,15 +112,23 @@ export class JournalFiles {
         const result = mutate(loaded.doc, tx);
         const entries = this.changes(loaded.doc, tx, meta);
         if (entries.length > 0) {
-          lock.assertHeld();
-          await this.commit(loaded, entries, tx, durable);
+          // Before each file is touched: the lock is still ours and nobody wrote past what we read
+          // (a holder judged by age alone may have lost it while frozen).
+          const fence = () => {
+            lock.assertHeld();
+            this.assertUnmoved(loaded);
+          };
+          this.commit(loaded, entries, tx, durable, fence);
+          committed = true;
+          if (loaded.logBytes > Math.max(MIN_COMPACT_BYTES, loaded.snapshotBytes)) await this.compact(loaded, fence);
         }
         crashPoint("before-unlock");
         return result;
       } catch (error) {
         // Whatever the mutation did to the cached document is not on disk: start from the files.
         this.cache = null;
-        if ((error instanceof RevisionConflict || error instanceof LockCompromisedError) && attempt < MAX_ATTEMPTS) continue;
+        // A committed change is never made twice: only a write that was refused before it landed is tried again.
+        if (!committed && (error instanceof RevisionConflict || error instanceof LockCompromisedError) && attempt < MAX_ATTEMPTS) continue;
         throw error;
       } finally {
         await lock.release();
@@ -138,6 +147,11 @@ export class JournalFiles {
     if (this.cache && this.cache.snapshot === identity(stat)) {
       const logPath = join(this.dir, this.cache.doc.log);
       const size = logSize(logPath);
+      // Our log was folded away: journal.json is another even though it looks the same (a reused inode, a coarse clock).
+      if (size === -1) {
+        this.cache = await this.load(stat);
+        return this.cache;
+      }
       if (size > this.cache.logBytes) {
         this.cache.logBytes += replay(logPath, this.cache.doc, readLogFrom(logPath, this.cache.logBytes));
       }
@@ -171,8 +185,26 @@ export class JournalFiles {
     return entries;
   }
 
-  private async commit(loaded: Loaded, entries: LogEntry[], tx: Transaction, durable: boolean): Promise<void> {
+  /**
+   * Proves, under the lock, that nobody committed since this process last looked: journal.json is
+   * the one it read, and past the committed length of its log there is no complete commit line
+   * (replay's rule). Bytes there were left by a writer that died mid-append, and only then may the
+   * commit cut them, and the history's tail, which a commit line always follows.
+   */
+  private assertUnmoved(loaded: Loaded): void {
+    const stat = tryStat(this.path);
+    if (!stat || identity(stat) !== loaded.snapshot) throw new RevisionConflict(`${this.path} was replaced under us`);
+    const logPath = join(this.dir, loaded.doc.log);
+    const size = logSize(logPath);
+    if (size < loaded.logBytes) throw new RevisionConflict(`${logPath} is shorter than the ${loaded.logBytes} bytes replayed`);
+    if (size > loaded.logBytes && containsCommit(readLogFrom(logPath, loaded.logBytes))) {
+      throw new RevisionConflict(`${logPath} has a commit past the ${loaded.logBytes} bytes replayed`);
+    }
+  }
+
+  private commit(loaded: Loaded, entries: LogEntry[], tx: Transaction, durable: boolean, fence: () => void): void {
     const { doc } = loaded;
+    fence();
     if (tx.history.length > 0) {
       const historyPath = join(this.dir, doc.history.file);
       const start = doc.history.bytes;
@@ -185,28 +217,27 @@ export class JournalFiles {
       // The meta entry was made before the append: point it at the new committed length.
       const meta = entries.find((e): e is { meta: Meta } => "meta" in e);
       if (meta) meta.meta = metaOf(doc);
+      fence();
     }
-    const logPath = join(this.dir, doc.log);
-    // Someone appended although we hold the lock (proper-lockfile's stale-takeover race): never write over it.
-    if (this.committedElsewhere(logPath, loaded.logBytes)) throw new RevisionConflict(`${logPath} moved under us`);
     doc.rev += 1;
-    loaded.logBytes = appendTransaction(logPath, loaded.logBytes, entries, doc.rev, durable);
+    loaded.logBytes = appendTransaction(join(this.dir, doc.log), loaded.logBytes, entries, doc.rev, durable);
     crashPoint("log-appended");
-    if (loaded.logBytes > Math.max(MIN_COMPACT_BYTES, loaded.snapshotBytes)) await this.compact(loaded);
   }
 
-  /** True when the log changed past `offset` in a way a crashed writer cannot explain. */
-  private committedElsewhere(logPath: string, offset: number): boolean {
-    const size = logSize(logPath);
-    if (size < offset) return true;
-    return size > offset && readLogFrom(logPath, offset).includes('{"commit":');
-  }
-
-  /** Folds the log into a new journal.json naming a fresh log; the old log is then garbage. */
-  private async compact(loaded: Loaded): Promise<void> {
+  /**
+   * Folds the log into a new journal.json naming a fresh log; the old log is then garbage. It runs
+   * after the commit, which stands whether or not this succeeds: a compaction that fails (a full
+   * disk) is left to the next writer, never reported as a failed change.
+   */
+  private async compact(loaded: Loaded, fence: () => void): Promise<void> {
     const generation = Number(/\d+/.exec(loaded.doc.log)![0]) + 1;
     const oldLog = join(this.dir, loaded.doc.log);
-    this.cache = await this.writeSnapshot({ ...loaded.doc, log: `journal.${generation}.log` });
+    try {
+      this.cache = await this.writeSnapshot({ ...loaded.doc, log: `journal.${generation}.log` }, fence);
+    } catch {
+      this.cache = null;
+      return;
+    }
     try {
       unlinkSync(oldLog);
     } catch {
@@ -215,9 +246,9 @@ export class JournalFiles {
   }
 
   /** Writes journal.json (through lowdb, with our durable adapter) for `doc` with a fresh empty log. */
-  private async writeSnapshot(doc: JournalDoc): Promise<Loaded> {
+  private async writeSnapshot(doc: JournalDoc, beforeRename?: () => void): Promise<Loaded> {
     createLog(join(this.dir, doc.log));
-    const adapter = new DurableJsonFile(this.path);
+    const adapter = new DurableJsonFile(this.path, beforeRename);
     // Arms the adapter's check that journal.json did not change between this read and the rename.
     await adapter.read();
     const db = new Low<JournalDoc>(adapter, doc);
@@ -232,7 +263,9 @@ export class JournalFiles {
     if (this.swept) return;
     this.swept = true;
     const cutoff = Date.now() - this.lockSettings.staleMs;
-    for (const name of readdirSync(this.dir)) {
+    const names = readdirSync(this.dir);
+    sweepIdentities(this.dir, names);
+    for (const name of names) {
       // Ours are .journal.json.<pid>-<random>.tmp; steno (lowdb's own writer) leaves .journal.json.tmp.
       const isTemp = /^\.journal\.json\.(.*\.)?tmp$/.test(name);
       const isOldLog = /^journal\.\d+\.log$/.test(name) && name !== currentLog;

@@ -91,6 +91,16 @@ export function replay(path: string, doc: JournalDoc, bytes: Buffer): number {
   return committed;
 }
 
+/** True when `bytes` hold a complete commit line: what replay would take as committed. */
+export function containsCommit(bytes: Buffer): boolean {
+  for (let position = 0; ; ) {
+    const newline = bytes.indexOf(10, position);
+    if (newline === -1) return false;
+    if (bytes.subarray(position, position + COMMIT_PREFIX.length).equals(COMMIT_PREFIX)) return true;
+    position = newline + 1;
+  }
+}
+
 /** Reads the log from byte `from` to its end. */
 export function readLogFrom(path: string, from: number): Buffer {
   let fd: number;
@@ -144,13 +154,28 @@ export function appendTransaction(path: string, offset: number, entries: readonl
     if (size > offset) ftruncateSync(fd, offset);
     const data = Buffer.from(text, "utf8");
     let written = 0;
-    while (written < data.length) written += writeSync(fd, data, written, data.length - written, offset + written);
-    if (durable) fdatasyncSync(fd);
+    try {
+      while (written < data.length) written += writeSync(fd, data, written, data.length - written, offset + written);
+      if (durable) fdatasyncSync(fd);
+    } catch (error) {
+      // A write cut short (a full disk) leaves no half transaction for the next writer to judge.
+      cutBack(fd, offset);
+      throw error;
+    }
     return offset + data.length;
   } catch (error) {
     throw journalIoError(path, error);
   } finally {
     if (fd !== null) closeSync(fd);
+  }
+}
+
+/** Best effort: the caller reports the write's own error, and a tail left anyway is never committed. */
+export function cutBack(fd: number, length: number): void {
+  try {
+    ftruncateSync(fd, length);
+  } catch {
+    // the next writer cuts it, having proved it uncommitted
   }
 }
 

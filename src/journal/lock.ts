@@ -1,61 +1,261 @@
-// The cross-process lock around every journal change: proper-lockfile's lock, held only for
-// one read-modify-write. A lock left by a killed process goes stale and is taken over; a holder
-// whose lock was compromised is told before it commits, instead of being crashed by a throw.
-import { closeSync, openSync, realpathSync, rmdirSync, statSync, unlinkSync, utimesSync } from "node:fs";
-import lockfile from "proper-lockfile";
-import { JournalLockedError } from "../errors.ts";
+// The cross-process lock around every journal change, held for one read-modify-write. The lock
+// file names its holder (pid, start time, boot id, host, pid namespace), so a waiter decides by
+// liveness, never by the lock's age alone: a holder blocked in synchronous work for minutes keeps
+// it, and one that was killed frees it at once. Only a holder that cannot be checked from here (on
+// another host, or in another pid namespace) is judged by age, and the commit path's own checks
+// (journal-files.ts) stand behind that guess.
+//
+// proper-lockfile, which this replaced, judges every holder by the age of its lock's mtime, kept
+// fresh by a timer: a holder whose event loop was blocked past the stale time (loading a big active
+// set, a bulk enqueue, a compaction on a loaded machine) lost its lock to a waiter, and two writers
+// then cut each other's bytes.
+import { closeSync, linkSync, lstatSync, openSync, readFileSync, readlinkSync, rmdirSync, statSync, unlinkSync, utimesSync, writeSync, type Stats } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { threadId } from "node:worker_threads";
+import type { WorkerRef } from "../core/task.ts";
+import { JournalLockedError, journalIoError } from "../errors.ts";
+import { bootId, liveness, processStartTime } from "../host/process-identity.ts";
 
 export interface LockSettings {
-  /** A lock not refreshed for this long is presumed left by a dead process. */
+  /** A holder that cannot be checked (another host) and has not refreshed its lock for this long is presumed dead. */
   staleMs: number;
-  /** Give up when one holder has kept the lock this long while we waited (a busy lock changes hands). */
+  /** Give up when one live holder has kept the lock this long while we waited (a busy lock changes hands). */
   waitMs: number;
 }
 
 export interface HeldLock {
-  /** Throws when the lock was taken away from us (stalled past `staleMs`): the write must not land. */
+  /** Throws when the lock file is no longer ours: the write must not land. */
   assertHeld(): void;
   release(): Promise<void>;
 }
 
 export class LockCompromisedError extends Error {}
 
+/** What a lock file says about its holder. */
+export interface LockHolder extends WorkerRef {
+  /** /proc/self/ns/pid of the holder: a pid means something only inside its own namespace. */
+  pidNamespace: string | null;
+}
+
 // A holder keeps the lock for well under a millisecond, so a waiter retries after a fraction of
-// one, growing to a few: proper-lockfile's own retries sleep 2–50 ms through timers (and build an
-// array of every timeout in advance on each acquisition).
+// one, growing to a few.
 const FIRST_PAUSE_MS = 0.1;
 const MAX_PAUSE_MS = 2;
 // Blocking pauses (no event-loop turn) only this long: past it the holder is doing something big
-// (a bulk enqueue, a compaction) or died, and the process keeps serving its timers while it waits.
+// (a bulk enqueue, a compaction) and the process keeps serving its timers while it waits.
 const BLOCKING_WAIT_MS = 50;
 const MAX_YIELDING_PAUSE_MS = 25;
+/** A holder already judged alive is looked at again this often, in case it died since. */
+const REJUDGE_MS = 100;
 
-// What proper-lockfile's sync mode calls. Its default (graceful-fs, whose queue only serves async
-// opens) is copied property by property on every lockSync call: ≈0.09 ms (measured on a busy
-// machine), as much as the mkdir.
+let cachedNamespace: string | null | undefined;
+function pidNamespace(): string | null {
+  if (cachedNamespace === undefined) {
+    try {
+      cachedNamespace = readlinkSync("/proc/self/ns/pid");
+    } catch {
+      cachedNamespace = null;
+    }
+  }
+  return cachedNamespace;
+}
+
+function me(): LockHolder {
+  return { pid: process.pid, host: hostname(), startTime: processStartTime(process.pid), bootId: bootId(), pidNamespace: pidNamespace() };
+}
+
+function errno(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException).code;
+}
+
+// ---- this thread's identity file ------------------------------------------------------------
 //
-// The lock is a file made with O_EXCL instead of proper-lockfile's folder: the same atomic "exists
-// already" answer, its mtime refreshed and judged stale the same way, but on ext4 a file's create
-// and unlink cost ≈90 µs where mkdir and rmdir cost ≈280 µs, and in a draining worker the folder
-// pair took half of all the time (profiled: 10 of 20 s for 10,000 tasks). A lock folder left by an
-// older bgtask still excludes us (EEXIST) and is removed as a folder once stale.
-const lockFs = {
-  mkdirSync(path: string) {
-    closeSync(openSync(path, "wx", 0o600));
-  },
-  rmdirSync(path: string) {
+// Each thread writes its identity once to a file of its own beside the lock and takes the lock by
+// hard-linking that file to the lock's name: link(2) is atomic and fails when the name exists, so
+// the lock never exists without its holder written in it, and "is it still mine" is one stat (the
+// lock's inode is the identity file's). Filesystems without hard links get the lock made with
+// O_EXCL and the identity written into it.
+
+interface Identity {
+  path: string;
+  ino: number;
+  /** False where the filesystem has no hard links: the lock is created and written instead. */
+  linkable: boolean;
+}
+
+const identities = new Map<string, Identity>();
+const IDENTITY_FILE = /^\.lock-(\d+)-(\d+)-(\d+)$/;
+
+function identityPath(dir: string): string {
+  return join(dir, `.lock-${process.pid}-${processStartTime(process.pid) ?? 0}-${threadId}`);
+}
+
+function writeIdentity(path: string, flag: string): number {
+  const fd = openSync(path, flag, 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(me())}\n`);
+  } catch (error) {
+    closeSync(fd);
     try {
       unlinkSync(path);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== "EISDIR" && code !== "EPERM") throw error;
-      rmdirSync(path);
+    } catch {
+      // never made
     }
-  },
-  realpathSync,
-  statSync,
-  utimesSync,
-};
+    throw error;
+  }
+  closeSync(fd);
+  return statSync(path).ino;
+}
+
+function identityFor(dir: string): Identity {
+  let identity = identities.get(dir);
+  if (identity) return identity;
+  const path = identityPath(dir);
+  // A leftover of an earlier process with the same pid and start time cannot exist (that is the
+  // point of the start time), but one of this process's own earlier runs of the same thread id
+  // can: replace it.
+  identity = { path, ino: writeIdentity(path, "w"), linkable: true };
+  identities.set(dir, identity);
+  if (identities.size === 1) process.once("exit", removeIdentities);
+  return identity;
+}
+
+function removeIdentities(): void {
+  for (const { path } of identities.values()) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // gone already
+    }
+  }
+  identities.clear();
+}
+
+/** Identity files of processes that are gone (they were killed before their exit handler ran). */
+export function sweepIdentities(dir: string, names: readonly string[]): void {
+  const boot = bootId();
+  for (const name of names) {
+    const match = IDENTITY_FILE.exec(name);
+    if (!match) continue;
+    const ref: WorkerRef = { pid: Number(match[1]), startTime: Number(match[2]) || null, host: hostname(), bootId: boot };
+    if (ref.pid === process.pid || liveness(ref) !== "dead") continue;
+    try {
+      unlinkSync(join(dir, name));
+    } catch {
+      // gone already
+    }
+  }
+}
+
+// ---- judging a holder ---------------------------------------------------------------------
+
+type Verdict = "alive" | "gone" | "unknown";
+
+function readHolder(lockPath: string): LockHolder | null {
+  try {
+    const holder = JSON.parse(readFileSync(lockPath, "utf8")) as LockHolder;
+    return typeof holder?.pid === "number" && typeof holder.host === "string" ? holder : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the process a lock file names still runs; "unknown" where that cannot be told from here. */
+export function judge(holder: LockHolder | null): Verdict {
+  if (holder === null) return "unknown";
+  const ours = pidNamespace();
+  if (holder.pidNamespace !== ours && holder.host === hostname()) {
+    // Another container on this machine: a reboot is still visible, its pids are not.
+    return holder.bootId !== null && bootId() !== null && holder.bootId !== bootId() ? "gone" : "unknown";
+  }
+  const state = liveness({ pid: holder.pid, host: holder.host, startTime: holder.startTime ?? null, bootId: holder.bootId ?? null });
+  return state === "dead" ? "gone" : state;
+}
+
+/** Which acquisition holds the lock now: the inode alone is reused by each acquisition of one thread, its change time is not. */
+function acquisitionOf(stat: Stats): string {
+  return `${stat.ino}:${stat.ctimeMs}`;
+}
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    if (errno(error) === "ENOENT") return null;
+    throw journalIoError(path, error);
+  }
+}
+
+function removeLock(path: string, stat: Stats): void {
+  try {
+    // A lock folder left by an older bgtask (proper-lockfile's) is removed as a folder.
+    if (stat.isDirectory()) rmdirSync(path);
+    else unlinkSync(path);
+  } catch (error) {
+    if (errno(error) !== "ENOENT") throw journalIoError(path, error);
+  }
+}
+
+/**
+ * Removes the lock a gone holder left, if it is still the acquisition that was judged. Breakers
+ * take turns through a second lock of the same kind, so the check and the unlink cannot be
+ * separated by another breaker's unlink and a new holder's link.
+ */
+function breakLock(lockPath: string, judged: string, identity: Identity): void {
+  const breakPath = `${lockPath}.break`;
+  if (!tryLink(identity, breakPath)) {
+    const stat = statOrNull(breakPath);
+    // A breaker holds it for microseconds: one that is there now and gone from the process table
+    // was killed in between, and its break lock goes the same way as any.
+    if (stat && judge(readHolder(breakPath)) === "gone") removeLock(breakPath, stat);
+    return;
+  }
+  try {
+    const stat = statOrNull(lockPath);
+    if (stat && acquisitionOf(stat) === judged) removeLock(lockPath, stat);
+  } finally {
+    releasePath(breakPath, identity);
+  }
+}
+
+/** One attempt at making `path` ours; false when it exists. */
+function tryLink(identity: Identity, path: string): boolean {
+  try {
+    if (identity.linkable) linkSync(identity.path, path);
+    else writeIdentity(path, "wx");
+    return true;
+  } catch (error) {
+    const code = errno(error);
+    if (code === "EEXIST") return false;
+    if (code === "ENOENT" && identity.linkable) {
+      // Our identity file was removed under us (a person cleaning up): write it again.
+      identity.ino = writeIdentity(identity.path, "w");
+      return tryLink(identity, path);
+    }
+    if (identity.linkable && (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EMLINK")) {
+      identity.linkable = false;
+      return tryLink(identity, path);
+    }
+    throw journalIoError(path, error);
+  }
+}
+
+function isOurs(path: string, identity: Identity, ownIno: number): boolean {
+  const stat = statOrNull(path);
+  return stat !== null && stat.ino === ownIno && (identity.linkable || readHolder(path)?.pid === process.pid);
+}
+
+function releasePath(path: string, identity: Identity, ownIno = identity.ino): void {
+  if (!isOurs(path, identity, ownIno)) return;
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if (errno(error) !== "ENOENT") throw journalIoError(path, error);
+  }
+}
+
+// ---- acquiring ----------------------------------------------------------------------------
 
 const pauseCell = new Int32Array(new SharedArrayBuffer(4));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -76,95 +276,88 @@ async function takeTurn(lockPath: string): Promise<() => void> {
   };
 }
 
-/**
- * Which acquisition of the lock this is: every holder makes the file anew, and the inode number
- * alone is often reused at once, its birth time is not (on filesystems without birth times this
- * degrades to the inode, and a busy lock may be taken for a stuck one).
- */
-function holderOf(lockPath: string): string | null {
-  try {
-    const { ino, birthtimeMs } = statSync(lockPath);
-    return `${ino}:${birthtimeMs}`;
-  } catch {
-    return null;
-  }
-}
-
-/** One attempt: the release function, or null while someone else (not stale) holds it. */
-function tryLock(target: string, lockPath: string, staleMs: number, onCompromised: (error: Error) => void): (() => void) | null {
-  try {
-    return lockfile.lockSync(target, {
-      lockfilePath: lockPath,
-      realpath: false,
-      stale: staleMs,
-      update: Math.max(1000, Math.floor(staleMs / 4)),
-      onCompromised,
-      fs: lockFs,
-    });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ELOCKED") return null;
-    throw error;
-  }
-}
-
+/** Takes the journal lock at `lockPath` (in the folder `target`), waiting while a live holder has it. */
 export async function acquireLock(target: string, lockPath: string, settings: LockSettings): Promise<HeldLock> {
   const endTurn = await takeTurn(lockPath);
-  let compromised: Error | null = null;
-  const onCompromised = (error: Error) => {
-    compromised = error;
-  };
-  let release: () => void;
+  let identity: Identity;
   try {
-    const started = Date.now();
-    // Sampled only once someone is in the way, and again when the wait runs out.
-    let holder: string | null | undefined;
-    let heldSince = started;
-    let pauseMs = FIRST_PAUSE_MS;
-    for (;;) {
-      const held = tryLock(target, lockPath, settings.staleMs, onCompromised);
-      if (held) {
-        release = held;
-        break;
-      }
-      const now = Date.now();
-      const waited = now - started;
-      if (holder === undefined) holder = holderOf(lockPath);
-      if (now - heldSince >= settings.waitMs) {
-        // Give up only on a holder that kept the lock all that time. A lock that changed hands
-        // meanwhile means the journal is busy, not stuck: with 200 simultaneous `run`s on two cores
-        // the last in line waits longer than any one holder holds it (stress test C1).
-        const seen = holderOf(lockPath);
-        if (seen !== null && seen === holder) throw new JournalLockedError(lockPath, now - heldSince);
-        holder = seen;
-        heldSince = now;
-      }
-      // Jitter, so that waiters started together do not retry together.
-      const pause = pauseMs * (0.5 + Math.random());
-      if (waited < BLOCKING_WAIT_MS) {
-        Atomics.wait(pauseCell, 0, 0, pause);
-        pauseMs = Math.min(pauseMs * 1.5, MAX_PAUSE_MS);
-      } else {
-        await sleep(pause);
-        pauseMs = Math.min(pauseMs * 1.5, MAX_YIELDING_PAUSE_MS);
-      }
-    }
+    identity = identityFor(target);
+    await waitForLock(lockPath, identity, settings);
   } catch (error) {
     endTurn();
     throw error;
   }
+  const ownIno = identity.linkable ? identity.ino : (statOrNull(lockPath)?.ino ?? -1);
+  // Waiters on other hosts judge us by the lock's age: keep it young while we hold it.
+  const refresh = setInterval(() => {
+    try {
+      const now = new Date();
+      utimesSync(lockPath, now, now);
+    } catch {
+      // released meanwhile
+    }
+  }, Math.max(500, Math.floor(settings.staleMs / 4)));
+  refresh.unref();
   return {
     assertHeld() {
-      if (compromised) throw new LockCompromisedError(`journal lock lost: ${(compromised as Error).message}`);
+      if (!isOurs(lockPath, identity, ownIno)) throw new LockCompromisedError(`the journal lock ${lockPath} is no longer held by this process`);
     },
     async release() {
+      clearInterval(refresh);
       try {
-        if (!compromised) release();
-      } catch (error) {
-        // Released already (compromised and taken over): nothing of ours to remove.
-        if ((error as NodeJS.ErrnoException).code !== "ERELEASED") throw error;
+        releasePath(lockPath, identity, ownIno);
       } finally {
         endTurn();
       }
     },
   };
+}
+
+async function waitForLock(lockPath: string, identity: Identity, settings: LockSettings): Promise<void> {
+  const started = Date.now();
+  // The acquisition in the way, when it was first seen, and when it was last judged.
+  let seen: string | null = null;
+  let seenSince = started;
+  let judgedAt = -Infinity;
+  let verdict: Verdict = "alive";
+  let holder: LockHolder | null = null;
+  let pauseMs = FIRST_PAUSE_MS;
+  for (;;) {
+    if (tryLink(identity, lockPath)) return;
+    const stat = statOrNull(lockPath);
+    if (stat === null) continue; // released in between: try again at once
+    const now = Date.now();
+    const acquisition = acquisitionOf(stat);
+    if (acquisition !== seen) {
+      seen = acquisition;
+      seenSince = now;
+      judgedAt = -Infinity;
+    }
+    if (now - judgedAt >= REJUDGE_MS) {
+      judgedAt = now;
+      holder = stat.isDirectory() ? null : readHolder(lockPath);
+      verdict = judge(holder);
+    }
+    // A lock that names no holder is an older bgtask's, or one whose writer died between creating
+    // and writing it (only where there are no hard links): judged by age, as one from another host.
+    const stale = verdict === "unknown" && now - stat.mtimeMs >= settings.staleMs;
+    if (verdict === "gone" || stale) {
+      breakLock(lockPath, acquisition, identity);
+      judgedAt = -Infinity;
+      continue;
+    }
+    // Give up only on a holder that kept the lock all that time. A lock that changed hands
+    // meanwhile means the journal is busy, not stuck: with 200 simultaneous `run`s on two cores
+    // the last in line waits longer than any one holder holds it (stress test C1).
+    if (now - seenSince >= settings.waitMs) throw new JournalLockedError(lockPath, now - seenSince, holder?.pid ?? null);
+    // Jitter, so that waiters started together do not retry together.
+    const pause = pauseMs * (0.5 + Math.random());
+    if (now - started < BLOCKING_WAIT_MS) {
+      Atomics.wait(pauseCell, 0, 0, pause);
+      pauseMs = Math.min(pauseMs * 1.5, MAX_PAUSE_MS);
+    } else {
+      await sleep(pause);
+      pauseMs = Math.min(pauseMs * 1.5, MAX_YIELDING_PAUSE_MS);
+    }
+  }
 }
