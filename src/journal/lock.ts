@@ -338,9 +338,12 @@ async function waitForLock(lockPath: string, identity: Identity, settings: LockS
       holder = stat.isDirectory() ? null : readHolder(lockPath);
       verdict = judge(holder);
     }
-    // A lock that names no holder is an older bgtask's, or one whose writer died between creating
-    // and writing it (only where there are no hard links): judged by age, as one from another host.
-    const stale = verdict === "unknown" && now - stat.mtimeMs >= settings.staleMs;
+    // A holder we cannot check is judged by the age of its lock: the change time, which taking the
+    // lock (a link) and each refresh set and nobody can date back or ahead. A lock that names no
+    // holder is an older bgtask's (proper-lockfile's, which refreshed its mtime) or one whose writer
+    // died between creating and writing it (only where there are no hard links): its mtime.
+    const age = now - (holder ? stat.ctimeMs : stat.mtimeMs);
+    const stale = verdict === "unknown" && age >= settings.staleMs;
     if (verdict === "gone" || stale) {
       breakLock(lockPath, acquisition, identity);
       judgedAt = -Infinity;

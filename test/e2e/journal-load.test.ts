@@ -1,0 +1,76 @@
+// The two reproductions of issue 10, as a user ran them: bulk enqueues while two workers drain.
+// Before the fix the history lost committed bytes (a writer with a stale view cut it back) and
+// every command then exited 3; or a bulk run died with "journal.<n>.log moved under us". Now every
+// acknowledged task is there exactly once, every command still reads the journal, and the drain
+// finishes. Counts grow under `npm run stress` to the issue's own (10 × 10,000; 3 × 60,000).
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { fixture } from "../helpers/fixtures.ts";
+import { journalProblems, readJournalState } from "../helpers/journal.ts";
+import { useProject, waitFor, type Project } from "../helpers/project.ts";
+import { budget, scaled, summary } from "../helpers/stress.ts";
+
+function contexts(project: Project, name: string, count: number, line: string): string {
+  const path = join(project.dir, name);
+  writeFileSync(path, `${line}\n`.repeat(count));
+  return path;
+}
+
+async function bulk(project: Project, file: string): Promise<string[]> {
+  const result = await project.cli(["run", "noop", "--each", file]);
+  expect(result.code, result.stderr).toBe(0);
+  return result.stdout.trim().split("\n");
+}
+
+async function expectDrainedIntact(project: Project, acknowledged: string[], label: string): Promise<void> {
+  // Every command reads the journal meanwhile and afterwards (the failure made them all exit 3).
+  const list = await project.cli(["list"]);
+  expect(list.code, list.stderr).toBe(0);
+  await waitFor(
+    async () => readJournalState(project).doc.tasks.length === 0,
+    budget(120_000, 900_000),
+    () => `the queue never drained: ${readJournalState(project).doc.tasks.length} tasks left`,
+    500,
+  );
+  const state = readJournalState(project);
+  expect(journalProblems(state, acknowledged)).toEqual([]);
+  expect(state.history.filter((t) => t.status !== "succeeded")).toEqual([]);
+  expect(new Set(acknowledged).size).toBe(acknowledged.length);
+  for (const id of [acknowledged[0]!, acknowledged[acknowledged.length - 1]!]) expect((await project.status(id)).status).toBe("succeeded");
+  summary(label, `${acknowledged.length} tasks enqueued in bulk while 2 workers drained: each in the history once, every command reads`);
+}
+
+describe("issue 10: bulk enqueues while workers drain", () => {
+  it(
+    "reproduction 1: repeated bulk runs of {} with default lock settings lose nothing",
+    async () => {
+      const project = useProject(onTestFinished, {
+        tasks: { "noop.js": fixture("noop.js") },
+        config: { concurrency: 2 },
+        env: { BGTASK_LOCK_STALE: "", BGTASK_IDLE: "5s" },
+      });
+      const file = contexts(project, "10k.jsonl", scaled(2_000, 10_000), "{}");
+      const acknowledged: string[] = [];
+      for (let k = 0; k < scaled(4, 10); k++) acknowledged.push(...(await bulk(project, file)));
+      await expectDrainedIntact(project, acknowledged, "issue 10 repro 1");
+    },
+    budget(180_000, 1_200_000),
+  );
+
+  it(
+    "reproduction 2: big bulk runs with a 2 s stale time lose nothing and never report the log moved",
+    async () => {
+      const project = useProject(onTestFinished, {
+        tasks: { "noop.js": fixture("noop.js") },
+        config: { concurrency: 2 },
+        env: { BGTASK_LOCK_STALE: "2s", BGTASK_IDLE: "5s" },
+      });
+      const acknowledged = await bulk(project, contexts(project, "small.jsonl", 3_000, "{}"));
+      const big = contexts(project, "big.jsonl", scaled(6_000, 60_000), JSON.stringify({ pad: "x".repeat(80) }));
+      for (let k = 0; k < 3; k++) acknowledged.push(...(await bulk(project, big)));
+      await expectDrainedIntact(project, acknowledged, "issue 10 repro 2");
+    },
+    budget(180_000, 1_800_000),
+  );
+});
