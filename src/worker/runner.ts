@@ -51,6 +51,9 @@ export class Runner {
   /** The try that ended and is not recorded yet: the next claim records it in the same write. */
   private ended: (TryEnd & { tries: number }) | null = null;
   private stopping = false;
+  /** Wakes the idle wait early: a change to the journal (a task enqueued) is claimed at once, not at the next poll. */
+  private wake: (() => void) | null = null;
+  private changes: { close(): void } | null = null;
 
   constructor(options: RunnerOptions) {
     this.options = options;
@@ -92,6 +95,7 @@ export class Runner {
       await this.loop();
       await this.settleEnded();
     } finally {
+      this.changes?.close();
       await this.supervisor.close();
       await store.releaseWorker(this.slot).catch(() => undefined);
     }
@@ -138,8 +142,21 @@ export class Runner {
         idleSince = Date.now();
         continue;
       }
-      await sleep(IDLE_POLL_MS);
+      await this.idle(IDLE_POLL_MS);
     }
+  }
+
+  /** Resolves after `ms`, or as soon as the journal changes. */
+  private idle(ms: number): Promise<void> {
+    this.changes ??= this.options.store.watchChanges(() => this.wake?.());
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wake?.(), ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+    });
   }
 
   /** Records the try that ended last when the loop stops before its next claim. */
