@@ -10,6 +10,9 @@
 //   --no-install       never apt-get install task-spooler / nq
 //   --markdown FILE    also write the table as Markdown
 //   --keep             keep the temp folder (printed) for inspection
+//
+// Besides history sizes it measures at queue depths (full: 100,000 and 1,000,000 queued; quick:
+// 10,000): run, list, status, a bulk enqueue onto the deep queue, the drain from it, worker RSS.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,6 +51,11 @@ const FULL = {
   peerReps: 3,
   peerIdle: "2s",
   install: true,
+  depths: [100_000, 1_000_000],
+  depthChunk: 100_000,
+  depthBudgetMs: 20 * 60_000,
+  depthReps: 3,
+  depthDrainMs: 20_000,
 };
 const QUICK = {
   name: "quick",
@@ -65,6 +73,11 @@ const QUICK = {
   peerReps: 1,
   peerIdle: "300ms",
   install: false,
+  depths: [10_000],
+  depthChunk: 10_000,
+  depthBudgetMs: 60_000,
+  depthReps: 2,
+  depthDrainMs: 3_000,
 };
 
 const mode = { ...(args.quick ? QUICK : FULL) };
@@ -143,6 +156,9 @@ for (const [index, target] of mode.sizes.entries()) {
   rmSync(snapshot, { recursive: true, force: true });
 }
 historyProject.kill();
+
+log("measuring at depth: tasks queued, not drained");
+await scenarios.depth();
 
 if (withPeers) {
   const jobs = mode.peerJobs;

@@ -238,6 +238,88 @@ export class Scenarios {
     if (rss.length) results.add({ label: "worker peak RSS (drain)", history, values: rss, unit: "mb", target: atMost(80, "≤ 80 MB") });
   }
 
+  /**
+   * The queue's depth, not the history's: tasks queued and not drained. One project is filled to
+   * each depth of mode.depths by bulk enqueues of mode.depthChunk (each one timed: "bulk enqueue at
+   * depth"), then `run`, `list`, `status` are timed at that depth, and two workers drain from it for
+   * mode.depthDrainMs. A depth that cannot be reached within mode.depthBudgetMs is reported as not
+   * measured, with how far it got.
+   */
+  async depth() {
+    const { mode, results, log } = this.ctx;
+    const project = this.project("depth", { concurrency: 2 });
+    const chunk = mode.depthChunk;
+    const file = project.contexts(chunk, "depth-chunk.jsonl");
+    let queued = 0;
+    let firstId = null;
+    try {
+      for (const depth of mode.depths) {
+        const label = `${formatCount(depth)} queued`;
+        const deadline = Date.now() + mode.depthBudgetMs;
+        const enqueues = [];
+        let reached = true;
+        while (queued < depth) {
+          if (Date.now() > deadline) {
+            reached = false;
+            break;
+          }
+          const bulk = await project.cli(["run", "noop", "--each", file, "--no-worker"], { timeoutMs: mode.depthBudgetMs });
+          firstId ??= bulk.stdout.slice(0, bulk.stdout.indexOf("\n"));
+          enqueues.push(bulk.ms);
+          queued += chunk;
+          log(`depth ${formatCount(queued)}/${formatCount(depth)}: enqueue of ${formatCount(chunk)} took ${(bulk.ms / 1000).toFixed(1)} s`);
+        }
+        if (enqueues.length) {
+          results.add({ label: `bulk enqueue of ${formatCount(chunk)} onto a deep queue (last of the fill)`, history: label, values: enqueues.slice(-1), unit: "ms", target: atMost(3000, "≤ 3 s") });
+        }
+        if (!reached) {
+          results.fail(`depth of ${label}`, label, new Error(`only ${formatCount(queued)} queued within ${mode.depthBudgetMs / 1000} s`));
+          break;
+        }
+        await this.group("run / list / status at depth", label, async () => {
+          const reps = mode.depthReps;
+          const runs = await this.repeat(reps, async () => (await project.cli(["run", "noop", "--no-worker"], { timeoutMs: 600_000 })).ms);
+          results.add({ label: "bgtask run (queue deep)", history: label, ...runs, unit: "ms", perFloor: true, target: atMostN(1.5) });
+          queued += reps + 1;
+          const list = await this.repeat(reps, async () => (await project.cli(["list"], { timeoutMs: 600_000 })).ms);
+          results.add({ label: "bgtask list (default view, queue deep)", history: label, ...list, unit: "ms", perFloor: true, target: atMostN(2) });
+          const limited = await this.repeat(reps, async () => (await project.cli(["list", "--status", "queued", "--limit", "10"], { timeoutMs: 600_000 })).ms);
+          results.add({ label: "bgtask list --status queued --limit 10 (queue deep)", history: label, ...limited, unit: "ms", perFloor: true, target: atMostN(2) });
+          const status = await this.repeat(reps, async () => (await project.cli(["status", firstId], { timeoutMs: 600_000 })).ms);
+          results.add({ label: "bgtask status <id> of a queued task (queue deep)", history: label, ...status, unit: "ms", perFloor: true, target: atMostN(2) });
+        });
+        await this.group("drain from the deep queue", label, async () => {
+          const before = JSON.parse((await project.cli(["list", "--status", "succeeded", "--json", "--limit", ALL], { timeoutMs: 600_000 })).stdout).length;
+          const workers = [0, 1].map(() => project.startWorker({ rss: true, env: { BGTASK_IDLE: "200ms" } }));
+          const t0 = Date.now();
+          const all = Promise.all(workers.map((w) => w.done));
+          await within(all, mode.depthDrainMs);
+          project.stopWorkers();
+          // A worker deep in journal work may not obey SIGTERM soon (a target of its own): cut it off.
+          if (!(await within(all, 60_000))) project.kill();
+          const ended = await all;
+          const seconds = (Date.now() - t0) / 1000;
+          const after = JSON.parse((await project.cli(["list", "--status", "succeeded", "--json", "--limit", ALL], { timeoutMs: 600_000 })).stdout).length;
+          const finished = after - before;
+          queued -= finished;
+          const first = this.drainAtFirstSize;
+          results.add({
+            label: `drain from the deep queue by 2 workers (${mode.depthDrainMs / 1000} s window, stop included)`,
+            history: label,
+            values: [finished / seconds],
+            unit: "rate",
+            target: (m) => ({ text: `≥ 0.8 × shallow (${(0.8 * (first ?? 0)).toFixed(0)}/s)`, ok: first !== null && m >= 0.8 * first }),
+          });
+          const peak = Math.max(...ended.map((e) => e.rssKb ?? 0));
+          if (peak > 0) results.add({ label: "worker peak RSS (queue deep)", history: label, values: [peak / MB], unit: "mb", target: atMost(100, "≤ 100 MB") });
+        });
+      }
+    } finally {
+      project.kill();
+      rmSync(project.dir, { recursive: true, force: true });
+    }
+  }
+
   /** 100,000 awaited task.progress() calls from one task: how long, and how many journal writes. */
   async storm(snapshot, history) {
     const { mode, results } = this.ctx;

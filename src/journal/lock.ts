@@ -115,7 +115,14 @@ function identityFor(dir: string): Identity {
   // A leftover of an earlier process with the same pid and start time cannot exist (that is the
   // point of the start time), but one of this process's own earlier runs of the same thread id
   // can: replace it.
-  identity = { path, ino: writeIdentity(path, "w"), linkable: true };
+  let ino: number;
+  try {
+    ino = writeIdentity(path, "w");
+  } catch (error) {
+    // Named by the home: the identity file is ours, the home is what the person can act on.
+    throw journalIoError(dir, error);
+  }
+  identity = { path, ino, linkable: true };
   identities.set(dir, identity);
   if (identities.size === 1) process.once("exit", removeIdentities);
   return identity;
@@ -230,7 +237,11 @@ function tryLink(identity: Identity, path: string): boolean {
     if (code === "EEXIST") return false;
     if (code === "ENOENT" && identity.linkable) {
       // Our identity file was removed under us (a person cleaning up): write it again.
-      identity.ino = writeIdentity(identity.path, "w");
+      try {
+        identity.ino = writeIdentity(identity.path, "w");
+      } catch (again) {
+        throw journalIoError(identity.path, again);
+      }
       return tryLink(identity, path);
     }
     if (identity.linkable && (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EMLINK")) {
