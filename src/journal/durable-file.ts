@@ -40,11 +40,17 @@ function writeDoc(fd: number, doc: JournalDoc): void {
   tasks.forEach((task, i) => {
     piece += JSON.stringify(task) + (i < tasks.length - 1 ? ",\n" : "\n");
     if (piece.length >= WRITE_CHUNK) {
-      writeSync(fd, piece);
+      writeAll(fd, piece);
       piece = "";
     }
   });
-  writeSync(fd, `${piece}]}\n`);
+  writeAll(fd, `${piece}]}\n`);
+}
+
+/** A write(2) may take fewer bytes than it was given (a disk filling up): the rest is written, or its error raised. */
+export function writeAll(fd: number, text: string | Buffer): void {
+  const data = typeof text === "string" ? Buffer.from(text, "utf8") : text;
+  for (let written = 0; written < data.length; ) written += writeSync(fd, data, written, data.length - written);
 }
 
 /**

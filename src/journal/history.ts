@@ -2,9 +2,9 @@
 // becomes final is appended once; journal.json records how many bytes are committed, so a
 // line appended by a writer that crashed before its commit is invisible and cut off by the next
 // writer. Reads walk backwards from the end: recent history costs the same however long it grows.
-import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync } from "node:fs";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
-import { FILE_MODE } from "./durable-file.ts";
+import { FILE_MODE, writeAll } from "./durable-file.ts";
 import { cutBack } from "./journal-log.ts";
 import type { TaskRecord } from "../core/task.ts";
 
@@ -34,7 +34,7 @@ export function appendHistory(path: string, committedBytes: number, lines: reado
     if (size > committedBytes) ftruncateSync(fd, committedBytes);
     const data = Buffer.from(lines.join(""), "utf8");
     try {
-      for (let written = 0; written < data.length; ) written += writeSync(fd, data, written);
+      writeAll(fd, data);
       if (durable) fdatasyncSync(fd);
     } catch (error) {
       cutBack(fd, committedBytes);

@@ -9,13 +9,14 @@
 // fresh by a timer: a holder whose event loop was blocked past the stale time (loading a big active
 // set, a bulk enqueue, a compaction on a loaded machine) lost its lock to a waiter, and two writers
 // then cut each other's bytes.
-import { closeSync, linkSync, lstatSync, openSync, readFileSync, readlinkSync, rmdirSync, statSync, unlinkSync, utimesSync, writeSync, type Stats } from "node:fs";
+import { closeSync, linkSync, lstatSync, openSync, readFileSync, readlinkSync, rmdirSync, statSync, unlinkSync, utimesSync, type Stats } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { threadId } from "node:worker_threads";
 import type { WorkerRef } from "../core/task.ts";
 import { JournalLockedError, journalIoError } from "../errors.ts";
 import { bootId, liveness, processStartTime } from "../host/process-identity.ts";
+import { writeAll } from "./durable-file.ts";
 
 export interface LockSettings {
   /** A holder that cannot be checked (another host) and has not refreshed its lock for this long is presumed dead. */
@@ -94,7 +95,7 @@ function identityPath(dir: string): string {
 function writeIdentity(path: string, flag: string): number {
   const fd = openSync(path, flag, 0o600);
   try {
-    writeSync(fd, `${JSON.stringify(me())}\n`);
+    writeAll(fd, `${JSON.stringify(me())}\n`);
   } catch (error) {
     closeSync(fd);
     try {
