@@ -35,12 +35,17 @@ export class JournalError extends BgtaskError {
 }
 
 export class JournalCorruptError extends JournalError {
+  /** The damaged file, and what is wrong with it (the sentence's parenthesis). */
+  readonly file: string;
+  readonly reason: string;
   constructor(file: string, reason: string, options?: ErrorOptions) {
     super(
       "EJOURNALCORRUPT",
-      `the journal ${file} cannot be read (${reason}); it was left untouched: restore it from a backup or move it away to start an empty journal`,
+      `the journal ${file} cannot be read (${reason}); it was left untouched: run \`bgtask doctor\` to see what is damaged and \`bgtask doctor --repair\` to rebuild it`,
       options,
     );
+    this.file = file;
+    this.reason = reason;
   }
 }
 

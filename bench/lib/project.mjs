@@ -117,7 +117,7 @@ export class BenchProject {
       const logPath = join(this.home, log);
       // The last commit is near the end, unless a big transaction (a bulk enqueue) follows it.
       for (const span of [64 * 1024, Infinity]) {
-        const commits = [...readPart(logPath, span, true).matchAll(/\{"commit":(\d+)\}/g)];
+        const commits = [...readPart(logPath, span, true).matchAll(/\{"commit":(\d+)[,}]/g)];
         if (commits.length) {
           rev = Math.max(rev, Number(commits.at(-1)[1]));
           break;

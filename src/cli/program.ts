@@ -147,6 +147,17 @@ export function buildProgram(version: string): Command {
     await executors(flags(command));
   });
 
+  withLocations(
+    program
+      .command("doctor")
+      .description("check the journal file by file (exit 3 when damaged); --repair rebuilds it from what is readable")
+      .option("--repair", "keep a copy of the journal files, then rebuild it; exit 1 when something could not be recovered")
+      .option("--json", "print the report as JSON"),
+  ).action(async (_o, command: Command) => {
+    const { doctor } = await import("./commands/doctor.ts");
+    await doctor(flags(command));
+  });
+
   program.addOption(new Option("--debug").hideHelp().env("BGTASK_DEBUG"));
   return program;
 }

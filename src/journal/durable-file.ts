@@ -2,12 +2,15 @@
 // unique temp file (O_EXCL, 0600), is fsync'd, renamed over the journal, and the folder is
 // fsync'd, so a crash leaves the old or the new file and an acknowledged write survives power
 // loss. Reads are strict: a file that does not parse or check is an error, never "empty".
+// Layout: a head line, one task per line, and a trailer `],"crc":N}` where N is the CRC-32 of
+// every byte before the trailer; a file ending in `]}` was written before checksums.
 import { closeSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync, fchmodSync, readFileSync, lstatSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Adapter } from "lowdb";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
 import { checkDoc, type JournalDoc } from "./schema.ts";
 import { crashPoint } from "./crash-points.ts";
+import { crc32 } from "./checksum.ts";
 import { uniqueName } from "../host/unique-name.ts";
 
 /** Raised when the file's revision moved between our read and our rename: the caller retries. */
@@ -36,15 +39,20 @@ const WRITE_CHUNK = 256 * 1024;
 function writeDoc(fd: number, doc: JournalDoc): void {
   const { format, version, rev, log, nextId, history, tasks, workers } = doc;
   const head = JSON.stringify({ format, version, rev, log, nextId, history, workers });
-  let piece = `${head.slice(0, -1)},"tasks":[${tasks.length ? "\n" : ""}`;
+  let piece = `${head.slice(0, -1)},"tasks":[\n`;
+  let crc = 0;
+  const flush = () => {
+    const bytes = Buffer.from(piece, "utf8");
+    crc = crc32(bytes, crc);
+    writeAll(fd, bytes);
+    piece = "";
+  };
   tasks.forEach((task, i) => {
     piece += JSON.stringify(task) + (i < tasks.length - 1 ? ",\n" : "\n");
-    if (piece.length >= WRITE_CHUNK) {
-      writeAll(fd, piece);
-      piece = "";
-    }
+    if (piece.length >= WRITE_CHUNK) flush();
   });
-  writeAll(fd, `${piece}]}\n`);
+  flush();
+  writeAll(fd, `],"crc":${crc}}\n`);
 }
 
 /** A write(2) may take fewer bytes than it was given (a disk filling up): the rest is written, or its error raised. */
@@ -53,11 +61,20 @@ export function writeAll(fd: number, text: string | Buffer): void {
   for (let written = 0; written < data.length; ) written += writeSync(fd, data, written, data.length - written);
 }
 
+/** A journal parsed a line at a time, and what its checksum said. */
+export interface ParsedByLines {
+  doc: unknown;
+  /** "absent": written before checksums (a `]}` trailer). */
+  crc: "ok" | "mismatch" | "absent";
+}
+
+const TRAILER = /^\],"crc":(\d+)\}$/;
+
 /**
  * Parses a journal written by writeDoc a line at a time, so the file never becomes one string;
  * null when it is laid out otherwise (edited by hand, an older writer): the caller parses it whole.
  */
-function parseByLines(bytes: Buffer): unknown {
+export function parseByLines(bytes: Buffer): ParsedByLines | null {
   const first = bytes.indexOf(10);
   if (first === -1) return null;
   const head = strictUtf8.decode(bytes.subarray(0, first));
@@ -68,12 +85,17 @@ function parseByLines(bytes: Buffer): unknown {
     const newline = bytes.indexOf(10, position);
     if (newline === -1) return null;
     const line = bytes.subarray(position, newline);
+    const start = position;
     position = newline + 1;
-    if (line.length === 2 && line[0] === 0x5d && line[1] === 0x7d) break; // "]}"
+    if (line.length === 2 && line[0] === 0x5d && line[1] === 0x7d) return position === bytes.length ? { doc, crc: "absent" } : null; // "]}"
+    if (line[0] === 0x5d) {
+      const trailer = TRAILER.exec(line.toString("latin1"));
+      if (!trailer || position !== bytes.length) return null;
+      return { doc, crc: Number(trailer[1]) === crc32(bytes.subarray(0, start)) ? "ok" : "mismatch" };
+    }
     const text = strictUtf8.decode(line);
     doc.tasks.push(JSON.parse(text.endsWith(",") ? text.slice(0, -1) : text));
   }
-  return position === bytes.length ? doc : null;
 }
 
 /** The first bytes of a journal file (where writeDoc puts rev and log), or null when absent. */
@@ -120,19 +142,21 @@ export class DurableJsonFile implements Adapter<JournalDoc> {
       if (error instanceof JournalCorruptError) throw error;
       throw journalIoError(this.path, error);
     }
-    let parsed: unknown;
+    let parsed: ParsedByLines | null;
     try {
       parsed = parseByLines(bytes);
     } catch {
       // Whatever is wrong, the whole-file parse below names it.
       parsed = null;
     }
-    if (parsed === null) parsed = this.parseWhole(bytes);
-    const problem = checkDoc(parsed);
+    const doc = parsed ? parsed.doc : this.parseWhole(bytes);
+    const problem = checkDoc(doc);
     if (problem !== null) throw new JournalCorruptError(this.path, problem);
-    const doc = parsed as JournalDoc;
-    this.readRev = doc.rev;
-    return doc;
+    if (parsed?.crc === "mismatch") throw new JournalCorruptError(this.path, "its bytes do not match its checksum");
+    // A checksum we could not check: the file was re-laid out (or a newline was damaged).
+    if (!parsed && "crc" in (doc as object)) throw new JournalCorruptError(this.path, "it carries a checksum but is not laid out as bgtask writes it");
+    this.readRev = (doc as JournalDoc).rev;
+    return doc as JournalDoc;
   }
 
   private parseWhole(bytes: Buffer): unknown {
@@ -150,38 +174,48 @@ export class DurableJsonFile implements Adapter<JournalDoc> {
   }
 
   async write(doc: JournalDoc): Promise<void> {
-    const dir = dirname(this.path);
-    const temp = join(dir, `.${basename(this.path)}.${uniqueName()}.tmp`);
-    let fd: number | null = null;
-    try {
-      fd = openSync(temp, "wx", FILE_MODE);
-      fchmodSync(fd, FILE_MODE);
-      writeDoc(fd, doc);
-      fsyncSync(fd);
-      closeSync(fd);
-      fd = null;
-      crashPoint("temp-written");
+    replaceDoc(this.path, doc, () => {
       this.checkRevisionUnchanged();
       this.beforeRename?.();
-      renameSync(temp, this.path);
-      crashPoint("renamed");
-      fsyncDir(dir);
-      this.readRev = doc.rev;
-    } catch (error) {
-      if (fd !== null) closeSync(fd);
-      try {
-        unlinkSync(temp);
-      } catch {
-        // already renamed into place, or never created
-      }
-      if (error instanceof RevisionConflict || !(error as NodeJS.ErrnoException).code) throw error;
-      throw journalIoError(this.path, error);
-    }
+    });
+    this.readRev = doc.rev;
   }
 
   private checkRevisionUnchanged(): void {
     const onDisk = REV_PATTERN.exec(readHead(this.path) ?? "");
     const current = onDisk ? Number(onDisk[1]) : null;
     if (current !== this.readRev) throw new RevisionConflict(`journal revision moved from ${this.readRev} to ${current}`);
+  }
+}
+
+/**
+ * Puts `doc` in place of the journal at `path`: unique temp file, fsync, `beforeRename` (which may
+ * throw to call it off), rename, fsync of the folder. The renamed file is never half written.
+ */
+export function replaceDoc(path: string, doc: JournalDoc, beforeRename: () => void = () => {}): void {
+  const dir = dirname(path);
+  const temp = join(dir, `.${basename(path)}.${uniqueName()}.tmp`);
+  let fd: number | null = null;
+  try {
+    fd = openSync(temp, "wx", FILE_MODE);
+    fchmodSync(fd, FILE_MODE);
+    writeDoc(fd, doc);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = null;
+    crashPoint("temp-written");
+    beforeRename();
+    renameSync(temp, path);
+    crashPoint("renamed");
+    fsyncDir(dir);
+  } catch (error) {
+    if (fd !== null) closeSync(fd);
+    try {
+      unlinkSync(temp);
+    } catch {
+      // already renamed into place, or never created
+    }
+    if (error instanceof RevisionConflict || !(error as NodeJS.ErrnoException).code) throw error;
+    throw journalIoError(path, error);
   }
 }

@@ -247,3 +247,28 @@ function isCoveredLineStart(historyPath: string, offset: number): boolean {
     closeSync(fd);
   }
 }
+
+/**
+ * The whole index as written, for `bgtask doctor`: how much of the history it covers and each
+ * task's entry (offset + 1, or 0); "absent" or "garbled" when there is no usable header.
+ */
+export function readIndexFile(historyPath: string): { covered: number; maxId: number; entries: number[]; truncated: boolean } | "absent" | "garbled" {
+  let fd: number;
+  try {
+    fd = openSync(indexPathOf(historyPath), "r");
+  } catch {
+    return "absent";
+  }
+  try {
+    const header = readHeader(fd);
+    if (!header) return "garbled";
+    const size = fstatSync(fd).size;
+    const available = Math.max(0, Math.min(header.maxId, Math.floor((size - HEADER) / ENTRY)));
+    const bytes = readExactly(fd, available * ENTRY, HEADER) ?? Buffer.alloc(0);
+    const entries: number[] = [];
+    for (let k = 0; k < available; k++) entries.push(Number(bytes.readBigUInt64LE(k * ENTRY)));
+    return { covered: header.covered, maxId: header.maxId, entries, truncated: available < header.maxId };
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -6,7 +6,10 @@ import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSyn
 import { JournalCorruptError, journalIoError } from "../errors.ts";
 import { FILE_MODE, writeAll } from "./durable-file.ts";
 import { cutBack } from "./journal-log.ts";
-import type { TaskRecord } from "../core/task.ts";
+import { isFinal, type TaskRecord } from "../core/task.ts";
+import { checkTask } from "./schema.ts";
+
+const TASK_ID = /^[1-9][0-9]*$/;
 
 /** A history line is a final task record, or a tombstone `{"id":…,"removed":…}` that hides older ones. */
 export type HistoryEntry = { id: string; removed: string } | TaskRecord;
@@ -94,14 +97,34 @@ export function* linesBackwards(path: string, committedBytes: number, from = 0):
   }
 }
 
-export function parseHistoryLine(path: string, line: Buffer): HistoryEntry {
-  try {
-    const entry = JSON.parse(line.toString("utf8")) as HistoryEntry;
-    if (typeof entry?.id !== "string") throw new Error("a line has no task id");
-    return entry;
-  } catch (error) {
-    throw new JournalCorruptError(path, `a history line does not parse: ${(error as Error).message}`);
+// Lenient decoding would turn bad bytes into U+FFFD and a rewrite (a history compaction) would keep them.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Why `entry` is not a history entry (a final task record, or a tombstone), or null when it is. */
+export function historyEntryProblem(entry: unknown): string | null {
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return "a line is not a JSON object";
+  if ("removed" in entry) {
+    const { id, removed } = entry as Record<string, unknown>;
+    return typeof id === "string" && TASK_ID.test(id) && typeof removed === "string" ? null : "a removal line is malformed";
   }
+  const problem = checkTask(entry);
+  if (problem) return `a task line is malformed: ${problem}`;
+  const { status } = entry as TaskRecord;
+  return isFinal(status) ? null : `a task line holds a task that is not final (${status})`;
+}
+
+/** Parses and checks one committed history line: anything else is corruption of the history. */
+export function parseHistoryLine(path: string, line: Buffer): HistoryEntry {
+  let entry: unknown;
+  try {
+    entry = JSON.parse(strictUtf8.decode(line));
+  } catch (error) {
+    const reason = error instanceof TypeError ? "it is not valid UTF-8" : (error as Error).message;
+    throw new JournalCorruptError(path, `a history line does not parse: ${reason}`);
+  }
+  const problem = historyEntryProblem(entry);
+  if (problem) throw new JournalCorruptError(path, problem);
+  return entry as HistoryEntry;
 }
 
 /** How every line for `id` starts (see historyLine). */

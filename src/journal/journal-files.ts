@@ -8,6 +8,7 @@ import { statSignature } from "../host/file-watch.ts";
 import { join } from "node:path";
 import { Low } from "lowdb";
 import { ensurePrivateDir } from "../host/home.ts";
+import { checkMark, readMark, writeMark } from "./commit-mark.ts";
 import { crashPoint } from "./crash-points.ts";
 import { DurableJsonFile, FILE_MODE, readHead, RevisionConflict } from "./durable-file.ts";
 import { appendHistory, historyLine, type HistoryEntry } from "./history.ts";
@@ -162,11 +163,14 @@ export class JournalFiles {
   }
 
   private async load(stat: Stats): Promise<Loaded> {
+    // Before the snapshot and the log: whatever a writer adds meanwhile only puts them further ahead.
+    const mark = readMark(this.dir);
     const adapter = new DurableJsonFile(this.path);
     const db = new Low<JournalDoc>(adapter, emptyDoc());
     await db.read();
     const logPath = join(this.dir, db.data.log);
     const logBytes = replay(logPath, db.data, readLogFrom(logPath, 0));
+    checkMark(mark, logPath, db.data);
     return { doc: db.data, snapshot: identity(stat), snapshotBytes: stat.size, logBytes };
   }
 
@@ -220,7 +224,9 @@ export class JournalFiles {
       fence();
     }
     doc.rev += 1;
-    loaded.logBytes = appendTransaction(join(this.dir, doc.log), loaded.logBytes, entries, doc.rev, durable);
+    const logPath = join(this.dir, doc.log);
+    loaded.logBytes = appendTransaction(logPath, loaded.logBytes, entries, doc.rev, durable);
+    if (durable) writeMark(this.dir, { rev: doc.rev, log: doc.log, bytes: loaded.logBytes, nextId: doc.nextId });
     crashPoint("log-appended");
   }
 
@@ -253,6 +259,7 @@ export class JournalFiles {
     await adapter.read();
     const db = new Low<JournalDoc>(adapter, doc);
     await db.write();
+    writeMark(this.dir, { rev: doc.rev, log: doc.log, bytes: 0, nextId: doc.nextId });
     crashPoint("snapshot-written");
     const stat = statSync(this.path);
     return { doc, snapshot: identity(stat), snapshotBytes: stat.size, logBytes: 0 };

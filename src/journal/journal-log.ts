@@ -1,16 +1,19 @@
 // The journal's write-ahead log: every change to the active set is appended as JSON lines and
 // sealed by a commit line, so a change costs what it changed, not the size of the journal.
 // Lines after the last commit belong to a writer that died mid-append: readers ignore them and
-// the next writer cuts them off.
+// the next writer cuts them off. A commit line `{"commit":rev,"crc":N}` carries the CRC-32 of its
+// transaction's entry lines (their bytes, newlines included); revs follow one another from the
+// snapshot's. A commit line without "crc" was written before checksums and is taken on trust.
 import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import type { TaskRecord } from "../core/task.ts";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
+import { crc32 } from "./checksum.ts";
 import { FILE_MODE } from "./durable-file.ts";
 import { checkTask, type JournalDoc } from "./schema.ts";
 
 export type Meta = Pick<JournalDoc, "nextId" | "workers" | "history">;
 
-export type LogEntry = { put: TaskRecord } | { del: string } | { meta: Meta } | { commit: number };
+export type LogEntry = { put: TaskRecord } | { del: string } | { meta: Meta } | { commit: number; crc?: number };
 
 export function metaOf(doc: JournalDoc): Meta {
   return { nextId: doc.nextId, workers: doc.workers, history: doc.history };
@@ -22,13 +25,17 @@ export function metaOf(doc: JournalDoc): Meta {
  * the active set: looking each one up by a scan made it quadratic, and a worker catching up on
  * 10,000 new tasks over 88,000 held the lock for 12 s (the cause of issue 10's lost history).
  */
-class Applier {
+export class Applier {
   private readonly doc: JournalDoc;
   private positions: Map<string, number> | null = null;
   private removed = false;
 
   constructor(doc: JournalDoc) {
     this.doc = doc;
+  }
+
+  get rev(): number {
+    return this.doc.rev;
   }
 
   private index(): Map<string, number> {
@@ -91,7 +98,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const COMMIT_PREFIX = Buffer.from('{"commit":');
 
 /** Decodes and parses one log line; bad UTF-8 is corruption, never silently replaced. */
-function parseLine(path: string, line: Buffer): LogEntry {
+export function parseLine(path: string, line: Buffer): LogEntry {
   let text: string;
   try {
     text = strictUtf8.decode(line);
@@ -101,10 +108,26 @@ function parseLine(path: string, line: Buffer): LogEntry {
   return parseEntry(path, text);
 }
 
+/** Why a complete commit line cannot seal what precedes it, or null when it can. */
+export function commitProblem(commit: { commit: number; crc?: unknown }, previousRev: number | null, entriesCrc: number): string | null {
+  if (typeof commit.commit !== "number" || (previousRev !== null && commit.commit !== previousRev + 1)) {
+    return `a commit line says rev ${String(commit.commit)} where rev ${previousRev === null ? "?" : previousRev + 1} comes next`;
+  }
+  if (commit.crc !== undefined && commit.crc !== entriesCrc) {
+    return `the transaction committed as rev ${commit.commit} does not match its checksum (crc ${String(commit.crc)}, its bytes give ${entriesCrc})`;
+  }
+  return null;
+}
+
+/** True when `line` (without its newline) is a commit line. */
+export function isCommitLine(line: Buffer): boolean {
+  return line.subarray(0, COMMIT_PREFIX.length).equals(COMMIT_PREFIX);
+}
+
 /**
  * Replays `bytes` (the log from `doc`'s current position) onto `doc`, a line at a time so a long
  * log never becomes one string. Returns how many bytes were committed: the offset just past the
- * last commit line.
+ * last commit line. A commit whose checksum or rev does not fit is corruption.
  */
 export function replay(path: string, doc: JournalDoc, bytes: Buffer): number {
   const applier = new Applier(doc);
@@ -123,16 +146,19 @@ function replayInto(path: string, applier: Applier, bytes: Buffer): number {
     const newline = bytes.indexOf(10, position);
     if (newline === -1) break; // a torn last line: never committed
     const line = bytes.subarray(position, newline);
-    position = newline + 1;
-    if (line.subarray(0, COMMIT_PREFIX.length).equals(COMMIT_PREFIX)) {
-      const commit = parseLine(path, line);
+    if (isCommitLine(line)) {
+      const commit = parseLine(path, line) as { commit: number; crc?: number };
+      // One native-sized sum per transaction, not one per line.
+      const problem = commitProblem(commit, applier.rev, commit.crc === undefined ? 0 : crc32(bytes.subarray(committed, position)));
+      if (problem) throw new JournalCorruptError(path, problem);
       for (const entry of pending) applier.apply(entry);
       applier.apply(commit);
       pending = [];
-      committed = position;
+      committed = newline + 1;
     } else {
       pending.push(parseLine(path, line));
     }
+    position = newline + 1;
   }
   return committed;
 }
@@ -142,7 +168,7 @@ export function containsCommit(bytes: Buffer): boolean {
   for (let position = 0; ; ) {
     const newline = bytes.indexOf(10, position);
     if (newline === -1) return false;
-    if (bytes.subarray(position, position + COMMIT_PREFIX.length).equals(COMMIT_PREFIX)) return true;
+    if (isCommitLine(bytes.subarray(position, newline))) return true;
     position = newline + 1;
   }
 }
@@ -189,7 +215,8 @@ export function logSize(path: string): number {
 
 /** Appends one transaction (its entries and a commit line) at `offset`; `durable` syncs it. Returns the new length. */
 export function appendTransaction(path: string, offset: number, entries: readonly LogEntry[], rev: number, durable: boolean): number {
-  const text = [...entries, { commit: rev }].map((e) => `${JSON.stringify(e)}\n`).join("");
+  const body = Buffer.from(entries.map((e) => `${JSON.stringify(e)}\n`).join(""), "utf8");
+  const data = Buffer.concat([body, Buffer.from(`${JSON.stringify({ commit: rev, crc: crc32(body) })}\n`, "utf8")]);
   let fd: number | null = null;
   try {
     fd = openSync(path, "r+");
@@ -198,7 +225,6 @@ export function appendTransaction(path: string, offset: number, entries: readonl
     if ((stat.mode & 0o077) !== 0) fchmodSync(fd, FILE_MODE);
     const size = stat.size;
     if (size > offset) ftruncateSync(fd, offset);
-    const data = Buffer.from(text, "utf8");
     let written = 0;
     try {
       while (written < data.length) written += writeSync(fd, data, written, data.length - written, offset + written);

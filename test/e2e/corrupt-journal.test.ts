@@ -43,6 +43,7 @@ async function expectExit3Everywhere(project: Project, file: string, says: RegEx
     expect(lines, label).toHaveLength(1);
     expect(lines[0], label).toContain(`bgtask: the journal ${file} cannot be read (`);
     expect(lines[0], label).toMatch(says);
+    expect(lines[0], label).toContain("run `bgtask doctor` to see what is damaged and `bgtask doctor --repair` to rebuild it");
     // Whatever the file holds is not echoed raw onto the terminal.
     expect(lines[0], label).not.toMatch(CONTROL);
     if (args.includes("--json")) expect(JSON.parse(result.stdout)).toMatchObject({ error: { code: "EJOURNALCORRUPT" } });
@@ -71,6 +72,17 @@ describe("D8 J1/J3: a journal that cannot be read", () => {
     { name: "a JSON array", make: () => "[]\n", says: /unexpected content/ },
     { name: "a task of the wrong shape", make: (good) => good.toString().replace('"status":"queued"', '"status":"exploded"'), says: /a logged task is malformed/, inLog: true },
     { name: "a future version", make: (good) => good.toString().replace('"version":1', '"version":99'), says: /written by a newer bgtask \(format version 99/ },
+    { name: "a flipped digit in journal.json (its crc)", make: (good) => good.toString().replace('"nextId":1,', '"nextId":3,'), says: /its bytes do not match its checksum/ },
+    {
+      name: "a flipped digit in a logged task (its transaction's crc)",
+      make: (good) => good.toString().replace('"progress":0', '"progress":8'),
+      says: /the transaction committed as rev 1 does not match its checksum/,
+      inLog: true,
+    },
+    { name: "a commit line's rev changed", make: (good) => good.toString().replace('{"commit":2,', '{"commit":7,'), says: /a commit line says rev 7 where rev 2 comes next/, inLog: true },
+    // The mark: acknowledged commits the log no longer holds are found out, never dropped silently.
+    { name: "the log cut mid-file", make: (good) => good.subarray(0, Math.floor(good.length / 2)), says: /commits up to rev \d+ were acknowledged but the log ends at rev \d+/, inLog: true },
+    { name: "the log emptied", make: () => Buffer.alloc(0), says: /commits up to rev \d+ were acknowledged but the log ends at rev 0/, inLog: true },
   ];
 
   for (const corruption of corruptions) {
@@ -129,6 +141,21 @@ describe("D8 J1/J3: a journal that cannot be read", () => {
       expect(result.stderr).toContain(`the journal ${history} cannot be read`);
     }
     expect(sha256(readFileSync(history))).toBe(before);
+  });
+});
+
+describe("history lines are checked against the record format", () => {
+  it("a status that does not exist: list and status exit 3 naming the history, never a crash", async () => {
+    const project = projectWithJournal();
+    const history = join(project.home, "history.jsonl");
+    writeFileSync(history, readFileSync(history, "utf8").replace(/("id":"2".*?)"status":"succeeded"/, '$1"status":"zzzzzzzzz"'));
+    for (const args of [["list"], ["list", "--json"], ["status", "2"], ["status", "2", "--json"]]) {
+      const result = await project.cli(args);
+      expect(result.code, `${args.join(" ")}: ${result.stderr}`).toBe(3);
+      expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+      expect(result.stderr).toContain(`the journal ${history} cannot be read (a task line is malformed`);
+      expect(result.stderr).toContain("bgtask doctor");
+    }
   });
 });
 

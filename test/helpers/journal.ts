@@ -1,6 +1,7 @@
 // Ground truth for the reliability suites: reads a project's journal files directly (not through
 // the CLI), checks them the way RELIABILITY.md §D defines "valid", and starts workers by hand.
 import { createHash } from "node:crypto";
+import { crc32 } from "node:zlib";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
@@ -85,4 +86,25 @@ export function startWorker(project: Project, env: Record<string, string> = {}):
     },
     extendEnv: true,
   }) as unknown as ResultPromise<{ reject: false }>;
+}
+
+/**
+ * A hand-edited log with each commit's crc made to fit its edited transaction again: what a
+ * deliberate edit (rather than damage) looks like, for tests of what a reader does with content.
+ */
+export function resealLog(text: string): string {
+  let transaction = "";
+  return text
+    .split(/(?<=\n)/)
+    .map((line) => {
+      const commit = /^\{"commit":(\d+),"crc":\d+\}\n$/.exec(line);
+      if (!commit) {
+        transaction += line;
+        return line;
+      }
+      const sealed = `{"commit":${commit[1]},"crc":${crc32(Buffer.from(transaction, "utf8"))}}\n`;
+      transaction = "";
+      return sealed;
+    })
+    .join("");
 }

@@ -130,7 +130,7 @@ export class Project {
     if (!existsSync(this.journalPath)) return 0;
     const doc = this.readJournal() as { rev: number; log: string };
     const logPath = join(this.home, doc.log);
-    const commits = existsSync(logPath) ? [...readFileSync(logPath, "utf8").matchAll(/^\{"commit":(\d+)\}$/gm)] : [];
+    const commits = existsSync(logPath) ? [...readFileSync(logPath, "utf8").matchAll(/^\{"commit":(\d+)[,}]/gm)] : [];
     return commits.length > 0 ? Number(commits[commits.length - 1]![1]) : doc.rev;
   }
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { JournalCorruptError } from "../../src/errors.ts";
 import { appendHistory, findInHistory, historyLine, isTombstone, linesBackwards, parseHistoryLine } from "../../src/journal/history.ts";
-import type { TaskRecord } from "../../src/core/task.ts";
+import { createTask, type TaskRecord } from "../../src/core/task.ts";
 
 let dir: string;
 let path: string;
@@ -16,7 +16,8 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const entry = (id: string, pad = 0) => ({ id, status: "succeeded", message: "x".repeat(pad) }) as unknown as TaskRecord;
+/** A final task record (history lines are checked against the record format). */
+const entry = (id: string, pad = 0): TaskRecord => ({ ...createTask(id, { executor: "noop", context: {}, serialKey: null, retry: { kind: "tiers", tiers: [] }, timeoutMs: null, runAt: null }, new Date(0), 1), status: "succeeded", completed: true, message: "x".repeat(pad) });
 const ids = (lines: Iterable<Buffer>) => [...lines].map((line) => parseHistoryLine(path, line).id);
 
 describe("appendHistory", () => {
@@ -104,7 +105,11 @@ describe("findInHistory and parseHistoryLine", () => {
 
   it("reports a line that does not parse or has no id", () => {
     expect(() => parseHistoryLine(path, Buffer.from("{not json"))).toThrow(JournalCorruptError);
-    expect(() => parseHistoryLine(path, Buffer.from('{"status":"failed"}'))).toThrow(/a line has no task id/);
+    expect(() => parseHistoryLine(path, Buffer.from('{"status":"failed"}'))).toThrow(/a task line is malformed/);
+    expect(() => parseHistoryLine(path, Buffer.from(historyLine({ ...entry("1"), status: "zzzzzzzzz" } as unknown as TaskRecord).trim()))).toThrow(/a task line is malformed/);
+    expect(() => parseHistoryLine(path, Buffer.from(historyLine({ ...entry("1"), status: "running" }).trim()))).toThrow(/not final/);
+    expect(() => parseHistoryLine(path, Buffer.from('{"id":"1","removed":7}'))).toThrow(/a removal line is malformed/);
+    expect(() => parseHistoryLine(path, Buffer.from([0x7b, 0xff, 0x7d]))).toThrow(/not valid UTF-8/);
     expect(() => parseHistoryLine(path, Buffer.from("null"))).toThrow(JournalCorruptError);
   });
 });
