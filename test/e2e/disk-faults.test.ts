@@ -4,7 +4,7 @@
 // for want of space keeps its try and finishes it once space is freed.
 // Needs root and mount(8): skipped, saying why, without them (CI runs as root).
 import { execFileSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, statfsSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -58,8 +58,8 @@ const BIG = JSON.stringify({ pad: "p".repeat(6000) });
 
 interface DiskHome {
   project: Project;
-  /** Takes every free block of the tmpfs. */
-  fill(): void;
+  /** Takes every free block of the tmpfs but `leaveBytes`. */
+  fill(leaveBytes?: number): void;
   free(): void;
   remount(mode: "ro" | "rw"): void;
 }
@@ -69,8 +69,8 @@ function mount(args: string[]): void {
 }
 
 /** A project whose home is a tmpfs of `sizeKb`; `logsElsewhere` bind-mounts logs/ from the ordinary disk. Everything is unmounted when the test ends. */
-function diskHome(options: { sizeKb?: number; logsElsewhere?: boolean; env?: Record<string, string> } = {}): DiskHome {
-  const project = new Project({ tasks: { "disk.js": DISK_TASK, "noop.js": fixture("noop.js") }, env: options.env });
+function diskHome(options: { sizeKb?: number; logsElsewhere?: boolean; config?: Record<string, unknown> } = {}): DiskHome {
+  const project = new Project({ tasks: { "disk.js": DISK_TASK, "noop.js": fixture("noop.js") }, config: options.config });
   const mounts: string[] = [];
   onTestFinished(async () => {
     for (const pid of project.processes()) {
@@ -104,9 +104,11 @@ function diskHome(options: { sizeKb?: number; logsElsewhere?: boolean; env?: Rec
   const fillers = [join(project.home, "filler"), join(project.home, "filler-rest")];
   return {
     project,
-    fill() {
+    fill(leaveBytes = 0) {
       const { bavail, bsize } = statfsSync(project.home);
-      if (bavail > 0) execFileSync("fallocate", ["-l", String(bavail * bsize), fillers[0]!], { stdio: "pipe" });
+      const take = bavail * bsize - leaveBytes;
+      if (take > 0) execFileSync("fallocate", ["-l", String(take), fillers[0]!], { stdio: "pipe" });
+      if (leaveBytes > 0) return;
       // Whatever fallocate left (tmpfs rounds), a page at a time until the device says no.
       const fd = openSync(fillers[1]!, "a");
       try {
@@ -155,7 +157,8 @@ async function runId(project: Project, args: string[]): Promise<string> {
 
 describe.skipIf(skipReason !== null)(`disk faults${skipReason ? ` (skipped: ${skipReason})` : ""}`, () => {
   it("a full disk: every writing command exits 3 naming the device, leaves no temp file and the committed journal as it was; reads work; freed, all work again", async () => {
-    const { project, fill, free } = diskHome();
+    // No workers: the tasks stay as the test puts them (`retry` would otherwise start one).
+    const { project, fill, free } = diskHome({ config: { worker: false } });
     const queued = await runId(project, ["--no-worker", "noop", "--ctx", BIG]);
     const final = await runId(project, ["--no-worker", "noop", "--ctx", BIG]);
     expect((await project.cli(["cancel", final])).code).toBe(0);
@@ -167,6 +170,9 @@ describe.skipIf(skipReason !== null)(`disk faults${skipReason ? ` (skipped: ${sk
     const acknowledged = [queued, final, ...bulk];
     const before = committed(project);
 
+    // A changed executor makes `run` rewrite its settings cache too, which must leave no temp file either.
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(join(project.dir, "tasks", "noop.js"), later, later);
     fill();
     const noSpace = /no space left on the device holding \/\S+; free some space and try again/;
     const writes: string[][] = [
@@ -210,6 +216,28 @@ describe.skipIf(skipReason !== null)(`disk faults${skipReason ? ` (skipped: ${sk
     const after = readJournalState(project);
     expect([queued, final, next].filter((id) => !after.byId.has(id))).toEqual([]);
     expect(after.byId.get(final)?.status).toBe("succeeded");
+  });
+
+  it("a compaction on a nearly full disk never puts a cut journal.json in place of the whole one", async () => {
+    const { project, fill } = diskHome({ config: { worker: false } });
+    const each = join(project.dir, "each.jsonl");
+    writeFileSync(each, `${BIG}\n`.repeat(30));
+    const ids = (await project.cli(["run", "--no-worker", "noop", "--each", each])).stdout.trim().split("\n");
+    expect(ids).toHaveLength(30);
+    // Grow the log (each edit logs the whole 6 KB record) to just short of the 256 KiB that triggers a compaction.
+    let edits = 0;
+    while (statSync(project.logPath).size < 250 * 1024) await project.editTask(ids[0]!, (t) => ({ ...t, message: `edit ${++edits}` }));
+    // Room for one more log append, not for the ≈190 KB snapshot a compaction then writes in one piece.
+    fill(48 * 1024);
+    const appended = await project.editTask(ids[0]!, (t) => ({ ...t, message: "the last edit" })).then(
+      () => "committed",
+      (error: Error) => error.message,
+    );
+    expect(appended).toMatch(/committed|no space left/);
+    const list = await project.cli(["list", "--json", "--limit", "100"]);
+    expect(list.code, list.stderr).toBe(0);
+    expect((JSON.parse(list.stdout) as { id: string }[]).map((t) => t.id).sort()).toEqual([...ids].sort());
+    expect(leftovers(project)).toEqual([]);
   });
 
   it("a worker whose journal write fails for want of space keeps its try, says so in its log, and finishes once space is freed", async () => {
