@@ -94,9 +94,57 @@ export function coerceError(value: unknown): Error {
   return error;
 }
 
-/** Maps a filesystem error on a journal file to exit 3 with a sentence naming the file. */
+/** The errno code (ENOSPC, EROFS, …) of a filesystem error, or of the one a journal error wraps. */
+export function ioCodeOf(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 4; depth++) {
+    const code = (current as NodeJS.ErrnoException).code;
+    if (!(current instanceof BgtaskError) && typeof code === "string") return code;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/** True for the errors a full disk gives (a full device, or the user's quota on it). */
+export function isNoSpace(error: unknown): boolean {
+  const code = ioCodeOf(error);
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+
+/** Node's text for an errno error without the code in front and the syscall and path behind. */
+function describeIo(error: NodeJS.ErrnoException): string {
+  let text = error.message;
+  if (error.code && text.startsWith(`${error.code}: `)) text = text.slice(error.code.length + 2);
+  if (error.syscall) {
+    const at = text.lastIndexOf(`, ${error.syscall}`);
+    if (at !== -1) text = text.slice(0, at);
+  }
+  return text;
+}
+
+/**
+ * Maps a filesystem error on a journal file to exit 3 with one sentence naming the file and what
+ * to do; the errno code is said once, in words where it is a common one.
+ */
 export function journalIoError(file: string, cause: unknown): JournalError {
   const error = coerceError(cause) as NodeJS.ErrnoException;
-  const what = error.code ? `${error.code}: ${error.message}` : error.message;
-  return new JournalError("EJOURNALIO", `cannot read or write the journal at ${file} (${what})`, { cause });
+  let message: string;
+  switch (error.code) {
+    case "ENOSPC":
+      message = `no space left on the device holding ${file}; free some space and try again`;
+      break;
+    case "EDQUOT":
+      message = `the disk quota is used up on the device holding ${file}; free some space and try again`;
+      break;
+    case "EROFS":
+      message = `the file system holding ${file} is read-only; remount it read-write, or choose another home with --home or BGTASK_HOME`;
+      break;
+    case "EACCES":
+    case "EPERM":
+      message = `permission denied on ${file}; check the owner and mode of the file and of the bgtask home`;
+      break;
+    default:
+      message = `cannot read or write the journal at ${file} (${error.code ? `${error.code}: ` : ""}${describeIo(error)})`;
+  }
+  return new JournalError("EJOURNALIO", message, { cause });
 }

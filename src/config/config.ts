@@ -45,6 +45,8 @@ export interface Timings {
   cancelGraceMs: number;
   /** A worker stays, sleeping, while a scheduled task (a delay, a retry interval) is due within this. */
   scheduleWindowMs: number;
+  /** How long a worker retries a journal write that fails for want of disk space before it gives up. */
+  diskWaitMs: number;
 }
 
 const duration = v.union([v.number(), v.string()]);
@@ -116,6 +118,7 @@ export function loadTimings(env: NodeJS.ProcessEnv): Timings {
     reportIntervalMs: envDuration(env, "BGTASK_REPORT_INTERVAL", 250),
     cancelGraceMs: envDuration(env, "BGTASK_GRACE", 5_000),
     scheduleWindowMs: envDuration(env, "BGTASK_SCHEDULE_WINDOW", 15 * 60_000),
+    diskWaitMs: envDuration(env, "BGTASK_DISK_WAIT", 10 * 60_000),
   };
 }
 

@@ -4,7 +4,7 @@
 // the file's size and mtime are unchanged, and never for a `serialKey` function, which needs the
 // module. A module that loads once is assumed to load again; if it stops (a broken import), the
 // worker reports it on the task.
-import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RetryPolicy } from "../core/task.ts";
 import type { ExecutorFile } from "./discover.ts";
@@ -53,7 +53,13 @@ export async function executorSettings(executor: ExecutorFile, home: string, hom
       writeFileSync(temp, JSON.stringify(cache), { mode: 0o600, flag: "wx" });
       renameSync(temp, path);
     } catch {
-      // best effort: the next run loads the module again
+      // Best effort: the next run loads the module again. A full disk fails the write after the
+      // temp file was made: leave nothing behind.
+      try {
+        unlinkSync(temp);
+      } catch {
+        // never made, or renamed already
+      }
     }
   }
   return loaded;

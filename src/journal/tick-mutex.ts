@@ -4,6 +4,7 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LivenessCheck, TickHolder } from "./store.ts";
+import { journalIoError } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
 
 function tickPath(home: string): string {
@@ -32,13 +33,28 @@ export function takeTick(home: string, holder: TickHolder, liveness: LivenessChe
   // Replaced by rename, never written through: a planted symlink is not followed. No fsync needed:
   // after a crash the holder it names is dead, which frees the mutex anyway.
   const temp = `${tickPath(home)}.${uniqueName()}.tmp`;
-  writeFileSync(temp, JSON.stringify(holder), { mode: 0o600, flag: "wx" });
-  renameSync(temp, tickPath(home));
+  try {
+    writeFileSync(temp, JSON.stringify(holder), { mode: 0o600, flag: "wx" });
+    renameSync(temp, tickPath(home));
+  } catch (error) {
+    // A full disk fails the write after the file was made: leave nothing behind, tick.json as it was.
+    try {
+      unlinkSync(temp);
+    } catch {
+      // never made
+    }
+    throw journalIoError(tickPath(home), error);
+  }
   return null;
 }
 
 /** Gives the mutex back if `holder` still has it. Call under the journal lock. */
 export function giveBackTick(home: string, holder: TickHolder): void {
   const current = readTick(home);
-  if (current && current.since === holder.since && current.process.pid === holder.process.pid) unlinkSync(tickPath(home));
+  if (!current || current.since !== holder.since || current.process.pid !== holder.process.pid) return;
+  try {
+    unlinkSync(tickPath(home));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw journalIoError(tickPath(home), error);
+  }
 }

@@ -10,6 +10,7 @@ import { loadExecutor, type LoadedExecutor } from "../executor/load.ts";
 import { currentProcess } from "../host/process-identity.ts";
 import type { JournalStore, TryEnd } from "../journal/store.ts";
 import { AbortReason } from "./abort-reasons.ts";
+import { patientStore } from "./disk-patience.ts";
 import { executeTry } from "./execute.ts";
 import { recoverOptions } from "./recover-options.ts";
 import { Reporter } from "./reporter.ts";
@@ -41,6 +42,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export class Runner {
   private readonly options: RunnerOptions;
+  /** The journal, its writes retried while the disk is full (the options' store only frees the slot on exit). */
+  private readonly store: JournalStore;
+  /** Aborted when waiting for disk space must end: a forced stop, or a stop with no try to finish. */
+  private readonly stopWaiting = new AbortController();
+  /** A try's outcome is being written. */
+  private recording = false;
   private readonly executors = new Map<string, Promise<LoadedExecutor>>();
   private readonly identity = currentProcess();
   private readonly slot: string;
@@ -58,6 +65,7 @@ export class Runner {
   constructor(options: RunnerOptions) {
     this.options = options;
     this.slot = options.slot ?? uniqueName();
+    this.store = patientStore(options.store, { waitMs: options.config.timings.diskWaitMs, signal: this.stopWaiting.signal });
   }
 
   /**
@@ -68,6 +76,8 @@ export class Runner {
   stop(reason: string): void {
     this.stopRequests += 1;
     this.stopping = true;
+    // A try running or being recorded is let finish, its record waiting for space; nothing else waits.
+    if (this.stopRequests > 1 || (this.current === null && this.ended === null && !this.recording)) this.stopWaiting.abort();
     if (this.stopRequests === 1) {
       const graceMs = this.options.config.timings.cancelGraceMs;
       workerSay(`${reason}: claiming nothing more, letting the current try finish (its signal is aborted after ${graceMs}ms); stop it again to force it`);
@@ -78,7 +88,8 @@ export class Runner {
   }
 
   async run(): Promise<void> {
-    const { store, config } = this.options;
+    const { config } = this.options;
+    const store = this.store;
     this.supervisor = new Supervisor(
       config,
       this.slot,
@@ -97,12 +108,13 @@ export class Runner {
     } finally {
       this.changes?.close();
       await this.supervisor.close();
-      await store.releaseWorker(this.slot).catch(() => undefined);
+      await this.options.store.releaseWorker(this.slot).catch(() => undefined);
     }
   }
 
   private async loop(): Promise<void> {
-    const { store, config } = this.options;
+    const { config } = this.options;
+    const store = this.store;
     const { until } = this.options;
     let idleSince = Date.now();
     while (!this.stopping && !this.supervisor!.forcing) {
@@ -119,7 +131,7 @@ export class Runner {
       this.ended = null;
       let task: TaskRecord | null;
       if (ended) {
-        const { settled, next } = await store.settleAndClaimNext(ended, this.identity, new Date(), options);
+        const { settled, next } = await this.recordingWhile(() => store.settleAndClaimNext(ended, this.identity, new Date(), options));
         if (!settled) {
           this.discarded(ended);
           return;
@@ -165,10 +177,19 @@ export class Runner {
     this.ended = null;
     if (!ended) return;
     try {
-      await this.options.store.settle(ended.id, ended.lease, ended.outcome, new Date());
+      await this.recordingWhile(() => this.store.settle(ended.id, ended.lease, ended.outcome, new Date()));
     } catch (error) {
       if (!(error instanceof LeaseLostError)) throw error;
       this.discarded(ended);
+    }
+  }
+
+  private async recordingWhile<T>(write: () => Promise<T>): Promise<T> {
+    this.recording = true;
+    try {
+      return await write();
+    } finally {
+      this.recording = false;
     }
   }
 
@@ -191,7 +212,8 @@ export class Runner {
 
   /** Runs one try; returns how it ended, for the next claim to record, or null when it is no longer ours. */
   private async runTry(task: TaskRecord): Promise<(TryEnd & { tries: number }) | null> {
-    const { store, config } = this.options;
+    const { config } = this.options;
+    const store = this.store;
     const lease = task.lease!;
     const controller = new AbortController();
     this.current = { lease, controller };

@@ -53,6 +53,15 @@ interface Watch {
 
 let watched: Watch | null = null;
 let checking = false;
+let complaint: { text: string; at: number } | null = null;
+
+/** Says what went wrong, but the same thing only once a minute: a full disk fails every check. */
+function complain(text: string): void {
+  const now = Date.now();
+  if (complaint?.text === text && now - complaint.at < 60_000) return;
+  complaint = { text, at: now };
+  workerSay(text);
+}
 
 /** Still the try the main thread runs (it may have ended before its "unwatch" message arrives). */
 function isCurrent(watch: Watch): boolean {
@@ -84,8 +93,10 @@ async function check(): Promise<void> {
         await store.report(watch.id, watch.lease, {}, new Date()).then(
           () => (watch.lastBeat = now),
           (error: unknown) => {
-            if (!(error instanceof LeaseLostError)) throw error;
-            control.held = false;
+            if (error instanceof LeaseLostError) control.held = false;
+            // Not fatal to the check: cancel and timeout are still watched, and the beat file
+            // (renewed without the journal) still shows this worker alive to recovery.
+            else complain(`task ${watch.id}: its heartbeat could not be written to the journal (${(error as Error).message}); will retry`);
           },
         );
       }
@@ -107,7 +118,7 @@ async function check(): Promise<void> {
     }
     if (watch.force !== null && now >= watch.force.at && isCurrent(watch)) await force(watch);
   } catch (error) {
-    workerSay(`supervisor check failed (will retry): ${(error as Error).message}`);
+    complain(`supervisor check failed (will retry): ${(error as Error).message}`);
   } finally {
     checking = false;
   }

@@ -1,10 +1,13 @@
 // A task's log file: what it printed on stdout/stderr and logged with task.log, every try marked,
 // every line timestamped (format in core/log-line.ts). Owner-only, append-only. Created with its
 // first line: a task that writes nothing leaves no file (readers take a missing log as empty).
-import { closeSync, fchmodSync, openSync, writeSync } from "node:fs";
+// A write that fails (a full disk) never reaches the executor or the worker: the line is dropped,
+// and the log says how many were once it can be written again.
+import { closeSync, fchmodSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { formatLogLine, type LogStream } from "../core/log-line.ts";
 import { ensurePrivateDir, taskLogPath } from "../host/home.ts";
+import { workerSay } from "./worker-log.ts";
 
 /** Log folders this process has checked (created, owned, not a symlink): checked once, not per task. */
 const checkedDirs = new Set<string>();
@@ -34,9 +37,13 @@ export class TaskLog {
   private fd: number | null = null;
   private readonly tryNumber: number;
   private readonly partial = new Map<LogStream, string>();
+  private readonly taskId: string;
+  /** Lines dropped since the last one that could be written, and why the first of them was. */
+  private lost: { lines: number; reason: string } | null = null;
 
   constructor(home: string, taskId: string, tryNumber: number) {
     this.path = taskLogPath(home, taskId);
+    this.taskId = taskId;
     this.tryNumber = tryNumber;
   }
 
@@ -49,8 +56,41 @@ export class TaskLog {
   }
 
   private line(stream: LogStream, text: string): void {
-    this.fd ??= openLog(this.path);
-    writeSync(this.fd, formatLogLine(new Date(), this.tryNumber, stream, text));
+    const line = formatLogLine(new Date(), this.tryNumber, stream, text);
+    try {
+      this.fd ??= openLog(this.path);
+      if (this.lost) {
+        const { lines, reason } = this.lost;
+        this.append(this.fd, formatLogLine(new Date(), this.tryNumber, "bgtask", `${lines} log line(s) before this one could not be written (${reason})`));
+        this.lost = null;
+      }
+      this.append(this.fd, line);
+    } catch (error) {
+      if (!this.lost) {
+        const reason = (error as Error).message;
+        workerSay(`task ${this.taskId}: its log ${this.path} cannot be written (${reason}); lines are dropped until it can`);
+        this.lost = { lines: 0, reason };
+      }
+      this.lost.lines += 1;
+    }
+  }
+
+  /** Appends all of `line` or, failing partway, cuts off what it wrote: the log never holds a torn line. */
+  private append(fd: number, line: string): void {
+    const data = Buffer.from(line);
+    let written = 0;
+    try {
+      while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+    } catch (error) {
+      if (written > 0) {
+        try {
+          ftruncateSync(fd, fstatSync(fd).size - written);
+        } catch {
+          // the reader skips a line not in the format
+        }
+      }
+      throw error;
+    }
   }
 
   /** Writes out unfinished lines: before the try is settled, so a reader that sees it final has them all. */
@@ -61,7 +101,13 @@ export class TaskLog {
 
   close(): void {
     this.endLines();
-    if (this.fd !== null) closeSync(this.fd);
+    if (this.fd !== null) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // closed or not, this log is done
+      }
+    }
     this.fd = null;
   }
 }

@@ -1,0 +1,97 @@
+// A worker's patience with a full disk: its journal writes that fail for want of space (ENOSPC,
+// EDQUOT) are tried again with backoff for up to the disk wait, so a try is kept, not failed as
+// "the worker died", when the disk was full for a minute. Any other error passes through at once.
+import { setTimeout as delay } from "node:timers/promises";
+import { isNoSpace } from "../errors.ts";
+import type { JournalStore } from "../journal/store.ts";
+import { workerSay } from "./worker-log.ts";
+
+export interface DiskPatience {
+  /** How long one write keeps being retried (BGTASK_DISK_WAIT). */
+  waitMs: number;
+  /** Once aborted, a write waits no more: its last error is raised (the worker is being stopped). */
+  signal?: AbortSignal;
+}
+
+const FIRST_PAUSE_MS = 100;
+const MAX_PAUSE_MS = 5_000;
+/** While the disk stays full the worker log says so again this often (if it can be written at all). */
+const REMIND_EVERY_MS = 60_000;
+
+/** The journal operations that write; a worker's releaseWorker is not among them: on exit a slot left behind is pruned as dead. */
+const WRITES: ReadonlySet<PropertyKey> = new Set<keyof JournalStore>([
+  "enqueue",
+  "claimNext",
+  "report",
+  "settle",
+  "settleAndClaimNext",
+  "registerWorker",
+  "retireWorker",
+  "recover",
+  "forceEnd",
+  "cancel",
+  "retry",
+  "remove",
+  "removeFinished",
+  "reserveWorker",
+  "acquireTick",
+  "releaseTick",
+]);
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)}s`;
+}
+
+/** The first sentence of an error's message: journal errors go on to say what a person should do. */
+function reasonOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const end = message.indexOf("; ");
+  return end === -1 ? message : message.slice(0, end);
+}
+
+/** Runs `write`, again and again while it fails for want of disk space, for up to `patience.waitMs`. */
+export async function withDiskPatience<T>(what: string, write: () => Promise<T>, patience: DiskPatience): Promise<T> {
+  let since: number | null = null;
+  let saidAt = -Infinity;
+  let pauseMs = FIRST_PAUSE_MS;
+  for (;;) {
+    try {
+      const result = await write();
+      if (since !== null) workerSay(`the journal could be written again after ${seconds(Date.now() - since)} without space (${what})`);
+      return result;
+    } catch (error) {
+      if (!isNoSpace(error)) throw error;
+      const now = Date.now();
+      since ??= now;
+      const giveUpAt = since + patience.waitMs;
+      if (now >= giveUpAt || patience.signal?.aborted) {
+        workerSay(`${reasonOf(error)}: gave up on the journal write (${what}) after ${seconds(now - since)}`);
+        throw error;
+      }
+      if (now - saidAt >= REMIND_EVERY_MS) {
+        const still = saidAt === -Infinity ? "" : `still, after ${seconds(now - since)}: `;
+        workerSay(`${still}${reasonOf(error)}; the running task keeps its try and the journal write (${what}) is retried for up to ${seconds(patience.waitMs)}`);
+        saidAt = now;
+      }
+      try {
+        await delay(Math.min(pauseMs * (0.5 + Math.random()), giveUpAt - now), undefined, { signal: patience.signal });
+      } catch {
+        // stopped while waiting: the loop raises the write's error
+      }
+      pauseMs = Math.min(pauseMs * 2, MAX_PAUSE_MS);
+    }
+  }
+}
+
+/** `store` with every write made patient (see withDiskPatience); reads are passed through. */
+export function patientStore(store: JournalStore, patience: DiskPatience): JournalStore {
+  return new Proxy(store, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      const method = value as (...args: unknown[]) => Promise<unknown>;
+      if (!WRITES.has(property)) return method.bind(target);
+      return (...args: unknown[]) => withDiskPatience(String(property), () => method.apply(target, args), patience);
+    },
+  });
+}
