@@ -1,8 +1,10 @@
 // A worker's patience with a full disk: its journal writes that fail for want of space (ENOSPC,
 // EDQUOT) are tried again with backoff for up to the disk wait, so a try is kept, not failed as
-// "the worker died", when the disk was full for a minute. Any other error passes through at once.
+// "the worker died", when the disk was full for a minute. The same goes for a journal lock that one
+// live process has held past the lock wait (a bulk enqueue into a deep queue): a command gives up
+// and says so, a worker waits on. Any other error passes through at once.
 import { setTimeout as delay } from "node:timers/promises";
-import { isNoSpace } from "../errors.ts";
+import { isNoSpace, JournalLockedError } from "../errors.ts";
 import type { JournalStore } from "../journal/store.ts";
 import { workerSay } from "./worker-log.ts";
 
@@ -57,10 +59,10 @@ export async function withDiskPatience<T>(what: string, write: () => Promise<T>,
   for (;;) {
     try {
       const result = await write();
-      if (since !== null) workerSay(`the journal could be written again after ${seconds(Date.now() - since)} without space (${what})`);
+      if (since !== null) workerSay(`the journal could be written again after ${seconds(Date.now() - since)} (${what})`);
       return result;
     } catch (error) {
-      if (!isNoSpace(error)) throw error;
+      if (!isNoSpace(error) && !(error instanceof JournalLockedError)) throw error;
       const now = Date.now();
       since ??= now;
       const giveUpAt = since + patience.waitMs;

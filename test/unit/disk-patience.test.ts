@@ -1,7 +1,7 @@
 // withDiskPatience / patientStore: writes refused for want of space are retried until they land or
 // the wait is over; every other error, and every read, passes straight through.
 import { describe, expect, it } from "vitest";
-import { journalIoError, LeaseLostError } from "../../src/errors.ts";
+import { journalIoError, JournalLockedError, LeaseLostError } from "../../src/errors.ts";
 import type { JournalStore } from "../../src/journal/store.ts";
 import { patientStore, withDiskPatience } from "../../src/worker/disk-patience.ts";
 
@@ -28,6 +28,12 @@ describe("withDiskPatience", () => {
   it("retries a write refused for want of space until it lands", async () => {
     const write = refused(2);
     await expect(withDiskPatience("settle", write.write, { waitMs: 60_000 })).resolves.toBe("done");
+    expect(write.calls).toBe(3);
+  });
+
+  it("retries a write that gave up on a journal lock one live process kept past the lock wait", async () => {
+    const write = refused(2, () => new JournalLockedError("/h/journal.lock", 30_000, 4242));
+    await expect(withDiskPatience("claimNext", write.write, { waitMs: 60_000 })).resolves.toBe("done");
     expect(write.calls).toBe(3);
   });
 
