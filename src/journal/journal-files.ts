@@ -7,8 +7,9 @@ import { chmodSync, readdirSync, statSync, unlinkSync, type Stats } from "node:f
 import { statSignature } from "../host/file-watch.ts";
 import { join } from "node:path";
 import { Low } from "lowdb";
+import { JournalCorruptError } from "../errors.ts";
 import { ensurePrivateDir } from "../host/home.ts";
-import { checkMark, readMark, writeMark } from "./commit-mark.ts";
+import { checkMark, MARK_FILE, readMark, writeMark } from "./commit-mark.ts";
 import { crashPoint } from "./crash-points.ts";
 import { DurableJsonFile, FILE_MODE, readHead, RevisionConflict } from "./durable-file.ts";
 import { appendHistory, historyLine, type HistoryEntry } from "./history.ts";
@@ -81,7 +82,10 @@ export class JournalFiles {
   async read(): Promise<JournalDoc> {
     for (let attempt = 1; ; attempt++) {
       const stat = tryStat(this.path);
-      if (!stat) return emptyDoc();
+      if (!stat) {
+        this.assertNothingLeft();
+        return emptyDoc();
+      }
       try {
         return (await this.load(stat)).doc;
       } catch (error) {
@@ -141,6 +145,7 @@ export class JournalFiles {
   private async current(): Promise<Loaded> {
     const stat = tryStat(this.path);
     if (!stat) {
+      this.assertNothingLeft();
       this.cache = await this.writeSnapshot(emptyDoc());
       return this.cache;
     }
@@ -249,6 +254,24 @@ export class JournalFiles {
     } catch {
       // already gone
     }
+  }
+
+  /**
+   * journal.json is absent: a new journal, unless the home still holds what an existing one wrote
+   * after its first snapshot (the mark, a history). Starting empty then would hand out the ids of
+   * tasks that exist, so it is refused and left to `bgtask doctor --repair`.
+   */
+  private assertNothingLeft(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return; // no home yet
+    }
+    const left = [MARK_FILE, ...names.filter((name) => /^history[\w.-]*\.jsonl$/.test(name))].filter(
+      (name) => (tryStat(join(this.dir, name))?.size ?? 0) > 0,
+    );
+    if (left.length > 0) throw new JournalCorruptError(this.path, `it is missing, but the home holds ${left.sort().join(", ")} of a journal`);
   }
 
   /** Writes journal.json (through lowdb, with our durable adapter) for `doc` with a fresh empty log. */

@@ -325,4 +325,21 @@ describe("bgtask doctor and doctor --repair", () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toContain("nothing to repair");
   });
+
+  it("journal.json deleted while its history and mark remain: commands refuse (no id is handed out twice), --repair rebuilds it", async () => {
+    const project = projectWithJournal();
+    const before = await project.list();
+    rmSync(project.journalPath);
+    for (const args of [["list"], ["run", "--no-worker", "noop"], ["status", "1"]]) {
+      const result = await project.cli(args);
+      expect(result.code, args.join(" ")).toBe(3);
+      expect(result.stderr).toMatch(/journal\.json cannot be read \(it is missing, but the home holds .*journal\.mark/);
+      expect(result.stderr).toContain("bgtask doctor");
+    }
+    const repair = await project.cli(["doctor", "--repair"]);
+    expect(repair.code, repair.stdout + repair.stderr).toBe(0);
+    expect((await project.list()).map((t) => t.id).sort()).toEqual(before.map((t) => t.id).sort());
+    const id = await project.run("noop", ["--no-worker"]);
+    expect(before.map((t) => t.id)).not.toContain(id);
+  });
 });
