@@ -190,8 +190,9 @@ describe.skipIf(skipReason !== null)(`disk faults${skipReason ? ` (skipped: ${sk
       expect(leftovers(project), args.join(" ")).toEqual([]);
       expect(committed(project), args.join(" ")).toBe(before);
     }
+    // A new process cannot even write the identity its journal lock is made from: the home is named.
     const tick = await project.cli(["tick"]);
-    expect(tick.stderr).toContain(join(project.home, "tick.json"));
+    expect(tick.stderr).toContain(project.home);
     const json = await project.cli(["run", "--no-worker", "noop", "--ctx", BIG, "--json"]);
     expect(json.code).toBe(3);
     const parsed = JSON.parse(json.stdout) as { error: { code: string; message: string } };
@@ -267,7 +268,7 @@ describe.skipIf(skipReason !== null)(`disk faults${skipReason ? ` (skipped: ${sk
     expect(done.history.map((h) => h.status)).toEqual(["succeeded"]);
     const next = await project.waitForTask(second, (t) => t.completed);
     expect(next.status).toBe("succeeded");
-    expect(said()).toMatch(/the journal could be written again after \d+s without space/);
+    expect(said()).toMatch(/the journal could be written again after \d+s/);
     const all = await project.list();
     expect(all.filter((t) => /died/.test(t.message ?? "") || /died/.test(t.error?.message ?? ""))).toEqual([]);
     expect(leftovers(project)).toEqual([]);
