@@ -128,4 +128,20 @@ describe("a writer frozen mid-commit", () => {
       if (write === "cancel") expect((await project.status(acknowledged[0]!)).status).toBe("cancelled");
     }, 60_000);
   }
+
+  for (const signal of ["SIGKILL", "SIGTERM", "SIGINT"] as const) {
+    it(`a command killed by ${signal} while it holds the lock leaves nothing that makes the next one wait`, async () => {
+      // A stale time far past the test's own timeout: only the holder's death can free the lock.
+      const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") }, env: { BGTASK_LOCK_STALE: "1h" } });
+      await project.run("noop", ["--no-worker"]);
+      const frozen = await frozenAt(project, "locked", ["run", "--no-worker", "noop"], { ownNamespace: false });
+      process.kill(frozen.pid, signal);
+      process.kill(frozen.pid, "SIGCONT");
+      const ended = await frozen.done;
+      expect(ended.exitCode).not.toBe(0);
+      const next = await project.cli(["run", "--no-worker", "noop"]);
+      expect(next.code, next.stderr).toBe(0);
+      expect(next.stdout.trim()).toBe("2");
+    }, 20_000);
+  }
 });
