@@ -1,28 +1,21 @@
 // D8: a journal bgtask cannot read is never read as empty and never rewritten: every command exits
 // 3 with one sentence naming the file, and the file stays byte-identical. Temp files left by killed
 // writers are ignored by readers and swept by a later writer once they are older than the stale threshold.
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { fixture } from "../helpers/fixtures.ts";
-import { homeEntries, readJournalState, sha256, startWorker } from "../helpers/journal.ts";
-import { Project, useProject } from "../helpers/project.ts";
+import { copyOfProject, homeEntries, readJournalState, sha256, templateProject } from "../helpers/journal.ts";
+import type { Project } from "../helpers/project.ts";
 
 /** A home whose journal holds finished tasks 1 and 2 (in the history) and a queued task 3, made once. */
 let template: Project;
 beforeAll(async () => {
-  template = new Project({ tasks: { "noop.js": fixture("noop.js") } });
-  expect((await template.cli(["run", "--no-worker", "noop"])).code).toBe(0);
-  expect((await template.cli(["run", "--no-worker", "noop"])).code).toBe(0);
-  expect((await startWorker(template)).exitCode).toBe(0);
-  expect((await template.cli(["run", "--no-worker", "noop"])).code).toBe(0);
+  template = await templateProject();
 });
 afterAll(() => template?.cleanup());
 
 function projectWithJournal(): Project {
-  const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
-  cpSync(template.home, project.home, { recursive: true });
-  return project;
+  return copyOfProject(template, onTestFinished);
 }
 
 // eslint-disable-next-line no-control-regex

@@ -1,28 +1,22 @@
 // `bgtask doctor` and `doctor --repair` on each kind of damage: before the repair the commands exit 3
 // naming the file and doctor; doctor names it too; the repair keeps byte-exact copies, reports the
 // ids it lost (exit 1) or that nothing was (exit 0), and every command works again after it.
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { fixture } from "../helpers/fixtures.ts";
-import { sha256, startWorker } from "../helpers/journal.ts";
+import { copyOfProject, sha256, templateProject } from "../helpers/journal.ts";
 import { Project, useProject } from "../helpers/project.ts";
 
 /** Finished tasks 1 and 2 (in the history) and a queued task 3, as in corrupt-journal.test.ts. */
 let template: Project;
 beforeAll(async () => {
-  template = new Project({ tasks: { "noop.js": fixture("noop.js") } });
-  expect((await template.cli(["run", "--no-worker", "noop"])).code).toBe(0);
-  expect((await template.cli(["run", "--no-worker", "noop"])).code).toBe(0);
-  expect((await startWorker(template)).exitCode).toBe(0);
-  expect((await template.cli(["run", "--no-worker", "noop"])).code).toBe(0);
+  template = await templateProject();
 });
 afterAll(() => template?.cleanup());
 
 function projectWithJournal(from = template): Project {
-  const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
-  cpSync(from.home, project.home, { recursive: true, verbatimSymlinks: true });
-  return project;
+  return copyOfProject(from, onTestFinished);
 }
 
 const JOURNAL_FILE = /^(journal\.json|journal\.\d+\.log|journal\.mark|history[\w.-]*\.(jsonl|idx)|\.journal\.json\..*tmp)$/;

@@ -41,15 +41,21 @@ async function expectDrainedIntact(project: Project, acknowledged: string[], lab
   summary(label, `${acknowledged.length} tasks enqueued in bulk while 2 workers drained: each in the history once, every command reads`);
 }
 
+/** A project of no-op tasks drained by two workers that outlast the gaps between bulk runs. */
+function drainingProject(lockStale: string): Project {
+  return useProject(onTestFinished, {
+    tasks: { "noop.js": fixture("noop.js") },
+    config: { concurrency: 2 },
+    env: { BGTASK_LOCK_STALE: lockStale, BGTASK_IDLE: "5s" },
+  });
+}
+
 describe("issue 10: bulk enqueues while workers drain", () => {
   it(
     "reproduction 1: repeated bulk runs of {} with default lock settings lose nothing",
     async () => {
-      const project = useProject(onTestFinished, {
-        tasks: { "noop.js": fixture("noop.js") },
-        config: { concurrency: 2 },
-        env: { BGTASK_LOCK_STALE: "", BGTASK_IDLE: "5s" },
-      });
+      // The default stale time (10 s): the variable empty.
+      const project = drainingProject("");
       const file = contexts(project, "10k.jsonl", scaled(2_000, 10_000), "{}");
       const acknowledged: string[] = [];
       for (let k = 0; k < scaled(4, 10); k++) acknowledged.push(...(await bulk(project, file)));
@@ -61,11 +67,7 @@ describe("issue 10: bulk enqueues while workers drain", () => {
   it(
     "reproduction 2: big bulk runs with a 2 s stale time lose nothing and never report the log moved",
     async () => {
-      const project = useProject(onTestFinished, {
-        tasks: { "noop.js": fixture("noop.js") },
-        config: { concurrency: 2 },
-        env: { BGTASK_LOCK_STALE: "2s", BGTASK_IDLE: "5s" },
-      });
+      const project = drainingProject("2s");
       const acknowledged = await bulk(project, contexts(project, "small.jsonl", 3_000, "{}"));
       const big = contexts(project, "big.jsonl", scaled(6_000, 60_000), JSON.stringify({ pad: "x".repeat(80) }));
       for (let k = 0; k < 3; k++) acknowledged.push(...(await bulk(project, big)));

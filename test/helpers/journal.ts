@@ -9,7 +9,9 @@ import type { TaskRecord } from "../../src/core/task.ts";
 import { readLogFrom, replay } from "../../src/journal/journal-log.ts";
 import { checkDoc, type JournalDoc } from "../../src/journal/schema.ts";
 import { WORKER_NODE_FLAGS } from "../../src/worker/spawn.ts";
-import { REPO, type Project } from "./project.ts";
+import { cpSync } from "node:fs";
+import { fixture } from "./fixtures.ts";
+import { Project, REPO, useProject } from "./project.ts";
 
 export interface JournalState {
   doc: JournalDoc;
@@ -107,4 +109,22 @@ export function resealLog(text: string): string {
       return sealed;
     })
     .join("");
+}
+
+/** A project whose journal holds finished tasks 1 and 2 (in the history) and a queued task 3: the damage suites' template. */
+export async function templateProject(): Promise<Project> {
+  const template = new Project({ tasks: { "noop.js": fixture("noop.js") } });
+  for (const step of ["run", "run", "worker", "run"]) {
+    if (step === "worker") {
+      if ((await startWorker(template)).exitCode !== 0) throw new Error("the template's worker failed");
+    } else if ((await template.cli(["run", "--no-worker", "noop"])).code !== 0) throw new Error("the template's run failed");
+  }
+  return template;
+}
+
+/** A fresh project (removed when the test ends) whose home is a copy of `template`'s. */
+export function copyOfProject(template: Project, onFinished: (fn: () => void) => void): Project {
+  const project = useProject(onFinished, { tasks: { "noop.js": fixture("noop.js") } });
+  cpSync(template.home, project.home, { recursive: true, verbatimSymlinks: true });
+  return project;
 }
