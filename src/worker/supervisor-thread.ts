@@ -16,10 +16,10 @@ import { currentProcess, terminate } from "../host/process-identity.ts";
 import type { JournalStore } from "../journal/store.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { workerSay } from "./worker-log.ts";
-import { FORCING, GENERATION, type AbortRequest, type SupervisorData, type ToSupervisor } from "./supervisor.ts";
+import { WatchBoard, type AbortRequest, type SupervisorData, type ToSupervisor, type WatchedTry } from "./supervisor.ts";
 
 const data = workerData as SupervisorData;
-const state = new Int32Array(data.shared);
+const board = new WatchBoard(data.shared);
 const { config } = data;
 let opened: Promise<JournalStore> | null = null;
 
@@ -37,13 +37,7 @@ const { heartbeatMs, cancelGraceMs: graceMs } = config.timings;
 const CHECK_MS = Math.min(500, heartbeatMs);
 startBeating(config.home, heartbeatMs);
 
-interface Watch {
-  generation: number;
-  id: string;
-  lease: string;
-  timeoutAt: number | null;
-  timeoutMs: number | null;
-  since: number;
+interface Watch extends WatchedTry {
   lastBeat: number;
   lost: boolean;
   /** Abort reasons already sent to the main thread. */
@@ -65,7 +59,7 @@ function complain(text: string): void {
 
 /** Still the try the main thread runs (it may have ended before its "unwatch" message arrives). */
 function isCurrent(watch: Watch): boolean {
-  return watched === watch && Atomics.load(state, GENERATION) === watch.generation;
+  return watched === watch && board.generation === watch.generation;
 }
 
 function abort(watch: Watch, reason: AbortReason): void {
@@ -79,7 +73,19 @@ function forceAt(watch: Watch, at: number, reason: ForceReason, message?: string
   if (watch.force === null || at < watch.force.at) watch.force = { at, reason, message };
 }
 
+/** Takes up the try the main thread posted last, if it changed since the last check. */
+function observe(): void {
+  const posted = board.read();
+  if (posted === undefined || posted?.generation === watched?.generation) return;
+  if (posted === null) {
+    watched = null;
+    return;
+  }
+  watched = { ...posted, lastBeat: posted.since, lost: false, sent: new Set(), force: null };
+}
+
 async function check(): Promise<void> {
+  if (!checking) observe();
   const watch = watched;
   if (checking || watch === null) return;
   checking = true;
@@ -125,7 +131,7 @@ async function check(): Promise<void> {
 }
 
 async function force(watch: Watch): Promise<void> {
-  Atomics.store(state, FORCING, 1);
+  board.setForcing();
   const { reason, message } = watch.force!;
   const asked = { cancelled: "its cancel", timeout: "its timeout", shutdown: "being stopped" }[reason];
   workerSay(`task ${watch.id}: ${message ?? `it did not end within ${graceMs}ms of ${asked}`}; killing this worker`);
@@ -149,22 +155,8 @@ async function force(watch: Watch): Promise<void> {
 }
 
 parentPort!.on("message", (message: ToSupervisor) => {
-  if (message.type === "watch") {
-    watched = {
-      generation: message.generation,
-      id: message.id,
-      lease: message.lease,
-      timeoutAt: message.timeoutAt === null ? null : Date.parse(message.timeoutAt),
-      timeoutMs: message.timeoutMs,
-      since: Date.now(),
-      lastBeat: Date.now(),
-      lost: false,
-      sent: new Set(),
-      force: null,
-    };
-  } else if (message.type === "unwatch") {
-    watched = null;
-  } else if (watched !== null) {
+  observe();
+  if (watched !== null && isCurrent(watched)) {
     forceAt(watched, Date.now(), "shutdown", message.message);
     void check();
   }

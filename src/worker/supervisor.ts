@@ -1,6 +1,8 @@
 // The handle a Runner holds on its supervisor thread (supervisor-thread.ts): a second event loop in
 // the worker process, so the heartbeat, cancel requests, timeouts and forcing keep working while an
-// executor blocks the main thread. The main thread tells it which try runs; it answers with aborts.
+// executor blocks the main thread. The main thread tells it which try runs, through shared memory
+// (a message per try woke the thread twice per task: a third of a draining worker's time on a busy
+// machine, in postMessage); it answers with aborts.
 import { Worker } from "node:worker_threads";
 import type { Config } from "../config/config.ts";
 import { stopBeating } from "../host/beat.ts";
@@ -10,12 +12,8 @@ import type { AbortReason } from "./abort-reasons.ts";
 // Relative to the parent folder: this line also runs inside the CLI bundle, dist/cli/bgtask.cjs (`tick`).
 const THREAD_ENTRY = new URL("../worker/supervisor-thread.js", import.meta.url);
 
-/** Main thread → supervisor. */
-export type ToSupervisor =
-  | { type: "watch"; id: string; lease: string; timeoutAt: string | null; timeoutMs: number | null; generation: number }
-  | { type: "unwatch" }
-  /** Force the watched try to end now (a second SIGTERM): failed with `message`, retried by its policy. */
-  | { type: "force"; message: string };
+/** Main thread → supervisor: force the watched try to end now (a second SIGTERM): failed with `message`, retried by its policy. */
+export type ToSupervisor = { type: "force"; message: string };
 
 /** Supervisor → main thread: abort the try holding `lease` for `reason`. */
 export interface AbortRequest {
@@ -29,27 +27,107 @@ export interface SupervisorData {
   config: Config;
   /** The runner's worker slot, freed when the supervisor replaces a worker it had to kill. */
   slot: string;
-  /**
-   * Two Int32s. [FORCING]: the thread sets 1 once it starts forcing; the runner must claim nothing
-   * more. [GENERATION]: bumped by the main thread, synchronously, at every watch and unwatch, so the
-   * thread knows at once (before the message arrives) that the try it checks has ended.
-   */
+  /** The watch board (see WatchBoard). */
   shared: SharedArrayBuffer;
 }
 
-export const FORCING = 0;
-export const GENERATION = 1;
+/** The try the main thread runs, as the supervisor reads it. */
+export interface WatchedTry {
+  generation: number;
+  id: string;
+  lease: string;
+  timeoutAt: number | null;
+  timeoutMs: number | null;
+  /** When the main thread began it (epoch ms). */
+  since: number;
+}
+
+// Int32 fields.
+const FORCING = 0;
+const GENERATION = 1;
+const WATCHING = 2;
+const LEASE_LENGTH = 3;
+// Float64 fields, after the four Int32s.
+const ID = 0;
+const TIMEOUT_AT = 1;
+const TIMEOUT_MS = 2;
+const SINCE = 3;
+const LEASE_BYTES = 128;
+const BOARD_BYTES = 16 + 4 * 8 + LEASE_BYTES;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Shared memory between the runner and its supervisor thread. FORCING: the thread sets 1 once it
+ * starts forcing; the runner must claim nothing more. GENERATION: a sequence lock over the watched
+ * try, odd while the main thread writes it, bumped at every watch and unwatch, so the thread knows
+ * at once that the try it checks has ended and never reads one half written.
+ */
+export class WatchBoard {
+  readonly shared: SharedArrayBuffer;
+  private readonly ints: Int32Array;
+  private readonly floats: Float64Array;
+  private readonly lease: Uint8Array;
+
+  constructor(shared = new SharedArrayBuffer(BOARD_BYTES)) {
+    this.shared = shared;
+    this.ints = new Int32Array(shared, 0, 4);
+    this.floats = new Float64Array(shared, 16, 4);
+    this.lease = new Uint8Array(shared, 48, LEASE_BYTES);
+  }
+
+  get forcing(): boolean {
+    return Atomics.load(this.ints, FORCING) === 1;
+  }
+
+  setForcing(): void {
+    Atomics.store(this.ints, FORCING, 1);
+  }
+
+  get generation(): number {
+    return Atomics.load(this.ints, GENERATION);
+  }
+
+  /** Main thread: `task` runs now (null: nothing runs). */
+  post(task: TaskRecord | null): void {
+    Atomics.add(this.ints, GENERATION, 1);
+    if (task) {
+      this.floats[ID] = Number(task.id);
+      this.floats[TIMEOUT_AT] = task.timeoutAt ? Date.parse(task.timeoutAt) : Number.NaN;
+      this.floats[TIMEOUT_MS] = task.timeoutMs ?? Number.NaN;
+      this.floats[SINCE] = Date.now();
+      this.ints[LEASE_LENGTH] = encoder.encodeInto(task.lease!, this.lease).written;
+    }
+    this.ints[WATCHING] = task ? 1 : 0;
+    Atomics.add(this.ints, GENERATION, 1);
+  }
+
+  /** Supervisor thread: the try being run, null when none, undefined while the main thread is writing it. */
+  read(): WatchedTry | null | undefined {
+    const generation = Atomics.load(this.ints, GENERATION);
+    if (generation % 2 === 1) return undefined;
+    const watching = this.ints[WATCHING] === 1;
+    const value: WatchedTry = {
+      generation,
+      id: String(this.floats[ID]),
+      lease: decoder.decode(this.lease.slice(0, this.ints[LEASE_LENGTH])),
+      timeoutAt: Number.isNaN(this.floats[TIMEOUT_AT]) ? null : this.floats[TIMEOUT_AT]!,
+      timeoutMs: Number.isNaN(this.floats[TIMEOUT_MS]) ? null : this.floats[TIMEOUT_MS]!,
+      since: this.floats[SINCE]!,
+    };
+    if (Atomics.load(this.ints, GENERATION) !== generation) return undefined;
+    return watching ? value : null;
+  }
+}
 
 export class Supervisor {
   private readonly thread: Worker;
-  private readonly state: Int32Array;
+  private readonly board = new WatchBoard();
   private readonly home: string;
 
   constructor(config: Config, slot: string, onAbort: (request: AbortRequest) => void, onFailure: (error: Error) => void) {
     this.home = config.home;
-    const shared = new SharedArrayBuffer(8);
-    this.state = new Int32Array(shared);
-    const data: SupervisorData = { config, slot, shared };
+    const data: SupervisorData = { config, slot, shared: this.board.shared };
     // A small young generation: the thread allocates little, and a semi-space grown to V8's default
     // (16 MB) by one busy moment would stay resident for the worker's life.
     this.thread = new Worker(THREAD_ENTRY, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
@@ -59,18 +137,16 @@ export class Supervisor {
 
   /** True once the thread has begun killing this process: stop claiming. */
   get forcing(): boolean {
-    return Atomics.load(this.state, FORCING) === 1;
+    return this.board.forcing;
   }
 
   watch(task: TaskRecord): void {
-    const generation = Atomics.add(this.state, GENERATION, 1) + 1;
-    this.post({ type: "watch", id: task.id, lease: task.lease!, timeoutAt: task.timeoutAt ?? null, timeoutMs: task.timeoutMs, generation });
+    this.board.post(task);
   }
 
   /** The executor has returned: what remains (flush, settle) needs no watching. */
   unwatch(): void {
-    Atomics.add(this.state, GENERATION, 1);
-    this.post({ type: "unwatch" });
+    this.board.post(null);
   }
 
   force(message: string): void {

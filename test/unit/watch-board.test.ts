@@ -1,0 +1,35 @@
+// The watch board: what the runner posts about the try it runs is what the supervisor thread
+// reads, and every post changes the generation the thread compares against.
+import { describe, expect, it } from "vitest";
+import type { TaskRecord } from "../../src/core/task.ts";
+import { WatchBoard } from "../../src/worker/supervisor.ts";
+
+const task = (overrides: Partial<TaskRecord>) => ({ id: "1234567", lease: "p3k9-17", timeoutAt: null, timeoutMs: null, ...overrides }) as TaskRecord;
+
+describe("WatchBoard", () => {
+  it("reads back the posted try through a second view of the same memory, and null after an unwatch", () => {
+    const main = new WatchBoard();
+    const thread = new WatchBoard(main.shared);
+    expect(thread.read()).toBeNull();
+    const before = Date.now();
+    main.post(task({ timeoutAt: "2026-12-01T10:00:00.000Z", timeoutMs: 30_000 }));
+    const seen = thread.read()!;
+    expect(seen).toMatchObject({ id: "1234567", lease: "p3k9-17", timeoutAt: Date.parse("2026-12-01T10:00:00.000Z"), timeoutMs: 30_000 });
+    expect(seen.since).toBeGreaterThanOrEqual(before);
+    main.post(task({ id: "8", lease: "x" }));
+    const next = thread.read()!;
+    expect(next).toMatchObject({ id: "8", lease: "x", timeoutAt: null, timeoutMs: null });
+    expect(next.generation).not.toBe(seen.generation);
+    main.post(null);
+    expect(thread.read()).toBeNull();
+    expect(thread.generation).not.toBe(next.generation);
+  });
+
+  it("forcing is seen on both sides", () => {
+    const main = new WatchBoard();
+    const thread = new WatchBoard(main.shared);
+    expect(main.forcing).toBe(false);
+    thread.setForcing();
+    expect(main.forcing).toBe(true);
+  });
+});
