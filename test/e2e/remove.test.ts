@@ -41,6 +41,8 @@ describe("remove", () => {
     expect((await project.cli(["cancel", slow])).code).toBe(0);
 
     await project.waitForTask(done, (t) => t.completed);
+    // The cancelled one ends once its worker's supervisor sees the request: on a loaded machine after `done`.
+    await project.waitForTask(slow, (t) => t.completed);
     expect(await project.cli(["remove", "--finished", "--older-than", "1h", "--json"])).toMatchObject({ code: 0 });
     expect(await project.list()).toHaveLength(2);
     const all = await project.cli(["remove", "--finished", "--json"]);
