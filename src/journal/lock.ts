@@ -170,7 +170,7 @@ function readHolder(lockPath: string): LockHolder | null {
 }
 
 /** Whether the process a lock file names still runs; "unknown" where that cannot be told from here. */
-export function judge(holder: LockHolder | null): Verdict {
+function judgeHolder(holder: LockHolder | null): Verdict {
   if (holder === null) return "unknown";
   const ours = pidNamespace();
   if (holder.pidNamespace !== ours && holder.host === hostname()) {
@@ -216,7 +216,7 @@ function breakLock(lockPath: string, judged: string, identity: Identity): void {
     const stat = statOrNull(breakPath);
     // A breaker holds it for microseconds: one that is there now and gone from the process table
     // was killed in between, and its break lock goes the same way as any.
-    if (stat && judge(readHolder(breakPath)) === "gone") removeLock(breakPath, stat);
+    if (stat && judgeHolder(readHolder(breakPath)) === "gone") removeLock(breakPath, stat);
     return;
   }
   try {
@@ -348,7 +348,7 @@ async function waitForLock(lockPath: string, identity: Identity, settings: LockS
     if (now - judgedAt >= REJUDGE_MS) {
       judgedAt = now;
       holder = stat.isDirectory() ? null : readHolder(lockPath);
-      verdict = judge(holder);
+      verdict = judgeHolder(holder);
     }
     // A holder we cannot check is judged by the age of its lock: the change time, which taking the
     // lock (a link) and each refresh set and nobody can date back or ahead. A lock that names no
