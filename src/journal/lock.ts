@@ -181,9 +181,20 @@ function judgeHolder(holder: LockHolder | null): Verdict {
   return state === "dead" ? "gone" : state;
 }
 
-/** Which acquisition holds the lock now: the inode alone is reused by each acquisition of one thread, its change time is not. */
+/**
+ * Which acquisition holds the lock now. The inode is the holder's identity file's, the same at each
+ * of its acquisitions, so each acquisition dates the lock with a modification time of its own
+ * (stamp()), which its refreshes keep; the change time, which they move, tells the lock's age.
+ */
 function acquisitionOf(stat: Stats): string {
-  return `${stat.ino}:${stat.ctimeMs}`;
+  return `${stat.ino}:${stat.mtimeMs}`;
+}
+
+let lastStamp = 0;
+/** Now, in seconds with microseconds, and later than any stamp this process made before. */
+function stamp(): number {
+  lastStamp = Math.max((performance.timeOrigin + performance.now()) / 1000, lastStamp + 1e-6);
+  return lastStamp;
 }
 
 function statOrNull(path: string): Stats | null {
@@ -210,13 +221,14 @@ function removeLock(path: string, stat: Stats): void {
  * take turns through a second lock of the same kind, so the check and the unlink cannot be
  * separated by another breaker's unlink and a new holder's link.
  */
-function breakLock(lockPath: string, judged: string, identity: Identity): void {
+function breakLock(lockPath: string, judged: string, identity: Identity, staleMs: number): void {
   const breakPath = `${lockPath}.break`;
   if (!tryLink(identity, breakPath)) {
     const stat = statOrNull(breakPath);
     // A breaker holds it for microseconds: one that is there now and gone from the process table
-    // was killed in between, and its break lock goes the same way as any.
-    if (stat && judgeHolder(readHolder(breakPath)) === "gone") removeLock(breakPath, stat);
+    // (or, from another host, there for the stale time) was killed in between.
+    const verdict = stat && judgeHolder(readHolder(breakPath));
+    if (stat && (verdict === "gone" || (verdict === "unknown" && Date.now() - stat.ctimeMs >= staleMs))) removeLock(breakPath, stat);
     return;
   }
   try {
@@ -300,11 +312,22 @@ export async function acquireLock(target: string, lockPath: string, settings: Lo
     throw error;
   }
   const ownIno = identity.linkable ? identity.ino : (statOrNull(lockPath)?.ino ?? -1);
-  // Waiters on other hosts judge us by the lock's age: keep it young while we hold it.
+  const mine = stamp();
+  try {
+    utimesSync(lockPath, mine, mine);
+  } catch (error) {
+    try {
+      releasePath(lockPath, identity, ownIno);
+    } finally {
+      endTurn();
+    }
+    throw journalIoError(lockPath, error);
+  }
+  // Waiters on other hosts judge us by the lock's age: keep it young while we hold it (its change
+  // time moves; its modification time stays this acquisition's).
   const refresh = setInterval(() => {
     try {
-      const now = new Date();
-      utimesSync(lockPath, now, now);
+      utimesSync(lockPath, stamp(), mine);
     } catch {
       // released meanwhile
     }
@@ -357,7 +380,7 @@ async function waitForLock(lockPath: string, identity: Identity, settings: LockS
     const age = now - (holder ? stat.ctimeMs : stat.mtimeMs);
     const stale = verdict === "unknown" && age >= settings.staleMs;
     if (verdict === "gone" || stale) {
-      breakLock(lockPath, acquisition, identity);
+      breakLock(lockPath, acquisition, identity, settings.staleMs);
       judgedAt = -Infinity;
       continue;
     }

@@ -114,6 +114,17 @@ describe("journal lock", () => {
     expect(readFileSync(lockPath, "utf8")).toBe(before);
   });
 
+  it("gives up on one live holder that keeps its lock refreshed: a refresh is not a change of hands", async () => {
+    const { dir, lockPath } = tempHome();
+    const child = liveProcess();
+    writeLock(lockPath, holderOf(child.pid!));
+    const acquired = statSync(lockPath).mtime;
+    // As a holder's timer does: the change time moves, the modification time stays its acquisition's.
+    const refresh = setInterval(() => utimesSync(lockPath, new Date(), acquired), 100);
+    onTestFinished(() => clearInterval(refresh));
+    await expect(acquireLock(dir, lockPath, { staleMs: 2_000, waitMs: 1_000 })).rejects.toBeInstanceOf(JournalLockedError);
+  });
+
   it("judges a holder on another host by its lock's change time: kept while fresh, taken once stale", async () => {
     const { dir, lockPath } = tempHome();
     // Dated an hour back by its mtime, which a clock or a person can set: its change time is now.
