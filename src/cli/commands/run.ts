@@ -61,19 +61,20 @@ function contexts(options: RunOptions, pairs: string[]): TaskContext[] {
   return result;
 }
 
-function runAt(options: RunOptions, now: Date): Date | null {
+/** Checks --delay and --at; returns when a task enqueued at a given time is due (null: at once). */
+function runAt(options: RunOptions): (now: Date) => Date | null {
   if (options.delay !== undefined && options.at !== undefined) throw new UsageError("use --delay or --at, not both");
   if (options.delay !== undefined) {
     const delay = tryParseDuration(options.delay);
     if (delay === undefined) throw new UsageError(`--delay "${options.delay}" is not a duration like "30s", "10m" or "2h"`);
-    return new Date(now.getTime() + delay);
+    return (now) => new Date(now.getTime() + delay);
   }
   if (options.at !== undefined) {
     const at = /^\d{4}-\d{2}-\d{2}/.test(options.at) ? Date.parse(options.at) : Number.NaN;
     if (Number.isNaN(at)) throw new UsageError(`--at "${options.at}" is not a date and time like 2026-12-01T08:00 or 2026-12-01T08:00:00Z`);
-    return new Date(at);
+    return () => new Date(at);
   }
-  return null;
+  return () => null;
 }
 
 function retryOverride(options: RunOptions): RetryPolicy | null {
@@ -89,13 +90,16 @@ function retryOverride(options: RunOptions): RetryPolicy | null {
 export async function run(name: string, pairs: string[], options: RunOptions): Promise<void> {
   const { config, store } = openSession(options);
   const file = resolveExecutor(config.tasksDir, name);
-  const now = new Date();
-  const at = runAt(options, now);
+  const dueAt = runAt(options);
   const override = retryOverride(options);
   const parsed = contexts(options, pairs);
   // Only once every input is valid: loading the executor may write its settings cache.
   const executor = await executorSettings(file, config.home, existsSync(config.home));
   const retry = override ?? executor.retry ?? config.retry ?? NO_RETRY;
+  // A task is created when it is stored, not when the command began: loading the executor's
+  // settings may have taken a module import, and --delay counts from here.
+  const now = new Date();
+  const at = dueAt(now);
   const inputs: NewTask[] = parsed.map((context) => ({
     executor: name,
     context,
