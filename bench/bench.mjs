@@ -5,6 +5,7 @@
 //
 //   --quick            small history sizes (6 s of building each), fewer runs, short drains; never installs
 //   --sizes 1000,5000  history sizes to measure at (default 1000,100000; quick 1000,10000)
+//   --depths 100000    queue depths to measure at (default 100000,1000000; quick 10000)
 //   --reps N           runs per CLI figure (default 7; quick 3)
 //   --no-peers         skip the tsp / nq side by side
 //   --no-install       never apt-get install task-spooler / nq
@@ -27,6 +28,7 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     sizes: { type: "string" },
+    depths: { type: "string" },
     reps: { type: "string" },
     "no-peers": { type: "boolean", default: false },
     "no-install": { type: "boolean", default: false },
@@ -82,6 +84,7 @@ const QUICK = {
 
 const mode = { ...(args.quick ? QUICK : FULL) };
 if (args.sizes) mode.sizes = args.sizes.split(",").map(Number);
+if (args.depths) mode.depths = args.depths.split(",").map(Number);
 if (args.reps) mode.cliReps = Number(args.reps);
 if (args["no-install"]) mode.install = false;
 const withPeers = !args["no-peers"];
@@ -94,8 +97,8 @@ if (!existsSync(WORKER)) {
   process.stderr.write(`bench: ${WORKER} is missing; run \`npm run build\` first (npm run bench does)\n`);
   process.exit(1);
 }
-if (mode.sizes.some((s) => !Number.isInteger(s) || s < 1) || !(mode.cliReps >= 1)) {
-  process.stderr.write("bench: --sizes takes whole numbers like 1000,100000 and --reps a number ≥ 1\n");
+if ([...mode.sizes, ...mode.depths].some((s) => !Number.isInteger(s) || s < 1) || !(mode.cliReps >= 1)) {
+  process.stderr.write("bench: --sizes and --depths take whole numbers like 1000,100000 and --reps a number ≥ 1\n");
   process.exit(2);
 }
 
