@@ -34,13 +34,14 @@ describe("remove", () => {
     const slow = await project.run("slow", ["ms=30000"]);
     const done = await project.run("noop");
     await project.waitForTask(slow, (t) => t.status === "running");
+    // Only the slow one may be running when the removal is refused (a loaded machine runs `done` late).
+    await project.waitForTask(done, (t) => t.completed);
     const refused = await project.cli(["remove", done, slow]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(new RegExp(`task ${slow} is running; cancel it first`));
     expect((await project.status(done)).id).toBe(done);
     expect((await project.cli(["cancel", slow])).code).toBe(0);
 
-    await project.waitForTask(done, (t) => t.completed);
     // The cancelled one ends once its worker's supervisor sees the request: on a loaded machine after `done`.
     await project.waitForTask(slow, (t) => t.completed);
     expect(await project.cli(["remove", "--finished", "--older-than", "1h", "--json"])).toMatchObject({ code: 0 });
