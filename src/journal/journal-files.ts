@@ -58,6 +58,7 @@ export class JournalFiles {
   private readonly lockSettings: LockSettings;
   private cache: Loaded | null = null;
   private swept = false;
+  private homeChecked = false;
 
   constructor(dir: string, lockSettings: LockSettings) {
     this.dir = dir;
@@ -103,7 +104,11 @@ export class JournalFiles {
    * results) skips the sync, because after a power loss at-least-once delivery runs the task again.
    */
   async transact<T>(mutate: (doc: JournalDoc, tx: Transaction) => T, durable = true): Promise<T> {
-    ensurePrivateDir(this.dir);
+    // Checked (and made) once per process: a draining worker paid a mkdir and an lstat per task.
+    if (!this.homeChecked) {
+      ensurePrivateDir(this.dir);
+      this.homeChecked = true;
+    }
     for (let attempt = 1; ; attempt++) {
       const lock = await acquireLock(this.dir, join(this.dir, "journal.lock"), this.lockSettings);
       let committed = false;

@@ -4,7 +4,7 @@
 // the next writer cuts them off. A commit line `{"commit":rev,"crc":N}` carries the CRC-32 of its
 // transaction's entry lines (their bytes, newlines included); revs follow one another from the
 // snapshot's. A commit line without "crc" was written before checksums and is taken on trust.
-import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, statSync, writeSync } from "node:fs";
 import type { TaskRecord } from "../core/task.ts";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
 import { crc32 } from "./checksum.ts";
@@ -199,17 +199,11 @@ export function readLogFrom(path: string, from: number): Buffer {
 
 /** Size of the log file now, or -1 when it does not exist. */
 export function logSize(path: string): number {
-  let fd: number;
   try {
-    fd = openSync(path, "r");
+    return statSync(path).size;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return -1;
     throw journalIoError(path, error);
-  }
-  try {
-    return fstatSync(fd).size;
-  } finally {
-    closeSync(fd);
   }
 }
 
