@@ -110,4 +110,55 @@ describe("journal writers in separate processes", () => {
     },
     budget(60_000, 1_800_000),
   );
+
+  // T5: a home on a filesystem whose timestamps have whole seconds (ext4 with 128-byte inodes, in a
+  // loop image): acquisitions in the same second look alike by their times, and must still not
+  // make a waiter give up on a lock that changes hands, nor let two holders in.
+  it.skipIf(!canMountLoop())(
+    "T5: on a filesystem with 1 s timestamps, a busy lock that changes hands is waited for and critical sections never overlap",
+    async () => {
+      const dir = coarseHome();
+      await new JournalFiles(dir, SETTINGS).transact(() => undefined);
+      const before = (await new JournalFiles(dir, SETTINGS).read()).nextId;
+      // One busy writer re-taking the lock in a tight loop, and five others that must get in
+      // without ever waiting out a 2 s lock wait.
+      const busy = child(dir, `for (let i = 0; i < 300; i++) await files.transact((doc) => { log("enter " + process.pid); doc.nextId += 1; log("exit " + process.pid); });`);
+      const others = Array.from({ length: 5 }, () =>
+        child(
+          dir,
+          `const patient = new JournalFiles(dir, { staleMs: 2000, waitMs: 2000 });
+           for (let i = 0; i < 20; i++) await patient.transact((doc) => { log("enter " + process.pid); doc.nextId += 1; log("exit " + process.pid); });`,
+        ),
+      );
+      const results = await Promise.all([busy, ...others]);
+      for (const result of results) expect(result.code, result.stderr).toBe(0);
+      const lines = readFileSync(join(dir, "sections.txt"), "utf8").trim().split("\n");
+      for (let i = 0; i < lines.length; i += 2) expect(lines[i + 1], `line ${i + 1}`).toBe(lines[i]!.replace("enter", "exit"));
+      expect((await new JournalFiles(dir, SETTINGS).read()).nextId).toBe(before + 300 + 5 * 20);
+    },
+    60_000,
+  );
 });
+
+function canMountLoop(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  return spawnSync("sh", ["-c", "command -v mkfs.ext4 && command -v mount"], { stdio: "ignore" }).status === 0;
+}
+
+/** A home on a fresh ext4 loop image with 128-byte inodes (whole-second timestamps), unmounted when the test ends. */
+function coarseHome(): string {
+  const base = tempHome();
+  const image = join(base, "home.img");
+  const dir = join(base, "home");
+  const run = (command: string, args: string[]) => {
+    const result = spawnSync(command, args, { encoding: "utf8" });
+    if (result.status !== 0) throw new Error(`${command} ${args.join(" ")}: ${result.stderr}`);
+  };
+  run("dd", ["if=/dev/zero", `of=${image}`, "bs=1M", "count=32", "status=none"]);
+  run("mkfs.ext4", ["-q", "-F", "-I", "128", image]);
+  run("mkdir", [dir]);
+  run("mount", ["-o", "loop", image, dir]);
+  onTestFinished(() => void spawnSync("umount", [dir]));
+  run("chmod", ["700", dir]);
+  return dir;
+}
