@@ -167,6 +167,13 @@ function isLink(path: string): boolean {
   }
 }
 
+/** True when `rest` (the log's bytes after its last newline) is a commit line of a rev the mark covers. */
+function isAcknowledgedTornCommit(rest: Buffer, mark: CommitMark | null): boolean {
+  if (mark === null || !isCommitLine(rest)) return false;
+  const rev = /^\{"commit":(\d+)[,}]/.exec(rest.toString("latin1"))?.[1];
+  return rev !== undefined && Number(rev) <= mark.rev;
+}
+
 /** Replays the log onto `doc` transaction by transaction, stopping at the first that does not check. */
 function salvageLog(home: string, snapshot: SnapshotSalvage, mark: CommitMark | null, mentioned: Set<string>): LogSalvage {
   const { doc } = snapshot;
@@ -193,14 +200,22 @@ function salvageLog(home: string, snapshot: SnapshotSalvage, mark: CommitMark | 
   }
   const bytes = readFileSync(path);
   for (const match of bytes.toString("latin1").matchAll(/\{"commit":(\d+)/g)) result.highestRev = Math.max(result.highestRev, Number(match[1]));
+  let tornCommitKept = false;
   let previousRev: number | null = snapshot.headRead ? doc.rev : null;
   const applier = new Applier(doc);
   try {
     let pending: LogEntry[] = [];
     let position = 0;
     for (;;) {
-      const newline = bytes.indexOf(10, position);
-      if (newline === -1) break;
+      let newline = bytes.indexOf(10, position);
+      if (newline === -1) {
+        // A last commit line that lost only its newline (a cut by one byte, a disk that failed the
+        // last write) is kept when the mark shows its rev was acknowledged; its checksum, checked
+        // below as any commit's, proves the transaction whole.
+        if (!isAcknowledgedTornCommit(bytes.subarray(position), mark)) break;
+        newline = bytes.length;
+        tornCommitKept = true;
+      }
       const line = bytes.subarray(position, newline);
       let problem: string | null = null;
       try {
@@ -218,7 +233,7 @@ function salvageLog(home: string, snapshot: SnapshotSalvage, mark: CommitMark | 
             }
             pending = [];
             previousRev = commit.commit;
-            result.committedBytes = newline + 1;
+            result.committedBytes = Math.min(newline + 1, bytes.length);
           }
         } else {
           pending.push(parseLine(path, line));
@@ -236,6 +251,9 @@ function salvageLog(home: string, snapshot: SnapshotSalvage, mark: CommitMark | 
     }
   } finally {
     applier.finish();
+  }
+  if (tornCommitKept && result.committedBytes === bytes.length) {
+    result.problem = `its last commit line (rev ${doc.rev}) lost its newline; the transaction checks and the mark shows it was acknowledged, so --repair keeps it`;
   }
   if (bytes.length > result.committedBytes) result.notes.push(`${bytes.length - result.committedBytes} bytes after the last commit (a writer that died mid-append; ignored)`);
   const shortfall = path === named ? markShortfall(mark, doc) : null;

@@ -5,7 +5,8 @@
 // it: a commit only with its newline. Cut from a worker's unsynced bookkeeping, it is a crash's
 // leftover and the next writer cuts it; cut from a change that was acknowledged (synced, so the
 // commit mark names it), it is damage: exit 3 naming the log and `bgtask doctor`, whose repair
-// says which id it could not keep. Never a wedge, never an id handed out twice.
+// keeps the transaction (its checksum proves it whole) and loses nothing. Never a wedge, never an
+// id handed out twice.
 import { readFileSync, truncateSync } from "node:fs";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { fixture } from "../helpers/fixtures.ts";
@@ -37,7 +38,7 @@ describe("a torn commit line (the log's last newline removed)", () => {
     expect((await project.cli(["doctor"])).code).toBe(0);
   });
 
-  it("after an acknowledged `run`: exit 3 naming the log and doctor, never an internal error; repair names the lost id and never reuses it", async () => {
+  it("after an acknowledged `run`: exit 3 naming the log and doctor, never an internal error; repair keeps the task and loses nothing", async () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
     const kept = await project.run("noop", ["--no-worker"]);
     const torn = await project.run("noop", ["--no-worker"]);
@@ -50,11 +51,15 @@ describe("a torn commit line (the log's last newline removed)", () => {
       expect(result.stderr).toContain(`the journal ${log} cannot be read`);
       expect(result.stderr).toContain("bgtask doctor");
     }
+    const doctor = await project.cli(["doctor"]);
+    expect(doctor.code).toBe(3);
+    expect(doctor.stdout).toMatch(/lost its newline.*--repair keeps it/);
     const repair = await project.cli(["doctor", "--repair"]);
-    expect(repair.code, repair.stdout).toBe(1);
-    expect(repair.stdout).toContain(torn);
+    expect(repair.code, repair.stdout).toBe(0);
+    expect(repair.stdout).toContain("nothing was lost");
+    for (const id of [kept, torn]) expect((await project.status(id)).status).toBe("queued");
     const next = await project.run("noop", ["--no-worker"]);
     expect(Number(next)).toBeGreaterThan(Number(torn));
-    expect((await project.status(kept)).status).toBe("queued");
+    expect((await project.cli(["doctor"])).code).toBe(0);
   });
 });
