@@ -56,7 +56,7 @@ export function buildProgram(version: string): Command {
       .description("list active tasks and the most recent finished ones")
       .option("--status <statuses>", "only these statuses, comma-separated")
       .option("--executor <name>", "only tasks of this executor")
-      .option("--limit <n>", "at most n tasks (active tasks are always shown)", undefined)
+      .option("--limit <n>", "at most n tasks (default 50), active ones first", undefined)
       .option("--json", "print an array of task records"),
   ).action(async (_o, command: Command) => {
     const { list } = await import("./commands/list.ts");
