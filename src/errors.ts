@@ -94,6 +94,18 @@ export function coerceError(value: unknown): Error {
   return error;
 }
 
+/**
+ * A filesystem error that reached the journal's edge unwrapped (a stat, a folder listing, a chmod
+ * on the way) as the journal error it is: exit 3 naming the file, never an internal error. Any
+ * other error passes as it is.
+ */
+export function asJournalError(error: unknown, fallbackPath: string): unknown {
+  if (error instanceof BgtaskError || !(error instanceof Error)) return error;
+  const { code, syscall, path } = error as NodeJS.ErrnoException;
+  if (typeof code !== "string" || typeof syscall !== "string") return error;
+  return journalIoError(path ?? fallbackPath, error);
+}
+
 /** The errno code (ENOSPC, EROFS, …) of a filesystem error, or of the one a journal error wraps. */
 export function ioCodeOf(error: unknown): string | undefined {
   let current: unknown = error;

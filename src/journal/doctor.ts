@@ -2,7 +2,7 @@
 // the commands make (salvage.ts) plus the ones only worth a full read (every history line, every
 // index entry). Reads only, takes no lock, and works on a journal every other command refuses.
 import { existsSync, readdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import { indexPathOf, readIndexFile } from "./history-index.ts";
 import { salvage, type HistoryLine, type Salvage } from "./salvage.ts";
 

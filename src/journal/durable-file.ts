@@ -4,7 +4,7 @@
 // loss. Reads are strict: a file that does not parse or check is an error, never "empty".
 // Layout: a head line, one task per line, and a trailer `],"crc":N}` where N is the CRC-32 of
 // every byte before the trailer; a file ending in `]}` was written before checksums.
-import { closeSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync, fchmodSync, readFileSync, lstatSync } from "node:fs";
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writeSync, fchmodSync, readFileSync, lstatSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Adapter } from "lowdb";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
@@ -55,10 +55,37 @@ function writeDoc(fd: number, doc: JournalDoc): void {
   writeAll(fd, `],"crc":${crc}}\n`);
 }
 
-/** A write(2) may take fewer bytes than it was given (a disk filling up): the rest is written, or its error raised. */
-export function writeAll(fd: number, text: string | Buffer): void {
+/**
+ * A write(2) may take fewer bytes than it was given (a disk filling up): the rest is written, or its
+ * error raised. At `position` when one is given, else at the file's offset.
+ */
+export function writeAll(fd: number, text: string | Buffer, position: number | null = null): void {
   const data = typeof text === "string" ? Buffer.from(text, "utf8") : text;
-  for (let written = 0; written < data.length; ) written += writeSync(fd, data, written, data.length - written);
+  for (let written = 0; written < data.length; ) {
+    written += writeSync(fd, data, written, data.length - written, position === null ? null : position + written);
+  }
+}
+
+/**
+ * Puts `data` just past the `committed` bytes of an open append-only journal file (`size` long
+ * now). A tail beyond them, which the caller has shown nobody committed, is cut first; a write
+ * that fails (a full disk) is cut back before its error is raised, so no half-written tail is left
+ * for the next writer to judge. Returns the new committed length.
+ */
+export function appendCommitted(fd: number, committed: number, size: number, data: Buffer, durable: boolean): number {
+  if (size > committed) ftruncateSync(fd, committed);
+  try {
+    writeAll(fd, data, committed);
+    if (durable) fdatasyncSync(fd);
+  } catch (error) {
+    try {
+      ftruncateSync(fd, committed);
+    } catch {
+      // the next writer cuts it, having proved it uncommitted
+    }
+    throw error;
+  }
+  return committed + data.length;
 }
 
 /** A journal parsed a line at a time, and what its checksum said. */
@@ -181,9 +208,18 @@ export class DurableJsonFile implements Adapter<JournalDoc> {
     this.readRev = doc.rev;
   }
 
-  private checkRevisionUnchanged(): void {
+  /** Arms the check a write makes before its rename with the revision on disk now, from the file's head alone. */
+  expectCurrent(): void {
+    this.readRev = this.revisionOnDisk();
+  }
+
+  private revisionOnDisk(): number | null {
     const onDisk = REV_PATTERN.exec(readHead(this.path) ?? "");
-    const current = onDisk ? Number(onDisk[1]) : null;
+    return onDisk ? Number(onDisk[1]) : null;
+  }
+
+  private checkRevisionUnchanged(): void {
+    const current = this.revisionOnDisk();
     if (current !== this.readRev) throw new RevisionConflict(`journal revision moved from ${this.readRev} to ${current}`);
   }
 }

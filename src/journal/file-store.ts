@@ -22,7 +22,7 @@ import {
   settle,
   type TryOutcome,
 } from "../core/transitions.ts";
-import { BgtaskError, journalIoError, LeaseLostError } from "../errors.ts";
+import { LeaseLostError } from "../errors.ts";
 import { watchFolder } from "../host/file-watch.ts";
 import { uniqueName } from "../host/unique-name.ts";
 import { fsyncDir } from "./durable-file.ts";
@@ -61,25 +61,6 @@ import type {
 /** A reserved slot whose worker never registered is given up after this long. */
 const SLOT_RESERVATION_MS = 15_000;
 
-/**
- * A filesystem error that reached the store's seam unwrapped (from the lock, the tick mutex, a
- * folder listing) as the journal error it is: exit 3 naming the file, never an internal error.
- */
-function asJournalError(error: unknown, fallbackPath: string): unknown {
-  if (error instanceof BgtaskError || !(error instanceof Error)) return error;
-  const { code, syscall, path } = error as NodeJS.ErrnoException;
-  if (typeof code !== "string" || typeof syscall !== "string") return error;
-  return journalIoError(path ?? fallbackPath, error);
-}
-
-async function guarded<T>(work: Promise<T>, fallbackPath: string): Promise<T> {
-  try {
-    return await work;
-  } catch (error) {
-    throw asJournalError(error, fallbackPath);
-  }
-}
-
 export class FileJournal implements JournalStore {
   readonly home: string;
   readonly location: string;
@@ -96,16 +77,16 @@ export class FileJournal implements JournalStore {
 
   /** A change acknowledged to a user: on disk before it resolves. */
   private transact<T>(mutate: (doc: JournalDoc, tx: Transaction) => T): Promise<T> {
-    return guarded(this.files.transact(mutate, true), this.location);
+    return this.files.transact(mutate, true);
   }
 
   /** Worker bookkeeping: a crash or power loss only means a task runs again (at-least-once). */
   private transactUnsynced<T>(mutate: (doc: JournalDoc, tx: Transaction) => T): Promise<T> {
-    return guarded(this.files.transact(mutate, false), this.location);
+    return this.files.transact(mutate, false);
   }
 
   private snapshot(): Promise<JournalDoc> {
-    return guarded(this.files.read(), this.location);
+    return this.files.read();
   }
 
   // ---- helpers over the active set ---------------------------------------------------------

@@ -2,10 +2,9 @@
 // becomes final is appended once; journal.json records how many bytes are committed, so a
 // line appended by a writer that crashed before its commit is invisible and cut off by the next
 // writer. Reads walk backwards from the end: recent history costs the same however long it grows.
-import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync } from "node:fs";
+import { closeSync, fchmodSync, fstatSync, openSync, readSync } from "node:fs";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
-import { FILE_MODE, writeAll } from "./durable-file.ts";
-import { cutBack } from "./journal-log.ts";
+import { appendCommitted, FILE_MODE } from "./durable-file.ts";
 import { isFinal, type TaskRecord } from "../core/task.ts";
 import { checkTask } from "./schema.ts";
 
@@ -34,16 +33,7 @@ export function appendHistory(path: string, committedBytes: number, lines: reado
     if (size < committedBytes) {
       throw new JournalCorruptError(path, `it is ${size} bytes long but the journal committed ${committedBytes}`);
     }
-    if (size > committedBytes) ftruncateSync(fd, committedBytes);
-    const data = Buffer.from(lines.join(""), "utf8");
-    try {
-      writeAll(fd, data);
-      if (durable) fdatasyncSync(fd);
-    } catch (error) {
-      cutBack(fd, committedBytes);
-      throw error;
-    }
-    return committedBytes + data.length;
+    return appendCommitted(fd, committedBytes, size, Buffer.from(lines.join(""), "utf8"), durable);
   } catch (error) {
     if (error instanceof JournalCorruptError) throw error;
     throw journalIoError(path, error);

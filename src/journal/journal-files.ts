@@ -7,7 +7,7 @@ import { chmodSync, readdirSync, statSync, unlinkSync, type Stats } from "node:f
 import { statSignature } from "../host/file-watch.ts";
 import { join } from "node:path";
 import { Low } from "lowdb";
-import { JournalCorruptError } from "../errors.ts";
+import { asJournalError, JournalCorruptError } from "../errors.ts";
 import { ensurePrivateDir } from "../host/home.ts";
 import { checkMark, MARK_FILE, readMark, writeMark } from "./commit-mark.ts";
 import { crashPoint } from "./crash-points.ts";
@@ -93,7 +93,7 @@ export class JournalFiles {
         // The log we were told about was folded away by a compaction in between: look again.
         const cause = (error as { cause?: NodeJS.ErrnoException }).cause ?? (error as NodeJS.ErrnoException);
         if (cause.code === "ENOENT" && attempt < MAX_ATTEMPTS) continue;
-        throw error;
+        throw asJournalError(error, this.path);
       }
     }
   }
@@ -106,7 +106,11 @@ export class JournalFiles {
   async transact<T>(mutate: (doc: JournalDoc, tx: Transaction) => T, durable = true): Promise<T> {
     // Checked (and made) once per process: a draining worker paid a mkdir and an lstat per task.
     if (!this.homeChecked) {
-      ensurePrivateDir(this.dir);
+      try {
+        ensurePrivateDir(this.dir);
+      } catch (error) {
+        throw asJournalError(error, this.dir);
+      }
       this.homeChecked = true;
     }
     for (let attempt = 1; ; attempt++) {
@@ -139,7 +143,7 @@ export class JournalFiles {
         this.cache = null;
         // A committed change is never made twice: only a write that was refused before it landed is tried again.
         if (!committed && (error instanceof RevisionConflict || error instanceof LockCompromisedError) && attempt < MAX_ATTEMPTS) continue;
-        throw error;
+        throw asJournalError(error, this.path);
       } finally {
         await lock.release();
       }
@@ -283,8 +287,9 @@ export class JournalFiles {
   private async writeSnapshot(doc: JournalDoc, beforeRename?: () => void): Promise<Loaded> {
     createLog(join(this.dir, doc.log));
     const adapter = new DurableJsonFile(this.path, beforeRename);
-    // Arms the adapter's check that journal.json did not change between this read and the rename.
-    await adapter.read();
+    // Arms the adapter's check that journal.json did not change before the rename: its head is
+    // enough (reading the whole snapshot here parsed the active set a second time per compaction).
+    adapter.expectCurrent();
     const db = new Low<JournalDoc>(adapter, doc);
     await db.write();
     writeMark(this.dir, { rev: doc.rev, log: doc.log, bytes: 0, nextId: doc.nextId });

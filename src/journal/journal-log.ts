@@ -4,11 +4,11 @@
 // the next writer cuts them off. A commit line `{"commit":rev,"crc":N}` carries the CRC-32 of its
 // transaction's entry lines (their bytes, newlines included); revs follow one another from the
 // snapshot's. A commit line without "crc" was written before checksums and is taken on trust.
-import { closeSync, fchmodSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, statSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fdatasyncSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import type { TaskRecord } from "../core/task.ts";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
 import { crc32 } from "./checksum.ts";
-import { FILE_MODE } from "./durable-file.ts";
+import { appendCommitted, FILE_MODE } from "./durable-file.ts";
 import { checkTask, type JournalDoc } from "./schema.ts";
 
 export type Meta = Pick<JournalDoc, "nextId" | "workers" | "history">;
@@ -98,7 +98,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const COMMIT_PREFIX = Buffer.from('{"commit":');
 
 /** Decodes and parses one log line; bad UTF-8 is corruption, never silently replaced. */
-export function parseLine(path: string, line: Buffer): LogEntry {
+function parseLine(path: string, line: Buffer): LogEntry {
   let text: string;
   try {
     text = strictUtf8.decode(line);
@@ -109,7 +109,7 @@ export function parseLine(path: string, line: Buffer): LogEntry {
 }
 
 /** Why a complete commit line cannot seal what precedes it, or null when it can. */
-export function commitProblem(commit: { commit: number; crc?: unknown }, previousRev: number | null, entriesCrc: number): string | null {
+function commitProblem(commit: { commit: number; crc?: unknown }, previousRev: number | null, entriesCrc: number): string | null {
   if (typeof commit.commit !== "number" || (previousRev !== null && commit.commit !== previousRev + 1)) {
     return `a commit line says rev ${String(commit.commit)} where rev ${previousRev === null ? "?" : previousRev + 1} comes next`;
   }
@@ -124,41 +124,70 @@ export function isCommitLine(line: Buffer): boolean {
   return line.subarray(0, COMMIT_PREFIX.length).equals(COMMIT_PREFIX);
 }
 
+/** One committed transaction of the log: its entries, its commit line, and the offset just past it. */
+export interface CommittedTransaction {
+  entries: LogEntry[];
+  commit: { commit: number; crc?: number };
+  end: number;
+}
+
 /**
- * Replays `bytes` (the log from `doc`'s current position) onto `doc`, a line at a time so a long
- * log never becomes one string. Returns how many bytes were committed: the offset just past the
- * last commit line. A commit whose checksum or rev does not fit is corruption.
+ * The committed transactions in `bytes` (the log from a commit boundary), in order, a line at a
+ * time so a long log never becomes one string. Each is checked: its rev follows the one before
+ * (from `previousRev`, when known) and its checksum fits; the first line or commit that does not
+ * check throws JournalCorruptError. A last line without its newline was never committed, unless
+ * `tornCommit` (the caller's judgement of those bytes: doctor's, with the mark) takes it.
  */
-export function replay(path: string, doc: JournalDoc, bytes: Buffer): number {
-  const applier = new Applier(doc);
-  try {
-    return replayInto(path, applier, bytes);
-  } finally {
-    applier.finish();
+export function* transactions(
+  path: string,
+  bytes: Buffer,
+  previousRev: number | null,
+  tornCommit?: (rest: Buffer) => boolean,
+): Generator<CommittedTransaction> {
+  let entries: LogEntry[] = [];
+  let start = 0;
+  let position = 0;
+  let rev = previousRev;
+  while (position < bytes.length) {
+    let newline = bytes.indexOf(10, position);
+    if (newline === -1) {
+      if (!tornCommit?.(bytes.subarray(position))) return;
+      newline = bytes.length;
+    }
+    const line = bytes.subarray(position, newline);
+    const lineStart = position;
+    position = newline + 1;
+    if (!isCommitLine(line)) {
+      entries.push(parseLine(path, line));
+      continue;
+    }
+    const commit = parseLine(path, line) as { commit: number; crc?: number };
+    // One native-sized sum per transaction, not one per line.
+    const problem = commitProblem(commit, rev, commit.crc === undefined ? 0 : crc32(bytes.subarray(start, lineStart)));
+    if (problem) throw new JournalCorruptError(path, problem);
+    const end = Math.min(position, bytes.length);
+    yield { entries, commit, end };
+    entries = [];
+    start = end;
+    rev = commit.commit;
   }
 }
 
-function replayInto(path: string, applier: Applier, bytes: Buffer): number {
-  let pending: LogEntry[] = [];
+/**
+ * Replays `bytes` (the log from `doc`'s current position) onto `doc`. Returns how many bytes were
+ * committed: the offset just past the last commit line.
+ */
+export function replay(path: string, doc: JournalDoc, bytes: Buffer): number {
+  const applier = new Applier(doc);
   let committed = 0;
-  let position = 0;
-  for (;;) {
-    const newline = bytes.indexOf(10, position);
-    if (newline === -1) break; // a torn last line: never committed
-    const line = bytes.subarray(position, newline);
-    if (isCommitLine(line)) {
-      const commit = parseLine(path, line) as { commit: number; crc?: number };
-      // One native-sized sum per transaction, not one per line.
-      const problem = commitProblem(commit, applier.rev, commit.crc === undefined ? 0 : crc32(bytes.subarray(committed, position)));
-      if (problem) throw new JournalCorruptError(path, problem);
-      for (const entry of pending) applier.apply(entry);
-      applier.apply(commit);
-      pending = [];
-      committed = newline + 1;
-    } else {
-      pending.push(parseLine(path, line));
+  try {
+    for (const tx of transactions(path, bytes, doc.rev)) {
+      for (const entry of tx.entries) applier.apply(entry);
+      applier.apply(tx.commit);
+      committed = tx.end;
     }
-    position = newline + 1;
+  } finally {
+    applier.finish();
   }
   return committed;
 }
@@ -217,31 +246,11 @@ export function appendTransaction(path: string, offset: number, entries: readonl
     const stat = fstatSync(fd);
     // A log someone loosened (a copy, a chmod) is tightened by the next write, as every file in the home.
     if ((stat.mode & 0o077) !== 0) fchmodSync(fd, FILE_MODE);
-    const size = stat.size;
-    if (size > offset) ftruncateSync(fd, offset);
-    let written = 0;
-    try {
-      while (written < data.length) written += writeSync(fd, data, written, data.length - written, offset + written);
-      if (durable) fdatasyncSync(fd);
-    } catch (error) {
-      // A write cut short (a full disk) leaves no half transaction for the next writer to judge.
-      cutBack(fd, offset);
-      throw error;
-    }
-    return offset + data.length;
+    return appendCommitted(fd, offset, stat.size, data, durable);
   } catch (error) {
     throw journalIoError(path, error);
   } finally {
     if (fd !== null) closeSync(fd);
-  }
-}
-
-/** Best effort: the caller reports the write's own error, and a tail left anyway is never committed. */
-export function cutBack(fd: number, length: number): void {
-  try {
-    ftruncateSync(fd, length);
-  } catch {
-    // the next writer cuts it, having proved it uncommitted
   }
 }
 

@@ -8,8 +8,7 @@ import { JournalCorruptError } from "../errors.ts";
 import { markPath, markShortfall, readMark, type CommitMark } from "./commit-mark.ts";
 import { DurableJsonFile } from "./durable-file.ts";
 import { parseHistoryLine, type HistoryEntry } from "./history.ts";
-import { Applier, commitProblem, isCommitLine, parseLine, type LogEntry } from "./journal-log.ts";
-import { crc32 } from "./checksum.ts";
+import { Applier, isCommitLine, transactions } from "./journal-log.ts";
 import { checkDoc, checkTask, emptyDoc, JOURNAL_VERSION, type JournalDoc } from "./schema.ts";
 
 /** What one file said: null when it passed every check the commands make. */
@@ -200,59 +199,36 @@ function salvageLog(home: string, snapshot: SnapshotSalvage, mark: CommitMark | 
   }
   const bytes = readFileSync(path);
   for (const match of bytes.toString("latin1").matchAll(/\{"commit":(\d+)/g)) result.highestRev = Math.max(result.highestRev, Number(match[1]));
-  let tornCommitKept = false;
-  let previousRev: number | null = snapshot.headRead ? doc.rev : null;
   const applier = new Applier(doc);
+  let problem: string | null = null;
   try {
-    let pending: LogEntry[] = [];
-    let position = 0;
-    for (;;) {
-      let newline = bytes.indexOf(10, position);
-      if (newline === -1) {
-        // A last commit line that lost only its newline (a cut by one byte, a disk that failed the
-        // last write) is kept when the mark shows its rev was acknowledged; its checksum, checked
-        // below as any commit's, proves the transaction whole.
-        if (!isAcknowledgedTornCommit(bytes.subarray(position), mark)) break;
-        newline = bytes.length;
-        tornCommitKept = true;
+    // A last commit line that lost only its newline (a cut by one byte, a disk that failed the last
+    // write) is kept when the mark shows its rev was acknowledged; its checksum, checked as any
+    // commit's, proves the transaction whole.
+    const torn = (rest: Buffer) => isAcknowledgedTornCommit(rest, mark);
+    for (const tx of transactions(path, bytes, snapshot.headRead ? doc.rev : null, torn)) {
+      for (const entry of tx.entries) applier.apply(entry);
+      applier.apply(tx.commit);
+      for (const entry of tx.entries) {
+        const id = "put" in entry ? entry.put.id : "del" in entry ? entry.del : null;
+        if (id === null) continue;
+        result.putAt.set(id, doc.history.bytes);
+        result.logged.add(id);
       }
-      const line = bytes.subarray(position, newline);
-      let problem: string | null = null;
-      try {
-        if (isCommitLine(line)) {
-          const commit = parseLine(path, line) as { commit: number; crc?: number };
-          problem = commitProblem(commit, previousRev, commit.crc === undefined ? 0 : crc32(bytes.subarray(result.committedBytes, position)));
-          if (!problem) {
-            for (const entry of pending) applier.apply(entry);
-            applier.apply(commit);
-            for (const entry of pending) {
-              const id = "put" in entry ? entry.put.id : "del" in entry ? entry.del : null;
-              if (id === null) continue;
-              result.putAt.set(id, doc.history.bytes);
-              result.logged.add(id);
-            }
-            pending = [];
-            previousRev = commit.commit;
-            result.committedBytes = Math.min(newline + 1, bytes.length);
-          }
-        } else {
-          pending.push(parseLine(path, line));
-        }
-      } catch (error) {
-        problem = reasonOf(error);
-      }
-      position = newline + 1;
-      if (problem) {
-        result.problem = problem;
-        idsIn(bytes.subarray(result.committedBytes), mentioned);
-        result.lostRevs = { from: doc.rev + 1, to: Math.max(result.highestRev, mark?.rev ?? 0) };
-        return result;
-      }
+      result.committedBytes = tx.end;
     }
+  } catch (error) {
+    problem = reasonOf(error);
   } finally {
     applier.finish();
   }
-  if (tornCommitKept && result.committedBytes === bytes.length) {
+  if (problem) {
+    result.problem = problem;
+    idsIn(bytes.subarray(result.committedBytes), mentioned);
+    result.lostRevs = { from: doc.rev + 1, to: Math.max(result.highestRev, mark?.rev ?? 0) };
+    return result;
+  }
+  if (bytes.length > 0 && result.committedBytes === bytes.length && bytes[bytes.length - 1] !== 10) {
     result.problem = `its last commit line (rev ${doc.rev}) lost its newline; the transaction checks and the mark shows it was acknowledged, so --repair keeps it`;
   }
   if (bytes.length > result.committedBytes) result.notes.push(`${bytes.length - result.committedBytes} bytes after the last commit (a writer that died mid-append; ignored)`);
