@@ -58,7 +58,8 @@ function claimRank(task: TaskRecord): number {
   return task.tries > 0 ? 0 : 2;
 }
 
-function compareClaimOrder(a: TaskRecord, b: TaskRecord): number {
+/** Negative when `a` is claimed before `b`. */
+export function compareClaimOrder(a: TaskRecord, b: TaskRecord): number {
   const rank = claimRank(a) - claimRank(b);
   if (rank !== 0) return rank;
   if (a.status === "paused" && a.nextRunAt !== b.nextRunAt) return (a.nextRunAt ?? "") < (b.nextRunAt ?? "") ? -1 : 1;

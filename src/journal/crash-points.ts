@@ -14,6 +14,7 @@ const reached = new Map<string, number>();
 export type CrashPoint =
   | "locked"
   | "read"
+  | "queue-appended"
   | "history-appended"
   | "history-indexed"
   | "log-appended"

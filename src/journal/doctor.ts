@@ -7,8 +7,8 @@ import { indexPathOf, readIndexFile } from "./history-index.ts";
 import { salvage, type HistoryLine, type Salvage } from "./salvage.ts";
 
 export interface FileReport {
-  /** journal.json, the log, journal.mark, the history, its index. */
-  role: "snapshot" | "log" | "mark" | "history" | "index";
+  /** journal.json, the log, journal.mark, the history, its index, the cold queue's segment. */
+  role: "snapshot" | "log" | "mark" | "history" | "index" | "queue";
   file: string;
   path: string;
   status: "ok" | "damaged" | "absent";
@@ -29,8 +29,8 @@ export interface DoctorReport {
 }
 
 /** Every file that belongs to the journal (what a repair copies before it writes). */
-export const JOURNAL_FILE = /^(journal\.json|journal\.\d+\.log|journal\.mark|history[\w.-]*\.(jsonl|idx)|\.journal\.json\.(.*\.)?tmp)$/;
-const LEFTOVER = /^(journal\.\d+\.log|history[\w.-]*\.(jsonl|idx)|\.journal\.json\.(.*\.)?tmp|damaged-.*)$/;
+export const JOURNAL_FILE = /^(journal\.json|journal\.\d+\.log|journal\.mark|history[\w.-]*\.(jsonl|idx)|queue\.\d+\.jsonl|\.journal\.json\.(.*\.)?tmp)$/;
+const LEFTOVER = /^(journal\.\d+\.log|history[\w.-]*\.(jsonl|idx)|queue\.\d+\.jsonl|\.journal\.json\.(.*\.)?tmp|damaged-.*)$/;
 
 function report(role: FileReport["role"], path: string, exists: boolean, problem: string | null, notes: string[]): FileReport {
   return { role, file: basename(path), path, status: problem ? "damaged" : exists ? "ok" : "absent", problem, notes };
@@ -73,7 +73,7 @@ export function checkIndex(historyPath: string, lines: readonly HistoryLine[], c
 
 /** The files of `home` judged one by one, from a salvage of it. */
 export function judge(found: Salvage): DoctorReport {
-  const { home, snapshot, log, mark, history } = found;
+  const { home, snapshot, log, mark, history, queue } = found;
   const names = existsSync(home) ? readdirSync(home) : [];
   const journalFiles = names.filter((name) => JOURNAL_FILE.test(name) && name !== "journal.json");
   const files: FileReport[] = [];
@@ -90,6 +90,7 @@ export function judge(found: Salvage): DoctorReport {
   const index = checkIndex(history.path, history.lines, history.committedBytes);
   const indexPath = indexPathOf(history.path);
   files.push(report("index", indexPath, existsSync(indexPath), index.problem, index.problem ? [...index.notes, "a cache: commands fall back to the history; --repair rebuilds it"] : index.notes));
+  files.push(report("queue", queue.path, queue.exists, queue.problem, queue.notes));
   const named = new Set([...files.map((f) => f.file), "journal.json"]);
   const leftovers = names.filter((name) => LEFTOVER.test(name) && !named.has(name)).sort();
   return { home, healthy: files.every((f) => f.status !== "damaged"), files, leftovers, newer: snapshot.newer };

@@ -4,11 +4,11 @@
 // loss. Reads are strict: a file that does not parse or check is an error, never "empty".
 // Layout: a head line, one task per line, and a trailer `],"crc":N}` where N is the CRC-32 of
 // every byte before the trailer; a file ending in `]}` was written before checksums.
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writeSync, fchmodSync, readFileSync, lstatSync } from "node:fs";
+import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writeSync, fchmodSync, readFileSync, lstatSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Adapter } from "lowdb";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
-import { checkDoc, type JournalDoc } from "./schema.ts";
+import { checkDoc, upgraded, type JournalDoc } from "./schema.ts";
 import { crashPoint } from "./crash-points.ts";
 import { crc32 } from "./checksum.ts";
 import { uniqueName } from "../host/unique-name.ts";
@@ -37,8 +37,8 @@ const WRITE_CHUNK = 256 * 1024;
  * person, parsed a line at a time), in pieces: the whole active set never becomes one string.
  */
 function writeDoc(fd: number, doc: JournalDoc): void {
-  const { format, version, rev, log, nextId, history, tasks, workers } = doc;
-  const head = JSON.stringify({ format, version, rev, log, nextId, history, workers });
+  const { format, version, rev, log, nextId, history, queue, tasks, workers } = doc;
+  const head = JSON.stringify({ format, version, rev, log, nextId, history, queue, workers });
   let piece = `${head.slice(0, -1)},"tasks":[\n`;
   let crc = 0;
   const flush = () => {
@@ -86,6 +86,25 @@ export function appendCommitted(fd: number, committed: number, size: number, dat
     throw error;
   }
   return committed + data.length;
+}
+
+/** Appends JSON lines (the history, the cold queue) after the committed length, discarding any uncommitted tail first; `durable` syncs them. Returns the new length. */
+export function appendLines(path: string, committedBytes: number, lines: readonly string[], durable: boolean): number {
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, "a+", FILE_MODE);
+    fchmodSync(fd, FILE_MODE);
+    const size = fstatSync(fd).size;
+    if (size < committedBytes) {
+      throw new JournalCorruptError(path, `it is ${size} bytes long but the journal committed ${committedBytes}`);
+    }
+    return appendCommitted(fd, committedBytes, size, Buffer.from(lines.join(""), "utf8"), durable);
+  } catch (error) {
+    if (error instanceof JournalCorruptError) throw error;
+    throw journalIoError(path, error);
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
 }
 
 /** A journal parsed a line at a time, and what its checksum said. */
@@ -183,7 +202,7 @@ export class DurableJsonFile implements Adapter<JournalDoc> {
     // A checksum we could not check: the file was re-laid out (or a newline was damaged).
     if (!parsed && "crc" in (doc as object)) throw new JournalCorruptError(this.path, "it carries a checksum but is not laid out as bgtask writes it");
     this.readRev = (doc as JournalDoc).rev;
-    return doc as JournalDoc;
+    return upgraded(doc as JournalDoc);
   }
 
   private parseWhole(bytes: Buffer): unknown {

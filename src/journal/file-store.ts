@@ -1,6 +1,7 @@
 // The default journal, as the JournalStore operations over journal-files.ts: each operation is
 // one transaction on the active set (non-final tasks and worker slots); final tasks move to the
-// append-only history. Reads take no lock.
+// append-only history, and a deep queue's plain tasks wait in the cold queue (cold-queue.ts) until
+// a claim reaches them. Reads take no lock.
 import { readdirSync, unlinkSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { NewTask, TaskRecord, WorkerRef } from "../core/task.ts";
@@ -9,6 +10,7 @@ import { maxTriesOf } from "../core/retry-policy.ts";
 import {
   cancel,
   claim,
+  compareClaimOrder,
   compareIds,
   isDueWithin,
   isHeldBy,
@@ -25,20 +27,14 @@ import {
 import { LeaseLostError } from "../errors.ts";
 import { watchFolder } from "../host/file-watch.ts";
 import { uniqueName } from "../host/unique-name.ts";
-import { fsyncDir } from "./durable-file.ts";
-import {
-  appendHistory,
-  entryTime,
-  firstLine,
-  isTombstone,
-  linesBackwards,
-  parseHistoryLine,
-} from "./history.ts";
+import { fsyncDir, appendLines } from "./durable-file.ts";
+import { entryTime, firstLine, isTombstone, linesBackwards, parseHistoryLine } from "./history.ts";
 import { findIndexed, indexAppended, indexPathOf } from "./history-index.ts";
 import { JournalFiles, type Transaction } from "./journal-files.ts";
+import { ColdReader, type ColdLine } from "./cold-queue.ts";
 import { giveBackTick, takeTick } from "./tick-mutex.ts";
 import type { LockSettings } from "./lock.ts";
-import type { JournalDoc, WorkerSlot } from "./schema.ts";
+import { emptyQueue, JOURNAL_VERSION, QUEUE_FILE, type ColdQueue, type JournalDoc, type WorkerSlot } from "./schema.ts";
 import type {
   CancelEffect,
   ClaimOptions,
@@ -61,10 +57,35 @@ import type {
 /** A reserved slot whose worker never registered is given up after this long. */
 const SLOT_RESERVATION_MS = 15_000;
 
+/**
+ * Past this many active tasks, new plain ones (queued now, no serial key) go to the cold queue:
+ * every command and worker holds the active set in memory, the cold queue costs nothing until a
+ * claim reaches it. Below it, a `run` costs one append, not two.
+ */
+const HOT_LIMIT = 1_000;
+
+/** Cold tasks a claim moves into the active set, at most, when `accept` refuses them (a tick's budget). */
+const MAX_REFUSED_COLD = 100;
+
+/** Tasks waiting in the cold queue. */
+function coldCount(queue: ColdQueue): number {
+  return queue.count - queue.skip.length;
+}
+
+function isPlain(task: TaskRecord): boolean {
+  return task.status === "queued" && task.serialKey === null;
+}
+
+/** The queue with its first line taken (claimed, moved to the active set, or passed over because it left the queue). */
+function pastHead(queue: ColdQueue, head: ColdLine): ColdQueue {
+  return { ...queue, offset: head.next, count: queue.count - 1, skip: queue.skip.filter((id) => id !== head.task.id) };
+}
+
 export class FileJournal implements JournalStore {
   readonly home: string;
   readonly location: string;
   private readonly files: JournalFiles;
+  private readonly cold: ColdReader;
   private lastPoll: { version: string; id: string; lease: string; control: TryControl } | null = null;
   /** When (the clock claims pass in) a claim last ran recovery: see ClaimOptions.recoverEveryMs. */
   private recoveredAt = -Infinity;
@@ -72,6 +93,7 @@ export class FileJournal implements JournalStore {
   constructor(home: string, lockSettings: LockSettings) {
     this.home = home;
     this.files = new JournalFiles(home, lockSettings);
+    this.cold = new ColdReader(home);
     this.location = this.files.path;
   }
 
@@ -169,7 +191,7 @@ export class FileJournal implements JournalStore {
   private reserveSlot(doc: JournalDoc, now: Date, options: EnqueueOptions): string | null {
     if (options.maxWorkers === null) return null;
     const live = this.pruneSlots(doc, now, options.liveness);
-    const demand = doc.tasks.filter((t) => t.status === "running" || isRunnable(t, now) || isDueWithin(t, now, options.scheduleWindowMs)).length;
+    const demand = doc.tasks.filter((t) => t.status === "running" || isRunnable(t, now) || isDueWithin(t, now, options.scheduleWindowMs)).length + coldCount(doc.queue);
     if (live.length >= options.maxWorkers || live.length >= demand) return null;
     const slot = uniqueName();
     doc.workers.push({ slot, reservedAt: now.toISOString(), process: null });
@@ -192,17 +214,59 @@ export class FileJournal implements JournalStore {
 
   // ---- JournalStore ------------------------------------------------------------------------
 
-  enqueue(tasks: readonly NewTask[], now: Date, options: EnqueueOptions): Promise<EnqueueResult> {
-    return this.transact((doc, tx) => {
-      const created = tasks.map((input) => {
-        const task = createTask(String(doc.nextId++), input, now, maxTriesOf(input.retry));
-        // Appended directly: put() would scan the set once per task of a bulk enqueue.
-        doc.tasks.push(task);
-        tx.touched.add(task.id);
-        return task;
-      });
+  async enqueue(tasks: readonly NewTask[], now: Date, options: EnqueueOptions): Promise<EnqueueResult> {
+    let usedUp: string | null = null;
+    const result = await this.transact((doc, tx) => {
+      usedUp = null;
+      const created = tasks.map((input) => createTask(String(doc.nextId++), input, now, maxTriesOf(input.retry)));
+      // A journal an older bgtask may still read (version 1) keeps every task where that one looks.
+      const cold = doc.version === JOURNAL_VERSION && (coldCount(doc.queue) > 0 || doc.tasks.length + created.length > HOT_LIMIT);
+      if (cold && doc.queue.count === 0 && doc.queue.bytes > 0) {
+        // The segment is used up: start the next one rather than grow a file nobody reads.
+        usedUp = doc.queue.file;
+        doc.queue = emptyQueue(`queue.${Number(QUEUE_FILE.exec(doc.queue.file)![1]) + 1}.jsonl`);
+      }
+      for (const task of created) {
+        if (cold && isPlain(task)) tx.cold.push(task);
+        else {
+          // Appended directly: put() would scan the set once per task of a bulk enqueue.
+          doc.tasks.push(task);
+          tx.touched.add(task.id);
+        }
+      }
       return { tasks: created, workerSlot: this.reserveSlot(doc, now, options) };
     });
+    if (usedUp !== null) this.removeSegment(usedUp);
+    return result;
+  }
+
+  private removeSegment(name: string): void {
+    try {
+      unlinkSync(join(this.home, name));
+    } catch {
+      // removed by another process, or left to the next writer's sweep
+    }
+  }
+
+  /**
+   * The cold queue's first task that may be claimed, passing over those that left it; one `accept`
+   * refuses waits in the active set instead, where every claim sees it.
+   */
+  private coldHead(doc: JournalDoc, tx: Transaction, accept: ClaimOptions["accept"]): ColdLine | null {
+    for (let refused = 0; refused < MAX_REFUSED_COLD; ) {
+      const head = this.cold.head(doc.queue);
+      if (head === null) return null;
+      if (doc.queue.skip.includes(head.task.id)) {
+        doc.queue = pastHead(doc.queue, head);
+        continue;
+      }
+      if (!accept || accept(head.task)) return head;
+      doc.queue = pastHead(doc.queue, head);
+      doc.tasks.push(head.task);
+      tx.touched.add(head.task.id);
+      refused += 1;
+    }
+    return null;
   }
 
   claimNext(slot: string, worker: WorkerRef, now: Date, options: ClaimOptions): Promise<TaskRecord | null> {
@@ -224,16 +288,25 @@ export class FileJournal implements JournalStore {
     // A clock set back counts as due.
     const recoveryDue = options.recoverEveryMs === undefined || sinceRecovery >= options.recoverEveryMs || sinceRecovery < 0;
     if (recoveryDue) this.recoverForClaim(doc, tx, now, options);
-    let next = pickNext(doc.tasks, now, options.accept);
+    let next = this.nextToClaim(doc, tx, now, options.accept);
     // A worker about to idle looks for lost tries first: one may be the work it is waiting for.
     if (!next && !recoveryDue) {
       this.recoverForClaim(doc, tx, now, options);
-      next = pickNext(doc.tasks, now, options.accept);
+      next = this.nextToClaim(doc, tx, now, options.accept);
     }
     if (!next) return null;
     const claimed = claim(next, worker, uniqueName(), now);
     this.put(doc, tx, claimed);
     return claimed;
+  }
+
+  /** The active set's next task or the cold queue's first, whichever claim order puts first; a cold one leaves the queue. */
+  private nextToClaim(doc: JournalDoc, tx: Transaction, now: Date, accept: ClaimOptions["accept"]): TaskRecord | undefined {
+    const hot = pickNext(doc.tasks, now, accept);
+    const head = this.coldHead(doc, tx, accept);
+    if (head === null || (hot !== undefined && compareClaimOrder(hot, head.task) < 0)) return hot;
+    doc.queue = pastHead(doc.queue, head);
+    return head.task;
   }
 
   private recoverForClaim(doc: JournalDoc, tx: Transaction, now: Date, options: ClaimOptions): void {
@@ -272,7 +345,7 @@ export class FileJournal implements JournalStore {
 
   retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult> {
     return this.transactUnsynced((doc, tx) => {
-      if (pickNext(doc.tasks, now)) return { retired: false, nextDueAt: null };
+      if (pickNext(doc.tasks, now) || coldCount(doc.queue) > 0) return { retired: false, nextDueAt: null };
       const dueSoon = doc.tasks
         .filter((t) => isDueWithin(t, now, scheduleWindowMs))
         .map((t) => t.nextRunAt!)
@@ -287,12 +360,23 @@ export class FileJournal implements JournalStore {
     return this.withSnapshot((doc) => this.find(doc, id));
   }
 
-  /** The active task, else its newest history entry unless removed. */
+  /** The active task, else the cold one, else its newest history entry unless removed. */
   private find(doc: JournalDoc, id: string): TaskRecord | null {
+    return this.locate(doc, id)?.task ?? null;
+  }
+
+  private locate(doc: JournalDoc, id: string): { task: TaskRecord; cold: boolean } | null {
     const active = doc.tasks.find((t) => t.id === id);
-    if (active) return active;
+    if (active) return { task: active, cold: false };
+    const cold = coldCount(doc.queue) > 0 ? this.cold.find(doc.queue, id) : null;
+    if (cold) return { task: cold, cold: true };
     const entry = findIndexed(join(this.home, doc.history.file), doc.history.bytes, id);
-    return entry && !isTombstone(entry) ? entry : null;
+    return entry && !isTombstone(entry) ? { task: entry, cold: false } : null;
+  }
+
+  /** A cold task that changed (cancelled, removed) is passed over by the cursor from now on. */
+  private leaveCold(doc: JournalDoc, id: string): void {
+    doc.queue = { ...doc.queue, skip: [...doc.queue.skip, id] };
   }
 
   watchChanges(onChange: () => void): { close(): void } {
@@ -307,10 +391,20 @@ export class FileJournal implements JournalStore {
     const matches = (task: TaskRecord) =>
       (!filter.statuses || filter.statuses.includes(task.status)) && (!filter.executor || task.executor === filter.executor);
     const limit = filter.limit ?? Infinity;
+    const matching = doc.tasks.filter(matches);
+    // The cold queue's first tasks are the next in line after the active set's: no more than the limit are read.
+    if ((!filter.statuses || filter.statuses.includes("queued")) && coldCount(doc.queue) > 0) {
+      let taken = 0;
+      for (const task of this.cold.tasks(doc.queue)) {
+        if (taken >= limit) break;
+        if (!matches(task)) continue;
+        matching.push(task);
+        taken += 1;
+      }
+    }
     // Active tasks come first, the ones about to matter most: running and paused, then the
     // scheduled and queued next in line; finished ones fill what the limit leaves, newest first.
-    const active = doc.tasks
-      .filter(matches)
+    const active = matching
       .sort((a, b) => Number(b.status === "running" || b.status === "paused") - Number(a.status === "running" || a.status === "paused") || compareIds(a.id, b.id))
       .slice(0, limit);
     const finals: TaskRecord[] = [];
@@ -366,10 +460,12 @@ export class FileJournal implements JournalStore {
 
   cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null> {
     return this.transact((doc, tx) => {
-      const task = this.find(doc, id);
-      if (!task) return null;
+      const found = this.locate(doc, id);
+      if (!found) return null;
+      const { task } = found;
       if (isFinal(task.status)) return { task, effect: "final" as const };
       const next = cancel(task, now);
+      if (found.cold && next !== task) this.leaveCold(doc, id);
       if (next !== task) this.put(doc, tx, next);
       return { task: next, effect: task.status === "running" ? ("requested" as const) : ("cancelled" as const) };
     });
@@ -390,13 +486,18 @@ export class FileJournal implements JournalStore {
   remove(ids: readonly string[], now: Date): Promise<RemoveResult> {
     return this.transact((doc, tx) => {
       const result: RemoveResult = { removed: [], running: [], missing: [] };
+      const cold: string[] = [];
       for (const id of new Set(ids)) {
-        const task = this.find(doc, id);
-        if (!task) result.missing.push(id);
-        else if (task.status === "running") result.running.push(id);
-        else result.removed.push(task);
+        const found = this.locate(doc, id);
+        if (!found) result.missing.push(id);
+        else if (found.task.status === "running") result.running.push(id);
+        else {
+          result.removed.push(found.task);
+          if (found.cold) cold.push(id);
+        }
       }
       if (result.running.length > 0 || result.missing.length > 0) return { ...result, removed: [] };
+      for (const id of cold) this.leaveCold(doc, id);
       const gone = new Set(result.removed.map((t) => t.id));
       doc.tasks = doc.tasks.filter((t) => !gone.has(t.id));
       // A tombstone for every id: an active task removed may still have an older final entry (a retried task).
@@ -457,7 +558,7 @@ export class FileJournal implements JournalStore {
     const generation = Number(/^history\.(\d+)\.jsonl$/.exec(doc.history.file)?.[1] ?? 1) + 1;
     const file = `history.${generation}.jsonl`;
     keep.reverse();
-    const bytes = appendHistory(join(this.home, file), 0, keep, true);
+    const bytes = appendLines(join(this.home, file), 0, keep, true);
     indexAppended(join(this.home, file), 0, kept.reverse(), keep.map((line) => Buffer.byteLength(line)), true);
     fsyncDir(this.home);
     return { history: { file, bytes }, removed: removed.sort(compareIds) };

@@ -2,9 +2,8 @@
 // becomes final is appended once; journal.json records how many bytes are committed, so a
 // line appended by a writer that crashed before its commit is invisible and cut off by the next
 // writer. Reads walk backwards from the end: recent history costs the same however long it grows.
-import { closeSync, fchmodSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
-import { appendCommitted, FILE_MODE } from "./durable-file.ts";
 import { isFinal, type TaskRecord } from "../core/task.ts";
 import { checkTask } from "./schema.ts";
 
@@ -21,25 +20,6 @@ export function isTombstone(entry: HistoryEntry): entry is { id: string; removed
 export function historyLine(entry: HistoryEntry): string {
   const { id, ...rest } = entry;
   return `${JSON.stringify({ id, ...rest })}\n`;
-}
-
-/** Appends lines after the committed length, discarding any uncommitted tail first; `durable` syncs them. Returns the new length. */
-export function appendHistory(path: string, committedBytes: number, lines: readonly string[], durable: boolean): number {
-  let fd: number | null = null;
-  try {
-    fd = openSync(path, "a+", FILE_MODE);
-    fchmodSync(fd, FILE_MODE);
-    const size = fstatSync(fd).size;
-    if (size < committedBytes) {
-      throw new JournalCorruptError(path, `it is ${size} bytes long but the journal committed ${committedBytes}`);
-    }
-    return appendCommitted(fd, committedBytes, size, Buffer.from(lines.join(""), "utf8"), durable);
-  } catch (error) {
-    if (error instanceof JournalCorruptError) throw error;
-    throw journalIoError(path, error);
-  } finally {
-    if (fd !== null) closeSync(fd);
-  }
 }
 
 const CHUNK = 256 * 1024;

@@ -11,12 +11,13 @@ import { asJournalError, JournalCorruptError } from "../errors.ts";
 import { ensurePrivateDir } from "../host/home.ts";
 import { checkMark, MARK_FILE, readMark, writeMark } from "./commit-mark.ts";
 import { crashPoint } from "./crash-points.ts";
-import { DurableJsonFile, FILE_MODE, readHead, RevisionConflict } from "./durable-file.ts";
-import { appendHistory, historyLine, type HistoryEntry } from "./history.ts";
+import { DurableJsonFile, FILE_MODE, readHead, RevisionConflict, appendLines } from "./durable-file.ts";
+import { historyLine, type HistoryEntry } from "./history.ts";
 import { indexAppended } from "./history-index.ts";
 import { appendTransaction, containsCommit, createLog, logSize, metaOf, readLogFrom, replay, type LogEntry, type Meta } from "./journal-log.ts";
 import { acquireLock, LockCompromisedError, sweepIdentities, type LockSettings } from "./lock.ts";
-import { emptyDoc, type JournalDoc } from "./schema.ts";
+import { emptyDoc, JOURNAL_VERSION, QUEUE_FILE, type JournalDoc } from "./schema.ts";
+import type { TaskRecord } from "../core/task.ts";
 
 /**
  * What a mutation reports besides changing the document: the ids of tasks it inserted, replaced
@@ -26,6 +27,8 @@ import { emptyDoc, type JournalDoc } from "./schema.ts";
 export interface Transaction {
   touched: Set<string>;
   history: HistoryEntry[];
+  /** New tasks for the cold queue's segment, in id order (never in `doc.tasks`). */
+  cold: TaskRecord[];
 }
 
 const MAX_ATTEMPTS = 5;
@@ -120,9 +123,9 @@ export class JournalFiles {
         crashPoint("locked");
         const loaded = await this.current();
         crashPoint("read");
-        this.sweep(loaded.doc.log);
+        this.sweep(loaded.doc);
         const meta = JSON.stringify(metaOf(loaded.doc));
-        const tx: Transaction = { touched: new Set(), history: [] };
+        const tx: Transaction = { touched: new Set(), history: [], cold: [] };
         const result = mutate(loaded.doc, tx);
         const entries = this.changes(loaded.doc, tx, meta);
         if (entries.length > 0) {
@@ -199,7 +202,7 @@ export class JournalFiles {
         entries.push(task ? { put: task } : { del: id });
       }
     }
-    if (tx.history.length > 0 || JSON.stringify(metaOf(doc)) !== metaBefore) entries.push({ meta: metaOf(doc) });
+    if (tx.history.length > 0 || tx.cold.length > 0 || JSON.stringify(metaOf(doc)) !== metaBefore) entries.push({ meta: metaOf(doc) });
     return entries;
   }
 
@@ -223,20 +226,27 @@ export class JournalFiles {
   private commit(loaded: Loaded, entries: LogEntry[], tx: Transaction, durable: boolean, fence: () => void): void {
     const { doc } = loaded;
     fence();
+    if (tx.cold.length > 0) {
+      const queuePath = join(this.dir, doc.queue.file);
+      doc.queue.bytes = appendLines(queuePath, doc.queue.bytes, tx.cold.map(historyLine), durable);
+      doc.queue.count += tx.cold.length;
+      crashPoint("queue-appended");
+      fence();
+    }
     if (tx.history.length > 0) {
       const historyPath = join(this.dir, doc.history.file);
       const start = doc.history.bytes;
       const lines = tx.history.map(historyLine);
-      doc.history.bytes = appendHistory(historyPath, start, lines, durable);
+      doc.history.bytes = appendLines(historyPath, start, lines, durable);
       crashPoint("history-appended");
       const ids = tx.history.map((entry) => entry.id);
       indexAppended(historyPath, start, ids, lines.map((line) => Buffer.byteLength(line)), durable);
       crashPoint("history-indexed");
-      // The meta entry was made before the append: point it at the new committed length.
-      const meta = entries.find((e): e is { meta: Meta } => "meta" in e);
-      if (meta) meta.meta = metaOf(doc);
       fence();
     }
+    // The meta entry was made before the appends: point it at the new committed lengths.
+    const meta = entries.find((e): e is { meta: Meta } => "meta" in e);
+    if (meta) meta.meta = metaOf(doc);
     doc.rev += 1;
     const logPath = join(this.dir, doc.log);
     loaded.logBytes = appendTransaction(logPath, loaded.logBytes, entries, doc.rev, durable);
@@ -253,7 +263,7 @@ export class JournalFiles {
     const generation = Number(/\d+/.exec(loaded.doc.log)![0]) + 1;
     const oldLog = join(this.dir, loaded.doc.log);
     try {
-      this.cache = await this.writeSnapshot({ ...loaded.doc, log: `journal.${generation}.log` }, fence);
+      this.cache = await this.writeSnapshot({ ...loaded.doc, version: JOURNAL_VERSION, log: `journal.${generation}.log` }, fence);
     } catch {
       this.cache = null;
       return;
@@ -299,7 +309,7 @@ export class JournalFiles {
   }
 
   /** Temp files and logs of writers killed mid-write; removed under the lock once they are old. */
-  private sweep(currentLog: string): void {
+  private sweep(doc: JournalDoc): void {
     if (this.swept) return;
     this.swept = true;
     const cutoff = Date.now() - this.lockSettings.staleMs;
@@ -308,8 +318,10 @@ export class JournalFiles {
     for (const name of names) {
       // Ours are .journal.json.<pid>-<random>.tmp; steno (lowdb's own writer) leaves .journal.json.tmp.
       const isTemp = /^\.journal\.json\.(.*\.)?tmp$/.test(name);
-      const isOldLog = /^journal\.\d+\.log$/.test(name) && name !== currentLog;
-      if (!isTemp && !isOldLog) continue;
+      const isOldLog = /^journal\.\d+\.log$/.test(name) && name !== doc.log;
+      // Segments used up before the current one, or one a crashed writer began.
+      const isOldSegment = QUEUE_FILE.test(name) && name !== doc.queue.file;
+      if (!isTemp && !isOldLog && !isOldSegment) continue;
       const path = join(this.dir, name);
       try {
         if (statSync(path).mtimeMs < cutoff) unlinkSync(path);

@@ -9,14 +9,15 @@ import type { TaskRecord } from "../core/task.ts";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
 import { crc32 } from "./checksum.ts";
 import { appendCommitted, FILE_MODE } from "./durable-file.ts";
-import { checkTask, type JournalDoc } from "./schema.ts";
+import { checkTask, isColdQueue, type JournalDoc } from "./schema.ts";
 
-export type Meta = Pick<JournalDoc, "nextId" | "workers" | "history">;
+/** A version 1 journal's meta entries have no queue. */
+export type Meta = Pick<JournalDoc, "nextId" | "workers" | "history"> & { queue?: JournalDoc["queue"] };
 
 export type LogEntry = { put: TaskRecord } | { del: string } | { meta: Meta } | { commit: number; crc?: number };
 
 export function metaOf(doc: JournalDoc): Meta {
-  return { nextId: doc.nextId, workers: doc.workers, history: doc.history };
+  return { nextId: doc.nextId, workers: doc.workers, history: doc.history, queue: doc.queue };
 }
 
 /**
@@ -68,6 +69,7 @@ export class Applier {
       doc.nextId = entry.meta.nextId;
       doc.workers = entry.meta.workers;
       doc.history = entry.meta.history;
+      if (entry.meta.queue !== undefined) doc.queue = entry.meta.queue;
     } else {
       doc.rev = entry.commit;
     }
@@ -89,6 +91,8 @@ function parseEntry(path: string, line: string): LogEntry {
   if ("put" in entry) {
     const problem = checkTask(entry.put);
     if (problem) throw new JournalCorruptError(path, `a logged task is malformed: ${problem}`);
+  } else if ("meta" in entry && entry.meta.queue !== undefined && !isColdQueue(entry.meta.queue)) {
+    throw new JournalCorruptError(path, "a logged queue position is malformed");
   }
   return entry;
 }

@@ -8,13 +8,14 @@ import { JournalError } from "../errors.ts";
 import { compareIds } from "../core/transitions.ts";
 import { markPath, writeMark } from "./commit-mark.ts";
 import { checkIndex, judge, JOURNAL_FILE, type DoctorReport } from "./doctor.ts";
-import { fsyncDir, replaceDoc } from "./durable-file.ts";
-import { appendHistory, isTombstone } from "./history.ts";
+import { fsyncDir, replaceDoc, appendLines } from "./durable-file.ts";
+import { historyLine, isTombstone } from "./history.ts";
+import type { TaskRecord } from "../core/task.ts";
 import { indexAppended } from "./history-index.ts";
 import { createLog } from "./journal-log.ts";
 import { acquireLock, type LockSettings } from "./lock.ts";
 import { highestGeneration, salvage, type HistoryLine, type Salvage } from "./salvage.ts";
-import { emptyDoc, type JournalDoc } from "./schema.ts";
+import { emptyDoc, emptyQueue, QUEUE_FILE, type JournalDoc } from "./schema.ts";
 
 export interface RepairReport {
   home: string;
@@ -72,12 +73,14 @@ function keepCopies(home: string): string {
 interface Rebuilt {
   doc: JournalDoc;
   lines: HistoryLine[];
+  /** The cold queue's tasks that nothing newer supersedes, in id order. */
+  cold: TaskRecord[];
   report: Omit<RepairReport, "home" | "repaired" | "before" | "copies">;
 }
 
 /** The consistent journal `found` allows, and what it could not carry over. */
 export function rebuild(found: Salvage, indexed: Set<string>): Rebuilt {
-  const { snapshot, log, history, mark } = found;
+  const { snapshot, log, history, mark, queue } = found;
   const doc = snapshot.doc;
   const newestLine = new Map<string, HistoryLine>();
   for (const line of history.lines) newestLine.set(line.entry.id, line);
@@ -87,7 +90,9 @@ export function rebuild(found: Salvage, indexed: Set<string>): Rebuilt {
     return !line || line.offset < (log.putAt.get(task.id) ?? 0);
   });
   const activeIds = new Set(active.map((t) => t.id));
-  const recovered = new Set([...activeIds, ...newestLine.keys()]);
+  // A cold task claimed in a transaction the damage took is still in the segment: its active or final state is newer.
+  const cold = queue.tasks.filter((task) => !activeIds.has(task.id) && !newestLine.has(task.id));
+  const recovered = new Set([...activeIds, ...newestLine.keys(), ...cold.map((t) => t.id)]);
   const finished = [...newestLine.values()].filter((line) => !activeIds.has(line.entry.id) && !isTombstone(line.entry)).length;
 
   const plausible = (id: string) => Number(id) <= MAX_PLAUSIBLE_ID;
@@ -116,9 +121,10 @@ export function rebuild(found: Salvage, indexed: Set<string>): Rebuilt {
   return {
     doc: rebuilt,
     lines: history.lines,
+    cold,
     report: {
-      kept: active.length + finished,
-      active: active.length,
+      kept: active.length + cold.length + finished,
+      active: active.length + cold.length,
       finished,
       lost,
       stale,
@@ -132,20 +138,23 @@ export function rebuild(found: Salvage, indexed: Set<string>): Rebuilt {
 }
 
 /** Writes the rebuilt journal as new files, then removes the ones it replaces (their copies are kept). */
-function writeJournal(home: string, { doc, lines }: Rebuilt): void {
+function writeJournal(home: string, { doc, lines, cold }: Rebuilt): void {
   const historyFile = `history.${Math.max(1, highestGeneration(home, /^history(?:\.(\d+))?\.jsonl$/)) + 1}.jsonl`;
   const logFile = `journal.${highestGeneration(home, /^journal\.(\d+)\.log$/) + 1}.log`;
   const historyPath = join(home, historyFile);
   const texts = lines.map((line) => line.bytes.toString("utf8"));
-  const bytes = appendHistory(historyPath, 0, texts, true);
+  const bytes = appendLines(historyPath, 0, texts, true);
   indexAppended(historyPath, 0, lines.map((line) => line.entry.id), lines.map((line) => line.bytes.length), true);
+  const queueFile = `queue.${highestGeneration(home, QUEUE_FILE) + 1}.jsonl`;
+  const queueBytes = appendLines(join(home, queueFile), 0, cold.map(historyLine), true);
   createLog(join(home, logFile));
-  const final: JournalDoc = { ...doc, log: logFile, history: { file: historyFile, bytes } };
+  const queue = { ...emptyQueue(queueFile), bytes: queueBytes, count: cold.length };
+  const final: JournalDoc = { ...doc, log: logFile, history: { file: historyFile, bytes }, queue };
   replaceDoc(join(home, "journal.json"), final);
   // A mark that is not a plain file (a link) would never be rewritten: start it anew.
   rmSync(markPath(home), { force: true, recursive: true });
   writeMark(home, { rev: final.rev, log: logFile, bytes: 0, nextId: final.nextId });
-  const keep = new Set(["journal.json", "journal.mark", historyFile, historyFile.replace(/\.jsonl$/, ".idx"), logFile]);
+  const keep = new Set(["journal.json", "journal.mark", historyFile, historyFile.replace(/\.jsonl$/, ".idx"), logFile, queueFile]);
   for (const name of readdirSync(home)) {
     if (JOURNAL_FILE.test(name) && !keep.has(name)) unlinkSync(join(home, name));
   }

@@ -9,6 +9,9 @@ import { markPath, markShortfall, readMark, type CommitMark } from "./commit-mar
 import { DurableJsonFile } from "./durable-file.ts";
 import { parseHistoryLine, type HistoryEntry } from "./history.ts";
 import { Applier, isCommitLine, transactions } from "./journal-log.ts";
+import { parseColdLine } from "./cold-queue.ts";
+import { compareIds } from "../core/transitions.ts";
+import type { TaskRecord } from "../core/task.ts";
 import { checkDoc, checkTask, emptyDoc, JOURNAL_VERSION, type JournalDoc } from "./schema.ts";
 
 /** What one file said: null when it passed every check the commands make. */
@@ -55,6 +58,11 @@ export interface HistorySalvage extends FileFinding {
   badIds: Set<string>;
 }
 
+export interface QueueSalvage extends FileFinding {
+  /** The cold tasks that check, from the cursor on, skipped ones left out. */
+  tasks: TaskRecord[];
+}
+
 export interface MarkFinding extends FileFinding {
   mark: CommitMark | null;
 }
@@ -65,6 +73,7 @@ export interface Salvage {
   snapshot: SnapshotSalvage;
   log: LogSalvage;
   history: HistorySalvage;
+  queue: QueueSalvage;
   /** Ids seen in damaged or dropped bytes anywhere. */
   mentioned: Set<string>;
 }
@@ -103,7 +112,7 @@ function salvageMark(home: string): MarkFinding {
 /** The head's fields one by one, keeping each that checks. */
 function headFields(doc: JournalDoc, head: Record<string, unknown>): void {
   const candidate = { ...emptyDoc(), ...head, tasks: [] } as JournalDoc;
-  for (const key of ["rev", "log", "nextId", "history", "workers"] as const) {
+  for (const key of ["rev", "log", "nextId", "history", "queue", "workers"] as const) {
     const trial = { ...emptyDoc(), [key]: candidate[key] };
     if (checkDoc(trial) === null) (doc as unknown as Record<string, unknown>)[key] = candidate[key];
   }
@@ -282,6 +291,44 @@ function salvageHistory(home: string, doc: JournalDoc, mentioned: Set<string>): 
   return result;
 }
 
+/** The cold queue's committed lines from its cursor on, each checked as the commands check it, in id order. */
+function salvageQueue(home: string, doc: JournalDoc, mentioned: Set<string>): QueueSalvage {
+  const queue = doc.queue;
+  const path = join(home, queue.file);
+  const result: QueueSalvage = { path, exists: existsSync(path), problem: null, notes: [], tasks: [] };
+  if (!result.exists) {
+    if (queue.bytes > queue.offset) result.problem = `it is missing but the journal committed ${queue.bytes} bytes (${queue.count - queue.skip.length} tasks waiting)`;
+    return result;
+  }
+  const bytes = readFileSync(path);
+  if (bytes.length < queue.bytes) result.problem = `it is ${bytes.length} bytes long but the journal committed ${queue.bytes}`;
+  const skip = new Set(queue.skip);
+  const end = Math.min(bytes.length, queue.bytes);
+  let previous: string | null = null;
+  for (let position = queue.offset; position < end; ) {
+    const newline = bytes.indexOf(10, position);
+    if (newline === -1 || newline >= end) {
+      result.problem ??= "its committed bytes end inside a line";
+      idsIn(bytes.subarray(position, end), mentioned);
+      break;
+    }
+    const line = bytes.subarray(position, newline);
+    try {
+      const task = parseColdLine(path, line);
+      if (previous !== null && compareIds(previous, task.id) >= 0) throw new JournalCorruptError(path, `task ${task.id} comes after task ${previous}, out of id order`);
+      previous = task.id;
+      if (!skip.has(task.id)) result.tasks.push(task);
+    } catch (error) {
+      result.problem ??= `at byte ${position}: ${reasonOf(error)}`;
+      idsIn(line, mentioned);
+    }
+    position = newline + 1;
+  }
+  if (queue.bytes > 0) result.notes.push(`${result.tasks.length} tasks waiting`);
+  if (bytes.length > queue.bytes) result.notes.push(`${bytes.length - queue.bytes} bytes past the committed length (a writer that died before its commit; ignored by commands)`);
+  return result;
+}
+
 /** Reads everything readable in `home`, without taking the lock and without writing. */
 export async function salvage(home: string): Promise<Salvage> {
   const mentioned = new Set<string>();
@@ -290,5 +337,6 @@ export async function salvage(home: string): Promise<Salvage> {
   const snapshot = await salvageSnapshot(home, mentioned);
   const log = salvageLog(home, snapshot, mark.mark, mentioned);
   const history = salvageHistory(home, snapshot.doc, mentioned);
-  return { home, mark, snapshot, log, history, mentioned };
+  const queue = salvageQueue(home, snapshot.doc, mentioned);
+  return { home, mark, snapshot, log, history, queue, mentioned };
 }

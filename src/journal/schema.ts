@@ -4,7 +4,8 @@ import * as v from "valibot";
 import { TASK_STATUSES, type TaskRecord, type WorkerRef } from "../core/task.ts";
 
 export const JOURNAL_FORMAT = "bgtask-journal";
-export const JOURNAL_VERSION = 1;
+/** 2 added the cold queue (`queue`); a version 1 journal is read as one whose queue is empty. */
+export const JOURNAL_VERSION = 2;
 
 export interface WorkerSlot {
   slot: string;
@@ -14,12 +15,33 @@ export interface WorkerSlot {
 }
 
 /**
- * The active set (every task that is not final) and the worker registry. journal.json holds it as
+ * The cold queue: plain queued tasks (no delay, no serial key) appended in id order to a JSON-lines
+ * segment instead of the active set, so a deep queue costs nothing until its tasks are claimed.
+ * Lines before `offset` were taken (claimed, or passed over); the first `bytes` bytes are committed.
+ */
+export interface ColdQueue {
+  file: string;
+  bytes: number;
+  /** Start of the first line not yet taken: the claim cursor. */
+  offset: number;
+  /** Lines from `offset` to `bytes`. */
+  count: number;
+  /** Ids at or after the cursor that left the queue while cold (cancelled, removed): passed over by the cursor. */
+  skip: string[];
+}
+
+export function emptyQueue(file = "queue.1.jsonl"): ColdQueue {
+  return { file, bytes: 0, offset: 0, count: 0, skip: [] };
+}
+
+/**
+ * The active set (every task that is not final, except the cold queue's) and the worker registry. journal.json holds it as
  * of its last compaction; the log file it names holds every committed change since.
  */
 export interface JournalDoc {
   format: typeof JOURNAL_FORMAT;
-  version: typeof JOURNAL_VERSION;
+  /** As read: only a journal at JOURNAL_VERSION takes cold tasks (an older bgtask would not see them). */
+  version: number;
   /** Number of committed writes: one per transaction. */
   rev: number;
   /** The write-ahead log that continues this snapshot. */
@@ -27,6 +49,7 @@ export interface JournalDoc {
   nextId: number;
   /** Final tasks live in an append-only JSON-lines file; only its first `bytes` bytes are committed. */
   history: { file: string; bytes: number };
+  queue: ColdQueue;
   tasks: TaskRecord[];
   workers: WorkerSlot[];
 }
@@ -39,6 +62,7 @@ export function emptyDoc(): JournalDoc {
     log: "journal.1.log",
     nextId: 1,
     history: { file: "history.jsonl", bytes: 0 },
+    queue: emptyQueue(),
     tasks: [],
     workers: [],
   };
@@ -57,6 +81,7 @@ const STATUSES: readonly unknown[] = TASK_STATUSES;
 const TASK_ID = /^[1-9][0-9]*$/;
 const LOG_FILE = /^journal\.\d+\.log$/;
 const HISTORY_FILE = /^history[\w.-]*\.jsonl$/;
+export const QUEUE_FILE = /^queue\.(\d+)\.jsonl$/;
 
 function isWorkerRef(x: unknown): boolean {
   return isObject(x) && isNumber(x.pid) && typeof x.host === "string" && isNumberOrNull(x.startTime) && isStringOrNull(x.bootId);
@@ -92,6 +117,20 @@ function isWorkerSlot(x: unknown): boolean {
   return isObject(x) && typeof x.slot === "string" && typeof x.reservedAt === "string" && (x.process === null || isWorkerRef(x.process));
 }
 
+export function isColdQueue(x: unknown): boolean {
+  return (
+    isObject(x) &&
+    typeof x.file === "string" &&
+    QUEUE_FILE.test(x.file) &&
+    isNumber(x.bytes) &&
+    isNumber(x.offset) &&
+    isNumber(x.count) &&
+    (x.offset as number) <= (x.bytes as number) &&
+    Array.isArray(x.skip) &&
+    x.skip.every((id) => typeof id === "string" && TASK_ID.test(id))
+  );
+}
+
 function isDoc(x: unknown): boolean {
   return (
     isObject(x) &&
@@ -105,6 +144,7 @@ function isDoc(x: unknown): boolean {
     typeof x.history.file === "string" &&
     HISTORY_FILE.test(x.history.file) &&
     isNumber(x.history.bytes) &&
+    (x.version === 1 ? x.queue === undefined : isColdQueue(x.queue)) &&
     Array.isArray(x.tasks) &&
     x.tasks.every(isTask) &&
     Array.isArray(x.workers) &&
@@ -142,6 +182,17 @@ const taskSchema = v.looseObject({
   worker: v.nullable(workerRef),
 });
 
+const queueSchema = v.pipe(
+  v.object({
+    file: v.pipe(v.string(), v.regex(QUEUE_FILE)),
+    bytes: v.number(),
+    offset: v.number(),
+    count: v.number(),
+    skip: v.array(v.pipe(v.string(), v.regex(TASK_ID))),
+  }),
+  v.check((q) => q.offset <= q.bytes, "the queue's cursor is past its committed bytes"),
+);
+
 const docSchema = v.object({
   format: v.literal(JOURNAL_FORMAT),
   version: v.number(),
@@ -149,6 +200,7 @@ const docSchema = v.object({
   log: v.pipe(v.string(), v.regex(LOG_FILE)),
   nextId: v.number(),
   history: v.object({ file: v.pipe(v.string(), v.regex(HISTORY_FILE)), bytes: v.number() }),
+  queue: v.optional(queueSchema),
   tasks: v.array(taskSchema),
   workers: v.array(v.object({ slot: v.string(), reservedAt: v.string(), process: v.nullable(workerRef) })),
 });
@@ -162,10 +214,19 @@ export function checkDoc(value: unknown): string | null {
   }
   if (isDoc(value)) return null;
   const result = v.safeParse(docSchema, value);
-  if (result.success) return null;
+  if (result.success) {
+    const { version, queue } = result.output;
+    return version === 1 ? (queue === undefined ? null : "a version 1 journal has no queue") : queue === undefined ? "it has no queue" : null;
+  }
   const issue = result.issues[0];
   const path = issue.path?.map((p) => String(p.key)).join(".") ?? "";
   return `unexpected content${path ? ` at ${path}` : ""}: ${issue.message}`;
+}
+
+/** A checked document as this version uses it: a version 1 journal's queue is empty. */
+export function upgraded(doc: JournalDoc): JournalDoc {
+  if (doc.queue === undefined) doc.queue = emptyQueue();
+  return doc;
 }
 
 export function checkTask(value: unknown): string | null {

@@ -209,6 +209,90 @@ export function describeJournalStore(name: string, open: () => { store: JournalS
       expect(await store.retireWorker("w", at(3), 1000)).toEqual({ retired: false, nextDueAt: at(500).toISOString() });
       expect(await store.retireWorker("w", at(3), 100)).toEqual({ retired: true, nextDueAt: null });
     });
+
+    // Past the active set's limit (1,000 in the file journal) a store may keep plain queued tasks
+    // elsewhere (the file journal's cold queue): every operation must still see them as queued tasks.
+    describe("a deep queue", () => {
+      const DEEP = 1_200;
+      const deep = async () => {
+        fresh();
+        await store.enqueue(Array.from({ length: DEEP }, (_, i) => input({ context: { n: i + 1 } })), T0, noWorker);
+      };
+      const succeed = { kind: "succeeded", message: null, result: null } as const;
+
+      it("get, list, cancel and remove see its tasks; ids go on after it", async () => {
+        await deep();
+        expect(await store.get("600")).toMatchObject({ id: "600", status: "queued", context: { n: 600 } });
+        expect(await store.get(String(DEEP + 1))).toBeNull();
+        expect((await store.list({ limit: 3 })).map((t) => t.id)).toEqual(["1", "2", "3"]);
+        expect((await store.list({ statuses: ["queued"], limit: 2 })).map((t) => t.id)).toEqual(["1", "2"]);
+        expect(await store.list({ statuses: ["running"] })).toEqual([]);
+        expect((await store.cancel("2", at(1)))!).toMatchObject({ effect: "cancelled", task: { status: "cancelled" } });
+        expect((await store.remove(["3"], at(1))).removed.map((t) => t.id)).toEqual(["3"]);
+        expect(await store.get("2")).toMatchObject({ status: "cancelled" });
+        expect(await store.get("3")).toBeNull();
+        expect((await store.list({ statuses: ["queued"], limit: 2 })).map((t) => t.id)).toEqual(["1", "4"]);
+        expect((await store.list({ statuses: ["cancelled"] })).map((t) => t.id)).toEqual(["2"]);
+        expect((await store.enqueue([input()], at(2), noWorker)).tasks[0]!.id).toBe(String(DEEP + 1));
+      });
+
+      it("claims keep claim order with the rest of the active set: due retries first, serial keys held, each task once", async () => {
+        await deep();
+        const [serialA, serialB] = (await store.enqueue([input({ serialKey: "k" }), input({ serialKey: "k" })], T0, noWorker)).tasks;
+        await store.enqueue([input({ runAt: at(3_600_000) })], T0, noWorker);
+        await store.cancel("5", at(1));
+        const first = (await store.claimNext("w", ME, at(1), alive))!;
+        expect(first.id).toBe("1");
+        await store.settle(first.id, first.lease!, { kind: "failed", error: { message: "x", stack: null, where: null }, message: null }, at(2));
+        // Task 1 failed without a retry policy: final.
+        const order: string[] = [];
+        let now = 3;
+        for (let claimed = await store.claimNext("w", ME, at(now), alive); claimed; claimed = await store.claimNext("w", ME, at(++now), alive)) {
+          order.push(claimed.id);
+          if (claimed.serialKey !== null) {
+            // Its serial twin waits while it runs.
+            const other = await store.claimNext("v", OTHER, at(now), alive);
+            expect(other?.serialKey ?? null).toBeNull();
+            if (other) {
+              order.push(other.id);
+              await store.settle(other.id, other.lease!, succeed, at(now));
+            }
+          }
+          await store.settle(claimed.id, claimed.lease!, succeed, at(now));
+        }
+        const expected = [...Array.from({ length: DEEP - 1 }, (_, i) => String(i + 2)).filter((id) => id !== "5"), serialA!.id, serialB!.id];
+        expect(order).toEqual(expected);
+        expect(await store.claimNext("w", ME, at(3_600_000), alive)).toMatchObject({ id: String(DEEP + 3) });
+        expect(await store.get("600")).toMatchObject({ status: "succeeded" });
+      });
+
+      it("a retry that comes due is claimed before the queued tasks behind it", async () => {
+        fresh();
+        await store.enqueue([input({ retry: normaliseRetry({ tries: 1, interval: "10s" }) })], T0, noWorker);
+        await store.enqueue(Array.from({ length: DEEP }, () => input()), T0, noWorker);
+        const first = (await store.claimNext("w", ME, at(1), alive))!;
+        await store.settle(first.id, first.lease!, { kind: "failed", error: { message: "x", stack: null, where: null }, message: null }, at(2));
+        expect((await store.claimNext("w", ME, at(3), alive))!.id).toBe("2");
+        expect((await store.claimNext("w", ME, at(20_000), alive))!).toMatchObject({ id: "1", tries: 2 });
+        expect((await store.claimNext("w", ME, at(20_001), alive))!.id).toBe("3");
+      });
+
+      it("a claim that refuses queued tasks (a tick's budget) leaves them queued, in order", async () => {
+        await deep();
+        const refuseEven: ClaimOptions = { ...alive, accept: (task) => Number(task.id) % 2 === 1 };
+        expect((await store.claimNext("w", ME, at(1), refuseEven))!.id).toBe("1");
+        expect((await store.claimNext("w", ME, at(2), refuseEven))!.id).toBe("3");
+        expect((await store.list({ statuses: ["queued"], limit: 3 })).map((t) => t.id)).toEqual(["2", "4", "5"]);
+        expect((await store.claimNext("w", ME, at(3), alive))!.id).toBe("2");
+      });
+
+      it("a worker retires only once the deep queue is drained", async () => {
+        await deep();
+        expect(await store.retireWorker("w", at(1), 0)).toEqual({ retired: false, nextDueAt: null });
+        const options: EnqueueOptions = { maxWorkers: 3, liveness: () => "alive", scheduleWindowMs: 0 };
+        expect(await store.reserveWorker(at(1), options)).not.toBeNull();
+      });
+    });
   });
 }
 

@@ -54,8 +54,11 @@ async function frozenAt(project: Project, point: CrashPoint, args: string[], { o
   return { pid: stopped[0]!, done: command };
 }
 
-/** A point and a write that passes it: a cancel moves a task to the history; a big context makes the log compact. */
-const POINTS: Array<{ point: CrashPoint; write: "cancel" | "big" }> = [
+/**
+ * A point and a write that passes it: a cancel moves a task to the history; a big context makes the
+ * log compact; a bulk enqueue past the active set's limit appends to the cold queue.
+ */
+const POINTS: Array<{ point: CrashPoint; write: "cancel" | "big" | "bulk" }> = [
   { point: "locked", write: "cancel" },
   { point: "read", write: "cancel" },
   { point: "history-appended", write: "cancel" },
@@ -66,13 +69,27 @@ const POINTS: Array<{ point: CrashPoint; write: "cancel" | "big" }> = [
   { point: "renamed", write: "big" },
   { point: "snapshot-written", write: "big" },
   { point: "before-unlock", write: "cancel" },
+  { point: "queue-appended", write: "bulk" },
+  { point: "log-appended", write: "bulk" },
 ];
 
-async function setUp(project: Project): Promise<{ args: string[]; acknowledged: string[] }> {
+const BULK = 1_100;
+
+async function setUp(project: Project, write: (typeof POINTS)[number]["write"]): Promise<{ args: string[]; acknowledged: string[] }> {
   const acknowledged = [await project.run("noop", ["--no-worker"]), await project.run("noop", ["--no-worker"])];
-  const bigFile = join(project.dir, "big.json");
-  writeFileSync(bigFile, JSON.stringify({ pad: "x".repeat(300 * 1024) }));
-  return { args: ["--ctx-file", bigFile], acknowledged };
+  if (write === "cancel") return { args: ["cancel", acknowledged[0]!], acknowledged };
+  const file = join(project.dir, "input.json");
+  if (write === "big") writeFileSync(file, JSON.stringify({ pad: "x".repeat(300 * 1024) }));
+  else writeFileSync(file, Array.from({ length: BULK }, (_, i) => JSON.stringify({ i })).join("\n"));
+  return { args: ["run", "--no-worker", "noop", write === "big" ? "--ctx-file" : "--each", file], acknowledged };
+}
+
+/** The ids a frozen write printed once it was let go: a run's, never a cancel's. */
+function printed(write: (typeof POINTS)[number]["write"], stdout: unknown): string[] {
+  if (write === "cancel") return [];
+  const ids = String(stdout).trim().split("\n");
+  expect(ids).toHaveLength(write === "bulk" ? BULK : 1);
+  return ids;
 }
 
 function check(project: Project, acknowledged: string[]): void {
@@ -86,9 +103,8 @@ describe("a writer frozen mid-commit", () => {
   for (const { point, write } of POINTS) {
     it(`on this host, frozen at ${point} (${write}): it keeps the lock, the other writer waits, both land`, async () => {
       const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") }, env: { BGTASK_LOCK_STALE: "2s" } });
-      const { args, acknowledged } = await setUp(project);
-      const frozenArgs = write === "cancel" ? ["cancel", acknowledged[0]!] : ["run", "--no-worker", "noop", ...args];
-      const frozen = await frozenAt(project, point, frozenArgs, { ownNamespace: false });
+      const { args, acknowledged } = await setUp(project, write);
+      const frozen = await frozenAt(project, point, args, { ownNamespace: false });
       const other = project.cli(["run", "--no-worker", "noop"]);
       // The frozen holder's lock grows older than the stale time (its refresh is frozen too), and
       // still the other writer does not take it: the lock names a live process.
@@ -100,8 +116,7 @@ describe("a writer frozen mid-commit", () => {
       const [a, b] = [await frozen.done, await other];
       expect(a.exitCode, String(a.stderr)).toBe(0);
       expect(b.code, b.stderr).toBe(0);
-      acknowledged.push(b.stdout.trim());
-      if (write === "big") acknowledged.push(String(a.stdout).trim());
+      acknowledged.push(b.stdout.trim(), ...printed(write, a.stdout));
       check(project, acknowledged);
       if (write === "cancel") expect((await project.status(acknowledged[0]!)).status).toBe("cancelled");
     }, 60_000);
@@ -110,9 +125,8 @@ describe("a writer frozen mid-commit", () => {
   for (const { point, write } of POINTS) {
     it.skipIf(!canUnshare)(`in another pid namespace, frozen at ${point} (${write}): taken over once stale, and its late write lands once or not at all`, async () => {
       const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") }, env: { BGTASK_LOCK_STALE: "2s" } });
-      const { args, acknowledged } = await setUp(project);
-      const frozenArgs = write === "cancel" ? ["cancel", acknowledged[0]!] : ["run", "--no-worker", "noop", ...args];
-      const frozen = await frozenAt(project, point, frozenArgs, { ownNamespace: true });
+      const { args, acknowledged } = await setUp(project, write);
+      const frozen = await frozenAt(project, point, args, { ownNamespace: true });
       // The other writer takes the stale lock over and commits while the first is still frozen.
       const other = await project.cli(["run", "--no-worker", "noop"]);
       expect(other.code, other.stderr).toBe(0);
@@ -121,7 +135,7 @@ describe("a writer frozen mid-commit", () => {
       process.kill(frozen.pid, "SIGCONT");
       const a = await frozen.done;
       expect(a.exitCode, String(a.stderr)).toBe(0);
-      if (write === "big") acknowledged.push(String(a.stdout).trim());
+      acknowledged.push(...printed(write, a.stdout));
       check(project, acknowledged);
       const list = await project.list();
       expect(list.map((t) => t.id).sort()).toEqual([...new Set(acknowledged)].sort());

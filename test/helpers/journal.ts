@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { readLogFrom, replay } from "../../src/journal/journal-log.ts";
-import { checkDoc, type JournalDoc } from "../../src/journal/schema.ts";
+import { checkDoc, upgraded, type JournalDoc } from "../../src/journal/schema.ts";
+import { ColdReader } from "../../src/journal/cold-queue.ts";
 import { WORKER_NODE_FLAGS } from "../../src/worker/spawn.ts";
 import { cpSync } from "node:fs";
 import { fixture } from "./fixtures.ts";
@@ -17,7 +18,9 @@ export interface JournalState {
   doc: JournalDoc;
   /** Final tasks from the committed part of the history, oldest first. */
   history: TaskRecord[];
-  /** Every task id the journal holds, with how many times it appears (active set + history). */
+  /** Tasks waiting in the cold queue's committed segment, in id order. */
+  cold: TaskRecord[];
+  /** Every task id the journal holds, with how many times it appears (active set + cold queue + history). */
   counts: Map<string, number>;
   /** The newest record of each task. */
   byId: Map<string, TaskRecord>;
@@ -32,7 +35,7 @@ export function readJournalState(project: Project): JournalState {
   const parsed: unknown = JSON.parse(text);
   const problem = checkDoc(parsed);
   if (problem !== null) throw new Error(`journal.json is not valid: ${problem}`);
-  const doc = parsed as JournalDoc;
+  const doc = upgraded(parsed as JournalDoc);
   const logPath = join(project.home, doc.log);
   replay(logPath, doc, readLogFrom(logPath, 0));
   const historyPath = join(project.home, doc.history.file);
@@ -44,13 +47,14 @@ export function readJournalState(project: Project): JournalState {
     if (!committed.endsWith("\n")) throw new Error("committed history does not end with a newline");
     for (const line of committed.slice(0, -1).split("\n")) history.push(JSON.parse(line) as TaskRecord);
   }
+  const cold = [...new ColdReader(project.home).tasks(doc.queue)];
   const counts = new Map<string, number>();
   const byId = new Map<string, TaskRecord>();
-  for (const task of [...history, ...doc.tasks]) {
+  for (const task of [...history, ...cold, ...doc.tasks]) {
     counts.set(task.id, (counts.get(task.id) ?? 0) + 1);
     byId.set(task.id, task);
   }
-  return { doc, history, counts, byId };
+  return { doc, history, cold, counts, byId };
 }
 
 /** Ids that are missing or appear more than once, among `acknowledged`; plus duplicates of any id. */

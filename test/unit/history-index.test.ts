@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTask, type TaskRecord } from "../../src/core/task.ts";
 import { JournalCorruptError } from "../../src/errors.ts";
-import { appendHistory, findInHistory, historyLine, type HistoryEntry } from "../../src/journal/history.ts";
+import { findInHistory, historyLine, type HistoryEntry } from "../../src/journal/history.ts";
+import { appendLines } from "../../src/journal/durable-file.ts";
 import { findIndexed, indexAppended, indexPathOf } from "../../src/journal/history-index.ts";
 
 let dir: string;
@@ -32,7 +33,7 @@ const tombstone = (id: string): HistoryEntry => ({ id, removed: "2026-01-01T00:0
 function commit(entries: HistoryEntry[], { index: withIndex = true } = {}): number {
   const lines = entries.map(historyLine);
   const start = committed;
-  const end = appendHistory(path, start, lines, false);
+  const end = appendLines(path, start, lines, false);
   if (withIndex) indexAppended(path, start, entries.map((e) => e.id), lines.map((l) => Buffer.byteLength(l)), false);
   committed = end;
   return end;
