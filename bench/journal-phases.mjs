@@ -47,8 +47,9 @@ for (const size of sizes) {
   row["report"] = format(await timed(20, () => store.report(task.id, task.lease, { progress: 50 }, new Date())));
   row["settle + claim next"] = format(
     await timed(reps, async () => {
-      const { next } = await store.settleAndClaimNext({ id: task.id, lease: task.lease, outcome: { kind: "succeeded", message: null, result: null } }, me, new Date(), claimOptions);
-      task = next ?? (await store.claimNext("bench", me, new Date(), claimOptions));
+      const ends = [{ id: task.id, lease: task.lease, outcome: { kind: "succeeded", message: null, result: null } }];
+      const { next } = await store.exchange(me, new Date(), claimOptions, { ends, giveBack: [], claim: 1 });
+      task = next[0] ?? (await store.claimNext("bench", me, new Date(), claimOptions));
     }),
   );
   row["list (default)"] = format(await timed(10, () => store.list({ limit: 50 })));

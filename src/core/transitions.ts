@@ -32,17 +32,25 @@ export function isDueWithin(task: TaskRecord, now: Date, windowMs: number): bool
  * (a tick skips tasks whose timeout outlasts its budget, and gives each task one slice).
  */
 export function pickNext(tasks: readonly TaskRecord[], now: Date, accept?: (task: TaskRecord) => boolean): TaskRecord | undefined {
+  return pickFirst(tasks, now, 1, accept)[0];
+}
+
+/** The first `count` tasks in claim order (see pickNext), in one pass over `tasks`. */
+export function pickFirst(tasks: readonly TaskRecord[], now: Date, count: number, accept?: (task: TaskRecord) => boolean): TaskRecord[] {
   // Called on every claim over the whole active set (10,000s queued): one cheap look per task, and
-  // the busy serial keys only looked for when a task that would be next has one.
+  // the busy serial keys only looked for when a task that would be taken has one.
   let busy: Set<string> | undefined;
-  let best: TaskRecord | undefined;
+  const best: TaskRecord[] = [];
   for (const task of tasks) {
     if (!isRunnable(task, now)) continue;
-    if (best !== undefined && compareClaimOrder(task, best) >= 0) continue;
+    if (best.length === count && compareClaimOrder(task, best[count - 1]!) >= 0) continue;
     if (task.serialKey !== null && (busy ??= busySerialKeys(tasks)).has(task.serialKey)) continue;
-    // Asked last, and only of a task that would be next: `accept` may cost more than the order.
+    // Asked last, and only of a task that would be taken: `accept` may cost more than the order.
     if (accept && !accept(task)) continue;
-    best = task;
+    let at = best.length;
+    while (at > 0 && compareClaimOrder(task, best[at - 1]!) < 0) at -= 1;
+    best.splice(at, 0, task);
+    if (best.length > count) best.pop();
   }
   return best;
 }
@@ -158,6 +166,34 @@ export function settle(task: TaskRecord, outcome: TryOutcome, now: Date, random?
       };
     }
   }
+}
+
+/** A first try of a task with no serial key and no steps: what a worker may claim ahead into its local queue. */
+export function isFreshPlain(task: TaskRecord): boolean {
+  return task.status === "queued" && task.tries === 0 && task.serialKey === null && task.step === null;
+}
+
+/** A claimed first try that never started (a worker's local queue): queued as before the claim, no try counted. */
+export function canGiveBack(task: TaskRecord): boolean {
+  return task.status === "running" && task.tries === 1 && task.history.length === 1 && task.step === null;
+}
+
+/** The task as it was before its claim (see canGiveBack); a cancel asked meanwhile then ends it, with no try. */
+export function giveBack(task: TaskRecord, now: Date): TaskRecord {
+  const queued: TaskRecord = {
+    ...task,
+    status: "queued",
+    tries: 0,
+    remainingTries: task.maxTries,
+    startedAt: null,
+    worker: null,
+    lease: null,
+    heartbeatAt: null,
+    timeoutAt: null,
+    cancelRequestedAt: null,
+    history: [],
+  };
+  return task.cancelRequestedAt ? cancel(queued, now) : queued;
 }
 
 /** A running task whose worker is gone: the try counts as failed with a message saying so. */

@@ -4,7 +4,7 @@
 // worker silent for 41 s, past the heartbeat timeout: its try was failed as "dead" (stress test
 // C1). The file needs no lock; a frozen process (SIGSTOP, a suspended VM) stops renewing it too,
 // so recovery still ends its try.
-import { readdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { closeSync, constants, openSync, readdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { WorkerRef } from "../core/task.ts";
@@ -31,18 +31,80 @@ export function lastBeat(home: string): (worker: WorkerRef) => number | null {
   };
 }
 
+/** A killed worker's beat file is kept this long: recovery reads from it which task the worker had started. */
+const LEFTOVER_KEEP_MS = 10 * 60_000;
+
 /** Removes the beat files of processes that are gone: left by workers that were killed. */
 function removeLeftovers(dir: string): void {
   for (const name of readdirSync(dir)) {
     const [pid, startTime] = name.split("-").map(Number);
     if (processStartTime(pid!) !== startTime) {
       try {
-        unlinkSync(join(dir, name));
+        if (statSync(join(dir, name)).mtimeMs < Date.now() - LEFTOVER_KEEP_MS) unlinkSync(join(dir, name));
       } catch {
         // removed by another process doing the same
       }
     }
   }
+}
+
+/** What a worker writes in its beat file before it has started a task. */
+const NONE_STARTED = "-";
+/** Every note has this width, so a shorter id overwrites a longer one whole. */
+const NOTE_WIDTH = 24;
+
+/**
+ * Notes in this process's beat file (a positioned write, no lock) which task it starts, before the
+ * executor runs: a worker that claims tasks ahead of starting them (its local queue) and dies has
+ * its other first tries given back by recovery, with no try counted.
+ */
+export class StartedNote {
+  private readonly dir: string;
+  private readonly path: string;
+  private fd: number | null = null;
+
+  constructor(home: string) {
+    this.dir = beatsDir(home);
+    this.path = join(this.dir, beatName(currentProcess()));
+    this.write(NONE_STARTED);
+  }
+
+  started(id: string): void {
+    this.write(id);
+  }
+
+  private write(text: string): void {
+    try {
+      if (this.fd === null) {
+        ensurePrivateDir(this.dir);
+        this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o600);
+      }
+      writeSync(this.fd, text.padEnd(NOTE_WIDTH), 0);
+    } catch {
+      // No note: recovery cannot tell, and counts a try against each of this worker's tries.
+      this.close();
+    }
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+/** The task `worker` last started, from its beat file: "" for none, null when that cannot be told (another host, no note). */
+export function startedTask(home: string): (worker: WorkerRef) => string | null {
+  return (worker) => {
+    if (worker.host !== hostname() || worker.startTime === null) return null;
+    let note: string;
+    try {
+      note = readFileSync(join(beatsDir(home), beatName(worker)), "latin1").trim();
+    } catch {
+      return null;
+    }
+    if (note === NONE_STARTED) return "";
+    return /^[1-9][0-9]*$/.test(note) ? note : null;
+  };
 }
 
 function touch(file: string): void {

@@ -9,14 +9,18 @@ import { createTask, isFinal } from "../core/task.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
 import {
   cancel,
+  canGiveBack,
   claim,
   compareClaimOrder,
   compareIds,
+  giveBack,
   isDueWithin,
+  isFreshPlain,
   isHeldBy,
   isRunnable,
   OUTSIDE_FORCE_MARGIN_MS,
   overdueOutcome,
+  pickFirst,
   pickNext,
   promote,
   recoverFromDeadWorker,
@@ -40,6 +44,8 @@ import type {
   ClaimOptions,
   EnqueueOptions,
   EnqueueResult,
+  Exchange,
+  ExchangeResult,
   JournalStore,
   ListFilter,
   LivenessCheck,
@@ -51,7 +57,6 @@ import type {
   TerminateProcess,
   TickHolder,
   TryControl,
-  TryEnd,
 } from "./store.ts";
 
 /** A reserved slot whose worker never registered is given up after this long. */
@@ -167,14 +172,12 @@ export class FileJournal implements JournalStore {
       // The beat outside the journal is asked only when the journal's heartbeat is stale.
       const beat = silentMs > options.heartbeatTimeoutMs ? options.lastBeat?.(task.worker) : null;
       if (beat != null) silentMs = Math.min(silentMs, now.getTime() - beat);
-      if (state === "dead") {
+      const lost = state === "dead" ? "its process is gone" : silentMs > options.heartbeatTimeoutMs ? `no heartbeat for ${Math.round(silentMs / 1000)}s` : null;
+      if (lost !== null) {
         // Its executor's children may outlive it in its process group: stop them before a new try.
-        options.terminate?.(task.worker);
-        this.put(doc, tx, recoverFromDeadWorker(task, now, "its process is gone"));
-        result.recovered.push(task.id);
-      } else if (silentMs > options.heartbeatTimeoutMs) {
+        if (state === "dead") options.terminate?.(task.worker);
         // Alive but silent (stopped, hung, cut off): not killed; its lease fences it if it wakes up.
-        this.put(doc, tx, recoverFromDeadWorker(task, now, `no heartbeat for ${Math.round(silentMs / 1000)}s`));
+        this.put(doc, tx, this.neverStarted(task, options) ? giveBack(task, now) : recoverFromDeadWorker(task, now, lost));
         result.recovered.push(task.id);
       } else if (options.terminate) {
         const outcome = overdueOutcome(task, now, options.graceMs, OUTSIDE_FORCE_MARGIN_MS);
@@ -187,11 +190,18 @@ export class FileJournal implements JournalStore {
     return result;
   }
 
+  /** A lost worker's first try that its beat file shows it never started: claimed ahead into its local queue. */
+  private neverStarted(task: TaskRecord, options: RecoverOptions): boolean {
+    if (!canGiveBack(task) || task.worker === null) return false;
+    const started = options.startedTask?.(task.worker) ?? null;
+    return started !== null && started !== task.id;
+  }
+
   /** Reserves a slot for one more worker when fewer are alive than `maxWorkers` and than there is work. */
-  private reserveSlot(doc: JournalDoc, now: Date, options: EnqueueOptions): string | null {
+  private reserveSlot(doc: JournalDoc, now: Date, options: EnqueueOptions, enqueuedCold = 0): string | null {
     if (options.maxWorkers === null) return null;
     const live = this.pruneSlots(doc, now, options.liveness);
-    const demand = doc.tasks.filter((t) => t.status === "running" || isRunnable(t, now) || isDueWithin(t, now, options.scheduleWindowMs)).length + coldCount(doc.queue);
+    const demand = doc.tasks.filter((t) => t.status === "running" || isRunnable(t, now) || isDueWithin(t, now, options.scheduleWindowMs)).length + coldCount(doc.queue) + enqueuedCold;
     if (live.length >= options.maxWorkers || live.length >= demand) return null;
     const slot = uniqueName();
     doc.workers.push({ slot, reservedAt: now.toISOString(), process: null });
@@ -234,7 +244,8 @@ export class FileJournal implements JournalStore {
           tx.touched.add(task.id);
         }
       }
-      return { tasks: created, workerSlot: this.reserveSlot(doc, now, options) };
+      // The cold tasks are counted into the queue as they are appended, after this.
+      return { tasks: created, workerSlot: this.reserveSlot(doc, now, options, tx.cold.length) };
     });
     if (usedUp !== null) this.removeSegment(usedUp);
     return result;
@@ -269,44 +280,60 @@ export class FileJournal implements JournalStore {
     return null;
   }
 
-  claimNext(slot: string, worker: WorkerRef, now: Date, options: ClaimOptions): Promise<TaskRecord | null> {
-    return this.transactUnsynced((doc, tx) => this.claimIn(doc, tx, worker, now, options));
+  async claimNext(slot: string, worker: WorkerRef, now: Date, options: ClaimOptions): Promise<TaskRecord | null> {
+    return (await this.exchange(worker, now, options, { ends: [], giveBack: [], claim: 1 })).next[0] ?? null;
   }
 
-  settleAndClaimNext(end: TryEnd, worker: WorkerRef, now: Date, options: ClaimOptions) {
+  exchange(worker: WorkerRef, now: Date, options: ClaimOptions, exchange: Exchange): Promise<ExchangeResult> {
     return this.transactUnsynced((doc, tx) => {
-      const task = doc.tasks.find((t) => t.id === end.id);
-      if (!task || !isHeldBy(task, end.lease)) return { settled: null, next: null };
-      const settled = settle(task, end.outcome, now);
-      this.put(doc, tx, settled);
-      return { settled, next: this.claimIn(doc, tx, worker, now, options) };
+      const byId = new Map(doc.tasks.map((t) => [t.id, t]));
+      const held = (id: string, lease: string) => {
+        const task = byId.get(id);
+        return task && isHeldBy(task, lease) ? task : null;
+      };
+      const settled = exchange.ends.map((end) => {
+        const task = held(end.id, end.lease);
+        if (!task) return null;
+        const done = settle(task, end.outcome, now);
+        this.put(doc, tx, done);
+        return done;
+      });
+      for (const { id, lease } of exchange.giveBack) {
+        const task = held(id, lease);
+        if (task && canGiveBack(task)) this.put(doc, tx, giveBack(task, now));
+      }
+      if (settled.includes(null) || exchange.claim < 1) return { settled, next: [] };
+      return { settled, next: this.claimIn(doc, tx, worker, now, options, exchange.claim) };
     });
   }
 
-  private claimIn(doc: JournalDoc, tx: Transaction, worker: WorkerRef, now: Date, options: ClaimOptions): TaskRecord | null {
+  private claimIn(doc: JournalDoc, tx: Transaction, worker: WorkerRef, now: Date, options: ClaimOptions, max: number): TaskRecord[] {
     const sinceRecovery = now.getTime() - this.recoveredAt;
     // A clock set back counts as due.
     const recoveryDue = options.recoverEveryMs === undefined || sinceRecovery >= options.recoverEveryMs || sinceRecovery < 0;
     if (recoveryDue) this.recoverForClaim(doc, tx, now, options);
-    let next = this.nextToClaim(doc, tx, now, options.accept);
+    let hot = pickFirst(doc.tasks, now, max, options.accept);
     // A worker about to idle looks for lost tries first: one may be the work it is waiting for.
-    if (!next && !recoveryDue) {
+    if (hot.length === 0 && coldCount(doc.queue) === 0 && !recoveryDue) {
       this.recoverForClaim(doc, tx, now, options);
-      next = this.nextToClaim(doc, tx, now, options.accept);
+      hot = pickFirst(doc.tasks, now, max, options.accept);
     }
-    if (!next) return null;
-    const claimed = claim(next, worker, uniqueName(), now);
-    this.put(doc, tx, claimed);
+    // The active set's first ones (found in one pass) and the cold queue's, merged in claim order.
+    const claimed: TaskRecord[] = [];
+    let taken = 0;
+    while (claimed.length < max) {
+      const head = this.coldHead(doc, tx, options.accept);
+      const fromHot = hot[taken] !== undefined && (head === null || compareClaimOrder(hot[taken]!, head.task) < 0);
+      const next = fromHot ? hot[taken]! : head?.task;
+      // Ahead of its start only what can be given back as it was: a first try, no serial key, no steps.
+      if (next === undefined || (claimed.length > 0 && !isFreshPlain(next))) break;
+      if (fromHot) taken += 1;
+      else doc.queue = pastHead(doc.queue, head!);
+      const task = claim(next, worker, uniqueName(), now);
+      this.put(doc, tx, task);
+      claimed.push(task);
+    }
     return claimed;
-  }
-
-  /** The active set's next task or the cold queue's first, whichever claim order puts first; a cold one leaves the queue. */
-  private nextToClaim(doc: JournalDoc, tx: Transaction, now: Date, accept: ClaimOptions["accept"]): TaskRecord | undefined {
-    const hot = pickNext(doc.tasks, now, accept);
-    const head = this.coldHead(doc, tx, accept);
-    if (head === null || (hot !== undefined && compareClaimOrder(hot, head.task) < 0)) return hot;
-    doc.queue = pastHead(doc.queue, head);
-    return head.task;
   }
 
   private recoverForClaim(doc: JournalDoc, tx: Transaction, now: Date, options: ClaimOptions): void {

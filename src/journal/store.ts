@@ -52,6 +52,12 @@ export interface RecoverOptions {
    * heartbeat that could not get the journal lock in time is not silence.
    */
   lastBeat?: (worker: WorkerRef) => number | null;
+  /**
+   * The task a worker last started, as it says outside the journal (its beat file): "" for none,
+   * null when that cannot be told. A dead or silent worker's other first tries never started (a
+   * local queue): they are given back, with no try counted.
+   */
+  startedTask?: (worker: WorkerRef) => string | null;
   /** A try still running this long (plus a margin) after its cancel or timeout is forced. */
   graceMs: number;
   /** Forces overdue tries; without it they are left to their own worker's supervisor. */
@@ -109,6 +115,23 @@ export interface TryEnd {
   outcome: TryOutcome;
 }
 
+/** What a worker hands over in one transaction: its usual step between tasks. */
+export interface Exchange {
+  /** Tries that ended, recorded under their leases. */
+  ends: readonly TryEnd[];
+  /** Claimed tries it never started (its local queue), queued again as they were: no try counted. */
+  giveBack: readonly { id: string; lease: string }[];
+  /** Claim up to this many: the next task in claim order, then the ones after it while each is a fresh plain task (isFreshPlain). */
+  claim: number;
+}
+
+export interface ExchangeResult {
+  /** Per end: the settled task, or null when its lease was no longer the task's. */
+  settled: Array<TaskRecord | null>;
+  /** What was claimed: nothing when any lease was lost, since a worker presumed dead must stop. */
+  next: TaskRecord[];
+}
+
 export interface RetireResult {
   retired: boolean;
   /** When not retired because a scheduled task is due soon: when it is due. */
@@ -131,12 +154,8 @@ export interface JournalStore {
   /** Ends a try; throws LeaseLostError when `lease` is no longer the task's. */
   settle(id: string, lease: string, outcome: TryOutcome, now: Date): Promise<TaskRecord>;
 
-  /**
-   * Ends a try and claims the next task for the same worker in one transaction (a worker's usual
-   * step between two tasks). `settled` is null when `lease` was no longer the task's: then nothing
-   * is claimed either, since a worker presumed dead must stop.
-   */
-  settleAndClaimNext(end: TryEnd, worker: WorkerRef, now: Date, options: ClaimOptions): Promise<{ settled: TaskRecord | null; next: TaskRecord | null }>;
+  /** Records ended tries, gives back unstarted ones and claims the next tasks for `worker`, in one transaction. */
+  exchange(worker: WorkerRef, now: Date, options: ClaimOptions, exchange: Exchange): Promise<ExchangeResult>;
 
   /** Records that the process in `slot` is the started worker. */
   registerWorker(slot: string, worker: WorkerRef, now: Date): Promise<void>;

@@ -26,7 +26,7 @@ const WRITES: ReadonlySet<PropertyKey> = new Set<keyof JournalStore>([
   "claimNext",
   "report",
   "settle",
-  "settleAndClaimNext",
+  "exchange",
   "registerWorker",
   "retireWorker",
   "recover",

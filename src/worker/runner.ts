@@ -1,14 +1,16 @@
 // The worker loop: register in the slot the spawner reserved, claim the oldest runnable task,
 // run it, record how it ended, and repeat until the queue stays empty for the idle window (or a
 // scheduled task due within the schedule window is slept for). A supervisor thread watches each try.
+// While tasks end quickly the worker claims several at once (a local queue, as graphile-worker's)
+// and records their ends together with the next claim: one journal write for many tasks.
 import type { Config } from "../config/config.ts";
 import type { TaskRecord } from "../core/task.ts";
 import type { TryOutcome } from "../core/transitions.ts";
-import { LeaseLostError } from "../errors.ts";
 import { resolveExecutor } from "../executor/discover.ts";
 import { loadExecutor, type LoadedExecutor } from "../executor/load.ts";
 import { currentProcess } from "../host/process-identity.ts";
-import type { JournalStore, TryEnd } from "../journal/store.ts";
+import type { ClaimOptions, JournalStore, TryEnd } from "../journal/store.ts";
+import { StartedNote } from "../host/beat.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { patientStore } from "./disk-patience.ts";
 import { executeTry } from "./execute.ts";
@@ -21,6 +23,12 @@ import { toTaskError } from "./task-error.ts";
 import { uniqueName } from "../host/unique-name.ts";
 
 const IDLE_POLL_MS = 100;
+/** The most tasks claimed ahead of their start. */
+const MAX_BATCH = 32;
+/** A batch whose every try ended within this long lets the next be twice as large; one slower try makes it 1 again. */
+const FAST_TRY_MS = 10;
+/** A try still running after this long gives back the tasks claimed after it (other workers may be idle). */
+const HOLD_MS = 50;
 // Looking for dead workers' tries scans the whole active set: once a second is soon enough while
 // there is work (an idle claim always looks), and a busy drain does not pay it per task.
 const RECOVER_EVERY_MS = 1_000;
@@ -55,8 +63,16 @@ export class Runner {
   private current: { lease: string; controller: AbortController } | null = null;
   private stopRequests = 0;
   private readonly ran = new Set<string>();
-  /** The try that ended and is not recorded yet: the next claim records it in the same write. */
-  private ended: (TryEnd & { tries: number }) | null = null;
+  /** Tries that ended and are not recorded yet: the next claim records them in the same write. */
+  private ended: Array<TryEnd & { tries: number }> = [];
+  /** Tasks claimed ahead of their start (never more than one unless tries end quickly). */
+  private local: TaskRecord[] = [];
+  private batch = 1;
+  /** Every try since the last claim ended within FAST_TRY_MS. */
+  private fast = true;
+  /** A write that gives back the local queue while a try runs long. */
+  private handing: Promise<void> | null = null;
+  private readonly note: StartedNote;
   private stopping = false;
   /** Wakes the idle wait early: a change to the journal (a task enqueued) is claimed at once, not at the next poll. */
   private wake: (() => void) | null = null;
@@ -66,6 +82,7 @@ export class Runner {
     this.options = options;
     this.slot = options.slot ?? uniqueName();
     this.store = patientStore(options.store, { waitMs: options.config.timings.diskWaitMs, signal: this.stopWaiting.signal });
+    this.note = new StartedNote(options.config.home);
   }
 
   /**
@@ -77,7 +94,7 @@ export class Runner {
     this.stopRequests += 1;
     this.stopping = true;
     // A try running or being recorded is let finish, its record waiting for space; nothing else waits.
-    if (this.stopRequests > 1 || (this.current === null && this.ended === null && !this.recording)) this.stopWaiting.abort();
+    if (this.stopRequests > 1 || (this.current === null && this.ended.length === 0 && !this.recording)) this.stopWaiting.abort();
     if (this.stopRequests === 1) {
       const graceMs = this.options.config.timings.cancelGraceMs;
       workerSay(`${reason}: claiming nothing more, letting the current try finish (its signal is aborted after ${graceMs}ms); stop it again to force it`);
@@ -107,6 +124,7 @@ export class Runner {
       await this.settleEnded();
     } finally {
       this.changes?.close();
+      this.note.close();
       await this.supervisor.close();
       await this.options.store.releaseWorker(this.slot).catch(() => undefined);
     }
@@ -119,30 +137,23 @@ export class Runner {
     let idleSince = Date.now();
     while (!this.stopping && !this.supervisor!.forcing) {
       if (until !== undefined && Date.now() >= until) return;
-      const options = {
-        ...recoverOptions(config),
-        recoverEveryMs: RECOVER_EVERY_MS,
-        accept: (t: TaskRecord) =>
-          !(this.options.oncePerTask && this.ran.has(t.id)) &&
-          (until === undefined || t.timeoutMs === null || Date.now() + t.timeoutMs <= until),
-      };
-      // The last try's result and the next claim are one journal write.
-      const ended = this.ended;
-      this.ended = null;
-      let task: TaskRecord | null;
-      if (ended) {
-        const { settled, next } = await this.recordingWhile(() => store.settleAndClaimNext(ended, this.identity, new Date(), options));
-        if (!settled) {
-          this.discarded(ended);
-          return;
-        }
-        task = next;
-      } else {
-        task = await store.claimNext(this.slot, this.identity, new Date(), options);
+      let task = this.local.shift() ?? null;
+      if (!task) {
+        await this.handing;
+        // The last tries' results and the next claim are one journal write.
+        const claimed = await this.handOver(this.nextBatch());
+        if (claimed === null) return;
+        [task = null, ...this.local] = claimed;
       }
       if (task) {
         this.ran.add(task.id);
-        this.ended = await this.runTry(task);
+        const started = Date.now();
+        // Other workers may be idle while this try runs long: what it claimed ahead goes back.
+        const hold = this.local.length > 0 ? setTimeout(() => this.giveBackLocal(), HOLD_MS) : null;
+        const ended = await this.runTry(task);
+        if (hold) clearTimeout(hold);
+        if (ended) this.ended.push(ended);
+        if (Date.now() - started > FAST_TRY_MS) this.fast = false;
         idleSince = Date.now();
         continue;
       }
@@ -171,17 +182,49 @@ export class Runner {
     });
   }
 
-  /** Records the try that ended last when the loop stops before its next claim. */
+  private claimOptions(): ClaimOptions {
+    const { until, oncePerTask } = this.options;
+    return {
+      ...recoverOptions(this.options.config),
+      recoverEveryMs: RECOVER_EVERY_MS,
+      accept: (t: TaskRecord) => !(oncePerTask && this.ran.has(t.id)) && (until === undefined || t.timeoutMs === null || Date.now() + t.timeoutMs <= until),
+    };
+  }
+
+  /** How many tasks the next claim takes: doubled after a batch of quick tries, 1 after a slow one; 1 in a tick (its budget is per try). */
+  private nextBatch(): number {
+    const { until, oncePerTask } = this.options;
+    this.batch = until !== undefined || oncePerTask || !this.fast ? 1 : Math.min(MAX_BATCH, this.batch * 2);
+    this.fast = true;
+    return this.batch;
+  }
+
+  /**
+   * One journal write: records the tries that ended, gives back `giveBack` and claims up to `claim`
+   * tasks. Null when a lease was lost (this worker was presumed dead): it must stop.
+   */
+  private async handOver(claim: number, giveBack: readonly TaskRecord[] = []): Promise<TaskRecord[] | null> {
+    const ends = this.ended.splice(0);
+    const exchange = { ends, giveBack: giveBack.map((t) => ({ id: t.id, lease: t.lease! })), claim };
+    const { settled, next } = await this.recordingWhile(() => this.store.exchange(this.identity, new Date(), this.claimOptions(), exchange));
+    const lost = ends.filter((_, i) => settled[i] === null);
+    for (const end of lost) this.discarded(end);
+    return lost.length > 0 ? null : next;
+  }
+
+  /** Gives back the tasks claimed ahead (and records what ended) while the current try runs on; the loop awaits it before its next write. */
+  private giveBackLocal(): void {
+    const local = this.local.splice(0);
+    if (local.length === 0) return;
+    this.handing = this.handOver(0, local).then(() => undefined);
+    // Raised where the loop awaits it, not as an unhandled rejection meanwhile.
+    this.handing.catch(() => undefined);
+  }
+
+  /** When the loop stops: records what ended and gives back what was claimed ahead. */
   private async settleEnded(): Promise<void> {
-    const ended = this.ended;
-    this.ended = null;
-    if (!ended) return;
-    try {
-      await this.recordingWhile(() => this.store.settle(ended.id, ended.lease, ended.outcome, new Date()));
-    } catch (error) {
-      if (!(error instanceof LeaseLostError)) throw error;
-      this.discarded(ended);
-    }
+    await this.handing;
+    if (this.ended.length > 0 || this.local.length > 0) await this.handOver(0, this.local.splice(0));
   }
 
   private async recordingWhile<T>(write: () => Promise<T>): Promise<T> {
@@ -223,6 +266,7 @@ export class Runner {
       onLeaseLost: () => controller.abort(AbortReason.leaseLost),
       onWriteError: (error) => log.write("bgtask", `a progress report could not be saved yet (${(error as Error).message}); it is kept and retried\n`),
     });
+    this.note.started(task.id);
     this.supervisor!.watch(task);
     let outcome: TryOutcome;
     try {

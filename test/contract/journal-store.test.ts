@@ -165,21 +165,64 @@ export function describeJournalStore(name: string, open: () => { store: JournalS
       expect((await store.get("4"))!.status).toBe("failed");
     });
 
-    it("settleAndClaimNext records a try and claims the next task in one write; a lost lease claims nothing", async () => {
+    it("exchange records tries and claims the next task in one write; a lost lease claims nothing", async () => {
       fresh();
       await store.enqueue([input(), input(), input()], T0, noWorker);
       const first = (await store.claimNext("s", ME, at(1), alive))!;
-      const { settled, next } = await store.settleAndClaimNext(
-        { id: first.id, lease: first.lease!, outcome: { kind: "succeeded", message: "ok", result: 1 } },
-        ME,
-        at(2),
-        alive,
-      );
-      expect(settled).toMatchObject({ id: "1", status: "succeeded", message: "ok", result: 1 });
-      expect(next).toMatchObject({ id: "2", status: "running" });
-      const stale = await store.settleAndClaimNext({ id: first.id, lease: first.lease!, outcome: { kind: "succeeded", message: null, result: null } }, ME, at(3), alive);
-      expect(stale).toEqual({ settled: null, next: null });
+      const done = { id: first.id, lease: first.lease!, outcome: { kind: "succeeded", message: "ok", result: 1 } } as const;
+      const { settled, next } = await store.exchange(ME, at(2), alive, { ends: [done], giveBack: [], claim: 1 });
+      expect(settled).toMatchObject([{ id: "1", status: "succeeded", message: "ok", result: 1 }]);
+      expect(next).toMatchObject([{ id: "2", status: "running" }]);
+      const stale = await store.exchange(ME, at(3), alive, { ends: [done], giveBack: [], claim: 1 });
+      expect(stale).toEqual({ settled: [null], next: [] });
       expect((await store.get("3"))!.status).toBe("queued");
+    });
+
+    it("exchange claims several fresh plain tasks at once, in claim order, stopping before one that cannot be given back", async () => {
+      fresh();
+      await store.enqueue([input(), input(), input({ serialKey: "k" }), input()], T0, noWorker);
+      const { next } = await store.exchange(ME, at(1), alive, { ends: [], giveBack: [], claim: 8 });
+      expect(next.map((t) => [t.id, t.status, t.tries])).toEqual([
+        ["1", "running", 1],
+        ["2", "running", 1],
+      ]);
+      expect(new Set(next.map((t) => t.lease)).size).toBe(2);
+      // The serial task heads the line now: claimed first, alone ahead of nothing.
+      expect((await store.exchange(ME, at(2), alive, { ends: [], giveBack: [], claim: 8 })).next.map((t) => t.id)).toEqual(["3", "4"]);
+    });
+
+    it("exchange gives back claimed tries that never started: queued as they were, no try counted; a cancel asked meanwhile ends them", async () => {
+      fresh();
+      const [one] = (await store.enqueue([input(), input(), input()], T0, noWorker)).tasks;
+      const { next } = await store.exchange(ME, at(1), alive, { ends: [], giveBack: [], claim: 3 });
+      await store.cancel("3", at(2));
+      const end = { id: next[0]!.id, lease: next[0]!.lease!, outcome: { kind: "succeeded", message: null, result: null } } as const;
+      const back = next.slice(1).map((t) => ({ id: t.id, lease: t.lease! }));
+      const result = await store.exchange(ME, at(3), alive, { ends: [end], giveBack: back, claim: 0 });
+      expect(result.next).toEqual([]);
+      expect(await store.get("2")).toEqual({ ...one, id: "2" });
+      expect(await store.get("3")).toMatchObject({ status: "cancelled", tries: 0, history: [] });
+      // A lease no longer held is left alone.
+      await store.exchange(ME, at(4), alive, { ends: [], giveBack: back, claim: 0 });
+      expect((await store.claimNext("s", OTHER, at(5), alive))!).toMatchObject({ id: "2", tries: 1 });
+    });
+
+    it("recovery gives back a lost worker's tries its beat file shows it never started, and counts one against the one it started", async () => {
+      fresh();
+      await store.enqueue([input(), input(), input()], T0, noWorker);
+      const { next } = await store.exchange(OTHER, at(1), alive, { ends: [], giveBack: [], claim: 3 });
+      expect(next).toHaveLength(3);
+      const dead: ClaimOptions = { ...alive, liveness: (w) => (w.pid === OTHER.pid ? "dead" : "alive"), startedTask: () => "1" };
+      const { recovered } = await store.recover(at(2), dead);
+      expect(recovered.sort()).toEqual(["1", "2", "3"]);
+      expect(await store.get("1")).toMatchObject({ status: "failed", tries: 1 });
+      expect(await store.get("2")).toMatchObject({ status: "queued", tries: 0, history: [] });
+      expect(await store.get("3")).toMatchObject({ status: "queued", tries: 0, history: [] });
+      // A worker whose beat file cannot tell gets a try counted against each.
+      const { next: again } = await store.exchange(OTHER, at(3), alive, { ends: [], giveBack: [], claim: 2 });
+      expect(again.map((t) => t.id)).toEqual(["2", "3"]);
+      await store.recover(at(4), { ...dead, startedTask: () => null });
+      expect(await store.get("2")).toMatchObject({ status: "failed", tries: 1 });
     });
 
     it("list filters by status and executor, and keeps active tasks within a limit", async () => {
@@ -284,6 +327,14 @@ export function describeJournalStore(name: string, open: () => { store: JournalS
         expect((await store.claimNext("w", ME, at(2), refuseEven))!.id).toBe("3");
         expect((await store.list({ statuses: ["queued"], limit: 3 })).map((t) => t.id)).toEqual(["2", "4", "5"]);
         expect((await store.claimNext("w", ME, at(3), alive))!.id).toBe("2");
+      });
+
+      it("a deep enqueue reserves a worker slot for its tasks, as a shallow one does", async () => {
+        fresh();
+        const options: EnqueueOptions = { maxWorkers: 2, liveness: () => "alive", scheduleWindowMs: 0 };
+        expect((await store.enqueue(Array.from({ length: DEEP }, () => input()), T0, options)).workerSlot).not.toBeNull();
+        expect((await store.enqueue(Array.from({ length: DEEP }, () => input()), T0, options)).workerSlot).not.toBeNull();
+        expect((await store.enqueue([input()], T0, options)).workerSlot).toBeNull();
       });
 
       it("a worker retires only once the deep queue is drained", async () => {
