@@ -155,7 +155,7 @@ describe("S3: owner-only files whatever the umask", () => {
     chmodSync(project.home, 0o755);
     expect((await project.cli(["run", "--no-worker", "noop"])).code).toBe(0);
     expect((statSync(project.home).mode & 0o777).toString(8)).toBe("700");
-    expect(homeEntries(project)).toEqual(["executors.cache.json", "journal.1.log", "journal.json", "journal.mark"]);
+    expect(homeEntries(project)).toEqual([".gitignore", "executors.cache.json", "journal.1.log", "journal.json", "journal.mark"]);
   });
 });
 
