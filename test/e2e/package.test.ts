@@ -25,7 +25,7 @@ describe("the packed package", () => {
     const [packed] = JSON.parse(pack.stdout) as Array<{ filename: string; size: number; unpackedSize: number; files: Array<{ path: string }> }>;
     const files = packed!.files.map((f) => f.path);
     expect(files.filter((f) => f.endsWith(".map"))).toEqual([]);
-    expect(files).toEqual(expect.arrayContaining(["LICENSE", "README.md", "bin/bgtask.js", "dist/index.js", "dist/index.d.ts", "dist/cli/bgtask.cjs", "dist/worker/main.js"]));
+    expect(files).toEqual(expect.arrayContaining(["LICENSE", "README.md", "bin/bgtask.js", "dist/index.js", "dist/index.d.ts", "dist/cli/bgtask.cjs", "dist/worker/main.js", "dist/bgtask.config.schema.json"]));
     // tsc's file-for-file output of the CLI and the worker is what the bundles stand for: not shipped.
     expect(files.filter((f) => /^dist\/(journal|worker\/runner|cli\/commands)/.test(f))).toEqual([]);
 
@@ -36,6 +36,9 @@ describe("the packed package", () => {
     await execa("npm", ["init", "-y"], { cwd: project.dir });
     const install = await execa("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(packDir, packed!.filename)], { cwd: project.dir, reject: false });
     expect(install.exitCode, install.stderr).toBe(0);
+    // The README's "$schema" line resolves in the installed project.
+    writeFileSync(join(project.dir, "bgtask.config.json"), JSON.stringify({ $schema: "./node_modules/bgtask/dist/bgtask.config.schema.json" }));
+    expect(JSON.parse(readFileSync(join(project.dir, "node_modules/bgtask/dist/bgtask.config.schema.json"), "utf8"))).toMatchObject({ additionalProperties: false });
     mkdirSync(join(project.dir, "tasks"), { recursive: true });
     writeFileSync(
       join(project.dir, "tasks", "greet.ts"),
