@@ -3,8 +3,7 @@
 // run it as a check.
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
-import type { LocationFlags } from "../../config/config.ts";
-import { CONFIG_FILE, loadConfig } from "../../config/config.ts";
+import { CONFIG_FILE, loadConfig, type Config, type LocationFlags } from "../../config/config.ts";
 import { taskDefaults, type SettingSource } from "../../config/task-defaults.ts";
 import { formatDuration } from "../../core/duration.ts";
 import { maxTriesOf } from "../../core/retry-policy.ts";
@@ -31,9 +30,7 @@ interface ExecutorEntry {
   } | null;
 }
 
-type Defaults = Parameters<typeof taskDefaults>[1];
-
-function settingsOf(loaded: LoadedExecutor, config: Defaults): ExecutorEntry["settings"] {
+function settingsOf(loaded: LoadedExecutor, config: Config): ExecutorEntry["settings"] {
   const d = loaded.definition;
   const applied = taskDefaults(loaded, config);
   return {
@@ -85,7 +82,7 @@ export async function executors(options: LocationFlags & { json?: boolean }): Pr
   }
 }
 
-function print(entries: ExecutorEntry[], config: { tasksDir: string; root: string }, json: boolean): void {
+function print(entries: ExecutorEntry[], config: Config, json: boolean): void {
   if (json) {
     printJson({ tasksDir: config.tasksDir, executors: entries });
     return;
