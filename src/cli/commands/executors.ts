@@ -22,9 +22,10 @@ interface ExecutorEntry {
   error: string | null;
   settings: {
     serial: boolean | "by key";
-    /** Tries a task gets in all (1: no retries), and whether the executor or the config said so. */
+    /** Tries a task gets in all (1: no retries). */
     maxTries: number;
     timeoutMs: number | null;
+    /** Whether the executor, the config or neither set the retry policy and the timeout. */
     from: { retry: SettingSource; timeout: SettingSource };
     steps: string[] | null;
   } | null;
