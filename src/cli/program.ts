@@ -142,7 +142,7 @@ export function buildProgram(version: string): Command {
   });
 
   withLocations(
-    program.command("executors").description("list the executors in the tasks directory and their settings").option("--json", "print JSON"),
+    program.command("executors").description("list the executors in the tasks directory and their settings; exit 1 when a module cannot be used").option("--json", "print JSON"),
   ).action(async (_o, command: Command) => {
     const { executors } = await import("./commands/executors.ts");
     await executors(flags(command));
