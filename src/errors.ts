@@ -1,7 +1,8 @@
 // Every error bgtask raises on purpose, with the exit code the contract gives it.
 // Rendering happens once, in cli/main.ts; nothing here prints.
 
-export const ExitCode = { ok: 0, taskFailed: 1, usage: 2, journal: 3 } as const;
+// problemFound: a check found something wrong (`executors` with a module that cannot be used).
+export const ExitCode = { ok: 0, taskFailed: 1, problemFound: 1, usage: 2, journal: 3 } as const;
 
 export class BgtaskError extends Error {
   readonly code: string;

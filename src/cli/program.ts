@@ -1,6 +1,7 @@
 // Commander wiring only: flags to an options object, then a lazy import of the command, so each
 // command pays only for the modules it uses.
-import { Command, Option } from "commander";
+import { Argument, Command, Option } from "commander";
+import { addExamples } from "./help-examples.ts";
 
 type Flags = Record<string, unknown>;
 
@@ -141,7 +142,7 @@ export function buildProgram(version: string): Command {
   });
 
   withLocations(
-    program.command("executors").description("list the executors in the tasks directory and their settings").option("--json", "print JSON"),
+    program.command("executors").description("list the executors in the tasks directory and their settings; exit 1 when a module cannot be used").option("--json", "print JSON"),
   ).action(async (_o, command: Command) => {
     const { executors } = await import("./commands/executors.ts");
     await executors(flags(command));
@@ -158,6 +159,25 @@ export function buildProgram(version: string): Command {
     await doctor(flags(command));
   });
 
+  program
+    .command("completion")
+    .description("print the shell completion script for bash, zsh or fish")
+    .addArgument(new Argument("<shell>", "the shell").choices(["bash", "zsh", "fish"]))
+    .action(async (shell: string) => {
+      const { completion } = await import("./commands/completion.ts");
+      completion(shell);
+    });
+
+  // What the completion script runs at each Tab: `bgtask complete -- <words so far>`.
+  program
+    .command("complete", { hidden: true })
+    .argument("[words...]")
+    .action(async (words: string[]) => {
+      const { complete } = await import("./commands/completion.ts");
+      complete(program, words);
+    });
+
+  addExamples(program);
   program.addOption(new Option("--debug").hideHelp().env("BGTASK_DEBUG"));
   return program;
 }

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import * as v from "valibot";
+import { configFileProblem, configFileSchema, type ConfigFile } from "./config-file.ts";
 import { UsageError } from "../errors.ts";
 import { tryParseDuration } from "../core/duration.ts";
 import { normaliseRetry, RetryPolicyError, type RetryInput } from "../core/retry-policy.ts";
@@ -49,21 +50,6 @@ export interface Timings {
   diskWaitMs: number;
 }
 
-const duration = v.union([v.number(), v.string()]);
-const fileSchema = v.strictObject({
-  $schema: v.optional(v.string()),
-  tasksDir: v.optional(v.string()),
-  home: v.optional(v.string()),
-  journal: v.optional(v.string()),
-  concurrency: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256))),
-  worker: v.optional(v.boolean()),
-  retry: v.optional(v.unknown()),
-  timeout: v.optional(duration),
-  retention: v.optional(duration),
-  grace: v.optional(duration),
-  schedules: v.optional(v.unknown()),
-});
-
 /** Nearest ancestor holding bgtask.config.json, else a tasks/ folder, else package.json; else cwd. */
 export function findRoot(from: string): string {
   for (const marker of [CONFIG_FILE, "tasks", "package.json"]) {
@@ -75,7 +61,7 @@ export function findRoot(from: string): string {
   return resolve(from);
 }
 
-function readConfigFile(root: string): v.InferOutput<typeof fileSchema> {
+function readConfigFile(root: string): ConfigFile {
   const path = join(root, CONFIG_FILE);
   if (!existsSync(path)) return {};
   let parsed: unknown;
@@ -84,12 +70,8 @@ function readConfigFile(root: string): v.InferOutput<typeof fileSchema> {
   } catch (error) {
     throw new UsageError(`${path} is not valid JSON: ${(error as Error).message}`);
   }
-  const result = v.safeParse(fileSchema, parsed);
-  if (!result.success) {
-    const issue = result.issues[0];
-    const at = issue.path?.map((p) => String(p.key)).join(".") || "the top level";
-    throw new UsageError(`${path} is not a valid bgtask config at ${at}: ${issue.message}`);
-  }
+  const result = v.safeParse(configFileSchema, parsed);
+  if (!result.success) throw new UsageError(configFileProblem(path, parsed, result.issues));
   return result.output;
 }
 
@@ -123,7 +105,7 @@ export function loadTimings(env: NodeJS.ProcessEnv): Timings {
 }
 
 /** The config file's timings apply where no BGTASK_* variable set them. */
-function withFileTimings(timings: Timings, env: NodeJS.ProcessEnv, file: v.InferOutput<typeof fileSchema>): Timings {
+function withFileTimings(timings: Timings, env: NodeJS.ProcessEnv, file: ConfigFile): Timings {
   const grace = env.BGTASK_GRACE ? null : durationSetting(file.grace, `${CONFIG_FILE} grace`);
   return grace === null ? timings : { ...timings, cancelGraceMs: grace };
 }

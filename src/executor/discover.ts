@@ -1,5 +1,6 @@
 // Finds executors in the tasks directory. Names come from file names (graphile-worker's model),
 // never from joining user input onto a path, and every file must resolve inside the folder.
+// Files and folders whose name starts with "_" are the executors' helpers, not executors.
 import { existsSync, lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { UsageError } from "../errors.ts";
@@ -15,8 +16,8 @@ export interface ExecutorFile {
 
 export interface Discovery {
   found: ExecutorFile[];
-  /** Files that look like executors but are refused, with the reason. */
-  refused: Array<{ file: string; reason: string }>;
+  /** Files (and linked folders) that look like executors but are refused: the name they would have, and why. */
+  refused: Array<{ name: string; file: string; reason: string }>;
 }
 
 function isInside(root: string, path: string): boolean {
@@ -46,7 +47,7 @@ export function discoverExecutors(tasksDir: string): Discovery {
   const realTasksDir = realpathSync(tasksDir);
   const walk = (dir: string, prefix: string) => {
     for (const entry of readdirSync(dir).sort()) {
-      if (entry.startsWith(".") || entry === "node_modules") continue;
+      if (entry.startsWith(".") || entry.startsWith("_") || entry === "node_modules") continue;
       const path = join(dir, entry);
       const isLink = lstatSync(path).isSymbolicLink();
       const reason = isLink ? escapeReason(realTasksDir, path) : null;
@@ -57,15 +58,15 @@ export function discoverExecutors(tasksDir: string): Discovery {
         // broken link: reported below when it looks like an executor
       }
       if (isDir) {
-        if (reason) discovery.refused.push({ file: path, reason });
+        if (reason) discovery.refused.push({ name: `${prefix}${entry}`, file: path, reason });
         else walk(path, `${prefix}${entry}/`);
         continue;
       }
       const ext = executorExtension(entry);
       if (!ext) continue;
       const name = `${prefix}${entry.slice(0, -ext.length)}`;
-      if (reason) discovery.refused.push({ file: path, reason });
-      else if (!EXECUTOR_NAME.test(name)) discovery.refused.push({ file: path, reason: `"${name}" is not a valid executor name` });
+      if (reason) discovery.refused.push({ name, file: path, reason });
+      else if (!EXECUTOR_NAME.test(name)) discovery.refused.push({ name, file: path, reason: `"${name}" is not a valid executor name` });
       else if (!discovery.found.some((e) => e.name === name)) discovery.found.push({ name, file: path });
     }
   };
@@ -87,7 +88,9 @@ export function resolveExecutor(tasksDir: string, name: string): ExecutorFile {
     const rule =
       name.length > MAX_NAME_LENGTH
         ? `it is longer than ${MAX_NAME_LENGTH} characters`
-        : `use letters, digits, "_" and "-", with "/" between folders (like mail/send)`;
+        : name.split("/").some((part) => part.startsWith("_"))
+          ? `files and folders starting with "_" are helpers for executors, not executors`
+          : `use letters, digits, "_" and "-", with "/" between folders (like mail/send)`;
     throw new UsageError(`${shown} is not a valid executor name: ${rule}`, { code: "EEXECUTORNAME" });
   }
   if (!existsSync(tasksDir)) {

@@ -7,6 +7,7 @@ import { normaliseRetry, RetryPolicyError, type RetryInput } from "../core/retry
 import type { RetryPolicy } from "../core/task.ts";
 import { isDefinition, type BrandedDefinition } from "./definition.ts";
 import type { ExecutorFile } from "./discover.ts";
+import { explainLoadFailure, withoutModuleTypeWarning } from "./load-failure.ts";
 
 export interface LoadedExecutor extends ExecutorFile {
   definition: BrandedDefinition;
@@ -37,25 +38,21 @@ async function importModule(file: string): Promise<unknown> {
     const jiti = createJiti(import.meta.url, { fsCache: true, moduleCache: true, interopDefault: true });
     // jiti's `{ default: true }` hands back the whole module when it has no default export,
     // which would hide "no default export" behind "not made with defineTask".
+    // A CommonJS-style .ts (`module.exports = defineTask(…)`) is the definition itself.
     const module = (await jiti.import(file)) as Record<string, unknown>;
-    return "default" in module ? module.default : undefined;
+    return "default" in module ? module.default : isDefinition(module) ? module : undefined;
   }
   const module = (await nativeImport(pathToFileURL(file).href)) as { default?: unknown };
   return module.default;
-}
-
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return text.split("\n")[0]!;
 }
 
 export async function loadExecutor(executor: ExecutorFile): Promise<LoadedExecutor> {
   const { name, file } = executor;
   let exported: unknown;
   try {
-    exported = await importModule(file);
+    exported = await withoutModuleTypeWarning(() => importModule(file));
   } catch (error) {
-    throw new ExecutorLoadError(name, file, `it fails to load (${firstLine(error)})`, { cause: error });
+    throw new ExecutorLoadError(name, file, explainLoadFailure(error, file), { cause: error });
   }
   if (exported === undefined || exported === null) {
     throw new ExecutorLoadError(name, file, "it has no default export; export default defineTask({ … })");

@@ -1,6 +1,6 @@
 // The bgtask home folder: created 0700 and checked before anything is written into it, because
 // it holds contexts, logs and attachments that may carry secrets.
-import { chmodSync, lstatSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { JournalError } from "../errors.ts";
 
@@ -23,6 +23,20 @@ export function ensurePrivateDir(dir: string): void {
   if (typeof process.getuid === "function" && stat.uid !== process.getuid()) refuse(dir, `belongs to another user (uid ${stat.uid})`);
   // Looser modes on a folder of our own (an old umask, a copy) are tightened rather than refused.
   if ((stat.mode & 0o077) !== 0) chmodSync(dir, DIR_MODE);
+}
+
+/**
+ * The home itself: a private folder that also holds a `.gitignore` of `*` (as pytest and ruff
+ * mark their caches), so the home never shows in `git status` of the project around it.
+ */
+export function ensureHome(dir: string): void {
+  ensurePrivateDir(dir);
+  try {
+    // "wx": a .gitignore of the user's own is left as it is.
+    writeFileSync(join(dir, ".gitignore"), "# Written by bgtask: the journal, logs and attachments stay out of git.\n*\n", { mode: 0o600, flag: "wx" });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
 }
 
 /** A task's log file: written by its worker, read by `logs` and `status`. */

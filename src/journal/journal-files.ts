@@ -8,7 +8,7 @@ import { statSignature } from "../host/file-watch.ts";
 import { join } from "node:path";
 import { Low } from "lowdb";
 import { asJournalError, JournalCorruptError } from "../errors.ts";
-import { ensurePrivateDir } from "../host/home.ts";
+import { ensureHome } from "../host/home.ts";
 import { checkMark, MARK_FILE, readMark, writeMark } from "./commit-mark.ts";
 import { crashPoint } from "./crash-points.ts";
 import { DurableJsonFile, FILE_MODE, readHead, RevisionConflict, appendLines } from "./durable-file.ts";
@@ -110,7 +110,7 @@ export class JournalFiles {
     // Checked (and made) once per process: a draining worker paid a mkdir and an lstat per task.
     if (!this.homeChecked) {
       try {
-        ensurePrivateDir(this.dir);
+        ensureHome(this.dir);
       } catch (error) {
         throw asJournalError(error, this.dir);
       }

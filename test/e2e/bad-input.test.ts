@@ -146,8 +146,8 @@ describe("executor modules that cannot be used", () => {
     "plain-ts.ts": "export default { run(): void {} };\n",
   };
   const expected: Record<string, RegExp> = {
-    syntax: /executor "syntax" \(.*syntax\.js\) cannot be used: it fails to load \(SyntaxError/,
-    "syntax-ts": /executor "syntax-ts" \(.*syntax-ts\.ts\) cannot be used: it fails to load/,
+    syntax: /executor "syntax" \(.*syntax\.js\) cannot be used: it has a syntax error at \/.*\/tasks\/syntax\.js:1:\d+: Unexpected token/,
+    "syntax-ts": /executor "syntax-ts" \(.*syntax-ts\.ts\) cannot be used: it has a syntax error at \/.*\/tasks\/syntax-ts\.ts:2:\d+: /,
     "no-default": /executor "no-default" \(.*\) cannot be used: it has no default export/,
     "no-default-ts": /executor "no-default-ts" \(.*\) cannot be used: it has no default export/,
     plain: /executor "plain" \(.*\) cannot be used: its default export is not made with defineTask/,
@@ -166,7 +166,8 @@ describe("executor modules that cannot be used", () => {
   it("`bgtask executors` lists the good ones and a clear line for each broken one", async () => {
     const project = useProject(onTestFinished, { tasks: broken });
     const table = await project.cli(["executors"]);
-    expect(table.code).toBe(0);
+    expect(table.code).toBe(1);
+    expect(table.stderr).toMatch(/^bgtask: 6 of 7 modules in .* cannot be used as executors$/);
     const lines = table.stdout.split("\n");
     expect(lines.find((l) => l.startsWith("noop "))).toBeDefined();
     for (const [name, says] of Object.entries(expected)) {

@@ -78,28 +78,28 @@ describe("executors from tasks/", () => {
         file: `${project.dir}/tasks/cleanup.mjs`,
         ok: true,
         error: null,
-        settings: { serial: false, maxTries: null, timeoutMs: null, steps: null },
+        settings: { serial: false, maxTries: 1, timeoutMs: null, from: { retry: "none", timeout: "none" }, steps: null },
       },
       {
         name: "import-users",
         file: `${project.dir}/tasks/import-users.ts`,
         ok: true,
         error: null,
-        settings: { serial: true, maxTries: 3, timeoutMs: 300_000, steps: null },
+        settings: { serial: true, maxTries: 3, timeoutMs: 300_000, from: { retry: "executor", timeout: "executor" }, steps: null },
       },
       {
         name: "mail/send",
         file: `${project.dir}/tasks/mail/send.js`,
         ok: true,
         error: null,
-        settings: { serial: "by key", maxTries: null, timeoutMs: null, steps: null },
+        settings: { serial: "by key", maxTries: 1, timeoutMs: null, from: { retry: "none", timeout: "none" }, steps: null },
       },
       {
         name: "reports/monthly/build",
         file: `${project.dir}/tasks/reports/monthly/build.mts`,
         ok: true,
         error: null,
-        settings: { serial: false, maxTries: 4, timeoutMs: null, steps: ["collect", "render"] },
+        settings: { serial: false, maxTries: 4, timeoutMs: null, from: { retry: "executor", timeout: "none" }, steps: ["collect", "render"] },
       },
     ]);
 
@@ -108,7 +108,7 @@ describe("executors from tasks/", () => {
     const line = (name: string) => table.stdout.split("\n").find((l) => l.startsWith(`${name} `)) ?? "";
     expect(line("import-users")).toMatch(/tasks\/import-users\.ts\s+serial, tries 3, timeout 5m/);
     expect(line("mail/send")).toMatch(/tasks\/mail\/send\.js\s+serial by key/);
-    expect(line("reports/monthly/build")).toMatch(/tries 4, steps collect → render/);
-    expect(line("cleanup")).toMatch(/tasks\/cleanup\.mjs\s+-$/);
+    expect(line("reports/monthly/build")).toMatch(/tries 4, no timeout, steps collect → render/);
+    expect(line("cleanup")).toMatch(/tasks\/cleanup\.mjs\s+1 try, no timeout$/);
   });
 });

@@ -19,6 +19,6 @@ describe("executor settings cache", () => {
     project.writeTask("job.ts", "export default {{ not javascript");
     const broken = await project.cli(["run", "job", "--no-worker"]);
     expect(broken.code).toBe(2);
-    expect(broken.stderr).toMatch(/executor "job" .* cannot be used: it fails to load/);
+    expect(broken.stderr).toMatch(/executor "job" .* cannot be used: it has a syntax error at .*\/tasks\/job\.ts:1:\d+: /);
   });
 });

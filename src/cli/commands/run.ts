@@ -3,7 +3,8 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { mergeContext, parseContextJson, parsePairs, MAX_CONTEXT_BYTES, type TaskContext } from "../../core/context.ts";
 import { tryParseDuration } from "../../core/duration.ts";
-import { NO_RETRY, parseRetryFlag, RetryPolicyError } from "../../core/retry-policy.ts";
+import { parseRetryFlag, RetryPolicyError } from "../../core/retry-policy.ts";
+import { taskDefaults } from "../../config/task-defaults.ts";
 import { publicRecord, type NewTask, type RetryPolicy } from "../../core/task.ts";
 import { UsageError } from "../../errors.ts";
 import { resolveExecutor } from "../../executor/discover.ts";
@@ -95,7 +96,8 @@ export async function run(name: string, pairs: string[], options: RunOptions): P
   const parsed = contexts(options, pairs);
   // Only once every input is valid: loading the executor may write its settings cache.
   const executor = await executorSettings(file, config.home, existsSync(config.home));
-  const retry = override ?? executor.retry ?? config.retry ?? NO_RETRY;
+  const defaults = taskDefaults(executor, config);
+  const retry = override ?? defaults.retry;
   // A task is created when it is stored, not when the command began: loading the executor's
   // settings may have taken a module import, and --delay counts from here.
   const now = new Date();
@@ -105,7 +107,7 @@ export async function run(name: string, pairs: string[], options: RunOptions): P
     context,
     serialKey: executor.serialKeyOf(context),
     retry,
-    timeoutMs: executor.timeoutMs ?? config.timeoutMs,
+    timeoutMs: defaults.timeoutMs,
     runAt: at,
   }));
   const startWorker = options.worker !== false && config.worker;

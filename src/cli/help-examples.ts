@@ -1,0 +1,35 @@
+// The "Examples:" that end each command's --help: a few invocations a user can copy, the README's
+// in short. Kept apart from the wiring in program.ts, which appends them to every command.
+import type { Command } from "commander";
+
+const EXAMPLES: Record<string, string[]> = {
+  run: [
+    "bgtask run import-users file=users.csv batch=500   # values are JSON when they parse",
+    "bgtask run import-users --ctx-file job.json --follow",
+    "bgtask run mail/send --each contexts.jsonl",
+    "bgtask run report --delay 10m --retry 3x1s,5x5s",
+  ],
+  list: ["bgtask list", "bgtask list --status failed,cancelled --executor mail/send", "bgtask list --json --limit 500 | jq '.[].id'"],
+  status: ["bgtask status 42", "bgtask status 42 --json | jq .error"],
+  watch: ["bgtask watch              # every active task, until none is left", "bgtask watch 42 43", "bgtask watch --json"],
+  logs: ["bgtask logs 42", "bgtask logs 42 --follow"],
+  retry: ["bgtask retry 42", "bgtask retry 42 --no-worker"],
+  cancel: ["bgtask cancel 42", "bgtask cancel 42 --no-wait"],
+  tick: ["bgtask tick --max-time 55s", "bgtask tick --max-time 55s --root /srv/app   # from cron, every minute"],
+  remove: ["bgtask remove 41 42", "bgtask remove --finished --older-than 7d"],
+  executors: ["bgtask executors", "bgtask executors --json   # exits 1 when a module cannot be used"],
+  doctor: ["bgtask doctor", "bgtask doctor --repair"],
+  completion: [
+    'bgtask completion bash > ~/.local/share/bash-completion/completions/bgtask',
+    "bgtask completion zsh > \"${fpath[1]}/_bgtask\"",
+    "bgtask completion fish > ~/.config/fish/completions/bgtask.fish",
+  ],
+};
+
+/** Appends its examples to the --help of every command of `program` that has some. */
+export function addExamples(program: Command): void {
+  for (const command of program.commands) {
+    const examples = EXAMPLES[command.name()];
+    if (examples) command.addHelpText("after", `\nExamples:\n${examples.map((line) => `  $ ${line}`).join("\n")}\n`);
+  }
+}

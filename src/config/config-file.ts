@@ -1,0 +1,61 @@
+// The shape of bgtask.config.json: one valibot schema that validates the file, words its errors
+// for people, and is turned into the JSON Schema the package ships for editors
+// (scripts/config-schema.mjs writes dist/bgtask.config.schema.json from it).
+import * as v from "valibot";
+
+const duration = (description: string) => v.optional(v.pipe(v.union([v.number(), v.string()]), v.description(description)));
+
+export const configFileSchema = v.strictObject({
+  $schema: v.optional(v.pipe(v.string(), v.description("Where editors find this file's JSON Schema."))),
+  tasksDir: v.optional(v.pipe(v.string(), v.description("The tasks directory, relative to the project root (default: tasks)."))),
+  home: v.optional(v.pipe(v.string(), v.description("The bgtask home: journal, logs, attachments (default: .bgtask)."))),
+  journal: v.optional(v.pipe(v.string(), v.description("Where the journal is (default: the bgtask home)."))),
+  concurrency: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256), v.description("How many workers may run at once (default: the number of CPUs).")),
+  ),
+  worker: v.optional(v.pipe(v.boolean(), v.description("Whether run and retry start workers (false: only ticks and running workers take tasks)."))),
+  retry: v.optional(
+    v.pipe(
+      v.unknown(),
+      v.description('The default retry policy of executors that set none: 3, { "tries": 3, "interval": "1s" }, a list of such tiers, or { "tries": 8, "backoff": "exponential", "interval": "1s", "maxInterval": "10m" }.'),
+    ),
+  ),
+  timeout: duration('The default timeout of a try, like "10m" (or milliseconds), for executors that set none.'),
+  retention: duration('How long finished tasks are kept, like "7d" (or milliseconds).'),
+  grace: duration('How long a cancelled or timed-out try gets to stop by itself before it is forced, like "5s" (or milliseconds).'),
+});
+
+export type ConfigFile = v.InferOutput<typeof configFileSchema>;
+
+/** What each key must hold, in the words of an error message. */
+const EXPECTS: Record<keyof ConfigFile, string> = {
+  $schema: "a string",
+  tasksDir: "a path (a string)",
+  home: "a path (a string)",
+  journal: "a string",
+  concurrency: "a whole number from 1 to 256",
+  worker: "true or false",
+  retry: "a retry policy",
+  timeout: 'a duration like "10m", or a number of milliseconds',
+  retention: 'a duration like "7d", or a number of milliseconds',
+  grace: 'a duration like "5s", or a number of milliseconds',
+};
+
+export const CONFIG_KEYS = Object.keys(EXPECTS) as Array<keyof ConfigFile>;
+
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+/** Why `parsed` (the file at `path`) is not a config, as one sentence, from the schema's issues with it. */
+export function configFileProblem(path: string, parsed: unknown, issues: readonly [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
+  const record = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : null;
+  if (record && "schedules" in record) {
+    return `${path}: \`schedules\` are not supported yet, and bgtask would not run them: remove the key (until schedules exist, start tasks from cron with \`bgtask run\`)`;
+  }
+  const key = issues[0].path?.[0]?.key;
+  if (typeof key !== "string") return `${path} must hold one JSON object of settings, like {"concurrency": 2}; known keys: ${CONFIG_KEYS.join(", ")}`;
+  if (!(key in EXPECTS)) return `${path}: unknown key \`${key}\`; known keys: ${CONFIG_KEYS.join(", ")}`;
+  return `${path}: \`${key}\` must be ${EXPECTS[key as keyof ConfigFile]}, not ${shown(record?.[key])}`;
+}

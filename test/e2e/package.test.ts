@@ -1,0 +1,67 @@
+// The package as users get it: `npm pack`, installed from the tarball into a fresh `npm init`
+// project, runs a TypeScript executor there. What the tarball holds and what the install pulls
+// in are checked, and printed, because they are what a user pays for.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { REPO, useProject } from "../helpers/project.ts";
+
+function sizeOf(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.size;
+  return readdirSync(path).reduce((sum, entry) => sum + sizeOf(join(path, entry)), 0);
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
+
+describe("the packed package", () => {
+  it("installs from its tarball into a fresh project and runs a task there, pulling in only what runs", async () => {
+    const packDir = mkdtempSync(join(tmpdir(), "bgtask-pack-"));
+    onTestFinished(() => rmSync(packDir, { recursive: true, force: true }));
+    // dist/ is built already (the suite drives it); --ignore-scripts keeps `prepare` from rebuilding it.
+    const pack = await execa("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", packDir], { cwd: REPO });
+    const [packed] = JSON.parse(pack.stdout) as Array<{ filename: string; size: number; unpackedSize: number; files: Array<{ path: string }> }>;
+    const files = packed!.files.map((f) => f.path);
+    expect(files.filter((f) => f.endsWith(".map"))).toEqual([]);
+    expect(files).toEqual(expect.arrayContaining(["LICENSE", "README.md", "bin/bgtask.js", "dist/index.js", "dist/index.d.ts", "dist/cli/bgtask.cjs", "dist/worker/main.js", "dist/bgtask.config.schema.json"]));
+    // tsc's file-for-file output of the CLI and the worker is what the bundles stand for: not shipped.
+    expect(files.filter((f) => /^dist\/(journal|worker\/runner|cli\/commands)/.test(f))).toEqual([]);
+
+    // A project as `npm init -y` makes it: CommonJS, no bgtask config.
+    const project = useProject(onTestFinished);
+    rmSync(join(project.dir, "node_modules"), { recursive: true, force: true });
+    rmSync(join(project.dir, "package.json"));
+    await execa("npm", ["init", "-y"], { cwd: project.dir });
+    const install = await execa("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(packDir, packed!.filename)], { cwd: project.dir, reject: false });
+    expect(install.exitCode, install.stderr).toBe(0);
+    // The README's "$schema" line resolves in the installed project.
+    writeFileSync(join(project.dir, "bgtask.config.json"), JSON.stringify({ $schema: "./node_modules/bgtask/dist/bgtask.config.schema.json" }));
+    expect(JSON.parse(readFileSync(join(project.dir, "node_modules/bgtask/dist/bgtask.config.schema.json"), "utf8"))).toMatchObject({ additionalProperties: false });
+    mkdirSync(join(project.dir, "tasks"), { recursive: true });
+    writeFileSync(
+      join(project.dir, "tasks", "greet.ts"),
+      `import { defineTask } from "bgtask";
+       export default defineTask<{ name: string }>({
+         async run(task) { await task.progress(50); return { message: \`hello \${task.context.name}\` }; },
+       });`,
+    );
+
+    const bin = join(project.dir, "node_modules", ".bin", "bgtask");
+    const run = await execa(bin, ["run", "greet", "name=ada", "--follow"], { cwd: project.dir, env: project.env, reject: false });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const [record] = JSON.parse((await execa(bin, ["list", "--json"], { cwd: project.dir, env: project.env })).stdout) as Array<{ status: string; message: string }>;
+    expect(record).toMatchObject({ status: "succeeded", message: "hello ada" });
+
+    const lock = JSON.parse(readFileSync(join(project.dir, "node_modules", ".package-lock.json"), "utf8")) as { packages: Record<string, unknown> };
+    const installed = Object.keys(lock.packages).filter((key) => key.startsWith("node_modules/")).sort();
+    const modulesSize = sizeOf(join(project.dir, "node_modules"));
+    console.log(
+      `bgtask package: ${mib(packed!.size)} packed, ${mib(packed!.unpackedSize)} unpacked, ${files.length} files; ` +
+        `installed: ${installed.length} packages (${installed.map((p) => p.slice("node_modules/".length)).join(", ")}), ${mib(modulesSize)} in node_modules`,
+    );
+    expect(installed).toEqual(["node_modules/bgtask", "node_modules/jiti"]);
+    expect(packed!.size).toBeLessThan(1024 * 1024);
+  }, 180_000);
+});
