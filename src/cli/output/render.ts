@@ -1,5 +1,6 @@
 // Pure formatting: data in, text out. No I/O and no clock (callers pass `now`), so every view
 // can be checked by unit tests. All untrusted text passes through sanitize here.
+import stringWidth from "string-width";
 import { chalk } from "./paint.ts";
 import type { LogLine } from "../../core/log-line.ts";
 import type { TaskRecord, TaskStatus } from "../../core/task.ts";
@@ -20,33 +21,30 @@ export function colorStatus(status: TaskStatus): string {
   return STATUS_COLOR[status](status);
 }
 
+// The split keeps the styles as their own chunks: only the text between them takes up columns.
 // eslint-disable-next-line no-control-regex
-const STYLE = /\u001b\[[0-9;]*m/y;
-// eslint-disable-next-line no-control-regex
-const visibleLength = (text: string) => [...text.replace(/\u001b\[[0-9;]*m/g, "")].length;
+const STYLES = /(\u001b\[[0-9;]*m)/;
+const graphemes = new Intl.Segmenter();
 
-function truncate(text: string, width: number): string {
-  return text.length > width ? `${text.slice(0, Math.max(0, width - 1))}…` : text;
-}
-
-/** Cuts a styled line to `width` visible characters (ending in …), keeping styles intact. */
+/**
+ * Cuts a styled line to `width` terminal columns (ending in …), keeping styles and characters
+ * whole: a CJK character or an emoji takes two columns, a style none.
+ */
 export function fitWidth(text: string, width: number): string {
-  if (visibleLength(text) <= width) return text;
+  if (stringWidth(text) <= width) return text;
   let out = "";
-  let visible = 0;
-  for (let i = 0; i < text.length; ) {
-    STYLE.lastIndex = i;
-    const style = STYLE.exec(text);
-    if (style) {
-      out += style[0];
-      i += style[0].length;
+  let used = 0;
+  cut: for (const [i, chunk] of text.split(STYLES).entries()) {
+    if (i % 2 === 1) {
+      out += chunk;
       continue;
     }
-    if (visible >= width - 1) break;
-    const char = String.fromCodePoint(text.codePointAt(i)!);
-    out += char;
-    i += char.length;
-    visible += 1;
+    for (const { segment } of graphemes.segment(chunk)) {
+      const w = stringWidth(segment);
+      if (used + w > width - 1) break cut;
+      out += segment;
+      used += w;
+    }
   }
   return `${out}…${chalk.level > 0 ? "\u001b[0m" : ""}`;
 }
@@ -68,12 +66,12 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]} (${bytes} B)`;
 }
 
-/** Columns padded to the widest cell; the last column is left ragged. */
+/** Columns padded to the widest cell, in terminal columns; the last column is left ragged. */
 export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(visibleLength(h), ...rows.map((r) => visibleLength(r[i] ?? ""))));
+  const widths = headers.map((h, i) => Math.max(stringWidth(h), ...rows.map((r) => stringWidth(r[i] ?? ""))));
   const line = (cells: string[]) =>
     cells
-      .map((cell, i) => (i === cells.length - 1 ? cell : cell + " ".repeat(widths[i]! - visibleLength(cell))))
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell + " ".repeat(widths[i]! - stringWidth(cell))))
       .join("  ")
       .trimEnd();
   return [line(headers.map((h) => chalk.bold(h))), ...rows.map(line)].join("\n");
@@ -100,7 +98,7 @@ export function renderList(tasks: readonly TaskRecord[], now: Date): string {
       `${Math.round(t.progress)}%`,
       `${t.tries}/${t.maxTries}`,
       age(t.createdAt, now),
-      truncate(sanitizeInline(t.message ?? t.error?.message ?? ""), 60),
+      fitWidth(sanitizeInline(t.message ?? t.error?.message ?? ""), 60),
     ]),
   );
 }
