@@ -4,6 +4,7 @@ import { openJournal } from "../journal/open.ts";
 import type { JournalStore } from "../journal/store.ts";
 import { isTaskId } from "../core/task.ts";
 import { TaskNotFoundError, UsageError } from "../errors.ts";
+import { toJson } from "./output/json.ts";
 
 export interface Session {
   config: Config;
@@ -31,5 +32,5 @@ export async function getTask(session: Session, id: string) {
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${toJson(value, 2)}\n`);
 }

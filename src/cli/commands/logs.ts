@@ -7,6 +7,7 @@ import type { LocationFlags } from "../../config/config.ts";
 import { watchFile } from "../../host/file-watch.ts";
 import { taskLogPath } from "../../host/home.ts";
 import { LogFollower } from "../log-reader.ts";
+import { toJson } from "../output/json.ts";
 import { renderLogLines } from "../output/render.ts";
 import { getTask, openSession, printJson, type Session } from "../session.ts";
 
@@ -25,7 +26,7 @@ function printer(json: boolean): (lines: Lines) => void {
   return (lines) => {
     if (lines.length === 0) return;
     if (json) {
-      process.stdout.write(lines.map((l) => `${JSON.stringify(asJson(l))}\n`).join(""));
+      process.stdout.write(lines.map((l) => `${toJson(asJson(l))}\n`).join(""));
       return;
     }
     const rendered = renderLogLines(lines, lastTry);
