@@ -4,6 +4,11 @@ import { Command, Option } from "commander";
 
 type Flags = Record<string, unknown>;
 
+/** Commander's usage error as one bgtask sentence on one line (it puts "Did you mean" on a second). */
+export function usageSentence(text: string): string {
+  return `${text.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")} (--help shows the usage)`;
+}
+
 function withLocations(command: Command): Command {
   return command
     .option("--root <dir>", "project root (default: nearest folder with bgtask.config.json, tasks/ or package.json)")
@@ -26,8 +31,7 @@ export function buildProgram(version: string): Command {
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
-      // One sentence on one line like every bgtask error (commander puts "Did you mean" on a second line).
-      outputError: (text, write) => write(`bgtask: ${text.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")} (--help shows the usage)\n`),
+      outputError: (text, write) => write(`bgtask: ${usageSentence(text)}\n`),
     });
 
   withLocations(
