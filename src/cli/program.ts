@@ -43,9 +43,9 @@ export function buildProgram(version: string): Command {
       .option("--ctx <json>", "context as a JSON object")
       .option("--ctx-file <file>", "context from a JSON file")
       .option("--each <file>", "one task per line of JSON contexts (- for stdin), all validated first")
-      .option("--delay <duration>", "run after a delay, like 10m")
-      .option("--at <time>", "run at a time, like 2026-12-01T08:00")
-      .option("--retry <tiers>", "retry tiers for this task, like 3x1s,5x5s")
+      .option("--delay <duration>", "run after a delay, like 90s or 10m; the unit is required (ms, s, m, h, d, w): a bare 90 is refused")
+      .option("--at <time>", "run at a time, like 2026-12-01T08:00 (local time unless it ends in Z or +01:00); one in the past runs at once, said on stderr")
+      .option("--retry <tiers>", "retry tiers for this task, like 3x1s,5x5s (each interval with its unit)")
       .option("--follow", "then watch the task(s) like `bgtask watch` and exit with the result")
       .option("--no-worker", "only store the task: a tick or a running worker takes it")
       .option("--json", "print the task record as JSON"),
@@ -125,7 +125,7 @@ export function buildProgram(version: string): Command {
     program
       .command("tick")
       .description("for cron: recover, promote, prune and run due work within a time budget; one tick at a time")
-      .option("--max-time <duration>", "time budget: start nothing that cannot end before it (default 55s)"),
+      .option("--max-time <duration>", "time budget, with its unit, like 55s: start nothing that cannot end before it (default 55s)"),
   ).action(async (_o, command: Command) => {
     const { tick } = await import("./commands/tick.ts");
     await tick(flags(command));
@@ -137,7 +137,7 @@ export function buildProgram(version: string): Command {
       .description("delete tasks with their logs and attachments (a running task must be cancelled first)")
       .argument("[ids...]", "task ids")
       .option("--finished", "remove finished tasks (succeeded, failed, cancelled)")
-      .option("--older-than <duration>", "with --finished: only those that finished longer ago than this, like 7d")
+      .option("--older-than <duration>", "with --finished: only those that finished longer ago than this, like 7d (with its unit)")
       .option("--json", "print the removed ids"),
   ).action(async (ids: string[], _o, command: Command) => {
     const { remove } = await import("./commands/remove.ts");

@@ -46,3 +46,47 @@ describe("usage errors with --json", () => {
     expect(sha256(project.journalBytes())).toBe(before);
   });
 });
+
+describe("durations and times on the command line", () => {
+  it("--delay, --retry, --older-than and --max-time refuse a bare number, and --help says the unit is required", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    const cases: Array<[string[], RegExp]> = [
+      [["run", "noop", "--delay", "90"], /--delay "90" has no unit: write 90s for seconds/],
+      [["run", "noop", "--delay", "1.5"], /--delay "1\.5" has no unit/],
+      [["run", "noop", "--retry", "3x1000"], /--retry: "3x1000" has an interval with no unit: write 3x1000s/],
+      [["remove", "--finished", "--older-than", "7"], /--older-than "7" has no unit/],
+      [["tick", "--max-time", "55"], /--max-time "55" has no unit/],
+    ];
+    for (const [args, says] of cases) {
+      const result = await project.cli(args);
+      expect(result.code, args.join(" ")).toBe(2);
+      expect(result.stderr, args.join(" ")).toMatch(says);
+    }
+    expect(project.journalBytes()).toBeNull();
+    expect((await project.cli(["run", "--help"])).stdout).toMatch(/--delay <duration>\s+run after a delay, like 90s or 10m; the unit is\s+required/);
+    const delayed = await project.status(await project.run("noop", ["--delay", "90s", "--no-worker"]));
+    expect(Date.parse(delayed.nextRunAt!) - Date.parse(delayed.createdAt)).toBe(90_000);
+  });
+
+  it("--at refuses dates and times that do not exist, and says on stderr when the time is past", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    for (const at of ["2026-02-30T08:00", "2027-02-29", "2026-04-31T08:00", "2026-12-01T24:00", "2026-12-01T08:60", "2026-13-01T08:00", "2026-12-01T08:00+25:00"]) {
+      const result = await project.cli(["run", "noop", "--at", at, "--json"]);
+      expect(jsonError(result, at).message, at).toBe(`--at "${at}" is not a date and time that exists, like 2026-12-01T08:00 (local) or 2026-12-01T08:00:00Z`);
+    }
+    expect(project.journalBytes()).toBeNull();
+
+    const leap = await project.status(await project.run("noop", ["--at", "2028-02-29T08:00Z", "--no-worker"]));
+    expect(leap.nextRunAt).toBe("2028-02-29T08:00:00.000Z");
+    const local = await project.cli(["run", "noop", "--at", "2028-03-01T08:00", "--no-worker", "--json"], { env: { TZ: "Asia/Tokyo" } });
+    expect((JSON.parse(local.stdout) as { nextRunAt: string }).nextRunAt).toBe("2028-02-29T23:00:00.000Z");
+
+    const past = await project.cli(["run", "noop", "--at", "2020-01-01T00:00Z", "--no-worker"]);
+    expect(past.code).toBe(0);
+    expect(past.stderr).toMatch(/^bgtask: --at 2020-01-01T00:00Z was \d+d ago; the task is due at once$/);
+    const task = await project.status(past.stdout.trim());
+    expect(["queued", "scheduled"]).toContain(task.status);
+    const future = await project.cli(["run", "noop", "--at", "2999-01-01T00:00Z", "--no-worker"]);
+    expect(future.stderr).toBe("");
+  });
+});

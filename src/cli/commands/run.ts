@@ -2,7 +2,8 @@
 // a worker will take them, print the id(s). Nothing is written unless every input is valid.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { mergeContext, parseContextJson, parsePairs, MAX_CONTEXT_BYTES, type TaskContext } from "../../core/context.ts";
-import { tryParseDuration } from "../../core/duration.ts";
+import { parseClockTime } from "../../core/clock-time.ts";
+import { formatDuration, parseDurationFlag } from "../../core/duration.ts";
 import { NO_RETRY, parseRetryFlag, RetryPolicyError } from "../../core/retry-policy.ts";
 import { publicRecord, type NewTask, type RetryPolicy } from "../../core/task.ts";
 import { UsageError } from "../../errors.ts";
@@ -65,13 +66,14 @@ function contexts(options: RunOptions, pairs: string[]): TaskContext[] {
 function runAt(options: RunOptions): (now: Date) => Date | null {
   if (options.delay !== undefined && options.at !== undefined) throw new UsageError("use --delay or --at, not both");
   if (options.delay !== undefined) {
-    const delay = tryParseDuration(options.delay);
-    if (delay === undefined) throw new UsageError(`--delay "${options.delay}" is not a duration like "30s", "10m" or "2h"`);
+    const delay = parseDurationFlag("--delay", options.delay);
     return (now) => new Date(now.getTime() + delay);
   }
   if (options.at !== undefined) {
-    const at = /^\d{4}-\d{2}-\d{2}/.test(options.at) ? Date.parse(options.at) : Number.NaN;
-    if (Number.isNaN(at)) throw new UsageError(`--at "${options.at}" is not a date and time like 2026-12-01T08:00 or 2026-12-01T08:00:00Z`);
+    const at = parseClockTime(options.at);
+    if (at === undefined) {
+      throw new UsageError(`--at "${options.at}" is not a date and time that exists, like 2026-12-01T08:00 (local) or 2026-12-01T08:00:00Z`);
+    }
     return () => new Date(at);
   }
   return () => null;
@@ -118,6 +120,10 @@ export async function run(name: string, pairs: string[], options: RunOptions): P
     // Imported only when a worker must start: `run` with a worker already running skips it.
     const { spawnWorker } = await import("../../worker/spawn.ts");
     spawnWorker(config, workerSlot);
+  }
+  if (at !== null && at.getTime() < now.getTime()) {
+    // Not refused: a script that computes a time a moment ago means "now".
+    process.stderr.write(`bgtask: --at ${options.at} was ${formatDuration(now.getTime() - at.getTime())} ago; the task is due at once\n`);
   }
   if (!options.json) process.stdout.write(`${tasks.map((t) => t.id).join("\n")}\n`);
   // With --follow --json the watch's NDJSON stream says it all, starting with each record.
