@@ -84,6 +84,8 @@ function readConfigFile(root: string): v.InferOutput<typeof fileSchema> {
   } catch (error) {
     throw new UsageError(`${path} is not valid JSON: ${(error as Error).message}`);
   }
+  // valibot's object schemas take an array for an object with no keys: `[]` would pass as `{}`.
+  if (Array.isArray(parsed)) throw new UsageError(`${path} must hold a JSON object like {"concurrency": 2}, not an array`);
   const result = v.safeParse(fileSchema, parsed);
   if (!result.success) {
     const issue = result.issues[0];

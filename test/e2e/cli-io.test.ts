@@ -1,6 +1,8 @@
 // What a newcomer types and what comes back (issue 15): usage errors honour --json, durations and
 // dates mean what they say, contexts stay within their limit, the empty cases say so, and what
 // `list`, `status`, `retry`, `cancel` and `logs` print is what a user expects.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { fixture } from "../helpers/fixtures.ts";
 import { sha256 } from "../helpers/journal.ts";
@@ -88,5 +90,69 @@ describe("durations and times on the command line", () => {
     expect(["queued", "scheduled"]).toContain(task.status);
     const future = await project.cli(["run", "noop", "--at", "2999-01-01T00:00Z", "--no-worker"]);
     expect(future.stderr).toBe("");
+  });
+});
+
+describe("contexts at the edge", () => {
+  it("the 1 MiB limit holds for the merged context: key=value pairs, and pairs merged onto --ctx-file or each --each line", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    const blob = "x".repeat(120 * 1024);
+    const nine = Array.from({ length: 9 }, (_, i) => `k${i}=${blob}`);
+    const file = join(project.dir, "ctx.json");
+    writeFileSync(file, JSON.stringify({ a: "y".repeat(960 * 1024) }));
+    const each = join(project.dir, "each.jsonl");
+    writeFileSync(each, `{"n":1}\n${JSON.stringify({ a: "y".repeat(960 * 1024) })}\n`);
+    const tooBig = /^bgtask: the context of (the task|line 2 of .*each\.jsonl) is larger than 1024 KiB \(\d+ KiB with every source merged\); pass a file path in the context instead$/;
+    for (const args of [["run", "noop", ...nine], ["run", "noop", "--ctx-file", file, "k=" + "z".repeat(100 * 1024)], ["run", "noop", "--each", each, "k=" + "z".repeat(100 * 1024)]]) {
+      const result = await project.cli(args);
+      expect(result.code, args[2]).toBe(2);
+      expect(result.stderr.trim(), args[2]).toMatch(tooBig);
+    }
+    expect(project.journalBytes()).toBeNull();
+    // Below the limit it is stored whole.
+    const id = await project.run("noop", ["--no-worker", ...nine.slice(0, 8)]);
+    expect(Object.keys((await project.status(id)).context)).toHaveLength(8);
+  });
+
+  it("invalid UTF-8 in --ctx-file, --each or stdin is refused, naming the line, never turned into U+FFFD", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    const bad = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]); // {"a":"\xff\xfe"}
+    const file = join(project.dir, "ctx.json");
+    writeFileSync(file, bad);
+    const each = join(project.dir, "each.jsonl");
+    writeFileSync(each, Buffer.concat([Buffer.from('{"n":1}\n{"n":2}\n'), bad, Buffer.from("\n")]));
+    const truncated = join(project.dir, "truncated.json");
+    writeFileSync(truncated, Buffer.from('{"a":"\xe6\x95"}', "latin1")); // the first two bytes of 数
+    const cases: Array<[string[], RegExp, Buffer?]> = [
+      [["run", "noop", "--ctx-file", file], /--ctx-file .*ctx\.json is not valid UTF-8 \(line 1\); save it as UTF-8/],
+      [["run", "noop", "--each", each], /--each .*each\.jsonl is not valid UTF-8 \(line 3\)/],
+      [["run", "noop", "--ctx-file", truncated], /truncated\.json is not valid UTF-8 \(line 1\)/],
+      [["run", "noop", "--each", "-"], /--each stdin is not valid UTF-8 \(line 1\)/, bad],
+    ];
+    for (const [args, says, input] of cases) {
+      const result = await project.cli(args, input ? { stdin: new Uint8Array(input) } : {});
+      expect(result.code, args.join(" ")).toBe(2);
+      expect(result.stderr, args.join(" ")).toMatch(says);
+    }
+    expect(project.journalBytes()).toBeNull();
+    writeFileSync(file, JSON.stringify({ a: "数据 🎉" }));
+    expect((await project.status(await project.run("noop", ["--no-worker", "--ctx-file", file]))).context).toEqual({ a: "数据 🎉" });
+  });
+
+  it("a key=value integer beyond 2^53 is kept as the string typed", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    const id = await project.run("noop", ["--no-worker", "order=12345678901234567890", "small=42"]);
+    expect((await project.status(id)).context).toEqual({ order: "12345678901234567890", small: 42 });
+  });
+
+  it("a bgtask.config.json holding an array is refused, not read as an empty config", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    writeFileSync(join(project.dir, "bgtask.config.json"), "[]");
+    for (const args of [["list"], ["run", "noop"]]) {
+      const result = await project.cli(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim()).toBe(`bgtask: ${join(project.dir, "bgtask.config.json")} must hold a JSON object like {"concurrency": 2}, not an array`);
+    }
+    expect(project.journalBytes()).toBeNull();
   });
 });
