@@ -60,7 +60,7 @@ export function buildProgram(version: string): Command {
       .description("list active tasks and the most recent finished ones")
       .option("--status <statuses>", "only these statuses, comma-separated")
       .option("--executor <name>", "only tasks of this executor")
-      .option("--limit <n>", "at most n tasks (default 50), active ones first", undefined)
+      .option("--limit <n>", "at most n tasks (default 50; any positive number), active ones first", undefined)
       .option("--json", "print an array of task records"),
   ).action(async (_o, command: Command) => {
     const { list } = await import("./commands/list.ts");
@@ -137,7 +137,7 @@ export function buildProgram(version: string): Command {
       .description("delete tasks with their logs and attachments (a running task must be cancelled first)")
       .argument("[ids...]", "task ids")
       .option("--finished", "remove finished tasks (succeeded, failed, cancelled)")
-      .option("--older-than <duration>", "with --finished: only those that finished longer ago than this, like 7d (with its unit)")
+      .option("--older-than <duration>", "with --finished: only those that finished longer ago than this, like 7d (with its unit); list's ENDED column")
       .option("--json", "print the removed ids"),
   ).action(async (ids: string[], _o, command: Command) => {
     const { remove } = await import("./commands/remove.ts");

@@ -64,15 +64,33 @@ const fileSchema = v.strictObject({
   schedules: v.optional(v.unknown()),
 });
 
-/** Nearest ancestor holding bgtask.config.json, else a tasks/ folder, else package.json; else cwd. */
-export function findRoot(from: string): string {
-  for (const marker of [CONFIG_FILE, "tasks", "package.json"]) {
+const ROOT_MARKERS = [CONFIG_FILE, "tasks", "package.json"];
+
+/** Nearest ancestor holding bgtask.config.json, else a tasks/ folder, else package.json; null when none does. */
+export function findRoot(from: string): string | null {
+  for (const marker of ROOT_MARKERS) {
     for (let dir = resolve(from); ; dir = dirname(dir)) {
       if (existsSync(join(dir, marker))) return dir;
       if (dirname(dir) === dir) break;
     }
   }
-  return resolve(from);
+  return null;
+}
+
+/**
+ * The root: --root or BGTASK_ROOT, else found from cwd. Outside any project, and with no home or
+ * journal named either, there is no journal to speak of: saying "no tasks" would hide the mistake.
+ */
+function rootOf(flags: LocationFlags, env: NodeJS.ProcessEnv, cwd: string): string {
+  const rootFlag = flags.root ?? env.BGTASK_ROOT;
+  if (rootFlag) return resolve(cwd, rootFlag);
+  const found = findRoot(cwd);
+  if (found !== null) return found;
+  if (flags.home ?? env.BGTASK_HOME ?? flags.journal ?? env.BGTASK_JOURNAL) return resolve(cwd);
+  throw new UsageError(
+    `no bgtask project here: none of ${ROOT_MARKERS.join(", ")} is in ${resolve(cwd)} or a folder above it; run bgtask inside your project, or name it with --root DIR`,
+    { code: "ENOPROJECT" },
+  );
 }
 
 function readConfigFile(root: string): v.InferOutput<typeof fileSchema> {
@@ -131,8 +149,7 @@ function withFileTimings(timings: Timings, env: NodeJS.ProcessEnv, file: v.Infer
 }
 
 export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
-  const rootFlag = flags.root ?? env.BGTASK_ROOT;
-  const root = rootFlag ? resolve(cwd, rootFlag) : findRoot(cwd);
+  const root = rootOf(flags, env, cwd);
   const file = readConfigFile(root);
   const at = (p: string) => (isAbsolute(p) ? p : resolve(root, p));
   const home = at(flags.home ?? env.BGTASK_HOME ?? file.home ?? ".bgtask");

@@ -1,12 +1,14 @@
 // What a newcomer types and what comes back (issue 15): usage errors honour --json, durations and
 // dates mean what they say, contexts stay within their limit, the empty cases say so, and what
 // `list`, `status`, `retry`, `cancel` and `logs` print is what a user expects.
-import { writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { fixture } from "../helpers/fixtures.ts";
 import { sha256 } from "../helpers/journal.ts";
-import { useProject, type CliResult } from "../helpers/project.ts";
+import { BIN, useProject, type CliResult } from "../helpers/project.ts";
 
 /** The one `{"error":{"code","message"}}` object a refused --json command prints, and its exit code. */
 function jsonError(result: CliResult, label: string): { code: string; message: string } {
@@ -154,5 +156,67 @@ describe("contexts at the edge", () => {
       expect(result.stderr.trim()).toBe(`bgtask: ${join(project.dir, "bgtask.config.json")} must hold a JSON object like {"concurrency": 2}, not an array`);
     }
     expect(project.journalBytes()).toBeNull();
+  });
+});
+
+describe("list", () => {
+  it("says it left tasks out only when it did, in words that match what it shows, and takes any limit", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    for (let i = 0; i < 3; i++) await project.run("noop", ["--no-worker"]);
+    const exact = await project.cli(["list", "--limit", "3"]);
+    expect(exact.code).toBe(0);
+    expect(exact.stderr).toBe("");
+    const cut = await project.cli(["list", "--limit", "2"]);
+    expect(cut.stdout.trim().split("\n")).toHaveLength(3);
+    expect(cut.stderr).toBe("(2 shown, the active tasks first, then the most recently finished: --limit N shows more, --status or --executor narrows)");
+    // Narrowed already: the hint does not suggest what was done.
+    const narrowed = await project.cli(["list", "--status", "queued", "--limit", "1"]);
+    expect(narrowed.stderr).toBe("(1 shown, the active tasks first, then the most recently finished: --limit N shows more)");
+    for (const limit of ["100000000", "123456789012345678901234567890"]) {
+      const result = await project.cli(["list", "--limit", limit, "--json"]);
+      expect(result.code, `${limit}: ${result.stderr}`).toBe(0);
+      expect(JSON.parse(result.stdout)).toHaveLength(3);
+    }
+    expect((await project.cli(["list", "--limit", "0"])).stderr).toMatch(/--limit "0" is not a positive whole number/);
+  });
+
+  it("shows when a finished task ended, the time `remove --older-than` counts from, beside its age", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    const done = await project.run("noop");
+    await project.waitForTask(done, (t) => t.completed);
+    const waiting = await project.run("noop", ["--delay", "1h"]);
+    const lines = (await project.cli(["list"])).stdout.split("\n");
+    expect(lines[0]).toMatch(/^ID\s+EXECUTOR\s+STATUS\s+PROGRESS\s+TRIES\s+AGE\s+ENDED\s+MESSAGE$/);
+    const ended = lines[0]!.indexOf("ENDED");
+    const row = (id: string) => lines.find((l) => l.startsWith(`${id} `))!;
+    expect(row(done).slice(ended)).toMatch(/^\d+(ms|s)\s+nothing done$/);
+    expect(row(waiting).slice(ended).trim()).toBe("-");
+    expect((await project.cli(["remove", "--help"])).stdout).toMatch(/list's\s+ENDED\s+column/);
+    // Finished a moment ago, by ENDED: --older-than 1h keeps it, as the column says it should.
+    expect(JSON.parse((await project.cli(["remove", "--finished", "--older-than", "1h", "--json"])).stdout)).toEqual({ removed: [] });
+  });
+
+  it("outside any project says there is none and where it looked, instead of \"no tasks\"", async () => {
+    const bare = mkdtempSync(join(tmpdir(), "bgtask-bare-"));
+    onTestFinished(() => rmSync(bare, { recursive: true, force: true }));
+    const inside = join(bare, "a", "b");
+    mkdirSync(inside, { recursive: true });
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("BGTASK_")));
+    const cli = async (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => {
+      const result = await execa(process.execPath, [BIN, ...args], { cwd: inside, env: { ...env, ...extra, NO_COLOR: "1" }, extendEnv: false, reject: false, stdin: "ignore" });
+      return { code: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
+    };
+    const sentence = `no bgtask project here: none of bgtask.config.json, tasks, package.json is in ${inside} or a folder above it; run bgtask inside your project, or name it with --root DIR`;
+    for (const args of [["list"], ["status", "1"], ["run", "noop"]]) {
+      const result = await cli(args);
+      expect(result.code, args.join(" ")).toBe(2);
+      expect(result.stderr, args.join(" ")).toBe(`bgtask: ${sentence}`);
+    }
+    expect(jsonError(await cli(["list", "--json"]), "list --json")).toEqual({ code: "ENOPROJECT", message: sentence });
+    expect(existsSync(join(inside, ".bgtask"))).toBe(false);
+    // A home named outright is a journal to read, project or not.
+    const named = await cli(["list"], { BGTASK_HOME: join(bare, "home") });
+    expect(named.code).toBe(0);
+    expect(named.stdout).toBe("no tasks");
   });
 });

@@ -90,7 +90,8 @@ function attributeValue(value: unknown): string {
 export function renderList(tasks: readonly TaskRecord[], now: Date): string {
   if (tasks.length === 0) return "no tasks";
   return table(
-    ["ID", "EXECUTOR", "STATUS", "PROGRESS", "TRIES", "AGE", "MESSAGE"],
+    // AGE counts from creation, ENDED from the finish, which is what `remove --older-than` counts.
+    ["ID", "EXECUTOR", "STATUS", "PROGRESS", "TRIES", "AGE", "ENDED", "MESSAGE"],
     tasks.map((t) => [
       t.id,
       sanitizeInline(t.executor),
@@ -98,6 +99,7 @@ export function renderList(tasks: readonly TaskRecord[], now: Date): string {
       `${Math.round(t.progress)}%`,
       `${t.tries}/${t.maxTries}`,
       age(t.createdAt, now),
+      age(t.finishedAt, now),
       fitWidth(sanitizeInline(t.message ?? t.error?.message ?? ""), 60),
     ]),
   );
