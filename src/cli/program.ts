@@ -100,25 +100,25 @@ export function buildProgram(version: string): Command {
   withLocations(
     program
       .command("retry")
-      .description("run a finished task (succeeded, failed or cancelled) again as a new try; its tries keep counting")
-      .argument("<id>", "task id")
+      .description("run finished tasks (succeeded, failed or cancelled) again as a new try; their tries keep counting")
+      .argument("<ids...>", "task ids; if one cannot be retried, none is")
       .option("--no-worker", "only queue it: a tick or a running worker takes it")
-      .option("--json", "print the task record"),
-  ).action(async (id: string, _o, command: Command) => {
+      .option("--json", "print the task record (an array of them for several ids)"),
+  ).action(async (ids: string[], _o, command: Command) => {
     const { retry } = await import("./commands/retry.ts");
-    await retry(id, flags(command));
+    await retry(ids, flags(command));
   });
 
   withLocations(
     program
       .command("cancel")
-      .description("cancel a task: at once when it waits; a running one is asked to stop, then forced after the grace period")
-      .argument("<id>", "task id")
+      .description("cancel tasks: at once when they wait; a running one is asked to stop, then forced after the grace period")
+      .argument("<ids...>", "task ids; if one has already ended, none is cancelled")
       .option("--no-wait", "only ask a running task to stop; do not wait for it")
-      .option("--json", "print the task record"),
-  ).action(async (id: string, _o, command: Command) => {
+      .option("--json", "print the task record (an array of them for several ids)"),
+  ).action(async (ids: string[], _o, command: Command) => {
     const { cancel } = await import("./commands/cancel.ts");
-    await cancel(id, flags(command));
+    await cancel(ids, flags(command));
   });
 
   withLocations(

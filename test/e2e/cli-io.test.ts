@@ -8,7 +8,7 @@ import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { fixture } from "../helpers/fixtures.ts";
 import { sha256 } from "../helpers/journal.ts";
-import { BIN, useProject, type CliResult } from "../helpers/project.ts";
+import { BIN, useProject, waitFor, type CliResult } from "../helpers/project.ts";
 
 /** The one `{"error":{"code","message"}}` object a refused --json command prints, and its exit code. */
 function jsonError(result: CliResult, label: string): { code: string; message: string } {
@@ -218,5 +218,51 @@ describe("list", () => {
     const named = await cli(["list"], { BGTASK_HOME: join(bare, "home") });
     expect(named.code).toBe(0);
     expect(named.stdout).toBe("no tasks");
+  });
+});
+
+describe("retry and cancel take several ids, like remove and watch", () => {
+  it("cancel cancels every id given, or none when one cannot be cancelled", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    const done = await project.run("noop");
+    await project.waitForTask(done, (t) => t.completed);
+    // Queued tasks stay queued only once no worker is left to take them.
+    await waitFor(() => project.workers().length === 0, 30_000, () => "the worker never went idle");
+    const [a, b, c] = [await project.run("noop", ["--no-worker"]), await project.run("noop", ["--delay", "1h", "--no-worker"]), await project.run("noop", ["--no-worker"])];
+    const before = sha256(project.journalBytes());
+    const refused = await project.cli(["cancel", a, done, b, "--json"]);
+    expect(jsonError(refused, "cancel with a finished one")).toEqual({
+      code: "EFINAL",
+      message: `task ${done} has already ended (succeeded); there is nothing to cancel; none of the 3 tasks was changed`,
+    });
+    const missing = await project.cli(["cancel", a, "999"]);
+    expect(missing.stderr.trim()).toBe(`bgtask: no task with id "999"; \`bgtask list\` shows the tasks there are; none of the 2 tasks was changed`);
+    expect(sha256(project.journalBytes())).toBe(before);
+
+    const cancelled = await project.cli(["cancel", a, b, "--json"]);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect((JSON.parse(cancelled.stdout) as Array<{ id: string; status: string }>).map((t) => [t.id, t.status])).toEqual([[a, "cancelled"], [b, "cancelled"]]);
+    const text = await project.cli(["cancel", c]);
+    expect(text.stdout).toBe(`${c} cancelled`);
+  });
+
+  it("retry retries every id given, or none when one is not final", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    const ids = [await project.run("noop"), await project.run("noop")];
+    for (const id of ids) await project.waitForTask(id, (t) => t.completed);
+    await waitFor(() => project.workers().length === 0, 30_000, () => "the worker never went idle");
+    const waiting = await project.run("noop", ["--delay", "1h"]);
+    const before = sha256(project.journalBytes());
+    const refused = await project.cli(["retry", ids[0]!, waiting, ids[1]!, "--no-worker"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(new RegExp(`^bgtask: task ${waiting} cannot be retried: it is already scheduled to run at .*; none of the 3 tasks was changed$`));
+    expect(sha256(project.journalBytes())).toBe(before);
+
+    const retried = await project.cli(["retry", ...ids, "--no-worker"]);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(retried.stdout).toBe(ids.join("\n"));
+    for (const id of ids) expect(await project.status(id)).toMatchObject({ status: "queued", tries: 1 });
+    const json = await project.cli(["cancel", ...ids, "--json"]);
+    expect((JSON.parse(json.stdout) as unknown[]).length).toBe(2);
   });
 });
