@@ -1,4 +1,5 @@
 // What every command starts from: the resolved config and the journal store it names.
+import { fileURLToPath } from "node:url";
 import { loadConfig, type Config, type LocationFlags } from "../config/config.ts";
 import { openJournal } from "../journal/open.ts";
 import type { JournalStore } from "../journal/store.ts";
@@ -6,6 +7,9 @@ import type { TaskRecord } from "../core/task.ts";
 import { isTaskId } from "../core/task.ts";
 import { TaskNotFoundError, UsageError } from "../errors.ts";
 import { toJson } from "./output/json.ts";
+
+/** The installed bgtask package: resolved from here, at the depth of the CLI bundle (dist/cli/). */
+export const PACKAGE_DIR = fileURLToPath(new URL("../../", import.meta.url));
 
 export interface Session {
   config: Config;

@@ -266,3 +266,26 @@ describe("retry and cancel take several ids, like remove and watch", () => {
     expect((JSON.parse(json.stdout) as unknown[]).length).toBe(2);
   });
 });
+
+describe("status of a failed task", () => {
+  it("prints the stack once, the executor's frames first, bgtask's own only with BGTASK_DEBUG=1", async () => {
+    const project = useProject(onTestFinished, {
+      tasks: {
+        "boom.ts": ['import { defineTask } from "bgtask";', 'function inner(): never { throw new Error("kaboom"); }', "export default defineTask({ async run() { inner(); } });"].join("\n"),
+      },
+    });
+    const id = await project.run("boom");
+    await project.waitForTask(id, (t) => t.completed);
+    expect((await project.status(id)).error!.stack).toMatch(/dist\/worker\/main\.js/);
+    const shown = (await project.cli(["status", id])).stdout;
+    expect(shown.match(/at inner \(/g)).toHaveLength(1);
+    expect(shown).not.toMatch(/dist\//);
+    expect(shown).toMatch(/ {6}at inner \(.*tasks\/boom\.ts:2:\d+\)\n {6}at Object\.run \(.*tasks\/boom\.ts:3:\d+\)\n(?: {6}at .*\n)*? {6}… \d+ frames inside bgtask \(BGTASK_DEBUG=1 shows them\)\n/);
+    // The log says which try failed and where; the stack is the record's, shown above it.
+    expect(shown).toMatch(/bgtask try 1 failed: kaboom \(tasks\/boom\.ts:2\)$/m);
+    const debug = (await project.cli(["status", id], { env: { BGTASK_DEBUG: "1" } })).stdout;
+    expect(debug.match(/at inner \(/g)).toHaveLength(1);
+    expect(debug).toMatch(/at .*dist\/worker\/main\.js:\d+:\d+/);
+    expect(debug).not.toContain("frames inside bgtask");
+  });
+});

@@ -7,6 +7,7 @@ import {
   countStatuses,
   fitWidth,
   formatBytes,
+  presentStack,
   progressBar,
   renderChangeLine,
   renderFooter,
@@ -173,5 +174,32 @@ describe("terminal columns, not characters", () => {
     // The column each second cell starts at, counted in terminal columns.
     const starts = lines.map((l) => stringWidth(l.slice(0, l.search(/SIZE|\d KiB/))));
     expect(starts).toEqual([10, 10, 10]);
+  });
+});
+
+describe("presentStack", () => {
+  const stack = [
+    "Error: disk said no",
+    "    at writeAttachment (file:///opt/app/node_modules/bgtask/dist/worker/main.js:10:5)",
+    "    at Object.attach (file:///opt/app/node_modules/bgtask/dist/worker/main.js:20:7)",
+    "    at Object.run (/opt/app/tasks/report.ts:12:16)",
+    "    at async executeTry (file:///opt/app/node_modules/bgtask/dist/worker/main.js:30:9)",
+    "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
+  ].join("\n");
+
+  it("puts the executor's frames first and counts bgtask's own instead of showing them", () => {
+    expect(presentStack(stack, "/opt/app/node_modules/bgtask/dist/")).toBe(
+      [
+        "Error: disk said no",
+        "    at Object.run (/opt/app/tasks/report.ts:12:16)",
+        "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
+        "    … 3 frames inside bgtask (BGTASK_DEBUG=1 shows them)",
+      ].join("\n"),
+    );
+  });
+
+  it("shows the stack as it is when asked to hide nothing, or when nothing is bgtask's", () => {
+    expect(presentStack(stack, null)).toBe(stack);
+    expect(presentStack("Error: x\n    at run (/opt/app/tasks/a.ts:1:1)", "/opt/app/node_modules/bgtask/dist/")).toBe("Error: x\n    at run (/opt/app/tasks/a.ts:1:1)");
   });
 });

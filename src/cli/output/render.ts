@@ -149,7 +149,28 @@ function until(iso: string, now: Date): string {
   return ms <= 0 ? "due now" : `in ${ms < 1000 ? "<1s" : formatDuration(ms)}`;
 }
 
-export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (LogLine | string)[]): string {
+const FRAME_LINE = /^\s+at /;
+
+/**
+ * A stack for a person: the message, then the frames outside `hideUnder` (bgtask's own files,
+ * which only its developers need) in their order, then how many of those were left out.
+ */
+export function presentStack(stack: string, hideUnder: string | null): string {
+  if (hideUnder === null) return stack;
+  const lines = stack.split("\n");
+  const own = (line: string) => FRAME_LINE.test(line) && line.includes(hideUnder);
+  const hidden = lines.filter(own).length;
+  if (hidden === 0) return stack;
+  const note = `    … ${hidden} frame${hidden === 1 ? "" : "s"} inside bgtask (BGTASK_DEBUG=1 shows them)`;
+  return [...lines.filter((line) => !own(line)), note].join("\n");
+}
+
+export interface StatusOptions {
+  /** Stack frames of files under this folder are left out (bgtask's own); null shows every frame. */
+  hideFramesUnder: string | null;
+}
+
+export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (LogLine | string)[], options: StatusOptions = { hideFramesUnder: null }): string {
   const out: string[] = [];
   out.push(field("task", `${task.id} ${chalk.dim("·")} ${sanitizeInline(task.executor)}`));
   out.push(field("status", colorStatus(task.status)));
@@ -177,7 +198,7 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (Log
   }
   if (task.error) {
     out.push(chalk.bold("error") + (task.error.where ? chalk.dim(` at ${sanitizeInline(task.error.where)}`) : ""));
-    out.push(indent(chalk.red(sanitize(task.error.stack ?? task.error.message))));
+    out.push(indent(chalk.red(sanitize(task.error.stack ? presentStack(task.error.stack, options.hideFramesUnder) : task.error.message))));
   }
   const failedTries = task.history.filter((h) => h.error !== null);
   // The last failure is shown in full above; list them all once there is more than that one.
