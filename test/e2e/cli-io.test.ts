@@ -289,3 +289,19 @@ describe("status of a failed task", () => {
     expect(debug).not.toContain("frames inside bgtask");
   });
 });
+
+describe("an executor that failed to load", () => {
+  it("shows why it was not retried instead of `tries 1 of 4 (0 remaining)`", async () => {
+    const project = useProject(onTestFinished, {
+      tasks: { "brk.ts": 'import { defineTask } from "bgtask";\nexport default defineTask({ retry: { tries: 3, interval: "1s" }, async run() { return {}; } });\n' },
+    });
+    const id = await project.run("brk", ["--no-worker"]);
+    project.writeTask("brk.ts", "export default {{{\n");
+    expect((await project.cli(["tick", "--max-time", "10s"])).code).toBe(0);
+    const task = await project.waitForTask(id, (t) => t.completed);
+    expect(task).toMatchObject({ status: "failed", tries: 1, maxTries: 4, remainingTries: 0 });
+    const shown = (await project.cli(["status", id])).stdout;
+    expect(shown).toMatch(/^tries {7}1 of 4 \(not retried: this error ends the task at once\)$/m);
+    expect(shown).not.toMatch(/0 remaining/);
+  });
+});

@@ -170,6 +170,18 @@ export interface StatusOptions {
   hideFramesUnder: string | null;
 }
 
+/**
+ * Remaining tries mean something only while the task may still run. A task that failed before its
+ * policy ran out met an error that is not retried (it threw UnrecoverableError, or its executor
+ * cannot be loaded): "0 remaining" would read as a policy used up.
+ */
+function triesText(task: TaskRecord): string {
+  const count = `${task.tries} of ${task.maxTries}`;
+  if (!task.completed) return `${count} (${task.remainingTries} remaining)`;
+  if (task.status === "failed" && task.tries < task.maxTries) return `${count} (not retried: this error ends the task at once)`;
+  return count;
+}
+
 export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (LogLine | string)[], options: StatusOptions = { hideFramesUnder: null }): string {
   const out: string[] = [];
   out.push(field("task", `${task.id} ${chalk.dim("·")} ${sanitizeInline(task.executor)}`));
@@ -177,7 +189,7 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (Log
   out.push(field("progress", `${progressBar(task.progress)} ${Math.round(task.progress)}%`));
   if (task.message) out.push(field("message", sanitizeInline(task.message)));
   if (task.step) out.push(field("step", `${task.step.index + 1}/${task.step.count} ${sanitizeInline(task.step.name)}`));
-  out.push(field("tries", `${task.tries} of ${task.maxTries} (${task.remainingTries} remaining)`));
+  out.push(field("tries", triesText(task)));
   out.push(field("created", `${task.createdAt} (${age(task.createdAt, now)} ago)`));
   if (task.startedAt) out.push(field("started", task.startedAt));
   if (task.finishedAt) out.push(field("finished", `${task.finishedAt}${task.startedAt ? ` (took ${age(task.startedAt, new Date(task.finishedAt))})` : ""}`));
