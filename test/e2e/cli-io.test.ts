@@ -305,3 +305,21 @@ describe("an executor that failed to load", () => {
     expect(shown).not.toMatch(/0 remaining/);
   });
 });
+
+describe("logs of a silent task", () => {
+  it("says there is no output, on stderr, so stdout stays empty for a redirect", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    const id = await project.run("noop");
+    await project.waitForTask(id, (t) => t.completed);
+    for (const args of [["logs", id], ["logs", id, "--follow"]]) {
+      const result = await project.cli(args);
+      expect(result.code, args.join(" ")).toBe(0);
+      expect(result.stdout, args.join(" ")).toBe("");
+      expect(result.stderr, args.join(" ")).toBe(`(no output: task ${id} has printed and logged nothing)`);
+    }
+    const waiting = await project.run("noop", ["--delay", "1h", "--no-worker"]);
+    expect((await project.cli(["logs", waiting])).stderr).toBe(`(no output: task ${waiting} has printed and logged nothing yet)`);
+    const json = await project.cli(["logs", id, "--json"]);
+    expect([json.stdout, json.stderr]).toEqual(["[]", ""]);
+  });
+});

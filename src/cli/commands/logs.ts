@@ -98,8 +98,18 @@ export async function logs(id: string, options: LogsOptions): Promise<void> {
     printJson(all.map(asJson));
     return;
   }
-  const print = printer(options.json === true);
+  let silent = true;
+  const printLines = printer(options.json === true);
+  const print = (lines: Lines) => {
+    silent &&= lines.length === 0;
+    printLines(lines);
+  };
   follower.readNew(print);
-  if (!options.follow || isFinal(task.status)) return;
-  if (await followUntilFinal(session, task.id, follower, print)) process.exitCode = 130;
+  if (options.follow && !isFinal(task.status) && (await followUntilFinal(session, task.id, follower, print))) process.exitCode = 130;
+  // An empty stdout alone looks like a broken command; stderr keeps `logs 42 > file` empty.
+  // A follow that was not interrupted saw the task end.
+  else if (silent && !options.json) {
+    const ended = options.follow === true || isFinal(task.status);
+    process.stderr.write(`(no output: task ${task.id} has printed and logged nothing${ended ? "" : " yet"})\n`);
+  }
 }
