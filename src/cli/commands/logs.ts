@@ -105,10 +105,13 @@ export async function logs(id: string, options: LogsOptions): Promise<void> {
     printLines(lines);
   };
   follower.readNew(print);
-  if (options.follow && !isFinal(task.status) && (await followUntilFinal(session, task.id, follower, print))) process.exitCode = 130;
+  if (options.follow && !isFinal(task.status) && (await followUntilFinal(session, task.id, follower, print))) {
+    process.exitCode = 130;
+    return;
+  }
   // An empty stdout alone looks like a broken command; stderr keeps `logs 42 > file` empty.
-  // A follow that was not interrupted saw the task end.
-  else if (silent && !options.json) {
+  if (silent && !options.json) {
+    // A follow that was not interrupted saw the task end.
     const ended = options.follow === true || isFinal(task.status);
     process.stderr.write(`(no output: task ${task.id} has printed and logged nothing${ended ? "" : " yet"})\n`);
   }
