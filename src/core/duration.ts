@@ -15,12 +15,18 @@ export function tryParseDuration(text: string | number): number | undefined {
 }
 
 /**
- * A duration typed on the command line must carry its unit: a bare "90" is 90 s to a pueue user
- * and 90 ms to ms(), so bgtask refuses to guess. `like` gives examples for the error sentence.
+ * True for a number with no unit, which a duration typed on the command line may not be: a bare
+ * "90" is 90 s to a pueue user and 90 ms to ms(), so bgtask refuses to guess. Zero is zero in any unit.
  */
+export function lacksUnit(text: string): boolean {
+  const trimmed = text.trim();
+  return /^\d+(\.\d+)?$/.test(trimmed) && Number(trimmed) !== 0;
+}
+
+/** A duration typed on the command line, its unit required; `like` gives examples for the error sentence. */
 export function parseDurationFlag(flag: string, text: string, like = '"30s", "10m" or "2h"'): number {
   const trimmed = text.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) {
+  if (lacksUnit(trimmed)) {
     throw new UsageError(`${flag} "${trimmed}" has no unit: write ${trimmed}s for seconds (units: ms, s, m, h, d, w)`);
   }
   const value = tryParseDuration(trimmed);

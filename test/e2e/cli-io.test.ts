@@ -70,6 +70,8 @@ describe("durations and times on the command line", () => {
     expect((await project.cli(["run", "--help"])).stdout).toMatch(/--delay <duration>\s+run after a delay, like 90s or 10m; the unit is\s+required/);
     const delayed = await project.status(await project.run("noop", ["--delay", "90s", "--no-worker"]));
     expect(Date.parse(delayed.nextRunAt!) - Date.parse(delayed.createdAt)).toBe(90_000);
+    // Zero is zero in any unit.
+    expect((await project.cli(["run", "noop", "--delay", "0", "--retry", "2x0", "--no-worker"])).code).toBe(0);
   });
 
   it("--at refuses dates and times that do not exist, and says on stderr when the time is past", async () => {
