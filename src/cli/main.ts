@@ -24,8 +24,9 @@ function render(error: unknown, argv: readonly string[]): number {
   if (error instanceof CommanderError) {
     // Help and --version end with code 0; every usage error is exit 2, as the contract says.
     if (error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
-    // Commander has already said it on stderr (configureOutput in program.ts).
-    printJsonError(argv, "EUSAGE", usageSentence(error.message));
+    // Commander has already said it on stderr (configureOutput in program.ts), or printed the
+    // usage for want of a command, whose error message is only "(outputHelp)".
+    printJsonError(argv, "EUSAGE", error.code === "commander.help" ? "no command to run; `bgtask --help` lists the commands" : usageSentence(error.message));
     return ExitCode.usage;
   }
   if (error instanceof BgtaskError) {

@@ -30,8 +30,8 @@ describe("usage errors with --json", () => {
       [["run", "--json"], /missing required argument 'executor'/],
       [["status", "--json"], /missing required argument 'id'/],
       [["logs", "--json"], /missing required argument 'id'/],
-      [["retry", "--json"], /missing required argument 'id'/],
-      [["cancel", "--json"], /missing required argument 'id'/],
+      [["retry", "--json"], /missing required argument 'ids'/],
+      [["cancel", "--json"], /missing required argument 'ids'/],
       [["run", "noop", "--bogus", "--json"], /unknown option '--bogus'/],
       [["list", "--bogus", "--json"], /unknown option '--bogus'/],
       [["watch", "--json", "-x"], /unknown option '-x'/],
@@ -42,11 +42,17 @@ describe("usage errors with --json", () => {
       [["run", "noop", "--json", "--ctx"], /option '--ctx <json>' argument missing/],
       // A command without --json of its own: the script asked for JSON all the same.
       [["tick", "--json"], /unknown option '--json'/],
+      [["--json"], /unknown option '--json'/],
     ];
     for (const [args, says] of cases) {
       const error = jsonError(await project.cli(args), args.join(" "));
       expect(error, args.join(" ")).toMatchObject({ code: "EUSAGE", message: expect.stringMatching(says) });
     }
+    // No command, only the usage on stderr: the JSON still says what is wrong.
+    const noCommand = await project.cli(["help", "bogus", "--json"]);
+    expect(noCommand.code).toBe(2);
+    expect(JSON.parse(noCommand.stdout)).toEqual({ error: { code: "EUSAGE", message: "no command to run; `bgtask --help` lists the commands" } });
+    expect(noCommand.stderr).toMatch(/^Usage: bgtask/);
     expect(sha256(project.journalBytes())).toBe(before);
   });
 });
