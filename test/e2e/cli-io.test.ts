@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
+import stringWidth from "string-width";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { fixture } from "../helpers/fixtures.ts";
 import { sha256 } from "../helpers/journal.ts";
@@ -329,5 +330,32 @@ describe("logs of a silent task", () => {
     expect((await project.cli(["logs", waiting])).stderr).toBe(`(no output: task ${waiting} has printed and logged nothing yet)`);
     const json = await project.cli(["logs", id, "--json"]);
     expect([json.stdout, json.stderr]).toEqual(["[]", ""]);
+  });
+});
+
+describe("tables count terminal columns", () => {
+  it("status lines up attachments named in CJK and emoji with the ASCII ones", async () => {
+    const project = useProject(onTestFinished, {
+      tasks: {
+        "report.ts": [
+          'import { defineTask } from "bgtask";',
+          "export default defineTask({",
+          "  async run(task) {",
+          '    await task.attach("报告🎉.csv", "a,b\\n");',
+          '    await task.attach("plain.csv", "a,b\\n");',
+          "    return {};",
+          "  },",
+          "});",
+        ].join("\n"),
+      },
+    });
+    const id = await project.run("report");
+    await project.waitForTask(id, (t) => t.completed);
+    const lines = (await project.cli(["status", id])).stdout.split("\n");
+    const rows = lines.filter((l) => /^ {2}(NAME|报告|plain)/.test(l));
+    expect(rows).toHaveLength(3);
+    // Where SIZE and each size begin, in terminal columns.
+    const starts = rows.map((l) => stringWidth(l.slice(0, l.search(/SIZE|\d+ B/))));
+    expect(new Set(starts).size, rows.join("\n")).toBe(1);
   });
 });
