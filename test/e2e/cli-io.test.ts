@@ -93,6 +93,10 @@ describe("durations and times on the command line", () => {
     expect(leap.nextRunAt).toBe("2028-02-29T08:00:00.000Z");
     const local = await project.cli(["run", "noop", "--at", "2028-03-01T08:00", "--no-worker", "--json"], { env: { TZ: "Asia/Tokyo" } });
     expect((JSON.parse(local.stdout) as { nextRunAt: string }).nextRunAt).toBe("2028-02-29T23:00:00.000Z");
+    // Clocks in Berlin go from 02:00 to 03:00 on 2027-03-28: 02:30 never happens there.
+    const skipped = await project.cli(["run", "noop", "--at", "2027-03-28T02:30", "--json"], { env: { TZ: "Europe/Berlin" } });
+    expect(jsonError(skipped, "DST gap").message).toMatch(/--at "2027-03-28T02:30" is not a date and time that exists/);
+    expect((await project.cli(["run", "noop", "--at", "2027-03-28T02:30Z", "--no-worker"], { env: { TZ: "Europe/Berlin" } })).code).toBe(0);
 
     const past = await project.cli(["run", "noop", "--at", "2020-01-01T00:00Z", "--no-worker"]);
     expect(past.code).toBe(0);
