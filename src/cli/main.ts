@@ -4,8 +4,9 @@ import { readFileSync } from "node:fs";
 import { CommanderError } from "commander";
 import { BgtaskError, ExitCode } from "../errors.ts";
 import { decideOutput } from "./output/color.ts";
+import { toJson } from "./output/json.ts";
 import { sanitizeInline } from "./output/sanitize.ts";
-import { buildProgram } from "./program.ts";
+import { buildProgram, usageSentence } from "./program.ts";
 
 const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -13,20 +14,30 @@ function wantsJson(argv: readonly string[]): boolean {
   return argv.includes("--json");
 }
 
+/** A script that asked for --json gets its error as JSON too, whatever went wrong and where. */
+function printJsonError(argv: readonly string[], code: string, message: string): void {
+  if (wantsJson(argv)) process.stdout.write(`${toJson({ error: { code, message } })}\n`);
+}
+
 function render(error: unknown, argv: readonly string[]): number {
   const debug = process.env.BGTASK_DEBUG === "1";
   if (error instanceof CommanderError) {
     // Help and --version end with code 0; every usage error is exit 2, as the contract says.
-    return error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version" ? 0 : ExitCode.usage;
+    if (error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
+    // Commander has already said it on stderr (configureOutput in program.ts), or printed the
+    // usage for want of a command, whose error message is only "(outputHelp)".
+    printJsonError(argv, "EUSAGE", error.code === "commander.help" ? "no command to run; `bgtask --help` lists the commands" : usageSentence(error.message));
+    return ExitCode.usage;
   }
   if (error instanceof BgtaskError) {
-    if (wantsJson(argv)) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
+    printJsonError(argv, error.code, error.message);
     // Messages quote untrusted text (file contents, names, arguments): never raw onto the terminal.
     process.stderr.write(`bgtask: ${sanitizeInline(error.message)}\n`);
     if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
     return error.exitCode;
   }
   const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  printJsonError(argv, "EINTERNAL", `internal error, please report it with the command you ran: ${error instanceof Error ? error.message : String(error)}`);
   process.stderr.write(`bgtask: internal error, please report it with the command you ran:\n${stack}\n`);
   return 1;
 }

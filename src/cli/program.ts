@@ -5,6 +5,11 @@ import { addExamples } from "./help-examples.ts";
 
 type Flags = Record<string, unknown>;
 
+/** Commander's usage error as one bgtask sentence on one line (it puts "Did you mean" on a second). */
+export function usageSentence(text: string): string {
+  return `${text.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")} (--help shows the usage)`;
+}
+
 function withLocations(command: Command): Command {
   return command
     .option("--root <dir>", "project root (default: nearest folder with bgtask.config.json, tasks/ or package.json)")
@@ -27,8 +32,7 @@ export function buildProgram(version: string): Command {
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
-      // One sentence on one line like every bgtask error (commander puts "Did you mean" on a second line).
-      outputError: (text, write) => write(`bgtask: ${text.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")} (--help shows the usage)\n`),
+      outputError: (text, write) => write(`bgtask: ${usageSentence(text)}\n`),
     });
 
   withLocations(
@@ -40,9 +44,9 @@ export function buildProgram(version: string): Command {
       .option("--ctx <json>", "context as a JSON object")
       .option("--ctx-file <file>", "context from a JSON file")
       .option("--each <file>", "one task per line of JSON contexts (- for stdin), all validated first")
-      .option("--delay <duration>", "run after a delay, like 10m")
-      .option("--at <time>", "run at a time, like 2026-12-01T08:00")
-      .option("--retry <tiers>", "retry tiers for this task, like 3x1s,5x5s")
+      .option("--delay <duration>", "run after a delay, like 90s or 10m; the unit is required (ms, s, m, h, d, w): a bare 90 is refused")
+      .option("--at <time>", "run at a time, like 2026-12-01T08:00 (local time unless it ends in Z or +01:00); one in the past runs at once, said on stderr")
+      .option("--retry <tiers>", "retry tiers for this task, like 3x1s,5x5s (each interval with its unit)")
       .option("--follow", "then watch the task(s) like `bgtask watch` and exit with the result")
       .option("--no-worker", "only store the task: a tick or a running worker takes it")
       .option("--json", "print the task record as JSON"),
@@ -57,7 +61,7 @@ export function buildProgram(version: string): Command {
       .description("list active tasks and the most recent finished ones")
       .option("--status <statuses>", "only these statuses, comma-separated")
       .option("--executor <name>", "only tasks of this executor")
-      .option("--limit <n>", "at most n tasks (default 50), active ones first", undefined)
+      .option("--limit <n>", "at most n tasks (default 50; any positive number), active ones first", undefined)
       .option("--json", "print an array of task records"),
   ).action(async (_o, command: Command) => {
     const { list } = await import("./commands/list.ts");
@@ -97,32 +101,32 @@ export function buildProgram(version: string): Command {
   withLocations(
     program
       .command("retry")
-      .description("run a finished task (succeeded, failed or cancelled) again as a new try; its tries keep counting")
-      .argument("<id>", "task id")
+      .description("run finished tasks (succeeded, failed or cancelled) again as a new try; their tries keep counting")
+      .argument("<ids...>", "task ids; if one cannot be retried, none is")
       .option("--no-worker", "only queue it: a tick or a running worker takes it")
-      .option("--json", "print the task record"),
-  ).action(async (id: string, _o, command: Command) => {
+      .option("--json", "print the task record (an array of them for several ids)"),
+  ).action(async (ids: string[], _o, command: Command) => {
     const { retry } = await import("./commands/retry.ts");
-    await retry(id, flags(command));
+    await retry(ids, flags(command));
   });
 
   withLocations(
     program
       .command("cancel")
-      .description("cancel a task: at once when it waits; a running one is asked to stop, then forced after the grace period")
-      .argument("<id>", "task id")
+      .description("cancel tasks: at once when they wait; a running one is asked to stop, then forced after the grace period")
+      .argument("<ids...>", "task ids; if one has already ended, none is cancelled")
       .option("--no-wait", "only ask a running task to stop; do not wait for it")
-      .option("--json", "print the task record"),
-  ).action(async (id: string, _o, command: Command) => {
+      .option("--json", "print the task record (an array of them for several ids)"),
+  ).action(async (ids: string[], _o, command: Command) => {
     const { cancel } = await import("./commands/cancel.ts");
-    await cancel(id, flags(command));
+    await cancel(ids, flags(command));
   });
 
   withLocations(
     program
       .command("tick")
       .description("for cron: recover, promote, prune and run due work within a time budget; one tick at a time")
-      .option("--max-time <duration>", "time budget: start nothing that cannot end before it (default 55s)"),
+      .option("--max-time <duration>", "time budget, with its unit, like 55s: start nothing that cannot end before it (default 55s)"),
   ).action(async (_o, command: Command) => {
     const { tick } = await import("./commands/tick.ts");
     await tick(flags(command));
@@ -134,7 +138,7 @@ export function buildProgram(version: string): Command {
       .description("delete tasks with their logs and attachments (a running task must be cancelled first)")
       .argument("[ids...]", "task ids")
       .option("--finished", "remove finished tasks (succeeded, failed, cancelled)")
-      .option("--older-than <duration>", "with --finished: only those that finished longer ago than this, like 7d")
+      .option("--older-than <duration>", "with --finished: only those that finished longer ago than this, like 7d (with its unit); list's ENDED column")
       .option("--json", "print the removed ids"),
   ).action(async (ids: string[], _o, command: Command) => {
     const { remove } = await import("./commands/remove.ts");

@@ -50,15 +50,33 @@ export interface Timings {
   diskWaitMs: number;
 }
 
-/** Nearest ancestor holding bgtask.config.json, else a tasks/ folder, else package.json; else cwd. */
-export function findRoot(from: string): string {
-  for (const marker of [CONFIG_FILE, "tasks", "package.json"]) {
+const ROOT_MARKERS = [CONFIG_FILE, "tasks", "package.json"];
+
+/** Nearest ancestor holding bgtask.config.json, else a tasks/ folder, else package.json; null when none does. */
+export function findRoot(from: string): string | null {
+  for (const marker of ROOT_MARKERS) {
     for (let dir = resolve(from); ; dir = dirname(dir)) {
       if (existsSync(join(dir, marker))) return dir;
       if (dirname(dir) === dir) break;
     }
   }
-  return resolve(from);
+  return null;
+}
+
+/**
+ * The root: --root or BGTASK_ROOT, else found from cwd. Outside any project, and with no home or
+ * journal named either, there is no journal to speak of: saying "no tasks" would hide the mistake.
+ */
+function rootOf(flags: LocationFlags, env: NodeJS.ProcessEnv, cwd: string): string {
+  const rootFlag = flags.root ?? env.BGTASK_ROOT;
+  if (rootFlag) return resolve(cwd, rootFlag);
+  const found = findRoot(cwd);
+  if (found !== null) return found;
+  if (flags.home ?? env.BGTASK_HOME ?? flags.journal ?? env.BGTASK_JOURNAL) return resolve(cwd);
+  throw new UsageError(
+    `no bgtask project here: none of ${ROOT_MARKERS.join(", ")} is in ${resolve(cwd)} or a folder above it; run bgtask inside your project, or name it with --root DIR`,
+    { code: "ENOPROJECT" },
+  );
 }
 
 function readConfigFile(root: string): ConfigFile {
@@ -70,6 +88,8 @@ function readConfigFile(root: string): ConfigFile {
   } catch (error) {
     throw new UsageError(`${path} is not valid JSON: ${(error as Error).message}`);
   }
+  // valibot's object schemas take an array for an object with no keys: `[]` would pass as `{}`.
+  if (Array.isArray(parsed)) throw new UsageError(`${path} must hold a JSON object like {"concurrency": 2}, not an array`);
   const result = v.safeParse(configFileSchema, parsed);
   if (!result.success) throw new UsageError(configFileProblem(path, parsed, result.issues));
   return result.output;
@@ -111,8 +131,7 @@ function withFileTimings(timings: Timings, env: NodeJS.ProcessEnv, file: ConfigF
 }
 
 export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
-  const rootFlag = flags.root ?? env.BGTASK_ROOT;
-  const root = rootFlag ? resolve(cwd, rootFlag) : findRoot(cwd);
+  const root = rootOf(flags, env, cwd);
   const file = readConfigFile(root);
   const at = (p: string) => (isAbsolute(p) ? p : resolve(root, p));
   const home = at(flags.home ?? env.BGTASK_HOME ?? file.home ?? ".bgtask");

@@ -57,7 +57,10 @@ export function parseContextJson(text: string, source: string): TaskContext {
   return validateContext(parsed, source);
 }
 
-/** `key=value` pairs; a value is JSON when it parses as JSON, else the plain string. */
+/**
+ * `key=value` pairs; a value is JSON when it parses as JSON, else the plain string. A number JSON
+ * cannot hold exactly (an integer beyond 2^53, like an id of 20 digits) stays the string typed.
+ */
 export function parsePairs(pairs: readonly string[]): TaskContext {
   const context: TaskContext = {};
   pairs.forEach((pair, i) => {
@@ -76,12 +79,23 @@ export function parsePairs(pairs: readonly string[]): TaskContext {
     } catch {
       // not JSON: the plain string is the value
     }
+    if (typeof value === "number" && (!Number.isFinite(value) || (/^-?\d+$/.test(raw) && !Number.isSafeInteger(value)))) value = raw;
     context[key] = validateContext({ [key]: value }, `${where}`)[key];
   });
   return context;
 }
 
-/** Merges the context sources: JSON first, pairs override its top-level keys. */
-export function mergeContext(base: TaskContext | null, pairs: TaskContext): TaskContext {
-  return { ...(base ?? {}), ...pairs };
+/**
+ * Merges the context sources: JSON first, pairs override its top-level keys. The size limit holds
+ * for what is stored, the merged context, not only for each source on its own.
+ */
+export function mergeContext(base: TaskContext | null, pairs: TaskContext, source: string): TaskContext {
+  const merged = { ...(base ?? {}), ...pairs };
+  const bytes = Buffer.byteLength(JSON.stringify(merged));
+  if (bytes > MAX_CONTEXT_BYTES) {
+    throw new UsageError(
+      `the context of ${source} is larger than ${MAX_CONTEXT_BYTES / 1024} KiB (${Math.ceil(bytes / 1024)} KiB with every source merged); pass a file path in the context instead`,
+    );
+  }
+  return merged;
 }

@@ -1,5 +1,6 @@
 // Durations as people write them ("500ms", "30s", "10m", "2h", "7d") to milliseconds and back.
 import ms from "ms";
+import { UsageError } from "../errors.ts";
 
 const MAX_DURATION_MS = 366 * 24 * 3600 * 1000;
 
@@ -11,6 +12,26 @@ export function tryParseDuration(text: string | number): number | undefined {
   if (!/^\d+(\.\d+)?\s*(ms|s|m|h|d|w)?$/i.test(trimmed)) return undefined;
   const value = /^\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : ms(trimmed as ms.StringValue);
   return typeof value === "number" && Number.isFinite(value) && value <= MAX_DURATION_MS ? value : undefined;
+}
+
+/**
+ * True for a number with no unit, which a duration typed on the command line may not be: a bare
+ * "90" is 90 s to a pueue user and 90 ms to ms(), so bgtask refuses to guess. Zero is zero in any unit.
+ */
+export function lacksUnit(text: string): boolean {
+  const trimmed = text.trim();
+  return /^\d+(\.\d+)?$/.test(trimmed) && Number(trimmed) !== 0;
+}
+
+/** A duration typed on the command line, its unit required; `like` gives examples for the error sentence. */
+export function parseDurationFlag(flag: string, text: string, like = '"30s", "10m" or "2h"'): number {
+  const trimmed = text.trim();
+  if (lacksUnit(trimmed)) {
+    throw new UsageError(`${flag} "${trimmed}" has no unit: write ${trimmed}s for seconds (units: ms, s, m, h, d, w)`);
+  }
+  const value = tryParseDuration(trimmed);
+  if (value === undefined) throw new UsageError(`${flag} "${text}" is not a duration like ${like}`);
+  return value;
 }
 
 export function formatDuration(msValue: number): string {

@@ -1,7 +1,7 @@
 // Retry policies: the shapes executors and config may write, normalised, and the interval
 // before each next try. Pure.
 import type { RetryPolicy } from "./task.ts";
-import { tryParseDuration } from "./duration.ts";
+import { lacksUnit, tryParseDuration } from "./duration.ts";
 
 export type RetryInput =
   | number
@@ -58,6 +58,8 @@ export function parseRetryFlag(text: string): RetryPolicy {
   const tiers = text.split(",").map((part) => {
     const match = /^\s*(\d+)\s*x\s*(\S+)\s*$/.exec(part);
     if (!match) throw new RetryPolicyError(`"${part}" is not a retry tier like "3x1s"`);
+    // As every duration typed on the command line: "3x1000" could mean 1000 ms or 1000 s.
+    if (lacksUnit(match[2]!)) throw new RetryPolicyError(`"${part.trim()}" has an interval with no unit: write ${match[1]}x${match[2]}s for seconds`);
     return { tries: Number(match[1]), interval: match[2]! };
   });
   return normaliseRetry(tiers);

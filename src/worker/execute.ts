@@ -105,7 +105,8 @@ export async function executeTry(parts: ExecuteParts): Promise<TryOutcome> {
         log.write("bgtask", `onError() threw: ${toTaskError(onErrorFailure, parts.tasksDir, parts.root).record.message}\n`);
       }
     }
-    log.write("bgtask", `try ${parts.task.tries} failed: ${record.stack ?? record.message}\n`);
+    // The stack is in the record, which `status` shows: the log says where, not the whole stack again.
+    log.write("bgtask", `try ${parts.task.tries} failed: ${record.message}${record.where ? ` (${record.where})` : ""}\n`);
     // By name, not instanceof: an executor loaded through jiti may get its own copy of the bgtask classes.
     const named = (name: string) => (thrown as Error | null)?.name === name;
     const delayMs = (thrown as { delayMs?: unknown } | null)?.delayMs;

@@ -63,12 +63,12 @@ describe("bgtask logs", () => {
     expect(unknown.stderr).toContain('no task with id "99"');
   });
 
-  it("a task that wrote nothing has no log file: logs prints nothing, status and remove still work", async () => {
+  it("a task that wrote nothing has no log file: logs prints nothing on stdout, status and remove still work", async () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
     const id = await project.run("noop");
     await project.waitForTask(id, (t) => t.completed);
     expect(existsSync(join(project.home, "logs", `${id}.log`))).toBe(false);
-    expect(await project.cli(["logs", id])).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    expect(await project.cli(["logs", id])).toMatchObject({ code: 0, stdout: "", stderr: `(no output: task ${id} has printed and logged nothing)` });
     expect(await project.cli(["logs", id, "--follow"])).toMatchObject({ code: 0, stdout: "" });
     expect(JSON.parse((await project.cli(["logs", id, "--json"])).stdout)).toEqual([]);
     expect(await project.cli(["status", id])).toMatchObject({ code: 0 });

@@ -58,3 +58,38 @@ describe("untrusted text", () => {
     expect(pipedResult.stdout).not.toContain("\u001b");
   });
 });
+
+describe("C1 controls in --json", () => {
+  it("are escaped as \\u009b, as JSON.stringify escapes C0 controls, in status, list, logs and watch", async () => {
+    // U+009B is an 8-bit CSI: a terminal showing raw JSON would act on it as on ESC [.
+    const text = "a\u009b31mb\u0085c\u001bd";
+    const project = useProject(onTestFinished, {
+      tasks: {
+        "c1.ts": [
+          'import { defineTask } from "bgtask";',
+          "export default defineTask({",
+          "  async run(task) {",
+          `    task.log(${JSON.stringify(text)});`,
+          `    return { message: ${JSON.stringify(text)}, result: { text: ${JSON.stringify(text)} } };`,
+          "  },",
+          "});",
+        ].join("\n"),
+      },
+    });
+    const id = await project.run("c1");
+    await project.waitForTask(id, (t) => t.completed);
+    const outputs = {
+      status: await project.cli(["status", id, "--json"]),
+      list: await project.cli(["list", "--json"]),
+      logs: await project.cli(["logs", id, "--json"]),
+      watch: await project.cli(["watch", id, "--json"]),
+    };
+    for (const [command, result] of Object.entries(outputs)) {
+      expect(result.code, command).toBe(0);
+      expect(result.stdout, command).not.toMatch(/[\u0080-\u009f]/);
+      expect(result.stdout, command).toContain("a\\u009b31mb\\u0085c\\u001bd");
+    }
+    // Escaped, not changed: a script reads back exactly what the task wrote.
+    expect((await project.status(id)).message).toBe(text);
+  });
+});

@@ -30,6 +30,17 @@ describe("parsePairs", () => {
     });
   });
 
+  it("keeps a number JSON cannot hold exactly as the string typed, instead of losing digits", () => {
+    expect(parsePairs(["id=12345678901234567890", "neg=-9007199254740993", "inf=1e400", "max=9007199254740991", "f=0.5", "e=1e3"])).toEqual({
+      id: "12345678901234567890",
+      neg: "-9007199254740993",
+      inf: "1e400",
+      max: 9007199254740991,
+      f: 0.5,
+      e: 1000,
+    });
+  });
+
   it("lets a later pair win over an earlier one with the same key", () => {
     expect(parsePairs(["a=1", "a=2"])).toEqual({ a: 2 });
   });
@@ -102,8 +113,8 @@ describe("validateContext and mergeContext", () => {
   });
 
   it("lets pairs override the JSON context's top-level keys", () => {
-    expect(mergeContext({ a: 1, b: { c: 2 } }, { b: 3, d: 4 })).toEqual({ a: 1, b: 3, d: 4 });
-    expect(mergeContext(null, { a: 1 })).toEqual({ a: 1 });
+    expect(mergeContext({ a: 1, b: { c: 2 } }, { b: 3, d: 4 }, "the task")).toEqual({ a: 1, b: 3, d: 4 });
+    expect(mergeContext(null, { a: 1 }, "the task")).toEqual({ a: 1 });
   });
 
   it("does not pollute Object.prototype whatever it is given", () => {

@@ -1,11 +1,13 @@
 // The pure views: list/status/logs/watch lines and frames, from records and a fixed clock.
 import chalk from "chalk";
+import stringWidth from "string-width";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createTask, type TaskRecord } from "../../src/core/task.ts";
 import {
   countStatuses,
   fitWidth,
   formatBytes,
+  presentStack,
   progressBar,
   renderChangeLine,
   renderFooter,
@@ -14,6 +16,7 @@ import {
   renderSummaryLine,
   renderWatchFrame,
   renderWatchLine,
+  table,
 } from "../../src/cli/output/render.ts";
 
 const NOW = new Date("2026-03-01T12:00:00.000Z");
@@ -149,5 +152,54 @@ describe("logs and status", () => {
     expect(text).toMatch(/attachments\n\s+NAME\s+SIZE\s+PATH\n\s+report\.csv\s+2\.0 KiB \(2048 B\)\s+\/home\/x\/\.bgtask\/attachments\/7\/report\.csv/);
     expect(text).toContain("error at tasks/import-users.ts:12\n  Error: boom\n      at run (tasks/import-users.ts:12:9)");
     expect(text).toContain("log (last lines)\n  ── try 1 ──\n  2026-03-01T12:00:00.000Z stderr oops");
+  });
+});
+
+describe("terminal columns, not characters", () => {
+  // Each of these takes two columns at a terminal; a count of characters sees one.
+  const wide = "数据导入完成🎉表格👍".repeat(4);
+
+  it("cuts CJK and emoji to the width in columns, never splitting a character", () => {
+    const cut = fitWidth(`task ${wide}`, 40);
+    expect(stringWidth(cut)).toBeLessThanOrEqual(40);
+    expect(stringWidth(cut)).toBeGreaterThanOrEqual(39);
+    expect(cut.endsWith("…")).toBe(true);
+    expect(cut).not.toMatch(/\uFFFD|[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+    // A family emoji is one grapheme of several code points: kept whole or left out whole.
+    expect(fitWidth("ab👨‍👩‍👧cd", 4)).toBe("ab…");
+  });
+
+  it("pads table cells to the same column whatever their script", () => {
+    const lines = table(["NAME", "SIZE"], [["报告.csv", "1 KiB"], ["a.csv", "2 KiB"]]).split("\n");
+    // The column each second cell starts at, counted in terminal columns.
+    const starts = lines.map((l) => stringWidth(l.slice(0, l.search(/SIZE|\d KiB/))));
+    expect(starts).toEqual([10, 10, 10]);
+  });
+});
+
+describe("presentStack", () => {
+  const stack = [
+    "Error: disk said no",
+    "    at writeAttachment (file:///opt/app/node_modules/bgtask/dist/worker/main.js:10:5)",
+    "    at Object.attach (file:///opt/app/node_modules/bgtask/dist/worker/main.js:20:7)",
+    "    at Object.run (/opt/app/tasks/report.ts:12:16)",
+    "    at async executeTry (file:///opt/app/node_modules/bgtask/dist/worker/main.js:30:9)",
+    "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
+  ].join("\n");
+
+  it("puts the executor's frames first and counts bgtask's own instead of showing them", () => {
+    expect(presentStack(stack, "/opt/app/node_modules/bgtask/dist/")).toBe(
+      [
+        "Error: disk said no",
+        "    at Object.run (/opt/app/tasks/report.ts:12:16)",
+        "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
+        "    … 3 frames inside bgtask (BGTASK_DEBUG=1 shows them)",
+      ].join("\n"),
+    );
+  });
+
+  it("shows the stack as it is when asked to hide nothing, or when nothing is bgtask's", () => {
+    expect(presentStack(stack, null)).toBe(stack);
+    expect(presentStack("Error: x\n    at run (/opt/app/tasks/a.ts:1:1)", "/opt/app/node_modules/bgtask/dist/")).toBe("Error: x\n    at run (/opt/app/tasks/a.ts:1:1)");
   });
 });

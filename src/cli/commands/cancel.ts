@@ -1,14 +1,14 @@
-// `bgtask cancel <id>`: a queued or scheduled task is cancelled at once. A running one is asked to
+// `bgtask cancel <id …>`: a queued or scheduled task is cancelled at once. A running one is asked to
 // stop (its worker aborts task.signal); if it is still running a grace period later, this command
 // kills its worker (identity checked first), records it cancelled, and starts a replacement worker.
 import type { LocationFlags } from "../../config/config.ts";
 import type { TaskRecord } from "../../core/task.ts";
-import { publicRecord } from "../../core/task.ts";
+import { isFinal, publicRecord } from "../../core/task.ts";
 import { forcedOutcome, OUTSIDE_FORCE_MARGIN_MS } from "../../core/transitions.ts";
 import { TaskNotFoundError, UsageError } from "../../errors.ts";
 import { terminate } from "../../host/process-identity.ts";
 import { startWorkerIfNeeded } from "../../worker/spawn.ts";
-import { checkTaskId, getTask, openSession, printJson, type Session } from "../session.ts";
+import { getTask, getTasks, openSession, printJson, type Session } from "../session.ts";
 
 const POLL_MS = 100;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -31,15 +31,29 @@ async function awaitStop(session: Session, requested: TaskRecord): Promise<TaskR
   }
 }
 
-export async function cancel(id: string, options: LocationFlags & { json?: boolean; wait?: boolean }): Promise<void> {
-  const session = openSession(options);
-  const result = await session.store.cancel(checkTaskId(id), new Date());
+function alreadyEnded(task: TaskRecord): UsageError {
+  return new UsageError(`task ${task.id} has already ended (${task.status}); there is nothing to cancel`, { code: "EFINAL" });
+}
+
+type CancelOptions = LocationFlags & { json?: boolean; wait?: boolean };
+
+async function cancelOne(session: Session, id: string, options: CancelOptions): Promise<TaskRecord> {
+  const result = await session.store.cancel(id, new Date());
   if (!result) throw new TaskNotFoundError(id);
-  if (result.effect === "final") {
-    throw new UsageError(`task ${id} has already ended (${result.task.status}); there is nothing to cancel`, { code: "EFINAL" });
-  }
-  const task = result.effect === "requested" && options.wait !== false ? await awaitStop(session, result.task) : result.task;
-  if (options.json) printJson(publicRecord(task));
-  else if (task.status === "running") process.stdout.write(`${id} cancel requested: it stops when its executor sees task.signal, or is forced after the grace period\n`);
-  else process.stdout.write(`${id} ${task.status}${task.status === "cancelled" ? "" : " (it ended before it could be cancelled)"}\n`);
+  if (result.effect === "final") throw alreadyEnded(result.task);
+  return result.effect === "requested" && options.wait !== false ? awaitStop(session, result.task) : result.task;
+}
+
+function outcomeLine(task: TaskRecord): string {
+  if (task.status === "running") return `${task.id} cancel requested: it stops when its executor sees task.signal, or is forced after the grace period`;
+  return `${task.id} ${task.status}${task.status === "cancelled" ? "" : " (it ended before it could be cancelled)"}`;
+}
+
+export async function cancel(ids: string[], options: CancelOptions): Promise<void> {
+  const session = openSession(options);
+  const checked = await getTasks(session, ids, (task) => (isFinal(task.status) ? alreadyEnded(task) : null));
+  // Every task is asked at once, so several running ones share one grace period.
+  const tasks = await Promise.all(checked.map((task) => cancelOne(session, task.id, options)));
+  if (options.json) printJson(ids.length === 1 ? publicRecord(tasks[0]!) : tasks.map(publicRecord));
+  else process.stdout.write(`${tasks.map(outcomeLine).join("\n")}\n`);
 }

@@ -25,20 +25,27 @@ function parseStatuses(text: string | undefined): TaskStatus[] | undefined {
   return statuses as TaskStatus[];
 }
 
+/** Any positive whole number: a limit larger than the journal simply shows everything. */
 function parseLimit(text: string | undefined): number {
   if (text === undefined) return DEFAULT_LIST_LIMIT;
-  if (!/^[1-9][0-9]{0,6}$/.test(text)) throw new UsageError(`--limit "${text}" is not a positive whole number`);
-  return Number(text);
+  if (!/^[1-9][0-9]*$/.test(text.trim())) throw new UsageError(`--limit "${text}" is not a positive whole number`);
+  return Math.min(Number(text), Number.MAX_SAFE_INTEGER);
 }
 
 export async function list(options: ListOptions): Promise<void> {
   const statuses = parseStatuses(options.status);
   const limit = parseLimit(options.limit);
   const { store } = openSession(options);
-  const tasks = await store.list({ statuses, executor: options.executor, limit });
-  if (options.json) printJson(tasks.map(publicRecord));
-  else {
-    process.stdout.write(`${renderList(tasks, new Date())}\n`);
-    if (tasks.length === limit) process.stderr.write(`(the first ${limit} shown: --limit N shows more, --status narrows)\n`);
+  const filter = { statuses, executor: options.executor };
+  const tasks = await store.list({ ...filter, limit });
+  if (options.json) {
+    printJson(tasks.map(publicRecord));
+    return;
+  }
+  process.stdout.write(`${renderList(tasks, new Date())}\n`);
+  // A full page may be all there is: only one more task proves the limit left some out.
+  if (tasks.length === limit && limit < Number.MAX_SAFE_INTEGER && (await store.list({ ...filter, limit: limit + 1 })).length > limit) {
+    const narrow = statuses || options.executor ? "" : ", --status or --executor narrows";
+    process.stderr.write(`(${limit} shown, the active tasks first, then the most recently finished: --limit N shows more${narrow})\n`);
   }
 }

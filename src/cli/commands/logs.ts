@@ -7,6 +7,7 @@ import type { LocationFlags } from "../../config/config.ts";
 import { watchFile } from "../../host/file-watch.ts";
 import { taskLogPath } from "../../host/home.ts";
 import { LogFollower } from "../log-reader.ts";
+import { toJson } from "../output/json.ts";
 import { renderLogLines } from "../output/render.ts";
 import { getTask, openSession, printJson, type Session } from "../session.ts";
 
@@ -25,7 +26,7 @@ function printer(json: boolean): (lines: Lines) => void {
   return (lines) => {
     if (lines.length === 0) return;
     if (json) {
-      process.stdout.write(lines.map((l) => `${JSON.stringify(asJson(l))}\n`).join(""));
+      process.stdout.write(lines.map((l) => `${toJson(asJson(l))}\n`).join(""));
       return;
     }
     const rendered = renderLogLines(lines, lastTry);
@@ -97,8 +98,21 @@ export async function logs(id: string, options: LogsOptions): Promise<void> {
     printJson(all.map(asJson));
     return;
   }
-  const print = printer(options.json === true);
+  let silent = true;
+  const printLines = printer(options.json === true);
+  const print = (lines: Lines) => {
+    silent &&= lines.length === 0;
+    printLines(lines);
+  };
   follower.readNew(print);
-  if (!options.follow || isFinal(task.status)) return;
-  if (await followUntilFinal(session, task.id, follower, print)) process.exitCode = 130;
+  if (options.follow && !isFinal(task.status) && (await followUntilFinal(session, task.id, follower, print))) {
+    process.exitCode = 130;
+    return;
+  }
+  // An empty stdout alone looks like a broken command; stderr keeps `logs 42 > file` empty.
+  if (silent && !options.json) {
+    // A follow that was not interrupted saw the task end.
+    const ended = options.follow === true || isFinal(task.status);
+    process.stderr.write(`(no output: task ${task.id} has printed and logged nothing${ended ? "" : " yet"})\n`);
+  }
 }

@@ -1,7 +1,7 @@
 // `bgtask remove <id …>` and `bgtask remove --finished [--older-than 7d]`: delete tasks with their
 // logs and attachments. A running task is refused (cancel it first); ids are all removed or none.
 import type { LocationFlags } from "../../config/config.ts";
-import { tryParseDuration } from "../../core/duration.ts";
+import { parseDurationFlag } from "../../core/duration.ts";
 import { TaskNotFoundError, UsageError } from "../../errors.ts";
 import { removeTaskFiles } from "../../host/home.ts";
 import { checkTaskId, openSession, printJson } from "../session.ts";
@@ -32,8 +32,7 @@ async function removeIds(ids: string[], options: RemoveOptions): Promise<string[
 async function removeFinished(options: RemoveOptions): Promise<string[]> {
   let olderThan: Date | null = null;
   if (options.olderThan !== undefined) {
-    const age = tryParseDuration(options.olderThan);
-    if (age === undefined) throw new UsageError(`--older-than "${options.olderThan}" is not a duration like "12h" or "7d"`);
+    const age = parseDurationFlag("--older-than", options.olderThan, '"12h" or "7d"');
     olderThan = new Date(Date.now() - age);
   }
   const { config, store } = openSession(options);

@@ -1,11 +1,11 @@
-// `bgtask retry <id>`: a final task (succeeded, failed, cancelled) runs again as a new try; its
-// tries keep counting. Any other task is refused with the reason (exit 2).
+// `bgtask retry <id …>`: final tasks (succeeded, failed, cancelled) run again as a new try; their
+// tries keep counting. Any other task is refused with the reason (exit 2), and then none is retried.
 import type { LocationFlags } from "../../config/config.ts";
 import type { TaskRecord } from "../../core/task.ts";
-import { publicRecord } from "../../core/task.ts";
+import { isFinal, publicRecord } from "../../core/task.ts";
 import { TaskNotFoundError, UsageError } from "../../errors.ts";
 import { startWorkerIfNeeded } from "../../worker/spawn.ts";
-import { checkTaskId, openSession, printJson } from "../session.ts";
+import { getTasks, openSession, printJson } from "../session.ts";
 
 function whyNot(task: TaskRecord): string {
   switch (task.status) {
@@ -20,16 +20,24 @@ function whyNot(task: TaskRecord): string {
   }
 }
 
-export async function retry(id: string, options: LocationFlags & { json?: boolean; worker?: boolean }): Promise<void> {
-  const { config, store } = openSession(options);
-  const result = await store.retry(checkTaskId(id), new Date());
-  if (!result) throw new TaskNotFoundError(id);
-  if (!result.queued) {
-    throw new UsageError(`task ${id} cannot be retried: ${whyNot(result.task)} (only a succeeded, failed or cancelled task can)`, {
-      code: "ENOTFINAL",
-    });
+function notRetriable(task: TaskRecord): UsageError {
+  return new UsageError(`task ${task.id} cannot be retried: ${whyNot(task)} (only a succeeded, failed or cancelled task can)`, {
+    code: "ENOTFINAL",
+  });
+}
+
+export async function retry(ids: string[], options: LocationFlags & { json?: boolean; worker?: boolean }): Promise<void> {
+  const session = openSession(options);
+  const { config, store } = session;
+  const checked = await getTasks(session, ids, (task) => (isFinal(task.status) ? null : notRetriable(task)));
+  const retried: TaskRecord[] = [];
+  for (const { id } of checked) {
+    const result = await store.retry(id, new Date());
+    if (!result) throw new TaskNotFoundError(id);
+    if (!result.queued) throw notRetriable(result.task);
+    retried.push(result.task);
   }
   if (options.worker !== false) await startWorkerIfNeeded(config, store);
-  if (options.json) printJson(publicRecord(result.task));
-  else process.stdout.write(`${id}\n`);
+  if (options.json) printJson(ids.length === 1 ? publicRecord(retried[0]!) : retried.map(publicRecord));
+  else process.stdout.write(`${retried.map((t) => t.id).join("\n")}\n`);
 }

@@ -1,8 +1,10 @@
 // `bgtask run <executor> [key=value …]`: validate everything, store the task(s) durably, make sure
 // a worker will take them, print the id(s). Nothing is written unless every input is valid.
+import { isUtf8 } from "node:buffer";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { mergeContext, parseContextJson, parsePairs, MAX_CONTEXT_BYTES, type TaskContext } from "../../core/context.ts";
-import { tryParseDuration } from "../../core/duration.ts";
+import { parseClockTime } from "../../core/clock-time.ts";
+import { formatDuration, parseDurationFlag } from "../../core/duration.ts";
 import { parseRetryFlag, RetryPolicyError } from "../../core/retry-policy.ts";
 import { taskDefaults } from "../../config/task-defaults.ts";
 import { publicRecord, type NewTask, type RetryPolicy } from "../../core/task.ts";
@@ -27,8 +29,21 @@ export interface RunOptions extends LocationFlags {
 
 const MAX_EACH_BYTES = 256 * 1024 * 1024;
 
+/** Bad UTF-8 is refused, as the journal refuses it in its own files, never turned into U+FFFD. */
+function decodeUtf8(bytes: Buffer, what: string): string {
+  if (isUtf8(bytes)) return bytes.toString("utf8");
+  // A newline is never inside a UTF-8 sequence: the first line that fails alone is the bad one.
+  let line = 1;
+  let start = 0;
+  for (let end = bytes.indexOf(0x0a); end !== -1 && isUtf8(bytes.subarray(start, end)); end = bytes.indexOf(0x0a, start)) {
+    start = end + 1;
+    line += 1;
+  }
+  throw new UsageError(`${what} is not valid UTF-8 (line ${line}); save it as UTF-8`);
+}
+
 function readInputFile(path: string, what: string, maxBytes: number): string {
-  if (path === "-") return readFileSync(0, "utf8");
+  if (path === "-") return decodeUtf8(readFileSync(0), `${what} stdin`);
   let stat;
   try {
     stat = statSync(path);
@@ -37,7 +52,7 @@ function readInputFile(path: string, what: string, maxBytes: number): string {
   }
   if (!stat.isFile()) throw new UsageError(`${what} ${path} is not a regular file`);
   if (stat.size > maxBytes) throw new UsageError(`${what} ${path} is larger than ${Math.round(maxBytes / 1024)} KiB`);
-  return readFileSync(path, "utf8");
+  return decodeUtf8(readFileSync(path), `${what} ${path}`);
 }
 
 function baseContext(options: RunOptions): TaskContext | null {
@@ -49,14 +64,15 @@ function baseContext(options: RunOptions): TaskContext | null {
 
 function contexts(options: RunOptions, pairs: string[]): TaskContext[] {
   const fromPairs = parsePairs(pairs);
-  if (options.each === undefined) return [mergeContext(baseContext(options), fromPairs)];
+  if (options.each === undefined) return [mergeContext(baseContext(options), fromPairs, "the task")];
   if (options.ctx !== undefined || options.ctxFile !== undefined) throw new UsageError("--each cannot be combined with --ctx or --ctx-file");
   const source = options.each === "-" ? "stdin" : options.each;
   const lines = readInputFile(options.each, "--each", MAX_EACH_BYTES).split("\n");
   const result: TaskContext[] = [];
   lines.forEach((line, i) => {
     if (line.trim() === "") return;
-    result.push(mergeContext(parseContextJson(line, `line ${i + 1} of ${source}`), fromPairs));
+    const where = `line ${i + 1} of ${source}`;
+    result.push(mergeContext(parseContextJson(line, where), fromPairs, where));
   });
   if (result.length === 0) throw new UsageError(`--each ${source} holds no contexts (one JSON object per line)`);
   return result;
@@ -66,13 +82,14 @@ function contexts(options: RunOptions, pairs: string[]): TaskContext[] {
 function runAt(options: RunOptions): (now: Date) => Date | null {
   if (options.delay !== undefined && options.at !== undefined) throw new UsageError("use --delay or --at, not both");
   if (options.delay !== undefined) {
-    const delay = tryParseDuration(options.delay);
-    if (delay === undefined) throw new UsageError(`--delay "${options.delay}" is not a duration like "30s", "10m" or "2h"`);
+    const delay = parseDurationFlag("--delay", options.delay);
     return (now) => new Date(now.getTime() + delay);
   }
   if (options.at !== undefined) {
-    const at = /^\d{4}-\d{2}-\d{2}/.test(options.at) ? Date.parse(options.at) : Number.NaN;
-    if (Number.isNaN(at)) throw new UsageError(`--at "${options.at}" is not a date and time like 2026-12-01T08:00 or 2026-12-01T08:00:00Z`);
+    const at = parseClockTime(options.at);
+    if (at === undefined) {
+      throw new UsageError(`--at "${options.at}" is not a date and time that exists, like 2026-12-01T08:00 (local) or 2026-12-01T08:00:00Z`);
+    }
     return () => new Date(at);
   }
   return () => null;
@@ -120,6 +137,10 @@ export async function run(name: string, pairs: string[], options: RunOptions): P
     // Imported only when a worker must start: `run` with a worker already running skips it.
     const { spawnWorker } = await import("../../worker/spawn.ts");
     spawnWorker(config, workerSlot);
+  }
+  if (at !== null && at.getTime() < now.getTime()) {
+    // Not refused: a script that computes a time a moment ago means "now".
+    process.stderr.write(`bgtask: --at ${options.at} was ${formatDuration(now.getTime() - at.getTime())} ago; the task is due at once\n`);
   }
   if (!options.json) process.stdout.write(`${tasks.map((t) => t.id).join("\n")}\n`);
   // With --follow --json the watch's NDJSON stream says it all, starting with each record.

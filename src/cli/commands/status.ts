@@ -4,7 +4,7 @@ import type { LocationFlags } from "../../config/config.ts";
 import { taskLogPath } from "../../host/home.ts";
 import { readLogTail } from "../log-reader.ts";
 import { renderStatus } from "../output/render.ts";
-import { getTask, openSession, printJson } from "../session.ts";
+import { getTask, openSession, PACKAGE_DIR, printJson } from "../session.ts";
 
 const LOG_TAIL_LINES = 10;
 
@@ -12,5 +12,9 @@ export async function status(id: string, options: LocationFlags & { json?: boole
   const session = openSession(options);
   const task = await getTask(session, id);
   if (options.json) printJson(publicRecord(task));
-  else process.stdout.write(`${renderStatus(task, new Date(), readLogTail(taskLogPath(session.config.home, task.id), LOG_TAIL_LINES))}\n`);
+  else {
+    const tail = readLogTail(taskLogPath(session.config.home, task.id), LOG_TAIL_LINES);
+    const hideFramesUnder = process.env.BGTASK_DEBUG === "1" ? null : `${PACKAGE_DIR}dist/`;
+    process.stdout.write(`${renderStatus(task, new Date(), tail, { hideFramesUnder })}\n`);
+  }
 }

@@ -3,7 +3,7 @@
 // scheduled tasks, prune by `retention`, then run due work in this process until the budget is
 // near, starting no task whose timeout outlasts it. Silent unless something is wrong: cron mails output.
 import type { LocationFlags } from "../../config/config.ts";
-import { tryParseDuration } from "../../core/duration.ts";
+import { parseDurationFlag } from "../../core/duration.ts";
 import { UsageError } from "../../errors.ts";
 import { currentProcess, liveness } from "../../host/process-identity.ts";
 import type { TickHolder } from "../../journal/store.ts";
@@ -16,8 +16,8 @@ const DEFAULT_BUDGET_MS = 55_000;
 
 function budgetOf(text: string | undefined): number {
   if (text === undefined) return DEFAULT_BUDGET_MS;
-  const budget = tryParseDuration(text);
-  if (budget === undefined || budget < 1) throw new UsageError(`--max-time "${text}" is not a duration like "55s" or "5m"`);
+  const budget = parseDurationFlag("--max-time", text, '"55s" or "5m"');
+  if (budget < 1) throw new UsageError(`--max-time "${text}" is not a duration like "55s" or "5m"`);
   return budget;
 }
 

@@ -8,6 +8,7 @@ import type { LocationFlags } from "../../config/config.ts";
 import type { JournalStore } from "../../journal/store.ts";
 import { addSample, estimateRemainingMs, type ProgressSample } from "../output/eta.ts";
 import { outputMode } from "../output/color.ts";
+import { toJson } from "../output/json.ts";
 import type { LiveView } from "../output/live.ts";
 import { countStatuses, renderChangeLine, renderFooter, renderSummaryLine, renderWatchFrame, renderWatchLine } from "../output/render.ts";
 import { sanitizeInline } from "../output/sanitize.ts";
@@ -104,7 +105,7 @@ function plainSink(tracker: Tracker): Sink {
 }
 
 function jsonSink(tracker: Tracker): Sink {
-  const json = (e: Watched) => JSON.stringify(e.gone ? { id: e.task.id, removed: true } : publicRecord(e.task));
+  const json = (e: Watched) => toJson(e.gone ? { id: e.task.id, removed: true } : publicRecord(e.task));
   // A heartbeat alone is not a change worth a line.
   const update = changePrinter(tracker, json, (e) => json({ ...e, task: { ...e.task, heartbeatAt: null } }));
   return { update, end: () => undefined };

@@ -1,5 +1,6 @@
 // Pure formatting: data in, text out. No I/O and no clock (callers pass `now`), so every view
 // can be checked by unit tests. All untrusted text passes through sanitize here.
+import stringWidth from "string-width";
 import { chalk } from "./paint.ts";
 import type { LogLine } from "../../core/log-line.ts";
 import type { TaskRecord, TaskStatus } from "../../core/task.ts";
@@ -20,33 +21,30 @@ export function colorStatus(status: TaskStatus): string {
   return STATUS_COLOR[status](status);
 }
 
+// The split keeps the styles as their own chunks: only the text between them takes up columns.
 // eslint-disable-next-line no-control-regex
-const STYLE = /\u001b\[[0-9;]*m/y;
-// eslint-disable-next-line no-control-regex
-const visibleLength = (text: string) => [...text.replace(/\u001b\[[0-9;]*m/g, "")].length;
+const STYLES = /(\u001b\[[0-9;]*m)/;
+const graphemes = new Intl.Segmenter();
 
-function truncate(text: string, width: number): string {
-  return text.length > width ? `${text.slice(0, Math.max(0, width - 1))}…` : text;
-}
-
-/** Cuts a styled line to `width` visible characters (ending in …), keeping styles intact. */
+/**
+ * Cuts a styled line to `width` terminal columns (ending in …), keeping styles and characters
+ * whole: a CJK character or an emoji takes two columns, a style none.
+ */
 export function fitWidth(text: string, width: number): string {
-  if (visibleLength(text) <= width) return text;
+  if (stringWidth(text) <= width) return text;
   let out = "";
-  let visible = 0;
-  for (let i = 0; i < text.length; ) {
-    STYLE.lastIndex = i;
-    const style = STYLE.exec(text);
-    if (style) {
-      out += style[0];
-      i += style[0].length;
+  let used = 0;
+  cut: for (const [i, chunk] of text.split(STYLES).entries()) {
+    if (i % 2 === 1) {
+      out += chunk;
       continue;
     }
-    if (visible >= width - 1) break;
-    const char = String.fromCodePoint(text.codePointAt(i)!);
-    out += char;
-    i += char.length;
-    visible += 1;
+    for (const { segment } of graphemes.segment(chunk)) {
+      const w = stringWidth(segment);
+      if (used + w > width - 1) break cut;
+      out += segment;
+      used += w;
+    }
   }
   return `${out}…${chalk.level > 0 ? "\u001b[0m" : ""}`;
 }
@@ -68,12 +66,12 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]} (${bytes} B)`;
 }
 
-/** Columns padded to the widest cell; the last column is left ragged. */
+/** Columns padded to the widest cell, in terminal columns; the last column is left ragged. */
 export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(visibleLength(h), ...rows.map((r) => visibleLength(r[i] ?? ""))));
+  const widths = headers.map((h, i) => Math.max(stringWidth(h), ...rows.map((r) => stringWidth(r[i] ?? ""))));
   const line = (cells: string[]) =>
     cells
-      .map((cell, i) => (i === cells.length - 1 ? cell : cell + " ".repeat(widths[i]! - visibleLength(cell))))
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell + " ".repeat(widths[i]! - stringWidth(cell))))
       .join("  ")
       .trimEnd();
   return [line(headers.map((h) => chalk.bold(h))), ...rows.map(line)].join("\n");
@@ -92,7 +90,8 @@ function attributeValue(value: unknown): string {
 export function renderList(tasks: readonly TaskRecord[], now: Date): string {
   if (tasks.length === 0) return "no tasks";
   return table(
-    ["ID", "EXECUTOR", "STATUS", "PROGRESS", "TRIES", "AGE", "MESSAGE"],
+    // AGE counts from creation, ENDED from the finish, which is what `remove --older-than` counts.
+    ["ID", "EXECUTOR", "STATUS", "PROGRESS", "TRIES", "AGE", "ENDED", "MESSAGE"],
     tasks.map((t) => [
       t.id,
       sanitizeInline(t.executor),
@@ -100,7 +99,8 @@ export function renderList(tasks: readonly TaskRecord[], now: Date): string {
       `${Math.round(t.progress)}%`,
       `${t.tries}/${t.maxTries}`,
       age(t.createdAt, now),
-      truncate(sanitizeInline(t.message ?? t.error?.message ?? ""), 60),
+      age(t.finishedAt, now),
+      fitWidth(sanitizeInline(t.message ?? t.error?.message ?? ""), 60),
     ]),
   );
 }
@@ -149,14 +149,47 @@ function until(iso: string, now: Date): string {
   return ms <= 0 ? "due now" : `in ${ms < 1000 ? "<1s" : formatDuration(ms)}`;
 }
 
-export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (LogLine | string)[]): string {
+const FRAME_LINE = /^\s+at /;
+
+/**
+ * A stack for a person: the message, then the frames outside `hideUnder` (bgtask's own files,
+ * which only its developers need) in their order, then how many of those were left out.
+ */
+export function presentStack(stack: string, hideUnder: string | null): string {
+  if (hideUnder === null) return stack;
+  const lines = stack.split("\n");
+  const own = (line: string) => FRAME_LINE.test(line) && line.includes(hideUnder);
+  const hidden = lines.filter(own).length;
+  if (hidden === 0) return stack;
+  const note = `    … ${hidden} frame${hidden === 1 ? "" : "s"} inside bgtask (BGTASK_DEBUG=1 shows them)`;
+  return [...lines.filter((line) => !own(line)), note].join("\n");
+}
+
+export interface StatusOptions {
+  /** Stack frames of files under this folder are left out (bgtask's own); null shows every frame. */
+  hideFramesUnder: string | null;
+}
+
+/**
+ * Remaining tries mean something only while the task may still run. A task that failed before its
+ * policy ran out met an error that is not retried (it threw UnrecoverableError, or its executor
+ * cannot be loaded): "0 remaining" would read as a policy used up.
+ */
+function triesText(task: TaskRecord): string {
+  const count = `${task.tries} of ${task.maxTries}`;
+  if (!task.completed) return `${count} (${task.remainingTries} remaining)`;
+  if (task.status === "failed" && task.tries < task.maxTries) return `${count} (not retried: this error ends the task at once)`;
+  return count;
+}
+
+export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (LogLine | string)[], options: StatusOptions = { hideFramesUnder: null }): string {
   const out: string[] = [];
   out.push(field("task", `${task.id} ${chalk.dim("·")} ${sanitizeInline(task.executor)}`));
   out.push(field("status", colorStatus(task.status)));
   out.push(field("progress", `${progressBar(task.progress)} ${Math.round(task.progress)}%`));
   if (task.message) out.push(field("message", sanitizeInline(task.message)));
   if (task.step) out.push(field("step", `${task.step.index + 1}/${task.step.count} ${sanitizeInline(task.step.name)}`));
-  out.push(field("tries", `${task.tries} of ${task.maxTries} (${task.remainingTries} remaining)`));
+  out.push(field("tries", triesText(task)));
   out.push(field("created", `${task.createdAt} (${age(task.createdAt, now)} ago)`));
   if (task.startedAt) out.push(field("started", task.startedAt));
   if (task.finishedAt) out.push(field("finished", `${task.finishedAt}${task.startedAt ? ` (took ${age(task.startedAt, new Date(task.finishedAt))})` : ""}`));
@@ -177,7 +210,7 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (Log
   }
   if (task.error) {
     out.push(chalk.bold("error") + (task.error.where ? chalk.dim(` at ${sanitizeInline(task.error.where)}`) : ""));
-    out.push(indent(chalk.red(sanitize(task.error.stack ?? task.error.message))));
+    out.push(indent(chalk.red(sanitize(task.error.stack ? presentStack(task.error.stack, options.hideFramesUnder) : task.error.message))));
   }
   const failedTries = task.history.filter((h) => h.error !== null);
   // The last failure is shown in full above; list them all once there is more than that one.
