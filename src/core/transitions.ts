@@ -9,7 +9,7 @@ import { formatDuration } from "./duration.ts";
 export type TryOutcome =
   | { kind: "succeeded"; message: string | null; result: unknown }
   | { kind: "failed"; error: TaskError; message: string | null; unrecoverable?: boolean; retryAfterMs?: number | null }
-  | { kind: "cancelled"; message: string | null }
+  | { kind: "cancelled"; message: string | null; result?: unknown }
   | { kind: "paused"; message: string | null };
 
 export function isRunnable(task: TaskRecord, now: Date): boolean {
@@ -85,6 +85,9 @@ export function claim(task: TaskRecord, worker: WorkerRef, lease: string, now: D
     remainingTries: Math.max(0, task.maxTries - tries),
     // A fresh try of a plain task starts its bar again; a task made of steps resumes where it was.
     progress: task.step === null ? 0 : task.progress,
+    // The last try's message and error would read as this one's; `history` keeps them.
+    message: null,
+    error: null,
     startedAt: at,
     finishedAt: null,
     nextRunAt: null,
@@ -106,7 +109,9 @@ function closeTry(task: TaskRecord, status: TaskStatus, error: TaskError | null,
 /**
  * Applies the end of a try: final, or scheduled for the next try by the retry policy, or paused.
  * A try that fails or pauses after its cancel was requested ends the task `cancelled`: a task the
- * user cancelled is never retried. One that succeeds anyway keeps its success (the work was done).
+ * user cancelled is never retried. One that succeeds before its worker saw the request keeps its
+ * success (the work was done); one that returns after its signal was aborted was cancelled (the
+ * worker records that itself, see executeTry).
  */
 export function settle(task: TaskRecord, outcome: TryOutcome, now: Date, random?: () => number): TaskRecord {
   if (task.cancelRequestedAt && (outcome.kind === "failed" || outcome.kind === "paused")) {
@@ -134,6 +139,7 @@ export function settle(task: TaskRecord, outcome: TryOutcome, now: Date, random?
         status: "cancelled",
         completed: true,
         message: outcome.message ?? "cancelled",
+        result: outcome.result ?? null,
         finishedAt: at,
         nextRunAt: null,
         history: closeTry(task, "cancelled", null, now),

@@ -28,6 +28,8 @@ const STEP_RETRY_LIMIT = 5;
 /** A step is cooperative: past its deadline by more than this, the log says so. */
 const OVERRUN_REPORT_MS = 2_000;
 
+const cancelled = (signal: AbortSignal) => signal.aborted && signal.reason === AbortReason.cancelled;
+
 function messageOf(value: unknown): string | null {
   return typeof value === "string" ? value : null;
 }
@@ -85,16 +87,19 @@ export async function executeTry(parts: ExecuteParts): Promise<TryOutcome> {
   try {
     if (definition.steps) {
       const ended = await runSteps(parts, api, () => reportedProgress);
-      return ended === "pause" ? { kind: "paused", message: null } : { kind: "succeeded", message: null, result: null };
+      if (ended === "pause") return { kind: "paused", message: null };
+      return cancelled(parts.signal) ? { kind: "cancelled", message: "cancelled" } : { kind: "succeeded", message: null, result: null };
     }
     const returned = (await definition.run!(api)) ?? {};
     const message = typeof returned === "object" ? messageOf((returned as { message?: unknown }).message) : null;
     const result = typeof returned === "object" ? ((returned as { result?: unknown }).result ?? null) : null;
+    // A cooperative executor returns once it sees the abort: it stopped because it was cancelled.
+    if (cancelled(parts.signal)) return { kind: "cancelled", message: message ?? "cancelled", result };
     return { kind: "succeeded", message, result };
   } catch (thrown) {
     const { error, record: thrownRecord } = toTaskError(thrown, parts.tasksDir, parts.root);
     const aborted = parts.signal.aborted ? (parts.signal.reason as unknown) : null;
-    if (aborted === AbortReason.cancelled) return { kind: "cancelled", message: "cancelled" };
+    if (cancelled(parts.signal)) return { kind: "cancelled", message: "cancelled" };
     // What the executor threw on its way out of a timeout is a consequence; the timeout is the cause.
     const record = aborted === AbortReason.timeout ? { ...thrownRecord, message: timedOutMessage(parts.task) } : thrownRecord;
     let message: string | null = null;

@@ -69,6 +69,39 @@ describe("cancel", () => {
   });
 });
 
+describe("cancel of a cooperative task that returns", () => {
+  it("is recorded cancelled, not succeeded, and keeps the message and result it returned", async () => {
+    const project = useProject(onTestFinished, {
+      tasks: {
+        "loops.js": `
+          import { defineTask } from "bgtask";
+          export default defineTask({
+            async run(task) {
+              let rounds = 0;
+              while (!task.signal.aborted) {
+                rounds += 1;
+                await task.progress(10, "looping");
+                await new Promise((r) => setTimeout(r, 20));
+              }
+              return { message: "stopped after " + (rounds > 0 ? "some" : "no") + " rounds", result: { stoppedBy: task.signal.reason } };
+            },
+          });`,
+      },
+    });
+    const id = await project.run("loops");
+    await project.waitForTask(id, (t) => t.message === "looping");
+    const cancelled = await project.cli(["cancel", id]);
+    expect(cancelled).toMatchObject({ code: 0, stdout: `${id} cancelled` });
+    expect(await project.status(id)).toMatchObject({
+      status: "cancelled",
+      completed: true,
+      message: "stopped after some rounds",
+      result: { stoppedBy: "cancelled" },
+      history: [{ try: 1, status: "cancelled" }],
+    });
+  });
+});
+
 describe("timeout", () => {
   it("ends a slow try and counts it as failed; one that ignores its signal is forced after the grace period", async () => {
     const project = useProject(onTestFinished, {
