@@ -204,7 +204,7 @@ export class Runner {
   private executor(name: string): Promise<LoadedExecutor> {
     let loading = this.executors.get(name);
     if (!loading) {
-      loading = loadExecutor(resolveExecutor(this.options.config.tasksDir, name));
+      loading = loadExecutor(resolveExecutor(this.options.config.tasksDir, name), this.options.config.home);
       this.executors.set(name, loading);
     }
     return loading;

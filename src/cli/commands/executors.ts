@@ -1,5 +1,6 @@
 // `bgtask executors`: what the tasks directory holds, each executor's settings, and a clear line
 // for every module that cannot be used.
+import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import type { LocationFlags } from "../../config/config.ts";
 import { loadConfig } from "../../config/config.ts";
@@ -7,6 +8,7 @@ import { formatDuration } from "../../core/duration.ts";
 import { maxTriesOf } from "../../core/retry-policy.ts";
 import { discoverExecutors } from "../../executor/discover.ts";
 import { loadExecutor, type LoadedExecutor } from "../../executor/load.ts";
+import { ensurePrivateDir } from "../../host/home.ts";
 import { chalk } from "../output/paint.ts";
 import { table } from "../output/render.ts";
 import { sanitizeInline } from "../output/sanitize.ts";
@@ -38,10 +40,13 @@ function settingsOf(loaded: LoadedExecutor): ExecutorEntry["settings"] {
 export async function executors(options: LocationFlags & { json?: boolean }): Promise<void> {
   const config = loadConfig(options);
   const discovery = discoverExecutors(config.tasksDir);
+  // Loading a TypeScript executor caches it in the home: only in one that exists and passes the checks.
+  const home = existsSync(config.home) ? config.home : null;
+  if (home !== null) ensurePrivateDir(home);
   const entries: ExecutorEntry[] = [];
   for (const found of discovery.found) {
     try {
-      entries.push({ ...found, ok: true, error: null, settings: settingsOf(await loadExecutor(found)) });
+      entries.push({ ...found, ok: true, error: null, settings: settingsOf(await loadExecutor(found, home)) });
     } catch (error) {
       entries.push({ ...found, ok: false, error: (error as Error).message, settings: null });
     }

@@ -8,6 +8,7 @@ import { publicRecord, type NewTask, type RetryPolicy } from "../../core/task.ts
 import { UsageError } from "../../errors.ts";
 import { resolveExecutor } from "../../executor/discover.ts";
 import { executorSettings } from "../../executor/settings-cache.ts";
+import { ensurePrivateDir } from "../../host/home.ts";
 import { liveness } from "../../host/process-identity.ts";
 import type { LocationFlags } from "../../config/config.ts";
 import { openSession, printJson } from "../session.ts";
@@ -93,8 +94,11 @@ export async function run(name: string, pairs: string[], options: RunOptions): P
   const dueAt = runAt(options);
   const override = retryOverride(options);
   const parsed = contexts(options, pairs);
-  // Only once every input is valid: loading the executor may write its settings cache.
-  const executor = await executorSettings(file, config.home, existsSync(config.home));
+  // Only once every input is valid: loading the executor may write its settings cache and jiti's,
+  // so a home that exists is checked first (a symbolic link is refused before anything goes through it).
+  const homeExists = existsSync(config.home);
+  if (homeExists) ensurePrivateDir(config.home);
+  const executor = await executorSettings(file, homeExists ? config.home : null);
   const retry = override ?? executor.retry ?? config.retry ?? NO_RETRY;
   // A task is created when it is stored, not when the command began: loading the executor's
   // settings may have taken a module import, and --delay counts from here.
