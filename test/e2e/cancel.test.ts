@@ -4,6 +4,7 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { useProject, waitFor } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
+import { runInPty } from "../helpers/pty.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -99,6 +100,25 @@ describe("cancel of a cooperative task that returns", () => {
       result: { stoppedBy: "cancelled" },
       history: [{ try: 1, status: "cancelled" }],
     });
+  });
+});
+
+describe("cancel at a terminal", () => {
+  it("says on stderr that it asked the task to stop and when it forces it; a pipe gets only the result", async () => {
+    const project = useProject(onTestFinished, {
+      env: { BGTASK_GRACE: "2s" },
+      tasks: { "busy.js": `import { defineTask } from "bgtask"; export default defineTask({ run() { for (;;) {} } });` },
+    });
+    const id = await project.run("busy");
+    await project.waitForTask(id, (t) => t.status === "running");
+    const pty = runInPty(project, ["cancel", id], onTestFinished);
+    await pty.waitForOutput(new RegExp(`asked ${id} to stop; forcing in 2s\\r?\\n`));
+    expect(await pty.exited).toBe(0);
+    expect(pty.output()).toMatch(new RegExp(`asked ${id} to stop; forcing in 2s\\r?\\n${id} cancelled`));
+
+    const second = await project.run("busy");
+    await project.waitForTask(second, (t) => t.status === "running");
+    expect(await project.cli(["cancel", second])).toMatchObject({ code: 0, stdout: `${second} cancelled`, stderr: "" });
   });
 });
 

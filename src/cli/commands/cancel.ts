@@ -3,6 +3,7 @@
 // kills its worker (identity checked first), records it cancelled, and starts a replacement worker.
 import type { LocationFlags } from "../../config/config.ts";
 import type { TaskRecord } from "../../core/task.ts";
+import { formatDuration } from "../../core/duration.ts";
 import { publicRecord } from "../../core/task.ts";
 import { forcedOutcome, OUTSIDE_FORCE_MARGIN_MS } from "../../core/transitions.ts";
 import { TaskNotFoundError, UsageError } from "../../errors.ts";
@@ -38,7 +39,10 @@ export async function cancel(id: string, options: LocationFlags & { json?: boole
   if (result.effect === "final") {
     throw new UsageError(`task ${id} has already ended (${result.task.status}); there is nothing to cancel`, { code: "EFINAL" });
   }
-  const task = result.effect === "requested" && options.wait !== false ? await awaitStop(session, result.task) : result.task;
+  const waits = result.effect === "requested" && options.wait !== false;
+  // A person waits up to the grace period for the next line: say what is going on. Not in scripts.
+  if (waits && process.stderr.isTTY) process.stderr.write(`asked ${id} to stop; forcing in ${formatDuration(session.config.timings.cancelGraceMs)}\n`);
+  const task = waits ? await awaitStop(session, result.task) : result.task;
   if (options.json) printJson(publicRecord(task));
   else if (task.status === "running") process.stdout.write(`${id} cancel requested: it stops when its executor sees task.signal, or is forced after the grace period\n`);
   else process.stdout.write(`${id} ${task.status}${task.status === "cancelled" ? "" : " (it ended before it could be cancelled)"}\n`);
