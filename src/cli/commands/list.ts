@@ -4,6 +4,7 @@ import type { LocationFlags } from "../../config/config.ts";
 import { UsageError } from "../../errors.ts";
 import { renderList } from "../output/render.ts";
 import { openSession, printJson } from "../session.ts";
+import { workerGone } from "../worker-gone.ts";
 
 export interface ListOptions extends LocationFlags {
   status?: string;
@@ -38,7 +39,7 @@ export async function list(options: ListOptions): Promise<void> {
   const tasks = await store.list({ statuses, executor: options.executor, limit });
   if (options.json) printJson(tasks.map(publicRecord));
   else {
-    process.stdout.write(`${renderList(tasks, new Date())}\n`);
+    process.stdout.write(`${renderList(tasks, new Date(), new Set(tasks.filter(workerGone).map((t) => t.id)))}\n`);
     if (tasks.length === limit) process.stderr.write(`(the first ${limit} shown: --limit N shows more, --status narrows)\n`);
   }
 }

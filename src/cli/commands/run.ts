@@ -127,7 +127,9 @@ export async function run(name: string, pairs: string[], options: RunOptions): P
   // With --follow --json the watch's NDJSON stream says it all, starting with each record.
   else if (!options.follow) printJson(tasks.length === 1 && options.each === undefined ? publicRecord(tasks[0]!) : tasks.map(publicRecord));
   if (options.follow) {
-    const { watchTasks } = await import("./watch.ts");
-    await watchTasks({ config, store }, tasks.map((t) => t.id), { json: options.json });
+    const { configNoWorkers, watchTasks } = await import("./watch.ts");
+    const session = { config, store };
+    const noWorkers = options.worker === false ? "it was stored with --no-worker" : configNoWorkers(session);
+    await watchTasks(session, tasks.map((t) => t.id), { json: options.json, noWorkers });
   }
 }

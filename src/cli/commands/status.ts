@@ -5,6 +5,7 @@ import { taskLogPath } from "../../host/home.ts";
 import { readLogTail } from "../log-reader.ts";
 import { renderStatus } from "../output/render.ts";
 import { getTask, openSession, printJson } from "../session.ts";
+import { workerGone } from "../worker-gone.ts";
 
 const LOG_TAIL_LINES = 10;
 
@@ -12,5 +13,8 @@ export async function status(id: string, options: LocationFlags & { json?: boole
   const session = openSession(options);
   const task = await getTask(session, id);
   if (options.json) printJson(publicRecord(task));
-  else process.stdout.write(`${renderStatus(task, new Date(), readLogTail(taskLogPath(session.config.home, task.id), LOG_TAIL_LINES))}\n`);
+  else {
+    const tail = readLogTail(taskLogPath(session.config.home, task.id), LOG_TAIL_LINES);
+    process.stdout.write(`${renderStatus(task, new Date(), tail, { workerGone: workerGone(task) })}\n`);
+  }
 }

@@ -89,14 +89,15 @@ function attributeValue(value: unknown): string {
   return sanitizeInline(typeof value === "string" ? value : (JSON.stringify(value) ?? String(value)));
 }
 
-export function renderList(tasks: readonly TaskRecord[], now: Date): string {
+/** `workerGone`: ids of running tasks whose worker is known to have exited. */
+export function renderList(tasks: readonly TaskRecord[], now: Date, workerGone: ReadonlySet<string> = new Set()): string {
   if (tasks.length === 0) return "no tasks";
   return table(
     ["ID", "EXECUTOR", "STATUS", "PROGRESS", "TRIES", "AGE", "MESSAGE"],
     tasks.map((t) => [
       t.id,
       sanitizeInline(t.executor),
-      colorStatus(t.status),
+      workerGone.has(t.id) ? `${colorStatus(t.status)} ${chalk.red("(worker gone)")}` : colorStatus(t.status),
       `${Math.round(t.progress)}%`,
       `${t.tries}/${t.maxTries}`,
       age(t.createdAt, now),
@@ -149,7 +150,12 @@ function until(iso: string, now: Date): string {
   return ms <= 0 ? "due now" : `in ${ms < 1000 ? "<1s" : formatDuration(ms)}`;
 }
 
-export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (LogLine | string)[]): string {
+export interface StatusFacts {
+  /** The recorded worker is known to have exited (see cli/worker-gone.ts). */
+  workerGone?: boolean;
+}
+
+export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (LogLine | string)[], facts: StatusFacts = {}): string {
   const out: string[] = [];
   out.push(field("task", `${task.id} ${chalk.dim("·")} ${sanitizeInline(task.executor)}`));
   out.push(field("status", colorStatus(task.status)));
@@ -161,8 +167,11 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (Log
   if (task.startedAt) out.push(field("started", task.startedAt));
   if (task.finishedAt) out.push(field("finished", `${task.finishedAt}${task.startedAt ? ` (took ${age(task.startedAt, new Date(task.finishedAt))})` : ""}`));
   if (task.nextRunAt) out.push(field("next run", `${task.nextRunAt} (${until(task.nextRunAt, now)})`));
-  if (task.worker) out.push(field("worker", `pid ${task.worker.pid} on ${sanitizeInline(task.worker.host)}`));
-  if (task.timeoutAt) out.push(field("times out", task.timeoutAt));
+  if (task.worker) {
+    const gone = facts.workerGone ? chalk.red(" — gone: that process has exited; the next worker, tick or `bgtask watch` recovers this try") : "";
+    out.push(field("worker", `pid ${task.worker.pid} on ${sanitizeInline(task.worker.host)}${gone}`));
+  }
+  if (task.timeoutAt) out.push(field("times out", `${task.timeoutAt}${Date.parse(task.timeoutAt) <= now.getTime() ? " (passed)" : ""}`));
   if (task.cancelRequestedAt) out.push(field("cancel", `requested at ${task.cancelRequestedAt}; waiting for the task to stop`));
   out.push(field("context", sanitizeInline(JSON.stringify(task.context))));
   const attributes = Object.entries(task.attributes);
