@@ -1,6 +1,7 @@
 // `bgtask run <executor> [key=value …]`: validate everything, store the task(s) durably, make sure
 // a worker will take them, print the id(s). Nothing is written unless every input is valid.
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
 import { mergeContext, parseContextJson, parsePairs, MAX_CONTEXT_BYTES, type TaskContext } from "../../core/context.ts";
 import { tryParseDuration } from "../../core/duration.ts";
 import { NO_RETRY, parseRetryFlag, RetryPolicyError } from "../../core/retry-policy.ts";
@@ -88,12 +89,29 @@ function retryOverride(options: RunOptions): RetryPolicy | null {
   }
 }
 
+/**
+ * Executors run with the project root as their working directory, wherever `run` was typed: a
+ * top-level value naming a file relative to here that is not there is worth a word before it fails.
+ */
+function warnRelativePaths(context: TaskContext, root: string): void {
+  const here = process.cwd();
+  if (here === root) return;
+  for (const [key, value] of Object.entries(context)) {
+    if (typeof value !== "string" || value === "" || isAbsolute(value) || value.includes("://")) continue;
+    if (!existsSync(resolve(here, value)) || existsSync(resolve(root, value))) continue;
+    process.stderr.write(
+      `bgtask: note: ${key}=${value} is a path relative to this folder, but executors run in the project root ${root}, where it does not exist; pass ${key}=${resolve(here, value)}\n`,
+    );
+  }
+}
+
 export async function run(name: string, pairs: string[], options: RunOptions): Promise<void> {
   const { config, store } = openSession(options);
   const file = resolveExecutor(config.tasksDir, name);
   const dueAt = runAt(options);
   const override = retryOverride(options);
   const parsed = contexts(options, pairs);
+  if (options.each === undefined) warnRelativePaths(parsed[0]!, config.root);
   // Only once every input is valid: loading the executor may write its settings cache and jiti's,
   // so a home that exists is checked first (a symbolic link is refused before anything goes through it).
   const homeExists = existsSync(config.home);

@@ -51,6 +51,8 @@ export async function tick(options: LocationFlags & { maxTime?: string }): Promi
   const runner = new Runner({ config, store, until, exitWhenIdle: true, oncePerTask: true });
   const onSignal = (signal: NodeJS.Signals) => runner.stop(`tick stopped (${signal})`);
   process.on("SIGTERM", onSignal).on("SIGINT", onSignal);
+  // Executors run in the project root, as in a worker, wherever cron started the tick.
+  process.chdir(config.root);
   try {
     await store.recover(new Date(), recoverOptions(config));
     await prune(session, new Date());
