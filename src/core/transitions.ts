@@ -232,6 +232,10 @@ export function forcedOutcome(task: Pick<TaskRecord, "timeoutMs">, reason: Force
   return { kind: "failed", message, error: { message, stack: null, where: null } };
 }
 
+/** Why a try was stopped at its time limit: its own timeout, or (none set) the end of a tick's budget. */
 export function timedOutMessage(task: Pick<TaskRecord, "timeoutMs">): string {
-  return `timed out after ${formatDuration(task.timeoutMs ?? 0)}`;
+  if (task.timeoutMs === null) {
+    return "stopped at the end of the tick's time budget (--max-time): give the executor a timeout within the budget, split it into steps, or let a worker run it";
+  }
+  return `timed out after ${formatDuration(task.timeoutMs)}`;
 }

@@ -153,6 +153,8 @@ function until(iso: string, now: Date): string {
 export interface StatusFacts {
   /** The recorded worker is known to have exited (see cli/worker-gone.ts). */
   workerGone?: boolean;
+  /** Why nothing will start this waiting task (see cli/tick-budget.ts). */
+  notRun?: string;
 }
 
 export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (LogLine | string)[], facts: StatusFacts = {}): string {
@@ -167,6 +169,7 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (Log
   if (task.startedAt) out.push(field("started", task.startedAt));
   if (task.finishedAt) out.push(field("finished", `${task.finishedAt}${task.startedAt ? ` (took ${age(task.startedAt, new Date(task.finishedAt))})` : ""}`));
   if (task.nextRunAt) out.push(field("next run", `${task.nextRunAt} (${until(task.nextRunAt, now)})`));
+  if (facts.notRun) out.push(field("not run", chalk.red(sanitizeInline(facts.notRun))));
   if (task.worker) {
     const gone = facts.workerGone ? chalk.red(" — gone: that process has exited; the next worker, tick or `bgtask watch` recovers this try") : "";
     out.push(field("worker", `pid ${task.worker.pid} on ${sanitizeInline(task.worker.host)}${gone}`));
