@@ -9,8 +9,6 @@ import { uniqueName } from "../host/unique-name.ts";
 
 export interface TickBudget {
   budgetMs: number;
-  /** When that tick started. */
-  at: string;
   /** Ids of tasks the ticks already said they do not start. */
   told: string[];
 }
@@ -20,8 +18,8 @@ const FILE = "tick-budget.json";
 export function readTickBudget(home: string): TickBudget | null {
   try {
     const parsed = JSON.parse(readFileSync(join(home, FILE), "utf8")) as Partial<TickBudget>;
-    if (typeof parsed.budgetMs !== "number" || typeof parsed.at !== "string" || !Array.isArray(parsed.told)) return null;
-    return { budgetMs: parsed.budgetMs, at: parsed.at, told: parsed.told.filter((id): id is string => typeof id === "string") };
+    if (typeof parsed.budgetMs !== "number" || !Array.isArray(parsed.told)) return null;
+    return { budgetMs: parsed.budgetMs, told: parsed.told.filter((id): id is string => typeof id === "string") };
   } catch {
     return null; // no tick yet, or torn: only a note is lost
   }

@@ -36,7 +36,7 @@ async function prune(session: Session, now: Date): Promise<void> {
  * Tasks whose timeout is longer than the budget never run in a tick: a worker is started for them
  * when workers are allowed; in a cron-only project each is named once on stderr (and in `status`).
  */
-async function handOverTooLong(session: Session, budgetMs: number, now: Date): Promise<void> {
+async function handOverTooLong(session: Session, budgetMs: number): Promise<void> {
   const { config, store } = session;
   const tooLong = (await store.list({ statuses: ["queued", "scheduled", "paused"] })).filter((t) => outlastsTicks(t, budgetMs));
   if (config.worker) {
@@ -48,7 +48,9 @@ async function handOverTooLong(session: Session, budgetMs: number, now: Date): P
   for (const task of tooLong) {
     if (!told.has(task.id)) process.stderr.write(`bgtask: task ${task.id} (${task.executor}) is not run: ${outlastsTicksReason(task, budgetMs)}\n`);
   }
-  writeTickBudget(config.home, { budgetMs, at: now.toISOString(), told: tooLong.map((t) => t.id) });
+  const next = { budgetMs, told: tooLong.map((t) => t.id) };
+  // Cron ticks every minute: no write when nothing changed.
+  if (JSON.stringify(next) !== JSON.stringify(last)) writeTickBudget(config.home, next);
 }
 
 export async function tick(options: LocationFlags & { maxTime?: string }): Promise<void> {
@@ -77,7 +79,7 @@ export async function tick(options: LocationFlags & { maxTime?: string }): Promi
   try {
     await store.recover(new Date(), recoverOptions(config));
     await prune(session, new Date());
-    await handOverTooLong(session, budgetMs, new Date(started));
+    await handOverTooLong(session, budgetMs);
     await runner.run();
   } finally {
     process.off("SIGTERM", onSignal).off("SIGINT", onSignal);
