@@ -41,12 +41,16 @@ function background(project: Project, args: string[]) {
 
 describe("a worker killed with SIGKILL", () => {
   it("status and list say at once that it is gone; watch recovers its try and a new worker finishes the task", async () => {
-    const project = useProject(onTestFinished, { tasks: { "hangs.js": HANGS_ONCE } });
+    const project = useProject(onTestFinished, { tasks: { "hangs.js": HANGS_ONCE.replace("retry:", 'timeout: "3s", retry:') } });
     const id = await project.run("hangs");
     const pid = await killWorkerOf(project, id);
 
     const status = await project.cli(["status", id]);
     expect(status.stdout).toMatch(new RegExp(`worker +pid ${pid} on .+ — gone: that process has exited`));
+    // Nothing stopped it at its timeout, since nothing runs it: status says the time has passed.
+    const { timeoutAt } = await project.status(id);
+    await waitFor(() => Date.now() > Date.parse(timeoutAt!), 10_000);
+    expect((await project.cli(["status", id])).stdout).toMatch(new RegExp(`^times out +${timeoutAt} \\(passed\\)$`, "m"));
     expect((await project.cli(["list"])).stdout).toMatch(new RegExp(`^${id} +hangs +running \\(worker gone\\)`, "m"));
 
     const watched = await background(project, ["watch", id]);
