@@ -186,12 +186,17 @@ describe("the progress bar of a task made of steps", () => {
     expect(records.at(-1)!.step).toMatchObject({ ownProgress: true });
   });
 
-  it("gets an ETA in the live view", async () => {
+  it("keeps its ETA in the live view across slices once there is one", async () => {
     const project = useProject(onTestFinished, { tasks: { "copy-rows.ts": copyRows() } });
-    const id = await project.run("copy-rows", ["rows=300", "rowMs=20"]);
+    const id = await project.run("copy-rows", ["rows=400", "rowMs=20"]);
     const pty = runInPty(project, ["watch", id], onTestFinished);
     await pty.waitForOutput(/ETA \d+s/, 20_000);
     expect(await pty.exited).toBe(0);
+    // The task's line in each frame drawn while it ran, from the first with an ETA on.
+    const lines = [...pty.output().matchAll(/copy-rows +[█░]{20} +(\d+)%[^\n\r\u001b]*/g)].map((m) => ({ text: m[0], percent: Number(m[1]) }));
+    const running = lines.slice(lines.findIndex((l) => l.text.includes("ETA"))).filter((l) => l.percent < 90);
+    const without = running.filter((l) => !l.text.includes("ETA"));
+    expect(without.length, without.map((l) => l.text).join("\n")).toBeLessThanOrEqual(running.length / 10);
   });
 });
 
