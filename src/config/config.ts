@@ -128,6 +128,15 @@ function withFileTimings(timings: Timings, env: NodeJS.ProcessEnv, file: v.Infer
   return grace === null ? timings : { ...timings, cancelGraceMs: grace };
 }
 
+/**
+ * A journal folder given as a relative path is the project root's, like the home's: the workers
+ * `run` starts (in the root) must find the same journal as the command typed in a subfolder.
+ */
+function journalLocation(location: string | undefined, home: string, at: (path: string) => string): string {
+  if (location === undefined) return home;
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(location) ? location : at(location);
+}
+
 export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
   const rootFlag = flags.root ?? env.BGTASK_ROOT;
   const root = rootFlag ? resolve(cwd, rootFlag) : findRoot(cwd);
@@ -145,7 +154,7 @@ export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = proces
     root,
     tasksDir: at(flags.tasks ?? env.BGTASK_TASKS ?? file.tasksDir ?? "tasks"),
     home,
-    journal: flags.journal ?? env.BGTASK_JOURNAL ?? file.journal ?? home,
+    journal: journalLocation(flags.journal ?? env.BGTASK_JOURNAL ?? file.journal, home, at),
     concurrency: file.concurrency ?? availableParallelism(),
     worker: file.worker ?? true,
     retry,

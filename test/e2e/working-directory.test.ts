@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { useProject } from "../helpers/project.ts";
+import { useProject, waitFor } from "../helpers/project.ts";
 
 const READS_FILE = `
   import { readFileSync } from "node:fs";
@@ -40,5 +40,15 @@ describe("the working directory of executors", () => {
 
     const byWorker = await project.run("import-users", ["file=root.csv"]);
     expect(await project.waitForTask(byWorker, (t) => t.completed)).toMatchObject({ status: "succeeded", message: `${project.dir}: from the root` });
+  });
+
+  it("a relative --journal, like --home, is the project root's, so the worker run starts finds the task typed in a subfolder", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": `import { defineTask } from "bgtask"; export default defineTask({ run: () => ({ message: "ran" }) });` } });
+    const sub = join(project.dir, "app");
+    mkdirSync(sub);
+    const id = (await project.cli(["run", "noop", "--journal", "jr"], { cwd: sub })).stdout.trim();
+    expect(id).toBe("1");
+    await waitFor(async () => JSON.parse((await project.cli(["status", id, "--json", "--journal", "jr"])).stdout).status === "succeeded", 15_000);
+    expect((await project.cli(["status", id, "--json", "--journal", "jr"], { cwd: sub })).code).toBe(0);
   });
 });
