@@ -5,9 +5,10 @@
 //
 // The bundle is compiled with the V8 code cache the build wrote beside it (Node 20 has no
 // module.enableCompileCache): parsing half a megabyte of JavaScript is ≈13 ms of every command,
-// reading its cache ≈5. The cache is used only if it was made from this very file (size and
-// mtime recorded by scripts/bundle.mjs), since V8 itself checks little more than the length; a
-// cache V8 rejects (another Node version) just means a normal compile.
+// reading its cache ≈5. The cache is used only if it was made from this very file (its size, and
+// the build id scripts/bundle.mjs stamped on its first line), since V8 itself checks little more
+// than the length. Not by mtime: an installed copy has its own. A cache V8 rejects (another Node
+// version) just means a normal compile. BGTASK_DEBUG=1 says which it was.
 const { readFileSync, statSync } = require("node:fs");
 const Module = require("node:module");
 const { dirname, join } = require("node:path");
@@ -17,13 +18,16 @@ const file = join(__dirname, "../dist/cli/bgtask.cjs");
 const source = readFileSync(file, "utf8");
 let cachedData;
 try {
-  const { size, mtimeMs } = statSync(file);
   const cache = JSON.parse(readFileSync(`${file}.cache.json`, "utf8"));
-  if (cache.size === size && cache.mtimeMs === mtimeMs) cachedData = readFileSync(`${file}.cache`);
+  if (cache.size === statSync(file).size && source.startsWith(`// bgtask build ${cache.build}\n`)) cachedData = readFileSync(`${file}.cache`);
 } catch {
   // no cache, or not this bundle's: compile as usual
 }
 const script = new Script(Module.wrap(source), { filename: file, cachedData });
+if (process.env.BGTASK_DEBUG === "1") {
+  const verdict = cachedData === undefined ? "not used (missing, or not this bundle's)" : script.cachedDataRejected ? "rejected by V8" : "used";
+  process.stderr.write(`bgtask: code cache ${verdict}\n`);
+}
 // Code compiled by vm.Script has no import() on Node 20; the bundle loads executors (and jiti)
 // through this one, compiled by Node as part of this file.
 globalThis[Symbol.for("bgtask.import")] = (specifier) => import(specifier);

@@ -9,9 +9,11 @@
 // - dist/worker/main.js and dist/worker/supervisor-thread.js, written over tsc's entries, as ES
 //   modules: they are started by path (`node dist/worker/main.js`, `new Worker(url)`).
 // - dist/cli/bgtask.cjs.cache, V8's code cache of the CLI bundle, and .cache.json, the bundle's
-//   size and mtime it was made from (bin/bgtask.js uses the cache only for that very file).
+//   size and the build id stamped on its first line (bin/bgtask.js uses the cache only for that
+//   very file). By content, not mtime: an npm install or a copy changes mtimes, not the bundle.
 // The bundles sit one folder below dist/, like the files they stand for, so URLs resolved against
 // import.meta.url (package.json, the worker entry, the supervisor thread) reach the same files.
+import { randomBytes } from "node:crypto";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import Module from "node:module";
 import { resolve } from "node:path";
@@ -44,6 +46,9 @@ const common = {
   logLevel: "warning",
 };
 
+// Names this build of the CLI bundle on its first line; the code cache is trusted for it alone.
+const buildId = randomBytes(8).toString("hex");
+
 await build({
   ...common,
   entryPoints: { "cli/bgtask": "src/cli/main.ts" },
@@ -51,7 +56,7 @@ await build({
   outExtension: { ".js": ".cjs" },
   format: "cjs",
   define: { "import.meta.url": "__bgtaskModuleUrl" },
-  banner: { js: 'const __bgtaskModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  banner: { js: `// bgtask build ${buildId}\nconst __bgtaskModuleUrl = require("node:url").pathToFileURL(__filename).href;` },
 });
 
 await build({
@@ -68,5 +73,4 @@ await build({
 const cli = resolve("dist/cli/bgtask.cjs");
 const script = new Script(Module.wrap(readFileSync(cli, "utf8")), { filename: cli });
 writeFileSync(`${cli}.cache`, script.createCachedData());
-const { size, mtimeMs } = statSync(cli);
-writeFileSync(`${cli}.cache.json`, JSON.stringify({ size, mtimeMs }));
+writeFileSync(`${cli}.cache.json`, JSON.stringify({ size: statSync(cli).size, build: buildId }));

@@ -126,7 +126,7 @@ export function buildProgram(version: string): Command {
     program
       .command("tick")
       .description("for cron: recover, promote, prune and run due work within a time budget; one tick at a time")
-      .option("--max-time <duration>", "time budget, with its unit, like 55s: start nothing that cannot end before it (default 55s)"),
+      .option("--max-time <duration>", "time budget, with its unit, like 55s (default 55s): a task without a timeout is stopped at its end; one whose timeout outlasts it is left to a worker"),
   ).action(async (_o, command: Command) => {
     const { tick } = await import("./commands/tick.ts");
     await tick(flags(command));

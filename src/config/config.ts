@@ -130,6 +130,15 @@ function withFileTimings(timings: Timings, env: NodeJS.ProcessEnv, file: ConfigF
   return grace === null ? timings : { ...timings, cancelGraceMs: grace };
 }
 
+/**
+ * A journal folder given as a relative path is the project root's, like the home's: the workers
+ * `run` starts (in the root) must find the same journal as the command typed in a subfolder.
+ */
+function journalLocation(location: string | undefined, home: string, at: (path: string) => string): string {
+  if (location === undefined) return home;
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(location) ? location : at(location);
+}
+
 export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
   const root = rootOf(flags, env, cwd);
   const file = readConfigFile(root);
@@ -146,7 +155,7 @@ export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = proces
     root,
     tasksDir: at(flags.tasks ?? env.BGTASK_TASKS ?? file.tasksDir ?? "tasks"),
     home,
-    journal: flags.journal ?? env.BGTASK_JOURNAL ?? file.journal ?? home,
+    journal: journalLocation(flags.journal ?? env.BGTASK_JOURNAL ?? file.journal, home, at),
     concurrency: file.concurrency ?? availableParallelism(),
     worker: file.worker ?? true,
     retry,

@@ -70,7 +70,8 @@ export interface TaskRecord {
   finishedAt: string | null;
   result: unknown;
   error: TaskError | null;
-  step: { index: number; name: string; count: number; initialized?: boolean } | null;
+  /** `ownProgress`: the task has reported its own progress, which the step index no longer overrides. */
+  step: { index: number; name: string; count: number; initialized?: boolean; ownProgress?: boolean } | null;
   worker: WorkerRef | null;
   attachments: Attachment[];
   /** Tasks sharing a key never run at once (`serial` / `serialKey`); null runs freely. */

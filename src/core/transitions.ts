@@ -9,7 +9,7 @@ import { formatDuration } from "./duration.ts";
 export type TryOutcome =
   | { kind: "succeeded"; message: string | null; result: unknown }
   | { kind: "failed"; error: TaskError; message: string | null; unrecoverable?: boolean; retryAfterMs?: number | null }
-  | { kind: "cancelled"; message: string | null }
+  | { kind: "cancelled"; message: string | null; result?: unknown }
   | { kind: "paused"; message: string | null };
 
 export function isRunnable(task: TaskRecord, now: Date): boolean {
@@ -94,6 +94,9 @@ export function claim(task: TaskRecord, worker: WorkerRef, lease: string, now: D
     remainingTries: Math.max(0, task.maxTries - tries),
     // A fresh try of a plain task starts its bar again; a task made of steps resumes where it was.
     progress: task.step === null ? 0 : task.progress,
+    // The last try's message and error would read as this one's; `history` keeps them.
+    message: null,
+    error: null,
     startedAt: at,
     finishedAt: null,
     nextRunAt: null,
@@ -115,7 +118,9 @@ function closeTry(task: TaskRecord, status: TaskStatus, error: TaskError | null,
 /**
  * Applies the end of a try: final, or scheduled for the next try by the retry policy, or paused.
  * A try that fails or pauses after its cancel was requested ends the task `cancelled`: a task the
- * user cancelled is never retried. One that succeeds anyway keeps its success (the work was done).
+ * user cancelled is never retried. One that succeeds before its worker saw the request keeps its
+ * success (the work was done); one that returns after its signal was aborted was cancelled (the
+ * worker records that itself, see executeTry).
  */
 export function settle(task: TaskRecord, outcome: TryOutcome, now: Date, random?: () => number): TaskRecord {
   if (task.cancelRequestedAt && (outcome.kind === "failed" || outcome.kind === "paused")) {
@@ -143,6 +148,7 @@ export function settle(task: TaskRecord, outcome: TryOutcome, now: Date, random?
         status: "cancelled",
         completed: true,
         message: outcome.message ?? "cancelled",
+        result: outcome.result ?? null,
         finishedAt: at,
         nextRunAt: null,
         history: closeTry(task, "cancelled", null, now),
@@ -263,6 +269,10 @@ export function forcedOutcome(task: Pick<TaskRecord, "timeoutMs">, reason: Force
   return { kind: "failed", message, error: { message, stack: null, where: null } };
 }
 
+/** Why a try was stopped at its time limit: its own timeout, or (none set) the end of a tick's budget. */
 export function timedOutMessage(task: Pick<TaskRecord, "timeoutMs">): string {
-  return `timed out after ${formatDuration(task.timeoutMs ?? 0)}`;
+  if (task.timeoutMs === null) {
+    return "stopped at the end of the tick's time budget (--max-time): give the executor a timeout within the budget, split it into steps, or let a worker run it";
+  }
+  return `timed out after ${formatDuration(task.timeoutMs)}`;
 }

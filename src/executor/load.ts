@@ -5,6 +5,7 @@ import { UsageError } from "../errors.ts";
 import { tryParseDuration } from "../core/duration.ts";
 import { normaliseRetry, RetryPolicyError, type RetryInput } from "../core/retry-policy.ts";
 import type { RetryPolicy } from "../core/task.ts";
+import { transpileCacheDir } from "../host/home.ts";
 import { isDefinition, type BrandedDefinition } from "./definition.ts";
 import type { ExecutorFile } from "./discover.ts";
 import { explainLoadFailure, withoutModuleTypeWarning } from "./load-failure.ts";
@@ -32,10 +33,12 @@ const DEFAULT_SLICE_MS = 30_000;
 const nativeImport: (specifier: string) => Promise<unknown> =
   (globalThis as { [key: symbol]: (specifier: string) => Promise<unknown> })[Symbol.for("bgtask.import")] ?? ((specifier) => import(specifier));
 
-async function importModule(file: string): Promise<unknown> {
+async function importModule(file: string, home: string | null): Promise<unknown> {
   if (/\.m?ts$/.test(file)) {
     const { createJiti } = (await nativeImport("jiti")) as typeof import("jiti");
-    const jiti = createJiti(import.meta.url, { fsCache: true, moduleCache: true, interopDefault: true });
+    // Without a home yet (a first `run` that may still be refused) nothing is cached.
+    const fsCache = home === null ? false : transpileCacheDir(home);
+    const jiti = createJiti(import.meta.url, { fsCache, moduleCache: true, interopDefault: true });
     // jiti's `{ default: true }` hands back the whole module when it has no default export,
     // which would hide "no default export" behind "not made with defineTask".
     // A CommonJS-style .ts (`module.exports = defineTask(…)`) is the definition itself.
@@ -46,11 +49,12 @@ async function importModule(file: string): Promise<unknown> {
   return module.default;
 }
 
-export async function loadExecutor(executor: ExecutorFile): Promise<LoadedExecutor> {
+/** `home`: the checked bgtask home, where a transpiled executor is cached; null caches nothing. */
+export async function loadExecutor(executor: ExecutorFile, home: string | null): Promise<LoadedExecutor> {
   const { name, file } = executor;
   let exported: unknown;
   try {
-    exported = await withoutModuleTypeWarning(() => importModule(file));
+    exported = await withoutModuleTypeWarning(() => importModule(file, home));
   } catch (error) {
     throw new ExecutorLoadError(name, file, explainLoadFailure(error, file), { cause: error });
   }

@@ -36,17 +36,20 @@ function readCache(path: string): Record<string, Entry> {
   }
 }
 
-/** Settings of `executor`, from the cache when its file is unchanged, else by loading it (which validates it). */
-export async function executorSettings(executor: ExecutorFile, home: string, homeExists: boolean): Promise<ExecutorSettings> {
-  const path = join(home, CACHE_FILE);
+/**
+ * Settings of `executor`, from the cache when its file is unchanged, else by loading it (which
+ * validates it). `home`: the checked bgtask home, or null when there is none yet (nothing cached).
+ */
+export async function executorSettings(executor: ExecutorFile, home: string | null): Promise<ExecutorSettings> {
+  const path = home === null ? null : join(home, CACHE_FILE);
   const stat = statSync(executor.file);
-  const cache = homeExists ? readCache(path) : {};
+  const cache = path === null ? {} : readCache(path);
   const hit = cache[executor.file];
   if (hit && hit.mtimeMs === stat.mtimeMs && hit.size === stat.size) {
     return { retry: hit.retry, timeoutMs: hit.timeoutMs, serialKeyOf: () => (hit.serial ? executor.name : null) };
   }
-  const loaded = await loadExecutor(executor);
-  if (homeExists && typeof loaded.definition.serialKey !== "function") {
+  const loaded = await loadExecutor(executor, home);
+  if (path !== null && typeof loaded.definition.serialKey !== "function") {
     cache[executor.file] = { mtimeMs: stat.mtimeMs, size: stat.size, retry: loaded.retry, timeoutMs: loaded.timeoutMs, serial: loaded.definition.serial === true };
     const temp = `${path}.${uniqueName()}.tmp`;
     try {

@@ -39,6 +39,18 @@ export function ensureHome(dir: string): void {
   }
 }
 
+/**
+ * Where jiti keeps executors it transpiled: inside the home, because their code can be as private
+ * as the contexts (its default is the system temp folder, world-readable). The home must have been
+ * checked already.
+ */
+export function transpileCacheDir(home: string): string {
+  const cache = join(home, "cache");
+  ensurePrivateDir(cache);
+  ensurePrivateDir(join(cache, "jiti"));
+  return join(cache, "jiti");
+}
+
 /** A task's log file: written by its worker, read by `logs` and `status`. */
 export function taskLogPath(home: string, taskId: string): string {
   return join(home, "logs", `${taskId}.log`);

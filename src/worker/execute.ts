@@ -28,18 +28,50 @@ const STEP_RETRY_LIMIT = 5;
 /** A step is cooperative: past its deadline by more than this, the log says so. */
 const OVERRUN_REPORT_MS = 2_000;
 
+const cancelled = (signal: AbortSignal) => signal.aborted && signal.reason === AbortReason.cancelled;
+
 function messageOf(value: unknown): string | null {
   return typeof value === "string" ? value : null;
 }
 
-async function runSteps(parts: ExecuteParts, api: TaskApi, ownProgress: () => boolean): Promise<"done" | "pause"> {
+/**
+ * The bar of a task made of steps, which resumes in slices: it never moves back. The step index
+ * drives it (step 2 of 4: 25%) until the task reports a figure of its own; from then on, in this
+ * slice and the later ones, the task's figures do, and one below what the bar shows holds it.
+ */
+class StepBar {
+  private value: number;
+  own: boolean;
+
+  constructor(task: Pick<TaskRecord, "progress" | "step">) {
+    this.value = task.progress;
+    this.own = task.step?.ownProgress === true;
+  }
+
+  reported(percent: number): number {
+    this.own = true;
+    this.value = Math.max(this.value, percent);
+    return this.value;
+  }
+
+  /** The percent to record on reaching step `index` of `count`, or undefined to leave the bar alone. */
+  atStep(index: number, count: number): number | undefined {
+    const figure = Math.floor((index / count) * 100);
+    if (this.own || figure <= this.value) return undefined;
+    this.value = figure;
+    return figure;
+  }
+}
+
+async function runSteps(parts: ExecuteParts, api: TaskApi, bar: StepBar): Promise<"done" | "pause"> {
   const steps = parts.executor.definition.steps as StepDefinition[];
   const start = parts.task.step ?? { index: 0, name: steps[0]!.name, count: steps.length };
-  let initialized = parts.task.step !== null && (parts.task.step as { initialized?: boolean }).initialized === true;
+  let initialized = parts.task.step !== null && parts.task.step.initialized === true;
   for (let index = start.index; index < steps.length; index++) {
     const step = steps[index]!;
-    const position = { index, name: step.name, count: steps.length, initialized };
-    parts.reporter.schedule({ step: position, ...(ownProgress() ? {} : { progress: Math.floor((index / steps.length) * 100) }) });
+    const position = { index, name: step.name, count: steps.length, initialized, ownProgress: bar.own };
+    const figure = bar.atStep(index, steps.length);
+    parts.reporter.schedule({ step: position, ...(figure === undefined ? {} : { progress: figure }) });
     if (!initialized) {
       await step.init?.(api);
       initialized = true;
@@ -54,7 +86,7 @@ async function runSteps(parts: ExecuteParts, api: TaskApi, ownProgress: () => bo
           parts.log.write("bgtask", `step "${step.name}" ran ${Math.round(overrunMs / 1000)}s past its deadline: check deadline in its loop\n`);
         }
         if (result === "pause") {
-          parts.reporter.schedule({ state: api.state });
+          parts.reporter.schedule({ state: api.state, step: { ...position, initialized, ownProgress: bar.own } });
           return "pause";
         }
         break;
@@ -69,7 +101,7 @@ async function runSteps(parts: ExecuteParts, api: TaskApi, ownProgress: () => bo
     const next = steps[index + 1];
     parts.reporter.schedule({
       state: api.state,
-      step: next ? { index: index + 1, name: next.name, count: steps.length, initialized: false } : position,
+      step: next ? { index: index + 1, name: next.name, count: steps.length, initialized: false, ownProgress: bar.own } : { ...position, ownProgress: bar.own },
     });
     await parts.reporter.flush();
   }
@@ -79,22 +111,25 @@ async function runSteps(parts: ExecuteParts, api: TaskApi, ownProgress: () => bo
 export async function executeTry(parts: ExecuteParts): Promise<TryOutcome> {
   const { executor, reporter, log } = parts;
   const definition = executor.definition;
-  let reportedProgress = false;
-  const api = createTaskApi({ ...parts, onOwnProgress: () => (reportedProgress = true) });
+  const bar = definition.steps ? new StepBar(parts.task) : null;
+  const api = createTaskApi({ ...parts, shownProgress: (percent) => bar?.reported(percent) ?? percent });
   const restore = captureOutput(log);
   try {
-    if (definition.steps) {
-      const ended = await runSteps(parts, api, () => reportedProgress);
-      return ended === "pause" ? { kind: "paused", message: null } : { kind: "succeeded", message: null, result: null };
+    if (bar) {
+      const ended = await runSteps(parts, api, bar);
+      if (ended === "pause") return { kind: "paused", message: null };
+      return cancelled(parts.signal) ? { kind: "cancelled", message: "cancelled" } : { kind: "succeeded", message: null, result: null };
     }
     const returned = (await definition.run!(api)) ?? {};
     const message = typeof returned === "object" ? messageOf((returned as { message?: unknown }).message) : null;
     const result = typeof returned === "object" ? ((returned as { result?: unknown }).result ?? null) : null;
+    // A cooperative executor returns once it sees the abort: it stopped because it was cancelled.
+    if (cancelled(parts.signal)) return { kind: "cancelled", message: message ?? "cancelled", result };
     return { kind: "succeeded", message, result };
   } catch (thrown) {
     const { error, record: thrownRecord } = toTaskError(thrown, parts.tasksDir, parts.root);
     const aborted = parts.signal.aborted ? (parts.signal.reason as unknown) : null;
-    if (aborted === AbortReason.cancelled) return { kind: "cancelled", message: "cancelled" };
+    if (cancelled(parts.signal)) return { kind: "cancelled", message: "cancelled" };
     // What the executor threw on its way out of a timeout is a consequence; the timeout is the cause.
     const record = aborted === AbortReason.timeout ? { ...thrownRecord, message: timedOutMessage(parts.task) } : thrownRecord;
     let message: string | null = null;

@@ -247,7 +247,7 @@ export class Runner {
   private executor(name: string): Promise<LoadedExecutor> {
     let loading = this.executors.get(name);
     if (!loading) {
-      loading = loadExecutor(resolveExecutor(this.options.config.tasksDir, name));
+      loading = loadExecutor(resolveExecutor(this.options.config.tasksDir, name), this.options.config.home);
       this.executors.set(name, loading);
     }
     return loading;
@@ -267,10 +267,15 @@ export class Runner {
       onWriteError: (error) => log.write("bgtask", `a progress report could not be saved yet (${(error as Error).message}); it is kept and retried\n`),
     });
     this.note.started(task.id);
-    this.supervisor!.watch(task);
+    const { until } = this.options;
     let outcome: TryOutcome;
     try {
       const executor = await this.executor(task.executor);
+      // A tick keeps its budget: a plain try with no timeout of its own is stopped at the budget's
+      // end as if it timed out then (its signal aborted, forced after the grace period), by the
+      // supervisor thread, which also stops an executor that blocks this one. Steps get a deadline.
+      const capped = until !== undefined && task.timeoutMs === null && !executor.definition.steps;
+      this.supervisor!.watch(capped ? { ...task, timeoutAt: new Date(until).toISOString() } : task);
       const slice = Date.now() + executor.sliceMs;
       outcome = await executeTry({
         task,
@@ -281,7 +286,7 @@ export class Runner {
         signal: controller.signal,
         reporter,
         log,
-        deadline: this.options.until !== undefined ? Math.min(slice, this.options.until) : slice,
+        deadline: until !== undefined ? Math.min(slice, until) : slice,
       });
     } catch (thrown) {
       // The executor could not be loaded: it would fail the same way on every try.

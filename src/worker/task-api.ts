@@ -15,8 +15,8 @@ export interface TaskApiParts {
   signal: AbortSignal;
   reporter: Reporter;
   log: TaskLog;
-  /** Set once the executor reports progress itself, so step-derived progress stops overriding it. */
-  onOwnProgress(): void;
+  /** The percent to record for one the executor reported (a task made of steps never moves back). */
+  shownProgress(percent: number): number;
 }
 
 /** Where `value` stops being plain JSON (a function, a BigInt, NaN, a Map, a cycle…), or null. */
@@ -61,9 +61,8 @@ export function createTaskApi(parts: TaskApiParts): TaskApi {
         log.write("bgtask", `task.progress() ignored: ${inspect(percent)} is not a number\n`);
         return;
       }
-      parts.onOwnProgress();
-      const clamped = Math.min(100, Math.max(0, percent));
-      reporter.schedule(message === undefined ? { progress: clamped } : { progress: clamped, message: String(message) });
+      const shown = parts.shownProgress(Math.min(100, Math.max(0, percent)));
+      reporter.schedule(message === undefined ? { progress: shown } : { progress: shown, message: String(message) });
     },
     async set(attributes) {
       const problem =

@@ -5,7 +5,9 @@ import { fileURLToPath } from "node:url";
 import type { TaskError } from "../core/task.ts";
 import { coerceError } from "../errors.ts";
 
-const FRAME = /\(?((?:file:\/\/)?\/[^():\s]+):(\d+):(\d+)\)?\s*$/;
+// "at fn (/path/x.ts:12:5)" or "at /path/x.ts:12:5". The path runs to the last ":line:column" and
+// may hold spaces and parentheses ("My Projects", "app (old)"), so it is not cut at either.
+const FRAME = /^at (?:.*? \()?((?:file:\/\/)?\/.+?):(\d+):(\d+)\)?$/;
 
 /** The first stack frame inside `tasksDir`, as "tasks/x.ts:12" relative to `root`. */
 export function whereThrown(stack: string | undefined, tasksDir: string, root: string): string | null {

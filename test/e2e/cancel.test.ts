@@ -4,6 +4,7 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { useProject, waitFor } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
+import { runInPty } from "../helpers/pty.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -66,6 +67,58 @@ describe("cancel", () => {
     const again = await project.cli(["cancel", after]);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/already ended \(succeeded\)/);
+  });
+});
+
+describe("cancel of a cooperative task that returns", () => {
+  it("is recorded cancelled, not succeeded, and keeps the message and result it returned", async () => {
+    const project = useProject(onTestFinished, {
+      tasks: {
+        "loops.js": `
+          import { defineTask } from "bgtask";
+          export default defineTask({
+            async run(task) {
+              let rounds = 0;
+              while (!task.signal.aborted) {
+                rounds += 1;
+                await task.progress(10, "looping");
+                await new Promise((r) => setTimeout(r, 20));
+              }
+              return { message: "stopped after " + (rounds > 0 ? "some" : "no") + " rounds", result: { stoppedBy: task.signal.reason } };
+            },
+          });`,
+      },
+    });
+    const id = await project.run("loops");
+    await project.waitForTask(id, (t) => t.message === "looping");
+    const cancelled = await project.cli(["cancel", id]);
+    expect(cancelled).toMatchObject({ code: 0, stdout: `${id} cancelled` });
+    expect(await project.status(id)).toMatchObject({
+      status: "cancelled",
+      completed: true,
+      message: "stopped after some rounds",
+      result: { stoppedBy: "cancelled" },
+      history: [{ try: 1, status: "cancelled" }],
+    });
+  });
+});
+
+describe("cancel at a terminal", () => {
+  it("says on stderr that it asked the task to stop and when it forces it; a pipe gets only the result", async () => {
+    const project = useProject(onTestFinished, {
+      env: { BGTASK_GRACE: "2s" },
+      tasks: { "busy.js": `import { defineTask } from "bgtask"; export default defineTask({ run() { for (;;) {} } });` },
+    });
+    const id = await project.run("busy");
+    await project.waitForTask(id, (t) => t.status === "running");
+    const pty = runInPty(project, ["cancel", id], onTestFinished);
+    await pty.waitForOutput(new RegExp(`asked ${id} to stop; forcing in 2s\\r?\\n`));
+    expect(await pty.exited).toBe(0);
+    expect(pty.output()).toMatch(new RegExp(`asked ${id} to stop; forcing in 2s\\r?\\n${id} cancelled`));
+
+    const second = await project.run("busy");
+    await project.waitForTask(second, (t) => t.status === "running");
+    expect(await project.cli(["cancel", second])).toMatchObject({ code: 0, stdout: `${second} cancelled`, stderr: "" });
   });
 });
 

@@ -1,6 +1,8 @@
 // Retry policies end to end: tiers and their intervals, `bgtask retry`, try-until-success,
 // UnrecoverableError and RetryAfter.
 import { describe, expect, it, onTestFinished } from "vitest";
+import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import { useProject } from "../helpers/project.ts";
 
 describe("retries", () => {
@@ -92,5 +94,32 @@ describe("retries", () => {
     const done = await project.waitForTask(later, (t) => t.completed);
     expect(done).toMatchObject({ status: "succeeded", tries: 2 });
     expect(Date.parse(done.history[1]!.startedAt) - Date.parse(done.history[0]!.finishedAt!)).toBeLessThan(60_000);
+  });
+
+  it("a running try shows no message or error of the try before it; history keeps them", async () => {
+    const project = useProject(onTestFinished, {
+      tasks: {
+        "second.js": `
+          import { existsSync } from "node:fs";
+          import { defineTask } from "bgtask";
+          export default defineTask({
+            retry: { tries: 1, interval: "0s" },
+            async run(task) {
+              if (task.tries === 1) throw new Error("connection refused on try 1");
+              while (!existsSync(task.context.gate)) await new Promise((r) => setTimeout(r, 20));
+              return { message: "ok on try 2" };
+            },
+          });`,
+      },
+    });
+    const gate = join(project.dir, "gate");
+    const id = await project.run("second", [`gate=${JSON.stringify(gate)}`]);
+    const running = await project.waitForTask(id, (t) => t.status === "running" && t.tries === 2);
+    expect(running).toMatchObject({ message: null, error: null });
+    expect(running.history[0]).toMatchObject({ try: 1, status: "failed", error: { message: "connection refused on try 1" } });
+    const listed = await project.cli(["list"]);
+    expect(listed.stdout).not.toContain("connection refused");
+    writeFileSync(gate, "");
+    expect(await project.waitForTask(id, (t) => t.completed)).toMatchObject({ status: "succeeded", message: "ok on try 2" });
   });
 });

@@ -1,7 +1,8 @@
 // D7 (the part issue 2 owns): executors never load from outside the tasks directory, a hostile
 // journal cannot pollute prototypes, files are owner-only whatever the umask, and untrusted text
 // never reaches the terminal with its escape sequences.
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -157,6 +158,38 @@ describe("S3: owner-only files whatever the umask", () => {
     expect((await project.cli(["run", "--no-worker", "noop"])).code).toBe(0);
     expect((statSync(project.home).mode & 0o777).toString(8)).toBe("700");
     expect(homeEntries(project)).toEqual([".gitignore", "executors.cache.json", "journal.1.log", "journal.json", "journal.mark"]);
+  });
+});
+
+describe("S4: a home that is a symbolic link", () => {
+  it("is refused (exit 3) before anything is written through it: no settings cache, no transpiled executor", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js"), "typed.ts": fixture("slow.ts") } });
+    const elsewhere = join(project.dir, "elsewhere");
+    mkdirSync(elsewhere, { mode: 0o700 });
+    symlinkSync(elsewhere, project.home, "dir");
+    for (const executor of ["noop", "typed"]) {
+      const run = await project.cli(["run", executor, "--no-worker"]);
+      expect(run.code).toBe(3);
+      expect(run.stderr).toMatch(/^bgtask: the bgtask home .+ is a symbolic link; choose another with --home or BGTASK_HOME$/);
+    }
+    expect((await project.cli(["executors"])).code).toBe(3);
+    expect(readdirSync(elsewhere)).toEqual([]);
+  });
+});
+
+describe("S5: transpiled TypeScript executors", () => {
+  it("are cached inside the 0700 home, never in the system temp folder", async () => {
+    const tmp = join(tmpdir(), `bgtask-tmpdir-${process.pid}-${Date.now()}`);
+    mkdirSync(tmp);
+    onTestFinished(() => rmSync(tmp, { recursive: true, force: true }));
+    const project = useProject(onTestFinished, { tasks: { "typed.ts": `import { defineTask } from "bgtask"; export default defineTask({ run: () => ({ message: "typed" as string }) });` }, env: { TMPDIR: tmp } });
+    const id = await project.run("typed");
+    expect(await project.waitForTask(id, (t) => t.completed)).toMatchObject({ status: "succeeded", message: "typed" });
+    expect((await project.cli(["executors"])).code).toBe(0);
+    expect(readdirSync(tmp)).toEqual([]);
+    const cache = join(project.home, "cache", "jiti");
+    expect(readdirSync(cache).some((f) => f.includes("typed"))).toBe(true);
+    for (const dir of [join(project.home, "cache"), cache]) expect((statSync(dir).mode & 0o777).toString(8), dir).toBe("700");
   });
 });
 

@@ -3,8 +3,9 @@
 import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { useProject, waitFor } from "../helpers/project.ts";
+import { REPO, useProject, waitFor } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
+import { runInPty } from "../helpers/pty.ts";
 
 /** A three-step executor whose middle step copies rows in slices of `slice`, logging each row to a ledger. */
 function rowsExecutor(slice: string): string {
@@ -167,3 +168,35 @@ describe("cron-only installations", () => {
     expect((await project.status(id)).status).toBe("succeeded");
   });
 });
+
+describe("the progress bar of a task made of steps", () => {
+  const copyRows = () => readFileSync(join(REPO, "tasks/copy-rows.ts"), "utf8");
+
+  it("never moves back across slices: the task's own figures win over the step index once it reports them", async () => {
+    const project = useProject(onTestFinished, { tasks: { "copy-rows.ts": copyRows() } });
+    const follow = await project.cli(["run", "copy-rows", "rows=200", "rowMs=20", "--follow", "--json"]);
+    expect(follow.code, follow.stderr).toBe(0);
+    const records = follow.stdout.trim().split("\n").map((line) => JSON.parse(line) as { status: string; progress: number; step: { ownProgress?: boolean } | null });
+    // 200 rows of ≥20 ms in 1 s slices: the transfer step resumed several times, each time at
+    // step 2 of 3 (33%), which used to set the bar back there.
+    const percents = records.map((r) => r.progress);
+    expect(percents.filter((p) => p > 33 && p < 100).length, percents.join(" → ")).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < percents.length; i++) expect(percents[i], `went back: ${percents.join(" → ")}`).toBeGreaterThanOrEqual(percents[i - 1]!);
+    expect(percents.at(-1)).toBe(100);
+    expect(records.at(-1)!.step).toMatchObject({ ownProgress: true });
+  });
+
+  it("keeps its ETA in the live view across slices once there is one", async () => {
+    const project = useProject(onTestFinished, { tasks: { "copy-rows.ts": copyRows() } });
+    const id = await project.run("copy-rows", ["rows=400", "rowMs=20"]);
+    const pty = runInPty(project, ["watch", id], onTestFinished);
+    await pty.waitForOutput(/ETA \d+s/, 20_000);
+    expect(await pty.exited).toBe(0);
+    // The task's line in each frame drawn while it ran, from the first with an ETA on.
+    const lines = [...pty.output().matchAll(/copy-rows +[█░]{20} +(\d+)%[^\n\r\u001b]*/g)].map((m) => ({ text: m[0], percent: Number(m[1]) }));
+    const running = lines.slice(lines.findIndex((l) => l.text.includes("ETA"))).filter((l) => l.percent < 90);
+    const without = running.filter((l) => !l.text.includes("ETA"));
+    expect(without.length, without.map((l) => l.text).join("\n")).toBeLessThanOrEqual(running.length / 10);
+  });
+});
+

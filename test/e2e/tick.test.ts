@@ -62,11 +62,11 @@ describe("tick", () => {
     expect(task.history[0]!.error!.message).toMatch(new RegExp(`died \\(pid ${first.pid} `));
   });
 
-  it("--no-worker tasks wait for a tick; a tick starts no task whose timeout outlasts its budget", async () => {
+  it("--no-worker tasks wait for a tick; one whose timeout outlasts the budget is handed to a worker, since workers are allowed", async () => {
     const project = useProject(onTestFinished, {
       tasks: {
         "noop.js": fixture("noop.js"),
-        "long.js": `import { defineTask } from "bgtask"; export default defineTask({ timeout: "1h", run() { return { message: "ran" }; } });`,
+        "long.js": `import { defineTask } from "bgtask"; export default defineTask({ timeout: "1h", run() { return { message: "ran in " + process.argv[1] }; } });`,
       },
     });
     const noop = await project.run("noop", ["--no-worker"]);
@@ -78,9 +78,52 @@ describe("tick", () => {
     const tick = await project.cli(["tick", "--max-time", "5s"]);
     expect(tick).toMatchObject({ code: 0, stdout: "", stderr: "" });
     expect(await project.status(noop)).toMatchObject({ status: "succeeded", tries: 1 });
-    expect(await project.status(long)).toMatchObject({ status: "queued", tries: 0 });
-    expect(await project.cli(["tick", "--max-time", "2h"])).toMatchObject({ code: 0 });
-    expect(await project.status(long)).toMatchObject({ status: "succeeded", message: "ran" });
+    const ran = await project.waitForTask(long, (t) => t.completed);
+    expect(ran).toMatchObject({ status: "succeeded", message: expect.stringMatching(/ran in .*worker\/main\.js$/) });
     await waitFor(() => project.workers().length === 0, 5_000);
+  });
+
+  it('cron-only ("worker": false): a task whose timeout outlasts the budget is not run, said once on stderr and in status', async () => {
+    const project = useProject(onTestFinished, {
+      config: { worker: false },
+      tasks: { "long.js": `import { defineTask } from "bgtask"; export default defineTask({ timeout: "1h", run() { return { message: "ran" }; } });` },
+    });
+    const long = await project.run("long");
+    const why = `its timeout (1h) is longer than the ticks' budget (--max-time 5s) and workers are off ("worker": false), so no tick starts it; raise --max-time above 1h, shorten its timeout, or allow workers`;
+    expect(await project.cli(["tick", "--max-time", "5s"])).toMatchObject({ code: 0, stdout: "", stderr: `bgtask: task ${long} (long) is not run: ${why}` });
+    expect(await project.cli(["tick", "--max-time", "5s"])).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    expect(await project.status(long)).toMatchObject({ status: "queued", tries: 0 });
+    expect((await project.cli(["status", long])).stdout).toMatch(new RegExp(`^not run +${why.replace(/[()]/g, "\\$&")}$`, "m"));
+    expect(await project.cli(["tick", "--max-time", "2h"])).toMatchObject({ code: 0, stderr: "" });
+    expect(await project.status(long)).toMatchObject({ status: "succeeded", message: "ran" });
+    expect((await project.cli(["status", long])).stdout).not.toMatch(/^not run/m);
+  });
+
+  it("keeps its budget with a task that has no timeout: its try is stopped at the budget's end, and says why", async () => {
+    const project = useProject(onTestFinished, {
+      config: { worker: false },
+      env: { BGTASK_GRACE: "1s" },
+      tasks: {
+        "sixty.js": `
+          import { defineTask } from "bgtask";
+          export default defineTask({
+            run: (task) => new Promise((resolve, reject) => {
+              const timer = setTimeout(() => resolve({ message: "a minute later" }), 60_000);
+              task.signal.addEventListener("abort", () => { clearTimeout(timer); reject(new Error("aborted: " + task.signal.reason)); });
+            }),
+          });`,
+      },
+    });
+    const id = await project.run("sixty");
+    const started = Date.now();
+    const tick = await project.cli(["tick", "--max-time", "2s"]);
+    const took = Date.now() - started;
+    expect(tick).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    expect(took).toBeLessThan(2_000 + 2_500);
+    expect(await project.status(id)).toMatchObject({
+      status: "failed",
+      tries: 1,
+      error: { message: expect.stringMatching(/^stopped at the end of the tick's time budget \(--max-time\): give the executor a timeout/) },
+    });
   });
 });

@@ -3,6 +3,7 @@
 // kills its worker (identity checked first), records it cancelled, and starts a replacement worker.
 import type { LocationFlags } from "../../config/config.ts";
 import type { TaskRecord } from "../../core/task.ts";
+import { formatDuration } from "../../core/duration.ts";
 import { isFinal, publicRecord } from "../../core/task.ts";
 import { forcedOutcome, OUTSIDE_FORCE_MARGIN_MS } from "../../core/transitions.ts";
 import { TaskNotFoundError, UsageError } from "../../errors.ts";
@@ -41,7 +42,10 @@ async function cancelOne(session: Session, id: string, options: CancelOptions): 
   const result = await session.store.cancel(id, new Date());
   if (!result) throw new TaskNotFoundError(id);
   if (result.effect === "final") throw alreadyEnded(result.task);
-  return result.effect === "requested" && options.wait !== false ? awaitStop(session, result.task) : result.task;
+  const waits = result.effect === "requested" && options.wait !== false;
+  // A person waits up to the grace period for the next line: say what is going on. Not in scripts.
+  if (waits && process.stderr.isTTY) process.stderr.write(`asked ${id} to stop; forcing in ${formatDuration(session.config.timings.cancelGraceMs)}\n`);
+  return waits ? awaitStop(session, result.task) : result.task;
 }
 
 function outcomeLine(task: TaskRecord): string {

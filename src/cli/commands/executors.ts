@@ -10,6 +10,7 @@ import { maxTriesOf } from "../../core/retry-policy.ts";
 import { ExitCode, UsageError } from "../../errors.ts";
 import { discoverExecutors } from "../../executor/discover.ts";
 import { loadExecutor, type LoadedExecutor } from "../../executor/load.ts";
+import { ensurePrivateDir } from "../../host/home.ts";
 import { chalk } from "../output/paint.ts";
 import { table } from "../output/render.ts";
 import { sanitizeInline } from "../output/sanitize.ts";
@@ -64,10 +65,13 @@ export async function executors(options: LocationFlags & { json?: boolean }): Pr
     );
   }
   const discovery = discoverExecutors(config.tasksDir);
+  // Loading a TypeScript executor caches it in the home: only in one that exists and passes the checks.
+  const home = existsSync(config.home) ? config.home : null;
+  if (home !== null) ensurePrivateDir(home);
   const entries: ExecutorEntry[] = [];
   for (const found of discovery.found) {
     try {
-      entries.push({ ...found, ok: true, error: null, settings: settingsOf(await loadExecutor(found), config) });
+      entries.push({ ...found, ok: true, error: null, settings: settingsOf(await loadExecutor(found, home), config) });
     } catch (error) {
       entries.push({ ...found, ok: false, error: (error as Error).message, settings: null });
     }

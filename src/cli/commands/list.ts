@@ -4,6 +4,7 @@ import type { LocationFlags } from "../../config/config.ts";
 import { UsageError } from "../../errors.ts";
 import { renderList } from "../output/render.ts";
 import { openSession, printJson } from "../session.ts";
+import { workerGone } from "../worker-gone.ts";
 
 export interface ListOptions extends LocationFlags {
   status?: string;
@@ -37,14 +38,15 @@ export async function list(options: ListOptions): Promise<void> {
   const limit = parseLimit(options.limit);
   const { store } = openSession(options);
   const filter = { statuses, executor: options.executor };
-  const tasks = await store.list({ ...filter, limit });
+  // One more than the limit: a full page may be all there is, and only one more proves the limit left some out.
+  const page = await store.list({ ...filter, limit: limit < Number.MAX_SAFE_INTEGER ? limit + 1 : limit });
+  const tasks = page.slice(0, limit);
   if (options.json) {
     printJson(tasks.map(publicRecord));
     return;
   }
-  process.stdout.write(`${renderList(tasks, new Date())}\n`);
-  // A full page may be all there is: only one more task proves the limit left some out.
-  if (tasks.length === limit && limit < Number.MAX_SAFE_INTEGER && (await store.list({ ...filter, limit: limit + 1 })).length > limit) {
+  process.stdout.write(`${renderList(tasks, new Date(), new Set(tasks.filter(workerGone).map((t) => t.id)))}\n`);
+  if (page.length > limit) {
     const narrow = statuses || options.executor ? "" : ", --status or --executor narrows";
     process.stderr.write(`(${limit} shown, the active tasks first, then the most recently finished: --limit N shows more${narrow})\n`);
   }

@@ -2,6 +2,7 @@
 // a worker will take them, print the id(s). Nothing is written unless every input is valid.
 import { isUtf8 } from "node:buffer";
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
 import { mergeContext, parseContextJson, parsePairs, MAX_CONTEXT_BYTES, type TaskContext } from "../../core/context.ts";
 import { parseClockTime } from "../../core/clock-time.ts";
 import { formatDuration, parseDurationFlag } from "../../core/duration.ts";
@@ -11,6 +12,7 @@ import { publicRecord, type NewTask, type RetryPolicy } from "../../core/task.ts
 import { UsageError } from "../../errors.ts";
 import { resolveExecutor } from "../../executor/discover.ts";
 import { executorSettings } from "../../executor/settings-cache.ts";
+import { ensurePrivateDir } from "../../host/home.ts";
 import { liveness } from "../../host/process-identity.ts";
 import type { LocationFlags } from "../../config/config.ts";
 import { openSession, printJson } from "../session.ts";
@@ -105,14 +107,34 @@ function retryOverride(options: RunOptions): RetryPolicy | null {
   }
 }
 
+/**
+ * Executors run with the project root as their working directory, wherever `run` was typed: a
+ * top-level value naming a file relative to here that is not there is worth a word before it fails.
+ */
+function warnRelativePaths(context: TaskContext, root: string): void {
+  const here = process.cwd();
+  if (here === root) return;
+  for (const [key, value] of Object.entries(context)) {
+    if (typeof value !== "string" || value === "" || isAbsolute(value) || value.includes("://")) continue;
+    if (!existsSync(resolve(here, value)) || existsSync(resolve(root, value))) continue;
+    process.stderr.write(
+      `bgtask: note: ${key}=${value} is a path relative to this folder, but executors run in the project root ${root}, where it does not exist; pass ${key}=${resolve(here, value)}\n`,
+    );
+  }
+}
+
 export async function run(name: string, pairs: string[], options: RunOptions): Promise<void> {
   const { config, store } = openSession(options);
   const file = resolveExecutor(config.tasksDir, name);
   const dueAt = runAt(options);
   const override = retryOverride(options);
   const parsed = contexts(options, pairs);
-  // Only once every input is valid: loading the executor may write its settings cache.
-  const executor = await executorSettings(file, config.home, existsSync(config.home));
+  if (options.each === undefined) warnRelativePaths(parsed[0]!, config.root);
+  // Only once every input is valid: loading the executor may write its settings cache and jiti's,
+  // so a home that exists is checked first (a symbolic link is refused before anything goes through it).
+  const homeExists = existsSync(config.home);
+  if (homeExists) ensurePrivateDir(config.home);
+  const executor = await executorSettings(file, homeExists ? config.home : null);
   const defaults = taskDefaults(executor, config);
   const retry = override ?? defaults.retry;
   // A task is created when it is stored, not when the command began: loading the executor's
@@ -146,7 +168,9 @@ export async function run(name: string, pairs: string[], options: RunOptions): P
   // With --follow --json the watch's NDJSON stream says it all, starting with each record.
   else if (!options.follow) printJson(tasks.length === 1 && options.each === undefined ? publicRecord(tasks[0]!) : tasks.map(publicRecord));
   if (options.follow) {
-    const { watchTasks } = await import("./watch.ts");
-    await watchTasks({ config, store }, tasks.map((t) => t.id), { json: options.json });
+    const { configNoWorkers, watchTasks } = await import("./watch.ts");
+    const session = { config, store };
+    const noWorkers = options.worker === false ? "it was stored with --no-worker" : configNoWorkers(session);
+    await watchTasks(session, tasks.map((t) => t.id), { json: options.json, noWorkers });
   }
 }

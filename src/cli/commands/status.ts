@@ -5,6 +5,8 @@ import { taskLogPath } from "../../host/home.ts";
 import { readLogTail } from "../log-reader.ts";
 import { renderStatus } from "../output/render.ts";
 import { getTask, openSession, PACKAGE_DIR, printJson } from "../session.ts";
+import { outlastsTicks, outlastsTicksReason, readTickBudget } from "../tick-budget.ts";
+import { workerGone } from "../worker-gone.ts";
 
 const LOG_TAIL_LINES = 10;
 
@@ -15,6 +17,8 @@ export async function status(id: string, options: LocationFlags & { json?: boole
   else {
     const tail = readLogTail(taskLogPath(session.config.home, task.id), LOG_TAIL_LINES);
     const hideFramesUnder = process.env.BGTASK_DEBUG === "1" ? null : `${PACKAGE_DIR}dist/`;
-    process.stdout.write(`${renderStatus(task, new Date(), tail, { hideFramesUnder })}\n`);
+    const budget = session.config.worker ? null : readTickBudget(session.config.home);
+    const notRun = budget !== null && outlastsTicks(task, budget.budgetMs) ? outlastsTicksReason(task, budget.budgetMs) : undefined;
+    process.stdout.write(`${renderStatus(task, new Date(), tail, { hideFramesUnder, workerGone: workerGone(task), notRun })}\n`);
   }
 }

@@ -10,7 +10,9 @@ import type { TickHolder } from "../../journal/store.ts";
 import { recoverOptions } from "../../worker/recover-options.ts";
 import { Runner } from "../../worker/runner.ts";
 import { removeTaskFiles } from "../../host/home.ts";
+import { startWorkerIfNeeded } from "../../worker/spawn.ts";
 import { openSession, type Session } from "../session.ts";
+import { outlastsTicks, outlastsTicksReason, readTickBudget, writeTickBudget } from "../tick-budget.ts";
 
 const DEFAULT_BUDGET_MS = 55_000;
 
@@ -28,6 +30,27 @@ async function prune(session: Session, now: Date): Promise<void> {
   const cutoff = now.getTime() - config.retentionMs;
   const removed = await store.removeFinished(new Date(cutoff), now, { onlyIfOldestBefore: new Date(cutoff - config.retentionMs / 10) });
   removeTaskFiles(config.home, removed);
+}
+
+/**
+ * Tasks whose timeout is longer than the budget never run in a tick: a worker is started for them
+ * when workers are allowed; in a cron-only project each is named once on stderr (and in `status`).
+ */
+async function handOverTooLong(session: Session, budgetMs: number): Promise<void> {
+  const { config, store } = session;
+  const tooLong = (await store.list({ statuses: ["queued", "scheduled", "paused"] })).filter((t) => outlastsTicks(t, budgetMs));
+  if (config.worker) {
+    if (tooLong.length > 0) await startWorkerIfNeeded(config, store);
+    return;
+  }
+  const last = readTickBudget(config.home);
+  const told = new Set(last?.budgetMs === budgetMs ? last.told : []);
+  for (const task of tooLong) {
+    if (!told.has(task.id)) process.stderr.write(`bgtask: task ${task.id} (${task.executor}) is not run: ${outlastsTicksReason(task, budgetMs)}\n`);
+  }
+  const next = { budgetMs, told: tooLong.map((t) => t.id) };
+  // Cron ticks every minute: no write when nothing changed.
+  if (JSON.stringify(next) !== JSON.stringify(last)) writeTickBudget(config.home, next);
 }
 
 export async function tick(options: LocationFlags & { maxTime?: string }): Promise<void> {
@@ -51,9 +74,12 @@ export async function tick(options: LocationFlags & { maxTime?: string }): Promi
   const runner = new Runner({ config, store, until, exitWhenIdle: true, oncePerTask: true });
   const onSignal = (signal: NodeJS.Signals) => runner.stop(`tick stopped (${signal})`);
   process.on("SIGTERM", onSignal).on("SIGINT", onSignal);
+  // Executors run in the project root, as in a worker, wherever cron started the tick.
+  process.chdir(config.root);
   try {
     await store.recover(new Date(), recoverOptions(config));
     await prune(session, new Date());
+    await handOverTooLong(session, budgetMs);
     await runner.run();
   } finally {
     process.off("SIGTERM", onSignal).off("SIGINT", onSignal);

@@ -87,7 +87,8 @@ function attributeValue(value: unknown): string {
   return sanitizeInline(typeof value === "string" ? value : (JSON.stringify(value) ?? String(value)));
 }
 
-export function renderList(tasks: readonly TaskRecord[], now: Date): string {
+/** `workerGone`: ids of running tasks whose worker is known to have exited. */
+export function renderList(tasks: readonly TaskRecord[], now: Date, workerGone: ReadonlySet<string> = new Set()): string {
   if (tasks.length === 0) return "no tasks";
   return table(
     // AGE counts from creation, ENDED from the finish, which is what `remove --older-than` counts.
@@ -95,7 +96,7 @@ export function renderList(tasks: readonly TaskRecord[], now: Date): string {
     tasks.map((t) => [
       t.id,
       sanitizeInline(t.executor),
-      colorStatus(t.status),
+      workerGone.has(t.id) ? `${colorStatus(t.status)} ${chalk.red("(worker gone)")}` : colorStatus(t.status),
       `${Math.round(t.progress)}%`,
       `${t.tries}/${t.maxTries}`,
       age(t.createdAt, now),
@@ -168,6 +169,10 @@ export function presentStack(stack: string, hideUnder: string | null): string {
 export interface StatusOptions {
   /** Stack frames of files under this folder are left out (bgtask's own); null shows every frame. */
   hideFramesUnder: string | null;
+  /** The recorded worker is known to have exited (see cli/worker-gone.ts). */
+  workerGone?: boolean;
+  /** Why nothing will start this waiting task (see cli/tick-budget.ts). */
+  notRun?: string;
 }
 
 /**
@@ -194,8 +199,12 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (Log
   if (task.startedAt) out.push(field("started", task.startedAt));
   if (task.finishedAt) out.push(field("finished", `${task.finishedAt}${task.startedAt ? ` (took ${age(task.startedAt, new Date(task.finishedAt))})` : ""}`));
   if (task.nextRunAt) out.push(field("next run", `${task.nextRunAt} (${until(task.nextRunAt, now)})`));
-  if (task.worker) out.push(field("worker", `pid ${task.worker.pid} on ${sanitizeInline(task.worker.host)}`));
-  if (task.timeoutAt) out.push(field("times out", task.timeoutAt));
+  if (options.notRun) out.push(field("not run", chalk.red(sanitizeInline(options.notRun))));
+  if (task.worker) {
+    const gone = options.workerGone ? chalk.red(" — gone: that process has exited; the next worker, tick or `bgtask watch` recovers this try") : "";
+    out.push(field("worker", `pid ${task.worker.pid} on ${sanitizeInline(task.worker.host)}${gone}`));
+  }
+  if (task.timeoutAt) out.push(field("times out", `${task.timeoutAt}${Date.parse(task.timeoutAt) <= now.getTime() ? " (passed)" : ""}`));
   if (task.cancelRequestedAt) out.push(field("cancel", `requested at ${task.cancelRequestedAt}; waiting for the task to stop`));
   out.push(field("context", sanitizeInline(JSON.stringify(task.context))));
   const attributes = Object.entries(task.attributes);
