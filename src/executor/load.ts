@@ -5,7 +5,7 @@ import { UsageError } from "../errors.ts";
 import { tryParseDuration } from "../core/duration.ts";
 import { normaliseRetry, RetryPolicyError, type RetryInput } from "../core/retry-policy.ts";
 import type { RetryPolicy } from "../core/task.ts";
-import { transpileCacheDir } from "../host/home.ts";
+import { transpileCache } from "../host/home.ts";
 import { isDefinition, type BrandedDefinition } from "./definition.ts";
 import type { ExecutorFile } from "./discover.ts";
 import { explainLoadFailure, withoutModuleTypeWarning } from "./load-failure.ts";
@@ -37,12 +37,13 @@ async function importModule(file: string, home: string | null): Promise<unknown>
   if (/\.m?ts$/.test(file)) {
     const { createJiti } = (await nativeImport("jiti")) as typeof import("jiti");
     // Without a home yet (a first `run` that may still be refused) nothing is cached.
-    const fsCache = home === null ? false : transpileCacheDir(home);
-    const jiti = createJiti(import.meta.url, { fsCache, moduleCache: true, interopDefault: true });
+    const cache = home === null ? null : transpileCache(home);
+    const jiti = createJiti(import.meta.url, { fsCache: cache?.dir ?? false, moduleCache: true, interopDefault: true });
     // jiti's `{ default: true }` hands back the whole module when it has no default export,
     // which would hide "no default export" behind "not made with defineTask".
     // A CommonJS-style .ts (`module.exports = defineTask(…)`) is the definition itself.
     const module = (await jiti.import(file)) as Record<string, unknown>;
+    cache?.tighten();
     return "default" in module ? module.default : isDefinition(module) ? module : undefined;
   }
   const module = (await nativeImport(pathToFileURL(file).href)) as { default?: unknown };

@@ -1,6 +1,6 @@
 // The bgtask home folder: created 0700 and checked before anything is written into it, because
 // it holds contexts, logs and attachments that may carry secrets.
-import { chmodSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { JournalError } from "../errors.ts";
 
@@ -42,13 +42,20 @@ export function ensureHome(dir: string): void {
 /**
  * Where jiti keeps executors it transpiled: inside the home, because their code can be as private
  * as the contexts (its default is the system temp folder, world-readable). The home must have been
- * checked already.
+ * checked already. jiti makes the folders when it first writes there (a module that fails to
+ * transpile leaves none); `tighten` then makes them owner-only like the rest of the home.
  */
-export function transpileCacheDir(home: string): string {
+export function transpileCache(home: string): { dir: string; tighten(): void } {
   const cache = join(home, "cache");
-  ensurePrivateDir(cache);
-  ensurePrivateDir(join(cache, "jiti"));
-  return join(cache, "jiti");
+  const dir = join(cache, "jiti");
+  return {
+    dir,
+    tighten: () => {
+      if (!existsSync(dir)) return;
+      ensurePrivateDir(cache);
+      ensurePrivateDir(dir);
+    },
+  };
 }
 
 /** A task's log file: written by its worker, read by `logs` and `status`. */

@@ -7,13 +7,13 @@ import { join } from "node:path";
 import { compareIds } from "../core/transitions.ts";
 import type { TaskRecord } from "../core/task.ts";
 import { JournalCorruptError } from "../errors.ts";
+import { parseJsonLine } from "./durable-file.ts";
 import { openForReading } from "./history.ts";
 import { checkTask, type ColdQueue } from "./schema.ts";
 
 const PIECE = 256 * 1024;
 const PROBE = 4 * 1024;
 const ID_PREFIX = /^\{"id":"([1-9][0-9]*)",/;
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** One line of the segment and the offset of the line after it. */
 export interface ColdLine {
@@ -33,13 +33,7 @@ function readAt(path: string, fd: number, from: number, length: number): Buffer 
 }
 
 export function parseColdLine(path: string, line: Buffer): TaskRecord {
-  let task: unknown;
-  try {
-    task = JSON.parse(strictUtf8.decode(line));
-  } catch (error) {
-    const reason = error instanceof TypeError ? "it is not valid UTF-8" : (error as Error).message;
-    throw new JournalCorruptError(path, `a queued task's line does not parse: ${reason}`);
-  }
+  const task = parseJsonLine(path, line, "a queued task's line");
   const problem = checkTask(task) ?? ((task as TaskRecord).status === "queued" ? null : `a cold task is ${String((task as TaskRecord).status)}, not queued`);
   if (problem) throw new JournalCorruptError(path, `a queued task's line is malformed: ${problem}`);
   return task as TaskRecord;

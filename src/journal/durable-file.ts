@@ -107,6 +107,16 @@ export function appendLines(path: string, committedBytes: number, lines: readonl
   }
 }
 
+/** Parses one JSON line of a journal file strictly: bad UTF-8 or JSON is corruption of `path`, named as `what`. */
+export function parseJsonLine(path: string, line: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(strictUtf8.decode(line));
+  } catch (error) {
+    const reason = error instanceof TypeError ? "it is not valid UTF-8" : (error as Error).message;
+    throw new JournalCorruptError(path, `${what} does not parse: ${reason}`);
+  }
+}
+
 /** A journal parsed a line at a time, and what its checksum said. */
 export interface ParsedByLines {
   doc: unknown;

@@ -6,6 +6,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
 import { isFinal, type TaskRecord } from "../core/task.ts";
 import { checkTask } from "./schema.ts";
+import { parseJsonLine } from "./durable-file.ts";
 
 const TASK_ID = /^[1-9][0-9]*$/;
 
@@ -67,9 +68,6 @@ export function* linesBackwards(path: string, committedBytes: number, from = 0):
   }
 }
 
-// Lenient decoding would turn bad bytes into U+FFFD and a rewrite (a history compaction) would keep them.
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
 /** Why `entry` is not a history entry (a final task record, or a tombstone), or null when it is. */
 export function historyEntryProblem(entry: unknown): string | null {
   if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return "a line is not a JSON object";
@@ -85,13 +83,7 @@ export function historyEntryProblem(entry: unknown): string | null {
 
 /** Parses and checks one committed history line: anything else is corruption of the history. */
 export function parseHistoryLine(path: string, line: Buffer): HistoryEntry {
-  let entry: unknown;
-  try {
-    entry = JSON.parse(strictUtf8.decode(line));
-  } catch (error) {
-    const reason = error instanceof TypeError ? "it is not valid UTF-8" : (error as Error).message;
-    throw new JournalCorruptError(path, `a history line does not parse: ${reason}`);
-  }
+  const entry = parseJsonLine(path, line, "a history line");
   const problem = historyEntryProblem(entry);
   if (problem) throw new JournalCorruptError(path, problem);
   return entry as HistoryEntry;

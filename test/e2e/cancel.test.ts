@@ -2,18 +2,9 @@
 // the worker after the grace period for one that busy-loops; the queue goes on after each.
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
-import { useProject, waitFor } from "../helpers/project.ts";
+import { alive, useProject, waitFor } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
 import { runInPty } from "../helpers/pty.ts";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("cancel", () => {
   it("stops a cooperative task at once and a busy-looping one after the grace period; the queue goes on", async () => {

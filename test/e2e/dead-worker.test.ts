@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
+import { alive, BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
 
 // Try 1 runs until it is killed or aborted; later tries end at once.
@@ -16,15 +16,6 @@ const HANGS_ONCE = `
       ? new Promise((_, reject) => task.signal.addEventListener("abort", () => reject(new Error(String(task.signal.reason)))))
       : { message: "done by try " + task.tries },
   });`;
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return false;
-  }
-}
 
 async function killWorkerOf(project: Project, id: string): Promise<number> {
   const running = await project.waitForTask(id, (t) => t.status === "running");

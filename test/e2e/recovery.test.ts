@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { useProject, waitFor, type Project } from "../helpers/project.ts";
+import { alive, useProject, waitFor, type Project } from "../helpers/project.ts";
 
 // Try 1 never ends by itself; later tries finish quickly. Appends "<try> start|end" to context.ledger.
 // With context.childFile, try 1 first starts a child process and writes its pid there.
@@ -40,16 +40,6 @@ const GATED_ONCE = `
       return { message: "done by try " + task.tries };
     },
   });`;
-
-/** Exists and is not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return false;
-  }
-}
 
 async function startStalling(project: Project, extra: string[] = []): Promise<{ id: string; pid: number; ledger: string }> {
   const ledger = join(project.dir, "ledger.txt");

@@ -189,6 +189,16 @@ export class Project {
   }
 }
 
+/** The process exists and is not a zombie (a killed child not yet reaped still answers kill 0). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
 /** Polls `check` until it returns true, or throws after `timeoutMs` with `describe()`. */
 export async function waitFor(
   check: () => boolean | Promise<boolean>,
