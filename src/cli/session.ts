@@ -52,6 +52,25 @@ export async function getTasks(session: Session, ids: readonly string[], refuse:
   return tasks;
 }
 
+const JSON_PIECE = 1 << 20;
+
+/**
+ * Prints `value` as indented JSON. An array is written a record at a time, in pieces: the whole
+ * of `list --json` over 200,000 finished tasks is more than the longest string V8 can make.
+ */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${toJson(value, 2)}\n`);
+  if (!Array.isArray(value) || value.length === 0) {
+    process.stdout.write(`${toJson(value, 2)}\n`);
+    return;
+  }
+  let piece = "[\n";
+  value.forEach((item, i) => {
+    // JSON strings hold no raw newline: every one is a line break of the layout, indented one level more.
+    piece += `  ${toJson(item, 2).replaceAll("\n", "\n  ")}${i < value.length - 1 ? ",\n" : "\n]\n"}`;
+    if (piece.length >= JSON_PIECE) {
+      process.stdout.write(piece);
+      piece = "";
+    }
+  });
+  process.stdout.write(piece);
 }
