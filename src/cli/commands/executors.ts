@@ -12,6 +12,7 @@ import { discoverExecutors } from "../../executor/discover.ts";
 import { loadExecutor, type LoadedExecutor } from "../../executor/load.ts";
 import { ensurePrivateDir } from "../../host/home.ts";
 import { chalk } from "../output/paint.ts";
+import { loadColumnsFor } from "../output/columns.ts";
 import { table } from "../output/render.ts";
 import { sanitizeInline } from "../output/sanitize.ts";
 import { printJson } from "../session.ts";
@@ -79,7 +80,7 @@ export async function executors(options: LocationFlags & { json?: boolean }): Pr
   for (const refused of discovery.refused) {
     entries.push({ name: refused.name, file: refused.file, ok: false, error: `refused: ${refused.reason}`, settings: null });
   }
-  print(entries, config, options.json === true);
+  await print(entries, config, options.json === true);
   const broken = entries.filter((e) => !e.ok).length;
   if (broken > 0) {
     process.exitCode = ExitCode.problemFound;
@@ -87,7 +88,7 @@ export async function executors(options: LocationFlags & { json?: boolean }): Pr
   }
 }
 
-function print(entries: ExecutorEntry[], config: Config, json: boolean): void {
+async function print(entries: ExecutorEntry[], config: Config, json: boolean): Promise<void> {
   if (json) {
     printJson({ tasksDir: config.tasksDir, executors: entries });
     return;
@@ -96,6 +97,7 @@ function print(entries: ExecutorEntry[], config: Config, json: boolean): void {
     process.stdout.write(`no executors in ${config.tasksDir}: add a module like tasks/hello.ts exporting defineTask({ run })\n`);
     return;
   }
+  await loadColumnsFor(JSON.stringify(entries), config.root);
   process.stdout.write(
     `${table(
       ["EXECUTOR", "FILE", "SETTINGS"],

@@ -2,6 +2,7 @@
 import { TASK_STATUSES, publicRecord, type TaskStatus } from "../../core/task.ts";
 import type { LocationFlags } from "../../config/config.ts";
 import { UsageError } from "../../errors.ts";
+import { loadColumnsFor } from "../output/columns.ts";
 import { renderList } from "../output/render.ts";
 import { openSession, printJson } from "../session.ts";
 import { workerGone } from "../worker-gone.ts";
@@ -45,6 +46,7 @@ export async function list(options: ListOptions): Promise<void> {
     printJson(tasks.map(publicRecord));
     return;
   }
+  await loadColumnsFor(JSON.stringify(tasks));
   process.stdout.write(`${renderList(tasks, new Date(), new Set(tasks.filter(workerGone).map((t) => t.id)))}\n`);
   if (page.length > limit) {
     const narrow = statuses || options.executor ? "" : ", --status or --executor narrows";

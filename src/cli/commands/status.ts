@@ -3,6 +3,7 @@ import { publicRecord } from "../../core/task.ts";
 import type { LocationFlags } from "../../config/config.ts";
 import { taskLogPath } from "../../host/home.ts";
 import { readLogTail } from "../log-reader.ts";
+import { loadColumnsFor } from "../output/columns.ts";
 import { renderStatus } from "../output/render.ts";
 import { getTask, openSession, PACKAGE_DIR, printJson } from "../session.ts";
 import { outlastsTicks, outlastsTicksReason, readTickBudget } from "../tick-budget.ts";
@@ -19,6 +20,7 @@ export async function status(id: string, options: LocationFlags & { json?: boole
     const hideFramesUnder = process.env.BGTASK_DEBUG === "1" ? null : `${PACKAGE_DIR}dist/`;
     const budget = session.config.worker ? null : readTickBudget(session.config.home);
     const notRun = budget !== null && outlastsTicks(task, budget.budgetMs) ? outlastsTicksReason(task, budget.budgetMs) : undefined;
+    await loadColumnsFor(JSON.stringify(task), JSON.stringify(tail));
     process.stdout.write(`${renderStatus(task, new Date(), tail, { hideFramesUnder, workerGone: workerGone(task), notRun })}\n`);
   }
 }

@@ -13,6 +13,7 @@ import { addSample, estimateRemainingMs, type ProgressSample } from "../output/e
 import { outputMode } from "../output/color.ts";
 import { toJson } from "../output/json.ts";
 import type { LiveView } from "../output/live.ts";
+import { loadColumnsFor } from "../output/columns.ts";
 import { countStatuses, fitWidth, renderChangeLine, renderFooter, renderSummaryLine, renderWatchFrame, renderWatchLine } from "../output/render.ts";
 import { sanitizeInline } from "../output/sanitize.ts";
 import { checkTaskId, getTask, openSession, type Session } from "../session.ts";
@@ -48,6 +49,11 @@ class Tracker {
     this.all = all;
     this.windowMs = windowMs;
     for (const task of initial) this.entries.set(task.id, { task, samples: [], gone: false });
+  }
+
+  /** The records as text, to tell whether rendering them needs string-width (see columns.ts). */
+  text(): string {
+    return JSON.stringify([...this.entries.values()].map((e) => e.task));
   }
 
   /** One read of the active set; a watched task that left it is looked up once, as it ended. */
@@ -254,6 +260,7 @@ function follow(store: JournalStore, tracker: Tracker, sink: Sink, keeper: Keepe
       try {
         await tracker.refresh(lastAt);
         if (settled) return;
+        await loadColumnsFor(tracker.text());
         sink.update();
         if (tracker.done) finish(null);
         else await keeper.check(tracker, sink);
@@ -303,6 +310,7 @@ export async function watchTasks(session: Session, ids: readonly string[] | null
     if (!options.json) process.stderr.write(`no active tasks${within} to watch${laterNote(tracker)}\n`);
     return;
   }
+  await loadColumnsFor(tracker.text());
   const sink = options.json ? jsonSink(tracker) : outputMode().interactive ? await liveSink(tracker) : plainSink(tracker);
   sink.update();
   const keeper = new Keeper(session, options.noWorkers);
