@@ -294,10 +294,12 @@ export class Scenarios {
           const t0 = Date.now();
           const all = Promise.all(workers.map((w) => w.done));
           await within(all, mode.depthDrainMs);
+          const stoppedAt = Date.now();
           project.stopWorkers();
           // A worker deep in journal work may not obey SIGTERM soon (a target of its own): cut it off.
           if (!(await within(all, 60_000))) project.kill();
           const ended = await all;
+          results.add({ label: "SIGTERM → both workers gone (queue deep)", history: label, values: [Date.now() - stoppedAt], unit: "ms", target: atMost(1000, "≤ 1 s") });
           const seconds = (Date.now() - t0) / 1000;
           const after = project.finishedCount();
           const finished = after - before;

@@ -139,6 +139,10 @@ export class Runner {
       if (until !== undefined && Date.now() >= until) return;
       let task = this.local.shift() ?? null;
       if (!task) {
+        // A drain of quick tries can go on in promise callbacks alone, which starve the event loop:
+        // SIGTERM, the hold timer and the supervisor's messages are handled only when it turns.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.stopping) break;
         await this.handing;
         // The last tries' results and the next claim are one journal write.
         const claimed = await this.handOver(this.nextBatch());

@@ -95,3 +95,22 @@ describe("a worker's local queue", () => {
     expect(state.history.every((t) => t.status === "succeeded" && t.tries === 1)).toBe(true);
   }, 60_000);
 });
+
+describe("a worker draining a deep queue of quick tasks", () => {
+  it("obeys SIGTERM between its journal writes: it stops soon, with the rest still queued", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    const file = join(project.dir, "deep.jsonl");
+    writeFileSync(file, Array.from({ length: 60_000 }, (_, i) => JSON.stringify({ i })).join("\n"));
+    expect((await project.cli(["run", "--no-worker", "noop", "--each", file])).code).toBe(0);
+    const worker = startWorker(project);
+    await waitFor(() => readJournalState(project).history.length >= 200, 20_000);
+    worker.kill("SIGTERM");
+    const ended = await worker;
+    expect(ended.exitCode, String(ended.stderr)).toBe(0);
+    const state = readJournalState(project);
+    expect(journalProblems(state, [])).toEqual([]);
+    // It stopped claiming when asked: most of the queue is still there, none of it running.
+    expect(state.cold.length).toBeGreaterThan(30_000);
+    expect(state.doc.tasks.filter((t) => t.status === "running")).toEqual([]);
+  }, 60_000);
+});
