@@ -7,3 +7,8 @@ const C1_CONTROL = /[\u0080-\u009f]/g;
 export function toJson(value: unknown, indent?: number): string {
   return JSON.stringify(value, null, indent).replace(C1_CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
+
+/** One JSON value on stdout, the whole of what a `--json` command prints there. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${toJson(value, 2)}\n`);
+}
