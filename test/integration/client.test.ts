@@ -1,6 +1,6 @@
 // `bgtask/client` in this very process, as the user's own code uses it: the built client
 // (dist/client, what the package exports) over a temp project, with real detached workers.
-import { describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { BgtaskError, createClient, UsageError, WaitTimeoutError } from "../../dist/client/index.js";
 import { fixture } from "../helpers/fixtures.ts";
 import { useProject } from "../helpers/project.ts";
@@ -81,6 +81,30 @@ describe("bgtask/client", () => {
 
     await bg.close();
     await expect(bg.list()).rejects.toMatchObject({ code: "ECLOSED" });
+  });
+
+  it("ticks in this process: runs what is due within the budget, and a second tick at the same time does nothing", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js"), "waits.js": COOPERATIVE }, config: { worker: false } });
+    // A stopped tick lets the running try finish for the grace period before its signal is aborted.
+    vi.stubEnv("BGTASK_GRACE", "500ms");
+    onTestFinished(() => void vi.unstubAllEnvs());
+    const bg = createClient({ root: project.dir });
+    onTestFinished(() => bg.close());
+    const [a, b] = await bg.runEach("noop", [{ n: 1 }, { n: 2 }]);
+    expect(project.workers()).toEqual([]);
+    expect(await bg.tick({ maxTime: "20s" })).toEqual({ heldBy: null, notRun: [] });
+    for (const task of [a!, b!]) expect(await bg.get(task.id)).toMatchObject({ status: "succeeded", tries: 1 });
+
+    // A tick that runs until it is stopped holds the mutex meanwhile.
+    const waits = await bg.run("waits");
+    const stop = new AbortController();
+    const first = bg.tick({ maxTime: "30s", signal: stop.signal });
+    for await (const record of bg.watch(waits.id)) if (record.status === "running") break;
+    expect(await bg.tick({ maxTime: "5s" })).toMatchObject({ heldBy: { pid: process.pid, since: expect.any(String) }, notRun: [] });
+    stop.abort("test over");
+    await first;
+    expect(await bg.get(waits.id)).not.toMatchObject({ status: "running" });
+    await expect(bg.tick({ maxTime: 0 })).rejects.toMatchObject({ code: "EUSAGE" });
   });
 
   it("works inside an executor: a task enqueues a follow-up task, which a worker runs", async () => {
