@@ -1,7 +1,7 @@
 // A throwaway bgtask project for one scenario: tasks/ with the bench's executors, a config, its
 // own home, the built CLI run in it like a user would, and workers started from the built entry.
 // Every process it starts carries BGTASK_ROOT=<dir>, so the project can find and end them all.
-import { closeSync, cpSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, cpSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { processesWith, run, signalAll, start, waitGone } from "./proc.mjs";
@@ -125,6 +125,20 @@ export class BenchProject {
       }
     }
     return rev;
+  }
+
+  /**
+   * Lines in the history files: one per task that became final (a no-op task once). Counted from the
+   * files, as `list --json` over hundreds of thousands of tasks would cost the bench more than the drain.
+   */
+  finishedCount() {
+    let lines = 0;
+    for (const name of readdirSync(this.home)) {
+      if (!/^history[\w.-]*\.jsonl$/.test(name)) continue;
+      const bytes = readFileSync(join(this.home, name));
+      for (let at = bytes.indexOf(10); at !== -1; at = bytes.indexOf(10, at + 1)) lines += 1;
+    }
+    return lines;
   }
 
   /** Waits until the journal has not moved for `quietMs` (a worker finished what it was doing). */

@@ -289,7 +289,7 @@ export class Scenarios {
           results.add({ label: "bgtask status <id> of a queued task (queue deep)", history: label, ...status, unit: "ms", perFloor: true, target: atMostN(2) });
         });
         await this.group("drain from the deep queue", label, async () => {
-          const before = JSON.parse((await project.cli(["list", "--status", "succeeded", "--json", "--limit", ALL], { timeoutMs: 600_000 })).stdout).length;
+          const before = project.finishedCount();
           const workers = [0, 1].map(() => project.startWorker({ rss: true, env: { BGTASK_IDLE: "200ms" } }));
           const t0 = Date.now();
           const all = Promise.all(workers.map((w) => w.done));
@@ -299,7 +299,7 @@ export class Scenarios {
           if (!(await within(all, 60_000))) project.kill();
           const ended = await all;
           const seconds = (Date.now() - t0) / 1000;
-          const after = JSON.parse((await project.cli(["list", "--status", "succeeded", "--json", "--limit", ALL], { timeoutMs: 600_000 })).stdout).length;
+          const after = project.finishedCount();
           const finished = after - before;
           queued -= finished;
           const first = this.drainAtFirstSize;

@@ -11,7 +11,8 @@ const UNITS = {
   ms: (v) => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(0)} ms`),
   rate: (v) => `${v >= 100 ? v.toFixed(0) : v.toFixed(1)}/s`,
   mb: (v) => `${v.toFixed(1)} MB`,
-  count: (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1)),
+  // Batched writes make a per-task count a small fraction: two significant digits, not "0.0".
+  count: (v) => (Number.isInteger(v) ? String(v) : v >= 1 ? v.toFixed(1) : v.toPrecision(2)),
 };
 
 export function formatValue(value, unit) {

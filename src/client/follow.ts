@@ -139,8 +139,8 @@ class Keeper {
 }
 
 export interface FollowOptions {
-  /** Called after every read of the journal, and once before the first. */
-  update(): void;
+  /** Called after every read of the journal, and once before the first; awaited before the next. */
+  update(): void | Promise<void>;
   /** A sentence about why the follow may wait (a dead worker, no worker to come). */
   note(text: string): void;
   /**
@@ -154,7 +154,7 @@ export interface FollowOptions {
 
 /** Follows until every task of `tracker` is final (or gone): "done", or "stopped" when `signal` ended it first. */
 export async function follow(session: Session, tracker: Tracker, options: FollowOptions): Promise<"done" | "stopped"> {
-  options.update();
+  await options.update();
   if (tracker.done) return "done";
   if (options.signal?.aborted) return "stopped";
   const keeper = options.noWorkers === false ? null : new Keeper(session, options.noWorkers, options.note);
@@ -183,7 +183,8 @@ export async function follow(session: Session, tracker: Tracker, options: Follow
       try {
         await tracker.refresh();
         if (settled) return;
-        options.update();
+        await options.update();
+        if (settled) return;
         if (tracker.done) finish(null);
         else await keeper?.check(tracker);
       } catch (error) {

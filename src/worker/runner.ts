@@ -146,7 +146,8 @@ export class Runner {
         [task = null, ...this.local] = claimed;
       }
       if (task) {
-        this.ran.add(task.id);
+        // Only a tick asks: a worker draining a deep queue would keep every id it ever ran.
+        if (this.options.oncePerTask) this.ran.add(task.id);
         const started = Date.now();
         // Other workers may be idle while this try runs long: what it claimed ahead goes back.
         const hold = this.local.length > 0 ? setTimeout(() => this.giveBackLocal(), HOLD_MS) : null;

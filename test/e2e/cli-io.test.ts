@@ -362,4 +362,17 @@ describe("tables count terminal columns", () => {
     const starts = rows.map((l) => stringWidth(l.slice(0, l.search(/SIZE|\d+ B/))));
     expect(new Set(starts).size, rows.join("\n")).toBe(1);
   });
+
+  it("list cuts a message in CJK and emoji to its 60 columns, as it cuts an ASCII one", async () => {
+    const project = useProject(onTestFinished, {
+      tasks: { "wide.ts": 'import { defineTask } from "bgtask"; export default defineTask({ run: () => ({ message: "数据导入完成🎉".repeat(20) }) });' },
+    });
+    const id = await project.run("wide");
+    await project.waitForTask(id, (t) => t.completed);
+    const row = (await project.cli(["list"])).stdout.split("\n").find((l) => l.startsWith(id))!;
+    const message = row.slice(row.indexOf("数"));
+    expect(message.endsWith("…")).toBe(true);
+    expect(stringWidth(message)).toBeLessThanOrEqual(60);
+    expect(stringWidth(message)).toBeGreaterThanOrEqual(58);
+  });
 });

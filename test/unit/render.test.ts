@@ -3,6 +3,7 @@ import chalk from "chalk";
 import stringWidth from "string-width";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createTask, type TaskRecord } from "../../src/core/task.ts";
+import { columns, loadColumnsFor } from "../../src/cli/output/columns.ts";
 import { renderLogLines } from "../../src/cli/output/logs.ts";
 import { presentStack, renderStatus } from "../../src/cli/output/status.ts";
 import { fitWidth, formatBytes, progressBar, table } from "../../src/cli/output/text.ts";
@@ -147,6 +148,12 @@ describe("logs and status", () => {
 describe("terminal columns, not characters", () => {
   // Each of these takes two columns at a terminal; a count of characters sees one.
   const wide = "数据导入完成🎉表格👍".repeat(4);
+  beforeAll(() => loadColumnsFor(wide, "报告.csv", "👨‍👩‍👧"));
+
+  it("counts plain text (styles and bgtask's own symbols included) by its length, the rest in columns", () => {
+    expect(columns("\u001b[1mID\u001b[22m  run · 40% █░…")).toBe(17);
+    expect(columns("数据")).toBe(4);
+  });
 
   it("cuts CJK and emoji to the width in columns, never splitting a character", () => {
     const cut = fitWidth(`task ${wide}`, 40);

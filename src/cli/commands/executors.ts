@@ -4,6 +4,7 @@
 import { describeExecutors } from "../../client/executors.ts";
 import { loadConfig, type LocationFlags } from "../../config/config.ts";
 import { ExitCode } from "../../errors.ts";
+import { loadColumnsFor } from "../output/columns.ts";
 import { renderExecutors } from "../output/executors.ts";
 import { printJson } from "../output/json.ts";
 import { sanitizeInline } from "../output/sanitize.ts";
@@ -12,7 +13,10 @@ export async function executors(options: LocationFlags & { json?: boolean }): Pr
   const config = loadConfig(options);
   const entries = await describeExecutors(config);
   if (options.json) printJson({ tasksDir: config.tasksDir, executors: entries });
-  else process.stdout.write(`${renderExecutors(entries, config)}\n`);
+  else {
+    await loadColumnsFor(JSON.stringify(entries), config.root);
+    process.stdout.write(`${renderExecutors(entries, config)}\n`);
+  }
   const broken = entries.filter((e) => !e.ok).length;
   if (broken > 0) {
     process.exitCode = ExitCode.problemFound;

@@ -5,6 +5,7 @@ import { workerGone } from "../../client/worker-gone.ts";
 import type { LocationFlags } from "../../config/config.ts";
 import { publicRecord, type TaskStatus } from "../../core/task.ts";
 import { UsageError } from "../../errors.ts";
+import { loadColumnsFor } from "../output/columns.ts";
 import { printJson } from "../output/json.ts";
 import { renderList } from "../output/list.ts";
 
@@ -34,6 +35,7 @@ export async function list(options: ListOptions): Promise<void> {
     printJson(tasks.map(publicRecord));
     return;
   }
+  await loadColumnsFor(JSON.stringify(tasks));
   process.stdout.write(`${renderList(tasks, new Date(), new Set(tasks.filter(workerGone).map((t) => t.id)))}\n`);
   if (more) {
     const narrow = statuses || options.executor ? "" : ", --status or --executor narrows";

@@ -3,6 +3,7 @@ import { getTask, openSession } from "../../client/session.ts";
 import { taskDetails } from "../../client/details.ts";
 import type { LocationFlags } from "../../config/config.ts";
 import { publicRecord } from "../../core/task.ts";
+import { loadColumnsFor } from "../output/columns.ts";
 import { printJson } from "../output/json.ts";
 import { renderStatus } from "../output/status.ts";
 import { PACKAGE_DIR } from "../package-dir.ts";
@@ -17,5 +18,6 @@ export async function status(id: string, options: LocationFlags & { json?: boole
   }
   const { task, logTail, workerGone, notRun } = await taskDetails(session, id, LOG_TAIL_LINES);
   const hideFramesUnder = process.env.BGTASK_DEBUG === "1" ? null : `${PACKAGE_DIR}dist/`;
+  await loadColumnsFor(JSON.stringify(task), JSON.stringify(logTail));
   process.stdout.write(`${renderStatus(task, new Date(), logTail, { hideFramesUnder, workerGone, notRun })}\n`);
 }

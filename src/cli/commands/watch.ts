@@ -8,6 +8,7 @@ import { formatDuration } from "../../core/duration.ts";
 import { publicRecord } from "../../core/task.ts";
 import { untilInterrupted } from "../interrupt.ts";
 import { outputMode } from "../output/color.ts";
+import { loadColumnsFor } from "../output/columns.ts";
 import { addSample, estimateRemainingMs, type ProgressSample } from "../output/eta.ts";
 import { toJson } from "../output/json.ts";
 import type { LiveView } from "../output/live.ts";
@@ -137,10 +138,17 @@ export async function showWatch(session: Session, ids: readonly string[] | null,
     if (!options.json) process.stderr.write(`no active tasks${within} to watch${laterNote(tracker)}\n`);
     return;
   }
+  // The records as text tell whether rendering them needs string-width (see columns.ts).
+  const loadColumns = () => loadColumnsFor(JSON.stringify([...tracker.entries.values()].map((e) => e.task)));
+  await loadColumns();
   const sink = options.json ? jsonSink(tracker) : outputMode().interactive ? await liveSink(tracker) : plainSink(tracker);
+  const update = async () => {
+    await loadColumns();
+    sink.update();
+  };
   let how: "done" | "interrupted" | "failed" = "failed";
   try {
-    const ended = await untilInterrupted((signal) => follow(session, tracker, { update: () => sink.update(), note: (text) => sink.note(text), noWorkers: options.noWorkers, signal }));
+    const ended = await untilInterrupted((signal) => follow(session, tracker, { update, note: (text) => sink.note(text), noWorkers: options.noWorkers, signal }));
     how = ended === "stopped" ? "interrupted" : "done";
   } finally {
     sink.end(how);

@@ -1,8 +1,8 @@
 // The text primitives every view is made of: colored statuses, bars, sizes, ages, tables, and
 // lines cut to the terminal's width. Pure: data in, text out, no clock (callers pass `now`).
-import stringWidth from "string-width";
 import { formatDuration } from "../../core/duration.ts";
 import type { TaskStatus } from "../../core/task.ts";
+import { columns } from "./columns.ts";
 import { chalk } from "./paint.ts";
 
 const STATUS_COLOR: Record<TaskStatus, (s: string) => string> = {
@@ -22,14 +22,14 @@ export function colorStatus(status: TaskStatus): string {
 // The split keeps the styles as their own chunks: only the text between them takes up columns.
 // eslint-disable-next-line no-control-regex
 const STYLES = /(\u001b\[[0-9;]*m)/;
-const graphemes = new Intl.Segmenter();
+let graphemes: Intl.Segmenter | null = null;
 
 /**
  * Cuts a styled line to `width` terminal columns (ending in …), keeping styles and characters
  * whole: a CJK character or an emoji takes two columns, a style none.
  */
 export function fitWidth(text: string, width: number): string {
-  if (stringWidth(text) <= width) return text;
+  if (columns(text) <= width) return text;
   let out = "";
   let used = 0;
   cut: for (const [i, chunk] of text.split(STYLES).entries()) {
@@ -37,8 +37,8 @@ export function fitWidth(text: string, width: number): string {
       out += chunk;
       continue;
     }
-    for (const { segment } of graphemes.segment(chunk)) {
-      const w = stringWidth(segment);
+    for (const { segment } of (graphemes ??= new Intl.Segmenter()).segment(chunk)) {
+      const w = columns(segment);
       if (used + w > width - 1) break cut;
       out += segment;
       used += w;
@@ -66,10 +66,10 @@ export function formatBytes(bytes: number): string {
 
 /** Columns padded to the widest cell, in terminal columns; the last column is left ragged. */
 export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(stringWidth(h), ...rows.map((r) => stringWidth(r[i] ?? ""))));
+  const widths = headers.map((h, i) => Math.max(columns(h), ...rows.map((r) => columns(r[i] ?? ""))));
   const line = (cells: string[]) =>
     cells
-      .map((cell, i) => (i === cells.length - 1 ? cell : cell + " ".repeat(widths[i]! - stringWidth(cell))))
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell + " ".repeat(widths[i]! - columns(cell))))
       .join("  ")
       .trimEnd();
   return [line(headers.map((h) => chalk.bold(h))), ...rows.map(line)].join("\n");
