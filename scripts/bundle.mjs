@@ -8,13 +8,16 @@
 //   before the first line runs; here each is required when the module that uses it first runs.
 // - dist/worker/main.js and dist/worker/supervisor-thread.js, written over tsc's entries, as ES
 //   modules: they are started by path (`node dist/worker/main.js`, `new Worker(url)`).
+// - dist/client/index.js and dist/client/index.cjs, `bgtask/client` for `import` and `require`, over
+//   tsc's entry (and beside it); its types are tsc's index.d.ts, and the same as index.d.cts for
+//   `require` (a .d.ts in a "type": "module" package would say ES module to TypeScript).
 // - dist/cli/bgtask.cjs.cache, V8's code cache of the CLI bundle, and .cache.json, the bundle's
 //   size and the build id stamped on its first line (bin/bgtask.js uses the cache only for that
 //   very file). By content, not mtime: an npm install or a copy changes mtimes, not the bundle.
 // The bundles sit one folder below dist/, like the files they stand for, so URLs resolved against
 // import.meta.url (package.json, the worker entry, the supervisor thread) reach the same files.
 import { randomBytes } from "node:crypto";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import Module from "node:module";
 import { resolve } from "node:path";
 import { Script } from "node:vm";
@@ -59,15 +62,32 @@ await build({
   banner: { js: `// bgtask build ${buildId}\nconst __bgtaskModuleUrl = require("node:url").pathToFileURL(__filename).href;` },
 });
 
+// The CommonJS packages bundled into an ES module call require() for Node's modules, which an ES module has no binding for.
+const esmRequire = 'import { createRequire as __bgtaskCreateRequire } from "node:module"; const require = __bgtaskCreateRequire(import.meta.url);';
+
 await build({
   ...common,
-  entryPoints: { "worker/main": "src/worker/main.ts", "worker/supervisor-thread": "src/worker/supervisor-thread.ts" },
+  entryPoints: {
+    "worker/main": "src/worker/main.ts",
+    "worker/supervisor-thread": "src/worker/supervisor-thread.ts",
+    "client/index": "src/client/index.ts",
+  },
   outdir: "dist",
   format: "esm",
   allowOverwrite: true,
-  // The CommonJS packages bundled here call require() for Node's modules, which an ES module has no binding for.
-  banner: { js: 'import { createRequire as __bgtaskCreateRequire } from "node:module"; const require = __bgtaskCreateRequire(import.meta.url);' },
+  banner: { js: esmRequire },
 });
+
+await build({
+  ...common,
+  entryPoints: { "client/index": "src/client/index.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".cjs" },
+  format: "cjs",
+  define: { "import.meta.url": "__bgtaskModuleUrl" },
+  banner: { js: 'const __bgtaskModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+});
+copyFileSync("dist/client/index.d.ts", "dist/client/index.d.cts");
 
 // Compiled as bin/bgtask.js compiles it (same wrapper, same options), so V8 accepts it.
 const cli = resolve("dist/cli/bgtask.cjs");

@@ -2,7 +2,8 @@
 // Rendering happens once, in cli/main.ts; nothing here prints.
 
 // problemFound: a check found something wrong (`executors` with a module that cannot be used).
-export const ExitCode = { ok: 0, taskFailed: 1, problemFound: 1, usage: 2, journal: 3 } as const;
+// timedOut: `bgtask wait --timeout` ran out first, 124 as timeout(1) and pueue's wait exit with.
+export const ExitCode = { ok: 0, taskFailed: 1, problemFound: 1, usage: 2, journal: 3, timedOut: 124 } as const;
 
 export class BgtaskError extends Error {
   readonly code: string;
@@ -25,6 +26,25 @@ export class UsageError extends BgtaskError {
 export class TaskNotFoundError extends UsageError {
   constructor(id: string) {
     super(`no task with id "${id}"; \`bgtask list\` shows the tasks there are`, { code: "ENOTASK" });
+  }
+}
+
+/** A wait for tasks (`wait({ timeout })`, `bgtask wait --timeout`) ran out before they were final. */
+export class WaitTimeoutError extends BgtaskError {
+  /** The tasks still not final when the time ran out. */
+  readonly pending: string[];
+  constructor(pending: readonly string[], timeout: string) {
+    const which = pending.length === 1 ? `task ${pending[0]} is` : `tasks ${pending.join(", ")} are`;
+    const keep = pending.length === 1 ? "it keeps running (`bgtask status` shows it)" : "they keep running (`bgtask list` shows them)";
+    super("ETIMEOUT", `${which} still not final after ${timeout}; ${keep}`, { exitCode: ExitCode.timedOut });
+    this.pending = [...pending];
+  }
+}
+
+/** A task waited for was removed before it was final: it will never be. */
+export class TaskRemovedError extends BgtaskError {
+  constructor(id: string) {
+    super("EREMOVED", `task ${id} was removed while it was waited for`, { exitCode: ExitCode.taskFailed });
   }
 }
 

@@ -4,3 +4,10 @@ export { UnrecoverableError, RetryAfter } from "./executor/signals.ts";
 export type { RetryInput } from "./core/retry-policy.ts";
 export type { TaskApi, TaskDefinition, RunResult, StepDefinition, StepContext } from "./executor/definition.ts";
 export { defineTask } from "./executor/definition.ts";
+
+/**
+ * Context types by executor name, for `bgtask/client`: empty here, filled in by the user's own
+ * declaration (`declare module "bgtask" { interface Executors { "mail/send": { to: string } } }`).
+ * Names not listed keep taking any JSON object.
+ */
+export interface Executors {}

@@ -12,6 +12,7 @@ const EXAMPLES: Record<string, string[]> = {
   list: ["bgtask list", "bgtask list --status failed,cancelled --executor mail/send", "bgtask list --json --limit 500 | jq '.[].id'"],
   status: ["bgtask status 42", "bgtask status 42 --json | jq .error"],
   watch: ["bgtask watch              # every active task, until none is left", "bgtask watch 42 43", "bgtask watch --json"],
+  wait: ["bgtask wait 42 43", "bgtask wait 42 --timeout 10m && echo done   # exit 124 when the timeout comes first"],
   logs: ["bgtask logs 42", "bgtask logs 42 --follow"],
   retry: ["bgtask retry 42", "bgtask retry 42 --no-worker"],
   cancel: ["bgtask cancel 42", "bgtask cancel 42 --no-wait"],

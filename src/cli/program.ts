@@ -88,6 +88,18 @@ export function buildProgram(version: string): Command {
 
   withLocations(
     program
+      .command("wait")
+      .description("wait quietly until the tasks are final; exit 0 when all succeeded, 1 when one failed or was cancelled, 124 when the timeout came first")
+      .argument("<ids...>", "task ids")
+      .option("--timeout <duration>", "give up after this long, with its unit, like 10m (exit 124); the tasks keep running")
+      .option("--json", "print the final task record (an array of them for several ids)"),
+  ).action(async (ids: string[], _o, command: Command) => {
+    const { wait } = await import("./commands/wait.ts");
+    await wait(ids, flags(command));
+  });
+
+  withLocations(
+    program
       .command("logs")
       .description("what a task printed and logged, every try marked")
       .argument("<id>", "task id")

@@ -1,5 +1,6 @@
 // The package as users get it: `npm pack`, installed from the tarball into a fresh `npm init`
-// project, runs a TypeScript executor there. What the tarball holds and what the install pulls
+// project, runs a TypeScript executor there, from the CLI and from `bgtask/client` imported by an
+// ES module and required by a CommonJS one. What the tarball holds and what the install pulls
 // in are checked, and printed, because they are what a user pays for.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,7 +26,23 @@ describe("the packed package", () => {
     const [packed] = JSON.parse(pack.stdout) as Array<{ filename: string; size: number; unpackedSize: number; files: Array<{ path: string }> }>;
     const files = packed!.files.map((f) => f.path);
     expect(files.filter((f) => f.endsWith(".map"))).toEqual([]);
-    expect(files).toEqual(expect.arrayContaining(["LICENSE", "README.md", "bin/bgtask.js", "dist/index.js", "dist/index.d.ts", "dist/cli/bgtask.cjs", "dist/worker/main.js", "dist/bgtask.config.schema.json"]));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        "LICENSE",
+        "README.md",
+        "bin/bgtask.js",
+        "dist/index.js",
+        "dist/index.d.ts",
+        "client/package.json",
+        "dist/client/index.js",
+        "dist/client/index.cjs",
+        "dist/client/index.d.ts",
+        "dist/client/index.d.cts",
+        "dist/cli/bgtask.cjs",
+        "dist/worker/main.js",
+        "dist/bgtask.config.schema.json",
+      ]),
+    );
     // tsc's file-for-file output of the CLI and the worker is what the bundles stand for: not shipped.
     expect(files.filter((f) => /^dist\/(journal|worker\/runner|cli\/commands)/.test(f))).toEqual([]);
 
@@ -53,6 +70,22 @@ describe("the packed package", () => {
     expect(run.exitCode, run.stderr).toBe(0);
     const [record] = JSON.parse((await execa(bin, ["list", "--json"], { cwd: project.dir, env: project.env })).stdout) as Array<{ status: string; message: string }>;
     expect(record).toMatchObject({ status: "succeeded", message: "hello ada" });
+
+    // The client, as an ES module imports it and as a CommonJS module requires it.
+    const script = (name: string) => `
+      const bg = createClient();
+      const task = await bg.run("greet", { name: "${name}" });
+      const done = await bg.wait(task.id, { timeout: "60s" });
+      const refused = await bg.get("not-an-id").catch((error) => error);
+      await bg.close();
+      console.log(JSON.stringify({ status: done.status, message: done.message, refused: refused instanceof BgtaskError && refused.code }));`;
+    writeFileSync(join(project.dir, "client.mjs"), `import { BgtaskError, createClient } from "bgtask/client";\n${script("esm")}`);
+    writeFileSync(join(project.dir, "client.cjs"), `const { BgtaskError, createClient } = require("bgtask/client");\n(async () => {${script("cjs")}\n})();`);
+    for (const [file, name] of [["client.mjs", "esm"], ["client.cjs", "cjs"]]) {
+      const used = await execa(process.execPath, [file!], { cwd: project.dir, env: project.env, reject: false });
+      expect(used.exitCode, `${file}: ${used.stderr}`).toBe(0);
+      expect(JSON.parse(used.stdout), file).toEqual({ status: "succeeded", message: `hello ${name}`, refused: "EBADID" });
+    }
 
     const lock = JSON.parse(readFileSync(join(project.dir, "node_modules", ".package-lock.json"), "utf8")) as { packages: Record<string, unknown> };
     const installed = Object.keys(lock.packages).filter((key) => key.startsWith("node_modules/")).sort();

@@ -1,7 +1,7 @@
 // printJson writes an array a record at a time (a huge `list --json` is more than V8's longest
 // string): the text must be exactly what one JSON.stringify would have printed.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { printJson } from "../../src/cli/session.ts";
+import { printJson } from "../../src/cli/output/json.ts";
 
 function printed(value: unknown): string {
   const chunks: string[] = [];

@@ -4,21 +4,10 @@ import stringWidth from "string-width";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createTask, type TaskRecord } from "../../src/core/task.ts";
 import { columns, loadColumnsFor } from "../../src/cli/output/columns.ts";
-import {
-  countStatuses,
-  fitWidth,
-  formatBytes,
-  presentStack,
-  progressBar,
-  renderChangeLine,
-  renderFooter,
-  renderLogLines,
-  renderStatus,
-  renderSummaryLine,
-  renderWatchFrame,
-  renderWatchLine,
-  table,
-} from "../../src/cli/output/render.ts";
+import { renderLogLines } from "../../src/cli/output/logs.ts";
+import { presentStack, renderStatus } from "../../src/cli/output/status.ts";
+import { fitWidth, formatBytes, progressBar, table } from "../../src/cli/output/text.ts";
+import { countStatuses, renderChangeLine, renderFooter, renderSummaryLine, renderWatchFrame, renderWatchLine } from "../../src/cli/output/watch.ts";
 
 const NOW = new Date("2026-03-01T12:00:00.000Z");
 const at = (secondsAgo: number) => new Date(NOW.getTime() - secondsAgo * 1000).toISOString();

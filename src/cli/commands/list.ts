@@ -1,11 +1,13 @@
 // `bgtask list`: every active task and the most recent finished ones, as a table or --json.
-import { TASK_STATUSES, publicRecord, type TaskStatus } from "../../core/task.ts";
+import { checkStatuses, DEFAULT_LIST_LIMIT, listTasks } from "../../client/query.ts";
+import { openSession } from "../../client/session.ts";
+import { workerGone } from "../../client/worker-gone.ts";
 import type { LocationFlags } from "../../config/config.ts";
+import { publicRecord, type TaskStatus } from "../../core/task.ts";
 import { UsageError } from "../../errors.ts";
 import { loadColumnsFor } from "../output/columns.ts";
-import { renderList } from "../output/render.ts";
-import { openSession, printJson } from "../session.ts";
-import { workerGone } from "../worker-gone.ts";
+import { printJson } from "../output/json.ts";
+import { renderList } from "../output/list.ts";
 
 export interface ListOptions extends LocationFlags {
   status?: string;
@@ -14,17 +16,8 @@ export interface ListOptions extends LocationFlags {
   json?: boolean;
 }
 
-export const DEFAULT_LIST_LIMIT = 50;
-
 function parseStatuses(text: string | undefined): TaskStatus[] | undefined {
-  if (text === undefined) return undefined;
-  const statuses = text.split(",").map((s) => s.trim());
-  for (const status of statuses) {
-    if (!(TASK_STATUSES as readonly string[]).includes(status)) {
-      throw new UsageError(`--status "${status}" is not a status; use one of ${TASK_STATUSES.join(", ")}`);
-    }
-  }
-  return statuses as TaskStatus[];
+  return text === undefined ? undefined : checkStatuses(text.split(",").map((s) => s.trim()), "--status");
 }
 
 /** Any positive whole number: a limit larger than the journal simply shows everything. */
@@ -37,18 +30,14 @@ function parseLimit(text: string | undefined): number {
 export async function list(options: ListOptions): Promise<void> {
   const statuses = parseStatuses(options.status);
   const limit = parseLimit(options.limit);
-  const { store } = openSession(options);
-  const filter = { statuses, executor: options.executor };
-  // One more than the limit: a full page may be all there is, and only one more proves the limit left some out.
-  const page = await store.list({ ...filter, limit: limit < Number.MAX_SAFE_INTEGER ? limit + 1 : limit });
-  const tasks = page.slice(0, limit);
+  const { tasks, more } = await listTasks(await openSession(options), { statuses, executor: options.executor, limit });
   if (options.json) {
     printJson(tasks.map(publicRecord));
     return;
   }
   await loadColumnsFor(JSON.stringify(tasks));
   process.stdout.write(`${renderList(tasks, new Date(), new Set(tasks.filter(workerGone).map((t) => t.id)))}\n`);
-  if (page.length > limit) {
+  if (more) {
     const narrow = statuses || options.executor ? "" : ", --status or --executor narrows";
     process.stderr.write(`(${limit} shown, the active tasks first, then the most recently finished: --limit N shows more${narrow})\n`);
   }

@@ -3,19 +3,17 @@
 import { isUtf8 } from "node:buffer";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { mergeContext, parseContextJson, parsePairs, MAX_CONTEXT_BYTES, type TaskContext } from "../../core/context.ts";
+import { enqueue } from "../../client/enqueue.ts";
+import { openSession } from "../../client/session.ts";
+import type { LocationFlags } from "../../config/config.ts";
 import { parseClockTime } from "../../core/clock-time.ts";
+import { mergeContext, parseContextJson, parsePairs, MAX_CONTEXT_BYTES, type TaskContext } from "../../core/context.ts";
 import { formatDuration, parseDurationFlag } from "../../core/duration.ts";
 import { parseRetryFlag, RetryPolicyError } from "../../core/retry-policy.ts";
-import { taskDefaults } from "../../config/task-defaults.ts";
-import { publicRecord, type NewTask, type RetryPolicy } from "../../core/task.ts";
+import { publicRecord, type RetryPolicy } from "../../core/task.ts";
 import { UsageError } from "../../errors.ts";
 import { resolveExecutor } from "../../executor/discover.ts";
-import { executorSettings } from "../../executor/settings-cache.ts";
-import { ensurePrivateDir } from "../../host/home.ts";
-import { liveness } from "../../host/process-identity.ts";
-import type { LocationFlags } from "../../config/config.ts";
-import { openSession, printJson } from "../session.ts";
+import { printJson } from "../output/json.ts";
 
 export interface RunOptions extends LocationFlags {
   ctx?: string;
@@ -81,7 +79,7 @@ function contexts(options: RunOptions, pairs: string[]): TaskContext[] {
 }
 
 /** Checks --delay and --at; returns when a task enqueued at a given time is due (null: at once). */
-function runAt(options: RunOptions): (now: Date) => Date | null {
+function checkRunAt(options: RunOptions): (now: Date) => Date | null {
   if (options.delay !== undefined && options.at !== undefined) throw new UsageError("use --delay or --at, not both");
   if (options.delay !== undefined) {
     const delay = parseDurationFlag("--delay", options.delay);
@@ -124,53 +122,23 @@ function warnRelativePaths(context: TaskContext, root: string): void {
 }
 
 export async function run(name: string, pairs: string[], options: RunOptions): Promise<void> {
-  const { config, store } = openSession(options);
-  const file = resolveExecutor(config.tasksDir, name);
-  const dueAt = runAt(options);
-  const override = retryOverride(options);
+  const session = await openSession(options);
+  const file = resolveExecutor(session.config.tasksDir, name);
+  const runAt = checkRunAt(options);
+  const retry = retryOverride(options);
   const parsed = contexts(options, pairs);
-  if (options.each === undefined) warnRelativePaths(parsed[0]!, config.root);
-  // Only once every input is valid: loading the executor may write its settings cache and jiti's,
-  // so a home that exists is checked first (a symbolic link is refused before anything goes through it).
-  const homeExists = existsSync(config.home);
-  if (homeExists) ensurePrivateDir(config.home);
-  const executor = await executorSettings(file, homeExists ? config.home : null);
-  const defaults = taskDefaults(executor, config);
-  const retry = override ?? defaults.retry;
-  // A task is created when it is stored, not when the command began: loading the executor's
-  // settings may have taken a module import, and --delay counts from here.
-  const now = new Date();
-  const at = dueAt(now);
-  const inputs: NewTask[] = parsed.map((context) => ({
-    executor: name,
-    context,
-    serialKey: executor.serialKeyOf(context),
-    retry,
-    timeoutMs: defaults.timeoutMs,
-    runAt: at,
-  }));
-  const startWorker = options.worker !== false && config.worker;
-  const { tasks, workerSlot } = await store.enqueue(inputs, now, {
-    maxWorkers: startWorker ? config.concurrency : null,
-    liveness,
-    scheduleWindowMs: config.timings.scheduleWindowMs,
-  });
-  if (workerSlot) {
-    // Imported only when a worker must start: `run` with a worker already running skips it.
-    const { spawnWorker } = await import("../../worker/spawn.ts");
-    spawnWorker(config, workerSlot);
-  }
-  if (at !== null && at.getTime() < now.getTime()) {
+  if (options.each === undefined) warnRelativePaths(parsed[0]!, session.config.root);
+  const { tasks, storedAt, dueAt } = await enqueue(session, file, parsed, { runAt, retry, worker: options.worker !== false });
+  if (dueAt !== null && dueAt.getTime() < storedAt.getTime()) {
     // Not refused: a script that computes a time a moment ago means "now".
-    process.stderr.write(`bgtask: --at ${options.at} was ${formatDuration(now.getTime() - at.getTime())} ago; the task is due at once\n`);
+    process.stderr.write(`bgtask: --at ${options.at} was ${formatDuration(storedAt.getTime() - dueAt.getTime())} ago; the task is due at once\n`);
   }
   if (!options.json) process.stdout.write(`${tasks.map((t) => t.id).join("\n")}\n`);
   // With --follow --json the watch's NDJSON stream says it all, starting with each record.
   else if (!options.follow) printJson(tasks.length === 1 && options.each === undefined ? publicRecord(tasks[0]!) : tasks.map(publicRecord));
   if (options.follow) {
-    const { configNoWorkers, watchTasks } = await import("./watch.ts");
-    const session = { config, store };
+    const [{ configNoWorkers }, { showWatch }] = await Promise.all([import("../../client/follow.ts"), import("./watch.ts")]);
     const noWorkers = options.worker === false ? "it was stored with --no-worker" : configNoWorkers(session);
-    await watchTasks(session, tasks.map((t) => t.id), { json: options.json, noWorkers });
+    await showWatch(session, tasks.map((t) => t.id), { json: options.json, noWorkers });
   }
 }

@@ -1,26 +1,23 @@
 // `bgtask status <id>`: one task in full, for a person or as the --json record.
-import { publicRecord } from "../../core/task.ts";
+import { getTask, openSession } from "../../client/session.ts";
+import { taskDetails } from "../../client/details.ts";
 import type { LocationFlags } from "../../config/config.ts";
-import { taskLogPath } from "../../host/home.ts";
-import { readLogTail } from "../log-reader.ts";
+import { publicRecord } from "../../core/task.ts";
 import { loadColumnsFor } from "../output/columns.ts";
-import { renderStatus } from "../output/render.ts";
-import { getTask, openSession, PACKAGE_DIR, printJson } from "../session.ts";
-import { outlastsTicks, outlastsTicksReason, readTickBudget } from "../tick-budget.ts";
-import { workerGone } from "../worker-gone.ts";
+import { printJson } from "../output/json.ts";
+import { renderStatus } from "../output/status.ts";
+import { PACKAGE_DIR } from "../package-dir.ts";
 
 const LOG_TAIL_LINES = 10;
 
 export async function status(id: string, options: LocationFlags & { json?: boolean }): Promise<void> {
-  const session = openSession(options);
-  const task = await getTask(session, id);
-  if (options.json) printJson(publicRecord(task));
-  else {
-    const tail = readLogTail(taskLogPath(session.config.home, task.id), LOG_TAIL_LINES);
-    const hideFramesUnder = process.env.BGTASK_DEBUG === "1" ? null : `${PACKAGE_DIR}dist/`;
-    const budget = session.config.worker ? null : readTickBudget(session.config.home);
-    const notRun = budget !== null && outlastsTicks(task, budget.budgetMs) ? outlastsTicksReason(task, budget.budgetMs) : undefined;
-    await loadColumnsFor(JSON.stringify(task), JSON.stringify(tail));
-    process.stdout.write(`${renderStatus(task, new Date(), tail, { hideFramesUnder, workerGone: workerGone(task), notRun })}\n`);
+  const session = await openSession(options);
+  if (options.json) {
+    printJson(publicRecord(await getTask(session, id)));
+    return;
   }
+  const { task, logTail, workerGone, notRun } = await taskDetails(session, id, LOG_TAIL_LINES);
+  const hideFramesUnder = process.env.BGTASK_DEBUG === "1" ? null : `${PACKAGE_DIR}dist/`;
+  await loadColumnsFor(JSON.stringify(task), JSON.stringify(logTail));
+  process.stdout.write(`${renderStatus(task, new Date(), logTail, { hideFramesUnder, workerGone, notRun })}\n`);
 }

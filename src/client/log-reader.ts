@@ -5,6 +5,9 @@ import { parseLogLine, type LogLine } from "../core/log-line.ts";
 
 const CHUNK = 1024 * 1024;
 
+/** Lines of a task's log: parsed, or as they are when not in the log format. */
+export type LogLines = (LogLine | string)[];
+
 function parse(text: string): LogLine | string {
   return parseLogLine(text) ?? text;
 }
@@ -19,7 +22,7 @@ function openIfPresent(path: string): number | null {
 }
 
 /** The last `count` lines (looking at most at the last `maxBytes`). */
-export function readLogTail(path: string, count: number, maxBytes = 64 * 1024): (LogLine | string)[] {
+export function readLogTail(path: string, count: number, maxBytes = 64 * 1024): LogLines {
   const fd = openIfPresent(path);
   if (fd === null) return [];
   try {
@@ -48,7 +51,7 @@ export class LogFollower {
   }
 
   /** Calls `onLines` once per chunk read, until the end of the file as it is now. */
-  readNew(onLines: (lines: (LogLine | string)[]) => void): void {
+  readNew(onLines: (lines: LogLines) => void): void {
     const fd = openIfPresent(this.path);
     if (fd === null) return;
     try {

@@ -1,0 +1,117 @@
+// Changing tasks that exist: cancel (at once when they wait; a running one is asked, waited for,
+// then forced), retry a final task, remove tasks with their files. Every id is checked before
+// any task is changed: one bad id, no change.
+import { isFinal, type TaskRecord } from "../core/task.ts";
+import { forcedOutcome, OUTSIDE_FORCE_MARGIN_MS } from "../core/transitions.ts";
+import { TaskNotFoundError, UsageError } from "../errors.ts";
+import { removeTaskFiles } from "../host/home.ts";
+import { terminate } from "../host/process-identity.ts";
+import { startWorkerIfNeeded } from "../worker/spawn.ts";
+import { checkTaskId, getTask, getTasks, type Session } from "./session.ts";
+
+const POLL_MS = 100;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Waits for the try to end by itself; past the grace period (and the worker's own chance), forces it. */
+async function awaitStop(session: Session, requested: TaskRecord): Promise<TaskRecord> {
+  const { config, store } = session;
+  const graceMs = config.timings.cancelGraceMs;
+  const forceAt = Date.parse(requested.cancelRequestedAt!) + graceMs + OUTSIDE_FORCE_MARGIN_MS;
+  for (;;) {
+    const task = await getTask(session, requested.id);
+    if (task.status !== "running" || task.lease !== requested.lease) return task;
+    if (Date.now() >= forceAt) {
+      const forced = await store.forceEnd(task.id, task.lease!, forcedOutcome(task, "cancelled", graceMs), new Date(), terminate);
+      if (forced === null) return getTask(session, requested.id);
+      await startWorkerIfNeeded(config, store);
+      return forced;
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+function alreadyEnded(task: TaskRecord): UsageError {
+  return new UsageError(`task ${task.id} has already ended (${task.status}); there is nothing to cancel`, { code: "EFINAL" });
+}
+
+export interface CancelOptions {
+  /** False: only ask a running task to stop. Default true: resolve once it has stopped. */
+  wait?: boolean;
+  /** Told when a running task was asked to stop and is waited for. */
+  onRequested?(task: TaskRecord, graceMs: number): void;
+}
+
+async function cancelOne(session: Session, id: string, options: CancelOptions): Promise<TaskRecord> {
+  const result = await session.store.cancel(id, new Date());
+  if (!result) throw new TaskNotFoundError(id);
+  if (result.effect === "final") throw alreadyEnded(result.task);
+  const waits = result.effect === "requested" && options.wait !== false;
+  if (!waits) return result.task;
+  options.onRequested?.(result.task, session.config.timings.cancelGraceMs);
+  return awaitStop(session, result.task);
+}
+
+/** Cancels every task in `ids`, or none when one has already ended. */
+export async function cancelTasks(session: Session, ids: readonly string[], options: CancelOptions = {}): Promise<TaskRecord[]> {
+  const checked = await getTasks(session, ids, (task) => (isFinal(task.status) ? alreadyEnded(task) : null));
+  // Every task is asked at once, so several running ones share one grace period.
+  return Promise.all(checked.map((task) => cancelOne(session, task.id, options)));
+}
+
+function whyNotRetriable(task: TaskRecord): string {
+  switch (task.status) {
+    case "running":
+      return "it is running; wait for it to end, or cancel it first";
+    case "scheduled":
+      return `it is already scheduled to run${task.nextRunAt ? ` at ${task.nextRunAt}` : ""}`;
+    case "paused":
+      return "it is paused and resumes by itself";
+    default:
+      return "it is already queued";
+  }
+}
+
+function notRetriable(task: TaskRecord): UsageError {
+  return new UsageError(`task ${task.id} cannot be retried: ${whyNotRetriable(task)} (only a succeeded, failed or cancelled task can)`, {
+    code: "ENOTFINAL",
+  });
+}
+
+/** Queues final tasks again as a new try each, or none when one is not final; `worker: false` only queues them. */
+export async function retryTasks(session: Session, ids: readonly string[], options: { worker?: boolean } = {}): Promise<TaskRecord[]> {
+  const { config, store } = session;
+  const checked = await getTasks(session, ids, (task) => (isFinal(task.status) ? null : notRetriable(task)));
+  const retried: TaskRecord[] = [];
+  for (const { id } of checked) {
+    const result = await store.retry(id, new Date());
+    if (!result) throw new TaskNotFoundError(id);
+    if (!result.queued) throw notRetriable(result.task);
+    retried.push(result.task);
+  }
+  if (options.worker !== false) await startWorkerIfNeeded(config, store);
+  return retried;
+}
+
+/** Deletes tasks with their logs and attachments, all or none: a running one must be cancelled first. Returns the removed ids. */
+export async function removeTasks(session: Session, ids: readonly string[]): Promise<string[]> {
+  const { config, store } = session;
+  const result = await store.remove(ids.map(checkTaskId), new Date());
+  if (result.missing.length > 0) throw new TaskNotFoundError(result.missing[0]!);
+  if (result.running.length > 0) {
+    const id = result.running[0]!;
+    throw new UsageError(`task ${id} is running; cancel it first (\`bgtask cancel ${id}\`), then remove it. Nothing was removed`, {
+      code: "ERUNNING",
+    });
+  }
+  const removed = result.removed.map((t) => t.id);
+  removeTaskFiles(config.home, removed);
+  return removed;
+}
+
+/** Deletes final tasks (those that finished before `olderThan`, when given) with their files. */
+export async function removeFinishedTasks(session: Session, olderThan: Date | null): Promise<string[]> {
+  const { config, store } = session;
+  const removed = await store.removeFinished(olderThan, new Date());
+  removeTaskFiles(config.home, removed);
+  return removed;
+}

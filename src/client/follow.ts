@@ -1,0 +1,215 @@
+// Following tasks until they are final: the one loop behind `watch`, `wait`, `logs --follow`,
+// `run --follow` and the client's watch() and wait(). The journal is read only when it changed
+// (store.watchChanges), at most 10 times a second. A keeper sees to it that a follow does not wait
+// for nothing: a dead worker's try is recovered, a worker is started, or it says why none will come.
+import { ACTIVE_STATUSES, isFinal, type TaskRecord } from "../core/task.ts";
+import { isDueWithin, isRunnable } from "../core/transitions.ts";
+import type { JournalStore } from "../journal/store.ts";
+import { recoverOptions } from "../worker/recover-options.ts";
+import { getTask, type Session } from "./session.ts";
+import { workerGone } from "./worker-gone.ts";
+
+const MIN_REFRESH_MS = 100;
+/** How often the workers of followed running tasks are checked: a worker that died writes nothing. */
+const WORKER_CHECK_MS = 1_000;
+
+export interface Followed {
+  task: TaskRecord;
+  /** Removed from the journal while followed. */
+  gone: boolean;
+}
+
+/**
+ * The followed tasks and what was last seen of each. `all` (no ids given) also picks up tasks
+ * that appear, and is not kept open by tasks scheduled later than `windowMs` from now.
+ */
+export class Tracker {
+  readonly entries = new Map<string, Followed>();
+  private readonly store: JournalStore;
+  private readonly all: boolean;
+  private readonly windowMs: number;
+
+  constructor(store: JournalStore, initial: readonly TaskRecord[], all: boolean, windowMs: number) {
+    this.store = store;
+    this.all = all;
+    this.windowMs = windowMs;
+    for (const task of initial) this.entries.set(task.id, { task, gone: false });
+  }
+
+  /**
+   * Reads what may have changed: each followed task that is not final yet, by its id; with `all`,
+   * the active set in one read (which shows new tasks), and a task that left it, once, as it ended.
+   */
+  async refresh(): Promise<void> {
+    const active = this.all ? new Map((await this.store.list({ statuses: ACTIVE_STATUSES })).map((t) => [t.id, t])) : null;
+    if (active) for (const [id, task] of active) if (!this.entries.has(id)) this.entries.set(id, { task, gone: false });
+    for (const [id, entry] of this.entries) {
+      if (entry.gone || isFinal(entry.task.status)) continue;
+      const task = active?.get(id) ?? (await this.store.get(id));
+      if (task) entry.task = task;
+      else entry.gone = true;
+    }
+  }
+
+  get done(): boolean {
+    const now = new Date();
+    return [...this.entries.values()].every((e) => e.gone || isFinal(e.task.status) || (this.all && this.later(e.task, now)));
+  }
+
+  /** A task scheduled beyond the window: a follow with no ids does not wait for it. */
+  later(task: TaskRecord, now: Date): boolean {
+    return task.status === "scheduled" && !isDueWithin(task, now, this.windowMs);
+  }
+
+  /** The tasks a follow with no ids leaves behind because they are scheduled later. */
+  leftForLater(): TaskRecord[] {
+    const now = new Date();
+    return this.all ? [...this.entries.values()].filter((e) => !e.gone && this.later(e.task, now)).map((e) => e.task) : [];
+  }
+
+  get failed(): boolean {
+    return [...this.entries.values()].some((e) => e.gone || e.task.status === "failed" || e.task.status === "cancelled");
+  }
+}
+
+/** The tracker for `ids` (each checked to exist), or for every active task when `ids` is null. */
+export async function track(session: Session, ids: readonly string[] | null): Promise<Tracker> {
+  const initial = ids ? await Promise.all([...new Set(ids)].map((id) => getTask(session, id))) : await session.store.list({ statuses: ACTIVE_STATUSES });
+  return new Tracker(session.store, initial, ids === null, session.config.timings.scheduleWindowMs);
+}
+
+/** Why a follow may not start workers in this project, or null. */
+export function configNoWorkers(session: Session): string | null {
+  return session.config.worker ? null : 'workers are off in this project ("worker": false in bgtask.config.json)';
+}
+
+/**
+ * What keeps a follow from waiting for nothing. A followed try whose worker is gone (on this host:
+ * its process exited) is recovered at once, as a tick would; then a worker is started for what
+ * waits, when workers are allowed, or it says once per task why none will come.
+ */
+class Keeper {
+  private readonly session: Session;
+  private readonly noWorkers: string | null;
+  private readonly note: (text: string) => void;
+  private readonly told = new Set<string>();
+  private checking = false;
+  /** At the first look and after a recovery: what waits may need a worker. */
+  private wantWorker = true;
+
+  constructor(session: Session, noWorkers: string | null, note: (text: string) => void) {
+    this.session = session;
+    this.noWorkers = noWorkers;
+    this.note = note;
+  }
+
+  async check(tracker: Tracker): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const { config, store } = this.session;
+      const entries = [...tracker.entries.values()].filter((e) => !e.gone);
+      const dead = entries.filter((e) => workerGone(e.task));
+      if (dead.length > 0) {
+        // Its journal write brings the refresh that shows the outcome, and calls this again.
+        await store.recover(new Date(), recoverOptions(config));
+        for (const e of dead) this.note(`the worker running ${e.task.id} (pid ${e.task.worker!.pid}) is gone; its try was recovered`);
+        this.wantWorker = true;
+        return;
+      }
+      if (!this.wantWorker) return;
+      const now = new Date();
+      const waiting = entries.filter((e) => isRunnable(e.task, now) || isDueWithin(e.task, now, config.timings.scheduleWindowMs));
+      if (waiting.length === 0) return;
+      this.wantWorker = false;
+      if (this.noWorkers === null) {
+        const { startWorkerIfNeeded } = await import("../worker/spawn.ts");
+        await startWorkerIfNeeded(config, store);
+        return;
+      }
+      for (const e of waiting) {
+        if (this.told.has(e.task.id)) continue;
+        this.told.add(e.task.id);
+        this.note(`${e.task.id} waits for a tick or a worker: ${this.noWorkers}`);
+      }
+    } finally {
+      this.checking = false;
+    }
+  }
+}
+
+export interface FollowOptions {
+  /** Called after every read of the journal, and once before the first; awaited before the next. */
+  update(): void | Promise<void>;
+  /** A sentence about why the follow may wait (a dead worker, no worker to come). */
+  note(text: string): void;
+  /**
+   * Why no worker may be started for these tasks (`--no-worker`, `"worker": false`), or null when
+   * one may be; `false`: only look, never recover nor start anything (`logs --follow`).
+   */
+  noWorkers: string | null | false;
+  /** Ends the follow early (Ctrl-C, a timeout, a consumer that stopped reading). */
+  signal?: AbortSignal;
+}
+
+/** Follows until every task of `tracker` is final (or gone): "done", or "stopped" when `signal` ended it first. */
+export async function follow(session: Session, tracker: Tracker, options: FollowOptions): Promise<"done" | "stopped"> {
+  await options.update();
+  if (tracker.done) return "done";
+  if (options.signal?.aborted) return "stopped";
+  const keeper = options.noWorkers === false ? null : new Keeper(session, options.noWorkers, options.note);
+  await keeper?.check(tracker);
+  return new Promise<"done" | "stopped">((resolve, reject) => {
+    let timer: NodeJS.Timeout | null = null;
+    let running = false;
+    let again = false;
+    let lastAt = 0;
+    let settled = false;
+    const finish = (error: unknown, how: "done" | "stopped" = "done") => {
+      if (settled) return;
+      settled = true;
+      changes.close();
+      if (workerCheck) clearInterval(workerCheck);
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+      if (error) reject(error);
+      else resolve(how);
+    };
+    const onAbort = () => finish(null, "stopped");
+    const refresh = async () => {
+      timer = null;
+      running = true;
+      lastAt = Date.now();
+      try {
+        await tracker.refresh();
+        if (settled) return;
+        await options.update();
+        if (settled) return;
+        if (tracker.done) finish(null);
+        else await keeper?.check(tracker);
+      } catch (error) {
+        finish(error);
+      } finally {
+        running = false;
+        if (again && !settled) {
+          again = false;
+          request();
+        }
+      }
+    };
+    const request = () => {
+      if (settled || timer) return;
+      if (running) {
+        again = true;
+        return;
+      }
+      timer = setTimeout(() => void refresh(), Math.max(0, lastAt + MIN_REFRESH_MS - Date.now()));
+    };
+    const changes = session.store.watchChanges(request);
+    // A recovery writes to the journal, which brings the refresh that shows it.
+    const workerCheck = keeper && setInterval(() => void keeper.check(tracker).catch((error: unknown) => finish(error)), WORKER_CHECK_MS);
+    options.signal?.addEventListener("abort", onAbort);
+    // What changed between the first read and the subscription is not missed.
+    request();
+  });
+}

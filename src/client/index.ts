@@ -1,0 +1,128 @@
+// `bgtask/client`: the operations of the CLI for the user's own Node code (and for executors that
+// enqueue follow-up work). The types here are the public contract; client.ts implements them
+// over the same modules the CLI commands use.
+import type { RetryInput } from "../core/retry-policy.ts";
+import type { TaskRecord as StoredTask, TaskStatus } from "../core/task.ts";
+import type { Executors } from "../index.ts";
+import { LocalClient } from "./client.ts";
+
+export {
+  BgtaskError,
+  JournalCorruptError,
+  JournalError,
+  JournalLockedError,
+  TaskNotFoundError,
+  TaskRemovedError,
+  UsageError,
+  WaitTimeoutError,
+} from "../errors.ts";
+export type { Executors, RetryInput, TaskStatus };
+
+/** A task as `bgtask status --json` prints it. */
+export type TaskRecord = Omit<StoredTask, "lease">;
+
+/** Where the project is; each is found as the CLI finds it when left out (flags' names, then BGTASK_* variables, then bgtask.config.json). */
+export interface ClientOptions {
+  /** The project root (default: the nearest folder above the working directory with bgtask.config.json, tasks/ or package.json). */
+  root?: string;
+  /** The tasks directory (default: <root>/tasks). */
+  tasks?: string;
+  /** The bgtask home: journal, logs, attachments (default: <root>/.bgtask). */
+  home?: string;
+  /** The journal location (default: the home). */
+  journal?: string;
+}
+
+/** The context an executor's tasks take: as declared in `Executors`, else any JSON object. */
+export type ContextOf<E extends string> = E extends keyof Executors ? Executors[E] : Record<string, unknown>;
+
+type RunArgs<E extends string> = E extends keyof Executors ? [context: Executors[E], options?: RunOptions] : [context?: Record<string, unknown>, options?: RunOptions];
+
+export interface RunOptions {
+  /** Run after this long: "10m", or milliseconds. */
+  delay?: string | number;
+  /** Run at this time: a Date, or text like 2026-12-01T08:00 (local time unless it ends in Z or an offset). */
+  at?: Date | string;
+  /** Retry tiers for these tasks, over the executor's and the config's: "3x1s,5x5s", or as `retry` in defineTask. */
+  retry?: string | RetryInput;
+  /** False: only store the tasks; a tick or a worker already running takes them. Default true. */
+  worker?: boolean;
+}
+
+export interface ListOptions {
+  status?: TaskStatus | readonly TaskStatus[];
+  executor?: string;
+  /** At most this many (default 50), active tasks first, then the most recently finished. */
+  limit?: number;
+}
+
+export interface CancelOptions {
+  /** False: only ask a running task to stop. Default true: resolve once it has stopped (forced after the grace period). */
+  wait?: boolean;
+}
+
+export interface RetryOptions {
+  /** False: only queue the tasks. Default true: make sure a worker runs them. */
+  worker?: boolean;
+}
+
+export interface WaitOptions {
+  /** Reject with a WaitTimeoutError (code "ETIMEOUT") after this long: "5m", or milliseconds. */
+  timeout?: string | number;
+}
+
+export interface WatchOptions {
+  /** Ends the watch early, as breaking out of the loop does. */
+  signal?: AbortSignal;
+}
+
+export interface TickOptions {
+  /** The tick's budget: "55s" (the default), or milliseconds. */
+  maxTime?: string | number;
+  /** Stops the tick early: the running try is asked to stop. */
+  signal?: AbortSignal;
+}
+
+export interface TickResult {
+  /** The tick that held the mutex, so this one did nothing; null when this one ran. */
+  heldBy: { pid: number; host: string; since: string } | null;
+  /** In a cron-only project, waiting tasks no tick starts because their timeout outlasts the budget, and why. */
+  notRun: Array<{ task: TaskRecord; reason: string }>;
+}
+
+export interface Client {
+  /** The project as found: its root, tasks directory, home and journal. */
+  readonly project: { root: string; tasksDir: string; home: string; journal: string };
+  /** Stores a task (durably, before it resolves) and makes sure a worker will run it. */
+  run<E extends string>(executor: E, ...args: RunArgs<E>): Promise<TaskRecord>;
+  /** One task per context, all validated before any is stored: all or nothing. */
+  runEach<E extends string>(executor: E, contexts: readonly ContextOf<E>[], options?: RunOptions): Promise<TaskRecord[]>;
+  /** The task, or null when there is none with this id. */
+  get(id: string): Promise<TaskRecord | null>;
+  list(options?: ListOptions): Promise<TaskRecord[]>;
+  /** Cancels at once a task that waits; asks a running one to stop, then forces it after the grace period. */
+  cancel(id: string, options?: CancelOptions): Promise<TaskRecord>;
+  cancel(ids: readonly string[], options?: CancelOptions): Promise<TaskRecord[]>;
+  /** Runs a final task again as a new try; its tries keep counting. */
+  retry(id: string, options?: RetryOptions): Promise<TaskRecord>;
+  retry(ids: readonly string[], options?: RetryOptions): Promise<TaskRecord[]>;
+  /** Deletes tasks with their logs and attachments, all or none (a running one must be cancelled first); resolves with the removed ids. */
+  remove(ids: string | readonly string[]): Promise<string[]>;
+  /** Resolves with the final record once the task is final, whatever its status. */
+  wait(id: string, options?: WaitOptions): Promise<TaskRecord>;
+  wait(ids: readonly string[], options?: WaitOptions): Promise<TaskRecord[]>;
+  /** Each task's record now, then at every change, until all are final (every active task when no ids are given). */
+  watch(ids?: string | readonly string[], options?: WatchOptions): AsyncIterableIterator<TaskRecord>;
+  /** One `bgtask tick`, in this process: recover, promote, prune, and run due work within the budget. */
+  tick(options?: TickOptions): Promise<TickResult>;
+  /** Ends the client's waits and watches; calls after it are refused. */
+  close(): Promise<void>;
+}
+
+/**
+ * A client for the project found as the CLI finds it (throws a UsageError with code "ENOPROJECT"
+ * when there is none). Inside an executor, it finds the project of the worker running it.
+ */
+export function createClient(options: ClientOptions = {}): Client {
+  return new LocalClient(options);
+}

@@ -1,0 +1,53 @@
+// What every operation starts from: the resolved config and the journal store it names. The only
+// module that opens a store, so an asynchronous open (a database connection) slots in here alone.
+import { loadConfig, type Config, type LocationFlags } from "../config/config.ts";
+import { isTaskId, type TaskRecord } from "../core/task.ts";
+import { TaskNotFoundError, UsageError } from "../errors.ts";
+import { openJournal } from "../journal/open.ts";
+import type { JournalStore } from "../journal/store.ts";
+
+export interface Session {
+  config: Config;
+  store: JournalStore;
+}
+
+export async function openStore(config: Config): Promise<JournalStore> {
+  return openJournal(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs });
+}
+
+export async function openSession(flags: LocationFlags): Promise<Session> {
+  const config = loadConfig(flags);
+  return { config, store: await openStore(config) };
+}
+
+export function checkTaskId(id: string): string {
+  // From JavaScript callers: the id of a record is a string, and "42" is what to pass.
+  if (typeof id !== "string") throw new UsageError(`task ids are strings like "42", not ${typeof id === "number" ? "numbers" : typeof id}`, { code: "EBADID" });
+  if (!isTaskId(id)) {
+    const shown = JSON.stringify(id.length > 40 ? `${id.slice(0, 40)}…` : id);
+    throw new UsageError(`${shown} is not a task id: ids are numbers like 42, as \`bgtask list\` shows them`, { code: "EBADID" });
+  }
+  return id;
+}
+
+export async function getTask(session: Session, id: string): Promise<TaskRecord> {
+  const task = await session.store.get(checkTaskId(id));
+  if (!task) throw new TaskNotFoundError(id);
+  return task;
+}
+
+/**
+ * The tasks of an operation on several ids (each once), every one checked by `refuse` (the error
+ * saying why it cannot be acted on, or null) before any is touched: one bad id, no change.
+ */
+export async function getTasks(session: Session, ids: readonly string[], refuse: (task: TaskRecord) => UsageError | null = () => null): Promise<TaskRecord[]> {
+  const unique = [...new Set(ids.map(checkTaskId))];
+  const tasks: TaskRecord[] = [];
+  for (const id of unique) {
+    const task = await session.store.get(id);
+    const error = task ? refuse(task) : new TaskNotFoundError(id);
+    if (error) throw unique.length > 1 ? new UsageError(`${error.message}; none of the ${unique.length} tasks was changed`, { code: error.code }) : error;
+    tasks.push(task!);
+  }
+  return tasks;
+}

@@ -1,0 +1,59 @@
+// Who may import whom. The CLI is flags → client → view: its commands reach the journal, the host
+// and the worker only through src/client/, never by importing them (statically, by type, or
+// lazily). And `bgtask`, which every executor module loads, stays light: it never loads the client.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { REPO } from "../helpers/project.ts";
+
+const SRC = join(REPO, "src");
+const COMMANDS = join(SRC, "cli/commands");
+
+/** Every module specifier in `source`: `import … from`, `export … from`, `import("…")`; with `values`, not the type-only ones. */
+function specifiers(source: string, options: { values?: boolean } = {}): string[] {
+  const found = [...source.matchAll(/(?:\b(import|export)\s+(type\s+)?[^;"']*?\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)["']([^"']+)["']/g)];
+  return found.filter((m) => !(options.values && m[2])).map((m) => m[3]!);
+}
+
+/** The folder under src/ a relative specifier of `file` lands in ("journal", "cli", …, or "" for src/ itself). */
+function areaOf(file: string, specifier: string): string {
+  const target = relative(SRC, resolve(dirname(file), specifier));
+  return target.includes("/") ? target.split("/")[0]! : "";
+}
+
+describe("import rules", () => {
+  it("finds the imports of a module, whatever their form", () => {
+    const source = `import a from "./a.ts";\nimport type { B } from "../b.ts";\nexport { c } from "./c.ts";\nconst d = await import("../../d.ts");\nimport "./e.ts";\nexport type { F } from "./f.ts";`;
+    expect(specifiers(source)).toEqual(["./a.ts", "../b.ts", "./c.ts", "../../d.ts", "./e.ts", "./f.ts"]);
+    expect(specifiers(source, { values: true })).toEqual(["./a.ts", "./c.ts", "../../d.ts", "./e.ts"]);
+  });
+
+  it("src/cli/commands imports nothing from src/journal/, src/host/ or src/worker/", () => {
+    const files = readdirSync(COMMANDS).filter((f) => f.endsWith(".ts"));
+    expect(files.length).toBeGreaterThan(10);
+    const offending = files.flatMap((file) => {
+      const path = join(COMMANDS, file);
+      return specifiers(readFileSync(path, "utf8"))
+        .filter((s) => s.startsWith(".") && ["journal", "host", "worker"].includes(areaOf(path, s)))
+        .map((s) => `${file} imports ${s}`);
+    });
+    expect(offending).toEqual([]);
+  });
+
+  it("what `bgtask` loads at run time (src/index.ts and all it imports) holds no client, journal or worker module", () => {
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const s of specifiers(readFileSync(file, "utf8"), { values: true })) {
+        if (!s.startsWith(".")) continue;
+        const target = resolve(dirname(file), s);
+        if (existsSync(target)) visit(target);
+      }
+    };
+    visit(join(SRC, "index.ts"));
+    const loaded = [...seen].map((f) => relative(SRC, f));
+    expect(loaded).toContain("index.ts");
+    expect(loaded.filter((f) => /^(client|journal|worker|host|cli)\//.test(f))).toEqual([]);
+  });
+});
