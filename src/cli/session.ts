@@ -1,7 +1,7 @@
 // What every command starts from: the resolved config and the journal store it names.
 import { fileURLToPath } from "node:url";
 import { loadConfig, type Config, type LocationFlags } from "../config/config.ts";
-import { openJournal } from "../journal/open.ts";
+import { openStore } from "../journal/open.ts";
 import type { JournalStore } from "../journal/store.ts";
 import type { TaskRecord } from "../core/task.ts";
 import { isTaskId } from "../core/task.ts";
@@ -16,9 +16,9 @@ export interface Session {
   store: JournalStore;
 }
 
-export function openSession(flags: LocationFlags): Session {
+export async function openSession(flags: LocationFlags): Promise<Session> {
   const config = loadConfig(flags);
-  const store = openJournal(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs });
+  const store = await openStore(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs });
   return { config, store };
 }
 

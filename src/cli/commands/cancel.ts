@@ -7,7 +7,7 @@ import { formatDuration } from "../../core/duration.ts";
 import { isFinal, publicRecord } from "../../core/task.ts";
 import { forcedOutcome, OUTSIDE_FORCE_MARGIN_MS } from "../../core/transitions.ts";
 import { TaskNotFoundError, UsageError } from "../../errors.ts";
-import { terminate } from "../../host/process-identity.ts";
+import { forceTry } from "../../worker/recovery.ts";
 import { startWorkerIfNeeded } from "../../worker/spawn.ts";
 import { getTask, getTasks, openSession, printJson, type Session } from "../session.ts";
 
@@ -23,7 +23,7 @@ async function awaitStop(session: Session, requested: TaskRecord): Promise<TaskR
     const task = await getTask(session, requested.id);
     if (task.status !== "running" || task.lease !== requested.lease) return task;
     if (Date.now() >= forceAt) {
-      const forced = await store.forceEnd(task.id, task.lease!, forcedOutcome(task, "cancelled", graceMs), new Date(), terminate);
+      const forced = await forceTry(store, task, forcedOutcome(task, "cancelled", graceMs), new Date());
       if (forced === null) return getTask(session, requested.id);
       await startWorkerIfNeeded(config, store);
       return forced;
@@ -54,7 +54,7 @@ function outcomeLine(task: TaskRecord): string {
 }
 
 export async function cancel(ids: string[], options: CancelOptions): Promise<void> {
-  const session = openSession(options);
+  const session = await openSession(options);
   const checked = await getTasks(session, ids, (task) => (isFinal(task.status) ? alreadyEnded(task) : null));
   // Every task is asked at once, so several running ones share one grace period.
   const tasks = await Promise.all(checked.map((task) => cancelOne(session, task.id, options)));

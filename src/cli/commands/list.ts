@@ -36,7 +36,7 @@ function parseLimit(text: string | undefined): number {
 export async function list(options: ListOptions): Promise<void> {
   const statuses = parseStatuses(options.status);
   const limit = parseLimit(options.limit);
-  const { store } = openSession(options);
+  const { store } = await openSession(options);
   const filter = { statuses, executor: options.executor };
   // One more than the limit: a full page may be all there is, and only one more proves the limit left some out.
   const page = await store.list({ ...filter, limit: limit < Number.MAX_SAFE_INTEGER ? limit + 1 : limit });

@@ -89,7 +89,7 @@ function followUntilFinal(session: Session, id: string, follower: LogFollower, p
 }
 
 export async function logs(id: string, options: LogsOptions): Promise<void> {
-  const session = openSession(options);
+  const session = await openSession(options);
   const task = await getTask(session, id);
   const follower = new LogFollower(taskLogPath(session.config.home, task.id));
   if (options.json && !options.follow) {

@@ -15,7 +15,7 @@ export interface RemoveOptions extends LocationFlags {
 async function removeIds(ids: string[], options: RemoveOptions): Promise<string[]> {
   if (ids.length === 0) throw new UsageError("give the ids of the tasks to remove, or --finished to remove finished tasks");
   if (options.olderThan !== undefined) throw new UsageError("--older-than goes with --finished");
-  const { config, store } = openSession(options);
+  const { config, store } = await openSession(options);
   const result = await store.remove(ids.map(checkTaskId), new Date());
   if (result.missing.length > 0) throw new TaskNotFoundError(result.missing[0]!);
   if (result.running.length > 0) {
@@ -35,7 +35,7 @@ async function removeFinished(options: RemoveOptions): Promise<string[]> {
     const age = parseDurationFlag("--older-than", options.olderThan, '"12h" or "7d"');
     olderThan = new Date(Date.now() - age);
   }
-  const { config, store } = openSession(options);
+  const { config, store } = await openSession(options);
   const removed = await store.removeFinished(olderThan, new Date());
   removeTaskFiles(config.home, removed);
   return removed;

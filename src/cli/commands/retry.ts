@@ -27,7 +27,7 @@ function notRetriable(task: TaskRecord): UsageError {
 }
 
 export async function retry(ids: string[], options: LocationFlags & { json?: boolean; worker?: boolean }): Promise<void> {
-  const session = openSession(options);
+  const session = await openSession(options);
   const { config, store } = session;
   const checked = await getTasks(session, ids, (task) => (isFinal(task.status) ? null : notRetriable(task)));
   const retried: TaskRecord[] = [];

@@ -13,7 +13,7 @@ import { UsageError } from "../../errors.ts";
 import { resolveExecutor } from "../../executor/discover.ts";
 import { executorSettings } from "../../executor/settings-cache.ts";
 import { ensurePrivateDir } from "../../host/home.ts";
-import { liveness } from "../../host/process-identity.ts";
+import { slotRequest } from "../../worker/recovery.ts";
 import type { LocationFlags } from "../../config/config.ts";
 import { openSession, printJson } from "../session.ts";
 
@@ -124,7 +124,7 @@ function warnRelativePaths(context: TaskContext, root: string): void {
 }
 
 export async function run(name: string, pairs: string[], options: RunOptions): Promise<void> {
-  const { config, store } = openSession(options);
+  const { config, store } = await openSession(options);
   const file = resolveExecutor(config.tasksDir, name);
   const dueAt = runAt(options);
   const override = retryOverride(options);
@@ -137,6 +137,8 @@ export async function run(name: string, pairs: string[], options: RunOptions): P
   const executor = await executorSettings(file, homeExists ? config.home : null);
   const defaults = taskDefaults(executor, config);
   const retry = override ?? defaults.retry;
+  const startWorker = options.worker !== false && config.worker;
+  const workers = startWorker ? await slotRequest(store, config) : null;
   // A task is created when it is stored, not when the command began: loading the executor's
   // settings may have taken a module import, and --delay counts from here.
   const now = new Date();
@@ -149,12 +151,7 @@ export async function run(name: string, pairs: string[], options: RunOptions): P
     timeoutMs: defaults.timeoutMs,
     runAt: at,
   }));
-  const startWorker = options.worker !== false && config.worker;
-  const { tasks, workerSlot } = await store.enqueue(inputs, now, {
-    maxWorkers: startWorker ? config.concurrency : null,
-    liveness,
-    scheduleWindowMs: config.timings.scheduleWindowMs,
-  });
+  const { tasks, workerSlot } = await store.enqueue(inputs, now, workers);
   if (workerSlot) {
     // Imported only when a worker must start: `run` with a worker already running skips it.
     const { spawnWorker } = await import("../../worker/spawn.ts");

@@ -11,7 +11,7 @@ import { workerGone } from "../worker-gone.ts";
 const LOG_TAIL_LINES = 10;
 
 export async function status(id: string, options: LocationFlags & { json?: boolean }): Promise<void> {
-  const session = openSession(options);
+  const session = await openSession(options);
   const task = await getTask(session, id);
   if (options.json) printJson(publicRecord(task));
   else {

@@ -5,9 +5,9 @@
 import type { LocationFlags } from "../../config/config.ts";
 import { parseDurationFlag } from "../../core/duration.ts";
 import { UsageError } from "../../errors.ts";
-import { currentProcess, liveness } from "../../host/process-identity.ts";
+import { currentProcess } from "../../host/process-identity.ts";
 import type { TickHolder } from "../../journal/store.ts";
-import { recoverOptions } from "../../worker/recover-options.ts";
+import { recoverNow, takeTickMutex } from "../../worker/recovery.ts";
 import { Runner } from "../../worker/runner.ts";
 import { removeTaskFiles } from "../../host/home.ts";
 import { startWorkerIfNeeded } from "../../worker/spawn.ts";
@@ -55,7 +55,7 @@ async function handOverTooLong(session: Session, budgetMs: number): Promise<void
 
 export async function tick(options: LocationFlags & { maxTime?: string }): Promise<void> {
   const budgetMs = budgetOf(options.maxTime);
-  const session = openSession(options);
+  const session = await openSession(options);
   const { config, store } = session;
   const started = Date.now();
   const until = started + budgetMs;
@@ -65,7 +65,7 @@ export async function tick(options: LocationFlags & { maxTime?: string }): Promi
     // Only for a holder on another host, whose process cannot be checked.
     expiresAt: new Date(until + config.timings.cancelGraceMs + config.timings.heartbeatTimeoutMs).toISOString(),
   };
-  const other = await store.acquireTick(holder, liveness, new Date());
+  const other = await takeTickMutex(store, holder, new Date());
   if (other) {
     process.stdout.write(`bgtask: a tick is already running (pid ${other.process.pid} on ${other.process.host}, since ${other.since}); this one exits\n`);
     return;
@@ -77,7 +77,7 @@ export async function tick(options: LocationFlags & { maxTime?: string }): Promi
   // Executors run in the project root, as in a worker, wherever cron started the tick.
   process.chdir(config.root);
   try {
-    await store.recover(new Date(), recoverOptions(config));
+    await recoverNow(store, config);
     await prune(session, new Date());
     await handOverTooLong(session, budgetMs);
     await runner.run();

@@ -8,7 +8,7 @@ import type { LocationFlags } from "../../config/config.ts";
 import { formatDuration } from "../../core/duration.ts";
 import { isDueWithin, isRunnable } from "../../core/transitions.ts";
 import type { JournalStore } from "../../journal/store.ts";
-import { recoverOptions } from "../../worker/recover-options.ts";
+import { recoverNow } from "../../worker/recovery.ts";
 import { addSample, estimateRemainingMs, type ProgressSample } from "../output/eta.ts";
 import { outputMode } from "../output/color.ts";
 import { toJson } from "../output/json.ts";
@@ -202,7 +202,7 @@ class Keeper {
       const dead = entries.filter((e) => workerGone(e.task));
       if (dead.length > 0) {
         // Its journal write brings the refresh that shows the outcome, and calls this again.
-        await store.recover(new Date(), recoverOptions(config));
+        await recoverNow(store, config);
         for (const e of dead) sink.note(`the worker running ${e.task.id} (pid ${e.task.worker!.pid}) is gone; its try was recovered`);
         this.wantWorker = true;
         return;
@@ -328,6 +328,6 @@ function laterNote(tracker: Tracker): string {
 
 export async function watch(ids: string[], options: WatchOptions): Promise<void> {
   for (const id of ids) checkTaskId(id);
-  const session = openSession(options);
+  const session = await openSession(options);
   await watchTasks(session, ids.length > 0 ? [...new Set(ids)] : null, { json: options.json, noWorkers: configNoWorkers(session) });
 }
