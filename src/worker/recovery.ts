@@ -48,6 +48,35 @@ export async function gatherRecovery(store: JournalStore, config: Config, now: D
   return { recovery: { verdicts, deadSlots: deadSlotsOf(slots) }, overdue };
 }
 
+/**
+ * When a worker's claim also judges other workers' tries: that scans every running try, so once
+ * per `everyMs` while there is work, and on every claim while there is none (a lost try may be
+ * the work it waits for). A clock set back counts as due.
+ */
+export class RecoveryPace {
+  private readonly everyMs: number;
+  private lastAt = -Infinity;
+  private idle = false;
+
+  constructor(everyMs: number) {
+    this.everyMs = everyMs;
+  }
+
+  due(now: Date): boolean {
+    const since = now.getTime() - this.lastAt;
+    return this.idle || since >= this.everyMs || since < 0;
+  }
+
+  recovered(now: Date): void {
+    this.lastAt = now.getTime();
+  }
+
+  /** What the last claim found: nothing makes the next one recover. */
+  claimed(count: number): void {
+    this.idle = count === 0;
+  }
+}
+
 /** Kills the workers of the tries the store ended as overdue (`forced`). */
 export function killForced(gathered: Gathered, forced: readonly string[]): void {
   for (const id of forced) {

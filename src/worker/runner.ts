@@ -15,7 +15,7 @@ import type { JournalStore } from "../journal/store.ts";
 import { StartedNote } from "../host/beat.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { patientStore } from "./disk-patience.ts";
-import { gatherRecovery, killForced } from "./recovery.ts";
+import { gatherRecovery, killForced, RecoveryPace } from "./recovery.ts";
 import { Supervisor } from "./supervisor.ts";
 import { discardEnded, runTry, type EndedTry } from "./try.ts";
 import { workerSay } from "./worker-log.ts";
@@ -76,10 +76,7 @@ export class Runner {
   /** Wakes the idle wait early: a change to the journal (a task enqueued) is claimed at once, not at the next poll. */
   private wake: (() => void) | null = null;
   private changes: { close(): void } | null = null;
-  /** When this worker last judged other workers' tries (epoch ms). */
-  private recoveredAt = -Infinity;
-  /** The last claim found nothing: the next one looks for lost tries first (one may be the work it waits for). */
-  private idleClaim = false;
+  private readonly recovery = new RecoveryPace(RECOVER_EVERY_MS);
 
   constructor(options: RunnerOptions) {
     this.options = options;
@@ -190,13 +187,6 @@ export class Runner {
     return { excludeIds: oncePerTask ? [...this.ran] : undefined, maxTimeoutMs: until === undefined ? undefined : until - Date.now() };
   }
 
-  /** Once a second is soon enough while there is work (it scans every running try), and before every claim while idle. */
-  private recoveryDue(now: Date): boolean {
-    const since = now.getTime() - this.recoveredAt;
-    // A clock set back counts as due.
-    return this.idleClaim || since >= RECOVER_EVERY_MS || since < 0;
-  }
-
   /** How many tasks the next claim takes: doubled after a batch of quick tries, 1 after a slow one; 1 in a tick (its budget is per try). */
   private nextBatch(): number {
     const { until, oncePerTask } = this.options;
@@ -212,7 +202,7 @@ export class Runner {
   private async handOver(claim: number, giveBack: readonly TaskRecord[] = []): Promise<TaskRecord[] | null> {
     const ends = this.ended.splice(0);
     const now = new Date();
-    const gathered = claim > 0 && this.recoveryDue(now) ? await gatherRecovery(this.store, this.options.config, now) : null;
+    const gathered = claim > 0 && this.recovery.due(now) ? await gatherRecovery(this.store, this.options.config, now) : null;
     const exchange = {
       ends,
       giveBack: giveBack.map((t) => ({ id: t.id, lease: t.lease! })),
@@ -222,7 +212,7 @@ export class Runner {
     };
     const { settled, next, recovered } = await this.recordingWhile(() => this.store.exchange(this.identity, now, exchange));
     if (gathered) {
-      this.recoveredAt = now.getTime();
+      this.recovery.recovered(now);
       killForced(gathered, recovered?.forced ?? []);
     }
     const lost = ends.filter((_, i) => settled[i] === null);
@@ -232,9 +222,9 @@ export class Runner {
       return null;
     }
     if (claim === 0) return next;
-    this.idleClaim = next.length === 0;
+    this.recovery.claimed(next.length);
     // About to idle without having looked for lost tries: look now.
-    return this.idleClaim && gathered === null ? this.handOver(claim) : next;
+    return next.length === 0 && gathered === null ? this.handOver(claim) : next;
   }
 
   /** Gives back the tasks claimed ahead (and records what ended) while the current try runs on; the loop awaits it before its next write. */
