@@ -97,7 +97,9 @@ export async function recoverNow(store: JournalStore, config: Config): Promise<R
 /**
  * Stops a try by force: ends it with `outcome` under its lease, then kills its worker. In this
  * order a worker cannot move on in between: once its try is ended, the exchange that would record
- * the try and claim another finds the lease lost and claims nothing. When the try ended by itself
+ * the try and claim another finds the lease lost and claims nothing (and what it had claimed ahead
+ * went back long before: a try is forced only past its grace period, a local queue is given back
+ * after runner.ts's HOLD_MS). When the try ended by itself
  * first, the store says null and nothing is killed. A worker that cannot be checked from here
  * (another host, no start time) is left alone and its try too.
  */
