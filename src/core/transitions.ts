@@ -243,6 +243,14 @@ export function cancel(task: TaskRecord, now: Date): TaskRecord {
   return settle(task, { kind: "cancelled", message: "cancelled" }, now);
 }
 
+/** What `bgtask cancel` does to a task: ends one that is not running, asks a running one to stop, or finds it final. */
+export type CancelEffect = "cancelled" | "requested" | "final";
+
+export function cancelEffect(task: TaskRecord): CancelEffect {
+  if (isFinal(task.status)) return "final";
+  return task.status === "running" ? "requested" : "cancelled";
+}
+
 /** `bgtask retry`: a final task queued again for one more try at least; its count goes on. */
 export function rerun(task: TaskRecord): TaskRecord {
   if (!isFinal(task.status)) throw new Error(`rerun of a ${task.status} task`);

@@ -11,6 +11,7 @@ import { applyVerdict } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
 import {
   cancel,
+  cancelEffect,
   canGiveBack,
   claim,
   claimPredicate,
@@ -448,11 +449,12 @@ export class FileStore implements JournalStore {
       const found = this.locate(doc, id);
       if (!found) return null;
       const { task } = found;
-      if (isFinal(task.status)) return { task, effect: "final" as const };
+      const effect = cancelEffect(task);
+      if (effect === "final") return { task, effect };
       const next = cancel(task, now);
       if (found.cold && next !== task) this.leaveCold(doc, id);
       if (next !== task) this.put(doc, tx, next);
-      return { task: next, effect: task.status === "running" ? ("requested" as const) : ("cancelled" as const) };
+      return { task: next, effect };
     });
   }
 

@@ -6,7 +6,7 @@ import { compareNewestFinished, listed } from "../core/list-order.ts";
 import { applyVerdict, isSameHolder, type TickHolder } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
 import { createTask, finishedTime, isFinal, type NewTask, type TaskRecord, type WorkerRef } from "../core/task.ts";
-import { cancel, canGiveBack, claim, giveBack, isHeldBy, mayClaimAhead, pickFirst, promote, rerun, settle, type TryOutcome } from "../core/transitions.ts";
+import { cancel, cancelEffect, canGiveBack, claim, giveBack, isHeldBy, mayClaimAhead, pickFirst, promote, rerun, settle, type TryOutcome } from "../core/transitions.ts";
 import { isDemand, isOnHost, isReservationExpired, retirement, wantsWorker, type WorkerSlot } from "../core/workers.ts";
 import { LeaseLostError } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
@@ -226,9 +226,9 @@ export class MemoryStore implements JournalStore {
     return this.run((changed) => {
       const task = this.tasks.get(id);
       if (!task) return null;
-      if (isFinal(task.status)) return { task: copy(task), effect: "final" as const };
+      const effect = cancelEffect(task);
       const next = cancel(task, now);
-      return { task: next === task ? copy(task) : this.put(changed, next), effect: task.status === "running" ? ("requested" as const) : ("cancelled" as const) };
+      return { task: next === task ? copy(task) : this.put(changed, next), effect };
     });
   }
 

@@ -4,7 +4,7 @@
 // transitions, recovery verdicts, slot demand, list order), and facts only a host can know (is
 // that process alive? what does its beat file say?) are gathered by the caller beforehand, from
 // what `survey` returns, and passed in as verdicts. Killing a process happens outside the store.
-import type { ClaimFilter, TryOutcome } from "../core/transitions.ts";
+import type { CancelEffect, ClaimFilter, TryOutcome } from "../core/transitions.ts";
 import type { TickHolder, TryVerdict } from "../core/recovery.ts";
 import type { NewTask, TaskRecord, TaskStatus, WorkerRef } from "../core/task.ts";
 import type { WorkerSlot } from "../core/workers.ts";
@@ -76,8 +76,7 @@ export interface RecoverResult {
   promoted: string[];
 }
 
-/** What `cancel` did: ended a task that was not running, asked a running one to stop, or found it final. */
-export type CancelEffect = "cancelled" | "requested" | "final";
+export type { CancelEffect } from "../core/transitions.ts";
 
 export interface RemoveResult {
   removed: TaskRecord[];
