@@ -156,5 +156,8 @@ export class LocalClient implements api.Client {
 
   async close(): Promise<void> {
     this.closing.abort();
+    const session = this.session;
+    this.session = null;
+    if (session) await (await session).store.close();
   }
 }

@@ -5,7 +5,7 @@ import { isFinal, type TaskRecord } from "../core/task.ts";
 import { forcedOutcome, OUTSIDE_FORCE_MARGIN_MS } from "../core/transitions.ts";
 import { TaskNotFoundError, UsageError } from "../errors.ts";
 import { removeTaskFiles } from "../host/home.ts";
-import { terminate } from "../host/process-identity.ts";
+import { forceTry } from "../worker/recovery.ts";
 import { startWorkerIfNeeded } from "../worker/spawn.ts";
 import { checkTaskId, getTask, getTasks, type Session } from "./session.ts";
 
@@ -21,7 +21,7 @@ async function awaitStop(session: Session, requested: TaskRecord): Promise<TaskR
     const task = await getTask(session, requested.id);
     if (task.status !== "running" || task.lease !== requested.lease) return task;
     if (Date.now() >= forceAt) {
-      const forced = await store.forceEnd(task.id, task.lease!, forcedOutcome(task, "cancelled", graceMs), new Date(), terminate);
+      const forced = await forceTry(store, task, forcedOutcome(task, "cancelled", graceMs), new Date());
       if (forced === null) return getTask(session, requested.id);
       await startWorkerIfNeeded(config, store);
       return forced;

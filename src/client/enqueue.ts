@@ -8,7 +8,7 @@ import type { NewTask, RetryPolicy, TaskRecord } from "../core/task.ts";
 import type { ExecutorFile } from "../executor/discover.ts";
 import { executorSettings } from "../executor/settings-cache.ts";
 import { ensurePrivateDir } from "../host/home.ts";
-import { liveness } from "../host/process-identity.ts";
+import { slotRequest } from "../worker/recovery.ts";
 import type { Session } from "./session.ts";
 
 export interface EnqueuePlan {
@@ -36,6 +36,8 @@ export async function enqueue(session: Session, executor: ExecutorFile, contexts
   const settings = await executorSettings(executor, homeExists ? config.home : null);
   const defaults = taskDefaults(settings, config);
   const retry = plan.retry ?? defaults.retry;
+  // Which slots this host has and which of them are dead: gathered before the transaction, which takes facts only.
+  const workers = plan.worker && config.worker ? await slotRequest(store, config) : null;
   // A task is created when it is stored, not when the call began: loading the executor's
   // settings may have taken a module import, and a delay counts from here.
   const storedAt = new Date();
@@ -48,12 +50,7 @@ export async function enqueue(session: Session, executor: ExecutorFile, contexts
     timeoutMs: defaults.timeoutMs,
     runAt: dueAt,
   }));
-  const startWorker = plan.worker && config.worker;
-  const { tasks, workerSlot } = await store.enqueue(inputs, storedAt, {
-    maxWorkers: startWorker ? config.concurrency : null,
-    liveness,
-    scheduleWindowMs: config.timings.scheduleWindowMs,
-  });
+  const { tasks, workerSlot } = await store.enqueue(inputs, storedAt, workers);
   if (workerSlot) {
     // Imported only when a worker must start: `run` with a worker already running skips it.
     const { spawnWorker } = await import("../worker/spawn.ts");

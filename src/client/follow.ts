@@ -5,7 +5,7 @@
 import { ACTIVE_STATUSES, isFinal, type TaskRecord } from "../core/task.ts";
 import { isDueWithin, isRunnable } from "../core/transitions.ts";
 import type { JournalStore } from "../journal/store.ts";
-import { recoverOptions } from "../worker/recover-options.ts";
+import { recoverNow } from "../worker/recovery.ts";
 import { getTask, type Session } from "./session.ts";
 import { workerGone } from "./worker-gone.ts";
 
@@ -112,7 +112,7 @@ class Keeper {
       const dead = entries.filter((e) => workerGone(e.task));
       if (dead.length > 0) {
         // Its journal write brings the refresh that shows the outcome, and calls this again.
-        await store.recover(new Date(), recoverOptions(config));
+        await recoverNow(store, config);
         for (const e of dead) this.note(`the worker running ${e.task.id} (pid ${e.task.worker!.pid}) is gone; its try was recovered`);
         this.wantWorker = true;
         return;

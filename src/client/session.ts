@@ -3,7 +3,7 @@
 import { loadConfig, type Config, type LocationFlags } from "../config/config.ts";
 import { isTaskId, type TaskRecord } from "../core/task.ts";
 import { TaskNotFoundError, UsageError } from "../errors.ts";
-import { openJournal } from "../journal/open.ts";
+import { openStore as openJournalStore } from "../journal/open.ts";
 import type { JournalStore } from "../journal/store.ts";
 
 export interface Session {
@@ -11,8 +11,9 @@ export interface Session {
   store: JournalStore;
 }
 
-export async function openStore(config: Config): Promise<JournalStore> {
-  return openJournal(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs });
+/** The store `config` names, opened (the one place a store is opened). */
+export function openStore(config: Config): Promise<JournalStore> {
+  return openJournalStore(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs });
 }
 
 export async function openSession(flags: LocationFlags): Promise<Session> {

@@ -4,9 +4,9 @@
 // task whose timeout outlasts it.
 import type { TaskRecord } from "../core/task.ts";
 import { removeTaskFiles } from "../host/home.ts";
-import { currentProcess, liveness } from "../host/process-identity.ts";
+import { currentProcess } from "../host/process-identity.ts";
 import type { TickHolder } from "../journal/store.ts";
-import { recoverOptions } from "../worker/recover-options.ts";
+import { recoverNow, takeTickMutex } from "../worker/recovery.ts";
 import { Runner } from "../worker/runner.ts";
 import { startWorkerIfNeeded } from "../worker/spawn.ts";
 import type { Session } from "./session.ts";
@@ -67,14 +67,14 @@ export async function tick(session: Session, budgetMs: number, options: TickOpti
     // Only for a holder on another host, whose process cannot be checked.
     expiresAt: new Date(until + config.timings.cancelGraceMs + config.timings.heartbeatTimeoutMs).toISOString(),
   };
-  const other = await store.acquireTick(holder, liveness, new Date());
+  const other = await takeTickMutex(store, holder, new Date());
   if (other) return { heldBy: { pid: other.process.pid, host: other.process.host, since: other.since }, notRun: [] };
   // One try or slice per task per tick: paused and new tasks share the budget (iTop's round-robin).
   const runner = new Runner({ config, store, until, exitWhenIdle: true, oncePerTask: true });
   const onAbort = () => runner.stop(String(signal!.reason));
   signal?.addEventListener("abort", onAbort);
   try {
-    await store.recover(new Date(), recoverOptions(config));
+    await recoverNow(store, config);
     await prune(session, new Date());
     const notRun = await handOverTooLong(session, budgetMs);
     for (const { task, reason } of notRun) options.onNotRun?.(task, reason);

@@ -142,6 +142,11 @@ export function createTask(id: string, input: NewTask, now: Date, maxTries: numb
   };
 }
 
+/** When a final task finished (ms since the epoch): what retention and `remove --finished --older-than` go by. */
+export function finishedTime(task: Pick<TaskRecord, "finishedAt" | "createdAt">): number {
+  return Date.parse(task.finishedAt ?? task.createdAt);
+}
+
 /** The record as `--json` prints it: the lease token stays private to workers. */
 export function publicRecord(task: TaskRecord): Omit<TaskRecord, "lease"> {
   const { lease: _lease, ...rest } = task;

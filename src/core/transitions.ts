@@ -26,17 +26,36 @@ export function isDueWithin(task: TaskRecord, now: Date, windowMs: number): bool
 }
 
 /**
+ * Which tasks a claim may take besides claim order, declaratively (a store can put it in a WHERE
+ * clause): a tick passes over tasks it already ran (one try or slice each) and those whose timeout
+ * outlasts what is left of its budget.
+ */
+export interface ClaimFilter {
+  excludeIds?: readonly string[];
+  /** Only tasks with no timeout or one of at most this many ms. */
+  maxTimeoutMs?: number;
+}
+
+/** The filter as a predicate, for stores that hold their tasks in memory; null when it lets every task through. */
+export function claimPredicate(filter: ClaimFilter | undefined): ((task: TaskRecord) => boolean) | null {
+  if (!filter || (filter.excludeIds === undefined && filter.maxTimeoutMs === undefined)) return null;
+  const excluded = new Set(filter.excludeIds ?? []);
+  const { maxTimeoutMs } = filter;
+  return (task) => !excluded.has(task.id) && (maxTimeoutMs === undefined || task.timeoutMs === null || task.timeoutMs <= maxTimeoutMs);
+}
+
+/**
  * Claim order, iTop's: tries due again after a failure or a dead worker first, then paused tasks
  * (the longest paused first, so several share the workers round-robin), then new work; oldest
- * first within each. Tasks whose serial key is busy wait, and so do those `accept` turns down
- * (a tick skips tasks whose timeout outlasts its budget, and gives each task one slice).
+ * first within each. Tasks whose serial key is busy wait, and so do those the filter turns down.
  */
-export function pickNext(tasks: readonly TaskRecord[], now: Date, accept?: (task: TaskRecord) => boolean): TaskRecord | undefined {
-  return pickFirst(tasks, now, 1, accept)[0];
+export function pickNext(tasks: readonly TaskRecord[], now: Date, filter?: ClaimFilter): TaskRecord | undefined {
+  return pickFirst(tasks, now, 1, filter)[0];
 }
 
 /** The first `count` tasks in claim order (see pickNext), in one pass over `tasks`. */
-export function pickFirst(tasks: readonly TaskRecord[], now: Date, count: number, accept?: (task: TaskRecord) => boolean): TaskRecord[] {
+export function pickFirst(tasks: readonly TaskRecord[], now: Date, count: number, filter?: ClaimFilter): TaskRecord[] {
+  const accept = claimPredicate(filter);
   // Called on every claim over the whole active set (10,000s queued): one cheap look per task, and
   // the busy serial keys only looked for when a task that would be taken has one.
   let busy: Set<string> | undefined;
@@ -45,7 +64,6 @@ export function pickFirst(tasks: readonly TaskRecord[], now: Date, count: number
     if (!isRunnable(task, now)) continue;
     if (best.length === count && compareClaimOrder(task, best[count - 1]!) >= 0) continue;
     if (task.serialKey !== null && (busy ??= busySerialKeys(tasks)).has(task.serialKey)) continue;
-    // Asked last, and only of a task that would be taken: `accept` may cost more than the order.
     if (accept && !accept(task)) continue;
     let at = best.length;
     while (at > 0 && compareClaimOrder(task, best[at - 1]!) < 0) at -= 1;
@@ -179,6 +197,11 @@ export function isFreshPlain(task: TaskRecord): boolean {
   return task.status === "queued" && task.tries === 0 && task.serialKey === null && task.step === null;
 }
 
+/** Whether a claim that already took `taken` tasks may take `task` too: ahead of its start only what can be given back as it was. */
+export function mayClaimAhead(taken: number, task: TaskRecord): boolean {
+  return taken === 0 || isFreshPlain(task);
+}
+
 /** A claimed first try that never started (a worker's local queue): queued as before the claim, no try counted. */
 export function canGiveBack(task: TaskRecord): boolean {
   return task.status === "running" && task.tries === 1 && task.history.length === 1 && task.step === null;
@@ -218,6 +241,14 @@ export function cancel(task: TaskRecord, now: Date): TaskRecord {
   if (isFinal(task.status)) return task;
   if (task.status === "running") return task.cancelRequestedAt ? task : { ...task, cancelRequestedAt: now.toISOString() };
   return settle(task, { kind: "cancelled", message: "cancelled" }, now);
+}
+
+/** What `bgtask cancel` does to a task: ends one that is not running, asks a running one to stop, or finds it final. */
+export type CancelEffect = "cancelled" | "requested" | "final";
+
+export function cancelEffect(task: TaskRecord): CancelEffect {
+  if (isFinal(task.status)) return "final";
+  return task.status === "running" ? "requested" : "cancelled";
 }
 
 /** `bgtask retry`: a final task queued again for one more try at least; its count goes on. */

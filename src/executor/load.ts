@@ -1,5 +1,6 @@
 // Imports an executor module and checks what it exports. JavaScript goes through import();
-// TypeScript through jiti, imported only when a .ts file is loaded, because it costs ~60 ms.
+// TypeScript through jiti, imported only when a .ts file is loaded: it is costly to import
+// (docs/README-performance.md).
 import { pathToFileURL } from "node:url";
 import { UsageError } from "../errors.ts";
 import { tryParseDuration } from "../core/duration.ts";

@@ -1,6 +1,6 @@
 // What `run` needs to know about an executor (its retry policy, timeout, serial key), remembered
-// per file so that enqueueing does not import the module every time: a TypeScript executor costs
-// ~120 ms to load through jiti, more than the rest of `bgtask run`. An entry is used only while
+// per file so that enqueueing does not import the module every time: loading a TypeScript executor
+// through jiti costs more than the rest of `bgtask run` (docs/README-performance.md). An entry is used only while
 // the file's size and mtime are unchanged, and never for a `serialKey` function, which needs the
 // module. A module that loads once is assumed to load again; if it stops (a broken import), the
 // worker reports it on the task.

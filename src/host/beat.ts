@@ -1,9 +1,8 @@
 // A worker's (or tick's) pulse outside the journal: a file per process under <home>/beats whose
 // mtime its supervisor thread renews every heartbeat interval. The heartbeat in the journal needs
-// the journal lock, and a lock queued behind hundreds of writers on a loaded machine kept a live
-// worker silent for 41 s, past the heartbeat timeout: its try was failed as "dead" (stress test
-// C1). The file needs no lock; a frozen process (SIGSTOP, a suspended VM) stops renewing it too,
-// so recovery still ends its try.
+// the journal lock, which on a loaded machine can queue a live worker's heartbeat past the
+// heartbeat timeout (docs/README-performance.md). The file needs no lock; a frozen process
+// (SIGSTOP, a suspended VM) stops renewing it too, so recovery still ends its try.
 import { closeSync, constants, openSync, readdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";

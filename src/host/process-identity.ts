@@ -2,7 +2,10 @@
 // Used to decide whether a worker recorded in the journal is still alive.
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import type { Liveness } from "../core/recovery.ts";
 import type { WorkerRef } from "../core/task.ts";
+
+export type { Liveness };
 
 function tryRead(path: string): string | null {
   try {
@@ -59,8 +62,6 @@ function pidExists(pid: number): boolean {
   }
 }
 
-export type Liveness = "alive" | "dead" | "unknown";
-
 /**
  * Whether the process a record names is still the one that wrote it. "unknown" for another host,
  * where only the heartbeat can tell.
@@ -84,6 +85,11 @@ function sigkill(target: number): void {
   }
 }
 
+/** Whether terminate can act on the process `ref` names: one of this host's, gone, or alive with a start time to check it by. */
+export function canTerminate(ref: WorkerRef, state: Liveness = liveness(ref)): boolean {
+  return state === "dead" || (state === "alive" && ref.startTime !== null);
+}
+
 /** "killed": signalled; "gone": it had exited; "unverifiable": another host, or no start time to check, so left alone. */
 export type Termination = "killed" | "gone" | "unverifiable";
 
@@ -97,8 +103,8 @@ export type Termination = "killed" | "gone" | "unverifiable";
  * is the one race left, as with any pid-based tool; Node has no pidfd to close it.
  */
 export function terminate(ref: WorkerRef): Termination {
-  if (ref.host !== hostname()) return "unverifiable";
   const state = liveness(ref);
+  if (!canTerminate(ref, state)) return "unverifiable";
   if (state === "dead") {
     const sameBoot = ref.bootId !== null && ref.bootId === bootId();
     const holder = readStat(ref.pid);
@@ -106,7 +112,6 @@ export function terminate(ref: WorkerRef): Termination {
     if (sameBoot && groupIsItsOwn) sigkill(-ref.pid);
     return "gone";
   }
-  if (state !== "alive" || ref.startTime === null) return "unverifiable";
   sigkill(readStat(ref.pid)?.processGroup === ref.pid ? -ref.pid : ref.pid);
   return "killed";
 }

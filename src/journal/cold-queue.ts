@@ -8,7 +8,7 @@ import { compareIds } from "../core/transitions.ts";
 import type { TaskRecord } from "../core/task.ts";
 import { JournalCorruptError } from "../errors.ts";
 import { parseJsonLine } from "./durable-file.ts";
-import { openForReading } from "./history.ts";
+import { openForReading } from "./archive.ts";
 import { checkTask, type ColdQueue } from "./schema.ts";
 
 const PIECE = 256 * 1024;

@@ -3,7 +3,7 @@
 // index entry). Reads only, takes no lock, and works on a journal every other command refuses.
 import { existsSync, readdirSync } from "node:fs";
 import { basename } from "node:path";
-import { indexPathOf, readIndexFile } from "./history-index.ts";
+import { indexPathOf, readIndexFile } from "./archive-index.ts";
 import { salvage, type HistoryLine, type Salvage } from "./salvage.ts";
 
 export interface FileReport {

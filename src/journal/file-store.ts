@@ -6,61 +6,58 @@ import { readdirSync, unlinkSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { NewTask, TaskRecord, WorkerRef } from "../core/task.ts";
 import { createTask, isFinal } from "../core/task.ts";
+import { compareNewestFinished, finalsWanted, listed } from "../core/list-order.ts";
+import { applyVerdict } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
 import {
   cancel,
+  cancelEffect,
   canGiveBack,
   claim,
+  claimPredicate,
   compareClaimOrder,
   compareIds,
   giveBack,
-  isDueWithin,
-  isFreshPlain,
   isHeldBy,
-  isRunnable,
-  OUTSIDE_FORCE_MARGIN_MS,
-  overdueOutcome,
+  mayClaimAhead,
   pickFirst,
-  pickNext,
   promote,
-  recoverFromDeadWorker,
   rerun,
   settle,
+  type ClaimFilter,
   type TryOutcome,
 } from "../core/transitions.ts";
+import { isDemand, isOnHost, isReservationExpired, retirement, wantsWorker } from "../core/workers.ts";
 import { LeaseLostError } from "../errors.ts";
 import { watchFolder } from "../host/file-watch.ts";
 import { uniqueName } from "../host/unique-name.ts";
 import { fsyncDir, appendLines } from "./durable-file.ts";
-import { entryTime, firstLine, isTombstone, linesBackwards, parseHistoryLine } from "./history.ts";
-import { findIndexed, indexAppended, indexPathOf } from "./history-index.ts";
+import { entryTime, firstLine, isTombstone, linesBackwards, parseHistoryLine } from "./archive.ts";
+import { findIndexed, indexAppended, indexPathOf } from "./archive-index.ts";
+import { ChangeCursor } from "./change-ids.ts";
 import { JournalFiles, type Transaction } from "./journal-files.ts";
 import { ColdReader, type ColdLine } from "./cold-queue.ts";
-import { giveBackTick, takeTick } from "./tick-mutex.ts";
+import { giveBackTick, readTick, takeTick } from "./tick-mutex.ts";
 import type { LockSettings } from "./lock.ts";
-import { emptyQueue, JOURNAL_VERSION, QUEUE_FILE, type ColdQueue, type JournalDoc, type WorkerSlot } from "./schema.ts";
+import { emptyQueue, JOURNAL_VERSION, QUEUE_FILE, type ColdQueue, type JournalDoc } from "./schema.ts";
 import type {
   CancelEffect,
-  ClaimOptions,
-  EnqueueOptions,
+  ChangeListener,
   EnqueueResult,
   Exchange,
   ExchangeResult,
   JournalStore,
   ListFilter,
-  LivenessCheck,
-  RecoverOptions,
+  Recovery,
   RecoverResult,
   RemoveResult,
   RetireResult,
+  SlotRequest,
+  Survey,
   TaskReport,
-  TerminateProcess,
   TickHolder,
   TryControl,
 } from "./store.ts";
-
-/** A reserved slot whose worker never registered is given up after this long. */
-const SLOT_RESERVATION_MS = 15_000;
 
 /**
  * Past this many active tasks, new plain ones (queued now, no serial key) go to the cold queue:
@@ -69,7 +66,7 @@ const SLOT_RESERVATION_MS = 15_000;
  */
 const HOT_LIMIT = 1_000;
 
-/** Cold tasks a claim moves into the active set, at most, when `accept` refuses them (a tick's budget). */
+/** Cold tasks a claim moves into the active set, at most, when its filter refuses them (a tick's budget). */
 const MAX_REFUSED_COLD = 100;
 
 /** Tasks waiting in the cold queue. */
@@ -86,14 +83,13 @@ function pastHead(queue: ColdQueue, head: ColdLine): ColdQueue {
   return { ...queue, offset: head.next, count: queue.count - 1, skip: queue.skip.filter((id) => id !== head.task.id) };
 }
 
-export class FileJournal implements JournalStore {
+export class FileStore implements JournalStore {
   readonly home: string;
   readonly location: string;
   private readonly files: JournalFiles;
   private readonly cold: ColdReader;
-  private lastPoll: { version: string; id: string; lease: string; control: TryControl } | null = null;
-  /** When (the clock claims pass in) a claim last ran recovery: see ClaimOptions.recoverEveryMs. */
-  private recoveredAt = -Infinity;
+  private lastControl: { version: string; id: string; lease: string; control: TryControl } | null = null;
+  private readonly watches = new Set<{ close(): void }>();
 
   constructor(home: string, lockSettings: LockSettings) {
     this.home = home;
@@ -112,8 +108,8 @@ export class FileJournal implements JournalStore {
     return this.files.transact(mutate, false);
   }
 
-  private snapshot(): Promise<JournalDoc> {
-    return this.files.read();
+  private snapshot(cached = false): Promise<JournalDoc> {
+    return this.files.read(cached);
   }
 
   // ---- helpers over the active set ---------------------------------------------------------
@@ -138,80 +134,49 @@ export class FileJournal implements JournalStore {
     return task;
   }
 
-  private pruneSlots(doc: JournalDoc, now: Date, liveness: LivenessCheck): WorkerSlot[] {
-    const live = doc.workers.filter((slot) =>
-      slot.process === null
-        ? now.getTime() - Date.parse(slot.reservedAt) < SLOT_RESERVATION_MS
-        : liveness(slot.process) !== "dead",
-    );
+  /** Frees the slots whose reservation expired and those the caller found dead. */
+  private pruneSlots(doc: JournalDoc, now: Date, deadSlots: readonly string[]): void {
+    const dead = new Set(deadSlots);
+    const live = doc.workers.filter((slot) => !isReservationExpired(slot, now) && !dead.has(slot.slot));
     if (live.length !== doc.workers.length) doc.workers = live;
-    return live;
   }
 
-  /**
-   * Ends the tries of workers that died (or went silent past the heartbeat timeout), forces tries
-   * that outlived their cancel or timeout, and queues scheduled tasks whose time has come.
-   */
-  private recoverAll(doc: JournalDoc, tx: Transaction, now: Date, options: RecoverOptions): RecoverResult {
+  /** Applies the caller's verdicts under their leases, frees dead slots, and queues scheduled tasks whose time has come. */
+  private applyRecovery(doc: JournalDoc, tx: Transaction, now: Date, recovery: Recovery): RecoverResult {
     const result: RecoverResult = { recovered: [], forced: [], promoted: [] };
-    // Only running and scheduled tasks can change; found first, so the set is neither copied nor
-    // changed while it is walked.
-    const candidates = doc.tasks.filter((task) => task.status === "running" || task.status === "scheduled");
-    for (const task of candidates) {
-      if (task.status === "scheduled") {
-        const promoted = promote(task, now);
-        if (promoted !== task) {
-          this.put(doc, tx, promoted);
-          result.promoted.push(task.id);
-        }
-        continue;
-      }
-      if (task.status !== "running" || task.worker === null) continue;
-      const state = options.liveness(task.worker);
-      let silentMs = task.heartbeatAt ? now.getTime() - Date.parse(task.heartbeatAt) : Infinity;
-      // The beat outside the journal is asked only when the journal's heartbeat is stale.
-      const beat = silentMs > options.heartbeatTimeoutMs ? options.lastBeat?.(task.worker) : null;
-      if (beat != null) silentMs = Math.min(silentMs, now.getTime() - beat);
-      const lost = state === "dead" ? "its process is gone" : silentMs > options.heartbeatTimeoutMs ? `no heartbeat for ${Math.round(silentMs / 1000)}s` : null;
-      if (lost !== null) {
-        // Its executor's children may outlive it in its process group: stop them before a new try.
-        if (state === "dead") options.terminate?.(task.worker);
-        // Alive but silent (stopped, hung, cut off): not killed; its lease fences it if it wakes up.
-        this.put(doc, tx, this.neverStarted(task, options) ? giveBack(task, now) : recoverFromDeadWorker(task, now, lost));
-        result.recovered.push(task.id);
-      } else if (options.terminate) {
-        const outcome = overdueOutcome(task, now, options.graceMs, OUTSIDE_FORCE_MARGIN_MS);
-        if (outcome && options.terminate(task.worker) !== "unverifiable") {
-          this.put(doc, tx, settle(task, outcome, now));
-          result.forced.push(task.id);
-        }
-      }
+    // Found before the verdicts, as they were: a try just recovered shows as scheduled until the next pass.
+    const scheduled = doc.tasks.filter((t) => t.status === "scheduled");
+    for (const { id, lease, verdict } of recovery.verdicts) {
+      const task = doc.tasks.find((t) => t.id === id);
+      if (!task || !isHeldBy(task, lease)) continue;
+      this.put(doc, tx, applyVerdict(task, verdict, now));
+      (verdict.kind === "overdue" ? result.forced : result.recovered).push(id);
     }
+    for (const task of scheduled) {
+      const promoted = promote(task, now);
+      if (promoted === task) continue;
+      this.put(doc, tx, promoted);
+      result.promoted.push(task.id);
+    }
+    this.pruneSlots(doc, now, recovery.deadSlots);
     return result;
   }
 
-  /** A lost worker's first try that its beat file shows it never started: claimed ahead into its local queue. */
-  private neverStarted(task: TaskRecord, options: RecoverOptions): boolean {
-    if (!canGiveBack(task) || task.worker === null) return false;
-    const started = options.startedTask?.(task.worker) ?? null;
-    return started !== null && started !== task.id;
-  }
-
-  /** Reserves a slot for one more worker when fewer are alive than `maxWorkers` and than there is work. */
-  private reserveSlot(doc: JournalDoc, now: Date, options: EnqueueOptions, enqueuedCold = 0): string | null {
-    if (options.maxWorkers === null) return null;
-    const live = this.pruneSlots(doc, now, options.liveness);
-    const demand = doc.tasks.filter((t) => t.status === "running" || isRunnable(t, now) || isDueWithin(t, now, options.scheduleWindowMs)).length + coldCount(doc.queue) + enqueuedCold;
-    if (live.length >= options.maxWorkers || live.length >= demand) return null;
+  /** Reserves a slot for one more worker when core's wantsWorker says so. */
+  private reserveSlot(doc: JournalDoc, now: Date, request: SlotRequest, enqueuedCold = 0): string | null {
+    this.pruneSlots(doc, now, request.deadSlots);
+    const onHost = doc.workers.filter((slot) => isOnHost(slot, request.host)).length;
+    const demand = doc.tasks.filter((t) => isDemand(t, now, request.scheduleWindowMs)).length + coldCount(doc.queue) + enqueuedCold;
+    if (!wantsWorker(onHost, doc.workers.length, request.maxWorkers, demand)) return null;
     const slot = uniqueName();
-    doc.workers.push({ slot, reservedAt: now.toISOString(), process: null });
+    doc.workers.push({ slot, host: request.host, reservedAt: now.toISOString(), process: null });
     return slot;
   }
 
   /** Runs a read against a snapshot, again on a fresh one if a compaction removed the history file meanwhile. */
-  private async withSnapshot<T>(reader: (doc: JournalDoc) => T): Promise<T> {
+  private async withSnapshot<T>(reader: (doc: JournalDoc) => T, cached = false): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const doc = await this.snapshot();
+      const doc = await this.snapshot(cached);
       try {
         return reader(doc);
       } catch (error) {
@@ -224,7 +189,7 @@ export class FileJournal implements JournalStore {
 
   // ---- JournalStore ------------------------------------------------------------------------
 
-  async enqueue(tasks: readonly NewTask[], now: Date, options: EnqueueOptions): Promise<EnqueueResult> {
+  async enqueue(tasks: readonly NewTask[], now: Date, workers: SlotRequest | null): Promise<EnqueueResult> {
     let usedUp: string | null = null;
     const result = await this.transact((doc, tx) => {
       usedUp = null;
@@ -245,7 +210,7 @@ export class FileJournal implements JournalStore {
         }
       }
       // The cold tasks are counted into the queue as they are appended, after this.
-      return { tasks: created, workerSlot: this.reserveSlot(doc, now, options, tx.cold.length) };
+      return { tasks: created, workerSlot: workers === null ? null : this.reserveSlot(doc, now, workers, tx.cold.length) };
     });
     if (usedUp !== null) this.removeSegment(usedUp);
     return result;
@@ -260,10 +225,11 @@ export class FileJournal implements JournalStore {
   }
 
   /**
-   * The cold queue's first task that may be claimed, passing over those that left it; one `accept`
-   * refuses waits in the active set instead, where every claim sees it.
+   * The cold queue's first task that may be claimed, passing over those that left it; one the
+   * filter refuses waits in the active set instead, where every claim sees it.
    */
-  private coldHead(doc: JournalDoc, tx: Transaction, accept: ClaimOptions["accept"]): ColdLine | null {
+  private coldHead(doc: JournalDoc, tx: Transaction, filter: ClaimFilter | undefined): ColdLine | null {
+    const accept = claimPredicate(filter);
     for (let refused = 0; refused < MAX_REFUSED_COLD; ) {
       const head = this.cold.head(doc.queue);
       if (head === null) return null;
@@ -280,11 +246,7 @@ export class FileJournal implements JournalStore {
     return null;
   }
 
-  async claimNext(slot: string, worker: WorkerRef, now: Date, options: ClaimOptions): Promise<TaskRecord | null> {
-    return (await this.exchange(worker, now, options, { ends: [], giveBack: [], claim: 1 })).next[0] ?? null;
-  }
-
-  exchange(worker: WorkerRef, now: Date, options: ClaimOptions, exchange: Exchange): Promise<ExchangeResult> {
+  exchange(worker: WorkerRef, now: Date, exchange: Exchange): Promise<ExchangeResult> {
     return this.transactUnsynced((doc, tx) => {
       const byId = new Map(doc.tasks.map((t) => [t.id, t]));
       const held = (id: string, lease: string) => {
@@ -302,31 +264,23 @@ export class FileJournal implements JournalStore {
         const task = held(id, lease);
         if (task && canGiveBack(task)) this.put(doc, tx, giveBack(task, now));
       }
-      if (settled.includes(null) || exchange.claim < 1) return { settled, next: [] };
-      return { settled, next: this.claimIn(doc, tx, worker, now, options, exchange.claim) };
+      // After the ends: the caller's own tries among them are no longer its verdicts' to judge.
+      const recovered = exchange.recovery ? this.applyRecovery(doc, tx, now, exchange.recovery) : null;
+      if (settled.includes(null) || exchange.claim < 1) return { settled, next: [], recovered };
+      return { settled, next: this.claimIn(doc, tx, worker, now, exchange.filter, exchange.claim), recovered };
     });
   }
 
-  private claimIn(doc: JournalDoc, tx: Transaction, worker: WorkerRef, now: Date, options: ClaimOptions, max: number): TaskRecord[] {
-    const sinceRecovery = now.getTime() - this.recoveredAt;
-    // A clock set back counts as due.
-    const recoveryDue = options.recoverEveryMs === undefined || sinceRecovery >= options.recoverEveryMs || sinceRecovery < 0;
-    if (recoveryDue) this.recoverForClaim(doc, tx, now, options);
-    let hot = pickFirst(doc.tasks, now, max, options.accept);
-    // A worker about to idle looks for lost tries first: one may be the work it is waiting for.
-    if (hot.length === 0 && coldCount(doc.queue) === 0 && !recoveryDue) {
-      this.recoverForClaim(doc, tx, now, options);
-      hot = pickFirst(doc.tasks, now, max, options.accept);
-    }
+  private claimIn(doc: JournalDoc, tx: Transaction, worker: WorkerRef, now: Date, filter: ClaimFilter | undefined, max: number): TaskRecord[] {
+    const hot = pickFirst(doc.tasks, now, max, filter);
     // The active set's first ones (found in one pass) and the cold queue's, merged in claim order.
     const claimed: TaskRecord[] = [];
     let taken = 0;
     while (claimed.length < max) {
-      const head = this.coldHead(doc, tx, options.accept);
+      const head = this.coldHead(doc, tx, filter);
       const fromHot = hot[taken] !== undefined && (head === null || compareClaimOrder(hot[taken]!, head.task) < 0);
       const next = fromHot ? hot[taken]! : head?.task;
-      // Ahead of its start only what can be given back as it was: a first try, no serial key, no steps.
-      if (next === undefined || (claimed.length > 0 && !isFreshPlain(next))) break;
+      if (next === undefined || !mayClaimAhead(claimed.length, next)) break;
       if (fromHot) taken += 1;
       else doc.queue = pastHead(doc.queue, head!);
       const task = claim(next, worker, uniqueName(), now);
@@ -334,12 +288,6 @@ export class FileJournal implements JournalStore {
       claimed.push(task);
     }
     return claimed;
-  }
-
-  private recoverForClaim(doc: JournalDoc, tx: Transaction, now: Date, options: ClaimOptions): void {
-    this.recoverAll(doc, tx, now, options);
-    this.pruneSlots(doc, now, options.liveness);
-    this.recoveredAt = now.getTime();
   }
 
   report(id: string, lease: string, report: TaskReport, now: Date): Promise<void> {
@@ -366,20 +314,15 @@ export class FileJournal implements JournalStore {
     return this.transactUnsynced((doc, tx) => {
       const entry = doc.workers.find((w) => w.slot === slot);
       if (entry) entry.process = worker;
-      else doc.workers.push({ slot, reservedAt: now.toISOString(), process: worker });
+      else doc.workers.push({ slot, host: worker.host, reservedAt: now.toISOString(), process: worker });
     });
   }
 
   retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult> {
     return this.transactUnsynced((doc, tx) => {
-      if (pickNext(doc.tasks, now) || coldCount(doc.queue) > 0) return { retired: false, nextDueAt: null };
-      const dueSoon = doc.tasks
-        .filter((t) => isDueWithin(t, now, scheduleWindowMs))
-        .map((t) => t.nextRunAt!)
-        .sort()[0];
-      if (dueSoon) return { retired: false, nextDueAt: dueSoon };
-      doc.workers = doc.workers.filter((w) => w.slot !== slot);
-      return { retired: true, nextDueAt: null };
+      const result = retirement(doc.tasks, now, scheduleWindowMs, coldCount(doc.queue) > 0);
+      if (result.retired) doc.workers = doc.workers.filter((w) => w.slot !== slot);
+      return result;
     });
   }
 
@@ -406,8 +349,18 @@ export class FileJournal implements JournalStore {
     doc.queue = { ...doc.queue, skip: [...doc.queue.skip, id] };
   }
 
-  watchChanges(onChange: () => void): { close(): void } {
-    return watchFolder(this.home, (name) => /^journal\.(json|\d+\.log)$/.test(name), () => this.files.signature(), onChange);
+  /** The ids come from what the write-ahead log committed since (change-ids.ts); across a compaction it cannot tell, and says null. */
+  watchChanges(onChange: ChangeListener): { close(): void } {
+    const cursor = new ChangeCursor(this.home);
+    const watch = watchFolder(this.home, (name) => /^journal\.(json|\d+\.log)$/.test(name), () => this.files.signature(), () => onChange(cursor.changed()));
+    const handle = {
+      close: () => {
+        watch.close();
+        this.watches.delete(handle);
+      },
+    };
+    this.watches.add(handle);
+    return handle;
   }
 
   list(filter: ListFilter): Promise<TaskRecord[]> {
@@ -418,24 +371,25 @@ export class FileJournal implements JournalStore {
     const matches = (task: TaskRecord) =>
       (!filter.statuses || filter.statuses.includes(task.status)) && (!filter.executor || task.executor === filter.executor);
     const limit = filter.limit ?? Infinity;
-    const matching = doc.tasks.filter(matches);
+    if (filter.ids) {
+      const found = filter.ids.map((id) => this.find(doc, id)).filter((task): task is TaskRecord => task !== null && matches(task));
+      const finals = found.filter((t) => isFinal(t.status)).sort(compareNewestFinished);
+      return listed(found.filter((t) => !isFinal(t.status)), finals, limit);
+    }
+    const active = doc.tasks.filter(matches);
     // The cold queue's first tasks are the next in line after the active set's: no more than the limit are read.
     if ((!filter.statuses || filter.statuses.includes("queued")) && coldCount(doc.queue) > 0) {
       let taken = 0;
       for (const task of this.cold.tasks(doc.queue)) {
         if (taken >= limit) break;
         if (!matches(task)) continue;
-        matching.push(task);
+        active.push(task);
         taken += 1;
       }
     }
-    // Active tasks come first, the ones about to matter most: running and paused, then the
-    // scheduled and queued next in line; finished ones fill what the limit leaves, newest first.
-    const active = matching
-      .sort((a, b) => Number(b.status === "running" || b.status === "paused") - Number(a.status === "running" || a.status === "paused") || compareIds(a.id, b.id))
-      .slice(0, limit);
+    // The history's last lines are its newest finished tasks.
     const finals: TaskRecord[] = [];
-    const wanted = Math.max(0, limit - active.length);
+    const wanted = finalsWanted(active.length, limit);
     const wantsFinals = !filter.statuses || filter.statuses.some((s) => isFinal(s));
     if (wanted > 0 && wantsFinals) {
       const seen = new Set(doc.tasks.map((t) => t.id));
@@ -449,36 +403,41 @@ export class FileJournal implements JournalStore {
         if (finals.length >= wanted) break;
       }
     }
-    return [...active, ...finals].sort((a, b) => compareIds(a.id, b.id));
+    return listed(active, finals, limit);
   }
 
-  async poll(id: string, lease: string): Promise<TryControl> {
+  survey(host: string): Promise<Survey> {
+    // From this process's own document: a worker surveys before its claims, and `run` before its enqueue.
+    return this.withSnapshot(
+      (doc) => ({
+        running: doc.tasks.filter((t) => t.status === "running"),
+        slots: doc.workers.filter((slot) => isOnHost(slot, host)).map((slot) => ({ ...slot })),
+      }),
+      true,
+    );
+  }
+
+  async tryControl(id: string, lease: string): Promise<TryControl> {
     // Every commit grows the log or replaces journal.json: an unchanged signature means an unchanged answer.
     const version = this.files.signature();
-    const cached = this.lastPoll;
+    const cached = this.lastControl;
     if (cached?.version === version && cached.id === id && cached.lease === lease) return cached.control;
     const control = await this.withSnapshot((doc) => {
       const task = doc.tasks.find((t) => t.id === id);
       return { held: task !== undefined && isHeldBy(task, lease), cancelRequestedAt: task?.cancelRequestedAt ?? null };
     });
-    this.lastPoll = { version, id, lease, control };
+    this.lastControl = { version, id, lease, control };
     return control;
   }
 
-  recover(now: Date, options: RecoverOptions): Promise<RecoverResult> {
-    return this.transact((doc, tx) => {
-      const result = this.recoverAll(doc, tx, now, options);
-      this.pruneSlots(doc, now, options.liveness);
-      return result;
-    });
+  recover(now: Date, recovery: Recovery): Promise<RecoverResult> {
+    return this.transact((doc, tx) => this.applyRecovery(doc, tx, now, recovery));
   }
 
-  forceEnd(id: string, lease: string, outcome: TryOutcome, now: Date, terminate: TerminateProcess): Promise<TaskRecord | null> {
+  forceEnd(id: string, lease: string, outcome: TryOutcome, now: Date): Promise<TaskRecord | null> {
     return this.transact((doc, tx) => {
       const task = doc.tasks.find((t) => t.id === id);
-      // Checked and killed under the lock: the worker cannot move on to another task in between.
-      if (!task || !isHeldBy(task, lease) || task.worker === null) return null;
-      if (terminate(task.worker) === "unverifiable") return null;
+      if (!task || !isHeldBy(task, lease)) return null;
       const settled = settle(task, outcome, now);
       this.put(doc, tx, settled);
       return settled;
@@ -490,11 +449,12 @@ export class FileJournal implements JournalStore {
       const found = this.locate(doc, id);
       if (!found) return null;
       const { task } = found;
-      if (isFinal(task.status)) return { task, effect: "final" as const };
+      const effect = cancelEffect(task);
+      if (effect === "final") return { task, effect };
       const next = cancel(task, now);
       if (found.cold && next !== task) this.leaveCold(doc, id);
       if (next !== task) this.put(doc, tx, next);
-      return { task: next, effect: task.status === "running" ? ("requested" as const) : ("cancelled" as const) };
+      return { task: next, effect };
     });
   }
 
@@ -604,10 +564,10 @@ export class FileJournal implements JournalStore {
     }
   }
 
-  reserveWorker(now: Date, options: EnqueueOptions & { releasing?: string }): Promise<string | null> {
+  reserveWorker(now: Date, request: SlotRequest, releasing?: string): Promise<string | null> {
     return this.transactUnsynced((doc) => {
-      if (options.releasing !== undefined) this.dropSlot(doc, options.releasing);
-      return this.reserveSlot(doc, now, options);
+      if (releasing !== undefined) this.dropSlot(doc, releasing);
+      return this.reserveSlot(doc, now, request);
     });
   }
 
@@ -624,11 +584,21 @@ export class FileJournal implements JournalStore {
     return this.transactUnsynced(() => fn());
   }
 
-  acquireTick(holder: TickHolder, liveness: LivenessCheck, now: Date): Promise<TickHolder | null> {
-    return this.underLock(() => takeTick(this.home, holder, liveness, now));
+  tickHolder(): Promise<TickHolder | null> {
+    return Promise.resolve(readTick(this.home));
+  }
+
+  acquireTick(holder: TickHolder, vacated: TickHolder | null): Promise<TickHolder | null> {
+    return this.underLock(() => takeTick(this.home, holder, vacated));
   }
 
   releaseTick(holder: TickHolder): Promise<void> {
     return this.underLock(() => giveBackTick(this.home, holder));
+  }
+
+  /** Files need no connection: closing stops the watchers this store started. */
+  close(): Promise<void> {
+    for (const watch of [...this.watches]) watch.close();
+    return Promise.resolve();
   }
 }

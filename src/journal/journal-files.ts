@@ -12,9 +12,9 @@ import { ensureHome } from "../host/home.ts";
 import { checkMark, MARK_FILE, readMark, writeMark } from "./commit-mark.ts";
 import { crashPoint } from "./crash-points.ts";
 import { DurableJsonFile, FILE_MODE, readHead, RevisionConflict, appendLines } from "./durable-file.ts";
-import { historyLine, type HistoryEntry } from "./history.ts";
-import { indexAppended } from "./history-index.ts";
-import { appendTransaction, containsCommit, createLog, logSize, metaOf, readLogFrom, replay, type LogEntry, type Meta } from "./journal-log.ts";
+import { historyLine, type HistoryEntry } from "./archive.ts";
+import { indexAppended } from "./archive-index.ts";
+import { appendTransaction, containsCommit, createLog, logSize, metaOf, readLogFrom, replay, type LogEntry, type Meta } from "./write-ahead-log.ts";
 import { acquireLock, LockCompromisedError, sweepIdentities, type LockSettings } from "./lock.ts";
 import { emptyDoc, JOURNAL_VERSION, QUEUE_FILE, type JournalDoc } from "./schema.ts";
 import type { TaskRecord } from "../core/task.ts";
@@ -82,8 +82,13 @@ export class JournalFiles {
     return log ? `${snapshot}|${logSize(join(this.dir, log))}` : snapshot;
   }
 
-  /** A consistent view without taking the lock (files only ever change by rename or append). */
-  async read(): Promise<JournalDoc> {
+  /**
+   * A consistent view without taking the lock (files only ever change by rename or append).
+   * `cached` brings this process's own document up to date instead of loading another, as a
+   * transaction does: for a read a process repeats, or one just before its next transaction. That
+   * document is the one transactions change: the caller copies what it keeps.
+   */
+  async read(cached = false): Promise<JournalDoc> {
     for (let attempt = 1; ; attempt++) {
       const stat = tryStat(this.path);
       if (!stat) {
@@ -91,7 +96,7 @@ export class JournalFiles {
         return emptyDoc();
       }
       try {
-        return (await this.load(stat)).doc;
+        return (cached ? await this.refresh(stat) : await this.load(stat)).doc;
       } catch (error) {
         // The log we were told about was folded away by a compaction in between: look again.
         const cause = (error as { cause?: NodeJS.ErrnoException }).cause ?? (error as NodeJS.ErrnoException);
@@ -162,6 +167,11 @@ export class JournalFiles {
       return this.cache;
     }
     if ((stat.mode & 0o077) !== 0) chmodSync(this.path, FILE_MODE);
+    return this.refresh(stat);
+  }
+
+  /** The cached document with what was committed since replayed, or a fresh load when journal.json is another. */
+  private async refresh(stat: Stats): Promise<Loaded> {
     if (this.cache && this.cache.snapshot === identity(stat)) {
       const logPath = join(this.dir, this.cache.doc.log);
       const size = logSize(logPath);

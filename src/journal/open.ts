@@ -1,16 +1,17 @@
 // Picks the journal store for a location: a folder (the default JSON files) or, later, a URL.
+// Asynchronous, as opening a database is (connecting, migrating); close the store when done.
 import { resolve } from "node:path";
 import { UsageError } from "../errors.ts";
-import { FileJournal } from "./file-store.ts";
+import { FileStore } from "./file-store.ts";
 import type { LockSettings } from "./lock.ts";
 import type { JournalStore } from "./store.ts";
 
-export function openJournal(location: string, lock: LockSettings): JournalStore {
+export async function openStore(location: string, lock: LockSettings): Promise<JournalStore> {
   if (/^postgres(ql)?:\/\//.test(location)) {
     throw new UsageError(`the PostgreSQL journal is not available in this version; use a folder for --journal`);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
     throw new UsageError(`--journal "${location}" is not a folder nor a supported URL`);
   }
-  return new FileJournal(resolve(location), lock);
+  return new FileStore(resolve(location), lock);
 }

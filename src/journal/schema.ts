@@ -1,18 +1,14 @@
 // The on-disk format of the file journal, versioned and checked on every read. A file that
 // fails these checks is reported, never "repaired" by rewriting it.
 import * as v from "valibot";
-import { TASK_STATUSES, type TaskRecord, type WorkerRef } from "../core/task.ts";
+import { TASK_STATUSES, type TaskRecord } from "../core/task.ts";
+import type { WorkerSlot } from "../core/workers.ts";
+
+export type { WorkerSlot };
 
 export const JOURNAL_FORMAT = "bgtask-journal";
 /** 2 added the cold queue (`queue`); a version 1 journal is read as one whose queue is empty. */
 export const JOURNAL_VERSION = 2;
-
-export interface WorkerSlot {
-  slot: string;
-  reservedAt: string;
-  /** Null until the spawned process registers itself. */
-  process: WorkerRef | null;
-}
 
 /**
  * The cold queue: plain queued tasks (no delay, no serial key) appended in id order to a JSON-lines
@@ -114,7 +110,13 @@ function isTask(x: unknown): boolean {
 }
 
 function isWorkerSlot(x: unknown): boolean {
-  return isObject(x) && typeof x.slot === "string" && typeof x.reservedAt === "string" && (x.process === null || isWorkerRef(x.process));
+  return (
+    isObject(x) &&
+    typeof x.slot === "string" &&
+    (x.host === undefined || typeof x.host === "string") &&
+    typeof x.reservedAt === "string" &&
+    (x.process === null || isWorkerRef(x.process))
+  );
 }
 
 export function isColdQueue(x: unknown): boolean {
@@ -202,7 +204,7 @@ const docSchema = v.object({
   history: v.object({ file: v.pipe(v.string(), v.regex(HISTORY_FILE)), bytes: v.number() }),
   queue: v.optional(queueSchema),
   tasks: v.array(taskSchema),
-  workers: v.array(v.object({ slot: v.string(), reservedAt: v.string(), process: v.nullable(workerRef) })),
+  workers: v.array(v.object({ slot: v.string(), host: v.optional(v.string()), reservedAt: v.string(), process: v.nullable(workerRef) })),
 });
 
 /** Returns the problem in words, or null when `value` is a journal this version can use. */

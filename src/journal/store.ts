@@ -1,15 +1,24 @@
 // The one seam between bgtask and where tasks are kept. Commands and workers hold a JournalStore;
-// only the files in journal/ know what is behind it. Operations are shaped like SQL statements
-// (insert, claim the next runnable row, update one row, select with a filter) so a PostgreSQL
-// store can implement each as one statement or one transaction.
+// only the files in journal/ know what is behind it. Each operation is one statement or one
+// transaction, with no callback into the caller while it runs: the rules are core/'s (claim order,
+// transitions, recovery verdicts, slot demand, list order), and facts only a host can know (is
+// that process alive? what does its beat file say?) are gathered by the caller beforehand, from
+// what `survey` returns, and passed in as verdicts. Killing a process happens outside the store.
+import type { CancelEffect, ClaimFilter, TryOutcome } from "../core/transitions.ts";
+import type { TickHolder, TryVerdict } from "../core/recovery.ts";
 import type { NewTask, TaskRecord, TaskStatus, WorkerRef } from "../core/task.ts";
-import type { TryOutcome } from "../core/transitions.ts";
-import type { Liveness, Termination } from "../host/process-identity.ts";
+import type { WorkerSlot } from "../core/workers.ts";
+
+export type { ClaimFilter } from "../core/transitions.ts";
+export type { TickHolder, TryVerdict } from "../core/recovery.ts";
+export type { WorkerSlot } from "../core/workers.ts";
 
 export interface ListFilter {
   statuses?: readonly TaskStatus[];
   executor?: string;
-  /** At most this many tasks: active ones first (running and paused, then next in line), then the newest finished. */
+  /** Only these tasks (a live view following some). */
+  ids?: readonly string[];
+  /** At most this many tasks, as core/list-order.ts picks them: active ones first, then the newest finished. */
   limit?: number;
 }
 
@@ -23,69 +32,51 @@ export interface TaskReport {
   attachments?: TaskRecord["attachments"];
 }
 
+/**
+ * Asks for a worker slot on `host` when core/workers.ts's wantsWorker says one more worker is
+ * wanted. `deadSlots` are this host's registered slots whose process the caller found gone
+ * (see `survey`): they are freed first and not counted.
+ */
+export interface SlotRequest {
+  host: string;
+  maxWorkers: number;
+  /** Scheduled tasks due within this count as work for a worker (it waits for them, sleeping). */
+  scheduleWindowMs: number;
+  deadSlots: readonly string[];
+}
+
 export interface EnqueueResult {
   tasks: TaskRecord[];
-  /** A worker slot reserved for the caller to start a worker in, or null when enough run. */
+  /** A worker slot reserved for the caller to start a worker in, or null when enough run (or none was asked for). */
   workerSlot: string | null;
 }
 
-export interface EnqueueOptions {
-  /** Reserve a worker slot when fewer than this many workers are alive and there is work for one more. */
-  maxWorkers: number | null;
-  liveness: LivenessCheck;
-  /** Scheduled tasks due within this count as work for a worker (it waits for them, sleeping). */
-  scheduleWindowMs: number;
+/** What the caller decided about other workers, from a `survey`: applied first, in the same transaction. */
+export interface Recovery {
+  /** Verdicts on running tries (core/recovery.ts), each applied only while its lease still holds the task. */
+  verdicts: readonly TryVerdict[];
+  /** Slots of the caller's host whose process is gone: freed. */
+  deadSlots: readonly string[];
 }
 
-/** Tells a store which recorded processes are gone; injected so stores stay free of /proc. */
-export type LivenessCheck = (worker: WorkerRef) => Liveness;
-
-/** Kills a recorded worker process (and its group) after checking its identity; injected like liveness. */
-export type TerminateProcess = (worker: WorkerRef) => Termination;
-
-export interface RecoverOptions {
-  liveness: LivenessCheck;
-  /** A running task whose heartbeat is older than this is presumed lost even if its process looks alive. */
-  heartbeatTimeoutMs: number;
-  /**
-   * When a worker last showed it is alive outside the journal (ms since the epoch), or null: a
-   * heartbeat that could not get the journal lock in time is not silence.
-   */
-  lastBeat?: (worker: WorkerRef) => number | null;
-  /**
-   * The task a worker last started, as it says outside the journal (its beat file): "" for none,
-   * null when that cannot be told. A dead or silent worker's other first tries never started (a
-   * local queue): they are given back, with no try counted.
-   */
-  startedTask?: (worker: WorkerRef) => string | null;
-  /** A try still running this long (plus a margin) after its cancel or timeout is forced. */
-  graceMs: number;
-  /** Forces overdue tries; without it they are left to their own worker's supervisor. */
-  terminate?: TerminateProcess;
-}
-
-export interface ClaimOptions extends RecoverOptions {
-  /** Only tasks this accepts are claimed (a tick skips those whose timeout outlasts its budget). */
-  accept?: (task: TaskRecord) => boolean;
-  /**
-   * A claim recovers dead workers' tries (and prunes their slots) first, looking at the whole
-   * active set; with this, at most once per this many ms per store, and again whenever nothing
-   * is left to claim. Without it, on every claim.
-   */
-  recoverEveryMs?: number;
+/** What a caller needs to judge other workers: read only. */
+export interface Survey {
+  /** Every running try, on every host. */
+  running: TaskRecord[];
+  /** The worker slots of the host asked about (and slots that name no host). */
+  slots: WorkerSlot[];
 }
 
 export interface RecoverResult {
-  /** Tries of dead or silent workers that were ended. */
+  /** Tries of dead or silent workers that were ended or given back. */
   recovered: string[];
-  /** Tries killed because they outlived their cancel or timeout. */
+  /** Overdue tries that were ended: the caller kills their workers next (see forceEnd). */
   forced: string[];
   /** Scheduled tasks whose time had come, now queued. */
   promoted: string[];
 }
 
-/** What `cancel` did: ended a task that was not running, asked a running one to stop, or found it final. */
-export type CancelEffect = "cancelled" | "requested" | "final";
+export type { CancelEffect } from "../core/transitions.ts";
 
 export interface RemoveResult {
   removed: TaskRecord[];
@@ -98,14 +89,6 @@ export interface RemoveResult {
 export interface TryControl {
   held: boolean;
   cancelRequestedAt: string | null;
-}
-
-/** The process that holds the tick mutex. */
-export interface TickHolder {
-  process: WorkerRef;
-  since: string;
-  /** Another host cannot check the process: past this time its hold is void. */
-  expiresAt: string;
 }
 
 /** How one try ended, to be recorded under its lease. */
@@ -123,6 +106,9 @@ export interface Exchange {
   giveBack: readonly { id: string; lease: string }[];
   /** Claim up to this many: the next task in claim order, then the ones after it while each is a fresh plain task (isFreshPlain). */
   claim: number;
+  filter?: ClaimFilter;
+  /** Applied after the ends and give-backs (a verdict on one of them no longer holds) and before the claim, so a lost try can be the one claimed. */
+  recovery?: Recovery;
 }
 
 export interface ExchangeResult {
@@ -130,6 +116,8 @@ export interface ExchangeResult {
   settled: Array<TaskRecord | null>;
   /** What was claimed: nothing when any lease was lost, since a worker presumed dead must stop. */
   next: TaskRecord[];
+  /** What the exchange's recovery did, or null without one: the caller kills the workers of the `forced` tries. */
+  recovered: RecoverResult | null;
 }
 
 export interface RetireResult {
@@ -138,56 +126,77 @@ export interface RetireResult {
   nextDueAt: string | null;
 }
 
+/**
+ * Called after tasks changed (soon, maybe coalesced) with the ids of the tasks that changed, or
+ * null when the store cannot tell which (then any may have).
+ */
+export type ChangeListener = (ids: readonly string[] | null) => void;
+
 export interface JournalStore {
   /** Where the journal lives, for messages. */
   readonly location: string;
 
-  /** Inserts tasks durably (on disk before it resolves); all or nothing. */
-  enqueue(tasks: readonly NewTask[], now: Date, options: EnqueueOptions): Promise<EnqueueResult>;
+  /** Inserts tasks durably (all or nothing) and, when `workers` asks, reserves a worker slot: one transaction. */
+  enqueue(tasks: readonly NewTask[], now: Date, workers: SlotRequest | null): Promise<EnqueueResult>;
 
-  /** Runs `recover`, then claims the oldest runnable task for `worker`, or null. */
-  claimNext(slot: string, worker: WorkerRef, now: Date, options: ClaimOptions): Promise<TaskRecord | null>;
-
-  /** Updates a running task; throws LeaseLostError when `lease` is no longer the task's. */
+  /** Updates a running try's task and its heartbeat; throws LeaseLostError when `lease` is no longer the task's. One statement. */
   report(id: string, lease: string, report: TaskReport, now: Date): Promise<void>;
 
-  /** Ends a try; throws LeaseLostError when `lease` is no longer the task's. */
+  /** Ends a try (core's settle); throws LeaseLostError when `lease` is no longer the task's. One statement. */
   settle(id: string, lease: string, outcome: TryOutcome, now: Date): Promise<TaskRecord>;
 
-  /** Records ended tries, gives back unstarted ones and claims the next tasks for `worker`, in one transaction. */
-  exchange(worker: WorkerRef, now: Date, options: ClaimOptions, exchange: Exchange): Promise<ExchangeResult>;
+  /**
+   * One transaction: records ended tries, gives back unstarted ones, applies `recovery`, then
+   * claims up to `claim` tasks for `worker` in claim order (core's pickFirst) through `filter`.
+   */
+  exchange(worker: WorkerRef, now: Date, exchange: Exchange): Promise<ExchangeResult>;
 
-  /** Records that the process in `slot` is the started worker. */
+  /** Records that `worker` runs in `slot` (on its host), reserving the slot if nobody did. One statement. */
   registerWorker(slot: string, worker: WorkerRef, now: Date): Promise<void>;
 
-  /** Frees `slot` unless work is runnable, or a scheduled task is due within `scheduleWindowMs` (the worker sleeps for it). */
+  /** Frees `slot` unless work is runnable, or a scheduled task is due within `scheduleWindowMs` (the worker sleeps for it). One transaction. */
   retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult>;
 
+  /** Reserves a worker slot as enqueue does, first freeing `releasing` (the slot of a worker about to exit). One transaction. */
+  reserveWorker(now: Date, request: SlotRequest, releasing?: string): Promise<string | null>;
+
+  /** Frees a worker's slot unconditionally (it is exiting). One statement. */
+  releaseWorker(slot: string): Promise<void>;
+
+  /** One task, wherever the store keeps it; null when there is none. Read only. */
   get(id: string): Promise<TaskRecord | null>;
+
+  /** The tasks `filter` picks, in id order. Read only. */
   list(filter: ListFilter): Promise<TaskRecord[]>;
 
-  /** Calls `onChange` (soon, maybe coalesced) after tasks may have changed; for live views. */
-  watchChanges(onChange: () => void): { close(): void };
+  /** The running tries and `host`'s worker slots, for the caller to judge. Read only. */
+  survey(host: string): Promise<Survey>;
 
   /** A running try's control row: still held by `lease`? cancel requested? Read only. */
-  poll(id: string, lease: string): Promise<TryControl>;
+  tryControl(id: string, lease: string): Promise<TryControl>;
 
-  /** Ends tries of dead or silent workers, forces overdue tries (when given `terminate`), queues due scheduled tasks. */
-  recover(now: Date, options: RecoverOptions): Promise<RecoverResult>;
+  /** Calls `onChange` after tasks changed; for live views and idle workers. Close the handle to stop. */
+  watchChanges(onChange: ChangeListener): { close(): void };
+
+  /** One transaction: applies `recovery` and queues the scheduled tasks whose time has come. */
+  recover(now: Date, recovery: Recovery): Promise<RecoverResult>;
 
   /**
-   * Ends the try `lease` with `outcome` after stopping its worker with `terminate`; null when the
-   * try is no longer running under that lease (it ended by itself) or its worker cannot be checked.
+   * Ends the try `lease` with `outcome` if that lease still holds it; null when it does not (it
+   * ended by itself). One statement. To stop a try by force, the caller ends it here first and
+   * kills its worker after (worker/recovery.ts's forceTry): once the try is ended, the worker can
+   * claim nothing more (an exchange that records a lost lease claims nothing), so the kill cannot
+   * take down another task; and when the try ended by itself meanwhile, nothing is killed.
    */
-  forceEnd(id: string, lease: string, outcome: TryOutcome, now: Date, terminate: TerminateProcess): Promise<TaskRecord | null>;
+  forceEnd(id: string, lease: string, outcome: TryOutcome, now: Date): Promise<TaskRecord | null>;
 
-  /** Cancels a task that is not running; marks a running one as asked to stop. Null when there is no such task. */
+  /** Cancels a task that is not running; marks a running one as asked to stop. Null when there is no such task. One transaction. */
   cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null>;
 
-  /** Queues a final task again (one more try at least). `queued: false` when the task is not final. Null when missing. */
+  /** Queues a final task again (one more try at least). `queued: false` when the task is not final. Null when missing. One transaction. */
   retry(id: string, now: Date): Promise<{ task: TaskRecord; queued: boolean } | null>;
 
-  /** Deletes tasks that are not running, all or none. */
+  /** Deletes tasks that are not running, all or none. One transaction. */
   remove(ids: readonly string[], now: Date): Promise<RemoveResult>;
 
   /**
@@ -196,15 +205,23 @@ export interface JournalStore {
    */
   removeFinished(olderThan: Date | null, now: Date, options?: { onlyIfOldestBefore?: Date }): Promise<string[]>;
 
-  /** Reserves a worker slot when there is work and room for one more worker, first freeing `releasing`. */
-  reserveWorker(now: Date, options: EnqueueOptions & { releasing?: string }): Promise<string | null>;
+  /** Who holds the tick mutex, or null. Read only. */
+  tickHolder(): Promise<TickHolder | null>;
 
-  /** Frees a worker's slot unconditionally (it is exiting). */
-  releaseWorker(slot: string): Promise<void>;
-
-  /** Takes the tick mutex for `holder` unless a live process holds it; returns the holder that keeps it, or null when taken. */
-  acquireTick(holder: TickHolder, liveness: LivenessCheck, now: Date): Promise<TickHolder | null>;
+  /**
+   * Takes the tick mutex for `holder` if it is free or still held by `vacated` (a holder the
+   * caller judged gone, with core's holdsTick); returns the holder that keeps it, or null when taken.
+   */
+  acquireTick(holder: TickHolder, vacated: TickHolder | null): Promise<TickHolder | null>;
 
   /** Gives the tick mutex back if `holder` still has it. */
   releaseTick(holder: TickHolder): Promise<void>;
+
+  /** Releases what the store holds (connections, watchers); the store is not used after. */
+  close(): Promise<void>;
+}
+
+/** Claims the next task for `worker` alone: an exchange that hands nothing over. */
+export async function claimNext(store: JournalStore, worker: WorkerRef, now: Date, options: Pick<Exchange, "filter" | "recovery"> = {}): Promise<TaskRecord | null> {
+  return (await store.exchange(worker, now, { ends: [], giveBack: [], claim: 1, ...options })).next[0] ?? null;
 }

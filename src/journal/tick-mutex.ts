@@ -1,9 +1,10 @@
-// The tick mutex: <home>/tick.json names the tick that runs (pid, start time, boot id). Read and
-// replaced only under the journal lock, so a holder is decided by liveness, not by a lock's age:
-// a tick killed with SIGKILL frees it at once, and a live tick holds it however long its budget.
+// The tick mutex: <home>/tick.json names the tick that runs (pid, start time, boot id). Replaced
+// only under the journal lock, and only when free or still held by the holder the caller judged
+// gone (core's holdsTick): a tick killed with SIGKILL frees it at once, and a live tick holds it
+// however long its budget.
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { LivenessCheck, TickHolder } from "./store.ts";
+import { isSameHolder, type TickHolder } from "../core/recovery.ts";
 import { journalIoError } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
 
@@ -11,7 +12,8 @@ function tickPath(home: string): string {
   return join(home, "tick.json");
 }
 
-function readTick(home: string): TickHolder | null {
+/** The holder tick.json names, or null. */
+export function readTick(home: string): TickHolder | null {
   try {
     const holder = JSON.parse(readFileSync(tickPath(home), "utf8")) as TickHolder;
     return typeof holder?.process?.pid === "number" ? holder : null;
@@ -21,15 +23,10 @@ function readTick(home: string): TickHolder | null {
   }
 }
 
-/** Takes the mutex for `holder` unless a live tick has it; returns that tick, or null when taken. Call under the journal lock. */
-export function takeTick(home: string, holder: TickHolder, liveness: LivenessCheck, now: Date): TickHolder | null {
+/** Takes the mutex for `holder` unless a tick other than `vacated` has it; returns that tick, or null when taken. Call under the journal lock. */
+export function takeTick(home: string, holder: TickHolder, vacated: TickHolder | null): TickHolder | null {
   const current = readTick(home);
-  if (current) {
-    const state = liveness(current.process);
-    // A dead holder (pid gone, or reused: start time differs) frees it at once; another host's after its expiry.
-    const holds = state === "alive" || (state === "unknown" && now.getTime() < Date.parse(current.expiresAt));
-    if (holds) return current;
-  }
+  if (current && !(vacated !== null && isSameHolder(current, vacated))) return current;
   // Replaced by rename, never written through: a planted symlink is not followed. No fsync needed:
   // after a crash the holder it names is dead, which frees the mutex anyway.
   const temp = `${tickPath(home)}.${uniqueName()}.tmp`;
@@ -51,7 +48,7 @@ export function takeTick(home: string, holder: TickHolder, liveness: LivenessChe
 /** Gives the mutex back if `holder` still has it. Call under the journal lock. */
 export function giveBackTick(home: string, holder: TickHolder): void {
   const current = readTick(home);
-  if (!current || current.since !== holder.since || current.process.pid !== holder.process.pid) return;
+  if (!current || !isSameHolder(current, holder)) return;
   try {
     unlinkSync(tickPath(home));
   } catch (error) {

@@ -23,7 +23,6 @@ const REMIND_EVERY_MS = 60_000;
 /** The journal operations that write; a worker's releaseWorker is not among them: on exit a slot left behind is pruned as dead. */
 const WRITES: ReadonlySet<PropertyKey> = new Set<keyof JournalStore>([
   "enqueue",
-  "claimNext",
   "report",
   "settle",
   "exchange",

@@ -1,25 +1,24 @@
-// The worker loop: register in the slot the spawner reserved, claim the oldest runnable task,
-// run it, record how it ended, and repeat until the queue stays empty for the idle window (or a
+// The worker's claim loop: register in the slot the spawner reserved, claim the oldest runnable
+// task, run it (try.ts), and repeat until the queue stays empty for the idle window (or a
 // scheduled task due within the schedule window is slept for). A supervisor thread watches each try.
 // While tasks end quickly the worker claims several at once (a local queue, as graphile-worker's)
-// and records their ends together with the next claim: one journal write for many tasks.
+// and records their ends together with the next claim: one journal write for many tasks. Before a
+// claim, now and then, it judges other workers' tries (recovery.ts) and hands the verdicts over
+// with the claim.
 import type { Config } from "../config/config.ts";
 import type { TaskRecord } from "../core/task.ts";
-import type { TryOutcome } from "../core/transitions.ts";
+import type { ClaimFilter } from "../core/transitions.ts";
 import { resolveExecutor } from "../executor/discover.ts";
 import { loadExecutor, type LoadedExecutor } from "../executor/load.ts";
 import { currentProcess } from "../host/process-identity.ts";
-import type { ClaimOptions, JournalStore, TryEnd } from "../journal/store.ts";
+import type { JournalStore } from "../journal/store.ts";
 import { StartedNote } from "../host/beat.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { patientStore } from "./disk-patience.ts";
-import { executeTry } from "./execute.ts";
-import { recoverOptions } from "./recover-options.ts";
-import { Reporter } from "./reporter.ts";
+import { gatherRecovery, killForced, RecoveryPace } from "./recovery.ts";
 import { Supervisor } from "./supervisor.ts";
-import { TaskLog } from "./task-log.ts";
+import { discardEnded, runTry, type EndedTry } from "./try.ts";
 import { workerSay } from "./worker-log.ts";
-import { toTaskError } from "./task-error.ts";
 import { uniqueName } from "../host/unique-name.ts";
 
 const IDLE_POLL_MS = 100;
@@ -64,7 +63,7 @@ export class Runner {
   private stopRequests = 0;
   private readonly ran = new Set<string>();
   /** Tries that ended and are not recorded yet: the next claim records them in the same write. */
-  private ended: Array<TryEnd & { tries: number }> = [];
+  private ended: EndedTry[] = [];
   /** Tasks claimed ahead of their start (never more than one unless tries end quickly). */
   private local: TaskRecord[] = [];
   private batch = 1;
@@ -77,6 +76,7 @@ export class Runner {
   /** Wakes the idle wait early: a change to the journal (a task enqueued) is claimed at once, not at the next poll. */
   private wake: (() => void) | null = null;
   private changes: { close(): void } | null = null;
+  private readonly recovery = new RecoveryPace(RECOVER_EVERY_MS);
 
   constructor(options: RunnerOptions) {
     this.options = options;
@@ -155,7 +155,7 @@ export class Runner {
         const started = Date.now();
         // Other workers may be idle while this try runs long: what it claimed ahead goes back.
         const hold = this.local.length > 0 ? setTimeout(() => this.giveBackLocal(), HOLD_MS) : null;
-        const ended = await this.runTry(task);
+        const ended = await this.runOne(task);
         if (hold) clearTimeout(hold);
         if (ended) this.ended.push(ended);
         if (Date.now() - started > FAST_TRY_MS) this.fast = false;
@@ -187,13 +187,9 @@ export class Runner {
     });
   }
 
-  private claimOptions(): ClaimOptions {
+  private claimFilter(): ClaimFilter {
     const { until, oncePerTask } = this.options;
-    return {
-      ...recoverOptions(this.options.config),
-      recoverEveryMs: RECOVER_EVERY_MS,
-      accept: (t: TaskRecord) => !(oncePerTask && this.ran.has(t.id)) && (until === undefined || t.timeoutMs === null || Date.now() + t.timeoutMs <= until),
-    };
+    return { excludeIds: oncePerTask ? [...this.ran] : undefined, maxTimeoutMs: until === undefined ? undefined : until - Date.now() };
   }
 
   /** How many tasks the next claim takes: doubled after a batch of quick tries, 1 after a slow one; 1 in a tick (its budget is per try). */
@@ -210,11 +206,30 @@ export class Runner {
    */
   private async handOver(claim: number, giveBack: readonly TaskRecord[] = []): Promise<TaskRecord[] | null> {
     const ends = this.ended.splice(0);
-    const exchange = { ends, giveBack: giveBack.map((t) => ({ id: t.id, lease: t.lease! })), claim };
-    const { settled, next } = await this.recordingWhile(() => this.store.exchange(this.identity, new Date(), this.claimOptions(), exchange));
+    const now = new Date();
+    const gathered = claim > 0 && this.recovery.due(now) ? await gatherRecovery(this.store, this.options.config, now) : null;
+    const exchange = {
+      ends,
+      giveBack: giveBack.map((t) => ({ id: t.id, lease: t.lease! })),
+      claim,
+      filter: this.claimFilter(),
+      recovery: gathered?.recovery,
+    };
+    const { settled, next, recovered } = await this.recordingWhile(() => this.store.exchange(this.identity, now, exchange));
+    if (gathered) {
+      this.recovery.recovered(now);
+      killForced(gathered, recovered?.forced ?? []);
+    }
     const lost = ends.filter((_, i) => settled[i] === null);
-    for (const end of lost) this.discarded(end);
-    return lost.length > 0 ? null : next;
+    if (lost.length > 0) {
+      for (const end of lost) discardEnded(this.options.config, end);
+      this.stopping = true;
+      return null;
+    }
+    if (claim === 0) return next;
+    this.recovery.claimed(next.length);
+    // About to idle without having looked for lost tries: look now.
+    return next.length === 0 && gathered === null ? this.handOver(claim) : next;
   }
 
   /** Gives back the tasks claimed ahead (and records what ended) while the current try runs on; the loop awaits it before its next write. */
@@ -241,14 +256,6 @@ export class Runner {
     }
   }
 
-  /** Presumed dead while frozen or cut off: another try owns the task now. Write nothing more, and leave. */
-  private discarded(ended: TryEnd & { tries: number }): void {
-    const log = new TaskLog(this.options.config.home, ended.id, ended.tries);
-    log.write("bgtask", "this try was taken away from this worker (presumed dead); its outcome is discarded\n");
-    log.close();
-    this.stopping = true;
-  }
-
   private executor(name: string): Promise<LoadedExecutor> {
     let loading = this.executors.get(name);
     if (!loading) {
@@ -258,63 +265,23 @@ export class Runner {
     return loading;
   }
 
-  /** Runs one try; returns how it ended, for the next claim to record, or null when it is no longer ours. */
-  private async runTry(task: TaskRecord): Promise<(TryEnd & { tries: number }) | null> {
-    const { config } = this.options;
-    const store = this.store;
-    const lease = task.lease!;
+  /** Runs one try (try.ts); a try no longer this worker's stops the worker: write nothing more, and leave. */
+  private async runOne(task: TaskRecord): Promise<EndedTry | null> {
     const controller = new AbortController();
-    this.current = { lease, controller };
-    const log = new TaskLog(config.home, task.id, task.tries);
-    const reporter = new Reporter(store, task.id, lease, {
-      intervalMs: config.timings.reportIntervalMs,
-      onLeaseLost: () => controller.abort(AbortReason.leaseLost),
-      onWriteError: (error) => log.write("bgtask", `a progress report could not be saved yet (${(error as Error).message}); it is kept and retried\n`),
-    });
+    this.current = { lease: task.lease!, controller };
     this.note.started(task.id);
-    const { until } = this.options;
-    let outcome: TryOutcome;
     try {
-      const executor = await this.executor(task.executor);
-      // A tick keeps its budget: a plain try with no timeout of its own is stopped at the budget's
-      // end as if it timed out then (its signal aborted, forced after the grace period), by the
-      // supervisor thread, which also stops an executor that blocks this one. Steps get a deadline.
-      const capped = until !== undefined && task.timeoutMs === null && !executor.definition.steps;
-      this.supervisor!.watch(capped ? { ...task, timeoutAt: new Date(until).toISOString() } : task);
-      const slice = Date.now() + executor.sliceMs;
-      outcome = await executeTry({
-        task,
-        executor,
-        home: config.home,
-        root: config.root,
-        tasksDir: config.tasksDir,
-        signal: controller.signal,
-        reporter,
-        log,
-        deadline: until !== undefined ? Math.min(slice, until) : slice,
+      const ended = await runTry(task, {
+        config: this.options.config,
+        store: this.store,
+        supervisor: this.supervisor!,
+        executor: (name) => this.executor(name),
+        controller,
+        until: this.options.until,
       });
-    } catch (thrown) {
-      // The executor could not be loaded: it would fail the same way on every try.
-      const { record } = toTaskError(thrown, config.tasksDir, config.root);
-      log.write("bgtask", `${record.message}\n`);
-      outcome = { kind: "failed", error: record, message: null, unrecoverable: true };
-    }
-    this.supervisor!.unwatch();
-    try {
-      await reporter.flush();
-      // The last report must land: one more try if the journal refused it a moment ago.
-      if (reporter.unsaved) await reporter.flush();
-      reporter.stop();
-      log.endLines();
-      if (controller.signal.reason === AbortReason.leaseLost) {
-        log.write("bgtask", "this try was taken away from this worker (presumed dead); its outcome is discarded\n");
-        this.stopping = true;
-        return null;
-      }
-      return { id: task.id, lease, outcome, tries: task.tries };
+      if (ended === null) this.stopping = true;
+      return ended;
     } finally {
-      reporter.stop();
-      log.close();
       this.current = null;
     }
   }

@@ -1,14 +1,14 @@
 // Starts a detached worker: its own session (setsid), stdio to the worker log, no IPC, unref'd,
 // so it outlives the terminal and the CLI exits at once. node:child_process rather than execa
-// here: execa costs ~150 ms to import, more than the whole of a `bgtask run`.
+// here: importing execa costs more than the whole of a `bgtask run` (docs/README-performance.md).
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/config.ts";
 import { ensurePrivateDir } from "../host/home.ts";
-import { liveness } from "../host/process-identity.ts";
 import type { JournalStore } from "../journal/store.ts";
+import { slotRequest } from "./recovery.ts";
 
 // Relative to the parent folder: this line also runs inside the CLI bundle, dist/cli/bgtask.cjs.
 const WORKER_ENTRY = fileURLToPath(new URL("../worker/main.js", import.meta.url));
@@ -16,8 +16,8 @@ const WORKER_ENTRY = fileURLToPath(new URL("../worker/main.js", import.meta.url)
 /**
  * V8 flags for the worker process (not inherited by executors' own child processes). A worker
  * holds the active set and churns through short-lived objects: with V8's defaults its young
- * generation grows to 32 MB and garbage promoted to the old one is kept until the heap doubles,
- * which made a worker draining 10,000 queued tasks peak at 140–180 MB instead of ≈100. The old
+ * generation grows large and garbage promoted to the old one is kept until the heap doubles
+ * (what that cost a draining worker: docs/README-performance.md). The old
  * space is not capped: an executor may still use as much memory as it needs, at the price of
  * more frequent major collections.
  */
@@ -56,11 +56,6 @@ export function spawnWorker(config: Config, slot: string): number | undefined {
  */
 export async function startWorkerIfNeeded(config: Config, store: JournalStore, releasing?: string): Promise<void> {
   if (!config.worker) return;
-  const slot = await store.reserveWorker(new Date(), {
-    maxWorkers: config.concurrency,
-    liveness,
-    scheduleWindowMs: config.timings.scheduleWindowMs,
-    releasing,
-  });
+  const slot = await store.reserveWorker(new Date(), await slotRequest(store, config), releasing);
   if (slot) spawnWorker(config, slot);
 }

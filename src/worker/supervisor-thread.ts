@@ -28,8 +28,8 @@ let opened: Promise<JournalStore> | null = null;
  * its code and its copy of the active set are most of this thread's memory.
  */
 function journal(): Promise<JournalStore> {
-  opened ??= import("../journal/open.ts").then(({ openJournal }) =>
-    openJournal(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs }),
+  opened ??= import("../journal/open.ts").then(({ openStore }) =>
+    openStore(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs }),
   );
   return opened;
 }
@@ -94,7 +94,7 @@ async function check(): Promise<void> {
     // A try shorter than one check interval is never read back: a drain of quick tasks costs no polls.
     if (!watch.lost && now - watch.since >= CHECK_MS) {
       const store = await journal();
-      const control = await store.poll(watch.id, watch.lease);
+      const control = await store.tryControl(watch.id, watch.lease);
       if (control.held && now - watch.lastBeat >= heartbeatMs) {
         await store.report(watch.id, watch.lease, {}, new Date()).then(
           () => (watch.lastBeat = now),

@@ -1,8 +1,8 @@
 // The handle a Runner holds on its supervisor thread (supervisor-thread.ts): a second event loop in
 // the worker process, so the heartbeat, cancel requests, timeouts and forcing keep working while an
 // executor blocks the main thread. The main thread tells it which try runs, through shared memory
-// (a message per try woke the thread twice per task: a third of a draining worker's time on a busy
-// machine, in postMessage); it answers with aborts.
+// (a message per try woke the thread twice per task, which a draining worker paid dearly for:
+// docs/README-performance.md); it answers with aborts.
 import { Worker } from "node:worker_threads";
 import type { Config } from "../config/config.ts";
 import { stopBeating } from "../host/beat.ts";

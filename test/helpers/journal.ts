@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import type { TaskRecord } from "../../src/core/task.ts";
-import { readLogFrom, replay } from "../../src/journal/journal-log.ts";
+import { readLogFrom, replay } from "../../src/journal/write-ahead-log.ts";
 import { checkDoc, upgraded, type JournalDoc } from "../../src/journal/schema.ts";
 import { ColdReader } from "../../src/journal/cold-queue.ts";
 import { WORKER_NODE_FLAGS } from "../../src/worker/spawn.ts";

@@ -29,7 +29,7 @@ describe("tick mutex", () => {
     const holder = { process: currentProcess(), since: new Date().toISOString(), expiresAt: new Date(Date.now() + 60_000).toISOString() };
     let thrown: unknown;
     try {
-      takeTick(home, holder, () => "dead", new Date());
+      takeTick(home, holder, null);
     } catch (error) {
       thrown = error;
     }

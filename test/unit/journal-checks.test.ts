@@ -9,7 +9,7 @@ import { JournalCorruptError } from "../../src/errors.ts";
 import { crc32 } from "../../src/journal/checksum.ts";
 import { checkMark, MARK_BYTES, markPath, readMark, writeMark } from "../../src/journal/commit-mark.ts";
 import { DurableJsonFile, parseByLines } from "../../src/journal/durable-file.ts";
-import { appendTransaction, createLog, readLogFrom, replay } from "../../src/journal/journal-log.ts";
+import { appendTransaction, createLog, readLogFrom, replay } from "../../src/journal/write-ahead-log.ts";
 import { emptyDoc } from "../../src/journal/schema.ts";
 
 let dir: string;

@@ -1,10 +1,11 @@
-// The finished-task history: an append-only JSON-lines file beside journal.json. A task that
-// becomes final is appended once; journal.json records how many bytes are committed, so a
-// line appended by a writer that crashed before its commit is invisible and cut off by the next
-// writer. Reads walk backwards from the end: recent history costs the same however long it grows.
+// The archive of finished tasks (history.jsonl on disk, "the history" in the journal; not a
+// task's `history` of tries): an append-only JSON-lines file beside journal.json. A task that
+// becomes final is appended once; journal.json records how many bytes are committed, so a line
+// appended by a writer that crashed before its commit is invisible and cut off by the next writer.
+// Reads walk backwards from the end: recent history costs the same however long it grows.
 import { closeSync, openSync, readSync } from "node:fs";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
-import { isFinal, type TaskRecord } from "../core/task.ts";
+import { finishedTime, isFinal, type TaskRecord } from "../core/task.ts";
 import { checkTask } from "./schema.ts";
 import { parseJsonLine } from "./durable-file.ts";
 
@@ -129,5 +130,5 @@ export function firstLine(path: string, committedBytes: number): Buffer | null {
 
 /** When a history entry left the active set: a task's finish, a tombstone's removal. */
 export function entryTime(entry: HistoryEntry): number {
-  return Date.parse(isTombstone(entry) ? entry.removed : (entry.finishedAt ?? entry.createdAt));
+  return isTombstone(entry) ? Date.parse(entry.removed) : finishedTime(entry);
 }

@@ -23,8 +23,8 @@ export function metaOf(doc: JournalDoc): Meta {
 /**
  * Applies committed changes to the in-memory document. Tasks are found through an id → position
  * map made on first use, so catching up on a bulk enqueue costs what it changed plus one pass over
- * the active set: looking each one up by a scan made it quadratic, and a worker catching up on
- * 10,000 new tasks over 88,000 held the lock for 12 s (the cause of issue 10's lost history).
+ * the active set: looking each one up by a scan made it quadratic, and a worker catching up held
+ * the lock long enough to lose it (issue 10; figures in docs/README-performance.md).
  */
 export class Applier {
   private readonly doc: JournalDoc;

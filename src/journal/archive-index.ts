@@ -1,4 +1,4 @@
-// The id → offset index of one history file (history.jsonl → history.idx, history.2.jsonl →
+// The id → offset index of one archive file (history.jsonl → history.idx, history.2.jsonl →
 // history.2.idx): it turns finding an old task from a scan of the whole history into two reads.
 // It is a cache, never a source of truth: every answer is checked against the committed history,
 // and whatever it cannot vouch for (missing, short, garbled, behind, ahead of a crashed writer)
@@ -12,7 +12,7 @@
 // length never runs ahead of entries on disk; readers scan the uncovered tail of the history.
 import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import { FILE_MODE } from "./durable-file.ts";
-import { findInHistory, linePrefix, openForReading, parseHistoryLine, type HistoryEntry } from "./history.ts";
+import { findInHistory, linePrefix, openForReading, parseHistoryLine, type HistoryEntry } from "./archive.ts";
 
 const MAGIC = Buffer.from("bgtidx01");
 const HEADER = 24;

@@ -1,11 +1,11 @@
-// journal/history.ts: the append-only history of final tasks. Lines are read newest first in
+// journal/archive.ts: the append-only history of final tasks. Lines are read newest first in
 // chunks; only the committed length counts; a torn tail from a crashed writer is invisible and cut.
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { JournalCorruptError } from "../../src/errors.ts";
-import { findInHistory, historyLine, isTombstone, linesBackwards, parseHistoryLine } from "../../src/journal/history.ts";
+import { findInHistory, historyLine, isTombstone, linesBackwards, parseHistoryLine } from "../../src/journal/archive.ts";
 import { appendLines } from "../../src/journal/durable-file.ts";
 import { createTask, type TaskRecord } from "../../src/core/task.ts";
 

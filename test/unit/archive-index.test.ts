@@ -1,4 +1,4 @@
-// journal/history-index.ts: the id → offset index of the history. Whatever state the index file is
+// journal/archive-index.ts: the id → offset index of the history. Whatever state the index file is
 // in (absent, short, garbled, behind, ahead of a writer that died), findIndexed gives the answer
 // the scan gives, and the next writer leaves a complete index behind.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTask, type TaskRecord } from "../../src/core/task.ts";
 import { JournalCorruptError } from "../../src/errors.ts";
-import { findInHistory, historyLine, type HistoryEntry } from "../../src/journal/history.ts";
+import { findInHistory, historyLine, type HistoryEntry } from "../../src/journal/archive.ts";
 import { appendLines } from "../../src/journal/durable-file.ts";
-import { findIndexed, indexAppended, indexPathOf } from "../../src/journal/history-index.ts";
+import { findIndexed, indexAppended, indexPathOf } from "../../src/journal/archive-index.ts";
 
 let dir: string;
 let path: string;

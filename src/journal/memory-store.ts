@@ -1,0 +1,296 @@
+// The JournalStore contract held in memory, for tests and for the client's unit tests: one
+// process, nothing durable. Every operation runs to its end before another starts (one turn of
+// the event loop), which is its transaction. It holds no rules of its own: claim order, the
+// transitions, recovery verdicts, slot demand and list order all come from core/.
+import { compareNewestFinished, listed } from "../core/list-order.ts";
+import { applyVerdict, isSameHolder, type TickHolder } from "../core/recovery.ts";
+import { maxTriesOf } from "../core/retry-policy.ts";
+import { createTask, finishedTime, isFinal, type NewTask, type TaskRecord, type WorkerRef } from "../core/task.ts";
+import { cancel, cancelEffect, canGiveBack, claim, giveBack, isHeldBy, mayClaimAhead, pickFirst, promote, rerun, settle, type TryOutcome } from "../core/transitions.ts";
+import { isDemand, isOnHost, isReservationExpired, retirement, wantsWorker, type WorkerSlot } from "../core/workers.ts";
+import { LeaseLostError } from "../errors.ts";
+import { uniqueName } from "../host/unique-name.ts";
+import type {
+  CancelEffect,
+  ChangeListener,
+  EnqueueResult,
+  Exchange,
+  ExchangeResult,
+  JournalStore,
+  ListFilter,
+  Recovery,
+  RecoverResult,
+  RemoveResult,
+  RetireResult,
+  SlotRequest,
+  Survey,
+  TaskReport,
+  TryControl,
+} from "./store.ts";
+
+/** Records cross the seam as copies, as they would from a database: nobody edits the store's own. */
+const copy = <T>(value: T): T => structuredClone(value);
+
+export class MemoryStore implements JournalStore {
+  readonly location = "memory";
+  /** Every task, final ones included, in id order (ids only grow). */
+  private readonly tasks = new Map<string, TaskRecord>();
+  private nextId = 1;
+  private slots: WorkerSlot[] = [];
+  private tick: TickHolder | null = null;
+  private readonly listeners = new Set<ChangeListener>();
+
+  /** Runs one operation as a transaction: the ids it reports changed are announced after it. */
+  private run<T>(operation: (changed: Set<string>) => T): Promise<T> {
+    const changed = new Set<string>();
+    try {
+      return Promise.resolve(operation(changed));
+    } catch (error) {
+      return Promise.reject(error);
+    } finally {
+      if (changed.size > 0) {
+        const ids = [...changed];
+        for (const listener of this.listeners) setImmediate(() => this.listeners.has(listener) && listener(ids));
+      }
+    }
+  }
+
+  private put(changed: Set<string>, task: TaskRecord): TaskRecord {
+    this.tasks.set(task.id, task);
+    changed.add(task.id);
+    return copy(task);
+  }
+
+  private active(): TaskRecord[] {
+    return [...this.tasks.values()].filter((t) => !isFinal(t.status));
+  }
+
+  private held(id: string, lease: string): TaskRecord | null {
+    const task = this.tasks.get(id);
+    return task && isHeldBy(task, lease) ? task : null;
+  }
+
+  private applyRecovery(changed: Set<string>, now: Date, recovery: Recovery): RecoverResult {
+    const result: RecoverResult = { recovered: [], forced: [], promoted: [] };
+    // Found before the verdicts, as the file store finds them (see applyRecovery there).
+    const scheduled = this.active().filter((t) => t.status === "scheduled");
+    for (const { id, lease, verdict } of recovery.verdicts) {
+      const task = this.held(id, lease);
+      if (!task) continue;
+      this.put(changed, applyVerdict(task, verdict, now));
+      (verdict.kind === "overdue" ? result.forced : result.recovered).push(id);
+    }
+    for (const task of scheduled) {
+      const promoted = promote(task, now);
+      if (promoted === task) continue;
+      this.put(changed, promoted);
+      result.promoted.push(task.id);
+    }
+    this.pruneSlots(now, recovery.deadSlots);
+    return result;
+  }
+
+  private pruneSlots(now: Date, deadSlots: readonly string[]): void {
+    const dead = new Set(deadSlots);
+    this.slots = this.slots.filter((slot) => !isReservationExpired(slot, now) && !dead.has(slot.slot));
+  }
+
+  private reserveSlot(now: Date, request: SlotRequest): string | null {
+    this.pruneSlots(now, request.deadSlots);
+    const onHost = this.slots.filter((slot) => isOnHost(slot, request.host)).length;
+    const demand = this.active().filter((t) => isDemand(t, now, request.scheduleWindowMs)).length;
+    if (!wantsWorker(onHost, this.slots.length, request.maxWorkers, demand)) return null;
+    const slot = uniqueName();
+    this.slots.push({ slot, host: request.host, reservedAt: now.toISOString(), process: null });
+    return slot;
+  }
+
+  enqueue(tasks: readonly NewTask[], now: Date, workers: SlotRequest | null): Promise<EnqueueResult> {
+    return this.run((changed) => {
+      const created = tasks.map((input) => this.put(changed, createTask(String(this.nextId++), copy(input), now, maxTriesOf(input.retry))));
+      return { tasks: created, workerSlot: workers === null ? null : this.reserveSlot(now, workers) };
+    });
+  }
+
+  report(id: string, lease: string, report: TaskReport, now: Date): Promise<void> {
+    return this.run((changed) => {
+      const task = this.held(id, lease);
+      if (!task) throw new LeaseLostError(id);
+      const attributes = report.attributes ? { ...task.attributes, ...report.attributes } : task.attributes;
+      this.put(changed, { ...task, ...copy(report), attributes, heartbeatAt: now.toISOString() });
+    });
+  }
+
+  settle(id: string, lease: string, outcome: TryOutcome, now: Date): Promise<TaskRecord> {
+    return this.run((changed) => {
+      const task = this.held(id, lease);
+      if (!task) throw new LeaseLostError(id);
+      return this.put(changed, settle(task, copy(outcome), now));
+    });
+  }
+
+  exchange(worker: WorkerRef, now: Date, exchange: Exchange): Promise<ExchangeResult> {
+    return this.run((changed) => {
+      const settled = exchange.ends.map((end) => {
+        const task = this.held(end.id, end.lease);
+        return task ? this.put(changed, settle(task, copy(end.outcome), now)) : null;
+      });
+      for (const { id, lease } of exchange.giveBack) {
+        const task = this.held(id, lease);
+        if (task && canGiveBack(task)) this.put(changed, giveBack(task, now));
+      }
+      const recovered = exchange.recovery ? this.applyRecovery(changed, now, exchange.recovery) : null;
+      if (settled.includes(null) || exchange.claim < 1) return { settled, next: [], recovered };
+      const next: TaskRecord[] = [];
+      for (const task of pickFirst(this.active(), now, exchange.claim, exchange.filter)) {
+        if (!mayClaimAhead(next.length, task)) break;
+        next.push(this.put(changed, claim(task, copy(worker), uniqueName(), now)));
+      }
+      return { settled, next, recovered };
+    });
+  }
+
+  registerWorker(slot: string, worker: WorkerRef, now: Date): Promise<void> {
+    return this.run(() => {
+      const others = this.slots.filter((s) => s.slot !== slot);
+      const reservedAt = this.slots.find((s) => s.slot === slot)?.reservedAt ?? now.toISOString();
+      this.slots = [...others, { slot, host: worker.host, reservedAt, process: copy(worker) }];
+    });
+  }
+
+  retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult> {
+    return this.run(() => {
+      const result = retirement(this.active(), now, scheduleWindowMs, false);
+      if (result.retired) this.slots = this.slots.filter((s) => s.slot !== slot);
+      return result;
+    });
+  }
+
+  reserveWorker(now: Date, request: SlotRequest, releasing?: string): Promise<string | null> {
+    return this.run(() => {
+      this.slots = this.slots.filter((s) => s.slot !== releasing);
+      return this.reserveSlot(now, request);
+    });
+  }
+
+  releaseWorker(slot: string): Promise<void> {
+    return this.run(() => void (this.slots = this.slots.filter((s) => s.slot !== slot)));
+  }
+
+  get(id: string): Promise<TaskRecord | null> {
+    return this.run(() => copy(this.tasks.get(id) ?? null));
+  }
+
+  list(filter: ListFilter): Promise<TaskRecord[]> {
+    return this.run(() => {
+      const wanted = filter.ids ? new Set(filter.ids) : null;
+      const matching = [...this.tasks.values()].filter(
+        (t) =>
+          (!wanted || wanted.has(t.id)) &&
+          (!filter.statuses || filter.statuses.includes(t.status)) &&
+          (!filter.executor || t.executor === filter.executor),
+      );
+      const finals = matching.filter((t) => isFinal(t.status)).sort(compareNewestFinished);
+      return copy(listed(matching.filter((t) => !isFinal(t.status)), finals, filter.limit));
+    });
+  }
+
+  survey(host: string): Promise<Survey> {
+    return this.run(() => copy({ running: this.active().filter((t) => t.status === "running"), slots: this.slots.filter((s) => isOnHost(s, host)) }));
+  }
+
+  tryControl(id: string, lease: string): Promise<TryControl> {
+    return this.run(() => {
+      const task = this.tasks.get(id);
+      return { held: task !== undefined && isHeldBy(task, lease), cancelRequestedAt: task?.cancelRequestedAt ?? null };
+    });
+  }
+
+  watchChanges(onChange: ChangeListener): { close(): void } {
+    this.listeners.add(onChange);
+    return { close: () => void this.listeners.delete(onChange) };
+  }
+
+  recover(now: Date, recovery: Recovery): Promise<RecoverResult> {
+    return this.run((changed) => this.applyRecovery(changed, now, recovery));
+  }
+
+  forceEnd(id: string, lease: string, outcome: TryOutcome, now: Date): Promise<TaskRecord | null> {
+    return this.run((changed) => {
+      const task = this.held(id, lease);
+      return task ? this.put(changed, settle(task, copy(outcome), now)) : null;
+    });
+  }
+
+  cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null> {
+    return this.run((changed) => {
+      const task = this.tasks.get(id);
+      if (!task) return null;
+      const effect = cancelEffect(task);
+      const next = cancel(task, now);
+      return { task: next === task ? copy(task) : this.put(changed, next), effect };
+    });
+  }
+
+  retry(id: string, _now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
+    return this.run((changed) => {
+      const task = this.tasks.get(id);
+      if (!task) return null;
+      if (!isFinal(task.status)) return { task: copy(task), queued: false };
+      return { task: this.put(changed, rerun(task)), queued: true };
+    });
+  }
+
+  remove(ids: readonly string[], _now: Date): Promise<RemoveResult> {
+    return this.run((changed) => {
+      const unique = [...new Set(ids)];
+      const missing = unique.filter((id) => !this.tasks.has(id));
+      const running = unique.filter((id) => this.tasks.get(id)?.status === "running");
+      if (missing.length > 0 || running.length > 0) return { removed: [], running, missing };
+      const removed = unique.map((id) => copy(this.tasks.get(id)!));
+      for (const id of unique) {
+        this.tasks.delete(id);
+        changed.add(id);
+      }
+      return { removed, running, missing };
+    });
+  }
+
+  removeFinished(olderThan: Date | null, _now: Date, options: { onlyIfOldestBefore?: Date } = {}): Promise<string[]> {
+    return this.run((changed) => {
+      const finals = [...this.tasks.values()].filter((t) => isFinal(t.status));
+      const { onlyIfOldestBefore } = options;
+      if (onlyIfOldestBefore && !finals.some((t) => finishedTime(t) < onlyIfOldestBefore.getTime())) return [];
+      const gone = finals.filter((t) => olderThan === null || finishedTime(t) < olderThan.getTime()).map((t) => t.id);
+      for (const id of gone) {
+        this.tasks.delete(id);
+        changed.add(id);
+      }
+      return gone;
+    });
+  }
+
+  tickHolder(): Promise<TickHolder | null> {
+    return this.run(() => copy(this.tick));
+  }
+
+  acquireTick(holder: TickHolder, vacated: TickHolder | null): Promise<TickHolder | null> {
+    return this.run(() => {
+      const current = this.tick;
+      if (current && !(vacated && isSameHolder(current, vacated))) return copy(current);
+      this.tick = copy(holder);
+      return null;
+    });
+  }
+
+  releaseTick(holder: TickHolder): Promise<void> {
+    return this.run(() => {
+      if (this.tick && isSameHolder(this.tick, holder)) this.tick = null;
+    });
+  }
+
+  close(): Promise<void> {
+    this.listeners.clear();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,128 @@
+// The rules stores apply and hold none of: core/recovery.ts (a running try plus the facts about
+// its worker → a verdict), core/workers.ts (slot demand, reservation expiry, retirement) and
+// core/list-order.ts. Pure: clock and facts are inputs.
+import { describe, expect, it } from "vitest";
+import { compareNewestFinished, finalsWanted, listed } from "../../src/core/list-order.ts";
+import { applyVerdict, holdsTick, judgeTry, type WorkerFacts } from "../../src/core/recovery.ts";
+import { NO_RETRY } from "../../src/core/retry-policy.ts";
+import { createTask, type NewTask, type TaskRecord, type WorkerRef } from "../../src/core/task.ts";
+import { cancel, claim, claimPredicate, mayClaimAhead, settle } from "../../src/core/transitions.ts";
+import { isDemand, isOnHost, isReservationExpired, retirement, SLOT_RESERVATION_MS, wantsWorker } from "../../src/core/workers.ts";
+
+const T0 = new Date("2026-01-01T00:00:00.000Z");
+const at = (ms: number) => new Date(T0.getTime() + ms);
+const WORKER: WorkerRef = { pid: 4242, host: "build-01", startTime: 1, bootId: "boot" };
+const LIMITS = { heartbeatTimeoutMs: 60_000, graceMs: 5_000 };
+
+function task(id: string, overrides: Partial<NewTask> = {}): TaskRecord {
+  return createTask(id, { executor: "x", context: {}, serialKey: null, retry: NO_RETRY, timeoutMs: null, runAt: null, ...overrides }, T0, 1);
+}
+
+function facts(overrides: Partial<WorkerFacts> = {}): WorkerFacts {
+  return { liveness: "alive", lastBeatAt: null, startedTask: null, killable: true, ...overrides };
+}
+
+const running = (id = "1", overrides: Partial<NewTask> = {}) => claim(task(id, overrides), WORKER, "lease", T0);
+
+describe("judgeTry and applyVerdict", () => {
+  it("a live, beating worker's try is fine; a task not running is never judged", () => {
+    expect(judgeTry(running(), facts(), at(1_000), LIMITS)).toEqual({ kind: "fine" });
+    expect(judgeTry(task("1"), facts({ liveness: "dead" }), at(1_000), LIMITS)).toEqual({ kind: "fine" });
+  });
+
+  it("a dead worker's try is lost at once: failed, or given back when its note shows it never started", () => {
+    const verdict = judgeTry(running(), facts({ liveness: "dead", startedTask: "" }), at(1_000), LIMITS);
+    expect(verdict).toEqual({ kind: "lost", reason: "its process is gone", giveBack: true, dead: true });
+    expect(applyVerdict(running(), verdict as never, at(1_000))).toMatchObject({ status: "queued", tries: 0, history: [] });
+    const started = judgeTry(running(), facts({ liveness: "dead", startedTask: "1" }), at(1_000), LIMITS);
+    expect(started).toMatchObject({ kind: "lost", giveBack: false });
+    expect(applyVerdict(running(), started as never, at(1_000))).toMatchObject({ status: "failed", error: { message: expect.stringMatching(/its process is gone/) } });
+    // A note that cannot be read tells nothing: the try counts.
+    expect(judgeTry(running(), facts({ liveness: "dead", startedTask: null }), at(1_000), LIMITS)).toMatchObject({ giveBack: false });
+  });
+
+  it("a silent worker is lost past the heartbeat timeout unless its beat outside the journal is recent; it is not killed", () => {
+    expect(judgeTry(running(), facts(), at(60_000), LIMITS)).toEqual({ kind: "fine" });
+    expect(judgeTry(running(), facts(), at(61_000), LIMITS)).toEqual({ kind: "lost", reason: "no heartbeat for 61s", giveBack: false, dead: false });
+    expect(judgeTry(running(), facts({ lastBeatAt: at(60_000).getTime() }), at(61_000), LIMITS)).toEqual({ kind: "fine" });
+    expect(judgeTry(running(), facts({ liveness: "unknown" }), at(61_000), LIMITS)).toMatchObject({ kind: "lost", dead: false });
+  });
+
+  it("a try past its cancel or timeout by the grace period and the outside margin is overdue, only when its worker can be killed", () => {
+    const asked = cancel(running(), at(1_000));
+    expect(judgeTry(asked, facts(), at(6_999), LIMITS)).toEqual({ kind: "fine" });
+    const overdue = judgeTry(asked, facts(), at(7_000), LIMITS);
+    expect(overdue).toMatchObject({ kind: "overdue", outcome: { kind: "cancelled" } });
+    expect(applyVerdict(asked, overdue as never, at(7_000))).toMatchObject({ status: "cancelled", lease: null });
+    expect(judgeTry(asked, facts({ killable: false }), at(7_000), LIMITS)).toEqual({ kind: "fine" });
+    const timed = running("2", { timeoutMs: 1_000 });
+    expect(judgeTry(timed, facts(), at(7_000), LIMITS)).toMatchObject({ kind: "overdue", outcome: { kind: "failed", message: expect.stringMatching(/timed out/) } });
+  });
+
+  it("the tick mutex is held by a live holder, by another host's until it expires, never by a dead one", () => {
+    const holder = { process: WORKER, since: T0.toISOString(), expiresAt: at(60_000).toISOString() };
+    expect(holdsTick(holder, "alive", at(120_000))).toBe(true);
+    expect(holdsTick(holder, "unknown", at(59_999))).toBe(true);
+    expect(holdsTick(holder, "unknown", at(60_000))).toBe(false);
+    expect(holdsTick(holder, "dead", T0)).toBe(false);
+  });
+});
+
+describe("claim filter", () => {
+  it("passes over excluded ids and timeouts longer than maxTimeoutMs; no filter lets all through", () => {
+    expect(claimPredicate(undefined)).toBeNull();
+    expect(claimPredicate({})).toBeNull();
+    const accept = claimPredicate({ excludeIds: ["1"], maxTimeoutMs: 1_000 })!;
+    expect([task("1"), task("2"), task("3", { timeoutMs: 1_000 }), task("4", { timeoutMs: 1_001 })].filter(accept).map((t) => t.id)).toEqual(["2", "3"]);
+  });
+
+  it("a batch takes ahead of its start only fresh plain tasks", () => {
+    expect(mayClaimAhead(0, task("1", { serialKey: "k" }))).toBe(true);
+    expect(mayClaimAhead(1, task("1", { serialKey: "k" }))).toBe(false);
+    expect(mayClaimAhead(1, task("1"))).toBe(true);
+  });
+});
+
+describe("worker slots", () => {
+  it("one more worker while this host runs fewer than its limit and all hosts fewer than the work", () => {
+    expect(wantsWorker(0, 0, 2, 1)).toBe(true);
+    expect(wantsWorker(2, 2, 2, 5)).toBe(false);
+    expect(wantsWorker(0, 3, 2, 3)).toBe(false);
+    expect(wantsWorker(0, 2, 2, 3)).toBe(true);
+  });
+
+  it("a reservation expires when its worker never registers; slots without a host count on every host", () => {
+    const reserved = { slot: "s", host: "a", reservedAt: T0.toISOString(), process: null };
+    expect(isReservationExpired(reserved, at(SLOT_RESERVATION_MS - 1))).toBe(false);
+    expect(isReservationExpired(reserved, at(SLOT_RESERVATION_MS))).toBe(true);
+    expect(isReservationExpired({ ...reserved, process: WORKER }, at(10 * SLOT_RESERVATION_MS))).toBe(false);
+    expect(isOnHost(reserved, "a")).toBe(true);
+    expect(isOnHost(reserved, "b")).toBe(false);
+    expect(isOnHost({ slot: "old", reservedAt: T0.toISOString(), process: null }, "b")).toBe(true);
+  });
+
+  it("demand is what runs, is runnable, or is due within the window; a worker retires when none is runnable or due soon", () => {
+    const soon = task("2", { runAt: at(500) });
+    expect([running(), task("1"), soon].map((t) => isDemand(t, T0, 1_000))).toEqual([true, true, true]);
+    expect(isDemand(soon, T0, 100)).toBe(false);
+    expect(retirement([task("1")], T0, 0, false)).toEqual({ retired: false, nextDueAt: null });
+    expect(retirement([], T0, 0, true)).toEqual({ retired: false, nextDueAt: null });
+    expect(retirement([soon], T0, 1_000, false)).toEqual({ retired: false, nextDueAt: at(500).toISOString() });
+    expect(retirement([soon], T0, 100, false)).toEqual({ retired: true, nextDueAt: null });
+  });
+});
+
+describe("list order", () => {
+  const done = (id: string, ms: number) => settle(running(id), { kind: "succeeded", message: null, result: null }, at(ms));
+
+  it("keeps running and paused tasks first, then the next in line, then the newest finished, shown in id order", () => {
+    const paused = { ...task("5"), status: "paused" as const, nextRunAt: T0.toISOString() };
+    const finals = [done("1", 1_000), done("2", 3_000), done("3", 2_000)].sort(compareNewestFinished);
+    expect(finals.map((t) => t.id)).toEqual(["2", "3", "1"]);
+    expect(listed([task("6"), paused, running("4")], finals, 2).map((t) => t.id)).toEqual(["4", "5"]);
+    expect(listed([task("6"), paused, running("4")], finals, 5).map((t) => t.id)).toEqual(["2", "3", "4", "5", "6"]);
+    expect(listed([task("6")], finals).map((t) => t.id)).toEqual(["1", "2", "3", "6"]);
+    expect(finalsWanted(3, 5)).toBe(2);
+    expect(finalsWanted(7, 5)).toBe(0);
+  });
+});
