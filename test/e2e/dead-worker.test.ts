@@ -1,7 +1,8 @@
 // A worker killed with SIGKILL writes nothing more, so only its readers can notice: `status` and
 // `list` say at once that it is gone, and `watch` does not wait for it: it recovers the try, then
 // starts a worker when workers are allowed, or says that the task waits for a tick.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { alive, BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
@@ -91,17 +92,23 @@ describe("run --follow with no worker to come", () => {
 
 describe("watch with no ids", () => {
   it("is not kept open by a task scheduled beyond the schedule window, and says it does not wait for it", async () => {
-    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js"), "slow.ts": fixture("slow.ts") } });
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js"), "gated.ts": fixture("gated.ts") } });
     const later = await project.run("noop", ["--at", "2099-06-01T00:00:00Z"]);
     const alone = await project.cli(["watch"]);
     expect(alone).toMatchObject({ code: 0, stdout: "" });
     expect(alone.stderr).toBe(`no active tasks due within 15m to watch; not waiting for 1 task scheduled later (the next, ${later}, at 2099-06-01T00:00:00.000Z)`);
 
-    const soon = await project.run("slow", ["ms=300"]);
-    const watched = await background(project, ["watch"]);
+    // A task held at a gate until the watch shows it: it cannot end before the watch starts.
+    const soon = await project.run("gated", ["--ctx", JSON.stringify({ dir: project.dir, stages: [{}] })]);
+    const watching = background(project, ["watch"]);
+    let shown = "";
+    watching.stdout?.on("data", (chunk: Buffer) => (shown += chunk.toString()));
+    await waitFor(() => shown.includes(soon), 20_000);
+    writeFileSync(join(project.dir, "gate-0"), "");
+    const watched = await watching;
     expect(watched.timedOut).toBe(false);
     expect(watched.exitCode, watched.stderr).toBe(0);
-    expect(watched.stdout).toMatch(new RegExp(`✔ ${soon} slow succeeded`));
+    expect(watched.stdout).toMatch(new RegExp(`✔ ${soon} gated succeeded`));
     expect(watched.stderr).toContain(`not waiting for 1 task scheduled later (the next, ${later}, at 2099-06-01T00:00:00.000Z)`);
   });
 });
