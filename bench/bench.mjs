@@ -145,7 +145,10 @@ for (const [index, target] of mode.sizes.entries()) {
     break;
   }
   const label = reached < target ? `${formatCount(reached)}*` : formatCount(reached);
-  if (reached < target) results.note(`* history of ${formatCount(reached)}, not ${formatCount(target)}: --quick gives each size ${mode.historyBudgetMs / 1000} s of history building`);
+  if (reached < target)
+    results.note(
+      `* history of ${formatCount(reached)}, not ${formatCount(target)}: --quick gives each size ${mode.historyBudgetMs / 1000} s of history building`,
+    );
   if (built.added > 0) {
     results.add({ label: "history build: drain rate (batches, 2 workers)", history: label, values: [built.added / built.seconds], unit: "rate" });
   }
@@ -230,7 +233,10 @@ const header = [
 const notes = results.notes.map((n) => `note: ${n}`);
 process.stdout.write(`\n${header.join("\n")}\n\n${results.text(N)}\n${notes.length ? `\n${notes.join("\n")}\n` : ""}`);
 if (args.markdown) {
-  writeFileSync(args.markdown, `${header.map((h) => `${h}  `).join("\n")}\n\n${results.markdown(N)}\n${notes.length ? `\n${notes.map((n) => `- ${n.slice(6)}`).join("\n")}\n` : ""}`);
+  writeFileSync(
+    args.markdown,
+    `${header.map((h) => `${h}  `).join("\n")}\n\n${results.markdown(N)}\n${notes.length ? `\n${notes.map((n) => `- ${n.slice(6)}`).join("\n")}\n` : ""}`,
+  );
 }
 log(`done in ${((Date.now() - began) / 1000).toFixed(0)} s`);
 process.exitCode = results.failures > 0 ? 1 : 0;

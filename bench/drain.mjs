@@ -64,7 +64,9 @@ async function drainOnce({ BenchProject }, name) {
     const t0 = Date.now();
     const started = Array.from({ length: workers }, () => project.startWorker({ env: { BGTASK_IDLE: "200ms" } }));
     const ended = await Promise.all(started.map((w) => w.done));
-    const left = JSON.parse((await project.cli(["list", "--status", "queued,running,scheduled", "--json", "--limit", ALL], { timeoutMs: 600_000 })).stdout).length;
+    const left = JSON.parse(
+      (await project.cli(["list", "--status", "queued,running,scheduled", "--json", "--limit", ALL], { timeoutMs: 600_000 })).stdout,
+    ).length;
     const newest = JSON.parse((await project.cli(["list", "--status", "succeeded,failed,cancelled", "--json", "--limit", "5"])).stdout);
     const last = Math.max(...newest.map((t) => Date.parse(t.finishedAt ?? t.createdAt)));
     const failed = newest.filter((t) => t.status !== "succeeded").length;
@@ -91,7 +93,9 @@ try {
   }
   for (let i = 0; i < repos.length; i++) {
     const sorted = [...rates[i]].sort((a, b) => a - b);
-    console.log(`${repos[i]}: median ${median(sorted).toFixed(0)}/s (min ${sorted[0].toFixed(0)}, max ${sorted.at(-1).toFixed(0)}; ${workers} workers, ${count} tasks, history ${history}, ${reps} runs)`);
+    console.log(
+      `${repos[i]}: median ${median(sorted).toFixed(0)}/s (min ${sorted[0].toFixed(0)}, max ${sorted.at(-1).toFixed(0)}; ${workers} workers, ${count} tasks, history ${history}, ${reps} runs)`,
+    );
   }
 } finally {
   rmSync(runDir, { recursive: true, force: true });

@@ -37,14 +37,19 @@ for (const size of sizes) {
   const me = currentProcess();
   const row = { "active set": size.toLocaleString("en-US") };
   const enqueued = performance.now();
-  if (size > 0) await store.enqueue(Array.from({ length: size }, (_, i) => input(i)), new Date(), null);
+  if (size > 0)
+    await store.enqueue(
+      Array.from({ length: size }, (_, i) => input(i)),
+      new Date(),
+      null,
+    );
   row[`bulk enqueue of ${size}`] = format(performance.now() - enqueued);
   await store.registerWorker("bench", me, new Date());
   const reps = Math.min(200, Math.max(1, size));
   row["lock + unlock"] = format(await timed(50, async () => (await acquireLock(home, join(home, "journal.lock"), lockSettings)).release()));
   row["enqueue 1 (durable)"] = format(await timed(20, () => store.enqueue([input(-1)], new Date(), null)));
   let task = await claimNext(store, me, new Date());
-  row["report"] = format(await timed(20, () => store.report(task.id, task.lease, { progress: 50 }, new Date())));
+  row.report = format(await timed(20, () => store.report(task.id, task.lease, { progress: 50 }, new Date())));
   row["settle + claim next"] = format(
     await timed(reps, async () => {
       const ends = [{ id: task.id, lease: task.lease, outcome: { kind: "succeeded", message: null, result: null } }];
@@ -54,7 +59,11 @@ for (const size of sizes) {
   );
   row["list (default)"] = format(await timed(10, () => store.list({ limit: 50 })));
   row["get oldest"] = format(await timed(10, () => store.get("1")));
-  console.log(Object.entries(row).map(([k, v]) => `${k}: ${v}`).join(" · "));
+  console.log(
+    Object.entries(row)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(" · "),
+  );
   await store.close();
   rmSync(home, { recursive: true, force: true });
 }

@@ -73,10 +73,7 @@ export class JournalCorruptError extends JournalError {
 export class JournalLockedError extends JournalError {
   constructor(lockPath: string, waitedMs: number, holderPid: number | null = null) {
     const holder = holderPid === null ? "another bgtask process" : `process ${holderPid}, which is still running,`;
-    super(
-      "EJOURNALLOCKED",
-      `the journal lock ${lockPath} was still held after ${Math.round(waitedMs / 1000)}s; ${holder} may be stuck, try again`,
-    );
+    super("EJOURNALLOCKED", `the journal lock ${lockPath} was still held after ${Math.round(waitedMs / 1000)}s; ${holder} may be stuck, try again`);
   }
 }
 

@@ -108,7 +108,12 @@ export function processesWith(entry) {
     try {
       const stat = readFileSync(join("/proc", name, "stat"), "utf8");
       if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
-      if (readFileSync(join("/proc", name, "environ"), "utf8").split("\0").includes(entry)) pids.push(Number(name));
+      if (
+        readFileSync(join("/proc", name, "environ"), "utf8")
+          .split("\0")
+          .includes(entry)
+      )
+        pids.push(Number(name));
     } catch {
       // gone, or not ours to read
     }

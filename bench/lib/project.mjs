@@ -1,7 +1,20 @@
 // A throwaway bgtask project for one scenario: tasks/ with the bench's executors, a config, its
 // own home, the built CLI run in it like a user would, and workers started from the built entry.
 // Every process it starts carries BGTASK_ROOT=<dir>, so the project can find and end them all.
-import { closeSync, cpSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { processesWith, run, signalAll, start, waitGone } from "./proc.mjs";

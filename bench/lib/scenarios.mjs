@@ -94,7 +94,8 @@ export class Scenarios {
       const t0 = Date.now();
       const workers = [0, 1].map(() => project.startWorker({ env: { BGTASK_IDLE: "100ms" }, timeoutMs: Math.max(300_000, n * 2_000) }));
       const ended = await Promise.all(workers.map((w) => w.done));
-      if (ended.some((e) => e.code !== 0)) throw new Error(`a worker building the history exited ${ended.map((e) => e.code ?? e.signal).join(", ")} (see ${project.home}/logs)`);
+      if (ended.some((e) => e.code !== 0))
+        throw new Error(`a worker building the history exited ${ended.map((e) => e.code ?? e.signal).join(", ")} (see ${project.home}/logs)`);
       rate = n / Math.max(0.001, (Date.now() - t0) / 1000);
       this.count += n;
       batch = Math.min(20_000, Math.max(100, Math.round(rate * 4)));
@@ -144,7 +145,13 @@ export class Scenarios {
           });
           results.add({ label, history, ...timed, unit: "ms", perFloor: true, target: atMostN(1.5) });
         }
-        results.add({ label: "enqueue → start, idle worker (createdAt → startedAt)", history, values: waits, unit: "ms", target: atMost(10, "median ≤ 10 ms") });
+        results.add({
+          label: "enqueue → start, idle worker (createdAt → startedAt)",
+          history,
+          values: waits,
+          unit: "ms",
+          target: atMost(10, "median ≤ 10 ms"),
+        });
         if (project.processes().length !== 1) results.note(`run (worker running, ${history}): a second worker was started during the runs`);
       }),
     );
@@ -213,7 +220,8 @@ export class Scenarios {
           const newest = JSON.parse((await project.cli(["list", "--status", "succeeded,failed,cancelled", "--json", "--limit", "5"])).stdout);
           const finished = count - left;
           const last = Math.max(...newest.map((t) => Date.parse(t.finishedAt ?? t.createdAt)));
-          if (finished <= 0 || !Number.isFinite(last)) throw new Error(`the workers finished no task (exit ${ended.map((e) => e.code ?? e.signal).join(", ")})`);
+          if (finished <= 0 || !Number.isFinite(last))
+            throw new Error(`the workers finished no task (exit ${ended.map((e) => e.code ?? e.signal).join(", ")})`);
           drain.push(finished / Math.max(0.001, (last - t0) / 1000));
           writesPerTask.push((project.rev() - rev0) / finished);
           const peak = Math.max(...ended.map((e) => e.rssKb ?? 0));
@@ -223,7 +231,15 @@ export class Scenarios {
       }
     });
     if (enqueue.length) {
-      results.add({ label: `bulk enqueue of ${formatCount(count)} (run --each)`, history, values: enqueue, floors: enqueueFloors, unit: "ms", perFloor: true, target: atMost(1000, "≤ 1 s") });
+      results.add({
+        label: `bulk enqueue of ${formatCount(count)} (run --each)`,
+        history,
+        values: enqueue,
+        floors: enqueueFloors,
+        unit: "ms",
+        perFloor: true,
+        target: atMost(1000, "≤ 1 s"),
+      });
     }
     if (drain.length) {
       const label = `drain of ${formatCount(count)} by 2 workers${capped ? ` (capped at ${mode.drainCapMs / 1000} s in ${capped} of ${drain.length} runs)` : ""}`;
@@ -270,7 +286,13 @@ export class Scenarios {
           log(`depth ${formatCount(queued)}/${formatCount(depth)}: enqueue of ${formatCount(chunk)} took ${(bulk.ms / 1000).toFixed(1)} s`);
         }
         if (enqueues.length) {
-          results.add({ label: `bulk enqueue of ${formatCount(chunk)} onto a deep queue (last of the fill)`, history: label, values: enqueues.slice(-1), unit: "ms", target: atMost(3000, "≤ 3 s") });
+          results.add({
+            label: `bulk enqueue of ${formatCount(chunk)} onto a deep queue (last of the fill)`,
+            history: label,
+            values: enqueues.slice(-1),
+            unit: "ms",
+            target: atMost(3000, "≤ 3 s"),
+          });
         }
         if (!reached) {
           results.fail(`depth of ${label}`, label, new Error(`only ${formatCount(queued)} queued within ${mode.depthBudgetMs / 1000} s`));
@@ -284,7 +306,14 @@ export class Scenarios {
           const list = await this.repeat(reps, async () => (await project.cli(["list"], { timeoutMs: 600_000 })).ms);
           results.add({ label: "bgtask list (default view, queue deep)", history: label, ...list, unit: "ms", perFloor: true, target: atMostN(2) });
           const limited = await this.repeat(reps, async () => (await project.cli(["list", "--status", "queued", "--limit", "10"], { timeoutMs: 600_000 })).ms);
-          results.add({ label: "bgtask list --status queued --limit 10 (queue deep)", history: label, ...limited, unit: "ms", perFloor: true, target: atMostN(2) });
+          results.add({
+            label: "bgtask list --status queued --limit 10 (queue deep)",
+            history: label,
+            ...limited,
+            unit: "ms",
+            perFloor: true,
+            target: atMostN(2),
+          });
           const status = await this.repeat(reps, async () => (await project.cli(["status", firstId], { timeoutMs: 600_000 })).ms);
           results.add({ label: "bgtask status <id> of a queued task (queue deep)", history: label, ...status, unit: "ms", perFloor: true, target: atMostN(2) });
         });
@@ -299,7 +328,13 @@ export class Scenarios {
           // A worker deep in journal work may not obey SIGTERM soon (a target of its own): cut it off.
           if (!(await within(all, 60_000))) project.kill();
           const ended = await all;
-          results.add({ label: "SIGTERM → both workers gone (queue deep)", history: label, values: [Date.now() - stoppedAt], unit: "ms", target: atMost(1000, "≤ 1 s") });
+          results.add({
+            label: "SIGTERM → both workers gone (queue deep)",
+            history: label,
+            values: [Date.now() - stoppedAt],
+            unit: "ms",
+            target: atMost(1000, "≤ 1 s"),
+          });
           const seconds = (Date.now() - t0) / 1000;
           const after = project.finishedCount();
           const finished = after - before;
@@ -313,7 +348,8 @@ export class Scenarios {
             target: (m) => ({ text: `≥ 0.8 × shallow (${(0.8 * (first ?? 0)).toFixed(0)}/s)`, ok: first !== null && m >= 0.8 * first }),
           });
           const peak = Math.max(...ended.map((e) => e.rssKb ?? 0));
-          if (peak > 0) results.add({ label: "worker peak RSS (queue deep)", history: label, values: [peak / MB], unit: "mb", target: atMost(100, "≤ 100 MB") });
+          if (peak > 0)
+            results.add({ label: "worker peak RSS (queue deep)", history: label, values: [peak / MB], unit: "mb", target: atMost(100, "≤ 100 MB") });
         });
       }
     } finally {

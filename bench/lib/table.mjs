@@ -67,17 +67,17 @@ export class Results {
     const head = ["figure", "history", "median", "min–max", "ratio", "target", ""];
     const rows = [head, ...this.cells(floorMs)];
     const widths = head.map((_, i) => Math.max(...rows.map((r) => [...r[i]].length)));
-    const line = (r) => r.map((c, i) => c + " ".repeat(widths[i] - [...c].length)).join("  ").trimEnd();
+    const line = (r) =>
+      r
+        .map((c, i) => c + " ".repeat(widths[i] - [...c].length))
+        .join("  ")
+        .trimEnd();
     return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n");
   }
 
   markdown(floorMs) {
     const head = ["figure", "history", "median", "min–max", "ratio to N", "target", "verdict"];
     const esc = (c) => c.replaceAll("|", "\\|");
-    return [
-      `| ${head.join(" | ")} |`,
-      `|${head.map(() => "---").join("|")}|`,
-      ...this.cells(floorMs).map((r) => `| ${r.map(esc).join(" | ")} |`),
-    ].join("\n");
+    return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...this.cells(floorMs).map((r) => `| ${r.map(esc).join(" | ")} |`)].join("\n");
   }
 }

@@ -21,8 +21,8 @@ const EXAMPLES: Record<string, string[]> = {
   executors: ["bgtask executors", "bgtask executors --json   # exits 1 when a module cannot be used"],
   doctor: ["bgtask doctor", "bgtask doctor --repair"],
   completion: [
-    'bgtask completion bash > ~/.local/share/bash-completion/completions/bgtask',
-    "bgtask completion zsh > \"${fpath[1]}/_bgtask\"",
+    "bgtask completion bash > ~/.local/share/bash-completion/completions/bgtask",
+    'bgtask completion zsh > "${fpath[1]}/_bgtask"',
     "bgtask completion fish > ~/.config/fish/completions/bgtask.fish",
   ],
 };

@@ -7,7 +7,10 @@ type Flags = Record<string, unknown>;
 
 /** Commander's usage error as one bgtask sentence on one line (it puts "Did you mean" on a second). */
 export function usageSentence(text: string): string {
-  return `${text.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")} (--help shows the usage)`;
+  return `${text
+    .replace(/^error: /, "")
+    .trim()
+    .replace(/\s*\n\s*/g, " ")} (--help shows the usage)`;
 }
 
 function withLocations(command: Command): Command {
@@ -68,12 +71,12 @@ export function buildProgram(version: string): Command {
     await list(flags(command));
   });
 
-  withLocations(
-    program.command("status").description("show one task in full").argument("<id>", "task id").option("--json", "print the task record"),
-  ).action(async (id: string, _o, command: Command) => {
-    const { status } = await import("./commands/status.ts");
-    await status(id, flags(command));
-  });
+  withLocations(program.command("status").description("show one task in full").argument("<id>", "task id").option("--json", "print the task record")).action(
+    async (id: string, _o, command: Command) => {
+      const { status } = await import("./commands/status.ts");
+      await status(id, flags(command));
+    },
+  );
 
   withLocations(
     program
@@ -138,7 +141,10 @@ export function buildProgram(version: string): Command {
     program
       .command("tick")
       .description("for cron: recover, promote, prune and run due work within a time budget; one tick at a time")
-      .option("--max-time <duration>", "time budget, with its unit, like 55s (default 55s): a task without a timeout is stopped at its end; one whose timeout outlasts it is left to a worker"),
+      .option(
+        "--max-time <duration>",
+        "time budget, with its unit, like 55s (default 55s): a task without a timeout is stopped at its end; one whose timeout outlasts it is left to a worker",
+      ),
   ).action(async (_o, command: Command) => {
     const { tick } = await import("./commands/tick.ts");
     await tick(flags(command));
@@ -158,7 +164,10 @@ export function buildProgram(version: string): Command {
   });
 
   withLocations(
-    program.command("executors").description("list the executors in the tasks directory and their settings; exit 1 when a module cannot be used").option("--json", "print JSON"),
+    program
+      .command("executors")
+      .description("list the executors in the tasks directory and their settings; exit 1 when a module cannot be used")
+      .option("--json", "print JSON"),
   ).action(async (_o, command: Command) => {
     const { executors } = await import("./commands/executors.ts");
     await executors(flags(command));

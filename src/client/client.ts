@@ -44,7 +44,8 @@ function runAtOption(options: api.RunOptions): EnqueuePlan["runAt"] {
   }
   if (options.at !== undefined) {
     const at = options.at instanceof Date ? options.at.getTime() : typeof options.at === "string" ? parseClockTime(options.at) : undefined;
-    if (at === undefined || Number.isNaN(at)) throw new UsageError(`at ${String(options.at)} is not a date and time that exists, like 2026-12-01T08:00 (local) or a Date`);
+    if (at === undefined || Number.isNaN(at))
+      throw new UsageError(`at ${String(options.at)} is not a date and time that exists, like 2026-12-01T08:00 (local) or a Date`);
     return () => new Date(at);
   }
   return () => null;
@@ -89,7 +90,11 @@ export class LocalClient implements api.Client {
 
   async runEach(executor: string, contexts: readonly Record<string, unknown>[], options: api.RunOptions = {}): Promise<api.TaskRecord[]> {
     if (!Array.isArray(contexts) || contexts.length === 0) throw new UsageError("runEach needs an array of one context or more");
-    return this.store(executor, contexts.map((context, i) => contextOption(context, `context ${i + 1}`)), options);
+    return this.store(
+      executor,
+      contexts.map((context, i) => contextOption(context, `context ${i + 1}`)),
+      options,
+    );
   }
 
   private async store(executor: string, contexts: TaskContext[], options: api.RunOptions): Promise<api.TaskRecord[]> {

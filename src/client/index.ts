@@ -36,7 +36,9 @@ export interface ClientOptions {
 /** The context an executor's tasks take: as declared in `Executors`, else any JSON object. */
 export type ContextOf<E extends string> = E extends keyof Executors ? Executors[E] : Record<string, unknown>;
 
-type RunArgs<E extends string> = E extends keyof Executors ? [context: Executors[E], options?: RunOptions] : [context?: Record<string, unknown>, options?: RunOptions];
+type RunArgs<E extends string> = E extends keyof Executors
+  ? [context: Executors[E], options?: RunOptions]
+  : [context?: Record<string, unknown>, options?: RunOptions];
 
 export interface RunOptions {
   /** Run after this long: "10m", or milliseconds. */

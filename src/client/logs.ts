@@ -21,7 +21,12 @@ export interface ReadLogOptions {
  * with `follow`, what is appended until it is final. Resolves with the task as it was first read,
  * and whether `signal` stopped the follow.
  */
-export async function readTaskLog(session: Session, id: string, onLines: (lines: LogLines) => void, options: ReadLogOptions = {}): Promise<{ task: TaskRecord; stopped: boolean }> {
+export async function readTaskLog(
+  session: Session,
+  id: string,
+  onLines: (lines: LogLines) => void,
+  options: ReadLogOptions = {},
+): Promise<{ task: TaskRecord; stopped: boolean }> {
   const task = await getTask(session, id);
   const path = taskLogPath(session.config.home, task.id);
   const follower = new LogFollower(path);

@@ -36,7 +36,11 @@ export async function waitForTasks(session: Session, ids: readonly string[], opt
   const removed = entries.find((e) => e.gone);
   if (removed) throw new TaskRemovedError(removed.task.id);
   if (how === "done") return entries.map((e) => e.task);
-  if (timeout?.aborted) throw new WaitTimeoutError(entries.filter((e) => !isFinal(e.task.status)).map((e) => e.task.id), formatDuration(options.timeoutMs!));
+  if (timeout?.aborted)
+    throw new WaitTimeoutError(
+      entries.filter((e) => !isFinal(e.task.status)).map((e) => e.task.id),
+      formatDuration(options.timeoutMs!),
+    );
   return null;
 }
 
@@ -72,15 +76,17 @@ export async function* watchTasks(session: Session, ids: readonly string[] | nul
     note: () => undefined,
     noWorkers: configNoWorkers(session),
     signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
-  }).then(
-    () => undefined,
-    (error: unknown) => {
-      failure = error;
-    },
-  ).finally(() => {
-    ended = true;
-    wake?.();
-  });
+  })
+    .then(
+      () => undefined,
+      (error: unknown) => {
+        failure = error;
+      },
+    )
+    .finally(() => {
+      ended = true;
+      wake?.();
+    });
   try {
     for (;;) {
       while (queue.length > 0) yield queue.shift()!;

@@ -17,7 +17,9 @@ export const configFileSchema = v.strictObject({
   retry: v.optional(
     v.pipe(
       v.unknown(),
-      v.description('The default retry policy of executors that set none: 3, { "tries": 3, "interval": "1s" }, a list of such tiers, or { "tries": 8, "backoff": "exponential", "interval": "1s", "maxInterval": "10m" }.'),
+      v.description(
+        'The default retry policy of executors that set none: 3, { "tries": 3, "interval": "1s" }, a list of such tiers, or { "tries": 8, "backoff": "exponential", "interval": "1s", "maxInterval": "10m" }.',
+      ),
     ),
   ),
   timeout: duration('The default timeout of a try, like "10m" (or milliseconds), for executors that set none.'),

@@ -30,7 +30,7 @@ export function validateContext(value: unknown, source: string): TaskContext {
       throw new UsageError(`${source} is nested deeper than ${MAX_DEPTH} levels at ${describePath(path.slice(0, 8))}…`);
     }
     if (Array.isArray(node)) {
-      node.forEach((item, i) => stack.push({ value: item, path: [...path, i] }));
+      for (const [i, item] of node.entries()) stack.push({ value: item, path: [...path, i] });
       continue;
     }
     for (const key of Object.keys(node)) {

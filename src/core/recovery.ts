@@ -31,10 +31,7 @@ export interface RecoveryLimits {
  * process is gone (its executor's children, left in its process group, are killed before a new
  * try). `overdue`: it outlived its cancel or timeout and is forced with `outcome`.
  */
-export type Verdict =
-  | { kind: "fine" }
-  | { kind: "lost"; reason: string; giveBack: boolean; dead: boolean }
-  | { kind: "overdue"; outcome: TryOutcome };
+export type Verdict = { kind: "fine" } | { kind: "lost"; reason: string; giveBack: boolean; dead: boolean } | { kind: "overdue"; outcome: TryOutcome };
 
 /** A verdict to apply under the try's lease: a store applies it only while `lease` still holds the task. */
 export interface TryVerdict {

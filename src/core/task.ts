@@ -42,9 +42,7 @@ export interface RetryTier {
   intervalMs: number;
 }
 
-export type RetryPolicy =
-  | { kind: "tiers"; tiers: RetryTier[] }
-  | { kind: "exponential"; retries: number; intervalMs: number; maxIntervalMs: number };
+export type RetryPolicy = { kind: "tiers"; tiers: RetryTier[] } | { kind: "exponential"; retries: number; intervalMs: number; maxIntervalMs: number };
 
 export interface Attachment {
   name: string;

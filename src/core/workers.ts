@@ -35,7 +35,12 @@ export function isDemand(task: TaskRecord, now: Date, scheduleWindowMs: number):
  * Whether an idle worker may leave: not while work is runnable (`moreQueued`: a store's tasks kept
  * apart from `tasks`), nor while a scheduled task is due within the window (it sleeps for that one).
  */
-export function retirement(tasks: readonly TaskRecord[], now: Date, scheduleWindowMs: number, moreQueued: boolean): { retired: boolean; nextDueAt: string | null } {
+export function retirement(
+  tasks: readonly TaskRecord[],
+  now: Date,
+  scheduleWindowMs: number,
+  moreQueued: boolean,
+): { retired: boolean; nextDueAt: string | null } {
   if (moreQueued || pickNext(tasks, now)) return { retired: false, nextDueAt: null };
   const dueSoon = tasks
     .filter((t) => isDueWithin(t, now, scheduleWindowMs))

@@ -61,6 +61,7 @@ export interface TaskDefinition<C = Record<string, unknown>> {
   translate?: (message: unknown, status: Record<string, unknown>) => void;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: a definition of any context type; `unknown` would refuse every typed one
 export type BrandedDefinition = TaskDefinition<any> & { readonly [BRAND]: true };
 
 export function defineTask<C = Record<string, unknown>>(definition: TaskDefinition<C>): TaskDefinition<C> {

@@ -106,10 +106,9 @@ export function resolveExecutor(tasksDir: string, name: string): ExecutorFile {
     if (reason) throw new UsageError(`executor "${name}" is refused: ${file} ${reason.replace(/^it /, "")}`, { code: "EEXECUTORESCAPE" });
     return { name, file };
   }
-  throw new UsageError(
-    `no executor "${name}": looked for ${name}{${EXECUTOR_EXTENSIONS.join(",")}} in ${tasksDir}, and ${describeFound(tasksDir)}`,
-    { code: "ENOEXECUTOR" },
-  );
+  throw new UsageError(`no executor "${name}": looked for ${name}{${EXECUTOR_EXTENSIONS.join(",")}} in ${tasksDir}, and ${describeFound(tasksDir)}`, {
+    code: "ENOEXECUTOR",
+  });
 }
 
 function lstatExists(path: string): boolean {

@@ -50,7 +50,13 @@ export async function executorSettings(executor: ExecutorFile, home: string | nu
   }
   const loaded = await loadExecutor(executor, home);
   if (path !== null && typeof loaded.definition.serialKey !== "function") {
-    cache[executor.file] = { mtimeMs: stat.mtimeMs, size: stat.size, retry: loaded.retry, timeoutMs: loaded.timeoutMs, serial: loaded.definition.serial === true };
+    cache[executor.file] = {
+      mtimeMs: stat.mtimeMs,
+      size: stat.size,
+      retry: loaded.retry,
+      timeoutMs: loaded.timeoutMs,
+      serial: loaded.definition.serial === true,
+    };
     const temp = `${path}.${uniqueName()}.tmp`;
     try {
       writeFileSync(temp, JSON.stringify(cache), { mode: 0o600, flag: "wx" });

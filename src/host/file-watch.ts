@@ -29,7 +29,13 @@ export function statSignature(path: string): string {
 
 export function watchFile(path: string, onChange: () => void, options: FileWatchOptions = {}): FileWatch {
   const name = basename(path);
-  return watchFolder(dirname(path), (file) => file === name, () => statSignature(path), onChange, options);
+  return watchFolder(
+    dirname(path),
+    (file) => file === name,
+    () => statSignature(path),
+    onChange,
+    options,
+  );
 }
 
 /**

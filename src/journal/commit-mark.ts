@@ -62,7 +62,10 @@ export function readMark(dir: string): CommitMark | null {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return null;
-    throw new JournalCorruptError(path, code === "ELOOP" ? "it is a symbolic link, which bgtask refuses to follow" : `it cannot be opened (${code ?? "error"})`);
+    throw new JournalCorruptError(
+      path,
+      code === "ELOOP" ? "it is a symbolic link, which bgtask refuses to follow" : `it cannot be opened (${code ?? "error"})`,
+    );
   }
   const buffer = Buffer.alloc(MARK_BYTES + 1);
   let length: number;

@@ -37,7 +37,11 @@ function report(role: FileReport["role"], path: string, exists: boolean, problem
 }
 
 /** Checks the index against the history lines it covers: a wrong entry is damage (a cache, but one that answers). */
-export function checkIndex(historyPath: string, lines: readonly HistoryLine[], committedBytes: number): { problem: string | null; notes: string[]; indexed: Set<string> } {
+export function checkIndex(
+  historyPath: string,
+  lines: readonly HistoryLine[],
+  committedBytes: number,
+): { problem: string | null; notes: string[]; indexed: Set<string> } {
   const notes: string[] = [];
   const indexed = new Set<string>();
   const index = readIndexFile(historyPath);
@@ -54,7 +58,8 @@ export function checkIndex(historyPath: string, lines: readonly HistoryLine[], c
     notes.push("ahead of the history (a writer that died before its commit): the extra entries are ignored and cut by the next writer");
     return { problem: null, notes, indexed };
   }
-  if (index.covered < committedBytes) notes.push(`behind: the last ${committedBytes - index.covered} bytes of the history are scanned until the next writer indexes them`);
+  if (index.covered < committedBytes)
+    notes.push(`behind: the last ${committedBytes - index.covered} bytes of the history are scanned until the next writer indexes them`);
   const newest = new Map<number, number>();
   for (const line of lines) {
     if (line.offset >= index.covered) break;
@@ -83,13 +88,38 @@ export function judge(found: Salvage): DoctorReport {
   if (!snapshot.exists && journalFiles.length === 0) {
     return { home, healthy: true, files: [{ ...files[0]!, notes: ["no journal yet: the first command creates it"] }], leftovers: [], newer: false };
   }
-  files.push(report("log", log.path, log.exists, log.problem, log.problem ? log.notes : [...log.notes, `${log.committedBytes} bytes committed; the journal is at rev ${snapshot.doc.rev}, ${snapshot.doc.tasks.length} active tasks, next id ${snapshot.doc.nextId}`]));
-  const markNotes = mark.mark ? [`rev ${mark.mark.rev} synced (${mark.mark.log}, ${mark.mark.bytes} bytes)`] : mark.exists ? [] : ["absent (a journal from before commit marks): written by the next synced change"];
+  files.push(
+    report(
+      "log",
+      log.path,
+      log.exists,
+      log.problem,
+      log.problem
+        ? log.notes
+        : [
+            ...log.notes,
+            `${log.committedBytes} bytes committed; the journal is at rev ${snapshot.doc.rev}, ${snapshot.doc.tasks.length} active tasks, next id ${snapshot.doc.nextId}`,
+          ],
+    ),
+  );
+  const markNotes = mark.mark
+    ? [`rev ${mark.mark.rev} synced (${mark.mark.log}, ${mark.mark.bytes} bytes)`]
+    : mark.exists
+      ? []
+      : ["absent (a journal from before commit marks): written by the next synced change"];
   files.push(report("mark", mark.path, mark.exists, mark.problem, markNotes));
   files.push(report("history", history.path, history.exists, history.problem, history.notes));
   const index = checkIndex(history.path, history.lines, history.committedBytes);
   const indexPath = indexPathOf(history.path);
-  files.push(report("index", indexPath, existsSync(indexPath), index.problem, index.problem ? [...index.notes, "a cache: commands fall back to the history; --repair rebuilds it"] : index.notes));
+  files.push(
+    report(
+      "index",
+      indexPath,
+      existsSync(indexPath),
+      index.problem,
+      index.problem ? [...index.notes, "a cache: commands fall back to the history; --repair rebuilds it"] : index.notes,
+    ),
+  );
   files.push(report("queue", queue.path, queue.exists, queue.problem, queue.notes));
   const named = new Set([...files.map((f) => f.file), "journal.json"]);
   const leftovers = names.filter((name) => LEFTOVER.test(name) && !named.has(name)).sort();
@@ -100,4 +130,3 @@ export function judge(found: Salvage): DoctorReport {
 export async function diagnose(home: string): Promise<DoctorReport> {
   return judge(await salvage(home));
 }
-

@@ -4,7 +4,21 @@
 // loss. Reads are strict: a file that does not parse or check is an error, never "empty".
 // Layout: a head line, one task per line, and a trailer `],"crc":N}` where N is the CRC-32 of
 // every byte before the trailer; a file ending in `]}` was written before checksums.
-import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writeSync, fchmodSync, readFileSync, lstatSync } from "node:fs";
+import {
+  closeSync,
+  fdatasyncSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+  fchmodSync,
+  readFileSync,
+  lstatSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Adapter } from "lowdb";
 import { JournalCorruptError, journalIoError } from "../errors.ts";

@@ -311,7 +311,7 @@ export class FileStore implements JournalStore {
   }
 
   registerWorker(slot: string, worker: WorkerRef, now: Date): Promise<void> {
-    return this.transactUnsynced((doc, tx) => {
+    return this.transactUnsynced((doc) => {
       const entry = doc.workers.find((w) => w.slot === slot);
       if (entry) entry.process = worker;
       else doc.workers.push({ slot, host: worker.host, reservedAt: now.toISOString(), process: worker });
@@ -319,7 +319,7 @@ export class FileStore implements JournalStore {
   }
 
   retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult> {
-    return this.transactUnsynced((doc, tx) => {
+    return this.transactUnsynced((doc) => {
       const result = retirement(doc.tasks, now, scheduleWindowMs, coldCount(doc.queue) > 0);
       if (result.retired) doc.workers = doc.workers.filter((w) => w.slot !== slot);
       return result;
@@ -352,7 +352,12 @@ export class FileStore implements JournalStore {
   /** The ids come from what the write-ahead log committed since (change-ids.ts); across a compaction it cannot tell, and says null. */
   watchChanges(onChange: ChangeListener): { close(): void } {
     const cursor = new ChangeCursor(this.home);
-    const watch = watchFolder(this.home, (name) => /^journal\.(json|\d+\.log)$/.test(name), () => this.files.signature(), () => onChange(cursor.changed()));
+    const watch = watchFolder(
+      this.home,
+      (name) => /^journal\.(json|\d+\.log)$/.test(name),
+      () => this.files.signature(),
+      () => onChange(cursor.changed()),
+    );
     const handle = {
       close: () => {
         watch.close();
@@ -374,7 +379,11 @@ export class FileStore implements JournalStore {
     if (filter.ids) {
       const found = filter.ids.map((id) => this.find(doc, id)).filter((task): task is TaskRecord => task !== null && matches(task));
       const finals = found.filter((t) => isFinal(t.status)).sort(compareNewestFinished);
-      return listed(found.filter((t) => !isFinal(t.status)), finals, limit);
+      return listed(
+        found.filter((t) => !isFinal(t.status)),
+        finals,
+        limit,
+      );
     }
     const active = doc.tasks.filter(matches);
     // The cold queue's first tasks are the next in line after the active set's: no more than the limit are read.
@@ -458,7 +467,7 @@ export class FileStore implements JournalStore {
     });
   }
 
-  retry(id: string, now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
+  retry(id: string, _now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
     return this.transact((doc, tx) => {
       const task = this.find(doc, id);
       if (!task) return null;
@@ -496,7 +505,7 @@ export class FileStore implements JournalStore {
     });
   }
 
-  async removeFinished(olderThan: Date | null, now: Date, options: { onlyIfOldestBefore?: Date } = {}): Promise<string[]> {
+  async removeFinished(olderThan: Date | null, _now: Date, options: { onlyIfOldestBefore?: Date } = {}): Promise<string[]> {
     if (options.onlyIfOldestBefore) {
       const doc = await this.snapshot();
       const path = join(this.home, doc.history.file);
@@ -546,7 +555,13 @@ export class FileStore implements JournalStore {
     const file = `history.${generation}.jsonl`;
     keep.reverse();
     const bytes = appendLines(join(this.home, file), 0, keep, true);
-    indexAppended(join(this.home, file), 0, kept.reverse(), keep.map((line) => Buffer.byteLength(line)), true);
+    indexAppended(
+      join(this.home, file),
+      0,
+      kept.reverse(),
+      keep.map((line) => Buffer.byteLength(line)),
+      true,
+    );
     fsyncDir(this.home);
     return { history: { file, bytes }, removed: removed.sort(compareIds) };
   }

@@ -250,7 +250,13 @@ export class JournalFiles {
       doc.history.bytes = appendLines(historyPath, start, lines, durable);
       crashPoint("history-appended");
       const ids = tx.history.map((entry) => entry.id);
-      indexAppended(historyPath, start, ids, lines.map((line) => Buffer.byteLength(line)), durable);
+      indexAppended(
+        historyPath,
+        start,
+        ids,
+        lines.map((line) => Buffer.byteLength(line)),
+        durable,
+      );
       crashPoint("history-indexed");
       fence();
     }
@@ -297,9 +303,7 @@ export class JournalFiles {
     } catch {
       return; // no home yet
     }
-    const left = [MARK_FILE, ...names.filter((name) => /^history[\w.-]*\.jsonl$/.test(name))].filter(
-      (name) => (tryStat(join(this.dir, name))?.size ?? 0) > 0,
-    );
+    const left = [MARK_FILE, ...names.filter((name) => /^history[\w.-]*\.jsonl$/.test(name))].filter((name) => (tryStat(join(this.dir, name))?.size ?? 0) > 0);
     if (left.length > 0) throw new JournalCorruptError(this.path, `it is missing, but the home holds ${left.sort().join(", ")} of a journal`);
   }
 

@@ -325,13 +325,16 @@ export async function acquireLock(target: string, lockPath: string, settings: Lo
   }
   // Waiters on other hosts judge us by the lock's age: keep it young while we hold it (its change
   // time moves; its modification time stays this acquisition's).
-  const refresh = setInterval(() => {
-    try {
-      utimesSync(lockPath, stamp(), mine);
-    } catch {
-      // released meanwhile
-    }
-  }, Math.max(500, Math.floor(settings.staleMs / 4)));
+  const refresh = setInterval(
+    () => {
+      try {
+        utimesSync(lockPath, stamp(), mine);
+      } catch {
+        // released meanwhile
+      }
+    },
+    Math.max(500, Math.floor(settings.staleMs / 4)),
+  );
   refresh.unref();
   return {
     assertHeld() {

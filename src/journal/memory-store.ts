@@ -6,7 +6,20 @@ import { compareNewestFinished, listed } from "../core/list-order.ts";
 import { applyVerdict, isSameHolder, type TickHolder } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
 import { createTask, finishedTime, isFinal, type NewTask, type TaskRecord, type WorkerRef } from "../core/task.ts";
-import { cancel, cancelEffect, canGiveBack, claim, giveBack, isHeldBy, mayClaimAhead, pickFirst, promote, rerun, settle, type TryOutcome } from "../core/transitions.ts";
+import {
+  cancel,
+  cancelEffect,
+  canGiveBack,
+  claim,
+  giveBack,
+  isHeldBy,
+  mayClaimAhead,
+  pickFirst,
+  promote,
+  rerun,
+  settle,
+  type TryOutcome,
+} from "../core/transitions.ts";
 import { isDemand, isOnHost, isReservationExpired, retirement, wantsWorker, type WorkerSlot } from "../core/workers.ts";
 import { LeaseLostError } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
@@ -186,12 +199,16 @@ export class MemoryStore implements JournalStore {
       const wanted = filter.ids ? new Set(filter.ids) : null;
       const matching = [...this.tasks.values()].filter(
         (t) =>
-          (!wanted || wanted.has(t.id)) &&
-          (!filter.statuses || filter.statuses.includes(t.status)) &&
-          (!filter.executor || t.executor === filter.executor),
+          (!wanted || wanted.has(t.id)) && (!filter.statuses || filter.statuses.includes(t.status)) && (!filter.executor || t.executor === filter.executor),
       );
       const finals = matching.filter((t) => isFinal(t.status)).sort(compareNewestFinished);
-      return copy(listed(matching.filter((t) => !isFinal(t.status)), finals, filter.limit));
+      return copy(
+        listed(
+          matching.filter((t) => !isFinal(t.status)),
+          finals,
+          filter.limit,
+        ),
+      );
     });
   }
 

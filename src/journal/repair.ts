@@ -144,7 +144,13 @@ function writeJournal(home: string, { doc, lines, cold }: Rebuilt): void {
   const historyPath = join(home, historyFile);
   const texts = lines.map((line) => line.bytes.toString("utf8"));
   const bytes = appendLines(historyPath, 0, texts, true);
-  indexAppended(historyPath, 0, lines.map((line) => line.entry.id), lines.map((line) => line.bytes.length), true);
+  indexAppended(
+    historyPath,
+    0,
+    lines.map((line) => line.entry.id),
+    lines.map((line) => line.bytes.length),
+    true,
+  );
   const queueFile = `queue.${highestGeneration(home, QUEUE_FILE) + 1}.jsonl`;
   const queueBytes = appendLines(join(home, queueFile), 0, cold.map(historyLine), true);
   createLog(join(home, logFile));
@@ -165,7 +171,22 @@ function writeJournal(home: string, { doc, lines, cold }: Rebuilt): void {
 export async function repair(home: string, lockSettings: LockSettings): Promise<RepairReport> {
   if (!existsSync(home)) {
     const before = judge(await salvage(home));
-    return { home, repaired: false, before, copies: null, kept: 0, active: 0, finished: 0, lost: [], stale: [], unverified: [], unknown: [], lostRevs: null, nextId: 1, lostSomething: false };
+    return {
+      home,
+      repaired: false,
+      before,
+      copies: null,
+      kept: 0,
+      active: 0,
+      finished: 0,
+      lost: [],
+      stale: [],
+      unverified: [],
+      unknown: [],
+      lostRevs: null,
+      nextId: 1,
+      lostSomething: false,
+    };
   }
   const lock = await acquireLock(home, join(home, "journal.lock"), lockSettings);
   try {

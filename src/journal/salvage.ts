@@ -240,7 +240,8 @@ function salvageLog(home: string, snapshot: SnapshotSalvage, mark: CommitMark | 
   if (bytes.length > 0 && result.committedBytes === bytes.length && bytes[bytes.length - 1] !== 10) {
     result.problem = `its last commit line (rev ${doc.rev}) lost its newline; the transaction checks and the mark shows it was acknowledged, so --repair keeps it`;
   }
-  if (bytes.length > result.committedBytes) result.notes.push(`${bytes.length - result.committedBytes} bytes after the last commit (a writer that died mid-append; ignored)`);
+  if (bytes.length > result.committedBytes)
+    result.notes.push(`${bytes.length - result.committedBytes} bytes after the last commit (a writer that died mid-append; ignored)`);
   const shortfall = path === named ? markShortfall(mark, doc) : null;
   if (shortfall) {
     result.problem = shortfall;
@@ -286,7 +287,8 @@ function salvageHistory(home: string, doc: JournalDoc, mentioned: Set<string>): 
     }
     position = newline + 1;
   }
-  if (bytes.length > committedBytes) result.notes.push(`${bytes.length - committedBytes} bytes past the committed length (a writer that died before its commit; ignored by commands)`);
+  if (bytes.length > committedBytes)
+    result.notes.push(`${bytes.length - committedBytes} bytes past the committed length (a writer that died before its commit; ignored by commands)`);
   for (const id of result.badIds) mentioned.add(id);
   return result;
 }
@@ -297,7 +299,8 @@ function salvageQueue(home: string, doc: JournalDoc, mentioned: Set<string>): Qu
   const path = join(home, queue.file);
   const result: QueueSalvage = { path, exists: existsSync(path), problem: null, notes: [], tasks: [] };
   if (!result.exists) {
-    if (queue.bytes > queue.offset) result.problem = `it is missing but the journal committed ${queue.bytes} bytes (${queue.count - queue.skip.length} tasks waiting)`;
+    if (queue.bytes > queue.offset)
+      result.problem = `it is missing but the journal committed ${queue.bytes} bytes (${queue.count - queue.skip.length} tasks waiting)`;
     return result;
   }
   const bytes = readFileSync(path);
@@ -315,7 +318,8 @@ function salvageQueue(home: string, doc: JournalDoc, mentioned: Set<string>): Qu
     const line = bytes.subarray(position, newline);
     try {
       const task = parseColdLine(path, line);
-      if (previous !== null && compareIds(previous, task.id) >= 0) throw new JournalCorruptError(path, `task ${task.id} comes after task ${previous}, out of id order`);
+      if (previous !== null && compareIds(previous, task.id) >= 0)
+        throw new JournalCorruptError(path, `task ${task.id} comes after task ${previous}, out of id order`);
       previous = task.id;
       if (!skip.has(task.id)) result.tasks.push(task);
     } catch (error) {
@@ -325,7 +329,8 @@ function salvageQueue(home: string, doc: JournalDoc, mentioned: Set<string>): Qu
     position = newline + 1;
   }
   if (queue.bytes > 0) result.notes.push(`${result.tasks.length} tasks waiting`);
-  if (bytes.length > queue.bytes) result.notes.push(`${bytes.length - queue.bytes} bytes past the committed length (a writer that died before its commit; ignored by commands)`);
+  if (bytes.length > queue.bytes)
+    result.notes.push(`${bytes.length - queue.bytes} bytes past the committed length (a writer that died before its commit; ignored by commands)`);
   return result;
 }
 

@@ -222,6 +222,11 @@ export interface JournalStore {
 }
 
 /** Claims the next task for `worker` alone: an exchange that hands nothing over. */
-export async function claimNext(store: JournalStore, worker: WorkerRef, now: Date, options: Pick<Exchange, "filter" | "recovery"> = {}): Promise<TaskRecord | null> {
+export async function claimNext(
+  store: JournalStore,
+  worker: WorkerRef,
+  now: Date,
+  options: Pick<Exchange, "filter" | "recovery"> = {},
+): Promise<TaskRecord | null> {
   return (await store.exchange(worker, now, { ends: [], giveBack: [], claim: 1, ...options })).next[0] ?? null;
 }

@@ -71,7 +71,9 @@ export async function withDiskPatience<T>(what: string, write: () => Promise<T>,
       }
       if (now - saidAt >= REMIND_EVERY_MS) {
         const still = saidAt === -Infinity ? "" : `still, after ${seconds(now - since)}: `;
-        workerSay(`${still}${reasonOf(error)}; the running task keeps its try and the journal write (${what}) is retried for up to ${seconds(patience.waitMs)}`);
+        workerSay(
+          `${still}${reasonOf(error)}; the running task keeps its try and the journal write (${what}) is retried for up to ${seconds(patience.waitMs)}`,
+        );
         saidAt = now;
       }
       try {

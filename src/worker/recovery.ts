@@ -38,7 +38,12 @@ export async function gatherRecovery(store: JournalStore, config: Config, now: D
   for (const task of running) {
     if (task.worker === null || task.lease === null) continue;
     const state = liveness(task.worker);
-    const facts: WorkerFacts = { liveness: state, lastBeatAt: beatOf(task.worker), startedTask: noteOf(task.worker), killable: canTerminate(task.worker, state) };
+    const facts: WorkerFacts = {
+      liveness: state,
+      lastBeatAt: beatOf(task.worker),
+      startedTask: noteOf(task.worker),
+      killable: canTerminate(task.worker, state),
+    };
     const verdict = judgeTry(task, facts, now, limits);
     if (verdict.kind === "fine") continue;
     if (verdict.kind === "lost" && verdict.dead) terminate(task.worker);

@@ -67,8 +67,8 @@ export class Runner {
   /** Tasks claimed ahead of their start (never more than one unless tries end quickly). */
   private local: TaskRecord[] = [];
   private batch = 1;
-  /** Every try since the last claim ended within FAST_TRY_MS. */
-  private fast = true;
+  /** Every try since the last claim ended within FAST_TRY_MS; false until one has (the first claim takes one task). */
+  private fast = false;
   /** A write that gives back the local queue while a try runs long. */
   private handing: Promise<void> | null = null;
   private readonly note: StartedNote;

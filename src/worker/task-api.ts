@@ -1,7 +1,7 @@
 // Builds the TaskApi an executor receives: its view of the task, and the calls that report
 // through the coalescing Reporter. Executors never see the journal.
 import { format, inspect } from "node:util";
-import type { TaskRecord } from "../core/task.ts";
+import type { Attachment, TaskRecord } from "../core/task.ts";
 import type { TaskApi } from "../executor/definition.ts";
 import type { LoadedExecutor } from "../executor/load.ts";
 import { storeAttachment } from "./attachments.ts";
@@ -80,7 +80,7 @@ export function createTaskApi(parts: TaskApiParts): TaskApi {
       log.write("log", `${format(...values)}\n`);
     },
     async attach(name, data) {
-      let attachment;
+      let attachment: Attachment;
       try {
         attachment = storeAttachment(home, task.id, name, data);
       } catch (error) {

@@ -387,7 +387,10 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
       await store.enqueue([input(), input()], T0, noWorker);
       const first = (await claimNext(store, ME, at(1)))!;
       await store.settle(first.id, first.lease!, { kind: "failed", error: { message: "x", stack: null, where: null }, message: null }, at(2));
-      expect(await store.retry(first.id, at(3))).toMatchObject({ queued: true, task: { id: first.id, status: "queued", tries: 1, maxTries: 2, remainingTries: 1 } });
+      expect(await store.retry(first.id, at(3))).toMatchObject({
+        queued: true,
+        task: { id: first.id, status: "queued", tries: 1, maxTries: 2, remainingTries: 1 },
+      });
       expect(await store.get(first.id)).toMatchObject({ status: "queued" });
       expect(await store.retry("2", at(3))).toMatchObject({ queued: false, task: { status: "queued" } });
       expect(await store.retry("99", at(3))).toBeNull();
@@ -484,7 +487,11 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
       const DEEP = 1_200;
       const deep = async () => {
         await fresh();
-        await store.enqueue(Array.from({ length: DEEP }, (_, i) => input({ context: { n: i + 1 } })), T0, noWorker);
+        await store.enqueue(
+          Array.from({ length: DEEP }, (_, i) => input({ context: { n: i + 1 } })),
+          T0,
+          noWorker,
+        );
       };
       const succeed = { kind: "succeeded", message: null, result: null } as const;
 
@@ -537,7 +544,11 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
       it("a retry that comes due is claimed before the queued tasks behind it", async () => {
         await fresh();
         await store.enqueue([input({ retry: normaliseRetry({ tries: 1, interval: "10s" }) })], T0, noWorker);
-        await store.enqueue(Array.from({ length: DEEP }, () => input()), T0, noWorker);
+        await store.enqueue(
+          Array.from({ length: DEEP }, () => input()),
+          T0,
+          noWorker,
+        );
         const first = (await claimNext(store, ME, at(1)))!;
         await store.settle(first.id, first.lease!, { kind: "failed", error: { message: "x", stack: null, where: null }, message: null }, at(2));
         expect((await claimNext(store, ME, at(3)))!.id).toBe("2");
@@ -556,8 +567,24 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
 
       it("a deep enqueue reserves a worker slot for its tasks, as a shallow one does", async () => {
         await fresh();
-        expect((await store.enqueue(Array.from({ length: DEEP }, () => input()), T0, slots(2))).workerSlot).not.toBeNull();
-        expect((await store.enqueue(Array.from({ length: DEEP }, () => input()), T0, slots(2))).workerSlot).not.toBeNull();
+        expect(
+          (
+            await store.enqueue(
+              Array.from({ length: DEEP }, () => input()),
+              T0,
+              slots(2),
+            )
+          ).workerSlot,
+        ).not.toBeNull();
+        expect(
+          (
+            await store.enqueue(
+              Array.from({ length: DEEP }, () => input()),
+              T0,
+              slots(2),
+            )
+          ).workerSlot,
+        ).not.toBeNull();
         expect((await store.enqueue([input()], T0, slots(2))).workerSlot).toBeNull();
       });
 

@@ -49,7 +49,11 @@ describe("cancel", () => {
     expect(forced).toMatchObject({ code: 0, stdout: `${busy} cancelled` });
     expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
     expect(await project.status(busy)).toMatchObject({ status: "cancelled", tries: 1, message: expect.stringMatching(/did not stop within 3s/) });
-    await waitFor(() => !alive(running.worker!.pid), 10_000, () => `busy worker ${running.worker!.pid} still alive`);
+    await waitFor(
+      () => !alive(running.worker!.pid),
+      10_000,
+      () => `busy worker ${running.worker!.pid} still alive`,
+    );
 
     expect(await project.waitForTask(after, (t) => t.completed)).toMatchObject({ status: "succeeded", tries: 1 });
     // Cancelled tasks stay cancelled: nothing retried them.

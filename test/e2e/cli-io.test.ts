@@ -83,7 +83,15 @@ describe("durations and times on the command line", () => {
 
   it("--at refuses dates and times that do not exist, and says on stderr when the time is past", async () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
-    for (const at of ["2026-02-30T08:00", "2027-02-29", "2026-04-31T08:00", "2026-12-01T24:00", "2026-12-01T08:60", "2026-13-01T08:00", "2026-12-01T08:00+25:00"]) {
+    for (const at of [
+      "2026-02-30T08:00",
+      "2027-02-29",
+      "2026-04-31T08:00",
+      "2026-12-01T24:00",
+      "2026-12-01T08:60",
+      "2026-13-01T08:00",
+      "2026-12-01T08:00+25:00",
+    ]) {
       const result = await project.cli(["run", "noop", "--at", at, "--json"]);
       expect(jsonError(result, at).message, at).toBe(`--at "${at}" is not a date and time that exists, like 2026-12-01T08:00 (local) or 2026-12-01T08:00:00Z`);
     }
@@ -117,8 +125,13 @@ describe("contexts at the edge", () => {
     writeFileSync(file, JSON.stringify({ a: "y".repeat(960 * 1024) }));
     const each = join(project.dir, "each.jsonl");
     writeFileSync(each, `{"n":1}\n${JSON.stringify({ a: "y".repeat(960 * 1024) })}\n`);
-    const tooBig = /^bgtask: the context of (the task|line 2 of .*each\.jsonl) is larger than 1024 KiB \(\d+ KiB with every source merged\); pass a file path in the context instead$/;
-    for (const args of [["run", "noop", ...nine], ["run", "noop", "--ctx-file", file, "k=" + "z".repeat(100 * 1024)], ["run", "noop", "--each", each, "k=" + "z".repeat(100 * 1024)]]) {
+    const tooBig =
+      /^bgtask: the context of (the task|line 2 of .*each\.jsonl) is larger than 1024 KiB \(\d+ KiB with every source merged\); pass a file path in the context instead$/;
+    for (const args of [
+      ["run", "noop", ...nine],
+      ["run", "noop", "--ctx-file", file, "k=" + "z".repeat(100 * 1024)],
+      ["run", "noop", "--each", each, "k=" + "z".repeat(100 * 1024)],
+    ]) {
       const result = await project.cli(args);
       expect(result.code, args[2]).toBe(2);
       expect(result.stderr.trim(), args[2]).toMatch(tooBig);
@@ -209,14 +222,20 @@ describe("list", () => {
     expect(JSON.parse((await project.cli(["remove", "--finished", "--older-than", "1h", "--json"])).stdout)).toEqual({ removed: [] });
   });
 
-  it("outside any project says there is none and where it looked, instead of \"no tasks\"", async () => {
+  it('outside any project says there is none and where it looked, instead of "no tasks"', async () => {
     const bare = mkdtempSync(join(tmpdir(), "bgtask-bare-"));
     onTestFinished(() => rmSync(bare, { recursive: true, force: true }));
     const inside = join(bare, "a", "b");
     mkdirSync(inside, { recursive: true });
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("BGTASK_")));
     const cli = async (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => {
-      const result = await execa(process.execPath, [BIN, ...args], { cwd: inside, env: { ...env, ...extra, NO_COLOR: "1" }, extendEnv: false, reject: false, stdin: "ignore" });
+      const result = await execa(process.execPath, [BIN, ...args], {
+        cwd: inside,
+        env: { ...env, ...extra, NO_COLOR: "1" },
+        extendEnv: false,
+        reject: false,
+        stdin: "ignore",
+      });
       return { code: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
     };
     const sentence = `no bgtask project here: none of bgtask.config.json, tasks, package.json is in ${inside} or a folder above it; run bgtask inside your project, or name it with --root DIR`;
@@ -240,8 +259,16 @@ describe("retry and cancel take several ids, like remove and watch", () => {
     const done = await project.run("noop");
     await project.waitForTask(done, (t) => t.completed);
     // Queued tasks stay queued only once no worker is left to take them.
-    await waitFor(() => project.workers().length === 0, 30_000, () => "the worker never went idle");
-    const [a, b, c] = [await project.run("noop", ["--no-worker"]), await project.run("noop", ["--delay", "1h", "--no-worker"]), await project.run("noop", ["--no-worker"])];
+    await waitFor(
+      () => project.workers().length === 0,
+      30_000,
+      () => "the worker never went idle",
+    );
+    const [a, b, c] = [
+      await project.run("noop", ["--no-worker"]),
+      await project.run("noop", ["--delay", "1h", "--no-worker"]),
+      await project.run("noop", ["--no-worker"]),
+    ];
     const before = sha256(project.journalBytes());
     const refused = await project.cli(["cancel", a, done, b, "--json"]);
     expect(jsonError(refused, "cancel with a finished one")).toEqual({
@@ -254,7 +281,10 @@ describe("retry and cancel take several ids, like remove and watch", () => {
 
     const cancelled = await project.cli(["cancel", a, b, "--json"]);
     expect(cancelled.code, cancelled.stderr).toBe(0);
-    expect((JSON.parse(cancelled.stdout) as Array<{ id: string; status: string }>).map((t) => [t.id, t.status])).toEqual([[a, "cancelled"], [b, "cancelled"]]);
+    expect((JSON.parse(cancelled.stdout) as Array<{ id: string; status: string }>).map((t) => [t.id, t.status])).toEqual([
+      [a, "cancelled"],
+      [b, "cancelled"],
+    ]);
     const text = await project.cli(["cancel", c]);
     expect(text.stdout).toBe(`${c} cancelled`);
   });
@@ -263,12 +293,18 @@ describe("retry and cancel take several ids, like remove and watch", () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
     const ids = [await project.run("noop"), await project.run("noop")];
     for (const id of ids) await project.waitForTask(id, (t) => t.completed);
-    await waitFor(() => project.workers().length === 0, 30_000, () => "the worker never went idle");
+    await waitFor(
+      () => project.workers().length === 0,
+      30_000,
+      () => "the worker never went idle",
+    );
     const waiting = await project.run("noop", ["--delay", "1h"]);
     const before = sha256(project.journalBytes());
     const refused = await project.cli(["retry", ids[0]!, waiting, ids[1]!, "--no-worker"]);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(new RegExp(`^bgtask: task ${waiting} cannot be retried: it is already scheduled to run at .*; none of the 3 tasks was changed$`));
+    expect(refused.stderr).toMatch(
+      new RegExp(`^bgtask: task ${waiting} cannot be retried: it is already scheduled to run at .*; none of the 3 tasks was changed$`),
+    );
     expect(sha256(project.journalBytes())).toBe(before);
 
     const retried = await project.cli(["retry", ...ids, "--no-worker"]);
@@ -284,7 +320,11 @@ describe("status of a failed task", () => {
   it("prints the stack once, the executor's frames first, bgtask's own only with BGTASK_DEBUG=1", async () => {
     const project = useProject(onTestFinished, {
       tasks: {
-        "boom.ts": ['import { defineTask } from "bgtask";', 'function inner(): never { throw new Error("kaboom"); }', "export default defineTask({ async run() { inner(); } });"].join("\n"),
+        "boom.ts": [
+          'import { defineTask } from "bgtask";',
+          'function inner(): never { throw new Error("kaboom"); }',
+          "export default defineTask({ async run() { inner(); } });",
+        ].join("\n"),
       },
     });
     const id = await project.run("boom");
@@ -293,7 +333,9 @@ describe("status of a failed task", () => {
     const shown = (await project.cli(["status", id])).stdout;
     expect(shown.match(/at inner \(/g)).toHaveLength(1);
     expect(shown).not.toMatch(/dist\//);
-    expect(shown).toMatch(/ {6}at inner \(.*tasks\/boom\.ts:2:\d+\)\n {6}at Object\.run \(.*tasks\/boom\.ts:3:\d+\)\n(?: {6}at .*\n)*? {6}… \d+ frames inside bgtask \(BGTASK_DEBUG=1 shows them\)\n/);
+    expect(shown).toMatch(
+      / {6}at inner \(.*tasks\/boom\.ts:2:\d+\)\n {6}at Object\.run \(.*tasks\/boom\.ts:3:\d+\)\n(?: {6}at .*\n)*? {6}… \d+ frames inside bgtask \(BGTASK_DEBUG=1 shows them\)\n/,
+    );
     // The log says which try failed and where; the stack is the record's, shown above it.
     expect(shown).toMatch(/bgtask try 1 failed: kaboom \(tasks\/boom\.ts:2\)$/m);
     const debug = (await project.cli(["status", id], { env: { BGTASK_DEBUG: "1" } })).stdout;
@@ -306,7 +348,9 @@ describe("status of a failed task", () => {
 describe("an executor that failed to load", () => {
   it("shows why it was not retried instead of `tries 1 of 4 (0 remaining)`", async () => {
     const project = useProject(onTestFinished, {
-      tasks: { "brk.ts": 'import { defineTask } from "bgtask";\nexport default defineTask({ retry: { tries: 3, interval: "1s" }, async run() { return {}; } });\n' },
+      tasks: {
+        "brk.ts": 'import { defineTask } from "bgtask";\nexport default defineTask({ retry: { tries: 3, interval: "1s" }, async run() { return {}; } });\n',
+      },
     });
     const id = await project.run("brk", ["--no-worker"]);
     project.writeTask("brk.ts", "export default {{{\n");
@@ -324,7 +368,10 @@ describe("logs of a silent task", () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
     const id = await project.run("noop");
     await project.waitForTask(id, (t) => t.completed);
-    for (const args of [["logs", id], ["logs", id, "--follow"]]) {
+    for (const args of [
+      ["logs", id],
+      ["logs", id, "--follow"],
+    ]) {
       const result = await project.cli(args);
       expect(result.code, args.join(" ")).toBe(0);
       expect(result.stdout, args.join(" ")).toBe("");

@@ -128,7 +128,10 @@ describe("the cold queue", () => {
     const doctor = await project.cli(["doctor", "--json"]);
     expect(doctor.code).toBe(3);
     const report = JSON.parse(doctor.stdout) as { files: Array<{ role: string; status: string; problem: string | null }> };
-    expect(report.files.find((f) => f.role === "queue")).toMatchObject({ status: "damaged", problem: expect.stringMatching(/bytes long but the journal committed/) });
+    expect(report.files.find((f) => f.role === "queue")).toMatchObject({
+      status: "damaged",
+      problem: expect.stringMatching(/bytes long but the journal committed/),
+    });
 
     const repair = await project.cli(["doctor", "--repair", "--json"]);
     expect(repair.code, repair.stderr).toBe(1);

@@ -55,7 +55,11 @@ async function waitAllFinal(project: Project, ids: readonly string[], timeoutMs:
       return ids.every((id) => tasks.find((t) => t.id === id)?.completed);
     },
     timeoutMs,
-    () => `not final: ${tasks.filter((t) => !t.completed).map((t) => `${t.id}:${t.status}`).join(" ")}`,
+    () =>
+      `not final: ${tasks
+        .filter((t) => !t.completed)
+        .map((t) => `${t.id}:${t.status}`)
+        .join(" ")}`,
     200,
   );
   return tasks;
@@ -75,12 +79,21 @@ describe("D1: many writers, one journal", () => {
       for (const id of ids) expect(id).toMatch(/^\d+$/);
 
       const tasks = await waitAllFinal(project, ids, budget(60_000, 300_000));
-      expect(tasks.filter((t) => t.status === "succeeded").map((t) => t.id).sort()).toEqual([...ids].sort());
+      expect(
+        tasks
+          .filter((t) => t.status === "succeeded")
+          .map((t) => t.id)
+          .sort(),
+      ).toEqual([...ids].sort());
       const state = readJournalState(project);
       expect(journalProblems(state, ids)).toEqual([]);
       expect(state.counts.size).toBe(C1);
       // The workers leave on their own once the queue is empty; none is left behind.
-      await waitFor(() => project.workers().length === 0, 30_000, () => `workers still alive: ${project.workers().join(" ")}`);
+      await waitFor(
+        () => project.workers().length === 0,
+        30_000,
+        () => `workers still alive: ${project.workers().join(" ")}`,
+      );
       summary("C1", `${C1} simultaneous runs: ${C1} distinct ids, all succeeded, journal valid`);
     },
     budget(90_000, 600_000),
@@ -116,7 +129,11 @@ describe("D1: many writers, one journal", () => {
       const state = readJournalState(project);
       expect(journalProblems(state, acknowledged)).toEqual([]);
       expect(state.counts.size).toBe(WRITERS * RUNS);
-      await waitFor(() => project.workers().length === 0, 30_000, () => `workers still alive: ${project.workers().join(" ")}`);
+      await waitFor(
+        () => project.workers().length === 0,
+        30_000,
+        () => `workers still alive: ${project.workers().join(" ")}`,
+      );
       summary("C2", `${WRITERS}×${RUNS} runs racing workers and ${reads} list reads: every acknowledged id present once`);
     },
     budget(90_000, 1_200_000),
@@ -158,7 +175,10 @@ describe("limits while workers run", () => {
       expect(maxOverlap(intervals)).toBeLessThanOrEqual(2);
       // The limit was reached, not merely respected by running one at a time.
       expect(maxOverlap(intervals)).toBe(2);
-      summary("P6", `${count} slow tasks, ${samples} worker samples: at most ${maxRunning} running, ${maxWorkers} workers, ledger overlap ${maxOverlap(intervals)}`);
+      summary(
+        "P6",
+        `${count} slow tasks, ${samples} worker samples: at most ${maxRunning} running, ${maxWorkers} workers, ledger overlap ${maxOverlap(intervals)}`,
+      );
     },
     budget(90_000, 400_000),
   );

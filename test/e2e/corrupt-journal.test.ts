@@ -63,18 +63,41 @@ describe("D8 J1/J3: a journal that cannot be read", () => {
     },
     { name: "JSON of the wrong shape", make: () => '{"tasks":{}}\n', says: /unexpected content/ },
     { name: "a JSON array", make: () => "[]\n", says: /unexpected content/ },
-    { name: "a task of the wrong shape", make: (good) => good.toString().replace('"status":"queued"', '"status":"exploded"'), says: /a logged task is malformed/, inLog: true },
-    { name: "a future version", make: (good) => good.toString().replace(/"version":\d+/, '"version":99'), says: /written by a newer bgtask \(format version 99/ },
-    { name: "a flipped digit in journal.json (its crc)", make: (good) => good.toString().replace('"nextId":1,', '"nextId":3,'), says: /its bytes do not match its checksum/ },
+    {
+      name: "a task of the wrong shape",
+      make: (good) => good.toString().replace('"status":"queued"', '"status":"exploded"'),
+      says: /a logged task is malformed/,
+      inLog: true,
+    },
+    {
+      name: "a future version",
+      make: (good) => good.toString().replace(/"version":\d+/, '"version":99'),
+      says: /written by a newer bgtask \(format version 99/,
+    },
+    {
+      name: "a flipped digit in journal.json (its crc)",
+      make: (good) => good.toString().replace('"nextId":1,', '"nextId":3,'),
+      says: /its bytes do not match its checksum/,
+    },
     {
       name: "a flipped digit in a logged task (its transaction's crc)",
       make: (good) => good.toString().replace('"progress":0', '"progress":8'),
       says: /the transaction committed as rev 1 does not match its checksum/,
       inLog: true,
     },
-    { name: "a commit line's rev changed", make: (good) => good.toString().replace('{"commit":2,', '{"commit":7,'), says: /a commit line says rev 7 where rev 2 comes next/, inLog: true },
+    {
+      name: "a commit line's rev changed",
+      make: (good) => good.toString().replace('{"commit":2,', '{"commit":7,'),
+      says: /a commit line says rev 7 where rev 2 comes next/,
+      inLog: true,
+    },
     // The mark: acknowledged commits the log no longer holds are found out, never dropped silently.
-    { name: "the log cut mid-file", make: (good) => good.subarray(0, Math.floor(good.length / 2)), says: /commits up to rev \d+ were acknowledged but the log ends at rev \d+/, inLog: true },
+    {
+      name: "the log cut mid-file",
+      make: (good) => good.subarray(0, Math.floor(good.length / 2)),
+      says: /commits up to rev \d+ were acknowledged but the log ends at rev \d+/,
+      inLog: true,
+    },
     { name: "the log emptied", make: () => Buffer.alloc(0), says: /commits up to rev \d+ were acknowledged but the log ends at rev 0/, inLog: true },
   ];
 

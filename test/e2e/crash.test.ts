@@ -301,7 +301,11 @@ describe("a worker killed in the middle of a progress storm", () => {
         const running = await project.waitForTask(id, (t) => t.status === "running" && t.progress > 0, 30_000);
         await new Promise((resolve) => setTimeout(resolve, random() * 300));
         process.kill(running.worker!.pid, "SIGKILL");
-        await waitFor(() => !project.workers().includes(running.worker!.pid), 10_000, () => "killed worker still listed");
+        await waitFor(
+          () => !project.workers().includes(running.worker!.pid),
+          10_000,
+          () => "killed worker still listed",
+        );
         expect(journalProblems(readJournalState(project), acknowledged)).toEqual([]);
       }
       // A worker started by the next run recovers every storm task (no retries: failed, worker died).

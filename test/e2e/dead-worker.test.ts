@@ -1,7 +1,7 @@
 // A worker killed with SIGKILL writes nothing more, so only its readers can notice: `status` and
 // `list` say at once that it is gone, and `watch` does not wait for it: it recovers the try, then
 // starts a worker when workers are allowed, or says that the task waits for a tick.
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -22,7 +22,11 @@ async function killWorkerOf(project: Project, id: string): Promise<number> {
   const running = await project.waitForTask(id, (t) => t.status === "running");
   const pid = running.worker!.pid;
   process.kill(pid, "SIGKILL");
-  await waitFor(() => !alive(pid), 10_000, () => `worker ${pid} still alive`);
+  await waitFor(
+    () => !alive(pid),
+    10_000,
+    () => `worker ${pid} still alive`,
+  );
   return pid;
 }
 
@@ -63,7 +67,11 @@ describe("a worker killed with SIGKILL", () => {
     const watch = background(project, ["watch", id]);
     let stderr = "";
     watch.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    await waitFor(() => stderr.includes(`${id} waits for a tick or a worker: workers are off in this project ("worker": false in bgtask.config.json)`), 15_000, () => stderr);
+    await waitFor(
+      () => stderr.includes(`${id} waits for a tick or a worker: workers are off in this project ("worker": false in bgtask.config.json)`),
+      15_000,
+      () => stderr,
+    );
     expect(stderr).toContain(`the worker running ${id} (pid ${pid}) is gone; its try was recovered`);
     expect((await project.status(id)).status).toBe("scheduled");
     expect(project.workers()).toEqual([]);
@@ -81,7 +89,11 @@ describe("run --follow with no worker to come", () => {
     const follow = background(project, ["run", "noop", "--no-worker", "--follow"]);
     let stderr = "";
     follow.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    await waitFor(() => stderr.includes("1 waits for a tick or a worker: it was stored with --no-worker"), 15_000, () => stderr);
+    await waitFor(
+      () => stderr.includes("1 waits for a tick or a worker: it was stored with --no-worker"),
+      15_000,
+      () => stderr,
+    );
     expect(project.workers()).toEqual([]);
     expect((await project.cli(["tick"])).code).toBe(0);
     const ended = await follow;
@@ -96,7 +108,9 @@ describe("watch with no ids", () => {
     const later = await project.run("noop", ["--at", "2099-06-01T00:00:00Z"]);
     const alone = await project.cli(["watch"]);
     expect(alone).toMatchObject({ code: 0, stdout: "" });
-    expect(alone.stderr).toBe(`no active tasks due within 15m to watch; not waiting for 1 task scheduled later (the next, ${later}, at 2099-06-01T00:00:00.000Z)`);
+    expect(alone.stderr).toBe(
+      `no active tasks due within 15m to watch; not waiting for 1 task scheduled later (the next, ${later}, at 2099-06-01T00:00:00.000Z)`,
+    );
 
     // A task held at a gate until the watch shows it: it cannot end before the watch starts.
     const soon = await project.run("gated", ["--ctx", JSON.stringify({ dir: project.dir, stages: [{}] })]);

@@ -4,7 +4,21 @@
 // for want of space keeps its try and finishes it once space is freed.
 // Needs root and mount(8): skipped, saying why, without them (CI runs as root).
 import { execFileSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, statfsSync, utimesSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  statfsSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -81,7 +95,11 @@ function diskHome(options: { sizeKb?: number; logsElsewhere?: boolean; config?: 
       }
     }
     // Processes with files open on the tmpfs keep it busy.
-    await waitFor(() => project.processes().length === 0, 10_000, () => "the project's processes to end").catch(() => undefined);
+    await waitFor(
+      () => project.processes().length === 0,
+      10_000,
+      () => "the project's processes to end",
+    ).catch(() => undefined);
     for (const target of mounts.reverse()) {
       try {
         execFileSync("umount", [target], { stdio: "pipe" });
@@ -230,10 +248,12 @@ describe.skipIf(skipReason !== null)(`disk faults${skipReason ? ` (skipped: ${sk
     while (statSync(project.logPath).size < 250 * 1024) await project.editTask(ids[0]!, (t) => ({ ...t, message: `edit ${++edits}` }));
     // Room for one more log append, not for the ≈190 KB snapshot a compaction then writes in one piece.
     fill(48 * 1024);
-    const appended = await project.editTask(ids[0]!, (t) => ({ ...t, message: "the last edit" })).then(
-      () => "committed",
-      (error: Error) => error.message,
-    );
+    const appended = await project
+      .editTask(ids[0]!, (t) => ({ ...t, message: "the last edit" }))
+      .then(
+        () => "committed",
+        (error: Error) => error.message,
+      );
     expect(appended).toMatch(/committed|no space left/);
     const list = await project.cli(["list", "--json", "--limit", "100"]);
     expect(list.code, list.stderr).toBe(0);
@@ -246,7 +266,11 @@ describe.skipIf(skipReason !== null)(`disk faults${skipReason ? ` (skipped: ${sk
     const dir = mkdtempSync(join(project.dir, "steer-"));
     const id = await runId(project, ["disk", "--ctx", JSON.stringify({ dir, pad: "p".repeat(6000) })]);
     const second = await runId(project, ["--no-worker", "noop"]);
-    await waitFor(() => existsSync(join(dir, `started-${id}`)), 30_000, () => `task ${id} to start`);
+    await waitFor(
+      () => existsSync(join(dir, `started-${id}`)),
+      30_000,
+      () => `task ${id} to start`,
+    );
     const [worker] = project.workers();
     expect(worker).toBeDefined();
 
@@ -256,7 +280,11 @@ describe.skipIf(skipReason !== null)(`disk faults${skipReason ? ` (skipped: ${sk
     // Its result (a history line larger than a page) cannot be written: the worker waits, and says so.
     const workerLog = join(project.home, "logs", "worker.log");
     const said = () => (existsSync(workerLog) ? readFileSync(workerLog, "utf8") : "");
-    await waitFor(() => /no space left on the device holding .*keeps its try/.test(said()), 30_000, () => `the worker log to say it waits for space: ${said()}`);
+    await waitFor(
+      () => /no space left on the device holding .*keeps its try/.test(said()),
+      30_000,
+      () => `the worker log to say it waits for space: ${said()}`,
+    );
     expect(project.workers()).toContain(worker);
     const meanwhile = await project.status(id);
     expect(meanwhile.status).toBe("running");
@@ -278,13 +306,21 @@ describe.skipIf(skipReason !== null)(`disk faults${skipReason ? ` (skipped: ${sk
     const { project, fill, free } = diskHome();
     const dir = mkdtempSync(join(project.dir, "steer-"));
     const id = await runId(project, ["disk", "--ctx", JSON.stringify({ dir, lines: 40 })]);
-    await waitFor(() => existsSync(join(dir, `started-${id}`)), 30_000, () => `task ${id} to start`);
+    await waitFor(
+      () => existsSync(join(dir, `started-${id}`)),
+      30_000,
+      () => `task ${id} to start`,
+    );
     const [worker] = project.workers();
 
     fill();
     writeFileSync(join(dir, "go"), "");
     // 40 lines of 1 KB cannot all fit in what is left of the log's last page.
-    await waitFor(() => existsSync(join(dir, `printed-${id}`)), 30_000, () => `task ${id} to print its lines`);
+    await waitFor(
+      () => existsSync(join(dir, `printed-${id}`)),
+      30_000,
+      () => `task ${id} to print its lines`,
+    );
     expect(project.workers()).toContain(worker);
     free();
     writeFileSync(join(dir, "go-on"), "");
@@ -304,7 +340,11 @@ describe.skipIf(skipReason !== null)(`disk faults${skipReason ? ` (skipped: ${sk
     const finished = await runId(project, ["noop"]);
     await project.waitForTask(finished, (t) => t.completed);
     // Retired, so that nothing holds files open on the home when it is remounted.
-    await waitFor(() => project.workers().length === 0, 30_000, () => "the worker to retire");
+    await waitFor(
+      () => project.workers().length === 0,
+      30_000,
+      () => "the worker to retire",
+    );
     const queued = await runId(project, ["--no-worker", "noop"]);
     const cancelled = await runId(project, ["--no-worker", "noop"]);
     expect((await project.cli(["cancel", cancelled])).code).toBe(0);
@@ -312,7 +352,15 @@ describe.skipIf(skipReason !== null)(`disk faults${skipReason ? ` (skipped: ${sk
 
     remount("ro");
     const readOnly = /the file system holding \/\S+ is read-only; remount it read-write, or choose another home/;
-    for (const args of [["run", "noop"], ["run", "--no-worker", "noop"], ["tick"], ["cancel", queued], ["retry", cancelled], ["remove", cancelled], ["remove", "--finished"]]) {
+    for (const args of [
+      ["run", "noop"],
+      ["run", "--no-worker", "noop"],
+      ["tick"],
+      ["cancel", queued],
+      ["retry", cancelled],
+      ["remove", cancelled],
+      ["remove", "--finished"],
+    ]) {
       expectOneSentence(await project.cli(args), readOnly, "EROFS", args.join(" "));
     }
     const json = await project.cli(["cancel", queued, "--json"]);

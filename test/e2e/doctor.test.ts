@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { fixture } from "../helpers/fixtures.ts";
 import { copyOfProject, sha256, templateProject } from "../helpers/journal.ts";
-import { Project, useProject } from "../helpers/project.ts";
+import { type Project, useProject } from "../helpers/project.ts";
 
 /** Finished tasks 1 and 2 (in the history) and a queued task 3, as in corrupt-journal.test.ts. */
 let template: Project;
@@ -27,7 +27,13 @@ function fingerprint(dir: string): Record<string, string> {
   for (const name of readdirSync(dir).filter((n) => JOURNAL_FILE.test(n))) {
     const path = join(dir, name);
     const stat = lstatSync(path);
-    out[name] = stat.isSymbolicLink() ? `link ${readlinkSync(path)}` : stat.isDirectory() ? `dir ${JSON.stringify(fingerprint(path))}${readdirSync(path).map((n) => sha256(readFileSync(join(path, n)))).join()}` : sha256(readFileSync(path));
+    out[name] = stat.isSymbolicLink()
+      ? `link ${readlinkSync(path)}`
+      : stat.isDirectory()
+        ? `dir ${JSON.stringify(fingerprint(path))}${readdirSync(path)
+            .map((n) => sha256(readFileSync(join(path, n))))
+            .join()}`
+        : sha256(readFileSync(path));
   }
   return out;
 }
@@ -72,9 +78,33 @@ const rewrite = (path: string, edit: (text: string) => string) => writeFileSync(
 const history = (project: Project) => join(project.home, "history.jsonl");
 
 const damages: Damage[] = [
-  { name: "journal.json truncated to half", role: "snapshot", make: (p) => (truncateSync(p.journalPath, 80), p.journalPath), says: /not valid JSON/, lost: [], kept: ["1", "2", "3"], exit: 0 },
-  { name: "journal.json of 0 bytes", role: "snapshot", make: (p) => (writeFileSync(p.journalPath, ""), p.journalPath), says: /it is empty/, lost: [], kept: ["1", "2", "3"], exit: 0 },
-  { name: "journal.json of 4 KiB of NULs", role: "snapshot", make: (p) => (writeFileSync(p.journalPath, Buffer.alloc(4096)), p.journalPath), says: /not valid JSON/, lost: [], kept: ["1", "2", "3"], exit: 0 },
+  {
+    name: "journal.json truncated to half",
+    role: "snapshot",
+    make: (p) => (truncateSync(p.journalPath, 80), p.journalPath),
+    says: /not valid JSON/,
+    lost: [],
+    kept: ["1", "2", "3"],
+    exit: 0,
+  },
+  {
+    name: "journal.json of 0 bytes",
+    role: "snapshot",
+    make: (p) => (writeFileSync(p.journalPath, ""), p.journalPath),
+    says: /it is empty/,
+    lost: [],
+    kept: ["1", "2", "3"],
+    exit: 0,
+  },
+  {
+    name: "journal.json of 4 KiB of NULs",
+    role: "snapshot",
+    make: (p) => (writeFileSync(p.journalPath, Buffer.alloc(4096)), p.journalPath),
+    says: /not valid JSON/,
+    lost: [],
+    kept: ["1", "2", "3"],
+    exit: 0,
+  },
   {
     name: "journal.json with invalid UTF-8 before the JSON",
     role: "snapshot",
@@ -84,8 +114,24 @@ const damages: Damage[] = [
     kept: ["1", "2", "3"],
     exit: 0,
   },
-  { name: "journal.json of the wrong shape", role: "snapshot", make: (p) => (writeFileSync(p.journalPath, '{"tasks":{}}\n'), p.journalPath), says: /unexpected content/, lost: [], kept: ["1", "2", "3"], exit: 0 },
-  { name: "journal.json a JSON array", role: "snapshot", make: (p) => (writeFileSync(p.journalPath, "[]\n"), p.journalPath), says: /unexpected content/, lost: [], kept: ["1", "2", "3"], exit: 0 },
+  {
+    name: "journal.json of the wrong shape",
+    role: "snapshot",
+    make: (p) => (writeFileSync(p.journalPath, '{"tasks":{}}\n'), p.journalPath),
+    says: /unexpected content/,
+    lost: [],
+    kept: ["1", "2", "3"],
+    exit: 0,
+  },
+  {
+    name: "journal.json a JSON array",
+    role: "snapshot",
+    make: (p) => (writeFileSync(p.journalPath, "[]\n"), p.journalPath),
+    says: /unexpected content/,
+    lost: [],
+    kept: ["1", "2", "3"],
+    exit: 0,
+  },
   {
     name: "journal.json with a flipped digit in its head",
     role: "snapshot",
@@ -298,7 +344,12 @@ describe("bgtask doctor and doctor --repair", () => {
     writeFileSync(contexts, Array.from({ length: 600 }, () => JSON.stringify({ pad: "x".repeat(400) })).join("\n"));
     expect((await project.cli(["run", "--no-worker", "noop", "--each", contexts])).code).toBe(0);
     expect(project.logPath.endsWith("journal.2.log"), "the bulk enqueue was folded into journal.json").toBe(true);
-    rewrite(project.journalPath, (t) => t.replace('"id":"17","executor":"noop","status":"queued","completed":false,"context":{"pad":"x', '"id":"17","executor":"noop","status":"queued","completed":false,"context":{"pad":"y'));
+    rewrite(project.journalPath, (t) =>
+      t.replace(
+        '"id":"17","executor":"noop","status":"queued","completed":false,"context":{"pad":"x',
+        '"id":"17","executor":"noop","status":"queued","completed":false,"context":{"pad":"y',
+      ),
+    );
     await expectRefused(project, project.journalPath, /do not match its checksum/, REFUSE);
     const repaired = await project.cli(["doctor", "--repair", "--json"]);
     expect(repaired.code).toBe(1);

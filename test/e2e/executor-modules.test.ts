@@ -39,7 +39,9 @@ describe("syntax errors in executors", () => {
     for (const file of ["a.ts", "b.mts", "c.js", "d.mjs", "e.cjs"]) {
       const name = file.split(".")[0]!;
       // "(" is column 11 of line 2, so the error is at column 12, where ";" is.
-      expect(errorOf(executors, name), file).toMatch(new RegExp(`cannot be used: it has a syntax error at ${project.dir}/tasks/${file.replace(".", "\\.")}:2:12: Unexpected token`));
+      expect(errorOf(executors, name), file).toMatch(
+        new RegExp(`cannot be used: it has a syntax error at ${project.dir}/tasks/${file.replace(".", "\\.")}:2:12: Unexpected token`),
+      );
     }
     const run = await project.cli(["run", "d"]);
     expect(run.code).toBe(2);
@@ -92,7 +94,9 @@ describe("bgtask installed globally only", () => {
     const executors = await listed(project);
     for (const name of ["esm", "typed"]) {
       expect(errorOf(executors, name)).toMatch(
-        new RegExp(`it imports "bgtask", which is not installed in ${project.dir}: .*install it there \\(npm install --save-dev bgtask\\); a global install cannot be imported$`),
+        new RegExp(
+          `it imports "bgtask", which is not installed in ${project.dir}: .*install it there \\(npm install --save-dev bgtask\\); a global install cannot be imported$`,
+        ),
       );
     }
   });
@@ -155,7 +159,11 @@ describe("`bgtask executors` as a check", () => {
     expect(table.stdout).toMatch(/^plain +tasks\/plain\.js +tries 4 \(bgtask\.config\.json\), timeout 10m \(bgtask\.config\.json\)$/m);
     expect(table.stdout).toMatch(/^own +tasks\/own\.js +tries 2, timeout 30s$/m);
     const executors = await listed(project);
-    expect(executors.find((e) => e.name === "plain")!.settings).toMatchObject({ maxTries: 4, timeoutMs: 600_000, from: { retry: "config", timeout: "config" } });
+    expect(executors.find((e) => e.name === "plain")!.settings).toMatchObject({
+      maxTries: 4,
+      timeoutMs: 600_000,
+      from: { retry: "config", timeout: "config" },
+    });
     // What `executors` shows is what a task gets.
     const id = await project.run("plain", ["--no-worker"]);
     expect(await project.status(id)).toMatchObject({ maxTries: 4, timeoutMs: 600_000 });

@@ -59,7 +59,12 @@ describe("executors from tasks/", () => {
       maxTries: 3,
       serialKey: "import-users",
     });
-    expect(byExecutor["mail/send"]).toMatchObject({ status: "succeeded", message: "sent to ada@example.com", result: { lang: "js" }, serialKey: "mail/send:ada@example.com" });
+    expect(byExecutor["mail/send"]).toMatchObject({
+      status: "succeeded",
+      message: "sent to ada@example.com",
+      result: { lang: "js" },
+      serialKey: "mail/send:ada@example.com",
+    });
     expect(byExecutor["reports/monthly/build"]).toMatchObject({ status: "succeeded", maxTries: 4, state: { n: 2 } });
     expect(byExecutor.cleanup).toMatchObject({ status: "succeeded", message: "clean" });
     const mail = await project.cli(["status", byExecutor["mail/send"]!.id]);

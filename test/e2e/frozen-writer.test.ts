@@ -123,24 +123,28 @@ describe("a writer frozen mid-commit", () => {
   }
 
   for (const { point, write } of POINTS) {
-    it.skipIf(!canUnshare)(`in another pid namespace, frozen at ${point} (${write}): taken over once stale, and its late write lands once or not at all`, async () => {
-      const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") }, env: { BGTASK_LOCK_STALE: "2s" } });
-      const { args, acknowledged } = await setUp(project, write);
-      const frozen = await frozenAt(project, point, args, { ownNamespace: true });
-      // The other writer takes the stale lock over and commits while the first is still frozen.
-      const other = await project.cli(["run", "--no-worker", "noop"]);
-      expect(other.code, other.stderr).toBe(0);
-      acknowledged.push(other.stdout.trim());
-      expect(stoppedPids(project)).toEqual([frozen.pid]);
-      process.kill(frozen.pid, "SIGCONT");
-      const a = await frozen.done;
-      expect(a.exitCode, String(a.stderr)).toBe(0);
-      acknowledged.push(...printed(write, a.stdout));
-      check(project, acknowledged);
-      const list = await project.list();
-      expect(list.map((t) => t.id).sort()).toEqual([...new Set(acknowledged)].sort());
-      if (write === "cancel") expect((await project.status(acknowledged[0]!)).status).toBe("cancelled");
-    }, 60_000);
+    it.skipIf(!canUnshare)(
+      `in another pid namespace, frozen at ${point} (${write}): taken over once stale, and its late write lands once or not at all`,
+      async () => {
+        const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") }, env: { BGTASK_LOCK_STALE: "2s" } });
+        const { args, acknowledged } = await setUp(project, write);
+        const frozen = await frozenAt(project, point, args, { ownNamespace: true });
+        // The other writer takes the stale lock over and commits while the first is still frozen.
+        const other = await project.cli(["run", "--no-worker", "noop"]);
+        expect(other.code, other.stderr).toBe(0);
+        acknowledged.push(other.stdout.trim());
+        expect(stoppedPids(project)).toEqual([frozen.pid]);
+        process.kill(frozen.pid, "SIGCONT");
+        const a = await frozen.done;
+        expect(a.exitCode, String(a.stderr)).toBe(0);
+        acknowledged.push(...printed(write, a.stdout));
+        check(project, acknowledged);
+        const list = await project.list();
+        expect(list.map((t) => t.id).sort()).toEqual([...new Set(acknowledged)].sort());
+        if (write === "cancel") expect((await project.status(acknowledged[0]!)).status).toBe("cancelled");
+      },
+      60_000,
+    );
   }
 
   for (const signal of ["SIGKILL", "SIGTERM", "SIGINT"] as const) {

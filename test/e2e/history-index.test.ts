@@ -102,9 +102,11 @@ describe("history index", () => {
     // Nothing is older than an hour: only the tombstone and the removed task's line go.
     const after = await project.journalState();
     expect(after.history.file).not.toBe(before.history.file);
-    expect(readdirSync(project.home).filter((n) => n.startsWith("history")).sort()).toEqual(
-      [after.history.file, after.history.file.replace(/\.jsonl$/, ".idx")].sort(),
-    );
+    expect(
+      readdirSync(project.home)
+        .filter((n) => n.startsWith("history"))
+        .sort(),
+    ).toEqual([after.history.file, after.history.file.replace(/\.jsonl$/, ".idx")].sort());
     expect(Number(readFileSync(indexFile(project, after.history.file)).readBigUInt64LE(8))).toBe(after.history.bytes);
     await expectStatusMatchesList(project, [ids[0]!, ids[5]!, ids[60]!, ids[119]!]);
     const record: TaskRecord = await project.status(ids[0]!);

@@ -33,7 +33,12 @@ async function expectIntact(project: Project, acknowledged: string[], label: str
   const list = await project.cli(["list"]);
   expect(list.code, list.stderr).toBe(0);
   const left = async () => (await project.journalState()).tasks.length;
-  const drained = await waitFor(async () => (await left()) === 0, budget(120_000, 600_000), () => "the queue never drained", 500).then(
+  const drained = await waitFor(
+    async () => (await left()) === 0,
+    budget(120_000, 600_000),
+    () => "the queue never drained",
+    500,
+  ).then(
     () => true,
     (error: unknown) => {
       if (!STRESS) throw error;
@@ -41,7 +46,12 @@ async function expectIntact(project: Project, acknowledged: string[], label: str
     },
   );
   for (const pid of project.workers()) process.kill(pid, "SIGTERM");
-  await waitFor(() => project.workers().length === 0, 120_000, () => `workers still running: ${project.workers().join(", ")}`, 500);
+  await waitFor(
+    () => project.workers().length === 0,
+    120_000,
+    () => `workers still running: ${project.workers().join(", ")}`,
+    500,
+  );
   const state = readJournalState(project);
   expect(journalProblems(state, acknowledged)).toEqual([]);
   expect(state.history.filter((t) => t.status !== "succeeded")).toEqual([]);

@@ -55,10 +55,14 @@ describe("run → detached worker → succeeded", () => {
     expect(status.stdout).toContain("succeeded");
     expect(status.stdout).toContain("greeting Ada");
     expect(status.stdout).toContain("to stderr");
-    expect(status.stdout).toContain('via task.log { n: 1 }');
+    expect(status.stdout).toContain("via task.log { n: 1 }");
 
     // The worker leaves after its idle window.
-    await waitFor(() => project.workers().length === 0, 10_000, () => "worker still alive");
+    await waitFor(
+      () => project.workers().length === 0,
+      10_000,
+      () => "worker still alive",
+    );
   });
 
   it("`run --follow` waits and exits 0 on success, 1 on failure", async () => {

@@ -28,9 +28,9 @@ function ledger(project: Project): Ledger[] {
     });
 }
 
-async function enqueue(project: Project, contexts: Array<Record<string, unknown>>): Promise<string[]> {
+async function enqueue(project: Project, contexts: Array<Record<string, unknown>>, name = "each.jsonl"): Promise<string[]> {
   const marker = join(project.dir, "ledger.txt");
-  const file = join(project.dir, "each.jsonl");
+  const file = join(project.dir, name);
   writeFileSync(file, contexts.map((context) => JSON.stringify({ ...context, marker })).join("\n"));
   const result = await project.cli(["run", "--no-worker", "slow", "--each", file]);
   expect(result.code, result.stderr).toBe(0);
@@ -40,20 +40,30 @@ async function enqueue(project: Project, contexts: Array<Record<string, unknown>
 describe("a worker's local queue", () => {
   it("claims ahead while tries end quickly: one journal write for many tasks, each task run once", async () => {
     const project = useProject(onTestFinished, { tasks: { "slow.ts": fixture("slow.ts") } });
-    const ids = await enqueue(project, Array.from({ length: 300 }, () => ({ ms: 0 })));
+    const ids = await enqueue(
+      project,
+      Array.from({ length: 300 }, () => ({ ms: 0 })),
+    );
     const worker = await startWorker(project);
     expect(worker.exitCode, String(worker.stderr)).toBe(0);
     const state = readJournalState(project);
     expect(journalProblems(state, ids)).toEqual([]);
     expect(state.history.map((t) => [t.id, t.status, t.tries])).toEqual(ids.map((id) => [id, "succeeded", 1]));
-    expect(ledger(project).filter((l) => l.what === "start").map((l) => l.id)).toEqual(ids);
+    expect(
+      ledger(project)
+        .filter((l) => l.what === "start")
+        .map((l) => l.id),
+    ).toEqual(ids);
     // Far fewer commits than tasks (one per task without the local queue).
     expect(state.doc.rev).toBeLessThan(ids.length / 4);
   }, 60_000);
 
   it("a worker killed with tasks claimed and not started: recovery gives them back at once, no try counted", async () => {
     const project = useProject(onTestFinished, { tasks: { "slow.ts": fixture("slow.ts") } });
-    const ids = await enqueue(project, Array.from({ length: 100 }, () => ({ ms: 0 })));
+    const ids = await enqueue(
+      project,
+      Array.from({ length: 100 }, () => ({ ms: 0 })),
+    );
     // The worker's 6th commit claims a batch of 16 (after 1, 2, 4 and 8): killed just after it.
     const killed = await startWorker(project, { BGTASK_TEST_CRASH_AT: "log-appended@6" });
     expect(killed.signal, String(killed.stderr)).toBe("SIGKILL");
@@ -72,28 +82,28 @@ describe("a worker's local queue", () => {
   }, 60_000);
 
   it("a try that runs long gives back what was claimed after it, so another worker runs those meanwhile", async () => {
-    const project = useProject(onTestFinished, { tasks: { "slow.ts": fixture("slow.ts") } });
-    // Batches of 1, 2, 4, 8, 16, then 32 from task 32: the long one is the 40th, inside that batch.
-    const contexts = Array.from({ length: 100 }, (_, i) => ({ ms: i === 39 ? 4_000 : 0 }));
-    const ids = await enqueue(project, contexts);
-    const long = ids[39]!;
+    const project = useProject(onTestFinished, { tasks: { "slow.ts": fixture("slow.ts"), "gated.ts": fixture("gated.ts") } });
+    // Batches of 1, 2, 4, 8, 16, then 32 from task 32: the held task is the 40th, inside that batch.
+    const before = await enqueue(project, Array.from({ length: 39 }, () => ({ ms: 0 })));
+    const held = await project.run("gated", ["--no-worker", "--ctx", JSON.stringify({ dir: project.dir, stages: [{ progress: 1 }] })]);
+    const after = await enqueue(project, Array.from({ length: 60 }, () => ({ ms: 0 })), "after.jsonl");
+    expect(Number(held)).toBe(before.length + 1);
     const first = startWorker(project);
-    // The second worker starts once the first is inside the long try, holding the rest of its batch.
-    await waitFor(() => ledger(project).some((l) => l.id === long && l.what === "start"), 20_000);
+    // It runs until the test opens its gate: it has started once it reported progress.
+    await project.waitForTask(held, (t) => t.progress >= 1, 30_000);
     const second = startWorker(project);
+    // Every task after it starts while it is still held: those the first worker claimed with it went back.
+    await waitFor(() => new Set(ledger(project).filter((l) => l.what === "start").map((l) => l.id)).size === before.length + after.length, 30_000);
+    writeFileSync(join(project.dir, "gate-0"), "");
     expect((await first).exitCode).toBe(0);
     expect((await second).exitCode).toBe(0);
-    const entries = ledger(project);
-    const longEnd = entries.find((l) => l.id === long && l.what === "end")!;
-    const longPid = longEnd.pid;
-    // Every task after the long one was started before it ended, most by the other worker.
-    const after = entries.filter((l) => l.what === "start" && Number(l.id) > Number(long));
-    expect(after).toHaveLength(60);
-    expect(after.filter((l) => l.at > longEnd.at)).toEqual([]);
-    expect(after.filter((l) => l.pid !== longPid).length).toBeGreaterThan(0);
+    const starts = ledger(project).filter((l) => l.what === "start" && after.includes(l.id));
+    expect(starts).toHaveLength(after.length);
+    const heldBy = readJournalState(project).byId.get(held)!.history[0]!.worker!.pid;
+    expect(starts.filter((l) => l.pid !== heldBy).length).toBeGreaterThan(0);
     const state = readJournalState(project);
     expect(state.history.every((t) => t.status === "succeeded" && t.tries === 1)).toBe(true);
-  }, 60_000);
+  }, 90_000);
 });
 
 describe("a worker draining a deep queue of quick tasks", () => {

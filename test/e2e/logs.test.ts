@@ -8,7 +8,7 @@ import { BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
 
 const open = (project: Project, gate: number) => writeFileSync(join(project.dir, `gate-${gate}`), "");
-const LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (stdout|stderr|log   |bgtask) /;
+const LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (stdout|stderr|log {3}|bgtask) /;
 
 describe("bgtask logs", () => {
   it("--follow streams lines while the task runs, marks each try, and stops when the task is final", async () => {
@@ -22,11 +22,19 @@ describe("bgtask logs", () => {
     follow.stdout!.on("data", (chunk: Buffer) => (seen += chunk.toString()));
     const exited = () => follow.exitCode !== null;
 
-    await waitFor(() => seen.includes("first line") && seen.includes("logged line"), 30_000, () => `no first line in ${JSON.stringify(seen)}`);
+    await waitFor(
+      () => seen.includes("first line") && seen.includes("logged line"),
+      30_000,
+      () => `no first line in ${JSON.stringify(seen)}`,
+    );
     expect(exited()).toBe(false);
     expect(seen).not.toContain("second line");
     open(project, 0);
-    await waitFor(() => seen.includes("second line"), 30_000, () => `no second line in ${JSON.stringify(seen)}`);
+    await waitFor(
+      () => seen.includes("second line"),
+      30_000,
+      () => `no second line in ${JSON.stringify(seen)}`,
+    );
     expect(exited()).toBe(false);
     open(project, 1);
 
@@ -39,7 +47,7 @@ describe("bgtask logs", () => {
     expect(lines.indexOf("── try 2 ──")).toBeGreaterThan(lines.findIndex((l) => l.includes("try 1 fails on purpose")));
     for (const line of lines.filter((l) => !l.startsWith("── try"))) expect(line).toMatch(LINE);
     expect(lines.find((l) => l.includes("first line"))).toMatch(/Z stdout first line$/);
-    expect(lines.find((l) => l.includes("logged line"))).toMatch(/Z log    logged line$/);
+    expect(lines.find((l) => l.includes("logged line"))).toMatch(/Z log {4}logged line$/);
 
     // Without --follow: the same lines at once; --json keeps them raw.
     const again = await project.cli(["logs", id]);
@@ -50,7 +58,9 @@ describe("bgtask logs", () => {
 
   it("prints stderr too, and refuses an unknown task with exit 2", async () => {
     const project = useProject(onTestFinished, {
-      tasks: { "err.js": `import { defineTask } from "bgtask"; export default defineTask({ run() { console.error("to stderr"); process.stdout.write("no newline at the end"); } });` },
+      tasks: {
+        "err.js": `import { defineTask } from "bgtask"; export default defineTask({ run() { console.error("to stderr"); process.stdout.write("no newline at the end"); } });`,
+      },
     });
     const id = await project.run("err");
     await project.waitForTask(id, (t) => t.completed);

@@ -51,11 +51,16 @@ describe("the packed package", () => {
     rmSync(join(project.dir, "node_modules"), { recursive: true, force: true });
     rmSync(join(project.dir, "package.json"));
     await execa("npm", ["init", "-y"], { cwd: project.dir });
-    const install = await execa("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(packDir, packed!.filename)], { cwd: project.dir, reject: false });
+    const install = await execa("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(packDir, packed!.filename)], {
+      cwd: project.dir,
+      reject: false,
+    });
     expect(install.exitCode, install.stderr).toBe(0);
     // The README's "$schema" line resolves in the installed project.
     writeFileSync(join(project.dir, "bgtask.config.json"), JSON.stringify({ $schema: "./node_modules/bgtask/dist/bgtask.config.schema.json" }));
-    expect(JSON.parse(readFileSync(join(project.dir, "node_modules/bgtask/dist/bgtask.config.schema.json"), "utf8"))).toMatchObject({ additionalProperties: false });
+    expect(JSON.parse(readFileSync(join(project.dir, "node_modules/bgtask/dist/bgtask.config.schema.json"), "utf8"))).toMatchObject({
+      additionalProperties: false,
+    });
     mkdirSync(join(project.dir, "tasks"), { recursive: true });
     writeFileSync(
       join(project.dir, "tasks", "greet.ts"),
@@ -68,7 +73,10 @@ describe("the packed package", () => {
     const bin = join(project.dir, "node_modules", ".bin", "bgtask");
     const run = await execa(bin, ["run", "greet", "name=ada", "--follow"], { cwd: project.dir, env: project.env, reject: false });
     expect(run.exitCode, run.stderr).toBe(0);
-    const [record] = JSON.parse((await execa(bin, ["list", "--json"], { cwd: project.dir, env: project.env })).stdout) as Array<{ status: string; message: string }>;
+    const [record] = JSON.parse((await execa(bin, ["list", "--json"], { cwd: project.dir, env: project.env })).stdout) as Array<{
+      status: string;
+      message: string;
+    }>;
     expect(record).toMatchObject({ status: "succeeded", message: "hello ada" });
 
     // The client, as an ES module imports it and as a CommonJS module requires it.
@@ -81,14 +89,19 @@ describe("the packed package", () => {
       console.log(JSON.stringify({ status: done.status, message: done.message, refused: refused instanceof BgtaskError && refused.code }));`;
     writeFileSync(join(project.dir, "client.mjs"), `import { BgtaskError, createClient } from "bgtask/client";\n${script("esm")}`);
     writeFileSync(join(project.dir, "client.cjs"), `const { BgtaskError, createClient } = require("bgtask/client");\n(async () => {${script("cjs")}\n})();`);
-    for (const [file, name] of [["client.mjs", "esm"], ["client.cjs", "cjs"]]) {
+    for (const [file, name] of [
+      ["client.mjs", "esm"],
+      ["client.cjs", "cjs"],
+    ]) {
       const used = await execa(process.execPath, [file!], { cwd: project.dir, env: project.env, reject: false });
       expect(used.exitCode, `${file}: ${used.stderr}`).toBe(0);
       expect(JSON.parse(used.stdout), file).toEqual({ status: "succeeded", message: `hello ${name}`, refused: "EBADID" });
     }
 
     const lock = JSON.parse(readFileSync(join(project.dir, "node_modules", ".package-lock.json"), "utf8")) as { packages: Record<string, unknown> };
-    const installed = Object.keys(lock.packages).filter((key) => key.startsWith("node_modules/")).sort();
+    const installed = Object.keys(lock.packages)
+      .filter((key) => key.startsWith("node_modules/"))
+      .sort();
     const modulesSize = sizeOf(join(project.dir, "node_modules"));
     console.log(
       `bgtask package: ${mib(packed!.size)} packed, ${mib(packed!.unpackedSize)} unpacked, ${files.length} files; ` +

@@ -50,7 +50,11 @@ async function startStalling(project: Project, extra: string[] = []): Promise<{ 
 
 async function killAndWait(pid: number): Promise<void> {
   process.kill(pid, "SIGKILL");
-  await waitFor(() => !alive(pid), 10_000, () => `worker ${pid} still alive`);
+  await waitFor(
+    () => !alive(pid),
+    10_000,
+    () => `worker ${pid} still alive`,
+  );
 }
 
 describe("crash recovery", () => {
@@ -116,7 +120,11 @@ describe("crash recovery", () => {
     expect(alive(pid)).toBe(true);
 
     process.kill(pid, "SIGCONT");
-    await waitFor(() => !alive(pid), 15_000, () => `woken worker ${pid} did not exit`);
+    await waitFor(
+      () => !alive(pid),
+      15_000,
+      () => `woken worker ${pid} did not exit`,
+    );
     expect(await project.status(id)).toEqual(settled);
     expect(readFileSync(ledger, "utf8")).toBe("1 start\n2 start\n2 end\n");
     const log = join(project.home, "logs", `${id}.log`);
@@ -132,7 +140,11 @@ describe("crash recovery", () => {
     const id = await project.run("gated", [`until=${JSON.stringify(until)}`]);
     const running = await project.waitForTask(id, (t) => t.status === "running");
     const beat = join(project.home, "beats", `${running.worker!.pid}-${running.worker!.startTime}`);
-    await waitFor(() => existsSync(beat), 10_000, () => `no beat file ${beat}`);
+    await waitFor(
+      () => existsSync(beat),
+      10_000,
+      () => `no beat file ${beat}`,
+    );
 
     // The journal lock held by someone else (as by hundreds of queued writers) for longer than the
     // heartbeat timeout; a tick queues for it beside the worker's heartbeat.
@@ -148,7 +160,11 @@ describe("crash recovery", () => {
     writeFileSync(until, "");
     const settled = await project.waitForTask(id, (t) => t.status !== "running");
     expect(settled).toMatchObject({ status: "succeeded", tries: 1 });
-    await waitFor(() => project.workers().length === 0, 15_000, () => "worker did not exit");
+    await waitFor(
+      () => project.workers().length === 0,
+      15_000,
+      () => "worker did not exit",
+    );
     expect(existsSync(beat)).toBe(false);
   });
 
@@ -167,7 +183,11 @@ describe("crash recovery", () => {
     await waitFor(stopping(first));
     writeFileSync(gate, "");
     expect(await project.waitForTask(finishes, (t) => t.completed)).toMatchObject({ status: "succeeded", tries: 1 });
-    await waitFor(() => !alive(first), 10_000, () => `worker ${first} did not exit`);
+    await waitFor(
+      () => !alive(first),
+      10_000,
+      () => `worker ${first} did not exit`,
+    );
 
     rmSync(gate);
     const forced = await project.run("gated", [until, "--retry", "1x0s"]);
@@ -177,7 +197,11 @@ describe("crash recovery", () => {
     process.kill(second, "SIGTERM");
     const retried = await project.waitForTask(forced, (t) => t.status !== "running");
     expect(retried).toMatchObject({ status: "scheduled", tries: 1, error: { message: "worker stopped (SIGTERM)" } });
-    await waitFor(() => !alive(second), 10_000, () => `worker ${second} did not exit`);
+    await waitFor(
+      () => !alive(second),
+      10_000,
+      () => `worker ${second} did not exit`,
+    );
     expect(await project.cli(["tick"])).toMatchObject({ code: 0, stdout: "" });
     expect(await project.status(forced)).toMatchObject({ status: "succeeded", tries: 2, message: "done by try 2" });
   });

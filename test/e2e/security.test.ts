@@ -40,7 +40,12 @@ describe("S1: executors that resolve outside the tasks directory", () => {
     expect(table.stdout).toMatch(/^ext +tasks\/ext .*refused: it resolves outside the tasks directory/m);
     const json = JSON.parse((await project.cli(["executors", "--json"])).stdout) as { executors: Array<{ name: string; ok: boolean }> };
     expect(json.executors.filter((e) => e.ok).map((e) => e.name)).toEqual(["noop"]);
-    expect(json.executors.filter((e) => !e.ok).map((e) => e.name).sort()).toEqual(["evil", "ext"]);
+    expect(
+      json.executors
+        .filter((e) => !e.ok)
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(["evil", "ext"]);
 
     expect(existsSync(marker)).toBe(false);
     expect(sha256(project.journalBytes())).toBe(journal);
@@ -116,7 +121,11 @@ describe("S3: owner-only files whatever the umask", () => {
     expect(run.exitCode, String(run.stderr)).toBe(0);
     const id = String(run.stdout).trim();
     await project.waitForTask(id, (t) => t.completed);
-    await waitFor(() => project.workers().length === 0, 15_000, () => "worker still alive");
+    await waitFor(
+      () => project.workers().length === 0,
+      15_000,
+      () => "worker still alive",
+    );
 
     const dirs = [project.home, join(project.home, "logs"), join(project.home, "attachments"), join(project.home, "attachments", id)];
     const files = [
@@ -137,7 +146,11 @@ describe("S3: owner-only files whatever the umask", () => {
     expect(again.exitCode, String(again.stderr)).toBe(0);
     const second = String(again.stdout).trim();
     await project.waitForTask(second, (t) => t.completed);
-    await waitFor(() => project.workers().length === 0, 15_000, () => "worker still alive");
+    await waitFor(
+      () => project.workers().length === 0,
+      15_000,
+      () => "worker still alive",
+    );
     expect(modeOf(project.home).toString(8)).toBe("700");
     expect(modeOf(join(project.home, "logs")).toString(8)).toBe("700");
     for (const file of [project.journalPath, project.logPath, join(project.home, "history.jsonl"), join(project.home, "logs", `${second}.log`)]) {
@@ -182,7 +195,10 @@ describe("S5: transpiled TypeScript executors", () => {
     const tmp = join(tmpdir(), `bgtask-tmpdir-${process.pid}-${Date.now()}`);
     mkdirSync(tmp);
     onTestFinished(() => rmSync(tmp, { recursive: true, force: true }));
-    const project = useProject(onTestFinished, { tasks: { "typed.ts": `import { defineTask } from "bgtask"; export default defineTask({ run: () => ({ message: "typed" as string }) });` }, env: { TMPDIR: tmp } });
+    const project = useProject(onTestFinished, {
+      tasks: { "typed.ts": `import { defineTask } from "bgtask"; export default defineTask({ run: () => ({ message: "typed" as string }) });` },
+      env: { TMPDIR: tmp },
+    });
     const id = await project.run("typed");
     expect(await project.waitForTask(id, (t) => t.completed)).toMatchObject({ status: "succeeded", message: "typed" });
     expect((await project.cli(["executors"])).code).toBe(0);
@@ -223,7 +239,10 @@ describe("S7: terminal escape sequences in untrusted text", () => {
     });
     // A helper module whose very file name carries escapes: it shows up in error.where and in `executors`.
     mkdirSync(join(project.dir, "tasks", "lib"));
-    writeFileSync(join(project.dir, "tasks", "lib", `${FILE_NAME}.mjs`), `export function explode() { throw new Error(${JSON.stringify(`boom ${HOSTILE}`)}); }\n`);
+    writeFileSync(
+      join(project.dir, "tasks", "lib", `${FILE_NAME}.mjs`),
+      `export function explode() { throw new Error(${JSON.stringify(`boom ${HOSTILE}`)}); }\n`,
+    );
 
     const loud = await project.run("loud");
     const boom = await project.run("boom");

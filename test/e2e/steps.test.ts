@@ -176,7 +176,10 @@ describe("the progress bar of a task made of steps", () => {
     const project = useProject(onTestFinished, { tasks: { "copy-rows.ts": copyRows() } });
     const follow = await project.cli(["run", "copy-rows", "rows=200", "rowMs=20", "--follow", "--json"]);
     expect(follow.code, follow.stderr).toBe(0);
-    const records = follow.stdout.trim().split("\n").map((line) => JSON.parse(line) as { status: string; progress: number; step: { ownProgress?: boolean } | null });
+    const records = follow.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { status: string; progress: number; step: { ownProgress?: boolean } | null });
     // 200 rows of ≥20 ms in 1 s slices: the transfer step resumed several times, each time at
     // step 2 of 3 (33%), which used to set the bar back there.
     const percents = records.map((r) => r.progress);
@@ -199,4 +202,3 @@ describe("the progress bar of a task made of steps", () => {
     expect(without.length, without.map((l) => l.text).join("\n")).toBeLessThanOrEqual(running.length / 10);
   });
 });
-

@@ -92,7 +92,11 @@ describe("bgtask wait", () => {
     const id = await project.run("noop");
     await project.waitForTask(id, (t) => t.completed);
     // The worker writes once more as it exits: after that, nothing but a command would.
-    await waitFor(() => project.workers().length === 0, 15_000, () => `workers still running: ${project.workers().join(", ")}`);
+    await waitFor(
+      () => project.workers().length === 0,
+      15_000,
+      () => `workers still running: ${project.workers().join(", ")}`,
+    );
     const before = project.journalBytes();
     const bad = await project.cli(["wait", "x1"]);
     expect(bad).toMatchObject({ code: 2, stdout: "" });
@@ -112,7 +116,11 @@ describe("bgtask wait", () => {
     const id = await project.run("hangs");
     const pid = (await project.waitForTask(id, (t) => t.status === "running")).worker!.pid;
     process.kill(pid, "SIGKILL");
-    await waitFor(() => !alive(pid), 10_000, () => `worker ${pid} still alive`);
+    await waitFor(
+      () => !alive(pid),
+      10_000,
+      () => `worker ${pid} still alive`,
+    );
 
     const waited = await background(project, ["wait", id, "--json"]);
     expect(waited.timedOut).toBe(false);
@@ -127,7 +135,11 @@ describe("bgtask wait", () => {
     const waiting = background(project, ["wait", id]);
     let stderr = "";
     waiting.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    await waitFor(() => stderr.includes(`${id} waits for a tick or a worker: workers are off in this project`), 15_000, () => stderr);
+    await waitFor(
+      () => stderr.includes(`${id} waits for a tick or a worker: workers are off in this project`),
+      15_000,
+      () => stderr,
+    );
     expect((await project.cli(["tick"])).code).toBe(0);
     const waited = await waiting;
     expect(waited.exitCode, waited.stderr).toBe(0);

@@ -25,7 +25,16 @@ function gatedProject() {
   });
 }
 
-const twoStages = (project: Project) => ["--ctx", JSON.stringify({ dir: project.dir, stages: [{ progress: 25, message: "a quarter" }, { progress: 75, message: "three quarters" }] })];
+const twoStages = (project: Project) => [
+  "--ctx",
+  JSON.stringify({
+    dir: project.dir,
+    stages: [
+      { progress: 25, message: "a quarter" },
+      { progress: 75, message: "three quarters" },
+    ],
+  }),
+];
 
 /** The percents shown next to a progress bar, in the order the terminal received them. */
 function barPercents(output: string): number[] {
@@ -113,7 +122,7 @@ describe("watch without a terminal", () => {
     expect(lines).toContain(`${id} gated succeeded 100% done`);
     expect(lines.at(-1)).toMatch(new RegExp(`^✔ ${id} gated succeeded in \\d+\\w*: done$`));
     // One line per change: never the same line twice in a row.
-    lines.forEach((line, i) => expect(line).not.toBe(lines[i - 1]));
+    for (const [i, line] of lines.entries()) expect(line).not.toBe(lines[i - 1]);
   });
 
   it("with no id watches every active task until all are final, exit 1 when one failed; --json streams NDJSON", async () => {
@@ -129,7 +138,10 @@ describe("watch without a terminal", () => {
     open(project, 0);
     const result = await watching.result;
     expect(result.exitCode).toBe(1);
-    const records = String(result.stdout).trim().split("\n").map((line) => JSON.parse(line) as { id: string; status: string; tries: number });
+    const records = String(result.stdout)
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { id: string; status: string; tries: number });
     const last = (id: string) => records.filter((r) => r.id === id).at(-1);
     expect(last(good)?.status).toBe("succeeded");
     // The failing task was watched through its retry until it failed for good.

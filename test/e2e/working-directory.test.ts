@@ -43,7 +43,9 @@ describe("the working directory of executors", () => {
   });
 
   it("a relative --journal, like --home, is the project root's, so the worker run starts finds the task typed in a subfolder", async () => {
-    const project = useProject(onTestFinished, { tasks: { "noop.js": `import { defineTask } from "bgtask"; export default defineTask({ run: () => ({ message: "ran" }) });` } });
+    const project = useProject(onTestFinished, {
+      tasks: { "noop.js": `import { defineTask } from "bgtask"; export default defineTask({ run: () => ({ message: "ran" }) });` },
+    });
     const sub = join(project.dir, "app");
     mkdirSync(sub);
     const id = (await project.cli(["run", "noop", "--journal", "jr"], { cwd: sub })).stdout.trim();

@@ -95,10 +95,14 @@ export class Project {
   /** Polls `status` until `predicate` holds; fails with the last record seen after `timeoutMs`. */
   async waitForTask(id: string, predicate: (task: TaskRecord) => boolean, timeoutMs = 30_000): Promise<TaskRecord> {
     let last: TaskRecord | undefined;
-    await waitFor(async () => {
-      last = await this.status(id);
-      return predicate(last);
-    }, timeoutMs, () => `task ${id} never matched; last seen: ${JSON.stringify(last)}`);
+    await waitFor(
+      async () => {
+        last = await this.status(id);
+        return predicate(last);
+      },
+      timeoutMs,
+      () => `task ${id} never matched; last seen: ${JSON.stringify(last)}`,
+    );
     return last!;
   }
 

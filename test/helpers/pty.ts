@@ -39,6 +39,10 @@ export function runInPty(project: Project, args: string[], onFinished: (fn: () =
     type: (text) => child.stdin.write(text),
     exited,
     waitForOutput: (pattern, timeoutMs = 30_000) =>
-      waitFor(() => pattern.test(output), timeoutMs, () => `terminal never showed ${pattern}; it shows: ${JSON.stringify(output.slice(-2000))}`),
+      waitFor(
+        () => pattern.test(output),
+        timeoutMs,
+        () => `terminal never showed ${pattern}; it shows: ${JSON.stringify(output.slice(-2000))}`,
+      ),
   };
 }

@@ -24,10 +24,18 @@ describe("watchFile", () => {
 
     writeFileSync(join(dir, "other.txt"), "x");
     appendFileSync(path, "2");
-    await waitFor(() => changes === 1, 10_000, () => `${changes} changes after an append`);
+    await waitFor(
+      () => changes === 1,
+      10_000,
+      () => `${changes} changes after an append`,
+    );
     writeFileSync(join(dir, ".journal.json.tmp"), "123");
     renameSync(join(dir, ".journal.json.tmp"), path);
-    await waitFor(() => changes === 2, 10_000, () => `${changes} changes after a rename`);
+    await waitFor(
+      () => changes === 2,
+      10_000,
+      () => `${changes} changes after a rename`,
+    );
     watch.close();
     appendFileSync(path, "3");
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -42,6 +50,10 @@ describe("watchFile", () => {
     onTestFinished(() => watch.close());
     mkdirSync(dir);
     writeFileSync(path, "line\n");
-    await waitFor(() => changes >= 1, 10_000, () => "the new file was never reported");
+    await waitFor(
+      () => changes >= 1,
+      10_000,
+      () => "the new file was never reported",
+    );
   });
 });

@@ -68,7 +68,12 @@ describe("journal writers in separate processes", () => {
     const history = readFileSync(join(dir, doc.history.file), "utf8");
     expect(Buffer.byteLength(history)).toBe(doc.history.bytes);
     // The blocked one committed first: the other had to wait for it.
-    expect(history.split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(["1", "2", "3"]);
+    expect(
+      history
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { id: string }).id),
+    ).toEqual(["1", "2", "3"]);
   }, 30_000);
 
   it(
@@ -106,7 +111,10 @@ describe("journal writers in separate processes", () => {
         expect((await new JournalFiles(dir, SETTINGS).read()).nextId).toBe(before + contenders * perContender);
         total += contenders * perContender;
       }
-      summary("T3", `${rounds} rounds × ${contenders} contenders over a dead holder's hour-old lock: ${total} critical sections, none overlapping, no update lost`);
+      summary(
+        "T3",
+        `${rounds} rounds × ${contenders} contenders over a dead holder's hour-old lock: ${total} critical sections, none overlapping, no update lost`,
+      );
     },
     budget(60_000, 1_800_000),
   );
@@ -122,7 +130,10 @@ describe("journal writers in separate processes", () => {
       const before = (await new JournalFiles(dir, SETTINGS).read()).nextId;
       // One busy writer re-taking the lock in a tight loop, and five others that must get in
       // without ever waiting out a 2 s lock wait.
-      const busy = child(dir, `for (let i = 0; i < 300; i++) await files.transact((doc) => { log("enter " + process.pid); doc.nextId += 1; log("exit " + process.pid); });`);
+      const busy = child(
+        dir,
+        `for (let i = 0; i < 300; i++) await files.transact((doc) => { log("enter " + process.pid); doc.nextId += 1; log("exit " + process.pid); });`,
+      );
       const others = Array.from({ length: 5 }, () =>
         child(
           dir,

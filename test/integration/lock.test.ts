@@ -220,4 +220,3 @@ describe("journal lock", () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 });
-

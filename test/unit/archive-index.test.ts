@@ -26,7 +26,12 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A final task record (history lines are checked against the record format). */
-const final = (id: string, message = `task ${id}`, pad = 0): TaskRecord => ({ ...createTask(id, { executor: "noop", context: {}, serialKey: null, retry: { kind: "tiers", tiers: [] }, timeoutMs: null, runAt: null }, new Date(0), 1), status: "succeeded", completed: true, message: message + "x".repeat(pad) });
+const final = (id: string, message = `task ${id}`, pad = 0): TaskRecord => ({
+  ...createTask(id, { executor: "noop", context: {}, serialKey: null, retry: { kind: "tiers", tiers: [] }, timeoutMs: null, runAt: null }, new Date(0), 1),
+  status: "succeeded",
+  completed: true,
+  message: message + "x".repeat(pad),
+});
 const tombstone = (id: string): HistoryEntry => ({ id, removed: "2026-01-01T00:00:00.000Z" });
 
 /** One writer's transaction: append the lines, then index them, as JournalFiles.commit does. */
@@ -34,7 +39,14 @@ function commit(entries: HistoryEntry[], { index: withIndex = true } = {}): numb
   const lines = entries.map(historyLine);
   const start = committed;
   const end = appendLines(path, start, lines, false);
-  if (withIndex) indexAppended(path, start, entries.map((e) => e.id), lines.map((l) => Buffer.byteLength(l)), false);
+  if (withIndex)
+    indexAppended(
+      path,
+      start,
+      entries.map((e) => e.id),
+      lines.map((l) => Buffer.byteLength(l)),
+      false,
+    );
   committed = end;
   return end;
 }
@@ -175,7 +187,10 @@ describe("an index in any state gives the scan's answers, and the next writer re
   });
 
   it("a history written without the index (an older bgtask) is indexed by the first writer", () => {
-    commit(range(1, 25).map((id) => final(id)), { index: false });
+    commit(
+      range(1, 25).map((id) => final(id)),
+      { index: false },
+    );
     expect(existsSync(index)).toBe(false);
     expectAgreesWithScan(range(1, 30));
     commit([final("26")]);

@@ -18,7 +18,12 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A final task record (history lines are checked against the record format). */
-const entry = (id: string, pad = 0): TaskRecord => ({ ...createTask(id, { executor: "noop", context: {}, serialKey: null, retry: { kind: "tiers", tiers: [] }, timeoutMs: null, runAt: null }, new Date(0), 1), status: "succeeded", completed: true, message: "x".repeat(pad) });
+const entry = (id: string, pad = 0): TaskRecord => ({
+  ...createTask(id, { executor: "noop", context: {}, serialKey: null, retry: { kind: "tiers", tiers: [] }, timeoutMs: null, runAt: null }, new Date(0), 1),
+  status: "succeeded",
+  completed: true,
+  message: "x".repeat(pad),
+});
 const ids = (lines: Iterable<Buffer>) => [...lines].map((line) => parseHistoryLine(path, line).id);
 
 describe("appendLines", () => {
@@ -92,12 +97,17 @@ describe("linesBackwards", () => {
 
 describe("findInHistory and parseHistoryLine", () => {
   it("finds the newest entry of an id by its prefix, never confusing 1 with 10", () => {
-    const committed = appendLines(path, 0, [
-      historyLine(entry("1")),
-      historyLine(entry("10")),
-      historyLine({ ...entry("1"), message: "newer" } as TaskRecord),
-      historyLine({ id: "10", removed: "2026-01-01T00:00:00.000Z" }),
-    ], true);
+    const committed = appendLines(
+      path,
+      0,
+      [
+        historyLine(entry("1")),
+        historyLine(entry("10")),
+        historyLine({ ...entry("1"), message: "newer" } as TaskRecord),
+        historyLine({ id: "10", removed: "2026-01-01T00:00:00.000Z" }),
+      ],
+      true,
+    );
     expect(findInHistory(path, committed, "1")).toMatchObject({ id: "1", message: "newer" });
     const ten = findInHistory(path, committed, "10")!;
     expect(isTombstone(ten)).toBe(true);
@@ -107,7 +117,9 @@ describe("findInHistory and parseHistoryLine", () => {
   it("reports a line that does not parse or has no id", () => {
     expect(() => parseHistoryLine(path, Buffer.from("{not json"))).toThrow(JournalCorruptError);
     expect(() => parseHistoryLine(path, Buffer.from('{"status":"failed"}'))).toThrow(/a task line is malformed/);
-    expect(() => parseHistoryLine(path, Buffer.from(historyLine({ ...entry("1"), status: "zzzzzzzzz" } as unknown as TaskRecord).trim()))).toThrow(/a task line is malformed/);
+    expect(() => parseHistoryLine(path, Buffer.from(historyLine({ ...entry("1"), status: "zzzzzzzzz" } as unknown as TaskRecord).trim()))).toThrow(
+      /a task line is malformed/,
+    );
     expect(() => parseHistoryLine(path, Buffer.from(historyLine({ ...entry("1"), status: "running" }).trim()))).toThrow(/not final/);
     expect(() => parseHistoryLine(path, Buffer.from('{"id":"1","removed":7}'))).toThrow(/a removal line is malformed/);
     expect(() => parseHistoryLine(path, Buffer.from([0x7b, 0xff, 0x7d]))).toThrow(/not valid UTF-8/);

@@ -36,7 +36,10 @@ describe("judgeTry and applyVerdict", () => {
     expect(applyVerdict(running(), verdict as never, at(1_000))).toMatchObject({ status: "queued", tries: 0, history: [] });
     const started = judgeTry(running(), facts({ liveness: "dead", startedTask: "1" }), at(1_000), LIMITS);
     expect(started).toMatchObject({ kind: "lost", giveBack: false });
-    expect(applyVerdict(running(), started as never, at(1_000))).toMatchObject({ status: "failed", error: { message: expect.stringMatching(/its process is gone/) } });
+    expect(applyVerdict(running(), started as never, at(1_000))).toMatchObject({
+      status: "failed",
+      error: { message: expect.stringMatching(/its process is gone/) },
+    });
     // A note that cannot be read tells nothing: the try counts.
     expect(judgeTry(running(), facts({ liveness: "dead", startedTask: null }), at(1_000), LIMITS)).toMatchObject({ giveBack: false });
   });
@@ -56,7 +59,10 @@ describe("judgeTry and applyVerdict", () => {
     expect(applyVerdict(asked, overdue as never, at(7_000))).toMatchObject({ status: "cancelled", lease: null });
     expect(judgeTry(asked, facts({ killable: false }), at(7_000), LIMITS)).toEqual({ kind: "fine" });
     const timed = running("2", { timeoutMs: 1_000 });
-    expect(judgeTry(timed, facts(), at(7_000), LIMITS)).toMatchObject({ kind: "overdue", outcome: { kind: "failed", message: expect.stringMatching(/timed out/) } });
+    expect(judgeTry(timed, facts(), at(7_000), LIMITS)).toMatchObject({
+      kind: "overdue",
+      outcome: { kind: "failed", message: expect.stringMatching(/timed out/) },
+    });
   });
 
   it("the tick mutex is held by a live holder, by another host's until it expires, never by a dead one", () => {

@@ -19,12 +19,24 @@ describe("tryParseDuration", () => {
     expect(tryParseDuration(text)).toBe(ms);
   });
 
-  it.each(["-1", "-5s", "10y", "1yr", "tomorrow-ish", "", "s", "5 minutes", "1e3", "Infinity", "NaN", "0x10", "1s2", "367d"])(
-    "%j is not a duration",
-    (text) => {
-      expect(tryParseDuration(text)).toBeUndefined();
-    },
-  );
+  it.each([
+    "-1",
+    "-5s",
+    "10y",
+    "1yr",
+    "tomorrow-ish",
+    "",
+    "s",
+    "5 minutes",
+    "1e3",
+    "Infinity",
+    "NaN",
+    "0x10",
+    "1s2",
+    "367d",
+  ])("%j is not a duration", (text) => {
+    expect(tryParseDuration(text)).toBeUndefined();
+  });
 
   it("takes numbers as milliseconds within bounds", () => {
     expect(tryParseDuration(1234)).toBe(1234);

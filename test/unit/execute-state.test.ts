@@ -51,10 +51,13 @@ describe("executeTry and task.state", () => {
   });
 
   it("saves a state the executor changed, also when the try fails", async () => {
-    const { ended, scheduled } = tryWith(async (task) => {
-      task.state.offset = 4;
-      throw new Error("boom");
-    }, { offset: 3 });
+    const { ended, scheduled } = tryWith(
+      async (task) => {
+        task.state.offset = 4;
+        throw new Error("boom");
+      },
+      { offset: 3 },
+    );
     expect((await ended).kind).toBe("failed");
     expect(scheduled).toEqual([{ state: { offset: 4 } }]);
   });

@@ -12,7 +12,11 @@ describe("journalIoError", () => {
   it.each([
     ["ENOSPC", "no space left on device", "no space left on the device holding /h/journal.1.log; free some space and try again"],
     ["EDQUOT", "disk quota exceeded", "the disk quota is used up on the device holding /h/journal.1.log; free some space and try again"],
-    ["EROFS", "read-only file system", "the file system holding /h/journal.1.log is read-only; remount it read-write, or choose another home with --home or BGTASK_HOME"],
+    [
+      "EROFS",
+      "read-only file system",
+      "the file system holding /h/journal.1.log is read-only; remount it read-write, or choose another home with --home or BGTASK_HOME",
+    ],
     ["EACCES", "permission denied", "permission denied on /h/journal.1.log; check the owner and mode of the file and of the bgtask home"],
     ["EPERM", "operation not permitted", "permission denied on /h/journal.1.log; check the owner and mode of the file and of the bgtask home"],
     ["EIO", "i/o error", "cannot read or write the journal at /h/journal.1.log (EIO: i/o error)"],

@@ -7,7 +7,12 @@ import { checkDoc, checkTask, emptyDoc } from "../../src/journal/schema.ts";
 const worker = { pid: 42, host: "box", startTime: 1234, bootId: "b" };
 
 function task(): Record<string, unknown> {
-  const record = createTask("7", { executor: "mail/send", context: { to: "a" }, serialKey: null, retry: { kind: "tiers", tiers: [] }, timeoutMs: null, runAt: null }, new Date(0), 3);
+  const record = createTask(
+    "7",
+    { executor: "mail/send", context: { to: "a" }, serialKey: null, retry: { kind: "tiers", tiers: [] }, timeoutMs: null, runAt: null },
+    new Date(0),
+    3,
+  );
   return structuredClone(record) as unknown as Record<string, unknown>;
 }
 
@@ -67,7 +72,14 @@ describe("tasks", () => {
 });
 
 describe("the journal document", () => {
-  const doc = () => ({ ...emptyDoc(), tasks: [running()], workers: [{ slot: "s", reservedAt: "t", process: worker }, { slot: "u", reservedAt: "t", process: null }] });
+  const doc = () => ({
+    ...emptyDoc(),
+    tasks: [running()],
+    workers: [
+      { slot: "s", reservedAt: "t", process: worker },
+      { slot: "u", reservedAt: "t", process: null },
+    ],
+  });
 
   it("accepts what bgtask writes", () => {
     expect(checkDoc(emptyDoc())).toBeNull();

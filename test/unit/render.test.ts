@@ -13,7 +13,12 @@ const NOW = new Date("2026-03-01T12:00:00.000Z");
 const at = (secondsAgo: number) => new Date(NOW.getTime() - secondsAgo * 1000).toISOString();
 
 function task(overrides: Partial<TaskRecord> = {}): TaskRecord {
-  const base = createTask("7", { executor: "import-users", context: {}, serialKey: null, retry: { kind: "tiers", tiers: [] }, timeoutMs: null, runAt: null }, new Date(at(60)), 3);
+  const base = createTask(
+    "7",
+    { executor: "import-users", context: {}, serialKey: null, retry: { kind: "tiers", tiers: [] }, timeoutMs: null, runAt: null },
+    new Date(at(60)),
+    3,
+  );
   return { ...base, ...overrides };
 }
 
@@ -63,7 +68,9 @@ describe("watch lines", () => {
     );
     expect(renderWatchLine({ task: running, now: NOW, spinner: "⠙", remainingMs: null }, 200)).not.toContain("ETA");
     expect(renderWatchLine({ task: running, now: NOW, spinner: "⠙", remainingMs: 400 }, 200)).toContain("ETA <1s");
-    expect(renderWatchLine({ task: running, now: NOW, spinner: "⠙", remainingMs: null, align: { id: 3, executor: 14 } }, 200)).toMatch(/^⠙ 7   import-users {4}█/);
+    expect(renderWatchLine({ task: running, now: NOW, spinner: "⠙", remainingMs: null, align: { id: 3, executor: 14 } }, 200)).toMatch(
+      /^⠙ 7 {3}import-users {4}█/,
+    );
     const narrow = renderWatchLine({ task: running, now: NOW, spinner: "⠙", remainingMs: null }, 40);
     expect([...narrow]).toHaveLength(40);
     expect(narrow.endsWith("…")).toBe(true);
@@ -71,18 +78,28 @@ describe("watch lines", () => {
 
   it("a task waiting for its retry counts down; queued, paused and final tasks say what they are", () => {
     const scheduled = task({ status: "scheduled", tries: 1, nextRunAt: new Date(NOW.getTime() + 8_000).toISOString(), message: "connection refused" });
-    expect(renderWatchLine({ task: scheduled, now: NOW, spinner: "⠙", remainingMs: null }, 200)).toBe("◷ 7 import-users  scheduled  try 2/3 in 8s  connection refused");
+    expect(renderWatchLine({ task: scheduled, now: NOW, spinner: "⠙", remainingMs: null }, 200)).toBe(
+      "◷ 7 import-users  scheduled  try 2/3 in 8s  connection refused",
+    );
     const delayed = task({ status: "scheduled", nextRunAt: new Date(NOW.getTime() + 90_000).toISOString() });
     expect(renderWatchLine({ task: delayed, now: NOW, spinner: "⠙", remainingMs: null }, 200)).toBe("◷ 7 import-users  scheduled  starts in 1m 30s");
     expect(renderWatchLine({ task: task(), now: NOW, spinner: "⠙", remainingMs: null }, 200)).toBe("· 7 import-users  queued  waiting 1m");
     const paused = task({ status: "paused", step: { index: 0, name: "collect", count: 2 } });
-    expect(renderWatchLine({ task: paused, now: NOW, spinner: "⠙", remainingMs: null }, 200)).toBe("‖ 7 import-users  paused  step 1/2 collect  resumes with the next worker or tick");
+    expect(renderWatchLine({ task: paused, now: NOW, spinner: "⠙", remainingMs: null }, 200)).toBe(
+      "‖ 7 import-users  paused  step 1/2 collect  resumes with the next worker or tick",
+    );
     const failed = task({ status: "failed", completed: true, tries: 3, startedAt: at(5), finishedAt: at(3), message: "boom" });
     expect(renderWatchLine({ task: failed, now: NOW, spinner: "⠙", remainingMs: null }, 200)).toBe("✖ 7 import-users  failed  in 2s  (try 3 of 3)  boom");
   });
 
   it("footer counts and frames that fit the terminal's height", () => {
-    const tasks = [task({ status: "running" }), task({ status: "queued" }), task({ status: "succeeded" }), task({ status: "succeeded" }), task({ status: "cancelled" })];
+    const tasks = [
+      task({ status: "running" }),
+      task({ status: "queued" }),
+      task({ status: "succeeded" }),
+      task({ status: "succeeded" }),
+      task({ status: "cancelled" }),
+    ];
     expect(renderFooter(countStatuses(tasks))).toBe("queued 1 · scheduled 0 · running 1 · done 2 · failed 0 · cancelled 1");
     expect(renderFooter({})).toBe("queued 0 · scheduled 0 · running 0 · done 0 · failed 0");
     expect(renderWatchFrame(["a", "b"], "footer", 24)).toBe("a\nb\nfooter");
@@ -96,7 +113,14 @@ describe("watch lines", () => {
     expect(renderChangeLine(retry)).toBe("7 import-users scheduled 0% try 2/3 at 2026-03-01T12:00:08.000Z refused");
     const done = task({ status: "succeeded", completed: true, tries: 1, progress: 100, startedAt: at(12), finishedAt: at(0), message: "imported" });
     expect(renderSummaryLine(done, NOW)).toBe("✔ 7 import-users succeeded in 12s: imported");
-    const failed = task({ status: "failed", completed: true, tries: 2, startedAt: at(3), finishedAt: at(1), error: { message: "boom", stack: null, where: null } });
+    const failed = task({
+      status: "failed",
+      completed: true,
+      tries: 2,
+      startedAt: at(3),
+      finishedAt: at(1),
+      error: { message: "boom", stack: null, where: null },
+    });
     expect(renderSummaryLine(failed, NOW)).toBe("✖ 7 import-users failed (try 2 of 3) in 2s: boom");
   });
 
@@ -166,7 +190,13 @@ describe("terminal columns, not characters", () => {
   });
 
   it("pads table cells to the same column whatever their script", () => {
-    const lines = table(["NAME", "SIZE"], [["报告.csv", "1 KiB"], ["a.csv", "2 KiB"]]).split("\n");
+    const lines = table(
+      ["NAME", "SIZE"],
+      [
+        ["报告.csv", "1 KiB"],
+        ["a.csv", "2 KiB"],
+      ],
+    ).split("\n");
     // The column each second cell starts at, counted in terminal columns.
     const starts = lines.map((l) => stringWidth(l.slice(0, l.search(/SIZE|\d KiB/))));
     expect(starts).toEqual([10, 10, 10]);
@@ -196,6 +226,8 @@ describe("presentStack", () => {
 
   it("shows the stack as it is when asked to hide nothing, or when nothing is bgtask's", () => {
     expect(presentStack(stack, null)).toBe(stack);
-    expect(presentStack("Error: x\n    at run (/opt/app/tasks/a.ts:1:1)", "/opt/app/node_modules/bgtask/dist/")).toBe("Error: x\n    at run (/opt/app/tasks/a.ts:1:1)");
+    expect(presentStack("Error: x\n    at run (/opt/app/tasks/a.ts:1:1)", "/opt/app/node_modules/bgtask/dist/")).toBe(
+      "Error: x\n    at run (/opt/app/tasks/a.ts:1:1)",
+    );
   });
 });

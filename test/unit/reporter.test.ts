@@ -32,7 +32,10 @@ afterEach(() => {
 
 describe("Reporter", () => {
   it("merges reports, attributes key by key", () => {
-    expect(mergeReports({ progress: 1, attributes: { a: 1, b: 1 } }, { progress: 2, attributes: { b: 2 } })).toEqual({ progress: 2, attributes: { a: 1, b: 2 } });
+    expect(mergeReports({ progress: 1, attributes: { a: 1, b: 1 } }, { progress: 2, attributes: { b: 2 } })).toEqual({
+      progress: 2,
+      attributes: { a: 1, b: 2 },
+    });
     expect(mergeReports(null, { message: "x" })).toEqual({ message: "x" });
   });
 

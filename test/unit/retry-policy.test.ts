@@ -38,7 +38,13 @@ describe("normaliseRetry", () => {
       [{ tries: "3" }, /retry\.tries must be a whole number/],
       [{ tries: 3, interval: "soon" }, /retry\.interval "soon" is not a duration/],
       [{ tries: 3, backoff: "linear" }, /retry\.backoff must be "fixed" or "exponential", got "linear"/],
-      [[{ tries: 1, interval: "1s" }, { tries: 2, interval: "1y" }], /retry\[1\]\.interval "1y" is not a duration/],
+      [
+        [
+          { tries: 1, interval: "1s" },
+          { tries: 2, interval: "1y" },
+        ],
+        /retry\[1\]\.interval "1y" is not a duration/,
+      ],
       [[{ interval: "1s" }], /retry\[0\]\.tries must be a whole number/],
       ["3", /retry must be a number, an object or a list of tiers/],
     ];

@@ -9,7 +9,12 @@ const at = (ms: number) => new Date(T0.getTime() + ms);
 const WORKER: WorkerRef = { pid: 4242, host: "build-01", startTime: 1, bootId: "boot" };
 
 function task(id: string, overrides: Partial<NewTask> = {}, maxTries = 1): TaskRecord {
-  return createTask(id, { executor: "x", context: {}, serialKey: null, retry: normaliseRetry(maxTries - 1), timeoutMs: null, runAt: null, ...overrides }, T0, maxTries);
+  return createTask(
+    id,
+    { executor: "x", context: {}, serialKey: null, retry: normaliseRetry(maxTries - 1), timeoutMs: null, runAt: null, ...overrides },
+    T0,
+    maxTries,
+  );
 }
 
 describe("isRunnable and pickNext", () => {
@@ -78,7 +83,16 @@ describe("settle", () => {
 
   it("succeeded is final, with message, result and a closed try", () => {
     const done = settle(running(), { kind: "succeeded", message: "ok", result: { n: 1 } }, at(2));
-    expect(done).toMatchObject({ status: "succeeded", completed: true, progress: 100, message: "ok", result: { n: 1 }, lease: null, worker: null, finishedAt: at(2).toISOString() });
+    expect(done).toMatchObject({
+      status: "succeeded",
+      completed: true,
+      progress: 100,
+      message: "ok",
+      result: { n: 1 },
+      lease: null,
+      worker: null,
+      finishedAt: at(2).toISOString(),
+    });
     expect(done.history[0]).toMatchObject({ status: "succeeded", finishedAt: at(2).toISOString() });
     expect(isHeldBy(done, "lease")).toBe(false);
   });

@@ -32,7 +32,13 @@ function describeTree(program: Command): void {
     addOptions(target, command);
     for (const argument of command.registeredArguments) {
       const choices = command.name() === "run" && argument.name() === "executor" ? executorNames() : (argument.argChoices ?? []);
-      target.argument(argument.name(), (complete) => choices.forEach((choice) => complete(choice, "")), argument.variadic);
+      target.argument(
+        argument.name(),
+        (complete) => {
+          for (const choice of choices) complete(choice, "");
+        },
+        argument.variadic,
+      );
     }
   }
 }

@@ -17,7 +17,12 @@ export interface ListOptions extends LocationFlags {
 }
 
 function parseStatuses(text: string | undefined): TaskStatus[] | undefined {
-  return text === undefined ? undefined : checkStatuses(text.split(",").map((s) => s.trim()), "--status");
+  return text === undefined
+    ? undefined
+    : checkStatuses(
+        text.split(",").map((s) => s.trim()),
+        "--status",
+      );
 }
 
 /** Any positive whole number: a limit larger than the journal simply shows everything. */

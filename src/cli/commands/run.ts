@@ -1,7 +1,7 @@
 // `bgtask run <executor> [key=value …]`: validate everything, store the task(s) durably, make sure
 // a worker will take them, print the id(s). Nothing is written unless every input is valid.
 import { isUtf8 } from "node:buffer";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, type Stats, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { enqueue } from "../../client/enqueue.ts";
 import { openSession } from "../../client/session.ts";
@@ -44,7 +44,7 @@ function decodeUtf8(bytes: Buffer, what: string): string {
 
 function readInputFile(path: string, what: string, maxBytes: number): string {
   if (path === "-") return decodeUtf8(readFileSync(0), `${what} stdin`);
-  let stat;
+  let stat: Stats;
   try {
     stat = statSync(path);
   } catch (error) {
@@ -139,6 +139,10 @@ export async function run(name: string, pairs: string[], options: RunOptions): P
   if (options.follow) {
     const [{ configNoWorkers }, { showWatch }] = await Promise.all([import("../../client/follow.ts"), import("./watch.ts")]);
     const noWorkers = options.worker === false ? "it was stored with --no-worker" : configNoWorkers(session);
-    await showWatch(session, tasks.map((t) => t.id), { json: options.json, noWorkers });
+    await showWatch(
+      session,
+      tasks.map((t) => t.id),
+      { json: options.json, noWorkers },
+    );
   }
 }

@@ -148,7 +148,9 @@ export async function showWatch(session: Session, ids: readonly string[] | null,
   };
   let how: "done" | "interrupted" | "failed" = "failed";
   try {
-    const ended = await untilInterrupted((signal) => follow(session, tracker, { update, note: (text) => sink.note(text), noWorkers: options.noWorkers, signal }));
+    const ended = await untilInterrupted((signal) =>
+      follow(session, tracker, { update, note: (text) => sink.note(text), noWorkers: options.noWorkers, signal }),
+    );
     how = ended === "stopped" ? "interrupted" : "done";
   } finally {
     sink.end(how);

@@ -82,12 +82,26 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (Log
   const attributes = Object.entries(task.attributes);
   if (attributes.length > 0) {
     out.push(chalk.bold("attributes"));
-    out.push(indent(table(["NAME", "VALUE"], attributes.map(([k, v]) => [sanitizeInline(k), attributeValue(v)]))));
+    out.push(
+      indent(
+        table(
+          ["NAME", "VALUE"],
+          attributes.map(([k, v]) => [sanitizeInline(k), attributeValue(v)]),
+        ),
+      ),
+    );
   }
   if (task.result !== null && task.result !== undefined) out.push(field("result", sanitizeInline(JSON.stringify(task.result))));
   if (task.attachments.length > 0) {
     out.push(chalk.bold("attachments"));
-    out.push(indent(table(["NAME", "SIZE", "PATH"], task.attachments.map((a) => [sanitizeInline(a.name), formatBytes(a.size), sanitizeInline(a.path)]))));
+    out.push(
+      indent(
+        table(
+          ["NAME", "SIZE", "PATH"],
+          task.attachments.map((a) => [sanitizeInline(a.name), formatBytes(a.size), sanitizeInline(a.path)]),
+        ),
+      ),
+    );
   }
   if (task.error) {
     out.push(chalk.bold("error") + (task.error.where ? chalk.dim(` at ${sanitizeInline(task.error.where)}`) : ""));

@@ -57,7 +57,13 @@ export function renderWatchLine({ task, now, spinner, remainingMs, align }: Watc
   switch (task.status) {
     case "running":
       parts.push(`${progressBar(task.progress)} ${String(Math.round(task.progress)).padStart(3)}%`);
-      parts.push(...[stepText(task), ran !== null ? seconds(ran) : null, remainingMs !== null ? `ETA ${remainingMs < 1000 ? "<1s" : seconds(remainingMs)}` : null].filter((p) => p !== null));
+      parts.push(
+        ...[
+          stepText(task),
+          ran !== null ? seconds(ran) : null,
+          remainingMs !== null ? `ETA ${remainingMs < 1000 ? "<1s" : seconds(remainingMs)}` : null,
+        ].filter((p) => p !== null),
+      );
       break;
     case "queued":
       parts.push(colorStatus("queued"), chalk.dim(`waiting ${seconds(Math.max(0, now.getTime() - Date.parse(task.createdAt)))}`));
@@ -68,10 +74,18 @@ export function renderWatchLine({ task, now, spinner, remainingMs, align }: Watc
       break;
     }
     case "paused":
-      parts.push(colorStatus("paused"), ...[stepText(task)].filter((p) => p !== null), task.nextRunAt ? `resumes ${until(task.nextRunAt, now)}` : "resumes with the next worker or tick");
+      parts.push(
+        colorStatus("paused"),
+        ...[stepText(task)].filter((p) => p !== null),
+        task.nextRunAt ? `resumes ${until(task.nextRunAt, now)}` : "resumes with the next worker or tick",
+      );
       break;
     default:
-      parts.push(colorStatus(task.status), ...(ran !== null ? [`in ${formatDuration(ran)}`] : []), ...(task.tries > 1 ? [`(try ${task.tries} of ${task.maxTries})`] : []));
+      parts.push(
+        colorStatus(task.status),
+        ...(ran !== null ? [`in ${formatDuration(ran)}`] : []),
+        ...(task.tries > 1 ? [`(try ${task.tries} of ${task.maxTries})`] : []),
+      );
   }
   const message = messageOf(task);
   if (message) parts.push(task.status === "running" ? message : chalk.dim(message));
