@@ -84,16 +84,32 @@ describe("a worker's local queue", () => {
   it("a try that runs long gives back what was claimed after it, so another worker runs those meanwhile", async () => {
     const project = useProject(onTestFinished, { tasks: { "slow.ts": fixture("slow.ts"), "gated.ts": fixture("gated.ts") } });
     // Batches of 1, 2, 4, 8, 16, then 32 from task 32: the held task is the 40th, inside that batch.
-    const before = await enqueue(project, Array.from({ length: 39 }, () => ({ ms: 0 })));
+    const before = await enqueue(
+      project,
+      Array.from({ length: 39 }, () => ({ ms: 0 })),
+    );
     const held = await project.run("gated", ["--no-worker", "--ctx", JSON.stringify({ dir: project.dir, stages: [{ progress: 1 }] })]);
-    const after = await enqueue(project, Array.from({ length: 60 }, () => ({ ms: 0 })), "after.jsonl");
+    const after = await enqueue(
+      project,
+      Array.from({ length: 60 }, () => ({ ms: 0 })),
+      "after.jsonl",
+    );
     expect(Number(held)).toBe(before.length + 1);
     const first = startWorker(project);
     // It runs until the test opens its gate: it has started once it reported progress.
     await project.waitForTask(held, (t) => t.progress >= 1, 30_000);
     const second = startWorker(project);
     // Every task after it starts while it is still held: those the first worker claimed with it went back.
-    await waitFor(() => new Set(ledger(project).filter((l) => l.what === "start").map((l) => l.id)).size === before.length + after.length, 30_000);
+    await waitFor(
+      () =>
+        new Set(
+          ledger(project)
+            .filter((l) => l.what === "start")
+            .map((l) => l.id),
+        ).size ===
+        before.length + after.length,
+      30_000,
+    );
     writeFileSync(join(project.dir, "gate-0"), "");
     expect((await first).exitCode).toBe(0);
     expect((await second).exitCode).toBe(0);
