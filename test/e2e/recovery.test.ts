@@ -106,7 +106,18 @@ describe("crash recovery", () => {
       env: { BGTASK_HEARTBEAT: "200ms", BGTASK_HEARTBEAT_TIMEOUT: "1s" },
     });
     const { id, pid, ledger } = await startStalling(project);
-    process.kill(pid, "SIGSTOP");
+    // Frozen outside a journal write: a live holder keeps the journal lock however long it is
+    // stopped (issue 10), and the tick below would wait for it, not recover its try.
+    const lockPath = join(project.home, "journal.lock");
+    const holdsLock = () => existsSync(lockPath) && readFileSync(lockPath, "utf8").includes(`"pid":${pid},`);
+    const stopped = () => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("T");
+    await waitFor(async () => {
+      process.kill(pid, "SIGSTOP");
+      await waitFor(stopped, 5_000);
+      if (!holdsLock()) return true;
+      process.kill(pid, "SIGCONT");
+      return false;
+    }, 10_000);
     onTestFinished(() => {
       if (alive(pid)) process.kill(pid, "SIGKILL");
     });
