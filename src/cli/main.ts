@@ -2,6 +2,7 @@
 // code the contract gives it. Commands throw; only this file decides what reaches the terminal.
 import { readFileSync } from "node:fs";
 import { CommanderError } from "commander";
+import { closeSessions } from "../client/session.ts";
 import { BgtaskError, ExitCode } from "../errors.ts";
 import { decideOutput } from "./output/color.ts";
 import { toJson } from "./output/json.ts";
@@ -53,6 +54,10 @@ async function main(argv: string[]): Promise<void> {
     await buildProgram(version).parseAsync(argv);
   } catch (error) {
     process.exitCode = render(error, args);
+  } finally {
+    await closeSessions().catch((error: unknown) => {
+      process.exitCode = render(error, args);
+    });
   }
 }
 

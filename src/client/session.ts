@@ -11,6 +11,9 @@ export interface Session {
   store: JournalStore;
 }
 
+/** The stores a command opened through openSession, closed by closeSessions when it is done. */
+const opened = new Set<JournalStore>();
+
 /** The store `config` names, opened (the one place a store is opened). */
 export function openStore(config: Config): Promise<JournalStore> {
   return openJournalStore(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs });
@@ -18,7 +21,16 @@ export function openStore(config: Config): Promise<JournalStore> {
 
 export async function openSession(flags: LocationFlags): Promise<Session> {
   const config = loadConfig(flags);
-  return { config, store: await openStore(config) };
+  const store = await openStore(config);
+  opened.add(store);
+  return { config, store };
+}
+
+/** Closes what the command's sessions opened: a database connection would keep the process alive. */
+export async function closeSessions(): Promise<void> {
+  const stores = [...opened];
+  opened.clear();
+  await Promise.all(stores.map((store) => store.close()));
 }
 
 export function checkTaskId(id: string): string {

@@ -79,7 +79,8 @@ function busySerialKeys(tasks: readonly TaskRecord[]): Set<string> {
   return busy;
 }
 
-function claimRank(task: TaskRecord): number {
+/** Claim order's rank (see pickNext): 0 for tries due again, 1 for paused tasks, 2 for new work. */
+export function claimRank(task: TaskRecord): number {
   if (task.status === "paused") return 1;
   return task.tries > 0 ? 0 : 2;
 }

@@ -8,7 +8,9 @@ import type { JournalStore } from "./store.ts";
 
 export async function openStore(location: string, lock: LockSettings): Promise<JournalStore> {
   if (/^postgres(ql)?:\/\//.test(location)) {
-    throw new UsageError(`the PostgreSQL journal is not available in this version; use a folder for --journal`);
+    // Imported here only: the file journal's start-up does not load pg.
+    const { openPgStore } = await import("./pg-store.ts");
+    return openPgStore(location);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
     throw new UsageError(`--journal "${location}" is not a folder nor a supported URL`);

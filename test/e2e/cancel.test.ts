@@ -2,11 +2,11 @@
 // the worker after the grace period for one that busy-loops; the queue goes on after each.
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
-import { alive, useProject, waitFor } from "../helpers/project.ts";
+import { describeOnJournals, alive, useProject, waitFor } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
 import { runInPty } from "../helpers/pty.ts";
 
-describe("cancel", () => {
+describeOnJournals("cancel", () => {
   it("stops a cooperative task at once and a busy-looping one after the grace period; the queue goes on", async () => {
     const project = useProject(onTestFinished, {
       config: { concurrency: 1 },
@@ -65,7 +65,7 @@ describe("cancel", () => {
   });
 });
 
-describe("cancel of a cooperative task that returns", () => {
+describeOnJournals("cancel of a cooperative task that returns", () => {
   it("is recorded cancelled, not succeeded, and keeps the message and result it returned", async () => {
     const project = useProject(onTestFinished, {
       tasks: {
@@ -98,7 +98,7 @@ describe("cancel of a cooperative task that returns", () => {
   });
 });
 
-describe("cancel at a terminal", () => {
+describeOnJournals("cancel at a terminal", () => {
   it("says on stderr that it asked the task to stop and when it forces it; a pipe gets only the result", async () => {
     const project = useProject(onTestFinished, {
       env: { BGTASK_GRACE: "2s" },
@@ -117,7 +117,7 @@ describe("cancel at a terminal", () => {
   });
 });
 
-describe("timeout", () => {
+describeOnJournals("timeout", () => {
   it("ends a slow try and counts it as failed; one that ignores its signal is forced after the grace period", async () => {
     const project = useProject(onTestFinished, {
       config: { concurrency: 2 },

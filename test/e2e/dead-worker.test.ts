@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { alive, BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
+import { describeOnJournals, alive, BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
 
 // Try 1 runs until it is killed or aborted; later tries end at once.
@@ -35,7 +35,7 @@ function background(project: Project, args: string[]) {
   return execa(process.execPath, [BIN, ...args], { cwd: project.dir, env: project.env, reject: false, timeout: 25_000 });
 }
 
-describe("a worker killed with SIGKILL", () => {
+describeOnJournals("a worker killed with SIGKILL", () => {
   it("status and list say at once that it is gone; watch recovers its try and a new worker finishes the task", async () => {
     const project = useProject(onTestFinished, { tasks: { "hangs.js": HANGS_ONCE.replace("retry:", 'timeout: "3s", retry:') } });
     const id = await project.run("hangs");
@@ -83,7 +83,7 @@ describe("a worker killed with SIGKILL", () => {
   });
 });
 
-describe("run --follow with no worker to come", () => {
+describeOnJournals("run --follow with no worker to come", () => {
   it("--no-worker says the task waits for a tick or a worker, and follows it to the end a tick brings", async () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
     const follow = background(project, ["run", "noop", "--no-worker", "--follow"]);
@@ -102,7 +102,7 @@ describe("run --follow with no worker to come", () => {
   });
 });
 
-describe("watch with no ids", () => {
+describeOnJournals("watch with no ids", () => {
   it("is not kept open by a task scheduled beyond the schedule window, and says it does not wait for it", async () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js"), "gated.ts": fixture("gated.ts") } });
     const later = await project.run("noop", ["--at", "2099-06-01T00:00:00Z"]);

@@ -2,10 +2,10 @@
 // starts sleeps until they are due.
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
-import { useProject } from "../helpers/project.ts";
+import { describeOnJournals, useProject } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
 
-describe("delays", () => {
+describeOnJournals("delays", () => {
   it("a task with --delay 2s (and one --at a time) runs once due, with no tick", async () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
     const acknowledged = await project.cli(["run", "noop", "--delay", "2s", "--json"]);

@@ -2,10 +2,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { useProject, waitFor } from "../helpers/project.ts";
+import { describeOnJournals, useProject, waitFor } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
 
-describe("run → detached worker → succeeded", () => {
+describeOnJournals("run → detached worker → succeeded", () => {
   it("runs a task after `run` has exited; list and status follow it to the end", async () => {
     const project = useProject(onTestFinished, {
       tasks: {

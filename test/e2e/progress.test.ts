@@ -3,12 +3,12 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { useProject, type Project } from "../helpers/project.ts";
+import { describeOnJournals, useProject, type Project } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
 
 const open = (project: Project, gate: number) => writeFileSync(join(project.dir, `gate-${gate}`), "");
 
-describe("progress, message and attributes", () => {
+describeOnJournals("progress, message and attributes", () => {
   it("are seen mid-run by status --json, clamped, and the task ends at 100", async () => {
     const project = useProject(onTestFinished, { tasks: { "gated.ts": fixture("gated.ts") } });
     const id = await project.run("gated", [

@@ -3,9 +3,9 @@
 import { describe, expect, it, onTestFinished } from "vitest";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
-import { useProject } from "../helpers/project.ts";
+import { describeOnJournals, useProject } from "../helpers/project.ts";
 
-describe("retries", () => {
+describeOnJournals("retries", () => {
   it("tiers 2×1s then 1×2s: failed after exactly 4 tries spaced by the intervals; `retry` makes it 5", async () => {
     const project = useProject(onTestFinished, {
       tasks: {

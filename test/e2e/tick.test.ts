@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { execa } from "execa";
-import { BIN, useProject, waitFor } from "../helpers/project.ts";
+import { describeOnJournals, BIN, useProject, waitFor } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
 
 // Try 1 hangs until aborted; later tries end at once.
@@ -27,7 +27,7 @@ const WAITS_FOR_FILE = `
     },
   });`;
 
-describe("tick", () => {
+describeOnJournals("tick", () => {
   it("two ticks at once: one runs the work, the other exits 0 at once saying a tick is running", async () => {
     const project = useProject(onTestFinished, { tasks: { "gated.js": WAITS_FOR_FILE } });
     const gate = join(project.dir, "gate");

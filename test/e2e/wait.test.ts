@@ -7,7 +7,7 @@ import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { fixture } from "../helpers/fixtures.ts";
-import { alive, BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
+import { describeOnJournals, alive, BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
 
 const FAILS = `import { defineTask } from "bgtask"; export default defineTask({ run() { throw new Error("broken on purpose"); } });`;
 
@@ -28,7 +28,7 @@ function tasks() {
   return { "noop.js": fixture("noop.js"), "gated.ts": fixture("gated.ts"), "fails.js": FAILS };
 }
 
-describe("bgtask wait", () => {
+describeOnJournals("bgtask wait", () => {
   it("exits 0 when every task succeeded, printing nothing; --json prints the final records", async () => {
     const project = useProject(onTestFinished, { tasks: tasks() });
     const a = await project.run("noop");

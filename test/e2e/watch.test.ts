@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { spinners } from "ora";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { BIN, useProject, type Project } from "../helpers/project.ts";
+import { describeOnJournals, BIN, useProject, type Project } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
 import { hasScript, runInPty } from "../helpers/pty.ts";
 
@@ -41,7 +41,7 @@ function barPercents(output: string): number[] {
   return [...output.matchAll(/[█░]{20}\s+(\d+)%/g)].map((m) => Number(m[1]));
 }
 
-describe("watch in a terminal", () => {
+describeOnJournals("watch in a terminal", () => {
   it("needs util-linux `script` for a pseudo-terminal", () => {
     expect(hasScript()).toBe(true);
   });
@@ -98,7 +98,7 @@ describe("watch in a terminal", () => {
   });
 });
 
-describe("watch without a terminal", () => {
+describeOnJournals("watch without a terminal", () => {
   it("prints one plain line per change through a pipe: no carriage return, no spinner frame, no cursor code", async () => {
     const project = gatedProject();
     const id = await project.run("gated", twoStages(project));

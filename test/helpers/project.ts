@@ -4,7 +4,9 @@ import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync,
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
 import { execa, type Options } from "execa";
+import { beforeEach, describe } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { JournalFiles } from "../../src/journal/journal-files.ts";
 import type { JournalDoc } from "../../src/journal/schema.ts";
@@ -24,12 +26,46 @@ export interface ProjectOptions {
   config?: Record<string, unknown>;
   /** Extra environment for every command (timings like BGTASK_IDLE). */
   env?: Record<string, string>;
+  /** Which journal the project uses; by default the one describeOnJournals is running, else the file journal. */
+  journal?: TestJournal;
+}
+
+export type TestJournal = "file" | "postgres";
+
+/** The journals the end-to-end suites run on: PostgreSQL too when BGTASK_TEST_PG names a database (.ci/run starts one). */
+export function testJournals(): TestJournal[] {
+  return process.env.BGTASK_TEST_PG ? ["file", "postgres"] : ["file"];
+}
+
+let currentJournal: TestJournal = "file";
+
+/** A suite that holds on every journal: run once per journal, each project in it on that journal. */
+export function describeOnJournals(name: string, body: (journal: TestJournal) => void): void {
+  for (const journal of testJournals()) {
+    describe(journal === "file" ? name : `${name} [postgres]`, () => {
+      beforeEach(() => {
+        currentJournal = journal;
+        return () => {
+          currentJournal = "file";
+        };
+      });
+      body(journal);
+    });
+  }
+}
+
+/** A fresh schema of the test database per project, so projects never see each other's tasks. */
+function postgresJournal(): string {
+  const url = process.env.BGTASK_TEST_PG;
+  if (!url) throw new Error("a PostgreSQL journal was asked for, but BGTASK_TEST_PG is not set");
+  return `${url}${url.includes("?") ? "&" : "?"}schema=t_${randomBytes(6).toString("hex")}`;
 }
 
 export class Project {
   readonly dir: string;
   readonly home: string;
   readonly env: Record<string, string>;
+  readonly journal: TestJournal;
 
   constructor(options: ProjectOptions = {}) {
     this.dir = mkdtempSync(join(tmpdir(), "bgtask-test-"));
@@ -41,11 +77,13 @@ export class Project {
     mkdirSync(join(this.dir, "tasks"), { recursive: true });
     for (const [file, source] of Object.entries(options.tasks ?? {})) this.writeTask(file, source);
     if (options.config) writeFileSync(join(this.dir, "bgtask.config.json"), JSON.stringify(options.config));
+    this.journal = options.journal ?? currentJournal;
     this.env = {
       NO_COLOR: "1",
       CI: "true",
       BGTASK_IDLE: "500ms",
       BGTASK_LOCK_STALE: "2s",
+      ...(this.journal === "postgres" ? { BGTASK_JOURNAL: postgresJournal() } : {}),
       ...options.env,
     };
   }

@@ -1,0 +1,557 @@
+// The JournalStore contract on PostgreSQL: one row per task, the record as jsonb beside the columns
+// the indexes and the claim need. Like the memory store it holds no rules: each operation reads its
+// rows FOR UPDATE in one transaction, applies core/'s transitions, and writes them back, so both
+// stores make the same records. What only SQL can do well is SQL's: the claim takes its candidates
+// in claim order with SKIP LOCKED, so workers on many hosts never wait on each other's tasks, and a
+// unique index on running serial keys makes "one at a time per key" the database's promise.
+import pg from "pg";
+import { finalsWanted, listed } from "../core/list-order.ts";
+import { applyVerdict, isSameHolder, type TickHolder } from "../core/recovery.ts";
+import { maxTriesOf } from "../core/retry-policy.ts";
+import { createTask, FINAL_STATUSES, finishedTime, isFinal, type NewTask, type TaskRecord, type WorkerRef } from "../core/task.ts";
+import {
+  cancel,
+  cancelEffect,
+  canGiveBack,
+  claim,
+  claimRank,
+  giveBack,
+  isHeldBy,
+  mayClaimAhead,
+  pickFirst,
+  promote,
+  rerun,
+  settle,
+  type ClaimFilter,
+  type TryOutcome,
+} from "../core/transitions.ts";
+import { retirement, SLOT_RESERVATION_MS, wantsWorker, type WorkerSlot } from "../core/workers.ts";
+import { JournalCorruptError, JournalError, LeaseLostError } from "../errors.ts";
+import { uniqueName } from "../host/unique-name.ts";
+import { LOCK, lockKey, migrate, quoteIdent } from "./pg-schema.ts";
+import { checkTask } from "./schema.ts";
+import type {
+  CancelEffect,
+  ChangeListener,
+  EnqueueResult,
+  Exchange,
+  ExchangeResult,
+  JournalStore,
+  ListFilter,
+  Recovery,
+  RecoverResult,
+  RemoveResult,
+  RetireResult,
+  SlotRequest,
+  Survey,
+  TaskReport,
+  TryControl,
+} from "./store.ts";
+
+/** Past this many ids a change notification says "anything may have changed": NOTIFY payloads stop at 8000 bytes. */
+const NOTIFY_MAX_IDS = 400;
+const FINALS_SQL = `(${FINAL_STATUSES.map((s) => `'${s}'`).join(", ")})`;
+/** A task a claim could take (core's isRunnable), as a WHERE clause. */
+const RUNNABLE_SQL = `(status = 'queued' or (status in ('scheduled', 'paused') and (next_run_at is null or next_run_at <= $1)))`;
+
+export interface PgLocation {
+  /** The URL as given, without a password, for messages. */
+  shown: string;
+  connectionString: string;
+  schema: string;
+}
+
+/** Splits `?schema=` off a postgres:// URL (PostgreSQL itself would refuse it as a start-up parameter). */
+export function parsePgLocation(url: string): PgLocation {
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get("schema") ?? "bgtask";
+  parsed.searchParams.delete("schema");
+  const shown = new URL(parsed.toString());
+  shown.password = "";
+  return { shown: shown.toString(), connectionString: parsed.toString(), schema };
+}
+
+export async function openPgStore(url: string): Promise<PgStore> {
+  const location = parsePgLocation(url);
+  const client = await connect(location);
+  try {
+    await migrate(client, location.schema);
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw error;
+  }
+  return new PgStore(location, client);
+}
+
+async function connect(location: PgLocation): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: location.connectionString, keepAlive: true });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new JournalError("ECONNECT", `cannot reach the PostgreSQL journal at ${location.shown}: ${(error as Error).message}`, { cause: error });
+  }
+  // A connection lost between operations surfaces at the next query; an idle one must not crash the process.
+  client.on("error", () => undefined);
+  return client;
+}
+
+interface TaskRow {
+  record: TaskRecord;
+}
+
+type Changed = Set<string>;
+
+export class PgStore implements JournalStore {
+  readonly location: string;
+  private readonly s: string;
+  /** One connection runs one transaction at a time: operations queue here. */
+  private turn: Promise<unknown> = Promise.resolve();
+  private readonly channel: string;
+  private readonly listeners = new Set<{ onChange: ChangeListener; client: Promise<pg.Client | null> }>();
+
+  private readonly where: PgLocation;
+  private readonly client: pg.Client;
+
+  constructor(where: PgLocation, client: pg.Client) {
+    this.where = where;
+    this.client = client;
+    this.location = where.shown;
+    this.s = quoteIdent(where.schema);
+    this.channel = `bgtask_changes_${where.schema}`;
+  }
+
+  /** Runs `operation` as one transaction; bookkeeping of workers may commit asynchronously (see POSTGRES.md §6). */
+  private tx<T>(operation: (changed: Changed) => Promise<T>, options: { sync: boolean } = { sync: true }): Promise<T> {
+    const run = async () => {
+      const changed: Changed = new Set();
+      await this.query("begin");
+      try {
+        if (!options.sync) await this.query("set local synchronous_commit = off");
+        const result = await operation(changed);
+        if (changed.size > 0) {
+          const payload = changed.size > NOTIFY_MAX_IDS ? "*" : [...changed].join(",");
+          await this.query("select pg_notify($1, $2)", [this.channel, payload]);
+        }
+        await this.query("commit");
+        return result;
+      } catch (error) {
+        await this.client.query("rollback").catch(() => undefined);
+        throw error;
+      }
+    };
+    const next = this.turn.then(run, run);
+    this.turn = next.catch(() => undefined);
+    return next;
+  }
+
+  private read<T>(operation: () => Promise<T>): Promise<T> {
+    const next = this.turn.then(operation, operation);
+    this.turn = next.catch(() => undefined);
+    return next;
+  }
+
+  private async query(text: string, values?: unknown[]): Promise<pg.QueryResult> {
+    try {
+      return await this.client.query(text, values);
+    } catch (error) {
+      if ((error as { code?: string }).code !== undefined && !/^(08|57P)/.test((error as { code: string }).code)) throw error;
+      throw new JournalError("ECONNECT", `lost the PostgreSQL journal at ${this.where.shown}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  private records(rows: readonly TaskRow[]): TaskRecord[] {
+    return rows.map(({ record }) => {
+      const problem = checkTask(record);
+      if (problem) throw new JournalCorruptError(`${this.location} (${this.where.schema}.tasks)`, `task ${JSON.stringify((record as { id?: unknown })?.id)}: ${problem}`);
+      return record;
+    });
+  }
+
+  private async select(where: string, values: unknown[], tail = ""): Promise<TaskRecord[]> {
+    return this.records((await this.query(`select record from ${this.s}.tasks where ${where} ${tail}`, values)).rows);
+  }
+
+  private async lockTasks(ids: readonly string[]): Promise<Map<string, TaskRecord>> {
+    if (ids.length === 0) return new Map();
+    const tasks = await this.select("id = any($1::bigint[])", [ids], "order by id for update");
+    return new Map(tasks.map((t) => [t.id, t]));
+  }
+
+  /** Writes records back (or inserts new ones): every column is derived from the record. */
+  private async put(changed: Changed, tasks: readonly TaskRecord[]): Promise<TaskRecord[]> {
+    if (tasks.length === 0) return [];
+    const column = <T>(f: (t: TaskRecord) => T) => tasks.map(f);
+    await this.query(
+      `insert into ${this.s}.tasks (id, executor, status, serial_key, lease, claim_rank, claim_at, next_run_at, finished_at, timeout_ms, record)
+       select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::int[], $11::jsonb[])
+       on conflict (id) do update set executor = excluded.executor, status = excluded.status, serial_key = excluded.serial_key, lease = excluded.lease,
+         claim_rank = excluded.claim_rank, claim_at = excluded.claim_at, next_run_at = excluded.next_run_at, finished_at = excluded.finished_at,
+         timeout_ms = excluded.timeout_ms, record = excluded.record`,
+      [
+        column((t) => t.id),
+        column((t) => t.executor),
+        column((t) => t.status),
+        column((t) => t.serialKey),
+        column((t) => t.lease),
+        column(claimRank),
+        column((t) => (t.status === "paused" ? t.nextRunAt : null)),
+        column((t) => t.nextRunAt),
+        column((t) => (isFinal(t.status) ? new Date(finishedTime(t)).toISOString() : null)),
+        column((t) => t.timeoutMs),
+        column((t) => JSON.stringify(t)),
+      ],
+    );
+    for (const task of tasks) changed.add(task.id);
+    return tasks.map((t) => structuredClone(t));
+  }
+
+  private async applyRecovery(changed: Changed, now: Date, recovery: Recovery): Promise<RecoverResult> {
+    const result: RecoverResult = { recovered: [], forced: [], promoted: [] };
+    // Found before the verdicts, as the other stores do: a try recovered for a retry due at once is the next recovery's.
+    const scheduled = await this.select("status = 'scheduled' and next_run_at <= $1", [now], "order by next_run_at for update skip locked");
+    const held = await this.lockTasks(recovery.verdicts.map((v) => v.id));
+    const writes: TaskRecord[] = [];
+    for (const { id, lease, verdict } of recovery.verdicts) {
+      const task = held.get(id);
+      if (!task || !isHeldBy(task, lease)) continue;
+      writes.push(applyVerdict(task, verdict, now));
+      (verdict.kind === "overdue" ? result.forced : result.recovered).push(id);
+    }
+    for (const task of scheduled) {
+      const promoted = promote(task, now);
+      if (promoted === task) continue;
+      writes.push(promoted);
+      result.promoted.push(task.id);
+    }
+    await this.put(changed, writes);
+    await this.pruneSlots(now, recovery.deadSlots);
+    return result;
+  }
+
+  private async pruneSlots(now: Date, deadSlots: readonly string[]): Promise<void> {
+    await this.query(`delete from ${this.s}.slots where (process is null and reserved_at <= $1) or slot = any($2::text[])`, [
+      new Date(now.getTime() - SLOT_RESERVATION_MS),
+      deadSlots,
+    ]);
+  }
+
+  private async lockSlots(): Promise<void> {
+    await this.query("select pg_advisory_xact_lock($1, $2)", lockKey(this.where.schema, LOCK.slots));
+  }
+
+  private async reserveSlot(now: Date, request: SlotRequest): Promise<string | null> {
+    await this.lockSlots();
+    await this.pruneSlots(now, request.deadSlots);
+    const counts = await this.query(`select count(*) filter (where host is null or host = $1)::int as on_host, count(*)::int as everywhere from ${this.s}.slots`, [
+      request.host,
+    ]);
+    const { on_host: onHost, everywhere } = counts.rows[0];
+    if (onHost >= request.maxWorkers) return null;
+    // Only whether demand exceeds the live workers matters, so counting stops there (core's isDemand as SQL).
+    const demand = await this.query(
+      `select count(*)::int as n from (select 1 from ${this.s}.tasks where status in ('running', 'queued')
+         or (status in ('scheduled', 'paused') and (next_run_at is null or next_run_at <= $1)) limit $2) d`,
+      [new Date(now.getTime() + request.scheduleWindowMs), everywhere + 1],
+    );
+    if (!wantsWorker(onHost, everywhere, request.maxWorkers, demand.rows[0].n)) return null;
+    const slot = uniqueName();
+    await this.query(`insert into ${this.s}.slots (slot, host, reserved_at, process) values ($1, $2, $3, null)`, [slot, request.host, now]);
+    return slot;
+  }
+
+  /** Up to `count` runnable tasks in claim order, locked, passing over busy serial keys and the filter's refusals. */
+  private async candidates(now: Date, count: number, filter: ClaimFilter | undefined, lock: boolean): Promise<TaskRecord[]> {
+    return this.select(
+      `${RUNNABLE_SQL} and id <> all($2::bigint[]) and ($3::int is null or timeout_ms is null or timeout_ms <= $3)
+       and (serial_key is null or serial_key not in (select serial_key from ${this.s}.tasks where status = 'running' and serial_key is not null))`,
+      [now, filter?.excludeIds ?? [], filter?.maxTimeoutMs ?? null],
+      `order by claim_rank, claim_at nulls first, id limit ${Math.max(1, Math.floor(count))}${lock ? " for update skip locked" : ""}`,
+    );
+  }
+
+  enqueue(tasks: readonly NewTask[], now: Date, workers: SlotRequest | null): Promise<EnqueueResult> {
+    return this.tx(async (changed) => {
+      const ids =
+        tasks.length === 0
+          ? []
+          : (
+              await this.query(`select nextval(pg_get_serial_sequence('${this.s}.tasks', 'id'))::text as id from generate_series(1, $1)`, [tasks.length])
+            ).rows.map((r) => r.id as string);
+      const created = tasks.map((input, i) => createTask(ids[i]!, structuredClone(input), now, maxTriesOf(input.retry)));
+      await this.put(changed, created);
+      return { tasks: created, workerSlot: workers === null ? null : await this.reserveSlot(now, workers) };
+    });
+  }
+
+  private async heldTask(id: string, lease: string): Promise<TaskRecord | null> {
+    const task = (await this.lockTasks([id])).get(id);
+    return task && isHeldBy(task, lease) ? task : null;
+  }
+
+  report(id: string, lease: string, report: TaskReport, now: Date): Promise<void> {
+    return this.tx(
+      async (changed) => {
+        const task = await this.heldTask(id, lease);
+        if (!task) throw new LeaseLostError(id);
+        const attributes = report.attributes ? { ...task.attributes, ...report.attributes } : task.attributes;
+        await this.put(changed, [{ ...task, ...structuredClone(report), attributes, heartbeatAt: now.toISOString() }]);
+      },
+      { sync: false },
+    );
+  }
+
+  settle(id: string, lease: string, outcome: TryOutcome, now: Date): Promise<TaskRecord> {
+    return this.tx(
+      async (changed) => {
+        const task = await this.heldTask(id, lease);
+        if (!task) throw new LeaseLostError(id);
+        return (await this.put(changed, [settle(task, outcome, now)]))[0]!;
+      },
+      { sync: false },
+    );
+  }
+
+  exchange(worker: WorkerRef, now: Date, exchange: Exchange): Promise<ExchangeResult> {
+    return this.tx(
+      async (changed) => {
+        const mine = await this.lockTasks([...exchange.ends.map((e) => e.id), ...exchange.giveBack.map((g) => g.id)]);
+        const settled = exchange.ends.map((end) => {
+          const task = mine.get(end.id);
+          return task && isHeldBy(task, end.lease) ? settle(task, end.outcome, now) : null;
+        });
+        const returned = exchange.giveBack.flatMap(({ id, lease }) => {
+          const task = mine.get(id);
+          return task && isHeldBy(task, lease) && canGiveBack(task) ? [giveBack(task, now)] : [];
+        });
+        await this.put(changed, [...settled.filter((t) => t !== null), ...returned]);
+        const recovered = exchange.recovery ? await this.applyRecovery(changed, now, exchange.recovery) : null;
+        if (settled.includes(null) || exchange.claim < 1) return { settled, next: [], recovered };
+        return { settled, next: await this.claimSome(changed, worker, now, exchange.claim, exchange.filter), recovered };
+      },
+      { sync: false },
+    );
+  }
+
+  private async claimSome(changed: Changed, worker: WorkerRef, now: Date, count: number, filter: ClaimFilter | undefined): Promise<TaskRecord[]> {
+    const next: TaskRecord[] = [];
+    for (const task of pickFirst(await this.candidates(now, count, filter, true), now, count, filter)) {
+      if (!mayClaimAhead(next.length, task)) break;
+      next.push(claim(task, structuredClone(worker), uniqueName(), now));
+    }
+    // Another transaction may have started a task of the same serial key since the candidates were read: then the
+    // unique index refuses this claim, and the worker claims again on its next turn rather than lose its ends.
+    await this.query("savepoint claim");
+    try {
+      return await this.put(changed, next);
+    } catch (error) {
+      if ((error as { code?: string }).code !== "23505") throw error;
+      await this.query("rollback to savepoint claim");
+      for (const task of next) changed.delete(task.id);
+      return [];
+    }
+  }
+
+  registerWorker(slot: string, worker: WorkerRef, now: Date): Promise<void> {
+    return this.tx(
+      async () => {
+        await this.query(
+          `insert into ${this.s}.slots (slot, host, reserved_at, process) values ($1, $2, $3, $4)
+           on conflict (slot) do update set host = excluded.host, process = excluded.process`,
+          [slot, worker.host, now, JSON.stringify(worker)],
+        );
+      },
+      { sync: false },
+    );
+  }
+
+  retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult> {
+    return this.tx(
+      async () => {
+        await this.lockSlots();
+        // retirement() needs only a runnable task, if any, and the scheduled task due first within the window.
+        const runnable = await this.candidates(now, 1, undefined, false);
+        const dueSoon = await this.select(
+          "status in ('scheduled', 'paused') and next_run_at > $1 and next_run_at <= $2",
+          [now, new Date(now.getTime() + scheduleWindowMs)],
+          "order by next_run_at limit 1",
+        );
+        const result = retirement([...runnable, ...dueSoon], now, scheduleWindowMs, false);
+        if (result.retired) await this.query(`delete from ${this.s}.slots where slot = $1`, [slot]);
+        return result;
+      },
+      { sync: false },
+    );
+  }
+
+  reserveWorker(now: Date, request: SlotRequest, releasing?: string): Promise<string | null> {
+    return this.tx(async () => {
+      if (releasing !== undefined) await this.query(`delete from ${this.s}.slots where slot = $1`, [releasing]);
+      return this.reserveSlot(now, request);
+    });
+  }
+
+  releaseWorker(slot: string): Promise<void> {
+    return this.tx(async () => void (await this.query(`delete from ${this.s}.slots where slot = $1`, [slot])));
+  }
+
+  get(id: string): Promise<TaskRecord | null> {
+    return this.read(async () => (await this.select("id = $1", [id]))[0] ?? null);
+  }
+
+  list(filter: ListFilter): Promise<TaskRecord[]> {
+    return this.read(async () => {
+      const conditions: string[] = [];
+      const values: unknown[] = [];
+      const add = (sql: (n: string) => string, value: unknown) => {
+        values.push(value);
+        conditions.push(sql(`$${values.length}`));
+      };
+      if (filter.ids) add((n) => `id = any(${n}::bigint[])`, filter.ids);
+      if (filter.statuses) add((n) => `status = any(${n}::text[])`, filter.statuses);
+      if (filter.executor) add((n) => `executor = ${n}`, filter.executor);
+      const where = conditions.length > 0 ? `${conditions.join(" and ")} and` : "";
+      const limit = filter.limit === undefined ? "" : `limit ${Math.max(0, Math.floor(filter.limit))}`;
+      // core's list priority (running and paused first, then by id), so a limit reads only what it keeps.
+      const active = await this.select(`${where} status not in ${FINALS_SQL}`, values, `order by status in ('running', 'paused') desc, id ${limit}`);
+      const wanted = finalsWanted(active.length, filter.limit);
+      const finals = wanted === 0 ? [] : await this.select(`${where} status in ${FINALS_SQL}`, values, `order by finished_at desc, id desc ${Number.isFinite(wanted) ? `limit ${wanted}` : ""}`);
+      return listed(active, finals, filter.limit);
+    });
+  }
+
+  survey(host: string): Promise<Survey> {
+    return this.read(async () => {
+      const running = await this.select("status = 'running'", [], "order by id");
+      const rows = await this.query(`select slot, host, reserved_at, process from ${this.s}.slots where host is null or host = $1`, [host]);
+      const slots: WorkerSlot[] = rows.rows.map((r) => ({
+        slot: r.slot,
+        ...(r.host === null ? {} : { host: r.host }),
+        reservedAt: (r.reserved_at as Date).toISOString(),
+        process: r.process,
+      }));
+      return { running, slots };
+    });
+  }
+
+  tryControl(id: string, lease: string): Promise<TryControl> {
+    return this.read(async () => {
+      const task = (await this.select("id = $1", [id]))[0];
+      return { held: task !== undefined && isHeldBy(task, lease), cancelRequestedAt: task?.cancelRequestedAt ?? null };
+    });
+  }
+
+  watchChanges(onChange: ChangeListener): { close(): void } {
+    let closed = false;
+    const listen = async (): Promise<pg.Client | null> => {
+      const client = await connect(this.where).catch(() => null);
+      if (!client) return null;
+      client.on("notification", (message) => {
+        if (closed || message.channel !== this.channel) return;
+        onChange(message.payload === "*" || !message.payload ? null : message.payload.split(","));
+      });
+      await client.query(`listen ${quoteIdent(this.channel)}`);
+      if (closed) {
+        await client.end();
+        return null;
+      }
+      return client;
+    };
+    const entry = { onChange, client: listen() };
+    this.listeners.add(entry);
+    return {
+      close: () => {
+        closed = true;
+        this.listeners.delete(entry);
+        void entry.client.then((client) => client?.end()).catch(() => undefined);
+      },
+    };
+  }
+
+  recover(now: Date, recovery: Recovery): Promise<RecoverResult> {
+    return this.tx((changed) => this.applyRecovery(changed, now, recovery));
+  }
+
+  forceEnd(id: string, lease: string, outcome: TryOutcome, now: Date): Promise<TaskRecord | null> {
+    return this.tx(async (changed) => {
+      const task = await this.heldTask(id, lease);
+      return task ? (await this.put(changed, [settle(task, outcome, now)]))[0]! : null;
+    });
+  }
+
+  cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null> {
+    return this.tx(async (changed) => {
+      const task = (await this.lockTasks([id])).get(id);
+      if (!task) return null;
+      const effect = cancelEffect(task);
+      const next = cancel(task, now);
+      return { task: next === task ? task : (await this.put(changed, [next]))[0]!, effect };
+    });
+  }
+
+  retry(id: string, _now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
+    return this.tx(async (changed) => {
+      const task = (await this.lockTasks([id])).get(id);
+      if (!task) return null;
+      if (!isFinal(task.status)) return { task, queued: false };
+      return { task: (await this.put(changed, [rerun(task)]))[0]!, queued: true };
+    });
+  }
+
+  remove(ids: readonly string[], _now: Date): Promise<RemoveResult> {
+    return this.tx(async (changed) => {
+      const unique = [...new Set(ids)];
+      const found = await this.lockTasks(unique);
+      const missing = unique.filter((id) => !found.has(id));
+      const running = unique.filter((id) => found.get(id)?.status === "running");
+      if (missing.length > 0 || running.length > 0) return { removed: [], running, missing };
+      await this.query(`delete from ${this.s}.tasks where id = any($1::bigint[])`, [unique]);
+      for (const id of unique) changed.add(id);
+      return { removed: unique.map((id) => found.get(id)!), running, missing };
+    });
+  }
+
+  removeFinished(olderThan: Date | null, _now: Date, options: { onlyIfOldestBefore?: Date } = {}): Promise<string[]> {
+    return this.tx(async (changed) => {
+      const { onlyIfOldestBefore } = options;
+      if (onlyIfOldestBefore) {
+        const oldest = await this.query(`select 1 from ${this.s}.tasks where status in ${FINALS_SQL} and finished_at < $1 limit 1`, [onlyIfOldestBefore]);
+        if (oldest.rows.length === 0) return [];
+      }
+      const gone = await this.query(
+        `delete from ${this.s}.tasks where status in ${FINALS_SQL} and ($1::timestamptz is null or finished_at < $1) returning id::text as id`,
+        [olderThan],
+      );
+      const ids = gone.rows.map((r) => r.id as string);
+      for (const id of ids) changed.add(id);
+      return ids;
+    });
+  }
+
+  tickHolder(): Promise<TickHolder | null> {
+    return this.read(async () => (await this.query(`select holder from ${this.s}.tick`)).rows[0]?.holder ?? null);
+  }
+
+  acquireTick(holder: TickHolder, vacated: TickHolder | null): Promise<TickHolder | null> {
+    return this.tx(async () => {
+      await this.query("select pg_advisory_xact_lock($1, $2)", lockKey(this.where.schema, LOCK.tick));
+      const current: TickHolder | undefined = (await this.query(`select holder from ${this.s}.tick`)).rows[0]?.holder;
+      if (current && !(vacated && isSameHolder(current, vacated))) return current;
+      await this.query(`insert into ${this.s}.tick (holder) values ($1) on conflict (only_one) do update set holder = excluded.holder`, [JSON.stringify(holder)]);
+      return null;
+    });
+  }
+
+  releaseTick(holder: TickHolder): Promise<void> {
+    return this.tx(async () => {
+      const current: TickHolder | undefined = (await this.query(`select holder from ${this.s}.tick for update`)).rows[0]?.holder;
+      if (current && isSameHolder(current, holder)) await this.query(`delete from ${this.s}.tick`);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const entry of this.listeners) void entry.client.then((client) => client?.end()).catch(() => undefined);
+    this.listeners.clear();
+    await this.turn;
+    await this.client.end().catch(() => undefined);
+  }
+}

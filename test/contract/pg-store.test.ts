@@ -1,0 +1,24 @@
+// The JournalStore contract on PostgreSQL, each test in a fresh schema of the database
+// BGTASK_TEST_PG names (.ci/run starts a private cluster and sets it).
+import pg from "pg";
+import { openStore } from "../../src/journal/open.ts";
+import { describeJournalStore } from "./journal-store-contract.ts";
+
+const url = process.env.BGTASK_TEST_PG;
+let n = 0;
+
+if (url) {
+  describeJournalStore("postgres store", async () => {
+    const schema = `contract_${process.pid}_${++n}`;
+    const location = `${url}${url.includes("?") ? "&" : "?"}schema=${schema}`;
+    return {
+      store: await openStore(location, { staleMs: 2_000, waitMs: 10_000 }),
+      dispose: async () => {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        await client.query(`drop schema if exists "${schema}" cascade`);
+        await client.end();
+      },
+    };
+  });
+}
