@@ -162,7 +162,8 @@ export class PgStore implements JournalStore {
   private records(rows: readonly TaskRow[]): TaskRecord[] {
     return rows.map(({ record }) => {
       const problem = checkTask(record);
-      if (problem) throw new JournalCorruptError(`${this.location} (${this.where.schema}.tasks)`, `task ${JSON.stringify((record as { id?: unknown })?.id)}: ${problem}`);
+      if (problem)
+        throw new JournalCorruptError(`${this.location} (${this.where.schema}.tasks)`, `task ${JSON.stringify((record as { id?: unknown })?.id)}: ${problem}`);
       return record;
     });
   }
@@ -242,9 +243,10 @@ export class PgStore implements JournalStore {
   private async reserveSlot(now: Date, request: SlotRequest): Promise<string | null> {
     await this.lockSlots();
     await this.pruneSlots(now, request.deadSlots);
-    const counts = await this.query(`select count(*) filter (where host is null or host = $1)::int as on_host, count(*)::int as everywhere from ${this.s}.slots`, [
-      request.host,
-    ]);
+    const counts = await this.query(
+      `select count(*) filter (where host is null or host = $1)::int as on_host, count(*)::int as everywhere from ${this.s}.slots`,
+      [request.host],
+    );
     const { on_host: onHost, everywhere } = counts.rows[0];
     if (onHost >= request.maxWorkers) return null;
     // Only whether demand exceeds the live workers matters, so counting stops there (core's isDemand as SQL).
@@ -414,7 +416,14 @@ export class PgStore implements JournalStore {
       // core's list priority (running and paused first, then by id), so a limit reads only what it keeps.
       const active = await this.select(`${where} status not in ${FINALS_SQL}`, values, `order by status in ('running', 'paused') desc, id ${limit}`);
       const wanted = finalsWanted(active.length, filter.limit);
-      const finals = wanted === 0 ? [] : await this.select(`${where} status in ${FINALS_SQL}`, values, `order by finished_at desc, id desc ${Number.isFinite(wanted) ? `limit ${wanted}` : ""}`);
+      const finals =
+        wanted === 0
+          ? []
+          : await this.select(
+              `${where} status in ${FINALS_SQL}`,
+              values,
+              `order by finished_at desc, id desc ${Number.isFinite(wanted) ? `limit ${wanted}` : ""}`,
+            );
       return listed(active, finals, filter.limit);
     });
   }
@@ -536,7 +545,9 @@ export class PgStore implements JournalStore {
       await this.query("select pg_advisory_xact_lock($1, $2)", lockKey(this.where.schema, LOCK.tick));
       const current: TickHolder | undefined = (await this.query(`select holder from ${this.s}.tick`)).rows[0]?.holder;
       if (current && !(vacated && isSameHolder(current, vacated))) return current;
-      await this.query(`insert into ${this.s}.tick (holder) values ($1) on conflict (only_one) do update set holder = excluded.holder`, [JSON.stringify(holder)]);
+      await this.query(`insert into ${this.s}.tick (holder) values ($1) on conflict (only_one) do update set holder = excluded.holder`, [
+        JSON.stringify(holder),
+      ]);
       return null;
     });
   }
