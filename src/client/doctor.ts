@@ -4,12 +4,13 @@ import { resolve } from "node:path";
 import type { Config } from "../config/config.ts";
 import { UsageError } from "../errors.ts";
 import { diagnose, type DoctorReport } from "../journal/doctor.ts";
+import { isUrlLocation } from "../journal/location.ts";
 import { repair, type RepairReport } from "../journal/repair.ts";
 
 export type { DoctorReport, RepairReport };
 
 function journalFolder(config: Config): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(config.journal)) throw new UsageError(`doctor checks a journal folder; "${config.journal}" is not one`);
+  if (isUrlLocation(config.journal)) throw new UsageError(`doctor checks a journal folder; "${config.journal}" is not one`);
   return resolve(config.journal);
 }
 

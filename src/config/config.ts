@@ -6,6 +6,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import * as v from "valibot";
 import { configFileProblem, configFileSchema, type ConfigFile } from "./config-file.ts";
 import { UsageError } from "../errors.ts";
+import { isUrlLocation } from "../journal/location.ts";
 import { tryParseDuration } from "../core/duration.ts";
 import { normaliseRetry, RetryPolicyError, type RetryInput } from "../core/retry-policy.ts";
 import type { RetryPolicy } from "../core/task.ts";
@@ -136,7 +137,7 @@ function withFileTimings(timings: Timings, env: NodeJS.ProcessEnv, file: ConfigF
  */
 function journalLocation(location: string | undefined, home: string, at: (path: string) => string): string {
   if (location === undefined) return home;
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(location) ? location : at(location);
+  return isUrlLocation(location) ? location : at(location);
 }
 
 export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {

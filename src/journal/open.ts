@@ -3,16 +3,17 @@
 import { resolve } from "node:path";
 import { UsageError } from "../errors.ts";
 import { FileStore } from "./file-store.ts";
+import { isPostgresLocation, isUrlLocation } from "./location.ts";
 import type { LockSettings } from "./lock.ts";
 import type { JournalStore } from "./store.ts";
 
 export async function openStore(location: string, lock: LockSettings): Promise<JournalStore> {
-  if (/^postgres(ql)?:\/\//.test(location)) {
+  if (isPostgresLocation(location)) {
     // Imported here only: the file journal's start-up does not load pg.
     const { openPgStore } = await import("./pg-store.ts");
     return openPgStore(location);
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
+  if (isUrlLocation(location)) {
     throw new UsageError(`--journal "${location}" is not a folder nor a supported URL`);
   }
   return new FileStore(resolve(location), lock);

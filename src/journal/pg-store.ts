@@ -50,6 +50,7 @@ import type {
 
 /** Past this many ids a change notification says "anything may have changed": NOTIFY payloads stop at 8000 bytes. */
 const NOTIFY_MAX_IDS = 400;
+const QUERY_TIMEOUT_MS = 30_000;
 const FINALS_SQL = `(${FINAL_STATUSES.map((s) => `'${s}'`).join(", ")})`;
 /** A task a claim could take (core's isRunnable), as a WHERE clause. */
 const RUNNABLE_SQL = `(status = 'queued' or (status in ('scheduled', 'paused') and (next_run_at is null or next_run_at <= $1)))`;
@@ -84,7 +85,14 @@ export async function openPgStore(url: string): Promise<PgStore> {
 }
 
 async function connect(location: PgLocation): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: location.connectionString, keepAlive: true });
+  // A database cut off mid-query must not hang its caller for the kernel's keepalive (hours): a query
+  // still unanswered after QUERY_TIMEOUT_MS fails, as a lost connection does.
+  const client = new pg.Client({
+    connectionString: location.connectionString,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 5_000,
+    query_timeout: QUERY_TIMEOUT_MS,
+  });
   try {
     await client.connect();
   } catch (error) {

@@ -13,6 +13,7 @@ import { forcedOutcome, type ForceReason } from "../core/transitions.ts";
 import { LeaseLostError } from "../errors.ts";
 import { startBeating } from "../host/beat.ts";
 import { currentProcess, terminate } from "../host/process-identity.ts";
+import { isPostgresLocation } from "../journal/location.ts";
 import type { JournalStore } from "../journal/store.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { workerSay } from "./worker-log.ts";
@@ -33,8 +34,17 @@ function journal(): Promise<JournalStore> {
   );
   return opened;
 }
-const { heartbeatMs, cancelGraceMs: graceMs } = config.timings;
+const { heartbeatMs, heartbeatTimeoutMs, cancelGraceMs: graceMs } = config.timings;
 const CHECK_MS = Math.min(500, heartbeatMs);
+/**
+ * On a journal shared by hosts (PostgreSQL), another host judges this worker by its heartbeat in
+ * the journal alone and may take its try over once it is heartbeatTimeoutMs old. A worker cut off
+ * from the journal for this long stops its try and is killed a grace period later: gone before
+ * anyone may take over. Null where the host's own checks (process, beat file) keep it safe.
+ */
+const FENCE_AFTER_MS = isPostgresLocation(config.journal)
+  ? Math.max(heartbeatMs, heartbeatTimeoutMs - graceMs - Math.min(2_000, heartbeatTimeoutMs / 4))
+  : null;
 startBeating(config.home, heartbeatMs);
 
 interface Watch extends WatchedTry {
@@ -84,10 +94,25 @@ function observe(): void {
   watched = { ...posted, lastBeat: posted.since, lost: false, sent: new Set(), force: null };
 }
 
+/** Stops a try whose heartbeats have not reached the journal for FENCE_AFTER_MS (see there). */
+function fenceIfCutOff(watch: Watch, now: number): void {
+  if (FENCE_AFTER_MS === null || watch.lost || now - watch.lastBeat < FENCE_AFTER_MS || !isCurrent(watch)) return;
+  watch.lost = true;
+  workerSay(
+    `task ${watch.id}: no heartbeat reached the journal for ${Math.round((now - watch.lastBeat) / 1000)}s; stopping this try before another worker may take it over`,
+  );
+  abort(watch, AbortReason.leaseLost);
+  forceAt(watch, now + graceMs, "shutdown", "it did not stop after being cut off from the journal");
+}
+
 async function check(): Promise<void> {
   if (!checking) observe();
   const watch = watched;
-  if (checking || watch === null) return;
+  if (watch === null) return;
+  // Not behind the journal: a check may be stuck on a database that no longer answers.
+  fenceIfCutOff(watch, Date.now());
+  if (watch.lost && watch.force !== null && Date.now() >= watch.force.at && isCurrent(watch)) return force(watch);
+  if (checking) return;
   checking = true;
   try {
     const now = Date.now();
@@ -136,8 +161,8 @@ async function force(watch: Watch): Promise<void> {
   const asked = { cancelled: "its cancel", timeout: "its timeout", shutdown: "being stopped" }[reason];
   workerSay(`task ${watch.id}: ${message ?? `it did not end within ${graceMs}ms of ${asked}`}; killing this worker`);
   try {
-    const store = await journal();
     if (!watch.lost) {
+      const store = await journal();
       const outcome = forcedOutcome({ timeoutMs: watch.timeoutMs }, reason, graceMs, message);
       await store.settle(watch.id, watch.lease, outcome, new Date()).catch((error: unknown) => {
         if (!(error instanceof LeaseLostError)) throw error;
@@ -146,7 +171,7 @@ async function force(watch: Watch): Promise<void> {
     // Replaced after a cancel or timeout; not when told to stop (SIGTERM) or fenced off: the next run or tick takes over.
     if (reason !== "shutdown") {
       const { startWorkerIfNeeded } = await import("./spawn.ts");
-      await startWorkerIfNeeded(config, store, data.slot);
+      await startWorkerIfNeeded(config, await journal(), data.slot);
     }
   } finally {
     // Even when the journal could not be written: a dead worker's try is recovered by the next claim.

@@ -1,6 +1,6 @@
 // `bgtask cancel`: at once for a waiting task; through task.signal for a cooperative one; by killing
 // the worker after the grace period for one that busy-loops; the queue goes on after each.
-import { describe, expect, it, onTestFinished } from "vitest";
+import { expect, it, onTestFinished } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { describeOnJournals, alive, useProject, waitFor } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";

@@ -1,6 +1,6 @@
 // `run --delay` and `--at` create scheduled tasks that run on time with no cron: the worker `run`
 // starts sleeps until they are due.
-import { describe, expect, it, onTestFinished } from "vitest";
+import { expect, it, onTestFinished } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { describeOnJournals, useProject } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";

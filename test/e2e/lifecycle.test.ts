@@ -1,7 +1,7 @@
 // A task's life through the real CLI and a real detached worker.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { expect, it, onTestFinished } from "vitest";
 import { describeOnJournals, useProject, waitFor } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
 

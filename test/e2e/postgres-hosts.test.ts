@@ -5,9 +5,10 @@
 // cannot show: no two tries of a task, nor of a serial key, ever overlapped.
 import { execa, type ResultPromise } from "execa";
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, connect as connectTcp, type Socket } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { REPO, useProject, waitFor, type Project } from "../helpers/project.ts";
+import { alive, REPO, useProject, waitFor, type Project } from "../helpers/project.ts";
 import { scaled, summary } from "../helpers/stress.ts";
 
 const enabled = Boolean(process.env.BGTASK_TEST_PG);
@@ -92,7 +93,7 @@ function processesWith(marker: string): number[] {
 }
 
 /** Starts `workers` worker processes on a host of their own: a UTS namespace named `host`, with its own bgtask home. */
-function startHost(project: Project, host: string, workers: number): { home: string; done: ResultPromise } {
+function startHost(project: Project, host: string, workers: number, env: Record<string, string> = {}): { home: string; done: ResultPromise } {
   const home = join(project.dir, `home-${host}`);
   mkdirSync(home, { recursive: true });
   const script = `hostname ${host}; for i in $(seq ${workers}); do "${process.execPath}" "${WORKER_ENTRY}" & done; wait`;
@@ -100,7 +101,7 @@ function startHost(project: Project, host: string, workers: number): { home: str
     cwd: project.dir,
     reject: false,
     stdin: "ignore",
-    env: { ...project.env, BGTASK_ROOT: project.dir, BGTASK_HOME: home, BGTASK_TASKS: join(project.dir, "tasks") },
+    env: { ...project.env, BGTASK_ROOT: project.dir, BGTASK_HOME: home, BGTASK_TASKS: join(project.dir, "tasks"), ...env },
     extendEnv: true,
   });
   return { home, done };
@@ -135,7 +136,10 @@ describe.skipIf(!enabled)("PostgreSQL journal: workers on several hosts", () => 
     onTestFinished(() => {
       for (const host of hosts) for (const pid of processesWith(`BGTASK_HOME=${host.home}`)) process.kill(pid, "SIGKILL");
     });
-    const ended = () => readFileSync(log, "utf8").split("\n").filter((l) => l.startsWith("E ")).length;
+    const ended = () =>
+      readFileSync(log, "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("E ")).length;
     const victim = hosts[1]!;
     // Midway, and while the victim is inside a try: the kill must cut one, not only fall between tries.
     await waitFor(
@@ -147,7 +151,11 @@ describe.skipIf(!enabled)("PostgreSQL journal: workers on several hosts", () => 
     for (const pid of processesWith(`BGTASK_HOME=${victim.home}`)) process.kill(pid, "SIGKILL");
 
     // The side file first (cheap to poll), then the journal: every task's try ended, and every task succeeded.
-    await waitFor(() => ended() >= total, 300_000, () => `only ${ended()} of ${total} tries ended`);
+    await waitFor(
+      () => ended() >= total,
+      300_000,
+      () => `only ${ended()} of ${total} tries ended`,
+    );
     await waitFor(
       async () => (await project.list(["--status", "succeeded"])).length === total,
       60_000,
@@ -164,9 +172,19 @@ describe.skipIf(!enabled)("PostgreSQL journal: workers on several hosts", () => 
     // A try with no end was killed with its host: it ran until the kill, no later.
     const until = (t: Try) => (t.host === victim.name ? killedAt : Number.POSITIVE_INFINITY);
     expect(tries.filter((t) => t.end === null && t.host !== victim.name)).toEqual([]);
-    expect(overlaps(groupBy(tries, (t) => t.id), until)).toEqual([]);
+    expect(
+      overlaps(
+        groupBy(tries, (t) => t.id),
+        until,
+      ),
+    ).toEqual([]);
     const keyOf = new Map(tasks.filter((t) => t.serialKey !== null).map((t) => [t.id, t.serialKey!]));
-    expect(overlaps(groupBy(tries, (t) => keyOf.get(t.id) ?? null), until)).toEqual([]);
+    expect(
+      overlaps(
+        groupBy(tries, (t) => keyOf.get(t.id) ?? null),
+        until,
+      ),
+    ).toEqual([]);
 
     const cut = tries.filter((t) => t.end === null);
     expect(cut.length).toBeGreaterThan(0);
@@ -180,4 +198,143 @@ describe.skipIf(!enabled)("PostgreSQL journal: workers on several hosts", () => 
         `those ran again elsewhere ${Math.max(0, ...recoveredIn)} ms after the kill at most (heartbeat timeout 3 s); overlaps 0`,
     );
   }, 600_000);
+});
+
+/** A try that holds until its gate file exists (or its signal aborts), writing S, E or A (aborted) lines with its host. */
+const GATED = `
+  import { defineTask } from "bgtask";
+  import { appendFileSync, existsSync } from "node:fs";
+  import { hostname } from "node:os";
+  export default defineTask<{ gate: string; log: string }>({
+    async run(task) {
+      const line = (what: string) => appendFileSync(task.context.log, \`\${what} \${task.id} \${task.tries} \${hostname()} \${process.pid} \${Date.now()}\\n\`);
+      line("S");
+      while (!existsSync(task.context.gate)) {
+        if (task.signal.aborted) {
+          line("A");
+          throw new Error("stopped: " + String(task.signal.reason));
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      line("E");
+      return { message: "done on " + hostname() };
+    },
+  });`;
+
+/** A TCP relay to PostgreSQL that can be cut: its connections stay open and silent, as across a network partition. */
+async function partitionableRelay(target: string): Promise<{ url: string; cut(): void; close(): void }> {
+  const to = new URL(target);
+  const sockets = new Set<Socket>();
+  let cut = false;
+  const server = createServer((client) => {
+    const upstream = connectTcp(Number(to.port), to.hostname);
+    sockets.add(client).add(upstream);
+    const relay = (from: Socket, into: Socket) => from.on("data", (chunk) => cut || into.write(chunk));
+    relay(client, upstream);
+    relay(upstream, client);
+    for (const s of [client, upstream]) s.on("error", () => undefined).on("close", () => (client.destroy(), upstream.destroy()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  const url = new URL(target);
+  url.host = `127.0.0.1:${port}`;
+  return {
+    url: url.toString(),
+    cut: () => void (cut = true),
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+describe.skipIf(!enabled)("PostgreSQL journal: a worker that loses the database", () => {
+  const env = { BGTASK_HEARTBEAT: "300ms", BGTASK_HEARTBEAT_TIMEOUT: "4s", BGTASK_GRACE: "1s", BGTASK_IDLE: "20s" };
+
+  it("frozen (SIGSTOP) past the heartbeat timeout: another host takes the task; resumed (SIGCONT), its late writes are refused and it stops", async () => {
+    const project = useProject(onTestFinished, { journal: "postgres", tasks: { "gated.ts": GATED }, env });
+    const gate = join(project.dir, "gate");
+    const log = join(project.dir, "tries.log");
+    writeFileSync(log, "");
+    const id = await project.run("gated", [`gate=${gate}`, `log=${log}`, "--no-worker", "--retry", "1x0s"]);
+    const a = startHost(project, "host-a", 1);
+    const first = await project.waitForTask(id, (t) => t.status === "running" && t.worker?.host === "host-a");
+    const frozen = first.worker!.pid;
+    process.kill(frozen, "SIGSTOP");
+    onTestFinished(() => {
+      if (alive(frozen)) process.kill(frozen, "SIGKILL");
+    });
+
+    const c = startHost(project, "host-c", 1);
+    onTestFinished(() => {
+      for (const host of [a, c]) for (const pid of processesWith(`BGTASK_HOME=${host.home}`)) process.kill(pid, "SIGKILL");
+    });
+    const second = await project.waitForTask(id, (t) => t.status === "running" && t.worker?.host === "host-c", 60_000);
+    expect(second.tries).toBe(2);
+    expect(second.history[0]).toMatchObject({ status: "failed", error: { message: expect.stringMatching(/no heartbeat/) } });
+    writeFileSync(gate, "");
+    const done = await project.waitForTask(id, (t) => t.status === "succeeded");
+    expect(done.message).toBe("done on host-c");
+
+    process.kill(frozen, "SIGCONT");
+    await waitFor(
+      () => !alive(frozen),
+      30_000,
+      () => `the resumed worker ${frozen} did not stop`,
+    );
+    // Its try ran on to its end (the gate was open) but could write nothing: the record is host-c's.
+    expect(readFileSync(log, "utf8")).toMatch(new RegExp(`^E ${id} 1 host-a ${frozen} `, "m"));
+    const after = await project.status(id);
+    expect(after).toEqual(done);
+    expect(after.history.map((h) => [h.status, h.worker?.host])).toEqual([
+      ["failed", "host-a"],
+      ["succeeded", "host-c"],
+    ]);
+  }, 120_000);
+
+  it("cut off from the database: it stops its own try before another host may take it over", async () => {
+    const project = useProject(onTestFinished, { journal: "postgres", tasks: { "gated.ts": GATED }, env });
+    const relay = await partitionableRelay(project.env.BGTASK_JOURNAL!);
+    onTestFinished(() => relay.close());
+    const gate = join(project.dir, "gate");
+    const log = join(project.dir, "tries.log");
+    writeFileSync(log, "");
+    const id = await project.run("gated", [`gate=${gate}`, `log=${log}`, "--no-worker", "--retry", "1x0s"]);
+    const a = startHost(project, "host-a", 1, { BGTASK_JOURNAL: relay.url });
+    const c = { home: "" };
+    onTestFinished(() => {
+      for (const host of [a, c]) if (host.home) for (const pid of processesWith(`BGTASK_HOME=${host.home}`)) process.kill(pid, "SIGKILL");
+    });
+    const first = await project.waitForTask(id, (t) => t.status === "running" && t.worker?.host === "host-a");
+    const cutOff = first.worker!.pid;
+    relay.cut();
+    const cutAt = Date.now();
+    Object.assign(c, startHost(project, "host-c", 1));
+
+    const second = await project.waitForTask(id, (t) => t.status === "running" && t.worker?.host === "host-c", 60_000);
+    await waitFor(() => readFileSync(log, "utf8").includes(" host-c "), 30_000, () => "host-c's try never began");
+    const lines = readFileSync(log, "utf8");
+    const aborted = new RegExp(`^A ${id} 1 host-a ${cutOff} (\\d+)`, "m").exec(lines);
+    const takeover = new RegExp(`^S ${id} 2 host-c \\d+ (\\d+)`, "m").exec(lines);
+    expect(aborted, lines).not.toBeNull();
+    expect(takeover, lines).not.toBeNull();
+    // The point of fencing: the cut-off try had stopped before the other host began it again.
+    expect(Number(aborted![1])).toBeLessThan(Number(takeover![1]));
+    expect(second.history[0]).toMatchObject({ status: "failed", worker: { host: "host-a" } });
+    // The link comes back broken (connections reset): the fenced worker, whose lease is gone, exits; it ran nothing more.
+    relay.close();
+    await waitFor(
+      () => !alive(cutOff),
+      60_000,
+      () => `the cut-off worker ${cutOff} did not exit`,
+    );
+    writeFileSync(gate, "");
+    expect((await project.waitForTask(id, (t) => t.status === "succeeded")).message).toBe("done on host-c");
+    expect(
+      readFileSync(log, "utf8")
+        .split("\n")
+        .filter((l) => l.includes(" host-a ")).length,
+    ).toBe(2);
+    summary("cut off", `try stopped ${Number(aborted![1]) - cutAt} ms after the cut, taken over by another host ${Number(takeover![1]) - cutAt} ms after it`);
+  }, 120_000);
 });

@@ -2,7 +2,7 @@
 // while it runs, is clamped and checked, and costs a bounded number of journal writes.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { expect, it, onTestFinished } from "vitest";
 import { describeOnJournals, useProject, type Project } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
 

@@ -1,6 +1,6 @@
 // Retry policies end to end: tiers and their intervals, `bgtask retry`, try-until-success,
 // UnrecoverableError and RetryAfter.
-import { describe, expect, it, onTestFinished } from "vitest";
+import { expect, it, onTestFinished } from "vitest";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { describeOnJournals, useProject } from "../helpers/project.ts";

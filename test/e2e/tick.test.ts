@@ -2,7 +2,7 @@
 // run only by ticks, and nothing started that cannot end within the budget.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { expect, it, onTestFinished } from "vitest";
 import { execa } from "execa";
 import { describeOnJournals, BIN, useProject, waitFor } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { execa } from "execa";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { expect, it, onTestFinished } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { fixture } from "../helpers/fixtures.ts";
 import { describeOnJournals, alive, BIN, useProject, waitFor, type Project } from "../helpers/project.ts";

@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { spinners } from "ora";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { expect, it, onTestFinished } from "vitest";
 import { describeOnJournals, BIN, useProject, type Project } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
 import { hasScript, runInPty } from "../helpers/pty.ts";
