@@ -77,6 +77,24 @@ export class JournalLockedError extends JournalError {
   }
 }
 
+/** The journal's database cannot be reached (refused, or the connection was lost before a commit): nothing was changed. */
+export class JournalUnavailableError extends JournalError {
+  constructor(location: string, cause: unknown) {
+    super("EUNAVAILABLE", `cannot reach the PostgreSQL journal at ${location}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
+/** The connection was lost while a commit was under way: whether it was made cannot be told. */
+export class JournalOutcomeUnknownError extends JournalError {
+  constructor(location: string, cause: unknown) {
+    super(
+      "EUNKNOWN",
+      `lost the PostgreSQL journal at ${location} while committing (${(cause as Error)?.message ?? String(cause)}): the change may or may not have been made; \`bgtask list\` shows which`,
+      { cause },
+    );
+  }
+}
+
 /** A worker's write carried a lease token that is no longer the task's: its try was taken away. */
 export class LeaseLostError extends BgtaskError {
   constructor(taskId: string) {

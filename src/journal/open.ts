@@ -11,7 +11,7 @@ export async function openStore(location: string, lock: LockSettings): Promise<J
   if (isPostgresLocation(location)) {
     // Imported here only: the file journal's start-up does not load pg.
     const { openPgStore } = await import("./pg-store.ts");
-    return openPgStore(location);
+    return openPgStore(location, lock.waitMs);
   }
   if (isUrlLocation(location)) {
     throw new UsageError(`--journal "${location}" is not a folder nor a supported URL`);

@@ -26,7 +26,8 @@ import {
   type TryOutcome,
 } from "../core/transitions.ts";
 import { retirement, SLOT_RESERVATION_MS, wantsWorker, type WorkerSlot } from "../core/workers.ts";
-import { JournalCorruptError, JournalError, LeaseLostError } from "../errors.ts";
+import { setTimeout as delay } from "node:timers/promises";
+import { JournalCorruptError, JournalOutcomeUnknownError, JournalUnavailableError, LeaseLostError } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
 import { LOCK, lockKey, migrate, quoteIdent } from "./pg-schema.ts";
 import { checkTask } from "./schema.ts";
@@ -72,16 +73,31 @@ export function parsePgLocation(url: string): PgLocation {
   return { shown: shown.toString(), connectionString: parsed.toString(), schema };
 }
 
-export async function openPgStore(url: string): Promise<PgStore> {
+/** Lost, refused or not yet accepted connections (a restart): nothing of an uncommitted transaction took effect. */
+function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && (/^(08|57P0[123])/.test(code) || ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH"].includes(code)))
+    return true;
+  return error instanceof Error && /Connection terminated|connection error|not queryable|Query read timeout/i.test(error.message);
+}
+
+/**
+ * Opens the store, connecting once (a database that refuses now fails the command at once, exit 3)
+ * and migrating the schema. Later connections lost are made again by the operation that needs one,
+ * with jittered backoff for up to `waitMs`.
+ */
+export async function openPgStore(url: string, waitMs: number): Promise<PgStore> {
   const location = parsePgLocation(url);
-  const client = await connect(location);
+  const client = await connect(location).catch((error: unknown) => {
+    throw new JournalUnavailableError(location.shown, error);
+  });
   try {
     await migrate(client, location.schema);
   } catch (error) {
     await client.end().catch(() => undefined);
-    throw error;
+    throw isConnectionError(error) ? new JournalUnavailableError(location.shown, error) : error;
   }
-  return new PgStore(location, client);
+  return new PgStore(location, client, waitMs);
 }
 
 async function connect(location: PgLocation): Promise<pg.Client> {
@@ -93,13 +109,9 @@ async function connect(location: PgLocation): Promise<pg.Client> {
     keepAliveInitialDelayMillis: 5_000,
     query_timeout: QUERY_TIMEOUT_MS,
   });
-  try {
-    await client.connect();
-  } catch (error) {
-    throw new JournalError("ECONNECT", `cannot reach the PostgreSQL journal at ${location.shown}: ${(error as Error).message}`, { cause: error });
-  }
-  // A connection lost between operations surfaces at the next query; an idle one must not crash the process.
+  // A connection lost while idle must not crash the process: the next operation finds it gone.
   client.on("error", () => undefined);
+  await client.connect();
   return client;
 }
 
@@ -115,36 +127,61 @@ export class PgStore implements JournalStore {
   /** One connection runs one transaction at a time: operations queue here. */
   private turn: Promise<unknown> = Promise.resolve();
   private readonly channel: string;
-  private readonly listeners = new Set<{ onChange: ChangeListener; client: Promise<pg.Client | null> }>();
+  private readonly listeners = new Set<{ close(): void }>();
 
   private readonly where: PgLocation;
-  private readonly client: pg.Client;
+  /** The connection operations run on; null once lost, until the next operation connects again. */
+  private client: pg.Client | null;
+  private readonly waitMs: number;
 
-  constructor(where: PgLocation, client: pg.Client) {
+  constructor(where: PgLocation, client: pg.Client, waitMs: number) {
     this.where = where;
     this.client = client;
+    this.waitMs = waitMs;
+    this.watchConnection(client);
     this.location = where.shown;
     this.s = quoteIdent(where.schema);
     this.channel = `bgtask_changes_${where.schema}`;
   }
 
-  /** Runs `operation` as one transaction; bookkeeping of workers may commit asynchronously (see POSTGRES.md §6). */
-  private tx<T>(operation: (changed: Changed) => Promise<T>, options: { sync: boolean } = { sync: true }): Promise<T> {
-    const run = async () => {
-      const changed: Changed = new Set();
-      await this.query("begin");
+  private watchConnection(client: pg.Client): void {
+    const lost = () => {
+      if (this.client === client) this.client = null;
+    };
+    client.on("error", lost).on("end", lost);
+  }
+
+  /** The connection, made again (jittered backoff) if it was lost; unreachable until `deadline` fails the operation. */
+  private async connection(deadline: number): Promise<pg.Client> {
+    for (let pauseMs = 50; ; pauseMs = Math.min(pauseMs * 2, 2_000)) {
+      if (this.client) return this.client;
       try {
-        if (!options.sync) await this.query("set local synchronous_commit = off");
-        const result = await operation(changed);
-        if (changed.size > 0) {
-          const payload = changed.size > NOTIFY_MAX_IDS ? "*" : [...changed].join(",");
-          await this.query("select pg_notify($1, $2)", [this.channel, payload]);
-        }
-        await this.query("commit");
-        return result;
+        const client = await connect(this.where);
+        this.watchConnection(client);
+        this.client = client;
+        return client;
       } catch (error) {
-        await this.client.query("rollback").catch(() => undefined);
-        throw error;
+        if (!isConnectionError(error) || Date.now() + pauseMs >= deadline) throw new JournalUnavailableError(this.where.shown, error);
+        await delay(pauseMs * (0.5 + Math.random()));
+      }
+    }
+  }
+
+  /** Runs `attempt` in turn on the connection; a connection lost before anything was committed is made again and `attempt` run again. */
+  private serially<T>(attempt: (client: pg.Client) => Promise<T>): Promise<T> {
+    const run = async () => {
+      const deadline = Date.now() + this.waitMs;
+      for (let pauseMs = 50; ; pauseMs = Math.min(pauseMs * 2, 2_000)) {
+        const client = await this.connection(deadline);
+        try {
+          return await attempt(client);
+        } catch (error) {
+          if (!isConnectionError(error) && !(error instanceof JournalUnavailableError)) throw error;
+          if (this.client === client) this.client = null;
+          void client.end().catch(() => undefined);
+          if (Date.now() + pauseMs >= deadline) throw error instanceof JournalUnavailableError ? error : new JournalUnavailableError(this.where.shown, error);
+          await delay(pauseMs * (0.5 + Math.random()));
+        }
       }
     };
     const next = this.turn.then(run, run);
@@ -152,19 +189,40 @@ export class PgStore implements JournalStore {
     return next;
   }
 
-  private read<T>(operation: () => Promise<T>): Promise<T> {
-    const next = this.turn.then(operation, operation);
-    this.turn = next.catch(() => undefined);
-    return next;
+  /** Runs `operation` as one transaction; bookkeeping of workers may commit asynchronously (see POSTGRES.md §6). */
+  private tx<T>(operation: (changed: Changed) => Promise<T>, options: { sync: boolean } = { sync: true }): Promise<T> {
+    return this.serially(async (client) => {
+      const changed: Changed = new Set();
+      await client.query("begin");
+      let result: T;
+      try {
+        if (!options.sync) await client.query("set local synchronous_commit = off");
+        result = await operation(changed);
+        if (changed.size > 0) {
+          const payload = changed.size > NOTIFY_MAX_IDS ? "*" : [...changed].join(",");
+          await client.query("select pg_notify($1, $2)", [this.channel, payload]);
+        }
+      } catch (error) {
+        await client.query("rollback").catch(() => undefined);
+        throw error;
+      }
+      try {
+        await client.query("commit");
+      } catch (error) {
+        throw isConnectionError(error) ? new JournalOutcomeUnknownError(this.where.shown, error) : error;
+      }
+      return result;
+    });
   }
 
-  private async query(text: string, values?: unknown[]): Promise<pg.QueryResult> {
-    try {
-      return await this.client.query(text, values);
-    } catch (error) {
-      if ((error as { code?: string }).code !== undefined && !/^(08|57P)/.test((error as { code: string }).code)) throw error;
-      throw new JournalError("ECONNECT", `lost the PostgreSQL journal at ${this.where.shown}: ${(error as Error).message}`, { cause: error });
-    }
+  private read<T>(operation: () => Promise<T>): Promise<T> {
+    return this.serially(operation);
+  }
+
+  /** A statement on the connection the current operation runs on (see serially). */
+  private query(text: string, values?: unknown[]): Promise<pg.QueryResult> {
+    if (!this.client) return Promise.reject(new JournalUnavailableError(this.where.shown, new Error("Connection terminated")));
+    return this.client.query(text, values);
   }
 
   private records(rows: readonly TaskRow[]): TaskRecord[] {
@@ -459,29 +517,39 @@ export class PgStore implements JournalStore {
 
   watchChanges(onChange: ChangeListener): { close(): void } {
     let closed = false;
-    const listen = async (): Promise<pg.Client | null> => {
-      const client = await connect(this.where).catch(() => null);
-      if (!client) return null;
-      client.on("notification", (message) => {
-        if (closed || message.channel !== this.channel) return;
-        onChange(message.payload === "*" || !message.payload ? null : message.payload.split(","));
-      });
-      await client.query(`listen ${quoteIdent(this.channel)}`);
-      if (closed) {
-        await client.end();
-        return null;
+    let client: pg.Client | null = null;
+    // A listener lost (a restart, a cut) listens again with backoff; what changed meanwhile cannot be told.
+    const listen = async (pauseMs: number): Promise<void> => {
+      if (closed) return;
+      try {
+        const next = await connect(this.where);
+        next.on("notification", (message) => {
+          if (!closed && message.channel === this.channel) onChange(message.payload === "*" || !message.payload ? null : message.payload.split(","));
+        });
+        next
+          .once("error", () => void next.end().catch(() => undefined))
+          .once("end", () => {
+            client = null;
+            if (!closed) setTimeout(() => void listen(50), 50 * (0.5 + Math.random()));
+          });
+        await next.query(`listen ${quoteIdent(this.channel)}`);
+        client = next;
+        if (closed) void next.end();
+        else if (pauseMs > 0) onChange(null);
+      } catch {
+        if (!closed) setTimeout(() => void listen(Math.min(Math.max(pauseMs, 50) * 2, 2_000)), pauseMs * (0.5 + Math.random()));
       }
-      return client;
     };
-    const entry = { onChange, client: listen() };
-    this.listeners.add(entry);
-    return {
+    void listen(0);
+    const entry = {
       close: () => {
         closed = true;
         this.listeners.delete(entry);
-        void entry.client.then((client) => client?.end()).catch(() => undefined);
+        void client?.end().catch(() => undefined);
       },
     };
+    this.listeners.add(entry);
+    return { close: entry.close };
   }
 
   recover(now: Date, recovery: Recovery): Promise<RecoverResult> {
@@ -568,9 +636,9 @@ export class PgStore implements JournalStore {
   }
 
   async close(): Promise<void> {
-    for (const entry of this.listeners) void entry.client.then((client) => client?.end()).catch(() => undefined);
-    this.listeners.clear();
+    for (const entry of this.listeners) entry.close();
     await this.turn;
-    await this.client.end().catch(() => undefined);
+    await this.client?.end().catch(() => undefined);
+    this.client = null;
   }
 }

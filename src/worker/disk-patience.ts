@@ -4,7 +4,7 @@
 // live process has held past the lock wait (a bulk enqueue into a deep queue): a command gives up
 // and says so, a worker waits on. Any other error passes through at once.
 import { setTimeout as delay } from "node:timers/promises";
-import { isNoSpace, JournalLockedError } from "../errors.ts";
+import { isNoSpace, JournalLockedError, JournalOutcomeUnknownError, JournalUnavailableError } from "../errors.ts";
 import type { JournalStore } from "../journal/store.ts";
 import { workerSay } from "./worker-log.ts";
 
@@ -50,6 +50,15 @@ function reasonOf(error: unknown): string {
   return end === -1 ? message : message.slice(0, end);
 }
 
+/**
+ * A journal held by a live process, or a database down or restarting: it passes. A write whose commit
+ * was cut off is tried again as well: if it was made, its leases are gone and the worker stops, as
+ * one presumed dead does; nothing runs twice.
+ */
+function isPassing(error: unknown): boolean {
+  return error instanceof JournalLockedError || error instanceof JournalUnavailableError || error instanceof JournalOutcomeUnknownError;
+}
+
 /** Runs `write`, again and again while it fails for want of disk space, for up to `patience.waitMs`. */
 export async function withDiskPatience<T>(what: string, write: () => Promise<T>, patience: DiskPatience): Promise<T> {
   let since: number | null = null;
@@ -61,7 +70,7 @@ export async function withDiskPatience<T>(what: string, write: () => Promise<T>,
       if (since !== null) workerSay(`the journal could be written again after ${seconds(Date.now() - since)} (${what})`);
       return result;
     } catch (error) {
-      if (!isNoSpace(error) && !(error instanceof JournalLockedError)) throw error;
+      if (!isNoSpace(error) && !isPassing(error)) throw error;
       const now = Date.now();
       since ??= now;
       const giveUpAt = since + patience.waitMs;

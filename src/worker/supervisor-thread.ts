@@ -40,10 +40,11 @@ const CHECK_MS = Math.min(500, heartbeatMs);
  * On a journal shared by hosts (PostgreSQL), another host judges this worker by its heartbeat in
  * the journal alone and may take its try over once it is heartbeatTimeoutMs old. A worker cut off
  * from the journal for this long stops its try and is killed a grace period later: gone before
- * anyone may take over. Null where the host's own checks (process, beat file) keep it safe.
+ * anyone may take over (when the grace period is shorter than the timeout, as by default). Never
+ * sooner than three missed beats. Null where the host's own checks (process, beat file) keep it safe.
  */
 const FENCE_AFTER_MS = isPostgresLocation(config.journal)
-  ? Math.max(heartbeatMs, heartbeatTimeoutMs - graceMs - Math.min(2_000, heartbeatTimeoutMs / 4))
+  ? Math.max(3 * heartbeatMs, heartbeatTimeoutMs - graceMs - Math.min(2_000, heartbeatTimeoutMs / 4))
   : null;
 startBeating(config.home, heartbeatMs);
 

@@ -114,7 +114,7 @@ describe.skipIf(!enabled)("PostgreSQL journal: workers on several hosts", () => 
       journal: "postgres",
       tasks: { "hop.ts": EXECUTOR(false), "keyed.ts": EXECUTOR(true) },
       // Short heartbeats, so the killed host's tries are presumed lost within seconds; idle workers wait for the others.
-      env: { BGTASK_HEARTBEAT: "300ms", BGTASK_HEARTBEAT_TIMEOUT: "3s", BGTASK_IDLE: "5s" },
+      env: { BGTASK_HEARTBEAT: "300ms", BGTASK_HEARTBEAT_TIMEOUT: "3s", BGTASK_GRACE: "1s", BGTASK_IDLE: "5s" },
     });
     const log = join(project.dir, "tries.log");
     writeFileSync(log, "");
@@ -312,7 +312,11 @@ describe.skipIf(!enabled)("PostgreSQL journal: a worker that loses the database"
     Object.assign(c, startHost(project, "host-c", 1));
 
     const second = await project.waitForTask(id, (t) => t.status === "running" && t.worker?.host === "host-c", 60_000);
-    await waitFor(() => readFileSync(log, "utf8").includes(" host-c "), 30_000, () => "host-c's try never began");
+    await waitFor(
+      () => readFileSync(log, "utf8").includes(" host-c "),
+      30_000,
+      () => "host-c's try never began",
+    );
     const lines = readFileSync(log, "utf8");
     const aborted = new RegExp(`^A ${id} 1 host-a ${cutOff} (\\d+)`, "m").exec(lines);
     const takeover = new RegExp(`^S ${id} 2 host-c \\d+ (\\d+)`, "m").exec(lines);
