@@ -1,5 +1,6 @@
 // The task record: the one shape the journal stores, `--json` prints and every command reads.
 // Pure types and helpers; no I/O.
+import type { ScheduleRef } from "./schedule.ts";
 
 export const TASK_STATUSES = ["queued", "scheduled", "running", "paused", "succeeded", "failed", "cancelled"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -86,6 +87,8 @@ export interface TaskRecord {
   cancelRequestedAt: string | null;
   /** When the current try times out (claim time + timeoutMs); null without a timeout. */
   timeoutAt: string | null;
+  /** The schedule and slot that made this task; null (or absent, in journals written before schedules) for others. */
+  schedule?: ScheduleRef | null;
 }
 
 /** What a caller supplies to create a task; everything else starts from defaults. */
@@ -97,6 +100,8 @@ export interface NewTask {
   timeoutMs: number | null;
   /** When set, the task starts `scheduled` until then. */
   runAt: Date | null;
+  /** Set when a schedule's slot makes the task. */
+  schedule?: ScheduleRef;
 }
 
 export const TASK_ID_PATTERN = /^[1-9][0-9]{0,15}$/;
@@ -137,6 +142,7 @@ export function createTask(id: string, input: NewTask, now: Date, maxTries: numb
     heartbeatAt: null,
     cancelRequestedAt: null,
     timeoutAt: null,
+    schedule: input.schedule ?? null,
   };
 }
 
@@ -148,5 +154,5 @@ export function finishedTime(task: Pick<TaskRecord, "finishedAt" | "createdAt">)
 /** The record as `--json` prints it: the lease token stays private to workers. */
 export function publicRecord(task: TaskRecord): Omit<TaskRecord, "lease"> {
   const { lease: _lease, ...rest } = task;
-  return rest;
+  return { ...rest, schedule: task.schedule ?? null };
 }

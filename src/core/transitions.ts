@@ -34,14 +34,20 @@ export interface ClaimFilter {
   excludeIds?: readonly string[];
   /** Only tasks with no timeout or one of at most this many ms. */
   maxTimeoutMs?: number;
+  /** Only tasks of these executors (`bgtask work --executor`). */
+  executors?: readonly string[];
 }
 
 /** The filter as a predicate, for stores that hold their tasks in memory; null when it lets every task through. */
 export function claimPredicate(filter: ClaimFilter | undefined): ((task: TaskRecord) => boolean) | null {
-  if (!filter || (filter.excludeIds === undefined && filter.maxTimeoutMs === undefined)) return null;
+  if (!filter || (filter.excludeIds === undefined && filter.maxTimeoutMs === undefined && filter.executors === undefined)) return null;
   const excluded = new Set(filter.excludeIds ?? []);
+  const executors = filter.executors === undefined ? null : new Set(filter.executors);
   const { maxTimeoutMs } = filter;
-  return (task) => !excluded.has(task.id) && (maxTimeoutMs === undefined || task.timeoutMs === null || task.timeoutMs <= maxTimeoutMs);
+  return (task) =>
+    !excluded.has(task.id) &&
+    (maxTimeoutMs === undefined || task.timeoutMs === null || task.timeoutMs <= maxTimeoutMs) &&
+    (executors === null || executors.has(task.executor));
 }
 
 /**

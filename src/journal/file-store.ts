@@ -9,6 +9,7 @@ import { createTask, isFinal } from "../core/task.ts";
 import { compareNewestFinished, finalsWanted, listed } from "../core/list-order.ts";
 import { applyVerdict } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
+import { firedStates, firedTasks, type ScheduleState } from "../core/schedule.ts";
 import {
   cancel,
   cancelEffect,
@@ -45,6 +46,7 @@ import type {
   ChangeListener,
   EnqueueResult,
   Exchange,
+  FireRequest,
   ExchangeResult,
   JournalStore,
   ListFilter,
@@ -592,6 +594,23 @@ export class FileStore implements JournalStore {
 
   private dropSlot(doc: JournalDoc, slot: string): void {
     doc.workers = doc.workers.filter((w) => w.slot !== slot);
+  }
+
+  /** Scheduled tasks go to the active set (never the cold queue): there are few, and each is due now. */
+  fireSchedules(request: FireRequest, now: Date): Promise<TaskRecord[]> {
+    return this.transactUnsynced((doc, tx) => {
+      const states = doc.schedules ?? {};
+      const inputs = firedTasks(request.firings, states, now, request.onTimeMs);
+      if (inputs.length === 0) return [];
+      const created = inputs.map((input) => createTask(String(doc.nextId++), input, now, maxTriesOf(input.retry)));
+      for (const task of created) this.put(doc, tx, task);
+      doc.schedules = firedStates(states, created);
+      return created;
+    });
+  }
+
+  scheduleStates(): Promise<Record<string, ScheduleState>> {
+    return this.withSnapshot((doc) => ({ ...doc.schedules }));
   }
 
   /** Runs `fn` under the journal lock (a transaction that changes nothing in the journal). */

@@ -5,6 +5,7 @@
 import { compareNewestFinished, listed } from "../core/list-order.ts";
 import { applyVerdict, isSameHolder, type TickHolder } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
+import { firedStates, firedTasks, type ScheduleState } from "../core/schedule.ts";
 import { createTask, finishedTime, isFinal, type NewTask, type TaskRecord, type WorkerRef } from "../core/task.ts";
 import {
   cancel,
@@ -28,6 +29,7 @@ import type {
   ChangeListener,
   EnqueueResult,
   Exchange,
+  FireRequest,
   ExchangeResult,
   JournalStore,
   ListFilter,
@@ -51,6 +53,7 @@ export class MemoryStore implements JournalStore {
   private nextId = 1;
   private slots: WorkerSlot[] = [];
   private tick: TickHolder | null = null;
+  private schedules: Record<string, ScheduleState> = {};
   private readonly listeners = new Set<ChangeListener>();
 
   /** Runs one operation as a transaction: the ids it reports changed are announced after it. */
@@ -285,6 +288,19 @@ export class MemoryStore implements JournalStore {
       }
       return gone;
     });
+  }
+
+  fireSchedules(request: FireRequest, now: Date): Promise<TaskRecord[]> {
+    return this.run((changed) => {
+      const inputs = firedTasks(copy(request.firings), this.schedules, now, request.onTimeMs);
+      const created = inputs.map((input) => this.put(changed, createTask(String(this.nextId++), input, now, maxTriesOf(input.retry))));
+      this.schedules = firedStates(this.schedules, created);
+      return created;
+    });
+  }
+
+  scheduleStates(): Promise<Record<string, ScheduleState>> {
+    return this.run(() => copy(this.schedules));
   }
 
   tickHolder(): Promise<TickHolder | null> {

@@ -3,6 +3,7 @@
 import * as v from "valibot";
 import { TASK_STATUSES, type TaskRecord } from "../core/task.ts";
 import type { WorkerSlot } from "../core/workers.ts";
+import type { ScheduleState } from "../core/schedule.ts";
 
 export type { WorkerSlot };
 
@@ -48,6 +49,8 @@ export interface JournalDoc {
   queue: ColdQueue;
   tasks: TaskRecord[];
   workers: WorkerSlot[];
+  /** The last slot fired per schedule name; absent in journals written before schedules (none fired). */
+  schedules?: Record<string, ScheduleState>;
 }
 
 export function emptyDoc(): JournalDoc {
@@ -105,8 +108,17 @@ function isTask(x: unknown): boolean {
     isObject(x.state) &&
     Array.isArray(x.history) &&
     isStringOrNull(x.lease) &&
-    (x.worker === null || isWorkerRef(x.worker))
+    (x.worker === null || isWorkerRef(x.worker)) &&
+    (x.schedule === undefined || x.schedule === null || isScheduleRef(x.schedule))
   );
+}
+
+function isScheduleRef(x: unknown): boolean {
+  return isObject(x) && typeof x.name === "string" && typeof x.slot === "string";
+}
+
+export function isScheduleStates(x: unknown): boolean {
+  return isObject(x) && Object.values(x).every((state) => isObject(state) && typeof state.slot === "string" && typeof state.taskId === "string");
 }
 
 function isWorkerSlot(x: unknown): boolean {
@@ -150,7 +162,8 @@ function isDoc(x: unknown): boolean {
     Array.isArray(x.tasks) &&
     x.tasks.every(isTask) &&
     Array.isArray(x.workers) &&
-    x.workers.every(isWorkerSlot)
+    x.workers.every(isWorkerSlot) &&
+    (x.schedules === undefined || isScheduleStates(x.schedules))
   );
 }
 
@@ -182,6 +195,7 @@ const taskSchema = v.looseObject({
   history: v.array(v.unknown()),
   lease: v.nullable(v.string()),
   worker: v.nullable(workerRef),
+  schedule: v.optional(v.nullable(v.object({ name: v.string(), slot: v.string() }))),
 });
 
 const queueSchema = v.pipe(
@@ -205,6 +219,7 @@ const docSchema = v.object({
   queue: v.optional(queueSchema),
   tasks: v.array(taskSchema),
   workers: v.array(v.object({ slot: v.string(), host: v.optional(v.string()), reservedAt: v.string(), process: v.nullable(workerRef) })),
+  schedules: v.optional(v.record(v.string(), v.object({ slot: v.string(), taskId: v.string() }))),
 });
 
 /** Returns the problem in words, or null when `value` is a journal this version can use. */

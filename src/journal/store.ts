@@ -8,10 +8,12 @@ import type { CancelEffect, ClaimFilter, TryOutcome } from "../core/transitions.
 import type { TickHolder, TryVerdict } from "../core/recovery.ts";
 import type { NewTask, TaskRecord, TaskStatus, WorkerRef } from "../core/task.ts";
 import type { WorkerSlot } from "../core/workers.ts";
+import type { Schedule, ScheduleState } from "../core/schedule.ts";
 
 export type { ClaimFilter } from "../core/transitions.ts";
 export type { TickHolder, TryVerdict } from "../core/recovery.ts";
 export type { WorkerSlot } from "../core/workers.ts";
+export type { ScheduleState } from "../core/schedule.ts";
 
 export interface ListFilter {
   statuses?: readonly TaskStatus[];
@@ -126,6 +128,18 @@ export interface RetireResult {
   nextDueAt: string | null;
 }
 
+/** One schedule to fire: its rule, and the task each due slot makes (the executor's settings applied by the caller). */
+export interface ScheduleFiring {
+  schedule: Schedule;
+  task: Omit<NewTask, "runAt" | "schedule">;
+}
+
+export interface FireRequest {
+  firings: readonly ScheduleFiring[];
+  /** core/schedule.ts's on-time window: slots older than this (and than the catch-up window) are missed. */
+  onTimeMs: number;
+}
+
 /**
  * Called after tasks changed (soon, maybe coalesced) with the ids of the tasks that changed, or
  * null when the store cannot tell which (then any may have).
@@ -204,6 +218,17 @@ export interface JournalStore {
    * With `onlyIfOldestBefore`, does nothing (cheaply) unless the oldest final task finished before it.
    */
   removeFinished(olderThan: Date | null, now: Date, options?: { onlyIfOldestBefore?: Date }): Promise<string[]>;
+
+  /**
+   * One transaction: for each schedule, the slots core's dueSlots finds due after the last one
+   * the journal recorded fired, each made a queued task, and the last slot fired recorded with
+   * them. Concurrent callers serialise on the transaction: each slot makes one task. Returns the
+   * tasks made, oldest slot first per schedule.
+   */
+  fireSchedules(request: FireRequest, now: Date): Promise<TaskRecord[]>;
+
+  /** The last slot fired per schedule name (schedules never fired are absent). Read only. */
+  scheduleStates(): Promise<Record<string, ScheduleState>>;
 
   /** Who holds the tick mutex, or null. Read only. */
   tickHolder(): Promise<TickHolder | null>;

@@ -9,15 +9,15 @@ import type { TaskRecord } from "../core/task.ts";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
 import { crc32 } from "./checksum.ts";
 import { appendCommitted, FILE_MODE } from "./durable-file.ts";
-import { checkTask, isColdQueue, type JournalDoc } from "./schema.ts";
+import { checkTask, isColdQueue, isScheduleStates, type JournalDoc } from "./schema.ts";
 
 /** A version 1 journal's meta entries have no queue. */
-export type Meta = Pick<JournalDoc, "nextId" | "workers" | "history"> & { queue?: JournalDoc["queue"] };
+export type Meta = Pick<JournalDoc, "nextId" | "workers" | "history"> & { queue?: JournalDoc["queue"]; schedules?: JournalDoc["schedules"] };
 
 export type LogEntry = { put: TaskRecord } | { del: string } | { meta: Meta } | { commit: number; crc?: number };
 
 export function metaOf(doc: JournalDoc): Meta {
-  return { nextId: doc.nextId, workers: doc.workers, history: doc.history, queue: doc.queue };
+  return { nextId: doc.nextId, workers: doc.workers, history: doc.history, queue: doc.queue, schedules: doc.schedules };
 }
 
 /**
@@ -70,6 +70,7 @@ export class Applier {
       doc.workers = entry.meta.workers;
       doc.history = entry.meta.history;
       if (entry.meta.queue !== undefined) doc.queue = entry.meta.queue;
+      if (entry.meta.schedules !== undefined) doc.schedules = entry.meta.schedules;
     } else {
       doc.rev = entry.commit;
     }
@@ -93,6 +94,8 @@ function parseEntry(path: string, line: string): LogEntry {
     if (problem) throw new JournalCorruptError(path, `a logged task is malformed: ${problem}`);
   } else if ("meta" in entry && entry.meta.queue !== undefined && !isColdQueue(entry.meta.queue)) {
     throw new JournalCorruptError(path, "a logged queue position is malformed");
+  } else if ("meta" in entry && entry.meta.schedules !== undefined && !isScheduleStates(entry.meta.schedules)) {
+    throw new JournalCorruptError(path, "a logged schedule state is malformed");
   }
   return entry;
 }
