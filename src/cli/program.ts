@@ -152,6 +152,28 @@ export function buildProgram(version: string): Command {
 
   withLocations(
     program
+      .command("schedules")
+      .description("list the schedules of bgtask.config.json: their last slot fired (and its task) and their next run")
+      .option("--json", "print JSON"),
+  ).action(async (_o, command: Command) => {
+    const { schedules } = await import("./commands/schedules.ts");
+    await schedules(flags(command));
+  });
+
+  withLocations(
+    program
+      .command("work")
+      .description("run workers in the foreground, their output on this terminal, until stopped (SIGTERM, Ctrl-C): for debugging, containers and systemd")
+      .option("--concurrency <n>", "how many workers (default: the config's concurrency)")
+      .option("--once", "drain what is due, then exit 0")
+      .option("--executor <names...>", "claim only tasks of these executors (repeat it, or separate names with commas)"),
+  ).action(async (_o, command: Command) => {
+    const { work } = await import("./commands/work.ts");
+    await work(flags(command));
+  });
+
+  withLocations(
+    program
       .command("remove")
       .description("delete tasks with their logs and attachments (a running task must be cancelled first)")
       .argument("[ids...]", "task ids")

@@ -73,10 +73,11 @@ export function nextSlot(schedule: Pick<Schedule, "cron" | "timezone">, after: D
 /**
  * The slots to fire now, oldest first: those after the last one fired and not later than `now`,
  * and no older than the on-time window, or the catch-up window when that is longer. A schedule
- * never fired before starts from the on-time window alone: it has no missed slots to catch up.
+ * never fired before starts now: only its latest slot within the on-time window fires (a worker
+ * started for a slot a moment ago still fires it); it has no missed slots to catch up.
  */
 export function dueSlots(schedule: Pick<Schedule, "cron" | "timezone" | "catchUpMs">, last: string | null, now: Date, onTimeMs = ON_TIME_MS): Date[] {
-  const window = last === null ? onTimeMs : Math.max(onTimeMs, schedule.catchUpMs ?? 0);
+  const window = Math.max(onTimeMs, schedule.catchUpMs ?? 0);
   // A slot exactly at the window's edge is in it: start just before.
   let after = new Date(now.getTime() - window - 1);
   if (last !== null && Date.parse(last) > after.getTime()) after = new Date(last);
@@ -85,7 +86,7 @@ export function dueSlots(schedule: Pick<Schedule, "cron" | "timezone" | "catchUp
     slots.push(slot);
     if (slots.length >= MAX_SLOTS_PER_FIRING) break;
   }
-  return slots;
+  return last === null ? slots.slice(-1) : slots;
 }
 
 /** The earliest next slot after `now` over `schedules` (epoch ms), or null when none has one. */

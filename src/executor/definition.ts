@@ -1,6 +1,7 @@
 // What an executor module exports: a definition made with defineTask. The brand lets the loader
 // tell a definition from any other default export, even across copies of the bgtask package.
 import type { RetryInput } from "../core/retry-policy.ts";
+import type { TaskRecord } from "../core/task.ts";
 
 const BRAND = Symbol.for("bgtask.definition");
 
@@ -59,7 +60,15 @@ export interface TaskDefinition<C = Record<string, unknown>> {
   onError?: (error: Error, task: TaskApi<C>) => string | void | Promise<string | void>;
   /** Turns a message sent with `task.send` into attributes on `status`. */
   translate?: (message: unknown, status: Record<string, unknown>) => void;
+  /**
+   * Runs in the worker once the task's final status (succeeded, failed, cancelled) is recorded,
+   * with the record as `status --json` prints it. What it throws is logged, never changes the task.
+   */
+  onFinish?: (task: FinishedTask) => void | Promise<void>;
 }
+
+/** The final task record handed to `onFinish` and to the config's hook commands. */
+export type FinishedTask = Omit<TaskRecord, "lease">;
 
 // biome-ignore lint/suspicious/noExplicitAny: a definition of any context type; `unknown` would refuse every typed one
 export type BrandedDefinition = TaskDefinition<any> & { readonly [BRAND]: true };

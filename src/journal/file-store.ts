@@ -168,7 +168,8 @@ export class FileStore implements JournalStore {
   private reserveSlot(doc: JournalDoc, now: Date, request: SlotRequest, enqueuedCold = 0): string | null {
     this.pruneSlots(doc, now, request.deadSlots);
     const onHost = doc.workers.filter((slot) => isOnHost(slot, request.host)).length;
-    const demand = doc.tasks.filter((t) => isDemand(t, now, request.scheduleWindowMs)).length + coldCount(doc.queue) + enqueuedCold;
+    const demand =
+      doc.tasks.filter((t) => isDemand(t, now, request.scheduleWindowMs)).length + (request.scheduleDue ? 1 : 0) + coldCount(doc.queue) + enqueuedCold;
     if (!wantsWorker(onHost, doc.workers.length, request.maxWorkers, demand)) return null;
     const slot = uniqueName();
     doc.workers.push({ slot, host: request.host, reservedAt: now.toISOString(), process: null });

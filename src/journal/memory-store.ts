@@ -114,7 +114,7 @@ export class MemoryStore implements JournalStore {
   private reserveSlot(now: Date, request: SlotRequest): string | null {
     this.pruneSlots(now, request.deadSlots);
     const onHost = this.slots.filter((slot) => isOnHost(slot, request.host)).length;
-    const demand = this.active().filter((t) => isDemand(t, now, request.scheduleWindowMs)).length;
+    const demand = this.active().filter((t) => isDemand(t, now, request.scheduleWindowMs)).length + (request.scheduleDue ? 1 : 0);
     if (!wantsWorker(onHost, this.slots.length, request.maxWorkers, demand)) return null;
     const slot = uniqueName();
     this.slots.push({ slot, host: request.host, reservedAt: now.toISOString(), process: null });

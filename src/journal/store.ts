@@ -44,6 +44,8 @@ export interface SlotRequest {
   maxWorkers: number;
   /** Scheduled tasks due within this count as work for a worker (it waits for them, sleeping). */
   scheduleWindowMs: number;
+  /** A schedule's next slot is within the window: counted as one task of work (a worker sleeps for it). */
+  scheduleDue: boolean;
   deadSlots: readonly string[];
 }
 

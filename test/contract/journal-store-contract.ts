@@ -16,7 +16,7 @@ const at = (ms: number) => new Date(T0.getTime() + ms);
 const ME: WorkerRef = { pid: 1001, host: "here", startTime: 5, bootId: "b" };
 const OTHER: WorkerRef = { pid: 1002, host: "here", startTime: 6, bootId: "b" };
 const noWorker = null;
-const slots = (maxWorkers: number, deadSlots: string[] = []): SlotRequest => ({ host: "here", maxWorkers, scheduleWindowMs: 0, deadSlots });
+const slots = (maxWorkers: number, deadSlots: string[] = []): SlotRequest => ({ host: "here", maxWorkers, scheduleWindowMs: 0, scheduleDue: false, deadSlots });
 const succeed = { kind: "succeeded", message: null, result: null } as const;
 const LIMITS = { heartbeatTimeoutMs: 60_000, graceMs: 5_000 };
 
@@ -258,14 +258,15 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
       it("makes one queued task per due slot, records the last slot fired with its task, and fires nothing twice", async () => {
         await fresh();
         expect(await store.scheduleStates()).toEqual({});
-        // A schedule never fired starts from the on-time window: 00:00:00 is 5 s back, at its edge.
+        // A schedule never fired starts now: its latest slot fires, not the earlier ones of the on-time window.
         const first = await store.fireSchedules(request(), at(5_000));
-        expect(slotsOf(first)).toEqual(["2026-01-01T00:00:00.000Z", "2026-01-01T00:00:02.000Z", "2026-01-01T00:00:04.000Z"]);
+        expect(slotsOf(first)).toEqual(["2026-01-01T00:00:04.000Z"]);
         expect(first[0]).toMatchObject({ status: "queued", executor: "x", context: { k: 1 }, schedule: { name: "two" } });
-        expect(await store.scheduleStates()).toEqual({ two: { slot: "2026-01-01T00:00:04.000Z", taskId: first[2]!.id } });
+        expect(await store.scheduleStates()).toEqual({ two: { slot: "2026-01-01T00:00:04.000Z", taskId: first[0]!.id } });
         expect(await store.fireSchedules(request(), at(5_500))).toEqual([]);
-        expect(slotsOf(await store.fireSchedules(request(), at(6_000)))).toEqual(["2026-01-01T00:00:06.000Z"]);
-        expect((await store.get(first[0]!.id))!.schedule).toEqual({ name: "two", slot: "2026-01-01T00:00:00.000Z" });
+        // Late but within the on-time window: every slot since the last one fires, once.
+        expect(slotsOf(await store.fireSchedules(request(), at(8_500)))).toEqual(["2026-01-01T00:00:06.000Z", "2026-01-01T00:00:08.000Z"]);
+        expect((await store.get(first[0]!.id))!.schedule).toEqual({ name: "two", slot: "2026-01-01T00:00:04.000Z" });
       });
 
       it("concurrent firings of the same slots make each slot's task once", async () => {
@@ -276,7 +277,7 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
         expect(all.sort()).toEqual(["2026-01-01T00:00:02.000Z", "2026-01-01T00:00:04.000Z", "2026-01-01T00:00:06.000Z", "2026-01-01T00:00:08.000Z"]);
         const queued = slotsOf(await store.list({ statuses: ["queued"] }));
         expect(new Set(queued).size).toBe(queued.length);
-        expect(queued).toHaveLength(3 + 4);
+        expect(queued).toHaveLength(1 + 4);
       });
 
       it("after downtime skips the missed slots without catchUp, and runs those within catchUp once each", async () => {
@@ -370,6 +371,14 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
       // The limit takes active tasks first (next in line first), then fills up with the newest finished ones.
       expect((await store.list({ limit: 3 })).map((t) => t.id)).toEqual(["2", "3", "4"]);
       expect((await store.list({ limit: 1 })).map((t) => t.id)).toEqual(["3"]);
+    });
+
+    it("reserveWorker counts a schedule due within the window as work for one worker", async () => {
+      await fresh();
+      expect(await store.reserveWorker(T0, slots(2))).toBeNull();
+      const slot = await store.reserveWorker(T0, { ...slots(2), scheduleDue: true });
+      expect(slot).toEqual(expect.any(String));
+      expect(await store.reserveWorker(T0, { ...slots(2), scheduleDue: true })).toBeNull();
     });
 
     it("registerWorker and retireWorker: a worker leaves only when nothing runnable or due soon remains", async () => {

@@ -1,0 +1,64 @@
+// Completion hooks, run by the worker (or tick) that recorded a task's final status, after the
+// write: the executor's onFinish(task), then the config's command for that status, given the
+// record as JSON on stdin. Neither can change the task: what fails is logged (worker log and the
+// task's log), and the worker goes on.
+import type { Config } from "../config/config.ts";
+import { isFinal, publicRecord, type TaskRecord } from "../core/task.ts";
+import { formatDuration } from "../core/duration.ts";
+import type { LoadedExecutor } from "../executor/load.ts";
+import { TaskLog } from "./task-log.ts";
+import { workerSay } from "./worker-log.ts";
+
+/** How long a hook command may run before it is killed (SIGTERM, then SIGKILL after 2 s). */
+export const HOOK_TIMEOUT_MS = 30_000;
+
+function logProblem(config: Config, task: TaskRecord, text: string): void {
+  workerSay(`task ${task.id}: ${text}`);
+  const log = new TaskLog(config.home, task.id, task.tries);
+  log.write("bgtask", `${text}\n`);
+  log.close();
+}
+
+async function runCommand(config: Config, task: TaskRecord, command: readonly string[]): Promise<void> {
+  // Imported on first use: execa costs more to load than a whole `bgtask run`, and most projects set no hooks.
+  const { execa } = await import("execa");
+  const [file, ...args] = command as [string, ...string[]];
+  const result = await execa(file, args, {
+    input: JSON.stringify(publicRecord(task)),
+    cwd: config.root,
+    timeout: HOOK_TIMEOUT_MS,
+    forceKillAfterDelay: 2_000,
+    stdout: "inherit",
+    stderr: "inherit",
+    reject: false,
+  });
+  if (result.failed) {
+    const why = result.timedOut
+      ? `it ran longer than ${formatDuration(HOOK_TIMEOUT_MS)} and was stopped`
+      : result.exitCode !== undefined
+        ? `it exited with code ${result.exitCode}`
+        : (result.shortMessage ?? "it failed");
+    logProblem(config, task, `the ${task.status} hook ${JSON.stringify(command)} failed: ${why}`);
+  }
+}
+
+/** Runs the hooks of each task in `tasks` that is final; `executor` loads (or returns the loaded) executor. */
+export async function runFinishHooks(config: Config, tasks: readonly TaskRecord[], executor: (name: string) => Promise<LoadedExecutor>): Promise<void> {
+  for (const task of tasks) {
+    if (!isFinal(task.status)) continue;
+    try {
+      const loaded = await executor(task.executor).catch(() => null);
+      await loaded?.definition.onFinish?.(publicRecord(task));
+    } catch (error) {
+      logProblem(config, task, `onFinish() threw: ${(error as Error)?.message ?? String(error)}`);
+    }
+    const command = config.hooks[task.status];
+    if (command) {
+      try {
+        await runCommand(config, task, command);
+      } catch (error) {
+        logProblem(config, task, `the ${task.status} hook ${JSON.stringify(command)} could not start: ${(error as Error).message}`);
+      }
+    }
+  }
+}
