@@ -20,7 +20,7 @@ function isTimezone(zone: string): boolean {
 function checkEntry(entry: unknown, index: number, file: string, tasksDir: string): Schedule {
   const fields = typeof entry === "object" && entry !== null && !Array.isArray(entry) ? (entry as Record<string, unknown>) : null;
   const named = typeof fields?.name === "string" && fields.name !== "" ? `schedule "${fields.name}"` : `schedule ${index + 1}`;
-  const fail = (problem: string) => new UsageError(`${named} in ${file}: ${problem}`, { code: "EBADSCHEDULE" });
+  const fail = (problem: string) => new UsageError(`${named} in ${file}: ${problem}`);
   if (!fields) throw fail(`must be an object like {"name": "nightly", "cron": "0 3 * * *", "executor": "report"}`);
   const unknown = Object.keys(fields).find((key) => !KEYS.includes(key));
   if (unknown !== undefined) throw fail(`unknown key \`${unknown}\`; known keys: ${KEYS.join(", ")}`);
@@ -63,8 +63,7 @@ export function checkSchedules(raw: unknown, file: string, tasksDir: string): Sc
   const schedules = raw.map((entry, i) => checkEntry(entry, i, file, tasksDir));
   const seen = new Set<string>();
   for (const schedule of schedules) {
-    if (seen.has(schedule.name))
-      throw new UsageError(`schedule "${schedule.name}" in ${file}: the name is used by another schedule; give each its own`, { code: "EBADSCHEDULE" });
+    if (seen.has(schedule.name)) throw new UsageError(`schedule "${schedule.name}" in ${file}: the name is used by another schedule; give each its own`);
     seen.add(schedule.name);
   }
   return schedules;
