@@ -68,6 +68,7 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (Log
   if (task.step) out.push(field("step", `${task.step.index + 1}/${task.step.count} ${sanitizeInline(task.step.name)}`));
   out.push(field("tries", triesText(task)));
   out.push(field("created", `${task.createdAt} (${age(task.createdAt, now)} ago)`));
+  if (task.schedule) out.push(field("schedule", `${sanitizeInline(task.schedule.name)}, slot ${task.schedule.slot}`));
   if (task.startedAt) out.push(field("started", task.startedAt));
   if (task.finishedAt) out.push(field("finished", `${task.finishedAt}${task.startedAt ? ` (took ${age(task.startedAt, new Date(task.finishedAt))})` : ""}`));
   if (task.nextRunAt) out.push(field("next run", `${task.nextRunAt} (${until(task.nextRunAt, now)})`));
