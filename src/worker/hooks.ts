@@ -19,25 +19,14 @@ function logProblem(config: Config, task: TaskRecord, text: string): void {
   log.close();
 }
 
+// Relative to the parent folder: this line also runs inside the CLI bundle, dist/cli/bgtask.cjs (`tick`).
+const HOOK_COMMAND = new URL("../worker/hook-command.js", import.meta.url).href;
+
 async function runCommand(config: Config, task: TaskRecord, command: readonly string[]): Promise<void> {
-  // Imported on first use: execa costs more to load than a whole `bgtask run`, and most projects set no hooks.
-  const { execa } = await import("execa");
-  const [file, ...args] = command as [string, ...string[]];
-  const result = await execa(file, args, {
-    input: JSON.stringify(publicRecord(task)),
-    cwd: config.root,
-    timeout: HOOK_TIMEOUT_MS,
-    forceKillAfterDelay: 2_000,
-    stdout: "inherit",
-    stderr: "inherit",
-    reject: false,
-  });
-  if (result.failed) {
-    const why = result.timedOut
-      ? `it ran longer than ${formatDuration(HOOK_TIMEOUT_MS)} and was stopped`
-      : result.exitCode !== undefined
-        ? `it exited with code ${result.exitCode}`
-        : (result.shortMessage ?? "it failed");
+  const { runHookCommand } = (await import(HOOK_COMMAND)) as typeof import("./hook-command.ts");
+  const { failure } = await runHookCommand(command, JSON.stringify(publicRecord(task)), config.root, HOOK_TIMEOUT_MS);
+  if (failure !== null) {
+    const why = failure === "timed out" ? `it ran longer than ${formatDuration(HOOK_TIMEOUT_MS)} and was stopped` : failure;
     logProblem(config, task, `the ${task.status} hook ${JSON.stringify(command)} failed: ${why}`);
   }
 }
