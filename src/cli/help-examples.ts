@@ -20,6 +20,12 @@ const EXAMPLES: Record<string, string[]> = {
   remove: ["bgtask remove 41 42", "bgtask remove --finished --older-than 7d"],
   executors: ["bgtask executors", "bgtask executors --json   # exits 1 when a module cannot be used"],
   doctor: ["bgtask doctor", "bgtask doctor --repair"],
+  schedules: ["bgtask schedules", "bgtask schedules --json | jq '.[] | {name, last, nextRunAt}'"],
+  work: [
+    "bgtask work                          # the config's concurrency, until SIGTERM or Ctrl-C",
+    "bgtask work --concurrency 4 --executor mail/send",
+    "bgtask work --once                   # drain what is due, then exit 0",
+  ],
   completion: [
     "bgtask completion bash > ~/.local/share/bash-completion/completions/bgtask",
     'bgtask completion zsh > "${fpath[1]}/_bgtask"',
