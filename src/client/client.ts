@@ -12,6 +12,7 @@ import { cancelTasks, removeTasks, retryTasks } from "./control.ts";
 import { enqueue, type EnqueuePlan } from "./enqueue.ts";
 import type * as api from "./index.ts";
 import { checkStatuses, DEFAULT_LIST_LIMIT, listTasks } from "./query.ts";
+import { listSchedules } from "./schedules.ts";
 import { checkTaskId, openStore, type Session } from "./session.ts";
 import { DEFAULT_TICK_BUDGET_MS, tick } from "./tick.ts";
 import { waitForTasks, watchTasks } from "./wait.ts";
@@ -157,6 +158,10 @@ export class LocalClient implements api.Client {
     if (budgetMs < 1) throw new UsageError(`maxTime ${String(options.maxTime)} is too short for a tick`);
     const result = await tick(await this.open(), budgetMs, { signal: options.signal });
     return { heldBy: result.heldBy, notRun: result.notRun.map(({ task, reason }) => ({ task: publicRecord(task), reason })) };
+  }
+
+  async schedules(): Promise<api.ScheduleInfo[]> {
+    return listSchedules(await this.open());
   }
 
   async close(): Promise<void> {

@@ -92,6 +92,21 @@ export interface TickResult {
   notRun: Array<{ task: TaskRecord; reason: string }>;
 }
 
+/** A schedule of bgtask.config.json with what the journal says of it, as `bgtask schedules --json` prints it. */
+export interface ScheduleInfo {
+  name: string;
+  cron: string;
+  /** null: the host's time zone. */
+  timezone: string | null;
+  executor: string;
+  context: Record<string, unknown>;
+  catchUpMs: number | null;
+  /** The last slot fired and the task it made; null when none has fired yet. */
+  last: { slot: string; taskId: string } | null;
+  /** The next slot after now (ISO), or null when the expression has none. */
+  nextRunAt: string | null;
+}
+
 export interface Client {
   /** The project as found: its root, tasks directory, home and journal. */
   readonly project: { root: string; tasksDir: string; home: string; journal: string };
@@ -117,6 +132,8 @@ export interface Client {
   watch(ids?: string | readonly string[], options?: WatchOptions): AsyncIterableIterator<TaskRecord>;
   /** One `bgtask tick`, in this process: recover, promote, prune, and run due work within the budget. */
   tick(options?: TickOptions): Promise<TickResult>;
+  /** The config's schedules, each with its last slot fired (and task) and its next run. */
+  schedules(): Promise<ScheduleInfo[]>;
   /** Ends the client's waits and watches; calls after it are refused. */
   close(): Promise<void>;
 }

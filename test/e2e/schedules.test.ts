@@ -4,6 +4,7 @@
 // croner lists for the same window.
 import { Cron } from "croner";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { createClient } from "../../dist/client/index.js";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { fixture } from "../helpers/fixtures.ts";
 import { useProject, waitFor, type Project } from "../helpers/project.ts";
@@ -156,6 +157,10 @@ describe("bgtask schedules and the records of scheduled tasks", () => {
     expect(table.stdout).toContain("Europe/Berlin");
     const status = await p.cli(["status", task!.id]);
     expect(status.stdout).toContain(`every2, slot ${task!.schedule!.slot}`);
+    // bgtask/client's schedules() is the same view.
+    const bg = createClient({ root: p.dir });
+    onTestFinished(() => bg.close());
+    expect((await bg.schedules())[0]!.last).toEqual(after[0]!.last);
     // A task not made by a schedule says so with null.
     const plain = await p.run("noop", ["--no-worker"]);
     expect((await p.status(plain)).schedule).toBeNull();

@@ -1,10 +1,10 @@
 // The view of `bgtask schedules`: one row per schedule, its last slot fired (and task) and its next.
-import type { ScheduleEntry } from "../../client/schedules.ts";
+import type { ScheduleInfo } from "../../client/index.ts";
 import { CONFIG_FILE } from "../../config/config.ts";
 import { sanitizeInline } from "./sanitize.ts";
 import { age, table, until } from "./text.ts";
 
-export function renderSchedules(entries: readonly ScheduleEntry[], now: Date): string {
+export function renderSchedules(entries: readonly ScheduleInfo[], now: Date): string {
   if (entries.length === 0) return `no schedules: add them under "schedules" in ${CONFIG_FILE}`;
   return table(
     ["NAME", "CRON", "TIMEZONE", "EXECUTOR", "LAST", "TASK", "NEXT"],
