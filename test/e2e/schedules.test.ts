@@ -2,6 +2,8 @@
 // Each slot makes one task, whoever fires at the same time; after downtime missed slots are
 // skipped, or run once each within catchUp. The tasks' recorded slots are compared with the slots
 // croner lists for the same window.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Cron } from "croner";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { createClient } from "../../dist/client/index.js";
@@ -175,5 +177,15 @@ describe("bgtask schedules and the records of scheduled tasks", () => {
     await p.run("noop");
     await waitFor(async () => scheduled(await p.list()).length >= 3, 30_000);
     expect(p.workers()).toHaveLength(1);
+    // It rereads the schedules when the config changes: with the schedule gone, nothing keeps it.
+    writeFileSync(join(p.dir, "bgtask.config.json"), JSON.stringify({}));
+    await waitFor(
+      () => p.workers().length === 0,
+      30_000,
+      () => `workers still up: ${p.workers().join(",")}`,
+    );
+    const fired = scheduled(await p.list()).length;
+    expect((await p.cli(["schedules", "--json"])).stdout.trim()).toBe("[]");
+    expect(scheduled(await p.list())).toHaveLength(fired);
   });
 });
