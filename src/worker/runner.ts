@@ -105,6 +105,8 @@ export class Runner {
   stop(reason: string): void {
     this.stopRequests += 1;
     this.stopping = true;
+    // An idle worker (sleeping until a schedule's slot, say) leaves now, not when its wait ends.
+    this.wake?.();
     // A try running or being recorded is let finish, its record waiting for space; nothing else waits.
     if (this.stopRequests > 1 || (this.current === null && this.ended.length === 0 && !this.recording)) this.stopWaiting.abort();
     if (this.stopRequests === 1) {
