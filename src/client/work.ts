@@ -13,7 +13,7 @@ export interface WorkOptions {
   concurrency: number;
   once: boolean;
   executors: readonly string[];
-  /** Told when a worker exits by itself (not asked to), before it is replaced. */
+  /** Told when a worker exits while not asked to, before it is replaced. */
   onExit?(pid: number | undefined, code: number | null, signal: NodeJS.Signals | null): void;
 }
 
@@ -44,10 +44,10 @@ export function work(session: Session, options: WorkOptions): WorkHandle {
     live.add(child);
     child.on("exit", (code, signal) => {
       live.delete(child);
-      const clean = code === 0;
-      if (!clean) failed = true;
-      // A worker that died under `work` (killed, crashed) is replaced: a container's workers stay up.
-      if (!stopping && !options.once && !clean) {
+      if (code !== 0) failed = true;
+      // A worker that left while not asked to (killed, crashed, or presumed dead and stopped) is
+      // replaced: a container's workers stay up.
+      if (!stopping && !options.once) {
         options.onExit?.(child.pid, code, signal);
         start();
         return;
