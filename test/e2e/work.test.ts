@@ -69,6 +69,29 @@ describe.runIf(hasScript())("bgtask work in a terminal", () => {
   });
 });
 
+describe("bgtask work without a terminal (a container's)", () => {
+  it("replaces a worker that is killed under it, and still stops cleanly on SIGTERM", { timeout: 60_000 }, async () => {
+    const project = useProject(onTestFinished, { tasks });
+    const running = project.cli(["work", "--concurrency", "1"], { env: { BGTASK_ROOT: project.dir } });
+    await waitFor(() => project.workers().length === 1 && workPid(project) !== undefined, 20_000);
+    const [first] = project.workers();
+    process.kill(first!, "SIGKILL");
+    await waitFor(
+      () => project.workers().length === 1 && project.workers()[0] !== first,
+      20_000,
+      () => `workers: ${project.workers().join(",")}`,
+    );
+    // The new one works: it runs a task stored now.
+    const id = await project.run("noop", ["--no-worker"]);
+    await project.waitForTask(id, (t) => t.status === "succeeded");
+    process.kill(workPid(project)!, "SIGTERM");
+    const result = await running;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(new RegExp(`bgtask: worker ${first} exited \\(SIGKILL\\); starting another`));
+    expect(project.workers()).toEqual([]);
+  });
+});
+
 describe("bgtask work --executor", () => {
   it("claims only tasks of the executors named; the others stay queued", { timeout: 60_000 }, async () => {
     const project = useProject(onTestFinished, { tasks });
