@@ -86,7 +86,24 @@ export interface TaskRecord {
   cancelRequestedAt: string | null;
   /** When the current try times out (claim time + timeoutMs); null without a timeout. */
   timeoutAt: string | null;
+  // Issue 13's queue controls. Optional because journals written before them lack them: read
+  // them through the accessors below, which give each its default.
+  /** Higher is claimed first within a claim rank (`run --priority`); 0 when absent. */
+  priority?: number;
+  /** `run --key`: no second task with this executor and key while this one is not final. */
+  key?: string | null;
+  /** `run --after`: the tasks this one runs after, as given. */
+  after?: string[];
+  /** Those of `after` that have not succeeded yet; claimed only once it is empty. */
+  waitingFor?: string[];
+  /** At most this many tasks of its executor run at once (`concurrency` of the definition or the config); null: no limit. */
+  concurrency?: number | null;
 }
+
+export const priorityOf = (task: Pick<TaskRecord, "priority">): number => task.priority ?? 0;
+export const keyOf = (task: Pick<TaskRecord, "key">): string | null => task.key ?? null;
+export const waitingForOf = (task: Pick<TaskRecord, "waitingFor">): readonly string[] => task.waitingFor ?? [];
+export const concurrencyOf = (task: Pick<TaskRecord, "concurrency">): number | null => task.concurrency ?? null;
 
 /** What a caller supplies to create a task; everything else starts from defaults. */
 export interface NewTask {
@@ -97,6 +114,14 @@ export interface NewTask {
   timeoutMs: number | null;
   /** When set, the task starts `scheduled` until then. */
   runAt: Date | null;
+  // Absent: the defaults of a task made before issue 13.
+  priority?: number;
+  key?: string | null;
+  /** With `key`: a task with this key that still waits takes this one's context and run time instead. */
+  replace?: boolean;
+  /** Ids of tasks that exist; the store refuses the enqueue when one does not. */
+  after?: readonly string[];
+  concurrency?: number | null;
 }
 
 export const TASK_ID_PATTERN = /^[1-9][0-9]{0,15}$/;
@@ -137,6 +162,11 @@ export function createTask(id: string, input: NewTask, now: Date, maxTries: numb
     heartbeatAt: null,
     cancelRequestedAt: null,
     timeoutAt: null,
+    priority: input.priority ?? 0,
+    key: input.key ?? null,
+    after: [...(input.after ?? [])],
+    waitingFor: [],
+    concurrency: input.concurrency ?? null,
   };
 }
 
@@ -148,5 +178,12 @@ export function finishedTime(task: Pick<TaskRecord, "finishedAt" | "createdAt">)
 /** The record as `--json` prints it: the lease token stays private to workers. */
 export function publicRecord(task: TaskRecord): Omit<TaskRecord, "lease"> {
   const { lease: _lease, ...rest } = task;
-  return rest;
+  return {
+    ...rest,
+    priority: priorityOf(task),
+    key: keyOf(task),
+    after: task.after ?? [],
+    waitingFor: [...waitingForOf(task)],
+    concurrency: concurrencyOf(task),
+  };
 }
