@@ -9,7 +9,7 @@ import { publicRecord, type RetryPolicy, type TaskRecord as StoredTask } from ".
 import { BgtaskError, UsageError } from "../errors.ts";
 import { resolveExecutor } from "../executor/discover.ts";
 import { cancelTasks, removeTasks, retryTasks } from "./control.ts";
-import { enqueue, type EnqueuePlan } from "./enqueue.ts";
+import { enqueue, keyFields, queuePlan, type EnqueuePlan } from "./enqueue.ts";
 import type * as api from "./index.ts";
 import { checkStatuses, DEFAULT_LIST_LIMIT, listTasks } from "./query.ts";
 import { checkTaskId, openStore, type Session } from "./session.ts";
@@ -83,12 +83,12 @@ export class LocalClient implements api.Client {
     return this.session;
   }
 
-  async run(executor: string, context?: Record<string, unknown>, options: api.RunOptions = {}): Promise<api.TaskRecord> {
+  async run(executor: string, context?: Record<string, unknown>, options: api.RunOptions = {}): Promise<api.RunRecord> {
     const [task] = await this.store(executor, [contextOption(context, "the context")], options);
     return task!;
   }
 
-  async runEach(executor: string, contexts: readonly Record<string, unknown>[], options: api.RunOptions = {}): Promise<api.TaskRecord[]> {
+  async runEach(executor: string, contexts: readonly Record<string, unknown>[], options: api.RunOptions = {}): Promise<api.RunRecord[]> {
     if (!Array.isArray(contexts) || contexts.length === 0) throw new UsageError("runEach needs an array of one context or more");
     return this.store(
       executor,
@@ -97,11 +97,13 @@ export class LocalClient implements api.Client {
     );
   }
 
-  private async store(executor: string, contexts: TaskContext[], options: api.RunOptions): Promise<api.TaskRecord[]> {
+  private async store(executor: string, contexts: TaskContext[], options: api.RunOptions): Promise<api.RunRecord[]> {
     const session = await this.open();
     const file = resolveExecutor(this.config.tasksDir, String(executor));
-    const plan = { runAt: runAtOption(options), retry: retryOption(options.retry), worker: options.worker !== false };
-    return records((await enqueue(session, file, contexts, plan)).tasks);
+    const queue = queuePlan(options, (option) => option);
+    const plan = { runAt: runAtOption(options), retry: retryOption(options.retry), worker: options.worker !== false, ...queue };
+    const enqueued = await enqueue(session, file, contexts, plan);
+    return enqueued.tasks.map((task, i) => ({ ...publicRecord(task), ...keyFields(queue, enqueued.outcomes[i]!) }));
   }
 
   async get(id: string): Promise<api.TaskRecord | null> {

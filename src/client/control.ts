@@ -1,9 +1,10 @@
 // Changing tasks that exist: cancel (at once when they wait; a running one is asked, waited for,
 // then forced), retry a final task, remove tasks with their files. Every id is checked before
 // any task is changed: one bad id, no change.
-import { isFinal, type TaskRecord } from "../core/task.ts";
+import { isFinal, type TaskRecord, type TaskStatus } from "../core/task.ts";
 import { forcedOutcome, OUTSIDE_FORCE_MARGIN_MS } from "../core/transitions.ts";
 import { TaskNotFoundError, UsageError } from "../errors.ts";
+import { resolveExecutor } from "../executor/discover.ts";
 import { removeTaskFiles } from "../host/home.ts";
 import { forceTry } from "../worker/recovery.ts";
 import { startWorkerIfNeeded } from "../worker/spawn.ts";
@@ -90,6 +91,43 @@ export async function retryTasks(session: Session, ids: readonly string[], optio
   }
   if (options.worker !== false) await startWorkerIfNeeded(config, store);
   return retried;
+}
+
+/** Every task with one of `statuses`, of `executor` when given (checked to be an executor). */
+async function tasksIn(session: Session, statuses: readonly TaskStatus[], executor: string | undefined): Promise<TaskRecord[]> {
+  if (executor !== undefined) resolveExecutor(session.config.tasksDir, executor);
+  return session.store.list({ statuses, executor });
+}
+
+/**
+ * `retry --failed`: queues every failed task again (of one executor, when given). One that a
+ * worker or another command changed since it was found (retried already) is passed over.
+ */
+export async function retryFailed(session: Session, options: { executor?: string; worker?: boolean } = {}): Promise<TaskRecord[]> {
+  const { config, store } = session;
+  const retried: TaskRecord[] = [];
+  for (const { id } of await tasksIn(session, ["failed"], options.executor)) {
+    const result = await store.retry(id, new Date());
+    if (result?.queued) retried.push(result.task);
+  }
+  if (retried.length > 0 && options.worker !== false) await startWorkerIfNeeded(config, store);
+  return retried;
+}
+
+/**
+ * `cancel --all-queued`: cancels every task waiting to start, queued or scheduled (of one executor,
+ * when given). One a worker claimed meanwhile is asked to stop, as `cancel` asks; one that ended
+ * meanwhile is passed over.
+ */
+export async function cancelQueued(session: Session, options: CancelOptions & { executor?: string } = {}): Promise<TaskRecord[]> {
+  const waiting = await tasksIn(session, ["queued", "scheduled"], options.executor);
+  const cancelled = await Promise.all(waiting.map((task) => cancelOne(session, task.id, options).catch((error: unknown) => skipEnded(error))));
+  return cancelled.filter((task): task is TaskRecord => task !== null);
+}
+
+function skipEnded(error: unknown): null {
+  if (error instanceof UsageError && (error.code === "EFINAL" || error.code === "ENOTASK")) return null;
+  throw error;
 }
 
 /** Deletes tasks with their logs and attachments, all or none: a running one must be cancelled first. Returns the removed ids. */

@@ -25,6 +25,8 @@ export interface Followed {
  */
 export class Tracker {
   readonly entries = new Map<string, Followed>();
+  /** Executors whose queue is paused, as of the last read. */
+  pausedQueues: ReadonlySet<string> = new Set();
   private readonly store: JournalStore;
   private readonly all: boolean;
   private readonly windowMs: number;
@@ -41,6 +43,7 @@ export class Tracker {
    * the active set in one read (which shows new tasks), and a task that left it, once, as it ended.
    */
   async refresh(): Promise<void> {
+    this.pausedQueues = new Set(await this.store.pausedQueues());
     const active = this.all ? new Map((await this.store.list({ statuses: ACTIVE_STATUSES })).map((t) => [t.id, t])) : null;
     if (active) for (const [id, task] of active) if (!this.entries.has(id)) this.entries.set(id, { task, gone: false });
     for (const [id, entry] of this.entries) {
@@ -75,7 +78,9 @@ export class Tracker {
 /** The tracker for `ids` (each checked to exist), or for every active task when `ids` is null. */
 export async function track(session: Session, ids: readonly string[] | null): Promise<Tracker> {
   const initial = ids ? await Promise.all([...new Set(ids)].map((id) => getTask(session, id))) : await session.store.list({ statuses: ACTIVE_STATUSES });
-  return new Tracker(session.store, initial, ids === null, session.config.timings.scheduleWindowMs);
+  const tracker = new Tracker(session.store, initial, ids === null, session.config.timings.scheduleWindowMs);
+  tracker.pausedQueues = new Set(await session.store.pausedQueues());
+  return tracker;
 }
 
 /** Why a follow may not start workers in this project, or null. */

@@ -25,6 +25,20 @@ export const configFileSchema = v.strictObject({
   timeout: duration('The default timeout of a try, like "10m" (or milliseconds), for executors that set none.'),
   retention: duration('How long finished tasks are kept, like "7d" (or milliseconds).'),
   grace: duration('How long a cancelled or timed-out try gets to stop by itself before it is forced, like "5s" (or milliseconds).'),
+  executors: v.optional(
+    v.pipe(
+      v.record(
+        v.string(),
+        v.strictObject({
+          concurrency: v.optional(
+            v.pipe(v.number(), v.integer(), v.minValue(1), v.description("At most this many tasks of this executor run at once, across all workers.")),
+          ),
+          priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.description("Its tasks' priority (higher is claimed first; default 0)."))),
+        }),
+      ),
+      v.description('Settings per executor, over its definition\'s: { "resize": { "concurrency": 2, "priority": 1 } }.'),
+    ),
+  ),
 });
 
 export type ConfigFile = v.InferOutput<typeof configFileSchema>;
@@ -41,6 +55,7 @@ const EXPECTS: Record<keyof ConfigFile, string> = {
   timeout: 'a duration like "10m", or a number of milliseconds',
   retention: 'a duration like "7d", or a number of milliseconds',
   grace: 'a duration like "5s", or a number of milliseconds',
+  executors: 'an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more)',
 };
 
 export const CONFIG_KEYS = Object.keys(EXPECTS) as Array<keyof ConfigFile>;

@@ -30,8 +30,15 @@ export interface Config {
   retry: RetryPolicy | null;
   timeoutMs: number | null;
   retentionMs: number | null;
+  /** Settings per executor from the config file, over the definitions' (`executors`). */
+  executors: Readonly<Record<string, ExecutorConfig>>;
   /** Timings, overridable through the environment so tests can make them small. */
   timings: Timings;
+}
+
+export interface ExecutorConfig {
+  concurrency?: number;
+  priority?: number;
 }
 
 export interface Timings {
@@ -161,6 +168,7 @@ export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = proces
     retry,
     timeoutMs: durationSetting(file.timeout, `${CONFIG_FILE} timeout`),
     retentionMs: durationSetting(file.retention, `${CONFIG_FILE} retention`),
+    executors: file.executors ?? {},
     timings: withFileTimings(loadTimings(env), env, file),
   };
 }

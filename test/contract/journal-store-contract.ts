@@ -725,6 +725,48 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
         expect((await store.enqueue([input()], T0, slots(2))).workerSlot).toBeNull();
       });
 
+      it("a task of higher priority, a keyed one or one after another, enqueued behind it, is claimed in claim order", async () => {
+        await deep();
+        const [urgent] = (await store.enqueue([input({ priority: 1 })], T0, noWorker)).tasks;
+        const [keyed] = (await store.enqueue([input({ key: "k" })], T0, noWorker)).tasks;
+        expect((await store.enqueue([input({ key: "k" })], T0, noWorker)).outcomes).toEqual(["existing"]);
+        const [after] = (await store.enqueue([input({ after: ["1"] })], T0, noWorker)).tasks;
+        expect((await claimNext(store, ME, at(1)))!.id).toBe(urgent!.id);
+        const first = (await claimNext(store, ME, at(2)))!;
+        expect(first.id).toBe("1");
+        await store.settle(first.id, first.lease!, succeed, at(3));
+        expect((await store.get(after!.id))!.waitingFor).toEqual([]);
+        const order: string[] = [];
+        for (let claimed = await claimNext(store, ME, at(4)); claimed; claimed = await claimNext(store, ME, at(4))) {
+          order.push(claimed.id);
+          await store.settle(claimed.id, claimed.lease!, succeed, at(4));
+        }
+        expect(order.slice(-2)).toEqual([keyed!.id, after!.id]);
+        expect(order).toHaveLength(DEEP + 1);
+      });
+
+      it("a paused queue's tasks wait while the other executors' are claimed", async () => {
+        await deep();
+        await store.pauseQueues(["x"], true);
+        await store.enqueue(
+          Array.from({ length: 3 }, () => input({ executor: "y" })),
+          T0,
+          noWorker,
+        );
+        // A store may pass over a bounded number of the paused queue's tasks per claim (the file
+        // journal moves them from its cold queue into the active set): a few claims may find nothing.
+        const order: string[] = [];
+        for (let attempt = 0; attempt < 50 && order.length < 3; attempt++) {
+          const claimed = await claimNext(store, ME, at(1));
+          if (claimed) order.push(claimed.executor);
+        }
+        expect(order).toEqual(["y", "y", "y"]);
+        expect(await claimNext(store, ME, at(1))).toBeNull();
+        expect((await store.list({ statuses: ["queued"], executor: "x" })).length).toBe(DEEP);
+        await store.pauseQueues(["x"], false);
+        expect((await claimNext(store, ME, at(2)))!.id).toBe("1");
+      });
+
       it("a worker retires only once the deep queue is drained", async () => {
         await deep();
         expect(await store.retireWorker("w", at(1), 0)).toEqual({ retired: false, nextDueAt: null });
