@@ -8,7 +8,8 @@ import { normaliseRetry, parseRetryFlag, RetryPolicyError } from "../core/retry-
 import { publicRecord, type RetryPolicy, type TaskRecord as StoredTask } from "../core/task.ts";
 import { BgtaskError, UsageError } from "../errors.ts";
 import { resolveExecutor } from "../executor/discover.ts";
-import { cancelTasks, removeTasks, retryTasks } from "./control.ts";
+import { cancelQueued, cancelTasks, removeTasks, retryFailed, retryTasks } from "./control.ts";
+import { setQueuesPaused, type QueueTarget } from "./queues.ts";
 import { enqueue, keyFields, queuePlan, type EnqueuePlan } from "./enqueue.ts";
 import type * as api from "./index.ts";
 import { checkStatuses, DEFAULT_LIST_LIMIT, listTasks } from "./query.ts";
@@ -62,6 +63,13 @@ function retryOption(retry: api.RunOptions["retry"]): RetryPolicy | null {
 }
 
 const asIds = (ids: string | readonly string[]): readonly string[] => (typeof ids === "string" ? [ids] : ids);
+
+function queueTarget(executors: string | readonly string[] | { all: true }): QueueTarget {
+  if (typeof executors === "string") return { executors: [executors] };
+  if (Array.isArray(executors)) return { executors: executors.map(String) };
+  if ((executors as { all?: unknown }).all === true) return { all: true };
+  throw new UsageError("give executor names, or { all: true }");
+}
 const records = (tasks: readonly StoredTask[]) => tasks.map(publicRecord);
 
 export class LocalClient implements api.Client {
@@ -132,6 +140,26 @@ export class LocalClient implements api.Client {
   async retry(ids: string | readonly string[], options: api.RetryOptions = {}): Promise<api.TaskRecord | api.TaskRecord[]> {
     const retried = records(await retryTasks(await this.open(), asIds(ids), { worker: options.worker }));
     return typeof ids === "string" ? retried[0]! : retried;
+  }
+
+  async retryFailed(options: api.RetryOptions & { executor?: string } = {}): Promise<api.TaskRecord[]> {
+    return records(await retryFailed(await this.open(), { executor: options.executor, worker: options.worker }));
+  }
+
+  async cancelQueued(options: api.CancelOptions & { executor?: string } = {}): Promise<api.TaskRecord[]> {
+    return records(await cancelQueued(await this.open(), { executor: options.executor, wait: options.wait }));
+  }
+
+  async pause(executors: string | readonly string[] | { all: true }): Promise<string[]> {
+    return (await setQueuesPaused(await this.open(), queueTarget(executors), true, (option) => option)).paused;
+  }
+
+  async resume(executors: string | readonly string[] | { all: true }): Promise<string[]> {
+    return (await setQueuesPaused(await this.open(), queueTarget(executors), false, (option) => option)).paused;
+  }
+
+  async pausedQueues(): Promise<string[]> {
+    return (await this.open()).store.pausedQueues();
   }
 
   async remove(ids: string | readonly string[]): Promise<string[]> {

@@ -64,7 +64,8 @@ export function queuePlan(options: QueueOptions, named: (option: string) => stri
   if (key !== undefined && (typeof key !== "string" || key === "" || key.length > MAX_KEY_LENGTH)) {
     throw new UsageError(`${named("key")} must be text of 1 to ${MAX_KEY_LENGTH} characters, like nightly-report`);
   }
-  if (options.replace && key === undefined) throw new UsageError(`${named("replace")} goes with ${named("key")}: it replaces the waiting task that has the key`);
+  if (options.replace && key === undefined)
+    throw new UsageError(`${named("replace")} goes with ${named("key")}: it replaces the waiting task that has the key`);
   const ids = options.after === undefined ? [] : typeof options.after === "string" ? options.after.split(",").map((id) => id.trim()) : options.after;
   if (options.after !== undefined && ids.length === 0) throw new UsageError(`${named("after")} needs the ids of tasks, like 12,14`);
   return { priority, key: key ?? null, replace: options.replace === true, after: [...new Set(ids.map(checkTaskId))] };

@@ -119,6 +119,16 @@ export interface Client {
   /** Runs a final task again as a new try; its tries keep counting. */
   retry(id: string, options?: RetryOptions): Promise<TaskRecord>;
   retry(ids: readonly string[], options?: RetryOptions): Promise<TaskRecord[]>;
+  /** `retry --failed`: queues every failed task again (of `executor`, when given); resolves with the retried records. */
+  retryFailed(options?: RetryOptions & { executor?: string }): Promise<TaskRecord[]>;
+  /** `cancel --all-queued`: cancels every task waiting to start, queued or scheduled (of `executor`, when given). */
+  cancelQueued(options?: CancelOptions & { executor?: string }): Promise<TaskRecord[]>;
+  /** `bgtask pause`: no worker, tick or host claims these executors' tasks until resumed; running tries finish. Resolves with every paused queue. */
+  pause(executors: string | readonly string[] | { all: true }): Promise<string[]>;
+  /** `bgtask resume`: their tasks are claimed again (a worker is started for them). Resolves with the queues still paused. */
+  resume(executors: string | readonly string[] | { all: true }): Promise<string[]>;
+  /** The executors whose queue is paused. */
+  pausedQueues(): Promise<string[]>;
   /** Deletes tasks with their logs and attachments, all or none (a running one must be cancelled first); resolves with the removed ids. */
   remove(ids: string | readonly string[]): Promise<string[]>;
   /** Resolves with the final record once the task is final, whatever its status. */

@@ -3,6 +3,7 @@
 // tries already running finish. Not the task status "paused" (a chunked task that gave back control).
 import { UsageError } from "../errors.ts";
 import { discoverExecutors, resolveExecutor } from "../executor/discover.ts";
+import { startWorkerIfNeeded } from "../worker/spawn.ts";
 import type { Session } from "./session.ts";
 
 /** Which queues: executors by name, or every one (`--all`). */
@@ -26,8 +27,13 @@ async function targetQueues(session: Session, target: QueueTarget, pausing: bool
   return [...new Set(target.executors.map((name) => (paused.has(name) ? name : resolveExecutor(session.config.tasksDir, name).name)))];
 }
 
-/** Pauses (`paused: true`) or resumes queues; every name is checked first (an unknown executor changes nothing). */
+/**
+ * Pauses (`paused: true`) or resumes queues; every name is checked first (an unknown executor
+ * changes nothing). A resumed queue's tasks get a worker, as `run`'s would (unless workers are off).
+ */
 export async function setQueuesPaused(session: Session, target: QueueTarget, paused: boolean, named: (option: string) => string): Promise<QueueChange> {
   const queues = await targetQueues(session, target, paused, named);
-  return { queues, paused: await session.store.pauseQueues(queues, paused) };
+  const change = { queues, paused: await session.store.pauseQueues(queues, paused) };
+  if (!paused && queues.length > 0) await startWorkerIfNeeded(session.config, session.store);
+  return change;
 }

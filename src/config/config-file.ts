@@ -55,7 +55,8 @@ const EXPECTS: Record<keyof ConfigFile, string> = {
   timeout: 'a duration like "10m", or a number of milliseconds',
   retention: 'a duration like "7d", or a number of milliseconds',
   grace: 'a duration like "5s", or a number of milliseconds',
-  executors: 'an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more)',
+  executors:
+    'an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more)',
 };
 
 export const CONFIG_KEYS = Object.keys(EXPECTS) as Array<keyof ConfigFile>;

@@ -118,7 +118,12 @@ export function compareClaimOrder(a: TaskRecord, b: TaskRecord): number {
 /** A task that sorts by its id alone among new work, and waits for nothing but a worker: what may wait in a store's cold queue. */
 export function sortsById(task: TaskRecord): boolean {
   return (
-    task.status === "queued" && task.serialKey === null && priorityOf(task) === 0 && keyOf(task) === null && concurrencyOf(task) === null && waitingForOf(task).length === 0
+    task.status === "queued" &&
+    task.serialKey === null &&
+    priorityOf(task) === 0 &&
+    keyOf(task) === null &&
+    concurrencyOf(task) === null &&
+    waitingForOf(task).length === 0
   );
 }
 

@@ -515,7 +515,11 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
         await fresh();
         const first = await store.enqueue([input({ key: "k", context: { n: 1 } })], T0, noWorker);
         expect(first.outcomes).toEqual(["created"]);
-        const again = await store.enqueue([input({ key: "k", context: { n: 2 } }), input({ key: "k", executor: "y" }), input({ key: "j" }), input({ key: "j" })], T0, noWorker);
+        const again = await store.enqueue(
+          [input({ key: "k", context: { n: 2 } }), input({ key: "k", executor: "y" }), input({ key: "j" }), input({ key: "j" })],
+          T0,
+          noWorker,
+        );
         expect(again.outcomes).toEqual(["existing", "created", "created", "existing"]);
         expect(again.tasks.map((t) => t.id)).toEqual(["1", "2", "3", "3"]);
         expect((await store.get("1"))!.context).toEqual({ n: 1 });

@@ -19,7 +19,8 @@ function outcomeLine(task: TaskRecord): string {
 export async function cancel(ids: string[], options: CancelOptions): Promise<void> {
   if (options.allQueued && ids.length > 0) throw new UsageError("give task ids or --all-queued, not both");
   if (!options.allQueued && options.executor !== undefined) throw new UsageError("--executor goes with --all-queued");
-  if (!options.allQueued && ids.length === 0) throw new UsageError("give the ids of the tasks to cancel, or --all-queued to cancel every task waiting to start");
+  if (!options.allQueued && ids.length === 0)
+    throw new UsageError("give the ids of the tasks to cancel, or --all-queued to cancel every task waiting to start");
   const session = await openSession(options);
   const cancelOptions = {
     wait: options.wait,
@@ -31,7 +32,10 @@ export async function cancel(ids: string[], options: CancelOptions): Promise<voi
   if (options.allQueued) {
     const tasks = await cancelQueued(session, { ...cancelOptions, executor: options.executor });
     if (options.json) printJson(tasks.map(publicRecord));
-    else process.stdout.write(tasks.length === 0 ? `no tasks waiting to start${options.executor ? ` of ${options.executor}` : ""}\n` : `${tasks.map(outcomeLine).join("\n")}\n`);
+    else
+      process.stdout.write(
+        tasks.length === 0 ? `no tasks waiting to start${options.executor ? ` of ${options.executor}` : ""}\n` : `${tasks.map(outcomeLine).join("\n")}\n`,
+      );
     return;
   }
   const tasks = await cancelTasks(session, ids, cancelOptions);
