@@ -11,7 +11,7 @@ import { executorSettings } from "../executor/settings-cache.ts";
 import { ensurePrivateDir } from "../host/home.ts";
 import { UsageError } from "../errors.ts";
 import { slotRequest } from "../worker/recovery.ts";
-import { checkTaskId, type Session } from "./session.ts";
+import { checkTaskId, getTask, type Session } from "./session.ts";
 
 export interface EnqueuePlan {
   /** When a task stored at `now` is due; null: at once. */
@@ -73,6 +73,9 @@ export function queuePlan(options: QueueOptions, named: (option: string) => stri
 
 export async function enqueue(session: Session, executor: ExecutorFile, contexts: readonly TaskContext[], plan: EnqueuePlan): Promise<Enqueued> {
   const { config, store } = session;
+  // Looked up first, so that a missing one is refused without the journal's lock; the store
+  // checks them again in its transaction (one may be removed in between).
+  for (const id of plan.after) await getTask(session, id);
   // Loading the executor may write its settings cache and jiti's: a home that exists is checked
   // first (a symbolic link is refused before anything goes through it).
   const homeExists = existsSync(config.home);
