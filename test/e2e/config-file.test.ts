@@ -8,13 +8,18 @@ import { CONFIG_KEYS } from "../../src/config/config-file.ts";
 import { fixture } from "../helpers/fixtures.ts";
 import { REPO, useProject } from "../helpers/project.ts";
 
-const KNOWN = "known keys: $schema, tasksDir, home, journal, concurrency, worker, retry, timeout, retention, grace";
+const KNOWN = "known keys: $schema, tasksDir, home, journal, concurrency, worker, retry, timeout, retention, grace, executors";
 
 describe("bgtask.config.json errors", () => {
   const cases: Array<{ name: string; config: Record<string, unknown>; says: string }> = [
     { name: "an unknown key", config: { concurrency: 2, bogus: true }, says: `unknown key \`bogus\`; ${KNOWN}` },
     { name: "a value of the wrong kind", config: { concurrency: "two" }, says: '`concurrency` must be a whole number from 1 to 256, not "two"' },
     { name: "a number out of range", config: { concurrency: 0 }, says: "`concurrency` must be a whole number from 1 to 256, not 0" },
+    {
+      name: "an executor's concurrency out of range",
+      config: { executors: { noop: { concurrency: 0 } } },
+      says: '`executors` must be an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more), not {"noop":{"concurrency":0}}',
+    },
     { name: "a duration of the wrong kind", config: { timeout: true }, says: '`timeout` must be a duration like "10m", or a number of milliseconds, not true' },
     {
       name: "schedules, which do not exist yet",
