@@ -132,7 +132,7 @@ export function keyNotes(enqueued: Pick<Enqueued, "tasks" | "outcomes">, key: st
     notes.set(
       task.id,
       outcome === "replaced"
-        ? `${which} was still ${task.status}: it takes the new context and run time; no task was created`
+        ? `${which} was still waiting: it takes the new context and run time; no task was created`
         : outcome === "running"
           ? `${which} has started (${task.status}), so it was not replaced; no task was created`
           : `${which} is not final yet (${task.status}), so no task was created`,
