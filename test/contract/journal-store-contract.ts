@@ -555,6 +555,11 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
         await store.settle(four.id, four.lease!, fail, at(6));
         expect(await store.get("5")).toMatchObject({ status: "cancelled", message: "cancelled: task 4, which it runs after, failed" });
         expect(await store.get("6")).toMatchObject({ status: "cancelled", message: "cancelled: task 5, which it runs after, was cancelled" });
+        // Retried, a task cancelled this way runs at once: it waits for nothing more.
+        expect((await store.retry("5", at(6)))!.task).toMatchObject({ status: "queued", waitingFor: [] });
+        const five = (await claimNext(store, ME, at(6)))!;
+        expect(five.id).toBe("5");
+        await store.settle(five.id, five.lease!, succeed, at(6));
 
         // After a task already failed: cancelled at once. An unknown id: nothing stored.
         expect((await store.enqueue([input({ after: ["4"] })], at(7), noWorker)).tasks[0]).toMatchObject({ id: "7", status: "cancelled" });

@@ -6,10 +6,11 @@
 // executor) is the ground truth for order and overlap.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { fixture } from "../helpers/fixtures.ts";
-import { useProject, waitFor, type Project } from "../helpers/project.ts";
+import { BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
 
 interface Interval {
   id: string;
@@ -209,10 +210,23 @@ describe("paused queues", () => {
     expect(list.stdout).toMatch(/queue slow is paused: workers claim none of its tasks \(bgtask resume slow\)/);
     expect((await project.cli(["status", waiting[0]!])).stdout).toMatch(/status\s+queued \(queue slow is paused\)/);
     expect((await project.cli(["pause", "--json"])).stdout).toContain('"slow"');
+    // watch shows it too, on the task's line, until the queue is resumed and the task ends.
+    const watcher = execa(process.execPath, [BIN, "watch", waiting[0]!], { cwd: project.dir, env: project.env, reject: false });
+    let watched = "";
+    watcher.stdout!.on("data", (chunk: Buffer) => {
+      watched += chunk.toString();
+    });
+    await waitFor(
+      () => watched.includes("(queue slow is paused)"),
+      30_000,
+      () => `watch printed: ${watched}`,
+    );
     const resumed = await project.cli(["resume", "slow"]);
     expect(resumed).toMatchObject({ code: 0, stdout: "queue slow is resumed" });
     const done = await waitAllFinal(project, waiting);
     for (const task of done) expect(task.status).toBe("succeeded");
+    expect((await watcher).exitCode).toBe(0);
+    expect(watched).toMatch(new RegExp(`${waiting[0]} slow succeeded`));
     expect((await project.cli(["pause"])).stdout).toBe("no queue is paused");
   });
 });
