@@ -86,8 +86,8 @@ export interface TaskRecord {
   cancelRequestedAt: string | null;
   /** When the current try times out (claim time + timeoutMs); null without a timeout. */
   timeoutAt: string | null;
-  // Issue 13's queue controls. Optional because journals written before them lack them: read
-  // them through the accessors below, which give each its default.
+  // The queue controls: stored only when set (see createTask), and absent in journals written
+  // before them. Read them through the accessors below, which give each its default.
   /** Higher is claimed first within a claim rank (`run --priority`); 0 when absent. */
   priority?: number;
   /** `run --key`: no second task with this executor and key while this one is not final. */
@@ -162,11 +162,12 @@ export function createTask(id: string, input: NewTask, now: Date, maxTries: numb
     heartbeatAt: null,
     cancelRequestedAt: null,
     timeoutAt: null,
-    priority: input.priority ?? 0,
-    key: input.key ?? null,
-    after: [...(input.after ?? [])],
-    waitingFor: [],
-    concurrency: input.concurrency ?? null,
+    // Stored only when set: a plain task's record stays as it was before them, as an older bgtask
+    // reads it, and a deep queue's lines no longer.
+    ...(input.priority ? { priority: input.priority } : {}),
+    ...(input.key !== undefined && input.key !== null ? { key: input.key } : {}),
+    ...(input.after !== undefined && input.after.length > 0 ? { after: [...input.after] } : {}),
+    ...(input.concurrency !== undefined && input.concurrency !== null ? { concurrency: input.concurrency } : {}),
   };
 }
 

@@ -305,7 +305,7 @@ export function rerun(task: TaskRecord): TaskRecord {
     nextRunAt: null,
     finishedAt: null,
     // Run again now: what it ran after has ended, one way or the other.
-    waitingFor: [],
+    ...(task.waitingFor !== undefined ? { waitingFor: [] } : {}),
   };
 }
 
