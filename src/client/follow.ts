@@ -43,7 +43,6 @@ export class Tracker {
    * the active set in one read (which shows new tasks), and a task that left it, once, as it ended.
    */
   async refresh(): Promise<void> {
-    this.pausedQueues = new Set(await this.store.pausedQueues());
     const active = this.all ? new Map((await this.store.list({ statuses: ACTIVE_STATUSES })).map((t) => [t.id, t])) : null;
     if (active) for (const [id, task] of active) if (!this.entries.has(id)) this.entries.set(id, { task, gone: false });
     for (const [id, entry] of this.entries) {
@@ -52,6 +51,8 @@ export class Tracker {
       if (task) entry.task = task;
       else entry.gone = true;
     }
+    // After the reads: the store answers from the last one when nothing was committed since.
+    this.pausedQueues = new Set(await this.store.pausedQueues());
   }
 
   get done(): boolean {

@@ -98,6 +98,8 @@ export class FileStore implements JournalStore {
   private readonly files: JournalFiles;
   private readonly cold: ColdReader;
   private lastControl: { version: string; id: string; lease: string; control: TryControl } | null = null;
+  /** The paused queues of the last snapshot read, with the signature the journal had before it: `list` and `status` ask right after their read. */
+  private lastPaused: { version: string; paused: readonly string[] } | null = null;
   private readonly watches = new Set<{ close(): void }>();
 
   constructor(home: string, lockSettings: LockSettings) {
@@ -196,7 +198,10 @@ export class FileStore implements JournalStore {
   /** Runs a read against a snapshot, again on a fresh one if a compaction removed the history file meanwhile. */
   private async withSnapshot<T>(reader: (doc: JournalDoc) => T, cached = false): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      // Taken before the read: a commit in between makes it older than the document, never newer.
+      const version = this.files.signature();
       const doc = await this.snapshot(cached);
+      this.lastPaused = { version, paused: doc.pausedQueues ?? [] };
       try {
         return reader(doc);
       } catch (error) {
@@ -688,7 +693,10 @@ export class FileStore implements JournalStore {
     });
   }
 
-  pausedQueues(): Promise<string[]> {
+  async pausedQueues(): Promise<string[]> {
+    // Every commit changes the signature: unchanged since the last read, the answer is that read's.
+    const last = this.lastPaused;
+    if (last !== null && last.version === this.files.signature()) return [...last.paused].sort();
     return this.withSnapshot((doc) => [...(doc.pausedQueues ?? [])].sort());
   }
 
