@@ -21,9 +21,14 @@ export function isRunnable(task: TaskRecord, now: Date): boolean {
   return false;
 }
 
-/** A scheduled or paused task that becomes runnable within `windowMs` (a worker may sleep for it). */
+/** A scheduled or paused task that becomes runnable within `windowMs` (a worker may sleep for it); not one that waits for others (`--after`). */
 export function isDueWithin(task: TaskRecord, now: Date, windowMs: number): boolean {
-  return (task.status === "scheduled" || task.status === "paused") && task.nextRunAt !== null && Date.parse(task.nextRunAt) - now.getTime() <= windowMs;
+  return (
+    (task.status === "scheduled" || task.status === "paused") &&
+    task.nextRunAt !== null &&
+    Date.parse(task.nextRunAt) - now.getTime() <= windowMs &&
+    waitingForOf(task).length === 0
+  );
 }
 
 /**
