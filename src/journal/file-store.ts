@@ -430,6 +430,9 @@ export class FileStore implements JournalStore {
   /** A cold task that changed (cancelled, removed) is passed over by the cursor from now on. */
   private leaveCold(doc: JournalDoc, id: string): void {
     doc.queue = { ...doc.queue, skip: [...doc.queue.skip, id] };
+    // Every line left is passed over (a whole queue cancelled): the cursor goes to the end at once
+    // rather than carry the ids in every transaction until the claims pass them.
+    if (coldCount(doc.queue) === 0) doc.queue = { ...doc.queue, offset: doc.queue.bytes, count: 0, skip: [] };
   }
 
   /** The ids come from what the write-ahead log committed since (change-ids.ts); across a compaction it cannot tell, and says null. */
@@ -541,31 +544,44 @@ export class FileStore implements JournalStore {
     });
   }
 
-  cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null> {
+  async cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null> {
+    return (await this.cancelMany([id], now))[0]!;
+  }
+
+  cancelMany(ids: readonly string[], now: Date): Promise<Array<{ task: TaskRecord; effect: CancelEffect } | null>> {
     return this.transact((doc, tx) => {
-      const found = this.locate(doc, id);
-      if (!found) return null;
-      const { task } = found;
-      const effect = cancelEffect(task);
-      if (effect === "final") return { task, effect };
-      const next = cancel(task, now);
-      if (found.cold && next !== task) this.leaveCold(doc, id);
-      if (next !== task) this.put(doc, tx, next);
+      const results = ids.map((id) => {
+        const found = this.locate(doc, id);
+        if (!found) return null;
+        const { task } = found;
+        const effect = cancelEffect(task);
+        if (effect === "final") return { task, effect };
+        const next = cancel(task, now);
+        if (found.cold && next !== task) this.leaveCold(doc, id);
+        if (next !== task) this.put(doc, tx, next);
+        return { task: next, effect };
+      });
       this.release(doc, tx, now);
-      return { task: next, effect };
+      return results;
     });
   }
 
-  retry(id: string, _now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
-    return this.transact((doc, tx) => {
-      const task = this.find(doc, id);
-      if (!task) return null;
-      if (!isFinal(task.status)) return { task, queued: false };
-      // Back in the active set, it hides its history entry until it is final again (newest line wins).
-      const queued = rerun(task);
-      this.put(doc, tx, queued);
-      return { task: queued, queued: true };
-    });
+  async retry(id: string, now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
+    return (await this.retryMany([id], now))[0]!;
+  }
+
+  retryMany(ids: readonly string[], _now: Date): Promise<Array<{ task: TaskRecord; queued: boolean } | null>> {
+    return this.transact((doc, tx) =>
+      ids.map((id) => {
+        const task = this.find(doc, id);
+        if (!task) return null;
+        if (!isFinal(task.status)) return { task, queued: false };
+        // Back in the active set, it hides its history entry until it is final again (newest line wins).
+        const queued = rerun(task);
+        this.put(doc, tx, queued);
+        return { task: queued, queued: true };
+      }),
+    );
   }
 
   remove(ids: readonly string[], now: Date): Promise<RemoveResult> {

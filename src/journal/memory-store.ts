@@ -283,26 +283,37 @@ export class MemoryStore implements JournalStore {
     });
   }
 
-  cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null> {
+  async cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null> {
+    return (await this.cancelMany([id], now))[0]!;
+  }
+
+  cancelMany(ids: readonly string[], now: Date): Promise<Array<{ task: TaskRecord; effect: CancelEffect } | null>> {
     return this.run((changed) => {
-      const task = this.tasks.get(id);
-      if (!task) return null;
-      const effect = cancelEffect(task);
-      const next = cancel(task, now);
-      if (next === task) return { task: copy(task), effect };
-      const stored = this.put(changed, next);
+      const results = ids.map((id) => {
+        const task = this.tasks.get(id);
+        if (!task) return null;
+        const effect = cancelEffect(task);
+        const next = cancel(task, now);
+        return { task: next === task ? copy(task) : this.put(changed, next), effect };
+      });
       this.release(changed, now);
-      return { task: stored, effect };
+      return results;
     });
   }
 
-  retry(id: string, _now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
-    return this.run((changed) => {
-      const task = this.tasks.get(id);
-      if (!task) return null;
-      if (!isFinal(task.status)) return { task: copy(task), queued: false };
-      return { task: this.put(changed, rerun(task)), queued: true };
-    });
+  async retry(id: string, now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
+    return (await this.retryMany([id], now))[0]!;
+  }
+
+  retryMany(ids: readonly string[], _now: Date): Promise<Array<{ task: TaskRecord; queued: boolean } | null>> {
+    return this.run((changed) =>
+      ids.map((id) => {
+        const task = this.tasks.get(id);
+        if (!task) return null;
+        if (!isFinal(task.status)) return { task: copy(task), queued: false };
+        return { task: this.put(changed, rerun(task)), queued: true };
+      }),
+    );
   }
 
   remove(ids: readonly string[], now: Date): Promise<RemoveResult> {

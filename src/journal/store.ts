@@ -209,6 +209,12 @@ export interface JournalStore {
   /** Queues a final task again (one more try at least). `queued: false` when the task is not final. Null when missing. One transaction. */
   retry(id: string, now: Date): Promise<{ task: TaskRecord; queued: boolean } | null>;
 
+  /** `cancel` of several tasks in one transaction (bulk control): one result per id, in order, as cancel's. */
+  cancelMany(ids: readonly string[], now: Date): Promise<Array<{ task: TaskRecord; effect: CancelEffect } | null>>;
+
+  /** `retry` of several tasks in one transaction (bulk control): one result per id, in order, as retry's. */
+  retryMany(ids: readonly string[], now: Date): Promise<Array<{ task: TaskRecord; queued: boolean } | null>>;
+
   /** Deletes tasks that are not running, all or none. One transaction. */
   remove(ids: readonly string[], now: Date): Promise<RemoveResult>;
 

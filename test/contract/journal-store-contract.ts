@@ -582,6 +582,27 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
         expect(await store.get("6")).toMatchObject({ status: "cancelled" });
       });
 
+      it("cancelMany and retryMany act on several tasks in one operation, one result per id, as cancel and retry", async () => {
+        await fresh();
+        await store.enqueue([input(), input({ runAt: at(60_000) }), input()], T0, noWorker);
+        const running = (await claimNext(store, ME, at(1)))!;
+        const cancelled = await store.cancelMany([running.id, "2", "3", "99"], at(2));
+        expect(cancelled.map((r) => r && [r.task.id, r.task.status, r.effect])).toEqual([
+          ["1", "running", "requested"],
+          ["2", "cancelled", "cancelled"],
+          ["3", "cancelled", "cancelled"],
+          null,
+        ]);
+        expect((await store.cancelMany(["2"], at(3)))[0]).toMatchObject({ effect: "final" });
+        const retried = await store.retryMany(["1", "2", "3", "99"], at(4));
+        expect(retried.map((r) => r && [r.task.id, r.task.status, r.queued])).toEqual([
+          ["1", "running", false],
+          ["2", "queued", true],
+          ["3", "queued", true],
+          null,
+        ]);
+      });
+
       it("a recovered try that fails for good cancels the tasks after it", async () => {
         await fresh();
         await store.enqueue([input()], T0, noWorker);
@@ -774,6 +795,20 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
         expect((await store.list({ statuses: ["queued"], executor: "x" })).length).toBe(DEEP);
         await store.pauseQueues(["x"], false);
         expect((await claimNext(store, ME, at(2)))!.id).toBe("1");
+      });
+
+      it("cancelMany of every queued task cancels the whole queue at once; later tasks are claimed", async () => {
+        await deep();
+        const ids = (await store.list({ statuses: ["queued"] })).map((t) => t.id);
+        expect(ids).toHaveLength(DEEP);
+        const results = await store.cancelMany(ids, at(1));
+        expect(results.every((r) => r?.effect === "cancelled")).toBe(true);
+        expect(await store.list({ statuses: ["queued"] })).toEqual([]);
+        expect(await store.get("700")).toMatchObject({ status: "cancelled" });
+        expect(await claimNext(store, ME, at(2))).toBeNull();
+        expect(await store.retireWorker("w", at(2), 0)).toMatchObject({ retired: true });
+        const [next] = (await store.enqueue([input()], at(3), noWorker)).tasks;
+        expect((await claimNext(store, ME, at(4)))!.id).toBe(next!.id);
       });
 
       it("a worker retires only once the deep queue is drained", async () => {
