@@ -99,6 +99,7 @@ class Keeper {
   private readonly noWorkers: string | null;
   private readonly note: (text: string) => void;
   private readonly told = new Set<string>();
+  private readonly toldPaused = new Set<string>();
   private checking = false;
   /** At the first look and after a recovery: what waits may need a worker. */
   private wantWorker = true;
@@ -122,6 +123,12 @@ class Keeper {
         for (const e of dead) this.note(`the worker running ${e.task.id} (pid ${e.task.worker!.pid}) is gone; its try was recovered`);
         this.wantWorker = true;
         return;
+      }
+      for (const e of entries) {
+        // No worker will come for it, whatever else is done: say so once.
+        if (isFinal(e.task.status) || e.task.status === "running" || !tracker.pausedQueues.has(e.task.executor) || this.toldPaused.has(e.task.id)) continue;
+        this.toldPaused.add(e.task.id);
+        this.note(`${e.task.id} waits: queue ${e.task.executor} is paused (bgtask resume ${e.task.executor})`);
       }
       if (!this.wantWorker) return;
       const now = new Date();
