@@ -57,6 +57,24 @@ async function waitAllFinal(project: Project, ids: readonly string[], timeoutMs 
 
 const slowWith = (settings: string) =>
   fixture("slow.ts").replace("defineTask<{ ms?: number; marker?: string }>({", `defineTask<{ ms?: number; marker?: string }>({ ${settings}`);
+// Holds each try at a gate (a file the test creates), then runs `ms`: the slow fixture's ledger lines, at most two at once.
+const LIMITED = `import { appendFileSync, existsSync } from "node:fs";
+import { defineTask } from "bgtask";
+export default defineTask({
+  concurrency: 2,
+  async run(task) {
+    const { gate, marker, ms } = task.context;
+    appendFileSync(marker, \`\${task.id} \${task.tries} \${process.pid} start \${Date.now()}\\n\`);
+    while (!existsSync(gate)) {
+      if (task.signal.aborted) throw new Error("stopped");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    appendFileSync(marker, \`\${task.id} \${task.tries} \${process.pid} end \${Date.now()}\\n\`);
+    return {};
+  },
+});
+`;
 const FAILS = `import { defineTask } from "bgtask";\nexport default defineTask({ async run() { throw new Error("broken on purpose"); } });\n`;
 
 describe("priorities", () => {
@@ -234,27 +252,32 @@ describe("paused queues", () => {
 describe("concurrency per executor", () => {
   it("at most `concurrency` of an executor's tasks run at once across three workers, while another executor's run beside them", async () => {
     const project = useProject(onTestFinished, {
-      tasks: { "limited.ts": slowWith("concurrency: 2,"), "slow.ts": fixture("slow.ts") },
+      tasks: { "limited.js": LIMITED, "slow.ts": fixture("slow.ts") },
       config: { concurrency: 3 },
     });
     const executors = await project.cli(["executors"]);
     expect(executors.stdout).toMatch(/limited .*concurrency 2/);
-    const limitedLedger = join(project.dir, "limited-ledger");
-    const allLedger = join(project.dir, "all-ledger");
+    const marker = join(project.dir, "limited-ledger");
+    const gate = join(project.dir, "open");
+    const ctx = `--ctx=${JSON.stringify({ gate, marker, ms: 100 })}`;
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) ids.push(await project.run("limited", [`--ctx=${JSON.stringify({ ms: 600, marker: limitedLedger })}`]));
-    const others: string[] = [];
-    for (let i = 0; i < 2; i++) others.push(await project.run("slow", [`--ctx=${JSON.stringify({ ms: 600, marker: allLedger })}`]));
-    const tasks = await waitAllFinal(project, [...ids, ...others], 90_000);
+    for (let i = 0; i < 6; i++) ids.push(await project.run("limited", [ctx]));
+    const runningLimited = async () => (await project.list(["--executor", "limited", "--status", "running"])).length;
+    await waitFor(
+      async () => (await runningLimited()) === 2,
+      30_000,
+      () => "two limited tasks never ran",
+    );
+    // Two workers hold the limited tasks at the gate: the other executor's run beside them.
+    const others = [await project.run("slow", [`--ctx=${JSON.stringify({ ms: 50 })}`]), await project.run("slow", [`--ctx=${JSON.stringify({ ms: 50 })}`])];
+    for (const id of others) await project.waitForTask(id, (t) => t.status === "succeeded");
+    expect(await runningLimited()).toBe(2);
+    writeFileSync(gate, "");
+    const tasks = await waitAllFinal(project, ids, 90_000);
     for (const task of tasks) expect(task.status).toBe("succeeded");
-    const limited = ledger(limitedLedger);
+    const limited = ledger(marker);
     expect(limited).toHaveLength(6);
     expect(maxOverlap(limited)).toBe(2);
-    // The other executor's tasks ran while the limited ones did.
-    const beside = ledger(allLedger);
-    const first = limited[0]!.start;
-    const last = Math.max(...limited.map((i) => i.end));
-    expect(beside.some((i) => i.start < last && i.end > first)).toBe(true);
   });
 
   it("the config's `executors` entry sets an executor's concurrency and priority, over its definition", async () => {
