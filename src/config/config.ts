@@ -36,8 +36,15 @@ export interface Config {
   schedules: Schedule[];
   /** A command (argument list) per final status, run by the worker that recorded it. */
   hooks: Partial<Record<TaskStatus, string[]>>;
+  /** Settings per executor from the config file, over the definitions' (`executors`). */
+  executors: Readonly<Record<string, ExecutorConfig>>;
   /** Timings, overridable through the environment so tests can make them small. */
   timings: Timings;
+}
+
+export interface ExecutorConfig {
+  concurrency?: number;
+  priority?: number;
 }
 
 export interface Timings {
@@ -175,6 +182,7 @@ export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = proces
     retentionMs: durationSetting(file.retention, `${CONFIG_FILE} retention`),
     schedules: checkSchedules(file.schedules, CONFIG_FILE, tasksDir),
     hooks: file.hooks ?? {},
+    executors: file.executors ?? {},
     timings: withFileTimings(loadTimings(env), env, file),
   };
 }

@@ -50,6 +50,10 @@ export interface TaskDefinition<C = Record<string, unknown>> {
   /** One task at a time per key. */
   serialKey?: (context: C) => string;
   retry?: RetryInput;
+  /** Claimed before tasks of lower priority (a whole number, default 0); `run --priority` overrides it. */
+  priority?: number;
+  /** At most this many tasks of this executor run at once, across all workers (`serial: true` is 1). */
+  concurrency?: number;
   /** "10m": then the try is cancelled and counts as failed. */
   timeout?: string | number;
   run?: (task: TaskApi<C>) => RunResult | void | Promise<RunResult | void>;

@@ -6,7 +6,7 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { CONFIG_FILE, loadConfig, type Config } from "../config/config.ts";
-import { taskDefaults } from "../config/task-defaults.ts";
+import { queueSettings, taskDefaults } from "../config/task-defaults.ts";
 import { nextSlotOf, type Schedule } from "../core/schedule.ts";
 import type { TaskRecord } from "../core/task.ts";
 import { resolveExecutor } from "../executor/discover.ts";
@@ -23,7 +23,7 @@ export function isScheduleDueWithin(config: Config, now: Date, windowMs: number)
 /** How often a worker whose schedules were all removed (or whose config broke) looks at the file again. */
 const RELOAD_POLL_MS = 5_000;
 
-const UNLOADED: ExecutorSettings = { retry: null, timeoutMs: null, serialKeyOf: () => null };
+const UNLOADED: ExecutorSettings = { retry: null, timeoutMs: null, priority: null, concurrency: null, serialKeyOf: () => null };
 
 function stampOf(path: string): string {
   try {
@@ -102,6 +102,7 @@ export class ScheduleFirer {
       // An executor that fails to load still gets its slots' tasks: their tries say why it failed, as `status` shows.
       const settings = await (async () => executorSettings(resolveExecutor(config.tasksDir, schedule.executor), config.home))().catch(() => UNLOADED);
       const defaults = taskDefaults(settings, config);
+      const queue = queueSettings(settings, config.executors[schedule.executor]);
       firings.push({
         schedule,
         task: {
@@ -110,6 +111,8 @@ export class ScheduleFirer {
           serialKey: settings.serialKeyOf(schedule.context),
           retry: defaults.retry,
           timeoutMs: defaults.timeoutMs,
+          priority: queue.priority,
+          concurrency: queue.concurrency,
         },
       });
     }
