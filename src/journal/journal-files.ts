@@ -240,6 +240,8 @@ export class JournalFiles {
       const queuePath = join(this.dir, doc.queue.file);
       doc.queue.bytes = appendLines(queuePath, doc.queue.bytes, tx.cold.map(historyLine), durable);
       doc.queue.count += tx.cold.length;
+      const executors = doc.queue.executors;
+      if (executors) for (const task of tx.cold) executors[task.executor] = (executors[task.executor] ?? 0) + 1;
       crashPoint("queue-appended");
       fence();
     }

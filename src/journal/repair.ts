@@ -154,7 +154,9 @@ function writeJournal(home: string, { doc, lines, cold }: Rebuilt): void {
   const queueFile = `queue.${highestGeneration(home, QUEUE_FILE) + 1}.jsonl`;
   const queueBytes = appendLines(join(home, queueFile), 0, cold.map(historyLine), true);
   createLog(join(home, logFile));
-  const queue = { ...emptyQueue(queueFile), bytes: queueBytes, count: cold.length };
+  const executors: Record<string, number> = {};
+  for (const task of cold) executors[task.executor] = (executors[task.executor] ?? 0) + 1;
+  const queue = { ...emptyQueue(queueFile), bytes: queueBytes, count: cold.length, executors };
   const final: JournalDoc = { ...doc, log: logFile, history: { file: historyFile, bytes }, queue };
   replaceDoc(join(home, "journal.json"), final);
   // A mark that is not a plain file (a link) would never be rewritten: start it anew.
