@@ -92,7 +92,11 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
 
     it("page orders the active tasks newest first or in claim order, then the finished newest finished first, and filters and searches", async () => {
       await fresh();
-      await store.enqueue([input({ executor: "a" }), input({ executor: "b" }), input({ executor: "a" }), input({ executor: "a", runAt: at(60_000) })], T0, noWorker);
+      await store.enqueue(
+        [input({ executor: "a" }), input({ executor: "b" }), input({ executor: "a" }), input({ executor: "a", runAt: at(60_000) })],
+        T0,
+        noWorker,
+      );
       const first = (await claimNext(store, ME, at(1)))!;
       await store.settle(first.id, first.lease!, { kind: "failed", error: { message: "boom <b>", stack: null, where: null }, message: "boom <b>" }, at(2));
       const second = (await claimNext(store, ME, at(3)))!;
