@@ -15,6 +15,9 @@ import { checkStatuses, DEFAULT_LIST_LIMIT, listTasks } from "./query.ts";
 import { checkTaskId, openStore, type Session } from "./session.ts";
 import { DEFAULT_TICK_BUDGET_MS, tick } from "./tick.ts";
 import { waitForTasks, watchTasks } from "./wait.ts";
+import { readAttachment } from "./attachment.ts";
+import { readStats } from "./stats.ts";
+import { listWorkers } from "./workers.ts";
 
 /** A duration option: text with its unit ("10m"), or milliseconds. */
 function durationOption(name: string, value: string | number): number {
@@ -157,6 +160,18 @@ export class LocalClient implements api.Client {
     if (budgetMs < 1) throw new UsageError(`maxTime ${String(options.maxTime)} is too short for a tick`);
     const result = await tick(await this.open(), budgetMs, { signal: options.signal });
     return { heldBy: result.heldBy, notRun: result.notRun.map(({ task, reason }) => ({ task: publicRecord(task), reason })) };
+  }
+
+  async stats(): Promise<api.Stats> {
+    return readStats(await this.open());
+  }
+
+  async workers(): Promise<api.WorkerInfo[]> {
+    return listWorkers(await this.open());
+  }
+
+  async attachment(id: string, name: string): Promise<api.AttachmentFile> {
+    return readAttachment(await this.open(), checkTaskId(id), name);
   }
 
   async close(): Promise<void> {

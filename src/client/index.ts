@@ -4,6 +4,9 @@
 import type { RetryInput } from "../core/retry-policy.ts";
 import type { TaskRecord as StoredTask, TaskStatus } from "../core/task.ts";
 import type { Executors } from "../index.ts";
+import type { AttachmentFile } from "./attachment.ts";
+import type { Stats } from "./stats.ts";
+import type { WorkerInfo } from "./workers.ts";
 import { LocalClient } from "./client.ts";
 
 export {
@@ -17,6 +20,9 @@ export {
   WaitTimeoutError,
 } from "../errors.ts";
 export type { Executors, RetryInput, TaskStatus };
+export type { Stats } from "./stats.ts";
+export type { WorkerInfo } from "./workers.ts";
+export type { AttachmentFile } from "./attachment.ts";
 
 /** A task as `bgtask status --json` prints it. */
 export type TaskRecord = Omit<StoredTask, "lease">;
@@ -117,6 +123,12 @@ export interface Client {
   watch(ids?: string | readonly string[], options?: WatchOptions): AsyncIterableIterator<TaskRecord>;
   /** One `bgtask tick`, in this process: recover, promote, prune, and run due work within the budget. */
   tick(options?: TickOptions): Promise<TickResult>;
+  /** Counts by status and executor, the oldest queued task's age, the last minutes' throughput, live workers. */
+  stats(): Promise<Stats>;
+  /** Every worker slot on every host: its process, the task it runs, its last heartbeat. */
+  workers(): Promise<WorkerInfo[]>;
+  /** A task's attachment by name: its size and a stream of its bytes (a UsageError when the task or the name is unknown). */
+  attachment(id: string, name: string): Promise<AttachmentFile>;
   /** Ends the client's waits and watches; calls after it are refused. */
   close(): Promise<void>;
 }
