@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type { LocationFlags } from "../../config/config.ts";
-import { UsageError } from "../../errors.ts";
+import { BgtaskError, UsageError } from "../../errors.ts";
 import type * as server from "../../dashboard/server.ts";
 
 export interface UiOptions extends LocationFlags {
@@ -36,6 +36,13 @@ function loadServer(): typeof server {
   return createRequire(import.meta.url)(path) as typeof server;
 }
 
+/** The dashboard bundle has its own copy of errors.ts: its errors become this bundle's, code and exit code kept, so main.ts renders them. */
+function asOurError(error: unknown): unknown {
+  if (error instanceof BgtaskError || !(error instanceof Error)) return error;
+  const { code, exitCode } = error as Partial<BgtaskError>;
+  return typeof code === "string" && typeof exitCode === "number" ? new BgtaskError(code, error.message, { exitCode, cause: error }) : error;
+}
+
 /** Opens `url` in the user's browser; a failure is a warning, never an error. */
 function openBrowser(url: string): void {
   const [command, args] =
@@ -57,7 +64,9 @@ export async function ui(options: UiOptions): Promise<void> {
   const { isLoopback, startDashboard } = loadServer();
   if (!isLoopback(host))
     process.stderr.write(`bgtask: warning: --host ${host} makes the dashboard reachable from the network; anyone with the URL can cancel and start tasks\n`);
-  const dashboard = await startDashboard({ ...options, port, host });
+  const dashboard = await startDashboard({ ...options, port, host }).catch((error: unknown) => {
+    throw asOurError(error);
+  });
   process.stdout.write(`${dashboard.url}\n`);
   process.stderr.write("bgtask: the dashboard serves until Ctrl-C\n");
   if (options.open) openBrowser(dashboard.url);
