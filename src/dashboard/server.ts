@@ -27,8 +27,14 @@ const ASSETS: Record<string, string> = {
   "/": "index.html",
   "/assets/app.js": "app.js",
   "/assets/style.css": "style.css",
+  "/assets/icon.svg": "icon.svg",
 };
-const TYPES: Record<string, string> = { html: "text/html; charset=utf-8", js: "text/javascript; charset=utf-8", css: "text/css; charset=utf-8" };
+const TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  svg: "image/svg+xml",
+};
 const MAX_BODY = 3 * 1024 * 1024;
 
 const SECURITY_HEADERS = {

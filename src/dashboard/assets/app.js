@@ -16,10 +16,22 @@ function h(tag, props = {}, ...children) {
     else if (key === "value") el.value = value;
     else el.setAttribute(key, value === true ? "" : String(value));
   }
-  for (const child of children.flat())
+  return fill(el, children, true);
+}
+
+/** Puts `children` (nested arrays; null, undefined and false left out) into `el`, in place of what it held unless `keep`. */
+function fill(el, children, keep = false) {
+  if (!keep) el.replaceChildren();
+  for (const child of [children].flat(Number.POSITIVE_INFINITY))
     if (child !== null && child !== undefined && child !== false) el.append(typeof child === "string" || typeof child === "number" ? String(child) : child);
   return el;
 }
+
+/** fill() as a call on `el`'s children: fillWith(el)(a, [b, c], null). */
+const fillWith =
+  (el) =>
+  (...children) =>
+    fill(el, children);
 
 async function api(path, options = {}) {
   const headers = {
@@ -79,7 +91,7 @@ function overviewView() {
   const render = ({ stats, workers }) => {
     const total = Object.values(stats.byStatus).reduce((a, b) => a + b, 0);
     const statuses = STATUSES.filter((s) => Object.values(stats.byExecutor).some((row) => row[s] !== undefined));
-    root.replaceChildren(
+    fillWith(root)(
       h("h1", {}, "Overview"),
       h(
         "div",
@@ -214,7 +226,7 @@ function tasksView(params) {
     try {
       const page = await api(`/api/tasks?${query}`);
       rows.clear();
-      body.replaceChildren(
+      fillWith(body)(
         ...page.tasks.map((task) => {
           const el = row(task);
           rows.set(task.id, el);
@@ -222,7 +234,7 @@ function tasksView(params) {
         }),
       );
       if (page.tasks.length === 0) body.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "no tasks")));
-      pager.replaceChildren(
+      fillWith(pager)(
         h("button", { class: "secondary", disabled: state.page === 0, onclick: () => go({ page: state.page - 1 }) }, "← newer"),
         h("span", { class: "muted" }, `page ${state.page + 1}`),
         h("button", { class: "secondary", disabled: !page.more, onclick: () => go({ page: state.page + 1 }) }, "older →"),
@@ -329,9 +341,10 @@ function taskView(id) {
     }
   };
   const render = (next) => {
+    if (task?.completed && !next.completed && stream === null) streamLog();
     task = next;
     const left = eta(task);
-    head.replaceChildren(
+    fillWith(head)(
       h("h1", {}, `Task ${task.id} · ${task.executor} · `, statusEl(task.status)),
       h(
         "div",
@@ -349,7 +362,7 @@ function taskView(id) {
         h("button", { class: "secondary", disabled: task.status === "running", onclick: act("remove") }, "Remove"),
       ),
     );
-    details.replaceChildren(
+    fillWith(details)(
       h(
         "dl",
         {},
@@ -406,13 +419,22 @@ function taskView(id) {
           ),
     );
   };
-  const stream = new EventSource(`/api/tasks/${encodeURIComponent(id)}/log`);
-  stream.addEventListener("lines", (event) => {
-    for (const line of JSON.parse(event.data))
-      log.append(typeof line === "string" ? `${line}\n` : `${line.at} [try ${line.try}] ${line.stream} | ${line.text}\n`);
-    log.scrollTop = log.scrollHeight;
-  });
-  stream.addEventListener("end", () => stream.close());
+  // The log streams until the task is final; a retry from this page streams it anew.
+  let stream = null;
+  const streamLog = () => {
+    log.replaceChildren();
+    stream = new EventSource(`/api/tasks/${encodeURIComponent(id)}/log`);
+    stream.addEventListener("lines", (event) => {
+      for (const line of JSON.parse(event.data))
+        log.append(typeof line === "string" ? `${line}\n` : `${line.at} [try ${line.try}] ${line.stream} | ${line.text}\n`);
+      log.scrollTop = log.scrollHeight;
+    });
+    stream.addEventListener("end", () => {
+      stream.close();
+      stream = null;
+    });
+  };
+  streamLog();
   const root = h("section", { id: "task" }, notice, head, details, h("h2", {}, "Log"), log);
   api(`/api/tasks/${encodeURIComponent(id)}`).then(
     (body) => render(body.task),
@@ -423,7 +445,7 @@ function taskView(id) {
   return {
     root,
     leave() {
-      stream.close();
+      stream?.close();
       clearInterval(clock);
     },
     tasks({ tasks, gone }) {
