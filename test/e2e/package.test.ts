@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { REPO, useProject } from "../helpers/project.ts";
+import { REPO, useProject, waitFor } from "../helpers/project.ts";
 
 function sizeOf(path: string): number {
   const stat = statSync(path);
@@ -41,10 +41,14 @@ describe("the packed package", () => {
         "dist/cli/bgtask.cjs",
         "dist/worker/main.js",
         "dist/bgtask.config.schema.json",
+        "dist/dashboard/server.cjs",
+        "dist/dashboard/assets/index.html",
+        "dist/dashboard/assets/app.js",
+        "dist/dashboard/assets/style.css",
       ]),
     );
     // tsc's file-for-file output of the CLI and the worker is what the bundles stand for: not shipped.
-    expect(files.filter((f) => /^dist\/(journal|worker\/runner|cli\/commands)/.test(f))).toEqual([]);
+    expect(files.filter((f) => /^dist\/(journal|worker\/runner|cli\/commands|dashboard\/[^/]+\.js)/.test(f))).toEqual([]);
 
     // A project as `npm init -y` makes it: CommonJS, no bgtask config.
     const project = useProject(onTestFinished);
@@ -78,6 +82,20 @@ describe("the packed package", () => {
       message: string;
     }>;
     expect(record).toMatchObject({ status: "succeeded", message: "hello ada" });
+
+    // The dashboard finds its server and its page in the installed package.
+    const ui = execa(bin, ["ui", "--port", "0"], { cwd: project.dir, env: project.env, reject: false });
+    let printed = "";
+    ui.stdout!.on("data", (chunk: Buffer) => (printed += chunk.toString("utf8")));
+    await waitFor(() => /\?token=\S+\n/.test(printed) || ui.exitCode !== null, 30_000, () => `bgtask ui printed no URL: ${printed}`);
+    const url = new URL(printed.trim());
+    const cookie = `bgtask_token_${url.port}=${url.searchParams.get("token")}`;
+    for (const path of ["/", "/assets/app.js", "/assets/style.css"]) {
+      const served = await fetch(`${url.origin}${path}`, { headers: { cookie } });
+      expect(served.status, path).toBe(200);
+    }
+    ui.kill("SIGTERM");
+    expect((await ui).exitCode).toBe(0);
 
     // The client, as an ES module imports it and as a CommonJS module requires it.
     const script = (name: string) => `
