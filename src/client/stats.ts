@@ -3,7 +3,7 @@
 import type { ExecutorCounts, StatusCounts } from "../core/stats.ts";
 import { totalByStatus } from "../core/stats.ts";
 import type { Session } from "./session.ts";
-import { listWorkers } from "./workers.ts";
+import { listWorkers, type WorkerInfo } from "./workers.ts";
 
 /** Minutes of throughput the overview shows. */
 export const THROUGHPUT_MINUTES = 15;
@@ -24,8 +24,9 @@ export interface Stats {
   liveWorkers: number;
 }
 
-export async function readStats(session: Session, now = new Date()): Promise<Stats> {
-  const [stats, workers] = await Promise.all([session.store.stats(now, THROUGHPUT_MINUTES), listWorkers(session)]);
+/** `workers`: the caller's listWorkers, when it shows them too (the dashboard), so they are read once. */
+export async function readStats(session: Session, now = new Date(), workers?: WorkerInfo[]): Promise<Stats> {
+  const [stats, live] = await Promise.all([session.store.stats(now, THROUGHPUT_MINUTES), workers ?? listWorkers(session)]);
   const finished = stats.finishedPerMinute.reduce((a, b) => a + b, 0);
   return {
     byStatus: totalByStatus(stats.counts),
@@ -33,6 +34,6 @@ export async function readStats(session: Session, now = new Date()): Promise<Sta
     oldestQueued:
       stats.oldestQueuedAt === null ? null : { createdAt: stats.oldestQueuedAt, ageMs: Math.max(0, now.getTime() - Date.parse(stats.oldestQueuedAt)) },
     throughput: { minutes: THROUGHPUT_MINUTES, perMinute: stats.finishedPerMinute, average: Math.round((finished / THROUGHPUT_MINUTES) * 100) / 100 },
-    liveWorkers: workers.filter((w) => w.state !== "dead").length,
+    liveWorkers: live.filter((w) => w.state !== "dead").length,
   };
 }

@@ -68,12 +68,17 @@ export class LiveFeed {
       () => {
         this.overviewTimer = null;
         this.overviewAt = Date.now();
-        void Promise.all([readStats(this.session), listWorkers(this.session)])
-          .then(([stats, workers]) => this.broadcast("overview", { stats, workers }))
+        void this.overview()
+          .then((overview) => this.broadcast("overview", overview))
           .catch(this.onError);
       },
       Math.max(0, this.overviewAt + OVERVIEW_EVERY_MS - Date.now()),
     );
+  }
+
+  private async overview() {
+    const workers = await listWorkers(this.session);
+    return { stats: await readStats(this.session, new Date(), workers), workers };
   }
 
   stop(): void {

@@ -183,8 +183,10 @@ class DashboardServer {
       }
       case "GET metrics":
         return sendJson(response, 200, { storeReads: this.reads() });
-      case "GET stats":
-        return sendJson(response, 200, { stats: await readStats(session), workers: await listWorkers(session) });
+      case "GET stats": {
+        const workers = await listWorkers(session);
+        return sendJson(response, 200, { stats: await readStats(session, new Date(), workers), workers });
+      }
       case "GET tasks": {
         const query = parsePageQuery(url.searchParams);
         const { tasks, more } = await listPage(session, { ...query, pageSize: PAGE_SIZE });

@@ -67,7 +67,13 @@ describe.skipIf(!hasChromium() && process.env.CI !== "true")("the dashboard in a
 
     const failed = await project.run("flaky");
     await project.waitForTask(failed, (t) => t.status === "failed");
-    const running = await project.run("gated", gatedContext(project.dir, [{ progress: 20, message: "copied 200 of 1000 rows" }, { progress: 60, message: "copied 600 of 1000 rows" }]));
+    const running = await project.run(
+      "gated",
+      gatedContext(project.dir, [
+        { progress: 20, message: "copied 200 of 1000 rows" },
+        { progress: 60, message: "copied 600 of 1000 rows" },
+      ]),
+    );
     await project.waitForTask(running, (t) => t.progress === 20);
 
     await openDashboard(page, ui.url);

@@ -87,7 +87,11 @@ describe("the packed package", () => {
     const ui = execa(bin, ["ui", "--port", "0"], { cwd: project.dir, env: project.env, reject: false });
     let printed = "";
     ui.stdout!.on("data", (chunk: Buffer) => (printed += chunk.toString("utf8")));
-    await waitFor(() => /\?token=\S+\n/.test(printed) || ui.exitCode !== null, 30_000, () => `bgtask ui printed no URL: ${printed}`);
+    await waitFor(
+      () => /\?token=\S+\n/.test(printed) || ui.exitCode !== null,
+      30_000,
+      () => `bgtask ui printed no URL: ${printed}`,
+    );
     const url = new URL(printed.trim());
     const cookie = `bgtask_token_${url.port}=${url.searchParams.get("token")}`;
     for (const path of ["/", "/assets/app.js", "/assets/style.css"]) {
