@@ -62,12 +62,12 @@ export async function ui(options: UiOptions): Promise<void> {
   const port = parsePort(options.port);
   const host = parseHost(options.host);
   const { isLoopback, startDashboard } = loadServer();
-  if (!isLoopback(host))
-    process.stderr.write(`bgtask: warning: --host ${host} makes the dashboard reachable from the network; anyone with the URL can cancel and start tasks\n`);
   const dashboard = await startDashboard({ ...options, port, host }).catch((error: unknown) => {
     throw asOurError(error);
   });
   process.stdout.write(`${dashboard.url}\n`);
+  if (!isLoopback(host))
+    process.stderr.write(`bgtask: warning: --host ${host} makes the dashboard reachable from the network; anyone with the URL can cancel and start tasks\n`);
   process.stderr.write("bgtask: the dashboard serves until Ctrl-C\n");
   if (options.open) openBrowser(dashboard.url);
   await new Promise<void>((resolve) => {
