@@ -38,7 +38,8 @@ export function finishedPerMinute(finishedAt: Iterable<number>, now: number, min
   const since = now - minutes * MINUTE_MS;
   for (const at of finishedAt) {
     if (at <= since || at > now) continue;
-    buckets[Math.min(minutes - 1, Math.floor((at - since) / MINUTE_MS))]! += 1;
+    // Each minute is (start, end]: the one ending at `now` holds `now`.
+    buckets[Math.ceil((at - since) / MINUTE_MS) - 1]! += 1;
   }
   return buckets;
 }
