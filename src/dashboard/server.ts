@@ -216,13 +216,16 @@ class DashboardServer {
 
   private async sendAttachment(response: ServerResponse, id: string, name: string): Promise<void> {
     const file = await readAttachment(this.session, id, name);
+    const bytes = file.open();
+    // Headers are sent: a read that fails now can only cut the download short.
+    bytes.on("error", () => response.destroy());
     response.writeHead(200, {
       ...SECURITY_HEADERS,
       "content-type": "application/octet-stream",
       "content-length": String(file.size),
       "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`,
     });
-    file.open().pipe(response);
+    bytes.pipe(response);
   }
 
   /** The task's log as events, then what is appended until it is final; "end" says it is. */
