@@ -60,8 +60,17 @@ async function fill(executor, count) {
 
 try {
   if (Number(values.finished) > 0) {
-    await fill("noop", Number(values.finished));
-    cli(["tick", "--max-time", "10m"]);
+    // Drained by the workers `run` starts, batch by batch, so the active set stays small.
+    for (let done = 0; done < Number(values.finished); ) {
+      const n = Math.min(20_000, Number(values.finished) - done);
+      cli(["run", "noop", "--each", "-"], "{}\n".repeat(n));
+      done += n;
+      for (;;) {
+        const { byStatus } = JSON.parse(cli(["stats", "--json"]));
+        if (!byStatus.queued && !byStatus.running) break;
+        await sleep(500);
+      }
+    }
   }
   if (Number(values.queued) > 0) await fill("noop", Number(values.queued));
   const timed = (args) => {
