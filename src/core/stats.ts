@@ -11,9 +11,15 @@ export type ExecutorCounts = Record<string, StatusCounts>;
 
 export const MINUTE_MS = 60_000;
 
+/** `record[key]`, or 0: an executor may be named like a property every object has ("constructor"). */
+export function countOf(record: Readonly<Record<string, number>>, key: string): number {
+  return Object.hasOwn(record, key) ? record[key]! : 0;
+}
+
 export function addCount(counts: ExecutorCounts, executor: string, status: TaskStatus, n = 1): void {
   if (n === 0) return;
-  const row = (counts[executor] ??= {});
+  if (!Object.hasOwn(counts, executor)) counts[executor] = {};
+  const row = counts[executor]!;
   const total = (row[status] ?? 0) + n;
   if (total === 0) delete row[status];
   else row[status] = total;

@@ -28,7 +28,7 @@ import {
   type TryOutcome,
 } from "../core/transitions.ts";
 import { isDemand, isOnHost, isReservationExpired, retirement, wantsWorker } from "../core/workers.ts";
-import { addCount, finishedPerMinute, type ExecutorCounts } from "../core/stats.ts";
+import { addCount, countOf, finishedPerMinute, type ExecutorCounts } from "../core/stats.ts";
 import { LeaseLostError } from "../errors.ts";
 import { watchFolder } from "../host/file-watch.ts";
 import { uniqueName } from "../host/unique-name.ts";
@@ -92,7 +92,7 @@ function pastHead(queue: ColdQueue, head: ColdLine): ColdQueue {
   const next = { ...queue, offset: head.next, count: queue.count - 1, skip: queue.skip.filter((id) => id !== head.task.id) };
   if (queue.executors) {
     const { executor } = head.task;
-    const left = (queue.executors[executor] ?? 1) - 1;
+    const left = countOf(queue.executors, executor) - 1;
     const { [executor]: _taken, ...others } = queue.executors;
     next.executors = left > 0 ? { ...others, [executor]: left } : others;
   }
@@ -513,7 +513,7 @@ export class FileStore implements JournalStore {
     const left = { ...executors };
     for (const id of doc.queue.skip) {
       const task = this.cold.find({ ...doc.queue, skip: [] }, id);
-      if (task) left[task.executor] = (left[task.executor] ?? 1) - 1;
+      if (task) left[task.executor] = countOf(left, task.executor) - 1;
     }
     return left;
   }

@@ -16,6 +16,10 @@ describe("overview counts", () => {
     expect(counts).toEqual({ a: { running: 1 } });
     addCount(counts, "c", "running", 2);
     expect(totalByStatus(counts)).toEqual({ running: 3 });
+    // Executors named like what every object has are counted like any other.
+    addCount(counts, "constructor", "queued");
+    addCount(counts, "toString", "queued", 2);
+    expect(counts).toEqual({ a: { running: 1 }, c: { running: 2 }, constructor: { queued: 1 }, toString: { queued: 2 } });
   });
 
   it("buckets finish times into the last minutes, oldest first, leaving out what is older or later", () => {
