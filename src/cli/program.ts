@@ -220,7 +220,7 @@ export function buildProgram(version: string): Command {
       .description("serve the dashboard on this machine until Ctrl-C; prints its URL with an access token")
       .option("--port <port>", "port to listen on (default 4300; 0 picks a free one)")
       .option("--host <address>", "address to bind (default 127.0.0.1, the loopback; any other is reachable from the network)")
-      .option("--open", "open the URL in the browser"),
+      .option("--open", "open the URL in the browser (xdg-open, open, or the Windows URL handler); a failure is a warning"),
   ).action(async (_o, command: Command) => {
     const { ui } = await import("./commands/ui.ts");
     await ui(flags(command));

@@ -1,9 +1,9 @@
 // `bgtask ui` over plain HTTP: the token, the cookie, Host and Origin checks (DNS rebinding), the
 // CSRF header on actions, JSON errors for bad requests (never a stack), no file outside its
 // assets, live events driven by journal changes, a clean stop on SIGINT/SIGTERM, a busy port.
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { cookieFor, http, spawnUi, startUi } from "../helpers/dashboard.ts";
 import { fixture } from "../helpers/fixtures.ts";
@@ -106,6 +106,33 @@ describe("bgtask ui over HTTP", () => {
     expect(stored.context).toEqual({ n: 1 });
   });
 
+  it("pages the task table from the store: 50 a page, newest first or in claim order, filtered and searched; remove deletes", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.ts": NOOP, "other.ts": NOOP } });
+    const contexts = Array.from({ length: 60 }, (_, i) => JSON.stringify({ n: i + 1 })).join("\n");
+    writeFileSync(join(project.dir, "each.jsonl"), contexts);
+    expect((await project.cli(["run", "noop", "--each", "each.jsonl", "--no-worker"])).code).toBe(0);
+    const other = await project.run("other", ["--no-worker"]);
+    const ui = await startUi(project, onTestFinished);
+    const cookie = cookieFor(ui);
+    const page = async (query: string) => (await http(`${ui.origin}/api/tasks?${query}`, { headers: { cookie } })).json();
+    const first = await page("");
+    expect([first.tasks.length, first.more, first.tasks[0].id, first.tasks[49].id]).toEqual([50, true, other, "12"]);
+    const second = await page("page=1");
+    expect([second.tasks.length, second.more, second.tasks.at(-1).id]).toEqual([11, false, "1"]);
+    expect((await page("order=claim")).tasks.slice(0, 3).map((t: { id: string }) => t.id)).toEqual(["1", "2", "3"]);
+    expect((await page("executor=other")).tasks.map((t: { id: string }) => t.id)).toEqual([other]);
+    expect((await page("q=17")).tasks.map((t: { id: string }) => t.id)).toEqual(["17"]);
+    expect((await page("status=running,failed")).tasks).toEqual([]);
+    const { csrf } = (await http(`${ui.origin}/api/session`, { headers: { cookie } })).json();
+    const removed = await http(`${ui.origin}/api/tasks/${other}/remove`, {
+      method: "POST",
+      headers: { cookie, "x-bgtask-csrf": csrf, "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(removed.json()).toEqual({ removed: [other] });
+    expect((await http(`${ui.origin}/api/tasks/${other}`, { headers: { cookie } })).status).toBe(404);
+  });
+
   it("the event stream tells each change with the records that changed, driven by the journal", async () => {
     const project = useProject(onTestFinished, { tasks: { "gated.ts": fixture("gated.ts") } });
     const ui = await startUi(project, onTestFinished);
@@ -154,6 +181,31 @@ describe("bgtask ui over HTTP", () => {
     expect(wide.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+\//);
     expect(wide.output().stderr).toMatch(/warning: --host 0\.0\.0\.0 makes the dashboard reachable from the network/);
     expect(await wide.stop()).toBe(0);
+  });
+
+  it("--open hands the URL to xdg-open as one argument; without one it warns and serves on", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.ts": NOOP } });
+    const bin = join(project.dir, "fake-bin");
+    mkdirSync(bin);
+    const seen = join(project.dir, "opened.txt");
+    writeFileSync(join(bin, "xdg-open"), `#!/bin/sh\nprintf '%s\\n' "$#" "$@" > ${JSON.stringify(seen)}\n`, { mode: 0o755 });
+    const opened = await startUi(project, onTestFinished, ["--open"], { PATH: `${bin}:${process.env.PATH}` });
+    await waitFor(
+      () => existsSync(seen) && readFileSync(seen, "utf8").includes("token="),
+      30_000,
+      () => "xdg-open was not run",
+    );
+    expect(readFileSync(seen, "utf8")).toBe(`1\n${opened.url}\n`);
+    expect(await opened.stop()).toBe(0);
+    const none = await startUi(project, onTestFinished, ["--open"], { PATH: dirname(process.execPath) });
+    await waitFor(
+      () => /could not open a browser/.test(none.output().stderr),
+      30_000,
+      () => none.output().stderr,
+    );
+    expect(none.output().stderr).toMatch(/^bgtask: could not open a browser \(.*\); open the URL above yourself$/m);
+    expect((await http(`${none.origin}/api/stats`, { headers: { cookie: cookieFor(none) } })).status).toBe(200);
+    expect(await none.stop()).toBe(0);
   });
 
   it("other commands never load the dashboard: its server is a bundle of its own, outside the CLI's", () => {

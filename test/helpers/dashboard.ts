@@ -15,10 +15,14 @@ export interface RunningUi {
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
-export function spawnUi(project: Project, args: string[] = []): { child: ChildProcess; output(): { stdout: string; stderr: string }; exited: Promise<number> } {
+export function spawnUi(
+  project: Project,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): { child: ChildProcess; output(): { stdout: string; stderr: string }; exited: Promise<number> } {
   const child = spawn(process.execPath, [BIN, "ui", "--port", "0", ...args], {
     cwd: project.dir,
-    env: { ...process.env, ...project.env },
+    env: { ...process.env, ...project.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -29,8 +33,13 @@ export function spawnUi(project: Project, args: string[] = []): { child: ChildPr
   return { child, output: () => ({ stdout, stderr }), exited };
 }
 
-export async function startUi(project: Project, onFinished: (fn: () => Promise<void>) => void, args: string[] = []): Promise<RunningUi> {
-  const { child, output, exited } = spawnUi(project, args);
+export async function startUi(
+  project: Project,
+  onFinished: (fn: () => Promise<void>) => void,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<RunningUi> {
+  const { child, output, exited } = spawnUi(project, args, env);
   onFinished(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     await exited;

@@ -45,8 +45,9 @@ function asOurError(error: unknown): unknown {
 
 /** Opens `url` in the user's browser; a failure is a warning, never an error. */
 function openBrowser(url: string): void {
+  // Windows: what `start` does, without cmd.exe, whose parsing of the URL would be a shell's.
   const [command, args] =
-    process.platform === "darwin" ? ["open", [url]] : process.platform === "win32" ? ["cmd", ["/c", "start", "", url]] : ["xdg-open", [url]];
+    process.platform === "darwin" ? ["open", [url]] : process.platform === "win32" ? ["rundll32", ["url.dll,FileProtocolHandler", url]] : ["xdg-open", [url]];
   const warn = (why: string) => process.stderr.write(`bgtask: could not open a browser (${why}); open the URL above yourself\n`);
   try {
     const child = spawn(command as string, args as string[], { stdio: "ignore", detached: true });
