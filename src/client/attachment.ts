@@ -1,17 +1,11 @@
 // Reading a task's attachment back: only a file its record names, found under the task's own
 // attachments folder as a regular file (not a symlink, not elsewhere), whatever the record says.
-import { constants, createReadStream, lstatSync, openSync, type ReadStream } from "node:fs";
+import { constants, createReadStream, lstatSync, openSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { taskAttachmentsDir } from "../host/home.ts";
+import type { AttachmentFile } from "./index.ts";
 import { getTask, type Session } from "./session.ts";
-
-export interface AttachmentFile {
-  name: string;
-  size: number;
-  /** A stream of its bytes; open it once. */
-  open(): ReadStream;
-}
 
 export async function readAttachment(session: Session, id: string, name: string): Promise<AttachmentFile> {
   if (typeof name !== "string" || name.length === 0)

@@ -4,9 +4,7 @@
 import type { RetryInput } from "../core/retry-policy.ts";
 import type { TaskRecord as StoredTask, TaskStatus } from "../core/task.ts";
 import type { Executors } from "../index.ts";
-import type { AttachmentFile } from "./attachment.ts";
-import type { Stats } from "./stats.ts";
-import type { WorkerInfo } from "./workers.ts";
+import type { Readable } from "node:stream";
 import { LocalClient } from "./client.ts";
 
 export {
@@ -20,9 +18,6 @@ export {
   WaitTimeoutError,
 } from "../errors.ts";
 export type { Executors, RetryInput, TaskStatus };
-export type { Stats } from "./stats.ts";
-export type { WorkerInfo } from "./workers.ts";
-export type { AttachmentFile } from "./attachment.ts";
 
 /** A task as `bgtask status --json` prints it. */
 export type TaskRecord = Omit<StoredTask, "lease">;
@@ -96,6 +91,51 @@ export interface TickResult {
   heldBy: { pid: number; host: string; since: string } | null;
   /** In a cron-only project, waiting tasks no tick starts because their timeout outlasts the budget, and why. */
   notRun: Array<{ task: TaskRecord; reason: string }>;
+}
+
+/** Tasks by status; a status with none is left out. */
+export type StatusCounts = Partial<Record<TaskStatus, number>>;
+
+/** What `bgtask stats --json` prints. */
+export interface Stats {
+  byStatus: StatusCounts;
+  /** Executor name → its tasks by status. */
+  byExecutor: Record<string, StatusCounts>;
+  /** The oldest queued task's creation, and how long ago that was; null when none is queued. */
+  oldestQueued: { createdAt: string; ageMs: number } | null;
+  throughput: {
+    minutes: number;
+    /** Tasks that became final in each minute, oldest first; the last is the minute up to now. */
+    perMinute: number[];
+    /** Their mean per minute over the window. */
+    average: number;
+  };
+  /** Workers whose process is alive, or on another host not known to be dead, or starting. */
+  liveWorkers: number;
+}
+
+/** One worker slot, as `bgtask workers --json` prints it. */
+export interface WorkerInfo {
+  slot: string;
+  /** Null for a slot written before slots named their host. */
+  host: string | null;
+  /** Null while the slot is reserved and its process has not registered yet. */
+  pid: number | null;
+  /** "starting": reserved, not registered; "alive" or "dead": checked on this host; "unknown": another host's. */
+  state: "starting" | "alive" | "dead" | "unknown";
+  reservedAt: string;
+  /** The task its process runs, or null when it runs none. */
+  task: { id: string; executor: string; progress: number; message: string | null } | null;
+  /** The newest of its beat file's renewal and its task's heartbeat; null when neither is known. */
+  lastHeartbeatAt: string | null;
+}
+
+/** A task's attachment, found by name. */
+export interface AttachmentFile {
+  name: string;
+  size: number;
+  /** A stream of its bytes; open it once. */
+  open(): Readable;
 }
 
 export interface Client {

@@ -5,22 +5,8 @@
 import type { WorkerRef } from "../core/task.ts";
 import { lastBeat } from "../host/beat.ts";
 import { liveness } from "../host/process-identity.ts";
+import type { WorkerInfo } from "./index.ts";
 import type { Session } from "./session.ts";
-
-export interface WorkerInfo {
-  slot: string;
-  /** Null for a slot written before slots named their host. */
-  host: string | null;
-  /** Null while the slot is reserved and its process has not registered yet. */
-  pid: number | null;
-  /** "starting": reserved, not registered; "alive" or "dead": checked on this host; "unknown": another host's. */
-  state: "starting" | "alive" | "dead" | "unknown";
-  reservedAt: string;
-  /** The task its process runs, or null when it runs none. */
-  task: { id: string; executor: string; progress: number; message: string | null } | null;
-  /** The newest of its beat file's renewal and its task's heartbeat; null when neither is known. */
-  lastHeartbeatAt: string | null;
-}
 
 const isSameProcess = (a: WorkerRef, b: WorkerRef) => a.pid === b.pid && a.host === b.host && a.startTime === b.startTime;
 

@@ -107,8 +107,10 @@ describe("the packed package", () => {
       const task = await bg.run("greet", { name: "${name}" });
       const done = await bg.wait(task.id, { timeout: "60s" });
       const refused = await bg.get("not-an-id").catch((error) => error);
+      const stats = await bg.stats();
+      const workers = await bg.workers();
       await bg.close();
-      console.log(JSON.stringify({ status: done.status, message: done.message, refused: refused instanceof BgtaskError && refused.code }));`;
+      console.log(JSON.stringify({ status: done.status, message: done.message, refused: refused instanceof BgtaskError && refused.code, counted: stats.byExecutor.greet.succeeded > 0, workers: Array.isArray(workers) }));`;
     writeFileSync(join(project.dir, "client.mjs"), `import { BgtaskError, createClient } from "bgtask/client";\n${script("esm")}`);
     writeFileSync(join(project.dir, "client.cjs"), `const { BgtaskError, createClient } = require("bgtask/client");\n(async () => {${script("cjs")}\n})();`);
     for (const [file, name] of [
@@ -117,7 +119,7 @@ describe("the packed package", () => {
     ]) {
       const used = await execa(process.execPath, [file!], { cwd: project.dir, env: project.env, reject: false });
       expect(used.exitCode, `${file}: ${used.stderr}`).toBe(0);
-      expect(JSON.parse(used.stdout), file).toEqual({ status: "succeeded", message: `hello ${name}`, refused: "EBADID" });
+      expect(JSON.parse(used.stdout), file).toEqual({ status: "succeeded", message: `hello ${name}`, refused: "EBADID", counted: true, workers: true });
     }
 
     const lock = JSON.parse(readFileSync(join(project.dir, "node_modules", ".package-lock.json"), "utf8")) as { packages: Record<string, unknown> };
