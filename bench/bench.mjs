@@ -11,6 +11,7 @@
 //   --no-install       never apt-get install task-spooler / nq
 //   --markdown FILE    also write the table as Markdown
 //   --keep             keep the temp folder (printed) for inspection
+//   --jitter-slots N   slots of the 1-second schedule timed for the jitter row (default 30; quick 5)
 //
 // Besides history sizes it measures at queue depths (full: 100,000 and 1,000,000 queued; quick:
 // 10,000): run, list, status, a bulk enqueue onto the deep queue, the drain from it, worker RSS.
@@ -18,7 +19,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { BenchProject, WORKER } from "./lib/project.mjs";
+import { ALL, BenchProject, WORKER } from "./lib/project.mjs";
 import { bgtaskRun, ensurePeers, nqRun, tspRun } from "./lib/peers.mjs";
 import { GNU_TIME, processesWith, removeRssFiles, signalAll } from "./lib/proc.mjs";
 import { Scenarios } from "./lib/scenarios.mjs";
@@ -34,6 +35,7 @@ const { values: args } = parseArgs({
     "no-install": { type: "boolean", default: false },
     markdown: { type: "string" },
     keep: { type: "boolean", default: false },
+    "jitter-slots": { type: "string" },
   },
 });
 
@@ -58,6 +60,7 @@ const FULL = {
   depthBudgetMs: 20 * 60_000,
   depthReps: 3,
   depthDrainMs: 20_000,
+  jitterSlots: 30,
 };
 const QUICK = {
   name: "quick",
@@ -80,6 +83,7 @@ const QUICK = {
   depthBudgetMs: 60_000,
   depthReps: 2,
   depthDrainMs: 3_000,
+  jitterSlots: 5,
 };
 
 const mode = { ...(args.quick ? QUICK : FULL) };
@@ -87,6 +91,7 @@ if (args.sizes) mode.sizes = args.sizes.split(",").map(Number);
 if (args.depths) mode.depths = args.depths.split(",").map(Number);
 if (args.reps) mode.cliReps = Number(args.reps);
 if (args["no-install"]) mode.install = false;
+if (args["jitter-slots"]) mode.jitterSlots = Number(args["jitter-slots"]);
 const withPeers = !args["no-peers"];
 
 const began = Date.now();
@@ -97,7 +102,7 @@ if (!existsSync(WORKER)) {
   process.stderr.write(`bench: ${WORKER} is missing; run \`npm run build\` first (npm run bench does)\n`);
   process.exit(1);
 }
-if ([...mode.sizes, ...mode.depths].some((s) => !Number.isInteger(s) || s < 1) || !(mode.cliReps >= 1)) {
+if ([...mode.sizes, ...mode.depths, mode.jitterSlots].some((s) => !Number.isInteger(s) || s < 1) || !(mode.cliReps >= 1)) {
   process.stderr.write("bench: --sizes and --depths take whole numbers like 1000,100000 and --reps a number ≥ 1\n");
   process.exit(2);
 }
@@ -165,6 +170,34 @@ historyProject.kill();
 
 log("measuring at depth: tasks queued, not drained");
 await scenarios.depth();
+
+log(`schedule jitter: ${mode.jitterSlots} slots of a 1-second schedule`);
+try {
+  // One worker, up for the schedule (a no-op task started it); each slot's task is a no-op.
+  const project = new BenchProject(join(runDir, "jitter"), marker, {
+    concurrency: 1,
+    schedules: [{ name: "every-second", cron: "* * * * * *", executor: "noop" }],
+  });
+  try {
+    await project.cli(["run", "noop"]);
+    const deadline = Date.now() + (mode.jitterSlots + 30) * 1_000;
+    let fired = [];
+    // The first slot is fired as the worker starts: not a measure of how late a waiting worker is.
+    while (fired.length < mode.jitterSlots + 1 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const tasks = JSON.parse((await project.cli(["list", "--json", "--limit", ALL])).stdout);
+      fired = tasks.filter((t) => t.schedule && t.startedAt).sort((a, b) => (a.schedule.slot < b.schedule.slot ? -1 : 1));
+    }
+    const late = fired.slice(1, mode.jitterSlots + 1).map((t) => Date.parse(t.startedAt) - Date.parse(t.schedule.slot));
+    if (late.length < mode.jitterSlots) throw new Error(`only ${late.length} of ${mode.jitterSlots} slots started within the time allowed`);
+    results.add({ label: "schedule jitter: slot → its task's start (1 s schedule, worker waiting)", history: "—", values: late, unit: "ms" });
+  } finally {
+    project.kill();
+    rmSync(project.dir, { recursive: true, force: true });
+  }
+} catch (error) {
+  results.fail("schedule jitter", "—", error);
+}
 
 if (withPeers) {
   const jobs = mode.peerJobs;

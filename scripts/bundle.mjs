@@ -6,8 +6,9 @@
 // - dist/cli/bgtask.cjs, the CLI (bin/bgtask.js requires it). CommonJS on purpose: an ES module
 //   bundle links every Node built-in any command imports (child_process, worker_threads, crypto…)
 //   before the first line runs; here each is required when the module that uses it first runs.
-// - dist/worker/main.js and dist/worker/supervisor-thread.js, written over tsc's entries, as ES
-//   modules: they are started by path (`node dist/worker/main.js`, `new Worker(url)`).
+// - dist/worker/main.js, dist/worker/supervisor-thread.js and dist/worker/hook-command.js, written
+//   over tsc's entries, as ES modules: they are started or imported by path (`node
+//   dist/worker/main.js`, `new Worker(url)`, `import(url)` of the hook runner, which holds execa).
 // - dist/client/index.js and dist/client/index.cjs, `bgtask/client` for `import` and `require`, over
 //   tsc's entry (and beside it); its types are tsc's index.d.ts, and the same as index.d.cts for
 //   `require` (a .d.ts in a "type": "module" package would say ES module to TypeScript).
@@ -71,6 +72,7 @@ await build({
   entryPoints: {
     "worker/main": "src/worker/main.ts",
     "worker/supervisor-thread": "src/worker/supervisor-thread.ts",
+    "worker/hook-command": "src/worker/hook-command.ts",
     "client/index": "src/client/index.ts",
   },
   outdir: "dist",

@@ -2,7 +2,7 @@
 // imports, because every executor module loads it.
 export { UnrecoverableError, RetryAfter } from "./executor/retry-errors.ts";
 export type { RetryInput } from "./core/retry-policy.ts";
-export type { TaskApi, TaskDefinition, RunResult, StepDefinition, StepContext } from "./executor/definition.ts";
+export type { TaskApi, TaskDefinition, RunResult, StepDefinition, StepContext, FinishedTask } from "./executor/definition.ts";
 export { defineTask } from "./executor/definition.ts";
 
 /**

@@ -50,6 +50,10 @@ export function buildProgram(version: string): Command {
       .option("--delay <duration>", "run after a delay, like 90s or 10m; the unit is required (ms, s, m, h, d, w): a bare 90 is refused")
       .option("--at <time>", "run at a time, like 2026-12-01T08:00 (local time unless it ends in Z or +01:00); one in the past runs at once, said on stderr")
       .option("--retry <tiers>", "retry tiers for this task, like 3x1s,5x5s (each interval with its unit)")
+      .option("--priority <n>", "claimed before tasks of lower priority within the claim order: a whole number, higher first (default 0, or the executor's)")
+      .option("--key <key>", "no second task with this executor and key while one is not final: prints that one's id instead")
+      .option("--replace", "with --key: a task with the key that still waits (queued or scheduled) takes this context and run time")
+      .option("--after <ids>", "run once these tasks (comma-separated ids) have succeeded; cancelled if one fails or is cancelled")
       .option("--follow", "then watch the task(s) like `bgtask watch` and exit with the result")
       .option("--no-worker", "only store the task: a tick or a running worker takes it")
       .option("--json", "print the task record as JSON"),
@@ -117,7 +121,9 @@ export function buildProgram(version: string): Command {
     program
       .command("retry")
       .description("run finished tasks (succeeded, failed or cancelled) again as a new try; their tries keep counting")
-      .argument("<ids...>", "task ids; if one cannot be retried, none is")
+      .argument("[ids...]", "task ids; if one cannot be retried, none is")
+      .option("--failed", "retry every failed task")
+      .option("--executor <name>", "with --failed: only this executor's")
       .option("--no-worker", "only queue it: a tick or a running worker takes it")
       .option("--json", "print the task record (an array of them for several ids)"),
   ).action(async (ids: string[], _o, command: Command) => {
@@ -129,13 +135,36 @@ export function buildProgram(version: string): Command {
     program
       .command("cancel")
       .description("cancel tasks: at once when they wait; a running one is asked to stop, then forced after the grace period")
-      .argument("<ids...>", "task ids; if one has already ended, none is cancelled")
+      .argument("[ids...]", "task ids; if one has already ended, none is cancelled")
+      .option("--all-queued", "cancel every task waiting to start (queued or scheduled)")
+      .option("--executor <name>", "with --all-queued: only this executor's")
       .option("--no-wait", "only ask a running task to stop; do not wait for it")
       .option("--json", "print the task record (an array of them for several ids)"),
   ).action(async (ids: string[], _o, command: Command) => {
     const { cancel } = await import("./commands/cancel.ts");
     await cancel(ids, flags(command));
   });
+
+  for (const [name, paused] of [
+    ["pause", true],
+    ["resume", false],
+  ] as const) {
+    withLocations(
+      program
+        .command(name)
+        .description(
+          paused
+            ? "pause executors' queues: no worker, tick or host claims their tasks until resumed; running tries finish (no names: list the paused queues)"
+            : "resume paused queues: their tasks are claimed again",
+        )
+        .argument("[executors...]", "executor names")
+        .option("--all", paused ? "every executor in the tasks directory" : "every paused queue")
+        .option("--json", "print the queues named and the paused ones after"),
+    ).action(async (executors: string[], _o, command: Command) => {
+      const { pause } = await import("./commands/pause.ts");
+      await pause(executors, flags(command), paused);
+    });
+  }
 
   withLocations(
     program
@@ -148,6 +177,28 @@ export function buildProgram(version: string): Command {
   ).action(async (_o, command: Command) => {
     const { tick } = await import("./commands/tick.ts");
     await tick(flags(command));
+  });
+
+  withLocations(
+    program
+      .command("schedules")
+      .description("list the schedules of bgtask.config.json: their last slot fired (and its task) and their next run")
+      .option("--json", "print JSON"),
+  ).action(async (_o, command: Command) => {
+    const { schedules } = await import("./commands/schedules.ts");
+    await schedules(flags(command));
+  });
+
+  withLocations(
+    program
+      .command("work")
+      .description("run workers in the foreground, their output on this terminal, until stopped (SIGTERM, Ctrl-C): for debugging, containers and systemd")
+      .option("--concurrency <n>", "how many workers (default: the config's concurrency)")
+      .option("--once", "drain what is due, then exit 0")
+      .option("--executor <names...>", "claim only tasks of these executors (repeat it, or separate names with commas)"),
+  ).action(async (_o, command: Command) => {
+    const { work } = await import("./commands/work.ts");
+    await work(flags(command));
   });
 
   withLocations(

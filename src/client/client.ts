@@ -8,10 +8,12 @@ import { normaliseRetry, parseRetryFlag, RetryPolicyError } from "../core/retry-
 import { publicRecord, type RetryPolicy, type TaskRecord as StoredTask } from "../core/task.ts";
 import { BgtaskError, UsageError } from "../errors.ts";
 import { resolveExecutor } from "../executor/discover.ts";
-import { cancelTasks, removeTasks, retryTasks } from "./control.ts";
-import { enqueue, type EnqueuePlan } from "./enqueue.ts";
+import { cancelQueued, cancelTasks, removeTasks, retryFailed, retryTasks } from "./control.ts";
+import { pausedQueues, setQueuesPaused, type QueueTarget } from "./queues.ts";
+import { enqueue, keyFields, queuePlan, type EnqueuePlan } from "./enqueue.ts";
 import type * as api from "./index.ts";
 import { checkStatuses, DEFAULT_LIST_LIMIT, listTasks } from "./query.ts";
+import { listSchedules } from "./schedules.ts";
 import { checkTaskId, openStore, type Session } from "./session.ts";
 import { DEFAULT_TICK_BUDGET_MS, tick } from "./tick.ts";
 import { waitForTasks, watchTasks } from "./wait.ts";
@@ -65,6 +67,13 @@ function retryOption(retry: api.RunOptions["retry"]): RetryPolicy | null {
 }
 
 const asIds = (ids: string | readonly string[]): readonly string[] => (typeof ids === "string" ? [ids] : ids);
+
+function queueTarget(executors: string | readonly string[] | { all: true }): QueueTarget {
+  if (typeof executors === "string") return { executors: [executors] };
+  if (Array.isArray(executors)) return { executors: executors.map(String) };
+  if ((executors as { all?: unknown }).all === true) return { all: true };
+  throw new UsageError("give executor names, or { all: true }");
+}
 const records = (tasks: readonly StoredTask[]) => tasks.map(publicRecord);
 
 export class LocalClient implements api.Client {
@@ -86,12 +95,12 @@ export class LocalClient implements api.Client {
     return this.session;
   }
 
-  async run(executor: string, context?: Record<string, unknown>, options: api.RunOptions = {}): Promise<api.TaskRecord> {
+  async run(executor: string, context?: Record<string, unknown>, options: api.RunOptions = {}): Promise<api.RunRecord> {
     const [task] = await this.store(executor, [contextOption(context, "the context")], options);
     return task!;
   }
 
-  async runEach(executor: string, contexts: readonly Record<string, unknown>[], options: api.RunOptions = {}): Promise<api.TaskRecord[]> {
+  async runEach(executor: string, contexts: readonly Record<string, unknown>[], options: api.RunOptions = {}): Promise<api.RunRecord[]> {
     if (!Array.isArray(contexts) || contexts.length === 0) throw new UsageError("runEach needs an array of one context or more");
     return this.store(
       executor,
@@ -100,11 +109,13 @@ export class LocalClient implements api.Client {
     );
   }
 
-  private async store(executor: string, contexts: TaskContext[], options: api.RunOptions): Promise<api.TaskRecord[]> {
+  private async store(executor: string, contexts: TaskContext[], options: api.RunOptions): Promise<api.RunRecord[]> {
     const session = await this.open();
     const file = resolveExecutor(this.config.tasksDir, String(executor));
-    const plan = { runAt: runAtOption(options), retry: retryOption(options.retry), worker: options.worker !== false };
-    return records((await enqueue(session, file, contexts, plan)).tasks);
+    const queue = queuePlan(options, (option) => option);
+    const plan = { runAt: runAtOption(options), retry: retryOption(options.retry), worker: options.worker !== false, ...queue };
+    const enqueued = await enqueue(session, file, contexts, plan);
+    return enqueued.tasks.map((task, i) => ({ ...publicRecord(task), ...keyFields(queue, enqueued.outcomes[i]!) }));
   }
 
   async get(id: string): Promise<api.TaskRecord | null> {
@@ -133,6 +144,26 @@ export class LocalClient implements api.Client {
   async retry(ids: string | readonly string[], options: api.RetryOptions = {}): Promise<api.TaskRecord | api.TaskRecord[]> {
     const retried = records(await retryTasks(await this.open(), asIds(ids), { worker: options.worker }));
     return typeof ids === "string" ? retried[0]! : retried;
+  }
+
+  async retryFailed(options: api.RetryOptions & { executor?: string } = {}): Promise<api.TaskRecord[]> {
+    return records(await retryFailed(await this.open(), { executor: options.executor, worker: options.worker }));
+  }
+
+  async cancelQueued(options: api.CancelOptions & { executor?: string } = {}): Promise<api.TaskRecord[]> {
+    return records(await cancelQueued(await this.open(), { executor: options.executor, wait: options.wait }));
+  }
+
+  async pause(executors: string | readonly string[] | { all: true }): Promise<string[]> {
+    return (await setQueuesPaused(await this.open(), queueTarget(executors), true, (option) => option)).paused;
+  }
+
+  async resume(executors: string | readonly string[] | { all: true }): Promise<string[]> {
+    return (await setQueuesPaused(await this.open(), queueTarget(executors), false, (option) => option)).paused;
+  }
+
+  async pausedQueues(): Promise<string[]> {
+    return pausedQueues(await this.open());
   }
 
   async remove(ids: string | readonly string[]): Promise<string[]> {
@@ -172,6 +203,10 @@ export class LocalClient implements api.Client {
 
   async attachment(id: string, name: string): Promise<api.AttachmentFile> {
     return readAttachment(await this.open(), checkTaskId(id), name);
+  }
+
+  async schedules(): Promise<api.ScheduleInfo[]> {
+    return listSchedules(await this.open());
   }
 
   async close(): Promise<void> {

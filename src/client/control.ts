@@ -1,9 +1,10 @@
 // Changing tasks that exist: cancel (at once when they wait; a running one is asked, waited for,
 // then forced), retry a final task, remove tasks with their files. Every id is checked before
 // any task is changed: one bad id, no change.
-import { isFinal, type TaskRecord } from "../core/task.ts";
-import { forcedOutcome, OUTSIDE_FORCE_MARGIN_MS } from "../core/transitions.ts";
+import { isFinal, type TaskRecord, type TaskStatus } from "../core/task.ts";
+import { type CancelEffect, forcedOutcome, OUTSIDE_FORCE_MARGIN_MS } from "../core/transitions.ts";
 import { TaskNotFoundError, UsageError } from "../errors.ts";
+import { resolveExecutor } from "../executor/discover.ts";
 import { removeTaskFiles } from "../host/home.ts";
 import { forceTry } from "../worker/recovery.ts";
 import { startWorkerIfNeeded } from "../worker/spawn.ts";
@@ -45,6 +46,11 @@ async function cancelOne(session: Session, id: string, options: CancelOptions): 
   const result = await session.store.cancel(id, new Date());
   if (!result) throw new TaskNotFoundError(id);
   if (result.effect === "final") throw alreadyEnded(result.task);
+  return afterCancel(session, result, options);
+}
+
+/** What a cancel the store applied comes to: at once, or (a running task asked to stop) once it stopped, unless told not to wait. */
+async function afterCancel(session: Session, result: { task: TaskRecord; effect: CancelEffect }, options: CancelOptions): Promise<TaskRecord> {
   const waits = result.effect === "requested" && options.wait !== false;
   if (!waits) return result.task;
   options.onRequested?.(result.task, session.config.timings.cancelGraceMs);
@@ -90,6 +96,48 @@ export async function retryTasks(session: Session, ids: readonly string[], optio
   }
   if (options.worker !== false) await startWorkerIfNeeded(config, store);
   return retried;
+}
+
+/** Every task with one of `statuses`, of `executor` when given (checked to be an executor). */
+async function tasksIn(session: Session, statuses: readonly TaskStatus[], executor: string | undefined): Promise<TaskRecord[]> {
+  if (executor !== undefined) resolveExecutor(session.config.tasksDir, executor);
+  return session.store.list({ statuses, executor });
+}
+
+/**
+ * `retry --failed`: queues every failed task again (of one executor, when given). One that a
+ * worker or another command changed since it was found (retried already) is passed over.
+ */
+export async function retryFailed(session: Session, options: { executor?: string; worker?: boolean } = {}): Promise<TaskRecord[]> {
+  const { config, store } = session;
+  const failed = await tasksIn(session, ["failed"], options.executor);
+  const results =
+    failed.length === 0
+      ? []
+      : await store.retryMany(
+          failed.map((t) => t.id),
+          new Date(),
+        );
+  const retried = results.flatMap((result) => (result?.queued ? [result.task] : []));
+  if (retried.length > 0 && options.worker !== false) await startWorkerIfNeeded(config, store);
+  return retried;
+}
+
+/**
+ * `cancel --all-queued`: cancels every task waiting to start, queued or scheduled (of one executor,
+ * when given). One a worker claimed meanwhile is asked to stop, as `cancel` asks; one that ended
+ * meanwhile is passed over.
+ */
+export async function cancelQueued(session: Session, options: CancelOptions & { executor?: string } = {}): Promise<TaskRecord[]> {
+  const waiting = await tasksIn(session, ["queued", "scheduled"], options.executor);
+  if (waiting.length === 0) return [];
+  // One transaction for them all: a deep queue is cancelled in one write, not one per task.
+  const results = await session.store.cancelMany(
+    waiting.map((t) => t.id),
+    new Date(),
+  );
+  const changed = results.filter((result) => result !== null && result.effect !== "final");
+  return Promise.all(changed.map((result) => afterCancel(session, result!, options)));
 }
 
 /** Deletes tasks with their logs and attachments, all or none: a running one must be cancelled first. Returns the removed ids. */

@@ -15,6 +15,8 @@ export interface TaskDetails {
   workerGone: boolean;
   /** Why nothing will start this waiting task, when the last tick said so; else undefined. */
   notRun: string | undefined;
+  /** Executors whose queue is paused. */
+  pausedQueues: ReadonlySet<string>;
 }
 
 export async function taskDetails(session: Session, id: string, tailLines: number): Promise<TaskDetails> {
@@ -26,5 +28,6 @@ export async function taskDetails(session: Session, id: string, tailLines: numbe
     logTail: readLogTail(taskLogPath(config.home, task.id), tailLines),
     workerGone: workerGone(task),
     notRun: budget !== null && outlastsTicks(task, budget.budgetMs) ? outlastsTicksReason(task, budget.budgetMs) : undefined,
+    pausedQueues: new Set(await session.store.pausedQueues()),
   };
 }

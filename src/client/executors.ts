@@ -2,7 +2,7 @@
 // get, and the reason for each module that cannot be used.
 import { existsSync } from "node:fs";
 import { CONFIG_FILE, type Config } from "../config/config.ts";
-import { taskDefaults, type SettingSource } from "../config/task-defaults.ts";
+import { queueSettings, taskDefaults, type SettingSource } from "../config/task-defaults.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
 import { UsageError } from "../errors.ts";
 import { discoverExecutors } from "../executor/discover.ts";
@@ -16,8 +16,11 @@ export interface ExecutorSettingsEntry {
   /** Tries a task gets in all (1: no retries). */
   maxTries: number;
   timeoutMs: number | null;
-  /** Whether the executor, the config or neither set the retry policy and the timeout. */
-  from: { retry: SettingSource; timeout: SettingSource };
+  priority: number;
+  /** At most this many of its tasks run at once; null: no limit. */
+  concurrency: number | null;
+  /** Whether the executor, the config or neither set each setting. */
+  from: { retry: SettingSource; timeout: SettingSource; priority: SettingSource; concurrency: SettingSource };
   steps: string[] | null;
 }
 
@@ -32,11 +35,14 @@ export interface ExecutorEntry {
 function settingsOf(loaded: LoadedExecutor, config: Config): ExecutorSettingsEntry {
   const d = loaded.definition;
   const applied = taskDefaults(loaded, config);
+  const queue = queueSettings(loaded, config.executors[loaded.name]);
   return {
     serial: typeof d.serialKey === "function" ? "by key" : d.serial === true,
     maxTries: maxTriesOf(applied.retry),
     timeoutMs: applied.timeoutMs,
-    from: { retry: applied.retryFrom, timeout: applied.timeoutFrom },
+    priority: queue.priority,
+    concurrency: queue.concurrency,
+    from: { retry: applied.retryFrom, timeout: applied.timeoutFrom, priority: queue.priorityFrom, concurrency: queue.concurrencyFrom },
     steps: d.steps ? d.steps.map((s) => s.name) : null,
   };
 }

@@ -25,6 +25,8 @@ export interface Followed {
  */
 export class Tracker {
   readonly entries = new Map<string, Followed>();
+  /** Executors whose queue is paused, as of the last read. */
+  pausedQueues: ReadonlySet<string> = new Set();
   private readonly store: JournalStore;
   private readonly all: boolean;
   private readonly windowMs: number;
@@ -49,6 +51,8 @@ export class Tracker {
       if (task) entry.task = task;
       else entry.gone = true;
     }
+    // After the reads: the store answers from the last one when nothing was committed since.
+    this.pausedQueues = new Set(await this.store.pausedQueues());
   }
 
   get done(): boolean {
@@ -75,7 +79,9 @@ export class Tracker {
 /** The tracker for `ids` (each checked to exist), or for every active task when `ids` is null. */
 export async function track(session: Session, ids: readonly string[] | null): Promise<Tracker> {
   const initial = ids ? await Promise.all([...new Set(ids)].map((id) => getTask(session, id))) : await session.store.list({ statuses: ACTIVE_STATUSES });
-  return new Tracker(session.store, initial, ids === null, session.config.timings.scheduleWindowMs);
+  const tracker = new Tracker(session.store, initial, ids === null, session.config.timings.scheduleWindowMs);
+  tracker.pausedQueues = new Set(await session.store.pausedQueues());
+  return tracker;
 }
 
 /** Why a follow may not start workers in this project, or null. */
@@ -93,6 +99,7 @@ class Keeper {
   private readonly noWorkers: string | null;
   private readonly note: (text: string) => void;
   private readonly told = new Set<string>();
+  private readonly toldPaused = new Set<string>();
   private checking = false;
   /** At the first look and after a recovery: what waits may need a worker. */
   private wantWorker = true;
@@ -116,6 +123,12 @@ class Keeper {
         for (const e of dead) this.note(`the worker running ${e.task.id} (pid ${e.task.worker!.pid}) is gone; its try was recovered`);
         this.wantWorker = true;
         return;
+      }
+      for (const e of entries) {
+        // No worker will come for it, whatever else is done: say so once.
+        if (isFinal(e.task.status) || e.task.status === "running" || !tracker.pausedQueues.has(e.task.executor) || this.toldPaused.has(e.task.id)) continue;
+        this.toldPaused.add(e.task.id);
+        this.note(`${e.task.id} waits: queue ${e.task.executor} is paused (bgtask resume ${e.task.executor})`);
       }
       if (!this.wantWorker) return;
       const now = new Date();

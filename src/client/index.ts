@@ -22,6 +22,9 @@ export type { Executors, RetryInput, TaskStatus };
 /** A task as `bgtask status --json` prints it. */
 export type TaskRecord = Omit<StoredTask, "lease">;
 
+/** What `run` and `runEach` resolve with: with a `key`, whether the key found a task instead of creating one (and, with `replace`, replaced its context). */
+export type RunRecord = TaskRecord & { deduplicated?: boolean; replaced?: boolean };
+
 /** Where the project is; each is found as the CLI finds it when left out (flags' names, then BGTASK_* variables, then bgtask.config.json). */
 export interface ClientOptions {
   /** The project root (default: the nearest folder above the working directory with bgtask.config.json, tasks/ or package.json). */
@@ -50,6 +53,14 @@ export interface RunOptions {
   retry?: string | RetryInput;
   /** False: only store the tasks; a tick or a worker already running takes them. Default true. */
   worker?: boolean;
+  /** Claimed before tasks of lower priority within the claim order: a whole number, higher first (default 0, or the executor's). */
+  priority?: number;
+  /** No second task with this executor and key while one is not final: resolves with that one, `deduplicated: true`. */
+  key?: string;
+  /** With `key`: a task with the key that still waits (queued or scheduled) takes the new context and run time (`replaced: true`). */
+  replace?: boolean;
+  /** Ids of tasks that must succeed first; the task is cancelled if one fails or is cancelled. */
+  after?: string | readonly string[];
 }
 
 export interface ListOptions {
@@ -138,13 +149,28 @@ export interface AttachmentFile {
   open(): Readable;
 }
 
+/** A schedule of bgtask.config.json with what the journal says of it, as `bgtask schedules --json` prints it. */
+export interface ScheduleInfo {
+  name: string;
+  cron: string;
+  /** null: the host's time zone. */
+  timezone: string | null;
+  executor: string;
+  context: Record<string, unknown>;
+  catchUpMs: number | null;
+  /** The last slot fired and the task it made; null when none has fired yet. */
+  last: { slot: string; taskId: string } | null;
+  /** The next slot after now (ISO), or null when the expression has none. */
+  nextRunAt: string | null;
+}
+
 export interface Client {
   /** The project as found: its root, tasks directory, home and journal. */
   readonly project: { root: string; tasksDir: string; home: string; journal: string };
   /** Stores a task (durably, before it resolves) and makes sure a worker will run it. */
-  run<E extends string>(executor: E, ...args: RunArgs<E>): Promise<TaskRecord>;
+  run<E extends string>(executor: E, ...args: RunArgs<E>): Promise<RunRecord>;
   /** One task per context, all validated before any is stored: all or nothing. */
-  runEach<E extends string>(executor: E, contexts: readonly ContextOf<E>[], options?: RunOptions): Promise<TaskRecord[]>;
+  runEach<E extends string>(executor: E, contexts: readonly ContextOf<E>[], options?: RunOptions): Promise<RunRecord[]>;
   /** The task, or null when there is none with this id. */
   get(id: string): Promise<TaskRecord | null>;
   list(options?: ListOptions): Promise<TaskRecord[]>;
@@ -154,6 +180,16 @@ export interface Client {
   /** Runs a final task again as a new try; its tries keep counting. */
   retry(id: string, options?: RetryOptions): Promise<TaskRecord>;
   retry(ids: readonly string[], options?: RetryOptions): Promise<TaskRecord[]>;
+  /** `retry --failed`: queues every failed task again (of `executor`, when given); resolves with the retried records. */
+  retryFailed(options?: RetryOptions & { executor?: string }): Promise<TaskRecord[]>;
+  /** `cancel --all-queued`: cancels every task waiting to start, queued or scheduled (of `executor`, when given). */
+  cancelQueued(options?: CancelOptions & { executor?: string }): Promise<TaskRecord[]>;
+  /** `bgtask pause`: no worker, tick or host claims these executors' tasks until resumed; running tries finish. Resolves with every paused queue. */
+  pause(executors: string | readonly string[] | { all: true }): Promise<string[]>;
+  /** `bgtask resume`: their tasks are claimed again (a worker is started for them). Resolves with the queues still paused. */
+  resume(executors: string | readonly string[] | { all: true }): Promise<string[]>;
+  /** The executors whose queue is paused. */
+  pausedQueues(): Promise<string[]>;
   /** Deletes tasks with their logs and attachments, all or none (a running one must be cancelled first); resolves with the removed ids. */
   remove(ids: string | readonly string[]): Promise<string[]>;
   /** Resolves with the final record once the task is final, whatever its status. */
@@ -169,6 +205,8 @@ export interface Client {
   workers(): Promise<WorkerInfo[]>;
   /** A task's attachment by name: its size and a stream of its bytes (a UsageError when the task or the name is unknown). */
   attachment(id: string, name: string): Promise<AttachmentFile>;
+  /** The config's schedules, each with its last slot fired (and task) and its next run. */
+  schedules(): Promise<ScheduleInfo[]>;
   /** Ends the client's waits and watches; calls after it are refused. */
   close(): Promise<void>;
 }

@@ -23,12 +23,12 @@ export interface ListQuery {
   limit: number;
 }
 
-/** The page, and whether the limit left tasks out. */
-export async function listTasks(session: Session, query: ListQuery): Promise<{ tasks: TaskRecord[]; more: boolean }> {
+/** The page, whether the limit left tasks out, and the executors whose queue is paused. */
+export async function listTasks(session: Session, query: ListQuery): Promise<{ tasks: TaskRecord[]; more: boolean; pausedQueues: ReadonlySet<string> }> {
   const { limit } = query;
   // One more than the limit: a full page may be all there is, and only one more proves the limit left some out.
   const page = await session.store.list({ statuses: query.statuses, executor: query.executor, limit: limit < Number.MAX_SAFE_INTEGER ? limit + 1 : limit });
-  return { tasks: page.slice(0, limit), more: page.length > limit };
+  return { tasks: page.slice(0, limit), more: page.length > limit, pausedQueues: new Set(await session.store.pausedQueues()) };
 }
 
 export interface PageQuery {

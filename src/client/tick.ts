@@ -1,6 +1,6 @@
 // One tick, for cron: one at a time (a mutex whose holder is checked by pid and start time, so one
 // left by a killed tick frees itself), recover tries of dead workers, queue due scheduled tasks,
-// prune by `retention`, then run due work in this process until the budget is near, starting no
+// prune by `retention`, fire due schedules (the runner does), then run due work in this process until the budget is near, starting no
 // task whose timeout outlasts it.
 import type { TaskRecord } from "../core/task.ts";
 import { removeTaskFiles } from "../host/home.ts";
@@ -77,6 +77,8 @@ export async function tick(session: Session, budgetMs: number, options: TickOpti
     await recoverNow(store, config);
     await prune(session, new Date());
     const notRun = await handOverTooLong(session, budgetMs);
+    // A schedule due within the window gets a worker that sleeps until its slot, so it fires on time between ticks.
+    if (config.worker && config.schedules.length > 0) await startWorkerIfNeeded(config, store);
     for (const { task, reason } of notRun) options.onNotRun?.(task, reason);
     await runner.run();
     return { heldBy: null, notRun };

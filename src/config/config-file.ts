@@ -25,6 +25,47 @@ export const configFileSchema = v.strictObject({
   timeout: duration('The default timeout of a try, like "10m" (or milliseconds), for executors that set none.'),
   retention: duration('How long finished tasks are kept, like "7d" (or milliseconds).'),
   grace: duration('How long a cancelled or timed-out try gets to stop by itself before it is forced, like "5s" (or milliseconds).'),
+  schedules: v.optional(
+    v.pipe(
+      v.array(
+        v.strictObject({
+          name: v.pipe(v.string(), v.description("The schedule's name, unique: `bgtask schedules` and the tasks it makes show it.")),
+          cron: v.pipe(v.string(), v.description('When it fires: 5 fields (minute hour day month weekday), or 6 with seconds first, like "0 3 * * *".')),
+          executor: v.pipe(v.string(), v.description("The executor each slot runs, as `bgtask run` names it.")),
+          context: v.optional(v.pipe(v.record(v.string(), v.unknown()), v.description("The context of each task it makes (default: {})."))),
+          timezone: v.optional(v.pipe(v.string(), v.description('The IANA time zone the expression is read in, like "Europe/Berlin" (default: the host\'s).'))),
+          catchUp: duration('Slots missed by up to this long (workers were down) still run, once each, like "1h"; without it missed slots are skipped.'),
+        }),
+      ),
+      v.description("Recurring tasks: each slot of each schedule fires once, whatever runs at the same time."),
+    ),
+  ),
+  hooks: v.optional(
+    v.pipe(
+      v.strictObject({
+        succeeded: v.optional(v.pipe(v.array(v.string()), v.minLength(1))),
+        failed: v.optional(v.pipe(v.array(v.string()), v.minLength(1))),
+        cancelled: v.optional(v.pipe(v.array(v.string()), v.minLength(1))),
+      }),
+      v.description(
+        'A command per final status, as an argument list (no shell), given the final task record as JSON on stdin, like {"failed": ["notify-send", "bgtask"]}.',
+      ),
+    ),
+  ),
+  executors: v.optional(
+    v.pipe(
+      v.record(
+        v.string(),
+        v.strictObject({
+          concurrency: v.optional(
+            v.pipe(v.number(), v.integer(), v.minValue(1), v.description("At most this many tasks of this executor run at once, across all workers.")),
+          ),
+          priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.description("Its tasks' priority (higher is claimed first; default 0)."))),
+        }),
+      ),
+      v.description('Settings per executor, over its definition\'s: { "resize": { "concurrency": 2, "priority": 1 } }.'),
+    ),
+  ),
 });
 
 export type ConfigFile = v.InferOutput<typeof configFileSchema>;
@@ -41,6 +82,10 @@ const EXPECTS: Record<keyof ConfigFile, string> = {
   timeout: 'a duration like "10m", or a number of milliseconds',
   retention: 'a duration like "7d", or a number of milliseconds',
   grace: 'a duration like "5s", or a number of milliseconds',
+  schedules: 'a list of schedules like [{"name": "nightly", "cron": "0 3 * * *", "executor": "report"}]',
+  hooks: 'an object of commands per final status (succeeded, failed, cancelled), each an argument list like {"failed": ["notify-send", "bgtask"]}',
+  executors:
+    'an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more)',
 };
 
 export const CONFIG_KEYS = Object.keys(EXPECTS) as Array<keyof ConfigFile>;
@@ -53,9 +98,6 @@ function shown(value: unknown): string {
 /** Why `parsed` (the file at `path`) is not a config, as one sentence, from the schema's issues with it. */
 export function configFileProblem(path: string, parsed: unknown, issues: readonly [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
   const record = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : null;
-  if (record && "schedules" in record) {
-    return `${path}: \`schedules\` are not supported yet, and bgtask would not run them: remove the key (until schedules exist, start tasks from cron with \`bgtask run\`)`;
-  }
   const key = issues[0].path?.[0]?.key;
   if (typeof key !== "string") return `${path} must hold one JSON object of settings, like {"concurrency": 2}; known keys: ${CONFIG_KEYS.join(", ")}`;
   if (!(key in EXPECTS)) return `${path}: unknown key \`${key}\`; known keys: ${CONFIG_KEYS.join(", ")}`;

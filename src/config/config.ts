@@ -8,7 +8,9 @@ import { configFileProblem, configFileSchema, type ConfigFile } from "./config-f
 import { UsageError } from "../errors.ts";
 import { tryParseDuration } from "../core/duration.ts";
 import { normaliseRetry, RetryPolicyError, type RetryInput } from "../core/retry-policy.ts";
-import type { RetryPolicy } from "../core/task.ts";
+import { ON_TIME_MS, type Schedule } from "../core/schedule.ts";
+import type { RetryPolicy, TaskStatus } from "../core/task.ts";
+import { checkSchedules } from "./schedules.ts";
 
 export const CONFIG_FILE = "bgtask.config.json";
 
@@ -30,8 +32,19 @@ export interface Config {
   retry: RetryPolicy | null;
   timeoutMs: number | null;
   retentionMs: number | null;
+  /** Recurring tasks, checked. */
+  schedules: Schedule[];
+  /** A command (argument list) per final status, run by the worker that recorded it. */
+  hooks: Partial<Record<TaskStatus, string[]>>;
+  /** Settings per executor from the config file, over the definitions' (`executors`). */
+  executors: Readonly<Record<string, ExecutorConfig>>;
   /** Timings, overridable through the environment so tests can make them small. */
   timings: Timings;
+}
+
+export interface ExecutorConfig {
+  concurrency?: number;
+  priority?: number;
 }
 
 export interface Timings {
@@ -46,6 +59,8 @@ export interface Timings {
   cancelGraceMs: number;
   /** A worker stays, sleeping, while a scheduled task (a delay, a retry interval) is due within this. */
   scheduleWindowMs: number;
+  /** A schedule's slot fired later than this after its time was missed (see core/schedule.ts). */
+  scheduleOnTimeMs: number;
   /** How long a worker retries a journal write that fails for want of disk space before it gives up. */
   diskWaitMs: number;
 }
@@ -79,6 +94,7 @@ function rootOf(flags: LocationFlags, env: NodeJS.ProcessEnv, cwd: string): stri
   );
 }
 
+/** The file's settings, checked; `schedules` as written, checked by loadConfig once the tasks directory is known. */
 function readConfigFile(root: string): ConfigFile {
   const path = join(root, CONFIG_FILE);
   if (!existsSync(path)) return {};
@@ -90,9 +106,10 @@ function readConfigFile(root: string): ConfigFile {
   }
   // valibot's object schemas take an array for an object with no keys: `[]` would pass as `{}`.
   if (Array.isArray(parsed)) throw new UsageError(`${path} must hold a JSON object like {"concurrency": 2}, not an array`);
-  const result = v.safeParse(configFileSchema, parsed);
+  const { schedules, ...rest } = parsed as Record<string, unknown>;
+  const result = v.safeParse(configFileSchema, rest);
   if (!result.success) throw new UsageError(configFileProblem(path, parsed, result.issues));
-  return result.output;
+  return { ...result.output, schedules: schedules as ConfigFile["schedules"] };
 }
 
 function durationSetting(value: string | number | undefined, name: string): number | null {
@@ -120,6 +137,7 @@ export function loadTimings(env: NodeJS.ProcessEnv): Timings {
     reportIntervalMs: envDuration(env, "BGTASK_REPORT_INTERVAL", 250),
     cancelGraceMs: envDuration(env, "BGTASK_GRACE", 5_000),
     scheduleWindowMs: envDuration(env, "BGTASK_SCHEDULE_WINDOW", 15 * 60_000),
+    scheduleOnTimeMs: envDuration(env, "BGTASK_SCHEDULE_ON_TIME", ON_TIME_MS),
     diskWaitMs: envDuration(env, "BGTASK_DISK_WAIT", 10 * 60_000),
   };
 }
@@ -151,9 +169,10 @@ export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = proces
     if (error instanceof RetryPolicyError) throw new UsageError(`${CONFIG_FILE}: ${error.message}`);
     throw error;
   }
+  const tasksDir = at(flags.tasks ?? env.BGTASK_TASKS ?? file.tasksDir ?? "tasks");
   return {
     root,
-    tasksDir: at(flags.tasks ?? env.BGTASK_TASKS ?? file.tasksDir ?? "tasks"),
+    tasksDir,
     home,
     journal: journalLocation(flags.journal ?? env.BGTASK_JOURNAL ?? file.journal, home, at),
     concurrency: file.concurrency ?? availableParallelism(),
@@ -161,6 +180,9 @@ export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = proces
     retry,
     timeoutMs: durationSetting(file.timeout, `${CONFIG_FILE} timeout`),
     retentionMs: durationSetting(file.retention, `${CONFIG_FILE} retention`),
+    schedules: checkSchedules(file.schedules, CONFIG_FILE, tasksDir),
+    hooks: file.hooks ?? {},
+    executors: file.executors ?? {},
     timings: withFileTimings(loadTimings(env), env, file),
   };
 }

@@ -1,5 +1,6 @@
 // The task record: the one shape the journal stores, `--json` prints and every command reads.
 // Pure types and helpers; no I/O.
+import type { ScheduleRef } from "./schedule.ts";
 
 export const TASK_STATUSES = ["queued", "scheduled", "running", "paused", "succeeded", "failed", "cancelled"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -86,7 +87,26 @@ export interface TaskRecord {
   cancelRequestedAt: string | null;
   /** When the current try times out (claim time + timeoutMs); null without a timeout. */
   timeoutAt: string | null;
+  /** The schedule and slot that made this task; null (or absent, in journals written before schedules) for others. */
+  schedule?: ScheduleRef | null;
+  // The queue controls: stored only when set (see createTask), and absent in journals written
+  // before them. Read them through the accessors below, which give each its default.
+  /** Higher is claimed first within a claim rank (`run --priority`); 0 when absent. */
+  priority?: number;
+  /** `run --key`: no second task with this executor and key while this one is not final. */
+  key?: string | null;
+  /** `run --after`: the tasks this one runs after, as given. */
+  after?: string[];
+  /** Those of `after` that have not succeeded yet; claimed only once it is empty. */
+  waitingFor?: string[];
+  /** At most this many tasks of its executor run at once (`concurrency` of the definition or the config); null: no limit. */
+  concurrency?: number | null;
 }
+
+export const priorityOf = (task: Pick<TaskRecord, "priority">): number => task.priority ?? 0;
+export const keyOf = (task: Pick<TaskRecord, "key">): string | null => task.key ?? null;
+export const waitingForOf = (task: Pick<TaskRecord, "waitingFor">): readonly string[] => task.waitingFor ?? [];
+export const concurrencyOf = (task: Pick<TaskRecord, "concurrency">): number | null => task.concurrency ?? null;
 
 /** What a caller supplies to create a task; everything else starts from defaults. */
 export interface NewTask {
@@ -97,6 +117,16 @@ export interface NewTask {
   timeoutMs: number | null;
   /** When set, the task starts `scheduled` until then. */
   runAt: Date | null;
+  /** Set when a schedule's slot makes the task. */
+  schedule?: ScheduleRef;
+  // Absent: the defaults of a task made before issue 13.
+  priority?: number;
+  key?: string | null;
+  /** With `key`: a task with this key that still waits takes this one's context and run time instead. */
+  replace?: boolean;
+  /** Ids of tasks that exist; the store refuses the enqueue when one does not. */
+  after?: readonly string[];
+  concurrency?: number | null;
 }
 
 export const TASK_ID_PATTERN = /^[1-9][0-9]{0,15}$/;
@@ -137,6 +167,13 @@ export function createTask(id: string, input: NewTask, now: Date, maxTries: numb
     heartbeatAt: null,
     cancelRequestedAt: null,
     timeoutAt: null,
+    schedule: input.schedule ?? null,
+    // Stored only when set: a plain task's record stays as it was before them, as an older bgtask
+    // reads it, and a deep queue's lines no longer.
+    ...(input.priority ? { priority: input.priority } : {}),
+    ...(input.key !== undefined && input.key !== null ? { key: input.key } : {}),
+    ...(input.after !== undefined && input.after.length > 0 ? { after: [...input.after] } : {}),
+    ...(input.concurrency !== undefined && input.concurrency !== null ? { concurrency: input.concurrency } : {}),
   };
 }
 
@@ -148,5 +185,13 @@ export function finishedTime(task: Pick<TaskRecord, "finishedAt" | "createdAt">)
 /** The record as `--json` prints it: the lease token stays private to workers. */
 export function publicRecord(task: TaskRecord): Omit<TaskRecord, "lease"> {
   const { lease: _lease, ...rest } = task;
-  return rest;
+  return {
+    ...rest,
+    schedule: task.schedule ?? null,
+    priority: priorityOf(task),
+    key: keyOf(task),
+    after: task.after ?? [],
+    waitingFor: [...waitingForOf(task)],
+    concurrency: concurrencyOf(task),
+  };
 }

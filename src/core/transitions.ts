@@ -1,7 +1,7 @@
 // The only place a task's status changes. Each function takes a record and returns the next one;
 // stores apply them inside their own transactions. Pure: time, ids and tokens come in as arguments.
-import type { TaskError, TaskRecord, TaskStatus, WorkerRef } from "./task.ts";
-import { isFinal } from "./task.ts";
+import type { NewTask, TaskError, TaskRecord, TaskStatus, WorkerRef } from "./task.ts";
+import { concurrencyOf, isFinal, keyOf, priorityOf, waitingForOf } from "./task.ts";
 import { retryDelay } from "./retry-policy.ts";
 import { formatDuration } from "./duration.ts";
 
@@ -13,6 +13,7 @@ export type TryOutcome =
   | { kind: "paused"; message: string | null };
 
 export function isRunnable(task: TaskRecord, now: Date): boolean {
+  if (task.waitingFor !== undefined && task.waitingFor.length > 0) return false;
   if (task.status === "queued") return true;
   if (task.status === "scheduled" || task.status === "paused") {
     return task.nextRunAt === null || Date.parse(task.nextRunAt) <= now.getTime();
@@ -20,9 +21,14 @@ export function isRunnable(task: TaskRecord, now: Date): boolean {
   return false;
 }
 
-/** A scheduled or paused task that becomes runnable within `windowMs` (a worker may sleep for it). */
+/** A scheduled or paused task that becomes runnable within `windowMs` (a worker may sleep for it); not one that waits for others (`--after`). */
 export function isDueWithin(task: TaskRecord, now: Date, windowMs: number): boolean {
-  return (task.status === "scheduled" || task.status === "paused") && task.nextRunAt !== null && Date.parse(task.nextRunAt) - now.getTime() <= windowMs;
+  return (
+    (task.status === "scheduled" || task.status === "paused") &&
+    task.nextRunAt !== null &&
+    Date.parse(task.nextRunAt) - now.getTime() <= windowMs &&
+    waitingForOf(task).length === 0
+  );
 }
 
 /**
@@ -34,36 +40,56 @@ export interface ClaimFilter {
   excludeIds?: readonly string[];
   /** Only tasks with no timeout or one of at most this many ms. */
   maxTimeoutMs?: number;
+  /** Only tasks of these executors (`bgtask work --executor`). */
+  executors?: readonly string[];
 }
 
 /** The filter as a predicate, for stores that hold their tasks in memory; null when it lets every task through. */
 export function claimPredicate(filter: ClaimFilter | undefined): ((task: TaskRecord) => boolean) | null {
-  if (!filter || (filter.excludeIds === undefined && filter.maxTimeoutMs === undefined)) return null;
+  if (!filter || (filter.excludeIds === undefined && filter.maxTimeoutMs === undefined && filter.executors === undefined)) return null;
   const excluded = new Set(filter.excludeIds ?? []);
+  const executors = filter.executors === undefined ? null : new Set(filter.executors);
   const { maxTimeoutMs } = filter;
-  return (task) => !excluded.has(task.id) && (maxTimeoutMs === undefined || task.timeoutMs === null || task.timeoutMs <= maxTimeoutMs);
+  return (task) =>
+    !excluded.has(task.id) &&
+    (maxTimeoutMs === undefined || task.timeoutMs === null || task.timeoutMs <= maxTimeoutMs) &&
+    (executors === null || executors.has(task.executor));
 }
+
+/** Queues stopped by `bgtask pause` (by executor name): nothing of theirs is claimed. */
+export type PausedQueues = ReadonlySet<string>;
+
+export const NO_PAUSED_QUEUES: PausedQueues = new Set();
 
 /**
  * Claim order, iTop's: tries due again after a failure or a dead worker first, then paused tasks
- * (the longest paused first, so several share the workers round-robin), then new work; oldest
- * first within each. Tasks whose serial key is busy wait, and so do those the filter turns down.
+ * (the longest paused first, so several share the workers round-robin), then new work; within each,
+ * higher priority first, then oldest first. Tasks whose serial key is busy wait, and so do those
+ * whose executor runs its `concurrency` already, those of a paused queue, and those the filter
+ * turns down.
  */
-export function pickNext(tasks: readonly TaskRecord[], now: Date, filter?: ClaimFilter): TaskRecord | undefined {
-  return pickFirst(tasks, now, 1, filter)[0];
+export function pickNext(tasks: readonly TaskRecord[], now: Date, filter?: ClaimFilter, paused: PausedQueues = NO_PAUSED_QUEUES): TaskRecord | undefined {
+  return pickFirst(tasks, now, 1, filter, paused)[0];
 }
 
-/** The first `count` tasks in claim order (see pickNext), in one pass over `tasks`. */
-export function pickFirst(tasks: readonly TaskRecord[], now: Date, count: number, filter?: ClaimFilter): TaskRecord[] {
+/**
+ * The first `count` tasks in claim order (see pickNext), in one pass over `tasks`. Limits are
+ * counted as `tasks` stand: only the first task a claim takes may have one (see mayClaimAhead).
+ */
+export function pickFirst(tasks: readonly TaskRecord[], now: Date, count: number, filter?: ClaimFilter, paused: PausedQueues = NO_PAUSED_QUEUES): TaskRecord[] {
   const accept = claimPredicate(filter);
   // Called on every claim over the whole active set (10,000s queued): one cheap look per task, and
-  // the busy serial keys only looked for when a task that would be taken has one.
+  // the busy serial keys and running counts only looked for when a task that would be taken has a limit.
   let busy: Set<string> | undefined;
+  let running: Map<string, number> | undefined;
   const best: TaskRecord[] = [];
   for (const task of tasks) {
     if (!isRunnable(task, now)) continue;
     if (best.length === count && compareClaimOrder(task, best[count - 1]!) >= 0) continue;
+    if (paused.size > 0 && paused.has(task.executor)) continue;
     if (task.serialKey !== null && (busy ??= busySerialKeys(tasks)).has(task.serialKey)) continue;
+    const limit = concurrencyOf(task);
+    if (limit !== null && ((running ??= runningByExecutor(tasks)).get(task.executor) ?? 0) >= limit) continue;
     if (accept && !accept(task)) continue;
     let at = best.length;
     while (at > 0 && compareClaimOrder(task, best[at - 1]!) < 0) at -= 1;
@@ -79,6 +105,12 @@ function busySerialKeys(tasks: readonly TaskRecord[]): Set<string> {
   return busy;
 }
 
+function runningByExecutor(tasks: readonly TaskRecord[]): Map<string, number> {
+  const running = new Map<string, number>();
+  for (const task of tasks) if (task.status === "running") running.set(task.executor, (running.get(task.executor) ?? 0) + 1);
+  return running;
+}
+
 function claimRank(task: TaskRecord): number {
   if (task.status === "paused") return 1;
   return task.tries > 0 ? 0 : 2;
@@ -88,8 +120,22 @@ function claimRank(task: TaskRecord): number {
 export function compareClaimOrder(a: TaskRecord, b: TaskRecord): number {
   const rank = claimRank(a) - claimRank(b);
   if (rank !== 0) return rank;
+  const priority = priorityOf(b) - priorityOf(a);
+  if (priority !== 0) return priority;
   if (a.status === "paused" && a.nextRunAt !== b.nextRunAt) return (a.nextRunAt ?? "") < (b.nextRunAt ?? "") ? -1 : 1;
   return compareIds(a.id, b.id);
+}
+
+/** A task that sorts by its id alone among new work, and waits for nothing but a worker: what may wait in a store's cold queue. */
+export function sortsById(task: TaskRecord): boolean {
+  return (
+    task.status === "queued" &&
+    task.serialKey === null &&
+    priorityOf(task) === 0 &&
+    keyOf(task) === null &&
+    concurrencyOf(task) === null &&
+    waitingForOf(task).length === 0
+  );
 }
 
 export function compareIds(a: string, b: string): number {
@@ -192,9 +238,15 @@ export function settle(task: TaskRecord, outcome: TryOutcome, now: Date, random?
   }
 }
 
-/** A first try of a task with no serial key and no steps: what a worker may claim ahead into its local queue. */
+/**
+ * A first try of a task with no serial key, no concurrency limit and no steps: what a worker may
+ * claim ahead into its local queue (a limit is counted before the claim, so only its first task may
+ * have one). A task claimed ahead can still be overtaken by one of higher priority enqueued after
+ * it, for as long as the local queue lasts: a batch of tries under runner.ts's FAST_TRY_MS each, or
+ * its HOLD_MS, after which the queue is given back.
+ */
 export function isFreshPlain(task: TaskRecord): boolean {
-  return task.status === "queued" && task.tries === 0 && task.serialKey === null && task.step === null;
+  return task.status === "queued" && task.tries === 0 && task.serialKey === null && concurrencyOf(task) === null && task.step === null;
 }
 
 /** Whether a claim that already took `taken` tasks may take `task` too: ahead of its start only what can be given back as it was. */
@@ -263,6 +315,8 @@ export function rerun(task: TaskRecord): TaskRecord {
     remainingTries: maxTries - task.tries,
     nextRunAt: null,
     finishedAt: null,
+    // Run again now: what it ran after has ended, one way or the other.
+    ...(task.waitingFor !== undefined ? { waitingFor: [] } : {}),
   };
 }
 
@@ -306,4 +360,76 @@ export function timedOutMessage(task: Pick<TaskRecord, "timeoutMs">): string {
     return "stopped at the end of the tick's time budget (--max-time): give the executor a timeout within the budget, split it into steps, or let a worker run it";
   }
   return `timed out after ${formatDuration(task.timeoutMs)}`;
+}
+
+/** How a task that others run after ended, as its dependents are told. */
+export interface Ended {
+  id: string;
+  status: TaskStatus | "removed";
+}
+
+/**
+ * What `ended` does to the tasks waiting for them (`run --after`): a success is one fewer to wait
+ * for; a failure, a cancel or a removal cancels the dependent with a message naming it, and so, in
+ * turn, the tasks waiting for that one. Returns the dependents changed, each once, as they end up.
+ */
+export function releaseDependents(tasks: readonly TaskRecord[], ended: readonly Ended[], now: Date): TaskRecord[] {
+  const waiting = tasks.filter((t) => waitingForOf(t).length > 0 && !isFinal(t.status));
+  if (waiting.length === 0) return [];
+  const changed = new Map<string, TaskRecord>();
+  const pending = [...ended];
+  for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
+    const { id, status } = next;
+    for (const original of waiting) {
+      const task = changed.get(original.id) ?? original;
+      if (isFinal(task.status) || !waitingForOf(task).includes(id)) continue;
+      if (status === "succeeded") {
+        changed.set(task.id, { ...task, waitingFor: waitingForOf(task).filter((other) => other !== id) });
+        continue;
+      }
+      const why = status === "removed" ? "was removed" : status === "failed" ? "failed" : "was cancelled";
+      const cancelled = settle(task, { kind: "cancelled", message: `cancelled: task ${id}, which it runs after, ${why}` }, now);
+      changed.set(task.id, cancelled);
+      pending.push({ id: task.id, status: "cancelled" });
+    }
+  }
+  return [...changed.values()];
+}
+
+/**
+ * A new task's wait for the tasks it runs after, given how each stands now: those that succeeded
+ * are not waited for; one that failed or was cancelled already cancels it at once, as it would
+ * have later, so a chain behaves the same whatever ended first.
+ */
+export function afterDependencies(task: TaskRecord, dependencies: readonly TaskRecord[], now: Date): TaskRecord {
+  const ended = dependencies.find((d) => d.status === "failed" || d.status === "cancelled");
+  if (ended) {
+    const why = ended.status === "failed" ? "failed" : "was cancelled";
+    return settle(task, { kind: "cancelled", message: `cancelled: task ${ended.id}, which it runs after, ${why}` }, now);
+  }
+  return { ...task, waitingFor: dependencies.filter((d) => d.status !== "succeeded").map((d) => d.id) };
+}
+
+/** What a `run --key` found: a new task, one already there kept, or one replaced (`--replace`); `running`: it had started, so it was kept. */
+export type KeyOutcome = "created" | "existing" | "replaced" | "running";
+
+/** The task not yet final with the same executor and key as `input`, if any. */
+export function findKeyed(tasks: Iterable<TaskRecord>, input: Pick<NewTask, "executor" | "key">): TaskRecord | undefined {
+  if (input.key === undefined || input.key === null) return undefined;
+  for (const task of tasks) if (task.key === input.key && task.executor === input.executor && !isFinal(task.status)) return task;
+  return undefined;
+}
+
+/**
+ * graphile-worker's job_key_mode "replace": a task that still waits (queued or scheduled) takes the
+ * new context and run time; one that has started (running, or paused between steps) is kept as it is.
+ */
+export function replaceKeyed(task: TaskRecord, input: NewTask, now: Date): { task: TaskRecord; outcome: KeyOutcome } {
+  if (!input.replace) return { task, outcome: "existing" };
+  if (task.status !== "queued" && task.status !== "scheduled") return { task, outcome: "running" };
+  const scheduled = input.runAt !== null && input.runAt.getTime() > now.getTime();
+  return {
+    task: { ...task, context: input.context, status: scheduled ? "scheduled" : "queued", nextRunAt: scheduled ? input.runAt!.toISOString() : null },
+    outcome: "replaced",
+  };
 }

@@ -2,7 +2,7 @@
 // Pure: stores count and apply; whether a registered worker's process lives is a fact the caller
 // brings (slots are per host: only its own host can check a process).
 import type { TaskRecord, WorkerRef } from "./task.ts";
-import { isDueWithin, isRunnable, pickNext } from "./transitions.ts";
+import { isDueWithin, isRunnable, NO_PAUSED_QUEUES, pickNext, type PausedQueues } from "./transitions.ts";
 
 /** A worker slot: reserved by whoever starts a worker, then registered by the worker itself. */
 export interface WorkerSlot {
@@ -26,9 +26,11 @@ export function isReservationExpired(slot: WorkerSlot, now: Date): boolean {
   return slot.process === null && now.getTime() - Date.parse(slot.reservedAt) >= SLOT_RESERVATION_MS;
 }
 
-/** Whether `task` is work for a worker: running, runnable, or due within the window (a worker sleeps for it). */
-export function isDemand(task: TaskRecord, now: Date, scheduleWindowMs: number): boolean {
-  return task.status === "running" || isRunnable(task, now) || isDueWithin(task, now, scheduleWindowMs);
+/** Whether `task` is work for a worker: running, runnable, or due within the window (a worker sleeps for it); nothing of a paused queue waits for one. */
+export function isDemand(task: TaskRecord, now: Date, scheduleWindowMs: number, paused: PausedQueues = NO_PAUSED_QUEUES): boolean {
+  if (task.status === "running") return true;
+  if (paused.has(task.executor)) return false;
+  return isRunnable(task, now) || isDueWithin(task, now, scheduleWindowMs);
 }
 
 /**
@@ -40,10 +42,11 @@ export function retirement(
   now: Date,
   scheduleWindowMs: number,
   moreQueued: boolean,
+  paused: PausedQueues = NO_PAUSED_QUEUES,
 ): { retired: boolean; nextDueAt: string | null } {
-  if (moreQueued || pickNext(tasks, now)) return { retired: false, nextDueAt: null };
+  if (moreQueued || pickNext(tasks, now, undefined, paused)) return { retired: false, nextDueAt: null };
   const dueSoon = tasks
-    .filter((t) => isDueWithin(t, now, scheduleWindowMs))
+    .filter((t) => !paused.has(t.executor) && isDueWithin(t, now, scheduleWindowMs))
     .map((t) => t.nextRunAt!)
     .sort()[0];
   return dueSoon ? { retired: false, nextDueAt: dueSoon } : { retired: true, nextDueAt: null };

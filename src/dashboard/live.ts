@@ -4,6 +4,7 @@
 // at most once a second.
 import type { ServerResponse } from "node:http";
 import { watchJournal } from "../client/follow.ts";
+import { pausedQueues } from "../client/queues.ts";
 import type { Session } from "../client/session.ts";
 import { readStats } from "../client/stats.ts";
 import { listWorkers } from "../client/workers.ts";
@@ -76,9 +77,8 @@ export class LiveFeed {
     );
   }
 
-  private async overview() {
-    const workers = await listWorkers(this.session);
-    return { stats: await readStats(this.session, new Date(), workers), workers };
+  private overview() {
+    return overviewOf(this.session);
   }
 
   stop(): void {
@@ -95,4 +95,10 @@ export class LiveFeed {
     for (const client of this.clients) client.end();
     this.clients.clear();
   }
+}
+
+/** What the overview shows: the stats, the workers, and which queues are paused. */
+export async function overviewOf(session: Session) {
+  const workers = await listWorkers(session);
+  return { stats: await readStats(session, new Date(), workers), workers, paused: await pausedQueues(session) };
 }

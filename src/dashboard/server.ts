@@ -8,19 +8,18 @@ import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { readAttachment } from "../client/attachment.ts";
 import { cancelTasks, removeTasks, retryTasks } from "../client/control.ts";
+import { setQueuesPaused } from "../client/queues.ts";
 import { taskDetails } from "../client/details.ts";
 import { enqueueJsonContext } from "../client/enqueue.ts";
 import { describeExecutors } from "../client/executors.ts";
 import { readTaskLog } from "../client/logs.ts";
 import { listPage } from "../client/query.ts";
 import { openSession, type Session } from "../client/session.ts";
-import { readStats } from "../client/stats.ts";
-import { listWorkers } from "../client/workers.ts";
 import type { LocationFlags } from "../config/config.ts";
 import { publicRecord } from "../core/task.ts";
 import { BgtaskError, ExitCode, UsageError } from "../errors.ts";
 import { createGuard, refusal, tokenCookie, urlHost, type Guard } from "./guard.ts";
-import { LiveFeed, sendEvent } from "./live.ts";
+import { LiveFeed, overviewOf, sendEvent } from "./live.ts";
 import { PAGE_SIZE, parsePageQuery, parseRunBody } from "./requests.ts";
 
 const ASSETS: Record<string, string> = {
@@ -107,7 +106,7 @@ async function readBody(request: IncomingMessage): Promise<unknown> {
 /** Every store read the dashboard makes goes through here and is counted (the page shows the count; docs/README-performance.md measures with it). */
 function countingSession(session: Session): { session: Session; reads: () => number } {
   let reads = 0;
-  const counted = new Set(["get", "list", "page", "stats", "workerSlots", "survey", "tryControl", "tickHolder"]);
+  const counted = new Set(["get", "list", "page", "stats", "workerSlots", "survey", "tryControl", "tickHolder", "pausedQueues"]);
   const store = new Proxy(session.store, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver) as unknown;
@@ -183,10 +182,8 @@ class DashboardServer {
       }
       case "GET metrics":
         return sendJson(response, 200, { storeReads: this.reads() });
-      case "GET stats": {
-        const workers = await listWorkers(session);
-        return sendJson(response, 200, { stats: await readStats(session, new Date(), workers), workers });
-      }
+      case "GET stats":
+        return sendJson(response, 200, await overviewOf(session));
       case "GET tasks": {
         const query = parsePageQuery(url.searchParams);
         const { tasks, more } = await listPage(session, { ...query, pageSize: PAGE_SIZE });
@@ -209,6 +206,10 @@ class DashboardServer {
       default: {
         const action = request.method === "POST" && parts.length === 3 && parts[0] === "tasks" ? ACTIONS[parts[2]!] : undefined;
         if (action && Object.hasOwn(ACTIONS, parts[2]!)) return sendJson(response, 200, await action(session, parts[1]!));
+        if (request.method === "POST" && parts.length === 3 && parts[0] === "queues" && (parts[2] === "pause" || parts[2] === "resume")) {
+          const change = await setQueuesPaused(session, { executors: [parts[1]!] }, parts[2] === "pause", (option) => option);
+          return sendJson(response, 200, { paused: change.paused });
+        }
         throw new HttpError(404, "ENOTFOUND", `no ${request.method} ${url.pathname}`);
       }
     }

@@ -1,6 +1,7 @@
 // What an executor module exports: a definition made with defineTask. The brand lets the loader
 // tell a definition from any other default export, even across copies of the bgtask package.
 import type { RetryInput } from "../core/retry-policy.ts";
+import type { TaskRecord } from "../core/task.ts";
 
 const BRAND = Symbol.for("bgtask.definition");
 
@@ -49,6 +50,10 @@ export interface TaskDefinition<C = Record<string, unknown>> {
   /** One task at a time per key. */
   serialKey?: (context: C) => string;
   retry?: RetryInput;
+  /** Claimed before tasks of lower priority (a whole number, default 0); `run --priority` overrides it. */
+  priority?: number;
+  /** At most this many tasks of this executor run at once, across all workers (`serial: true` is 1). */
+  concurrency?: number;
   /** "10m": then the try is cancelled and counts as failed. */
   timeout?: string | number;
   run?: (task: TaskApi<C>) => RunResult | void | Promise<RunResult | void>;
@@ -59,7 +64,15 @@ export interface TaskDefinition<C = Record<string, unknown>> {
   onError?: (error: Error, task: TaskApi<C>) => string | void | Promise<string | void>;
   /** Turns a message sent with `task.send` into attributes on `status`. */
   translate?: (message: unknown, status: Record<string, unknown>) => void;
+  /**
+   * Runs in the worker once the task's final status (succeeded, failed, cancelled) is recorded,
+   * with the record as `status --json` prints it. What it throws is logged, never changes the task.
+   */
+  onFinish?: (task: FinishedTask) => void | Promise<void>;
 }
+
+/** The final task record handed to `onFinish` and to the config's hook commands. */
+export type FinishedTask = Omit<TaskRecord, "lease">;
 
 // biome-ignore lint/suspicious/noExplicitAny: a definition of any context type; `unknown` would refuse every typed one
 export type BrandedDefinition = TaskDefinition<any> & { readonly [BRAND]: true };

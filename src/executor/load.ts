@@ -17,6 +17,9 @@ export interface LoadedExecutor extends ExecutorFile {
   retry: RetryPolicy | null;
   timeoutMs: number | null;
   sliceMs: number;
+  /** The definition's priority and concurrency, or null when it sets none. */
+  priority: number | null;
+  concurrency: number | null;
   /** The serial key for a context, or null when tasks of this executor may run side by side. */
   serialKeyOf(context: Record<string, unknown>): string | null;
 }
@@ -86,6 +89,13 @@ export async function loadExecutor(executor: ExecutorFile, home: string | null):
     if (error instanceof RetryPolicyError) throw new ExecutorLoadError(name, file, error.message);
     throw error;
   }
+  const whole = (value: unknown, what: string, min: number): number | null => {
+    if (value === undefined) return null;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
+      throw new ExecutorLoadError(name, file, `${what} ${JSON.stringify(value)} is not a whole number of ${min} or more`);
+    }
+    return value;
+  };
   const serialKey = definition.serialKey;
   return {
     name,
@@ -94,6 +104,8 @@ export async function loadExecutor(executor: ExecutorFile, home: string | null):
     retry,
     timeoutMs: setting(definition.timeout, "timeout"),
     sliceMs: setting(definition.slice, "slice") ?? DEFAULT_SLICE_MS,
+    priority: whole(definition.priority, "priority", 0),
+    concurrency: whole(definition.concurrency, "concurrency", 1),
     serialKeyOf(context) {
       if (typeof serialKey === "function") return `${name}:${String(serialKey(context))}`;
       return definition.serial ? name : null;

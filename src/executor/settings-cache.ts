@@ -14,6 +14,8 @@ import { uniqueName } from "../host/unique-name.ts";
 export interface ExecutorSettings {
   retry: RetryPolicy | null;
   timeoutMs: number | null;
+  priority: number | null;
+  concurrency: number | null;
   serialKeyOf(context: Record<string, unknown>): string | null;
 }
 
@@ -23,6 +25,9 @@ interface Entry {
   retry: RetryPolicy | null;
   timeoutMs: number | null;
   serial: boolean;
+  /** Absent in entries an older bgtask wrote: those are not used. */
+  priority?: number | null;
+  concurrency?: number | null;
 }
 
 const CACHE_FILE = "executors.cache.json";
@@ -45,8 +50,9 @@ export async function executorSettings(executor: ExecutorFile, home: string | nu
   const stat = statSync(executor.file);
   const cache = path === null ? {} : readCache(path);
   const hit = cache[executor.file];
-  if (hit && hit.mtimeMs === stat.mtimeMs && hit.size === stat.size) {
-    return { retry: hit.retry, timeoutMs: hit.timeoutMs, serialKeyOf: () => (hit.serial ? executor.name : null) };
+  if (hit && hit.mtimeMs === stat.mtimeMs && hit.size === stat.size && hit.priority !== undefined && hit.concurrency !== undefined) {
+    const { priority, concurrency } = hit;
+    return { retry: hit.retry, timeoutMs: hit.timeoutMs, priority, concurrency, serialKeyOf: () => (hit.serial ? executor.name : null) };
   }
   const loaded = await loadExecutor(executor, home);
   if (path !== null && typeof loaded.definition.serialKey !== "function") {
@@ -56,6 +62,8 @@ export async function executorSettings(executor: ExecutorFile, home: string | nu
       retry: loaded.retry,
       timeoutMs: loaded.timeoutMs,
       serial: loaded.definition.serial === true,
+      priority: loaded.priority,
+      concurrency: loaded.concurrency,
     };
     const temp = `${path}.${uniqueName()}.tmp`;
     try {

@@ -9,7 +9,9 @@ import { createTask, isFinal } from "../core/task.ts";
 import { compareActiveOnPage, compareNewestFinished, finalsWanted, listed, matchesPage, mergeOrdered } from "../core/list-order.ts";
 import { applyVerdict } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
+import { firedStates, firedTasks, type ScheduleState } from "../core/schedule.ts";
 import {
+  afterDependencies,
   cancel,
   cancelEffect,
   canGiveBack,
@@ -17,19 +19,26 @@ import {
   claimPredicate,
   compareClaimOrder,
   compareIds,
+  type Ended,
+  findKeyed,
   giveBack,
   isHeldBy,
   mayClaimAhead,
+  type KeyOutcome,
+  type PausedQueues,
   pickFirst,
   promote,
+  releaseDependents,
+  replaceKeyed,
   rerun,
   settle,
+  sortsById,
   type ClaimFilter,
   type TryOutcome,
 } from "../core/transitions.ts";
 import { isDemand, isOnHost, isReservationExpired, retirement, wantsWorker } from "../core/workers.ts";
 import { addCount, countOf, finishedPerMinute, type ExecutorCounts } from "../core/stats.ts";
-import { LeaseLostError } from "../errors.ts";
+import { LeaseLostError, TaskNotFoundError } from "../errors.ts";
 import { watchFolder } from "../host/file-watch.ts";
 import { uniqueName } from "../host/unique-name.ts";
 import { fsyncDir, appendLines } from "./durable-file.ts";
@@ -47,6 +56,7 @@ import type {
   ChangeListener,
   EnqueueResult,
   Exchange,
+  FireRequest,
   ExchangeResult,
   JournalStore,
   ListFilter,
@@ -65,7 +75,7 @@ import type {
 } from "./store.ts";
 
 /**
- * Past this many active tasks, new plain ones (queued now, no serial key) go to the cold queue:
+ * Past this many active tasks, new plain ones (queued now, sorting by id alone: see sortsById) go to the cold queue:
  * every command and worker holds the active set in memory, the cold queue costs nothing until a
  * claim reaches it. Below it, a `run` costs one append, not two.
  */
@@ -83,8 +93,9 @@ function coldCount(queue: ColdQueue): number {
   return queue.count - queue.skip.length;
 }
 
-function isPlain(task: TaskRecord): boolean {
-  return task.status === "queued" && task.serialKey === null;
+/** The executors whose queue is paused, as the claim rules take them. */
+function pausedIn(doc: JournalDoc): PausedQueues {
+  return new Set(doc.pausedQueues ?? []);
 }
 
 /** The queue with its first line taken (claimed, moved to the active set, or passed over because it left the queue). */
@@ -105,6 +116,8 @@ export class FileStore implements JournalStore {
   private readonly files: JournalFiles;
   private readonly cold: ColdReader;
   private lastControl: { version: string; id: string; lease: string; control: TryControl } | null = null;
+  /** The paused queues of the last snapshot read, with the signature the journal had before it: `list` and `status` ask right after their read. */
+  private lastPaused: { version: string; paused: readonly string[] } | null = null;
   private readonly watches = new Set<{ close(): void }>();
   private readonly tally: HistoryTally;
 
@@ -146,6 +159,16 @@ export class FileStore implements JournalStore {
     tx.touched.add(task.id);
   }
 
+  /**
+   * Tells the tasks waiting for those this transaction ended (its final tasks and tombstones, as
+   * the history receives them), in the same transaction: core's releaseDependents.
+   */
+  private release(doc: JournalDoc, tx: Transaction, now: Date): void {
+    if (tx.history.length === 0) return;
+    const ended: Ended[] = tx.history.map((entry) => ({ id: entry.id, status: isTombstone(entry) ? "removed" : entry.status }));
+    for (const task of releaseDependents(doc.tasks, ended, now)) this.put(doc, tx, task);
+  }
+
   private heldTask(doc: JournalDoc, id: string, lease: string): TaskRecord {
     const task = doc.tasks.find((t) => t.id === id);
     if (!task || !isHeldBy(task, lease)) throw new LeaseLostError(id);
@@ -184,7 +207,9 @@ export class FileStore implements JournalStore {
   private reserveSlot(doc: JournalDoc, now: Date, request: SlotRequest, enqueuedCold = 0): string | null {
     this.pruneSlots(doc, now, request.deadSlots);
     const onHost = doc.workers.filter((slot) => isOnHost(slot, request.host)).length;
-    const demand = doc.tasks.filter((t) => isDemand(t, now, request.scheduleWindowMs)).length + coldCount(doc.queue) + enqueuedCold;
+    const paused = pausedIn(doc);
+    const demand =
+      doc.tasks.filter((t) => isDemand(t, now, request.scheduleWindowMs, paused)).length + (request.scheduleDue ? 1 : 0) + coldCount(doc.queue) + enqueuedCold;
     if (!wantsWorker(onHost, doc.workers.length, request.maxWorkers, demand)) return null;
     const slot = uniqueName();
     doc.workers.push({ slot, host: request.host, reservedAt: now.toISOString(), process: null });
@@ -194,7 +219,10 @@ export class FileStore implements JournalStore {
   /** Runs a read against a snapshot, again on a fresh one if a compaction removed the history file meanwhile. */
   private async withSnapshot<T>(reader: (doc: JournalDoc) => T, cached = false): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      // Taken before the read: a commit in between makes it older than the document, never newer.
+      const version = this.files.signature();
       const doc = await this.snapshot(cached);
+      this.lastPaused = { version, paused: doc.pausedQueues ?? [] };
       try {
         return reader(doc);
       } catch (error) {
@@ -211,7 +239,16 @@ export class FileStore implements JournalStore {
     let usedUp: string | null = null;
     const result = await this.transact((doc, tx) => {
       usedUp = null;
-      const created = tasks.map((input) => createTask(String(doc.nextId++), input, now, maxTriesOf(input.retry)));
+      // Looked up before anything changes: one missing id, nothing stored (a throw commits nothing).
+      const dependencies = new Map<string, TaskRecord>();
+      for (const input of tasks) {
+        for (const id of input.after ?? []) {
+          const found = dependencies.get(id) ?? this.find(doc, id);
+          if (!found) throw new TaskNotFoundError(id);
+          dependencies.set(id, found);
+        }
+      }
+      const { created, stored, outcomes } = this.keyed(doc, tx, tasks, now, dependencies);
       // A journal an older bgtask may still read (version 1) keeps every task where that one looks.
       const cold = doc.version === JOURNAL_VERSION && (coldCount(doc.queue) > 0 || doc.tasks.length + created.length > HOT_LIMIT);
       if (cold && doc.queue.count === 0 && doc.queue.bytes > 0) {
@@ -220,7 +257,13 @@ export class FileStore implements JournalStore {
         doc.queue = emptyQueue(`queue.${Number(QUEUE_FILE.exec(doc.queue.file)![1]) + 1}.jsonl`);
       }
       for (const task of created) {
-        if (cold && isPlain(task)) tx.cold.push(task);
+        if (isFinal(task.status)) {
+          // Cancelled at once: what it runs after has already failed.
+          this.put(doc, tx, task);
+          continue;
+        }
+        // The cold queue is merged with the active set by id: only tasks that sort by id alone may wait there.
+        if (cold && sortsById(task)) tx.cold.push(task);
         else {
           // Appended directly: put() would scan the set once per task of a bulk enqueue.
           doc.tasks.push(task);
@@ -228,10 +271,50 @@ export class FileStore implements JournalStore {
         }
       }
       // The cold tasks are counted into the queue as they are appended, after this.
-      return { tasks: created, workerSlot: workers === null ? null : this.reserveSlot(doc, now, workers, tx.cold.length) };
+      return { tasks: stored, outcomes, workerSlot: workers === null ? null : this.reserveSlot(doc, now, workers, tx.cold.length) };
     });
     if (usedUp !== null) this.removeSegment(usedUp);
     return result;
+  }
+
+  /**
+   * The tasks to create for `inputs`, and per input the task stored or found by its key. Tasks with
+   * a key are never cold (sortsById), so the active set and this call's own tasks are where a
+   * key's task is found.
+   */
+  private keyed(
+    doc: JournalDoc,
+    tx: Transaction,
+    inputs: readonly NewTask[],
+    now: Date,
+    dependencies: ReadonlyMap<string, TaskRecord>,
+  ): { created: TaskRecord[]; stored: TaskRecord[]; outcomes: KeyOutcome[] } {
+    const created: TaskRecord[] = [];
+    const stored: TaskRecord[] = [];
+    const outcomes: KeyOutcome[] = [];
+    const keyedInputs = inputs.some((input) => input.key !== undefined && input.key !== null);
+    for (const input of inputs) {
+      const keyed = keyedInputs ? (findKeyed(created, input) ?? findKeyed(doc.tasks, input)) : undefined;
+      if (keyed) {
+        const { task, outcome } = replaceKeyed(keyed, input, now);
+        if (task !== keyed) {
+          const at = created.indexOf(keyed);
+          if (at === -1) this.put(doc, tx, task);
+          else created[at] = task;
+          for (const [i, other] of stored.entries()) if (other === keyed) stored[i] = task;
+        }
+        stored.push(task);
+        outcomes.push(outcome);
+        continue;
+      }
+      const fresh = createTask(String(doc.nextId++), input, now, maxTriesOf(input.retry));
+      const after = (input.after ?? []).map((id) => dependencies.get(id)!);
+      const task = after.length > 0 ? afterDependencies(fresh, after, now) : fresh;
+      created.push(task);
+      stored.push(task);
+      outcomes.push("created");
+    }
+    return { created, stored, outcomes };
   }
 
   private removeSegment(name: string): void {
@@ -246,7 +329,7 @@ export class FileStore implements JournalStore {
    * The cold queue's first task that may be claimed, passing over those that left it; one the
    * filter refuses waits in the active set instead, where every claim sees it.
    */
-  private coldHead(doc: JournalDoc, tx: Transaction, filter: ClaimFilter | undefined): ColdLine | null {
+  private coldHead(doc: JournalDoc, tx: Transaction, filter: ClaimFilter | undefined, paused: PausedQueues): ColdLine | null {
     const accept = claimPredicate(filter);
     for (let refused = 0; refused < MAX_REFUSED_COLD; ) {
       const head = this.cold.head(doc.queue);
@@ -255,7 +338,7 @@ export class FileStore implements JournalStore {
         doc.queue = pastHead(doc.queue, head);
         continue;
       }
-      if (!accept || accept(head.task)) return head;
+      if ((!accept || accept(head.task)) && !paused.has(head.task.executor)) return head;
       doc.queue = pastHead(doc.queue, head);
       doc.tasks.push(head.task);
       tx.touched.add(head.task.id);
@@ -284,18 +367,20 @@ export class FileStore implements JournalStore {
       }
       // After the ends: the caller's own tries among them are no longer its verdicts' to judge.
       const recovered = exchange.recovery ? this.applyRecovery(doc, tx, now, exchange.recovery) : null;
+      this.release(doc, tx, now);
       if (settled.includes(null) || exchange.claim < 1) return { settled, next: [], recovered };
       return { settled, next: this.claimIn(doc, tx, worker, now, exchange.filter, exchange.claim), recovered };
     });
   }
 
   private claimIn(doc: JournalDoc, tx: Transaction, worker: WorkerRef, now: Date, filter: ClaimFilter | undefined, max: number): TaskRecord[] {
-    const hot = pickFirst(doc.tasks, now, max, filter);
+    const paused = pausedIn(doc);
+    const hot = pickFirst(doc.tasks, now, max, filter, paused);
     // The active set's first ones (found in one pass) and the cold queue's, merged in claim order.
     const claimed: TaskRecord[] = [];
     let taken = 0;
     while (claimed.length < max) {
-      const head = this.coldHead(doc, tx, filter);
+      const head = this.coldHead(doc, tx, filter, paused);
       const fromHot = hot[taken] !== undefined && (head === null || compareClaimOrder(hot[taken]!, head.task) < 0);
       const next = fromHot ? hot[taken]! : head?.task;
       if (next === undefined || !mayClaimAhead(claimed.length, next)) break;
@@ -324,6 +409,7 @@ export class FileStore implements JournalStore {
     return this.transactUnsynced((doc, tx) => {
       const settled = settle(this.heldTask(doc, id, lease), outcome, now);
       this.put(doc, tx, settled);
+      this.release(doc, tx, now);
       return settled;
     });
   }
@@ -338,7 +424,7 @@ export class FileStore implements JournalStore {
 
   retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult> {
     return this.transactUnsynced((doc) => {
-      const result = retirement(doc.tasks, now, scheduleWindowMs, coldCount(doc.queue) > 0);
+      const result = retirement(doc.tasks, now, scheduleWindowMs, coldCount(doc.queue) > 0, pausedIn(doc));
       if (result.retired) doc.workers = doc.workers.filter((w) => w.slot !== slot);
       return result;
     });
@@ -365,6 +451,9 @@ export class FileStore implements JournalStore {
   /** A cold task that changed (cancelled, removed) is passed over by the cursor from now on. */
   private leaveCold(doc: JournalDoc, id: string): void {
     doc.queue = { ...doc.queue, skip: [...doc.queue.skip, id] };
+    // Every line left is passed over (a whole queue cancelled): the cursor goes to the end at once
+    // rather than carry the ids in every transaction until the claims pass them.
+    if (coldCount(doc.queue) === 0) doc.queue = { ...doc.queue, offset: doc.queue.bytes, count: 0, skip: [] };
   }
 
   /** The ids come from what the write-ahead log committed since (change-ids.ts); across a compaction it cannot tell, and says null. */
@@ -547,7 +636,11 @@ export class FileStore implements JournalStore {
   }
 
   recover(now: Date, recovery: Recovery): Promise<RecoverResult> {
-    return this.transact((doc, tx) => this.applyRecovery(doc, tx, now, recovery));
+    return this.transact((doc, tx) => {
+      const result = this.applyRecovery(doc, tx, now, recovery);
+      this.release(doc, tx, now);
+      return result;
+    });
   }
 
   forceEnd(id: string, lease: string, outcome: TryOutcome, now: Date): Promise<TaskRecord | null> {
@@ -556,34 +649,49 @@ export class FileStore implements JournalStore {
       if (!task || !isHeldBy(task, lease)) return null;
       const settled = settle(task, outcome, now);
       this.put(doc, tx, settled);
+      this.release(doc, tx, now);
       return settled;
     });
   }
 
-  cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null> {
+  async cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null> {
+    return (await this.cancelMany([id], now))[0]!;
+  }
+
+  cancelMany(ids: readonly string[], now: Date): Promise<Array<{ task: TaskRecord; effect: CancelEffect } | null>> {
     return this.transact((doc, tx) => {
-      const found = this.locate(doc, id);
-      if (!found) return null;
-      const { task } = found;
-      const effect = cancelEffect(task);
-      if (effect === "final") return { task, effect };
-      const next = cancel(task, now);
-      if (found.cold && next !== task) this.leaveCold(doc, id);
-      if (next !== task) this.put(doc, tx, next);
-      return { task: next, effect };
+      const results = ids.map((id) => {
+        const found = this.locate(doc, id);
+        if (!found) return null;
+        const { task } = found;
+        const effect = cancelEffect(task);
+        if (effect === "final") return { task, effect };
+        const next = cancel(task, now);
+        if (found.cold && next !== task) this.leaveCold(doc, id);
+        if (next !== task) this.put(doc, tx, next);
+        return { task: next, effect };
+      });
+      this.release(doc, tx, now);
+      return results;
     });
   }
 
-  retry(id: string, _now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
-    return this.transact((doc, tx) => {
-      const task = this.find(doc, id);
-      if (!task) return null;
-      if (!isFinal(task.status)) return { task, queued: false };
-      // Back in the active set, it hides its history entry until it is final again (newest line wins).
-      const queued = rerun(task);
-      this.put(doc, tx, queued);
-      return { task: queued, queued: true };
-    });
+  async retry(id: string, now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
+    return (await this.retryMany([id], now))[0]!;
+  }
+
+  retryMany(ids: readonly string[], _now: Date): Promise<Array<{ task: TaskRecord; queued: boolean } | null>> {
+    return this.transact((doc, tx) =>
+      ids.map((id) => {
+        const task = this.find(doc, id);
+        if (!task) return null;
+        if (!isFinal(task.status)) return { task, queued: false };
+        // Back in the active set, it hides its history entry until it is final again (newest line wins).
+        const queued = rerun(task);
+        this.put(doc, tx, queued);
+        return { task: queued, queued: true };
+      }),
+    );
   }
 
   remove(ids: readonly string[], now: Date): Promise<RemoveResult> {
@@ -608,6 +716,7 @@ export class FileStore implements JournalStore {
         tx.touched.add(id);
         tx.history.push({ id, removed: now.toISOString() });
       }
+      this.release(doc, tx, now);
       return result;
     });
   }
@@ -699,6 +808,39 @@ export class FileStore implements JournalStore {
 
   private dropSlot(doc: JournalDoc, slot: string): void {
     doc.workers = doc.workers.filter((w) => w.slot !== slot);
+  }
+
+  /** Scheduled tasks go to the active set (never the cold queue): there are few, and each is due now. */
+  fireSchedules(request: FireRequest, now: Date): Promise<TaskRecord[]> {
+    return this.transactUnsynced((doc, tx) => {
+      const states = doc.schedules ?? {};
+      const inputs = firedTasks(request.firings, states, now, request.onTimeMs);
+      if (inputs.length === 0) return [];
+      const created = inputs.map((input) => createTask(String(doc.nextId++), input, now, maxTriesOf(input.retry)));
+      for (const task of created) this.put(doc, tx, task);
+      doc.schedules = firedStates(states, created);
+      return created;
+    });
+  }
+
+  scheduleStates(): Promise<Record<string, ScheduleState>> {
+    return this.withSnapshot((doc) => ({ ...doc.schedules }));
+  }
+
+  pauseQueues(executors: readonly string[], paused: boolean): Promise<string[]> {
+    return this.transact((doc) => {
+      const queues = new Set(doc.pausedQueues ?? []);
+      for (const name of executors) paused ? queues.add(name) : queues.delete(name);
+      doc.pausedQueues = [...queues].sort();
+      return doc.pausedQueues;
+    });
+  }
+
+  async pausedQueues(): Promise<string[]> {
+    // Every commit changes the signature: unchanged since the last read, the answer is that read's.
+    const last = this.lastPaused;
+    if (last !== null && last.version === this.files.signature()) return [...last.paused].sort();
+    return this.withSnapshot((doc) => [...(doc.pausedQueues ?? [])].sort());
   }
 
   /** Runs `fn` under the journal lock (a transaction that changes nothing in the journal). */

@@ -5,30 +5,38 @@
 import { compareActiveOnPage, compareNewestFinished, listed, matchesPage } from "../core/list-order.ts";
 import { applyVerdict, isSameHolder, type TickHolder } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
+import { firedStates, firedTasks, type ScheduleState } from "../core/schedule.ts";
 import { createTask, finishedTime, isFinal, type NewTask, type TaskRecord, type WorkerRef } from "../core/task.ts";
 import {
+  afterDependencies,
   cancel,
   cancelEffect,
   canGiveBack,
   claim,
+  type Ended,
+  findKeyed,
   giveBack,
   isHeldBy,
   mayClaimAhead,
   pickFirst,
+  type KeyOutcome,
   promote,
+  releaseDependents,
+  replaceKeyed,
   rerun,
   settle,
   type TryOutcome,
 } from "../core/transitions.ts";
 import { isDemand, isOnHost, isReservationExpired, retirement, wantsWorker, type WorkerSlot } from "../core/workers.ts";
 import { addCount, finishedPerMinute, type ExecutorCounts } from "../core/stats.ts";
-import { LeaseLostError } from "../errors.ts";
+import { LeaseLostError, TaskNotFoundError } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
 import type {
   CancelEffect,
   ChangeListener,
   EnqueueResult,
   Exchange,
+  FireRequest,
   ExchangeResult,
   JournalStore,
   ListFilter,
@@ -54,6 +62,8 @@ export class MemoryStore implements JournalStore {
   private nextId = 1;
   private slots: WorkerSlot[] = [];
   private tick: TickHolder | null = null;
+  private schedules: Record<string, ScheduleState> = {};
+  private paused = new Set<string>();
   private readonly listeners = new Set<ChangeListener>();
 
   /** Runs one operation as a transaction: the ids it reports changed are announced after it. */
@@ -79,6 +89,17 @@ export class MemoryStore implements JournalStore {
 
   private active(): TaskRecord[] {
     return [...this.tasks.values()].filter((t) => !isFinal(t.status));
+  }
+
+  /** Tells the tasks waiting for those this operation ended (the final ones it changed, and `removed`), in the same operation. */
+  private release(changed: Set<string>, now: Date, removed: readonly string[] = []): void {
+    const ended: Ended[] = removed.map((id) => ({ id, status: "removed" }));
+    for (const id of changed) {
+      const task = this.tasks.get(id);
+      if (task && isFinal(task.status)) ended.push({ id, status: task.status });
+    }
+    if (ended.length === 0) return;
+    for (const task of releaseDependents(this.active(), ended, now)) this.put(changed, task);
   }
 
   private held(id: string, lease: string): TaskRecord | null {
@@ -114,7 +135,7 @@ export class MemoryStore implements JournalStore {
   private reserveSlot(now: Date, request: SlotRequest): string | null {
     this.pruneSlots(now, request.deadSlots);
     const onHost = this.slots.filter((slot) => isOnHost(slot, request.host)).length;
-    const demand = this.active().filter((t) => isDemand(t, now, request.scheduleWindowMs)).length;
+    const demand = this.active().filter((t) => isDemand(t, now, request.scheduleWindowMs, this.paused)).length + (request.scheduleDue ? 1 : 0);
     if (!wantsWorker(onHost, this.slots.length, request.maxWorkers, demand)) return null;
     const slot = uniqueName();
     this.slots.push({ slot, host: request.host, reservedAt: now.toISOString(), process: null });
@@ -123,8 +144,24 @@ export class MemoryStore implements JournalStore {
 
   enqueue(tasks: readonly NewTask[], now: Date, workers: SlotRequest | null): Promise<EnqueueResult> {
     return this.run((changed) => {
-      const created = tasks.map((input) => this.put(changed, createTask(String(this.nextId++), copy(input), now, maxTriesOf(input.retry))));
-      return { tasks: created, workerSlot: workers === null ? null : this.reserveSlot(now, workers) };
+      // Checked before anything changes: one missing id, nothing stored.
+      for (const input of tasks) for (const id of input.after ?? []) if (!this.tasks.has(id)) throw new TaskNotFoundError(id);
+      const stored: TaskRecord[] = [];
+      const outcomes: KeyOutcome[] = [];
+      for (const input of tasks) {
+        const keyed = findKeyed(this.tasks.values(), input);
+        if (keyed) {
+          const { task, outcome } = replaceKeyed(keyed, copy(input), now);
+          stored.push(task === keyed ? copy(task) : this.put(changed, task));
+          outcomes.push(outcome);
+          continue;
+        }
+        const created = createTask(String(this.nextId++), copy(input), now, maxTriesOf(input.retry));
+        const dependencies = (input.after ?? []).map((id) => this.tasks.get(id)!);
+        stored.push(this.put(changed, dependencies.length > 0 ? afterDependencies(created, dependencies, now) : created));
+        outcomes.push("created");
+      }
+      return { tasks: stored, outcomes, workerSlot: workers === null ? null : this.reserveSlot(now, workers) };
     });
   }
 
@@ -141,7 +178,9 @@ export class MemoryStore implements JournalStore {
     return this.run((changed) => {
       const task = this.held(id, lease);
       if (!task) throw new LeaseLostError(id);
-      return this.put(changed, settle(task, copy(outcome), now));
+      const settled = this.put(changed, settle(task, copy(outcome), now));
+      this.release(changed, now);
+      return settled;
     });
   }
 
@@ -156,9 +195,10 @@ export class MemoryStore implements JournalStore {
         if (task && canGiveBack(task)) this.put(changed, giveBack(task, now));
       }
       const recovered = exchange.recovery ? this.applyRecovery(changed, now, exchange.recovery) : null;
+      this.release(changed, now);
       if (settled.includes(null) || exchange.claim < 1) return { settled, next: [], recovered };
       const next: TaskRecord[] = [];
-      for (const task of pickFirst(this.active(), now, exchange.claim, exchange.filter)) {
+      for (const task of pickFirst(this.active(), now, exchange.claim, exchange.filter, this.paused)) {
         if (!mayClaimAhead(next.length, task)) break;
         next.push(this.put(changed, claim(task, copy(worker), uniqueName(), now)));
       }
@@ -176,7 +216,7 @@ export class MemoryStore implements JournalStore {
 
   retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult> {
     return this.run(() => {
-      const result = retirement(this.active(), now, scheduleWindowMs, false);
+      const result = retirement(this.active(), now, scheduleWindowMs, false, this.paused);
       if (result.retired) this.slots = this.slots.filter((s) => s.slot !== slot);
       return result;
     });
@@ -255,36 +295,57 @@ export class MemoryStore implements JournalStore {
   }
 
   recover(now: Date, recovery: Recovery): Promise<RecoverResult> {
-    return this.run((changed) => this.applyRecovery(changed, now, recovery));
+    return this.run((changed) => {
+      const result = this.applyRecovery(changed, now, recovery);
+      this.release(changed, now);
+      return result;
+    });
   }
 
   forceEnd(id: string, lease: string, outcome: TryOutcome, now: Date): Promise<TaskRecord | null> {
     return this.run((changed) => {
       const task = this.held(id, lease);
-      return task ? this.put(changed, settle(task, copy(outcome), now)) : null;
-    });
-  }
-
-  cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null> {
-    return this.run((changed) => {
-      const task = this.tasks.get(id);
       if (!task) return null;
-      const effect = cancelEffect(task);
-      const next = cancel(task, now);
-      return { task: next === task ? copy(task) : this.put(changed, next), effect };
+      const ended = this.put(changed, settle(task, copy(outcome), now));
+      this.release(changed, now);
+      return ended;
     });
   }
 
-  retry(id: string, _now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
+  async cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null> {
+    return (await this.cancelMany([id], now))[0]!;
+  }
+
+  cancelMany(ids: readonly string[], now: Date): Promise<Array<{ task: TaskRecord; effect: CancelEffect } | null>> {
     return this.run((changed) => {
-      const task = this.tasks.get(id);
-      if (!task) return null;
-      if (!isFinal(task.status)) return { task: copy(task), queued: false };
-      return { task: this.put(changed, rerun(task)), queued: true };
+      const results = ids.map((id) => {
+        const task = this.tasks.get(id);
+        if (!task) return null;
+        const effect = cancelEffect(task);
+        const next = cancel(task, now);
+        return { task: next === task ? copy(task) : this.put(changed, next), effect };
+      });
+      this.release(changed, now);
+      return results;
     });
   }
 
-  remove(ids: readonly string[], _now: Date): Promise<RemoveResult> {
+  async retry(id: string, now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
+    return (await this.retryMany([id], now))[0]!;
+  }
+
+  retryMany(ids: readonly string[], _now: Date): Promise<Array<{ task: TaskRecord; queued: boolean } | null>> {
+    return this.run((changed) =>
+      ids.map((id) => {
+        const task = this.tasks.get(id);
+        if (!task) return null;
+        if (!isFinal(task.status)) return { task: copy(task), queued: false };
+        return { task: this.put(changed, rerun(task)), queued: true };
+      }),
+    );
+  }
+
+  remove(ids: readonly string[], now: Date): Promise<RemoveResult> {
     return this.run((changed) => {
       const unique = [...new Set(ids)];
       const missing = unique.filter((id) => !this.tasks.has(id));
@@ -295,6 +356,7 @@ export class MemoryStore implements JournalStore {
         this.tasks.delete(id);
         changed.add(id);
       }
+      this.release(changed, now, unique);
       return { removed, running, missing };
     });
   }
@@ -311,6 +373,30 @@ export class MemoryStore implements JournalStore {
       }
       return gone;
     });
+  }
+
+  fireSchedules(request: FireRequest, now: Date): Promise<TaskRecord[]> {
+    return this.run((changed) => {
+      const inputs = firedTasks(copy(request.firings), this.schedules, now, request.onTimeMs);
+      const created = inputs.map((input) => this.put(changed, createTask(String(this.nextId++), input, now, maxTriesOf(input.retry))));
+      this.schedules = firedStates(this.schedules, created);
+      return created;
+    });
+  }
+
+  scheduleStates(): Promise<Record<string, ScheduleState>> {
+    return this.run(() => copy(this.schedules));
+  }
+
+  pauseQueues(executors: readonly string[], paused: boolean): Promise<string[]> {
+    return this.run(() => {
+      for (const name of executors) paused ? this.paused.add(name) : this.paused.delete(name);
+      return [...this.paused].sort();
+    });
+  }
+
+  pausedQueues(): Promise<string[]> {
+    return this.run(() => [...this.paused].sort());
   }
 
   tickHolder(): Promise<TickHolder | null> {

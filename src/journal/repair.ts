@@ -118,7 +118,16 @@ export function rebuild(found: Salvage, indexed: Set<string>): Rebuilt {
   const stale = sorted([...mentioned].filter((id) => recovered.has(id) && !newerThanDamage(id) && !unverified.includes(id)));
 
   const rev = Math.max(doc.rev, log.highestRev, mark.mark?.rev ?? 0) + 1;
-  const rebuilt: JournalDoc = { ...emptyDoc(), rev, nextId, tasks: active, workers: doc.workers };
+  // The paused queues as read: a repair does not restart a queue someone stopped.
+  const rebuilt: JournalDoc = {
+    ...emptyDoc(),
+    rev,
+    nextId,
+    tasks: active,
+    workers: doc.workers,
+    schedules: doc.schedules,
+    pausedQueues: doc.pausedQueues ?? [],
+  };
   return {
     doc: rebuilt,
     lines: history.lines,

@@ -3,6 +3,7 @@
 import * as v from "valibot";
 import { TASK_STATUSES, type TaskRecord } from "../core/task.ts";
 import type { WorkerSlot } from "../core/workers.ts";
+import type { ScheduleState } from "../core/schedule.ts";
 
 export type { WorkerSlot };
 
@@ -53,6 +54,10 @@ export interface JournalDoc {
   queue: ColdQueue;
   tasks: TaskRecord[];
   workers: WorkerSlot[];
+  /** The last slot fired per schedule name; absent in journals written before schedules (none fired). */
+  schedules?: Record<string, ScheduleState>;
+  /** Executors whose queue `bgtask pause` stopped; absent in journals from before it (none paused). */
+  pausedQueues?: string[];
 }
 
 export function emptyDoc(): JournalDoc {
@@ -88,6 +93,8 @@ function isWorkerRef(x: unknown): boolean {
   return isObject(x) && isNumber(x.pid) && typeof x.host === "string" && isNumberOrNull(x.startTime) && isStringOrNull(x.bootId);
 }
 
+const isIdList = (x: unknown) => Array.isArray(x) && x.every((id) => typeof id === "string" && TASK_ID.test(id));
+
 function isTask(x: unknown): boolean {
   return (
     isObject(x) &&
@@ -110,8 +117,22 @@ function isTask(x: unknown): boolean {
     isObject(x.state) &&
     Array.isArray(x.history) &&
     isStringOrNull(x.lease) &&
-    (x.worker === null || isWorkerRef(x.worker))
+    (x.worker === null || isWorkerRef(x.worker)) &&
+    (x.schedule === undefined || x.schedule === null || isScheduleRef(x.schedule)) &&
+    (x.priority === undefined || isNumber(x.priority)) &&
+    (x.key === undefined || isStringOrNull(x.key)) &&
+    (x.after === undefined || isIdList(x.after)) &&
+    (x.waitingFor === undefined || isIdList(x.waitingFor)) &&
+    (x.concurrency === undefined || isNumberOrNull(x.concurrency))
   );
+}
+
+function isScheduleRef(x: unknown): boolean {
+  return isObject(x) && typeof x.name === "string" && typeof x.slot === "string";
+}
+
+export function isScheduleStates(x: unknown): boolean {
+  return isObject(x) && Object.values(x).every((state) => isObject(state) && typeof state.slot === "string" && typeof state.taskId === "string");
 }
 
 function isWorkerSlot(x: unknown): boolean {
@@ -139,6 +160,10 @@ export function isColdQueue(x: unknown): boolean {
   );
 }
 
+export function isPausedQueues(x: unknown): boolean {
+  return Array.isArray(x) && x.every((name) => typeof name === "string");
+}
+
 function isDoc(x: unknown): boolean {
   return (
     isObject(x) &&
@@ -156,7 +181,9 @@ function isDoc(x: unknown): boolean {
     Array.isArray(x.tasks) &&
     x.tasks.every(isTask) &&
     Array.isArray(x.workers) &&
-    x.workers.every(isWorkerSlot)
+    x.workers.every(isWorkerSlot) &&
+    (x.schedules === undefined || isScheduleStates(x.schedules)) &&
+    (x.pausedQueues === undefined || isPausedQueues(x.pausedQueues))
   );
 }
 
@@ -188,6 +215,13 @@ const taskSchema = v.looseObject({
   history: v.array(v.unknown()),
   lease: v.nullable(v.string()),
   worker: v.nullable(workerRef),
+  schedule: v.optional(v.nullable(v.object({ name: v.string(), slot: v.string() }))),
+  // Issue 13's fields: absent in older journals, which read with their defaults.
+  priority: v.optional(v.number()),
+  key: v.optional(v.nullable(v.string())),
+  after: v.optional(v.array(v.pipe(v.string(), v.regex(TASK_ID)))),
+  waitingFor: v.optional(v.array(v.pipe(v.string(), v.regex(TASK_ID)))),
+  concurrency: v.optional(v.nullable(v.number())),
 });
 
 const queueSchema = v.pipe(
@@ -212,6 +246,8 @@ const docSchema = v.object({
   queue: v.optional(queueSchema),
   tasks: v.array(taskSchema),
   workers: v.array(v.object({ slot: v.string(), host: v.optional(v.string()), reservedAt: v.string(), process: v.nullable(workerRef) })),
+  schedules: v.optional(v.record(v.string(), v.object({ slot: v.string(), taskId: v.string() }))),
+  pausedQueues: v.optional(v.array(v.string())),
 });
 
 /** Returns the problem in words, or null when `value` is a journal this version can use. */

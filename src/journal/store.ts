@@ -4,16 +4,18 @@
 // transitions, recovery verdicts, slot demand, list order), and facts only a host can know (is
 // that process alive? what does its beat file say?) are gathered by the caller beforehand, from
 // what `survey` returns, and passed in as verdicts. Killing a process happens outside the store.
-import type { CancelEffect, ClaimFilter, TryOutcome } from "../core/transitions.ts";
+import type { CancelEffect, ClaimFilter, KeyOutcome, TryOutcome } from "../core/transitions.ts";
 import type { TickHolder, TryVerdict } from "../core/recovery.ts";
 import type { NewTask, TaskRecord, TaskStatus, WorkerRef } from "../core/task.ts";
 import type { WorkerSlot } from "../core/workers.ts";
 import type { PageMatch, PageOrder } from "../core/list-order.ts";
 import type { ExecutorCounts } from "../core/stats.ts";
+import type { Schedule, ScheduleState } from "../core/schedule.ts";
 
-export type { ClaimFilter } from "../core/transitions.ts";
+export type { ClaimFilter, KeyOutcome } from "../core/transitions.ts";
 export type { TickHolder, TryVerdict } from "../core/recovery.ts";
 export type { WorkerSlot } from "../core/workers.ts";
+export type { ScheduleState } from "../core/schedule.ts";
 
 export interface ListFilter {
   statuses?: readonly TaskStatus[];
@@ -62,11 +64,16 @@ export interface SlotRequest {
   maxWorkers: number;
   /** Scheduled tasks due within this count as work for a worker (it waits for them, sleeping). */
   scheduleWindowMs: number;
+  /** A schedule's next slot is within the window: counted as one task of work (a worker sleeps for it). */
+  scheduleDue: boolean;
   deadSlots: readonly string[];
 }
 
 export interface EnqueueResult {
+  /** One per input, in order: the task stored, or the one its key found (see `outcomes`). */
   tasks: TaskRecord[];
+  /** Per input: "created", or what its key did (core's KeyOutcome). */
+  outcomes: KeyOutcome[];
   /** A worker slot reserved for the caller to start a worker in, or null when enough run (or none was asked for). */
   workerSlot: string | null;
 }
@@ -146,6 +153,18 @@ export interface RetireResult {
   nextDueAt: string | null;
 }
 
+/** One schedule to fire: its rule, and the task each due slot makes (the executor's settings applied by the caller). */
+export interface ScheduleFiring {
+  schedule: Schedule;
+  task: Omit<NewTask, "runAt" | "schedule">;
+}
+
+export interface FireRequest {
+  firings: readonly ScheduleFiring[];
+  /** core/schedule.ts's on-time window: slots older than this (and than the catch-up window) are missed. */
+  onTimeMs: number;
+}
+
 /**
  * Called after tasks changed (soon, maybe coalesced) with the ids of the tasks that changed, or
  * null when the store cannot tell which (then any may have).
@@ -156,11 +175,21 @@ export interface JournalStore {
   /** Where the journal lives, for messages. */
   readonly location: string;
 
-  /** Inserts tasks durably (all or nothing) and, when `workers` asks, reserves a worker slot: one transaction. */
+  /**
+   * Inserts tasks durably (all or nothing) and, when `workers` asks, reserves a worker slot: one
+   * transaction. An input with a key whose executor has a task with that key not yet final creates
+   * none (or replaces that one's context and run time, with `replace`, while it waits); inputs
+   * are taken in order, so a later one finds an earlier one's task. An input `after` an id that is
+   * no task throws TaskNotFoundError and nothing is stored. Dependencies that already failed or
+   * were cancelled store the task cancelled (core's afterDependencies).
+   */
   enqueue(tasks: readonly NewTask[], now: Date, workers: SlotRequest | null): Promise<EnqueueResult>;
 
   /** Updates a running try's task and its heartbeat; throws LeaseLostError when `lease` is no longer the task's. One statement. */
   report(id: string, lease: string, report: TaskReport, now: Date): Promise<void>;
+
+  // Every operation that ends a task (settle, exchange, forceEnd, cancel, recover, remove) also
+  // applies core's releaseDependents to the tasks waiting for it, in the same transaction.
 
   /** Ends a try (core's settle); throws LeaseLostError when `lease` is no longer the task's. One statement. */
   settle(id: string, lease: string, outcome: TryOutcome, now: Date): Promise<TaskRecord>;
@@ -225,6 +254,12 @@ export interface JournalStore {
   /** Queues a final task again (one more try at least). `queued: false` when the task is not final. Null when missing. One transaction. */
   retry(id: string, now: Date): Promise<{ task: TaskRecord; queued: boolean } | null>;
 
+  /** `cancel` of several tasks in one transaction (bulk control): one result per id, in order, as cancel's. */
+  cancelMany(ids: readonly string[], now: Date): Promise<Array<{ task: TaskRecord; effect: CancelEffect } | null>>;
+
+  /** `retry` of several tasks in one transaction (bulk control): one result per id, in order, as retry's. */
+  retryMany(ids: readonly string[], now: Date): Promise<Array<{ task: TaskRecord; queued: boolean } | null>>;
+
   /** Deletes tasks that are not running, all or none. One transaction. */
   remove(ids: readonly string[], now: Date): Promise<RemoveResult>;
 
@@ -233,6 +268,23 @@ export interface JournalStore {
    * With `onlyIfOldestBefore`, does nothing (cheaply) unless the oldest final task finished before it.
    */
   removeFinished(olderThan: Date | null, now: Date, options?: { onlyIfOldestBefore?: Date }): Promise<string[]>;
+
+  /**
+   * One transaction: for each schedule, the slots core's dueSlots finds due after the last one
+   * the journal recorded fired, each made a queued task, and the last slot fired recorded with
+   * them. Concurrent callers serialise on the transaction: each slot makes one task. Returns the
+   * tasks made, oldest slot first per schedule.
+   */
+  fireSchedules(request: FireRequest, now: Date): Promise<TaskRecord[]>;
+
+  /** The last slot fired per schedule name (schedules never fired are absent). Read only. */
+  scheduleStates(): Promise<Record<string, ScheduleState>>;
+
+  /** Stops (`paused: true`) or restarts the queues of these executors; returns the paused ones after, sorted. One transaction. */
+  pauseQueues(executors: readonly string[], paused: boolean): Promise<string[]>;
+
+  /** The executors whose queue is paused, sorted. Read only. */
+  pausedQueues(): Promise<string[]>;
 
   /** Who holds the tick mutex, or null. Read only. */
   tickHolder(): Promise<TickHolder | null>;

@@ -2,6 +2,7 @@
 // it gathers the facts only this host can know (is that process alive? what do its beat file and
 // its note say?) about what the store's survey shows, takes core/recovery.ts's verdicts, and kills
 // processes outside the store, in the order that keeps the lease's guarantee (see forceTry).
+import { isScheduleDueWithin } from "./schedules.ts";
 import { hostname } from "node:os";
 import type { Config } from "../config/config.ts";
 import { holdsTick, judgeTry, type TickHolder, type TryVerdict, type WorkerFacts } from "../core/recovery.ts";
@@ -118,7 +119,9 @@ export async function forceTry(store: JournalStore, task: TaskRecord, outcome: T
 /** A worker-slot request for this host, with the slots whose process is gone found first. */
 export async function slotRequest(store: JournalStore, config: Config): Promise<SlotRequest> {
   const { slots } = await store.survey(hostname());
-  return { host: hostname(), maxWorkers: config.concurrency, scheduleWindowMs: config.timings.scheduleWindowMs, deadSlots: deadSlotsOf(slots) };
+  const { scheduleWindowMs } = config.timings;
+  const scheduleDue = isScheduleDueWithin(config, new Date(), scheduleWindowMs);
+  return { host: hostname(), maxWorkers: config.concurrency, scheduleWindowMs, scheduleDue, deadSlots: deadSlotsOf(slots) };
 }
 
 /** Takes the tick mutex for `holder` unless a live tick holds it; returns that tick, or null when taken. */

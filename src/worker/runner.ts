@@ -16,12 +16,16 @@ import { StartedNote } from "../host/beat.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { patientStore } from "./disk-patience.ts";
 import { gatherRecovery, killForced, RecoveryPace } from "./recovery.ts";
+import { runFinishHooks } from "./hooks.ts";
+import { ScheduleFirer } from "./schedules.ts";
 import { Supervisor } from "./supervisor.ts";
 import { discardEnded, runTry, type EndedTry } from "./try.ts";
 import { workerSay } from "./worker-log.ts";
 import { uniqueName } from "../host/unique-name.ts";
 
 const IDLE_POLL_MS = 100;
+/** How often a worker that never retires (`bgtask work`) looks for due work when nothing wakes it. */
+const STAY_POLL_MS = 1_000;
 /** The most tasks claimed ahead of their start. */
 const MAX_BATCH = 32;
 /** A batch whose every try ended within this long lets the next be twice as large; one slower try makes it 1 again. */
@@ -43,6 +47,12 @@ export interface RunnerOptions {
   exitWhenIdle?: boolean;
   /** Give each task at most one try or slice (a tick shares its budget fairly). */
   oncePerTask?: boolean;
+  /** Never retire when idle: `bgtask work` runs until it is stopped. */
+  stayIdle?: boolean;
+  /** Claim only tasks of these executors (`bgtask work --executor`). */
+  executors?: readonly string[];
+  /** Say on stderr which task starts and how each try ends (`bgtask work`, whose stderr is a terminal). */
+  echo?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -77,12 +87,14 @@ export class Runner {
   private wake: (() => void) | null = null;
   private changes: { close(): void } | null = null;
   private readonly recovery = new RecoveryPace(RECOVER_EVERY_MS);
+  private readonly schedules: ScheduleFirer;
 
   constructor(options: RunnerOptions) {
     this.options = options;
     this.slot = options.slot ?? uniqueName();
     this.store = patientStore(options.store, { waitMs: options.config.timings.diskWaitMs, signal: this.stopWaiting.signal });
     this.note = new StartedNote(options.config.home);
+    this.schedules = new ScheduleFirer(options.config, this.store);
   }
 
   /**
@@ -93,6 +105,8 @@ export class Runner {
   stop(reason: string): void {
     this.stopRequests += 1;
     this.stopping = true;
+    // An idle worker (sleeping until a schedule's slot, say) leaves now, not when its wait ends.
+    this.wake?.();
     // A try running or being recorded is let finish, its record waiting for space; nothing else waits.
     if (this.stopRequests > 1 || (this.current === null && this.ended.length === 0 && !this.recording)) this.stopWaiting.abort();
     if (this.stopRequests === 1) {
@@ -144,6 +158,7 @@ export class Runner {
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (this.stopping) break;
         await this.handing;
+        await this.schedules.fireDue();
         // The last tries' results and the next claim are one journal write.
         const claimed = await this.handOver(this.nextBatch());
         if (claimed === null) return;
@@ -163,6 +178,15 @@ export class Runner {
         continue;
       }
       if (this.options.exitWhenIdle) return;
+      const untilSlot = this.untilSlot();
+      if (
+        Date.now() - idleSince >= config.timings.workerIdleMs &&
+        (this.options.stayIdle || (untilSlot !== null && untilSlot <= config.timings.scheduleWindowMs))
+      ) {
+        // Staying: for the next slot of a schedule (sleeping until it, or until a change), or for good.
+        await this.idle(Math.min(untilSlot ?? Number.POSITIVE_INFINITY, this.options.stayIdle ? STAY_POLL_MS : config.timings.workerIdleMs));
+        continue;
+      }
       if (Date.now() - idleSince >= config.timings.workerIdleMs) {
         const retire = await store.retireWorker(this.slot, new Date(), config.timings.scheduleWindowMs);
         if (retire.retired) return;
@@ -170,8 +194,14 @@ export class Runner {
         idleSince = Date.now();
         continue;
       }
-      await this.idle(IDLE_POLL_MS);
+      await this.idle(Math.min(IDLE_POLL_MS, untilSlot ?? IDLE_POLL_MS));
     }
+  }
+
+  /** Milliseconds until a schedule's next slot (0 when one is due), or null without schedules. */
+  private untilSlot(): number | null {
+    const next = this.schedules.nextAt;
+    return next === null ? null : Math.max(0, next - Date.now());
   }
 
   /** Resolves after `ms`, or as soon as the journal changes. */
@@ -189,7 +219,11 @@ export class Runner {
 
   private claimFilter(): ClaimFilter {
     const { until, oncePerTask } = this.options;
-    return { excludeIds: oncePerTask ? [...this.ran] : undefined, maxTimeoutMs: until === undefined ? undefined : until - Date.now() };
+    return {
+      excludeIds: oncePerTask ? [...this.ran] : undefined,
+      maxTimeoutMs: until === undefined ? undefined : until - Date.now(),
+      executors: this.options.executors,
+    };
   }
 
   /** How many tasks the next claim takes: doubled after a batch of quick tries, 1 after a slow one; 1 in a tick (its budget is per try). */
@@ -220,6 +254,10 @@ export class Runner {
       this.recovery.recovered(now);
       killForced(gathered, recovered?.forced ?? []);
     }
+    await this.afterEnds(
+      settled.filter((task) => task !== null),
+      recovered?.recovered ?? [],
+    );
     const lost = ends.filter((_, i) => settled[i] === null);
     if (lost.length > 0) {
       for (const end of lost) discardEnded(this.options.config, end);
@@ -230,6 +268,20 @@ export class Runner {
     this.recovery.claimed(next.length);
     // About to idle without having looked for lost tries: look now.
     return next.length === 0 && gathered === null ? this.handOver(claim) : next;
+  }
+
+  /** What follows a recorded end: the terminal told (`echo`), and the hooks of the tasks now final, also those this worker's recovery ended. */
+  private async afterEnds(settled: readonly TaskRecord[], recoveredIds: readonly string[]): Promise<void> {
+    const { config } = this.options;
+    if (this.options.echo) {
+      for (const task of settled) workerSay(`task ${task.id} (${task.executor}) ${task.status}${task.message ? `: ${task.message}` : ""}`);
+    }
+    const recovered: TaskRecord[] = [];
+    for (const id of recoveredIds) {
+      const task = await this.store.get(id);
+      if (task) recovered.push(task);
+    }
+    if (settled.length > 0 || recovered.length > 0) await runFinishHooks(config, [...settled, ...recovered], (name) => this.executor(name));
   }
 
   /** Gives back the tasks claimed ahead (and records what ended) while the current try runs on; the loop awaits it before its next write. */
@@ -270,6 +322,7 @@ export class Runner {
     const controller = new AbortController();
     this.current = { lease: task.lease!, controller };
     this.note.started(task.id);
+    if (this.options.echo) workerSay(`task ${task.id} (${task.executor}) started, try ${task.tries}`);
     try {
       const ended = await runTry(task, {
         config: this.options.config,

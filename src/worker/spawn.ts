@@ -1,7 +1,7 @@
 // Starts a detached worker: its own session (setsid), stdio to the worker log, no IPC, unref'd,
 // so it outlives the terminal and the CLI exits at once. node:child_process rather than execa
 // here: importing execa costs more than the whole of a `bgtask run` (docs/README-performance.md).
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,6 +27,10 @@ export function workerLogPath(home: string): string {
   return join(home, "logs", "worker.log");
 }
 
+function workerEnv(config: Config): NodeJS.ProcessEnv {
+  return { ...process.env, BGTASK_ROOT: config.root, BGTASK_HOME: config.home, BGTASK_TASKS: config.tasksDir, BGTASK_JOURNAL: config.journal };
+}
+
 export function spawnWorker(config: Config, slot: string): number | undefined {
   ensurePrivateDir(join(config.home, "logs"));
   const fd = openSync(workerLogPath(config.home), "a", 0o600);
@@ -35,19 +39,32 @@ export function spawnWorker(config: Config, slot: string): number | undefined {
       detached: true,
       stdio: ["ignore", fd, fd],
       cwd: config.root,
-      env: {
-        ...process.env,
-        BGTASK_ROOT: config.root,
-        BGTASK_HOME: config.home,
-        BGTASK_TASKS: config.tasksDir,
-        BGTASK_JOURNAL: config.journal,
-      },
+      env: workerEnv(config),
     });
     child.unref();
     return child.pid;
   } finally {
     closeSync(fd);
   }
+}
+
+export interface ForegroundOptions {
+  /** Drain what is due, then exit. */
+  once: boolean;
+  executors: readonly string[];
+}
+
+/**
+ * Starts a worker of `bgtask work`: in this process group, its output on this terminal, a channel
+ * to this process so that it stops when this one is gone.
+ */
+export function spawnForegroundWorker(config: Config, options: ForegroundOptions): ChildProcess {
+  const args = ["--foreground", ...(options.once ? ["--once"] : []), ...options.executors.flatMap((name) => ["--executor", name])];
+  return spawn(process.execPath, [...WORKER_NODE_FLAGS, WORKER_ENTRY, ...args], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    cwd: config.root,
+    env: workerEnv(config),
+  });
 }
 
 /**

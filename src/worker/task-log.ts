@@ -9,6 +9,14 @@ import { formatLogLine, type LogStream } from "../core/log-line.ts";
 import { ensurePrivateDir, taskLogPath } from "../host/home.ts";
 import { workerSay } from "./worker-log.ts";
 
+/** Whether every line is also written to this process's stdout (`bgtask work`, on a terminal). */
+let echo = false;
+
+/** Makes every task log line also appear on stdout, prefixed with its task: the foreground worker's view. */
+export function echoTaskLines(): void {
+  echo = true;
+}
+
 /** Log folders this process has checked (created, owned, not a symlink): checked once, not per task. */
 const checkedDirs = new Set<string>();
 
@@ -57,6 +65,13 @@ export class TaskLog {
 
   private line(stream: LogStream, text: string): void {
     const line = formatLogLine(new Date(), this.tryNumber, stream, text);
+    if (echo) {
+      try {
+        writeSync(1, `task ${this.taskId} ${line}`);
+      } catch {
+        // the terminal went away: the log file still has the line
+      }
+    }
     try {
       this.fd ??= openLog(this.path);
       if (this.lost) {

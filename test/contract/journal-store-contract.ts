@@ -7,15 +7,16 @@ import { judgeTry, type TickHolder, type TryVerdict, type WorkerFacts } from "..
 import { NO_RETRY, normaliseRetry } from "../../src/core/retry-policy.ts";
 import type { NewTask, WorkerRef } from "../../src/core/task.ts";
 import { forcedOutcome } from "../../src/core/transitions.ts";
-import { LeaseLostError } from "../../src/errors.ts";
-import { claimNext, type JournalStore, type Recovery, type SlotRequest } from "../../src/journal/store.ts";
+import { LeaseLostError, TaskNotFoundError } from "../../src/errors.ts";
+import type { Schedule } from "../../src/core/schedule.ts";
+import { claimNext, type FireRequest, type JournalStore, type Recovery, type SlotRequest } from "../../src/journal/store.ts";
 
 const T0 = new Date("2026-01-01T00:00:00.000Z");
 const at = (ms: number) => new Date(T0.getTime() + ms);
 const ME: WorkerRef = { pid: 1001, host: "here", startTime: 5, bootId: "b" };
 const OTHER: WorkerRef = { pid: 1002, host: "here", startTime: 6, bootId: "b" };
 const noWorker = null;
-const slots = (maxWorkers: number, deadSlots: string[] = []): SlotRequest => ({ host: "here", maxWorkers, scheduleWindowMs: 0, deadSlots });
+const slots = (maxWorkers: number, deadSlots: string[] = []): SlotRequest => ({ host: "here", maxWorkers, scheduleWindowMs: 0, scheduleDue: false, deadSlots });
 const succeed = { kind: "succeeded", message: null, result: null } as const;
 const LIMITS = { heartbeatTimeoutMs: 60_000, graceMs: 5_000 };
 
@@ -285,6 +286,67 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
       expect((await store.list({ statuses: ["queued"] })).map((t) => t.id)).toEqual(["1", "2"]);
     });
 
+    it("a claim's executors filter takes only tasks of those executors", async () => {
+      await fresh();
+      await store.enqueue([input({ executor: "a" }), input({ executor: "b" }), input({ executor: "c" })], T0, noWorker);
+      const filter = { executors: ["b", "c"] };
+      expect((await claimNext(store, ME, at(1), { filter }))!.id).toBe("2");
+      expect((await claimNext(store, ME, at(2), { filter }))!.id).toBe("3");
+      expect(await claimNext(store, ME, at(3), { filter })).toBeNull();
+      expect((await store.list({ statuses: ["queued"] })).map((t) => t.executor)).toEqual(["a"]);
+    });
+
+    describe("fireSchedules", () => {
+      const EVERY_2S: Schedule = { name: "two", cron: "*/2 * * * * *", timezone: null, executor: "x", context: { k: 1 }, catchUpMs: null };
+      const request = (schedule: Schedule = EVERY_2S, onTimeMs = 5_000): FireRequest => ({
+        firings: [{ schedule, task: { executor: schedule.executor, context: schedule.context, serialKey: null, retry: NO_RETRY, timeoutMs: null } }],
+        onTimeMs,
+      });
+      const slotsOf = (tasks: { schedule?: { slot: string } | null }[]) => tasks.map((t) => t.schedule!.slot);
+
+      it("makes one queued task per due slot, records the last slot fired with its task, and fires nothing twice", async () => {
+        await fresh();
+        expect(await store.scheduleStates()).toEqual({});
+        // A schedule never fired starts now: its latest slot fires, not the earlier ones of the on-time window.
+        const first = await store.fireSchedules(request(), at(5_000));
+        expect(slotsOf(first)).toEqual(["2026-01-01T00:00:04.000Z"]);
+        expect(first[0]).toMatchObject({ status: "queued", executor: "x", context: { k: 1 }, schedule: { name: "two" } });
+        expect(await store.scheduleStates()).toEqual({ two: { slot: "2026-01-01T00:00:04.000Z", taskId: first[0]!.id } });
+        expect(await store.fireSchedules(request(), at(5_500))).toEqual([]);
+        // Late but within the on-time window: every slot since the last one fires, once.
+        expect(slotsOf(await store.fireSchedules(request(), at(8_500)))).toEqual(["2026-01-01T00:00:06.000Z", "2026-01-01T00:00:08.000Z"]);
+        expect((await store.get(first[0]!.id))!.schedule).toEqual({ name: "two", slot: "2026-01-01T00:00:04.000Z" });
+      });
+
+      it("concurrent firings of the same slots make each slot's task once", async () => {
+        await fresh();
+        await store.fireSchedules(request(), at(0));
+        const fired = await Promise.all(Array.from({ length: 6 }, (_, i) => store.fireSchedules(request(), at(4_000 + i * 1_000))));
+        const all = slotsOf(fired.flat());
+        expect(all.sort()).toEqual(["2026-01-01T00:00:02.000Z", "2026-01-01T00:00:04.000Z", "2026-01-01T00:00:06.000Z", "2026-01-01T00:00:08.000Z"]);
+        const queued = slotsOf(await store.list({ statuses: ["queued"] }));
+        expect(new Set(queued).size).toBe(queued.length);
+        expect(queued).toHaveLength(1 + 4);
+      });
+
+      it("after downtime skips the missed slots without catchUp, and runs those within catchUp once each", async () => {
+        await fresh();
+        await store.fireSchedules(request(), at(0));
+        // 60 s later, the on-time window 5 s: only the slots of the last 5 s fire.
+        expect(slotsOf(await store.fireSchedules(request(), at(60_000)))).toEqual([
+          "2026-01-01T00:00:56.000Z",
+          "2026-01-01T00:00:58.000Z",
+          "2026-01-01T00:01:00.000Z",
+        ]);
+        const catchingUp = { ...EVERY_2S, catchUpMs: 10_000 };
+        const caught = slotsOf(await store.fireSchedules(request(catchingUp), at(120_000)));
+        expect(caught).toHaveLength(6);
+        expect(caught[0]).toBe("2026-01-01T00:01:50.000Z");
+        expect(caught.at(-1)).toBe("2026-01-01T00:02:00.000Z");
+        expect(await store.fireSchedules(request(catchingUp), at(120_000))).toEqual([]);
+      });
+    });
+
     it("exchange records tries and claims the next task in one write; a lost lease claims nothing", async () => {
       await fresh();
       await store.enqueue([input(), input(), input()], T0, noWorker);
@@ -358,6 +420,14 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
       // The limit takes active tasks first (next in line first), then fills up with the newest finished ones.
       expect((await store.list({ limit: 3 })).map((t) => t.id)).toEqual(["2", "3", "4"]);
       expect((await store.list({ limit: 1 })).map((t) => t.id)).toEqual(["3"]);
+    });
+
+    it("reserveWorker counts a schedule due within the window as work for one worker", async () => {
+      await fresh();
+      expect(await store.reserveWorker(T0, slots(2))).toBeNull();
+      const slot = await store.reserveWorker(T0, { ...slots(2), scheduleDue: true });
+      expect(slot).toEqual(expect.any(String));
+      expect(await store.reserveWorker(T0, { ...slots(2), scheduleDue: true })).toBeNull();
     });
 
     it("registerWorker and retireWorker: a worker leaves only when nothing runnable or due soon remains", async () => {
@@ -530,6 +600,173 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
       expect(seen).toEqual([]);
     });
 
+    describe("queue controls", () => {
+      const fail = { kind: "failed", error: { message: "boom", stack: null, where: null }, message: null } as const;
+
+      it("claims take higher priority first within a claim rank, then the oldest; serial keys still hold", async () => {
+        await fresh();
+        await store.enqueue(
+          [input(), input({ priority: 5 }), input({ priority: 5, serialKey: "k" }), input({ priority: 5, serialKey: "k" }), input({ priority: 1 })],
+          T0,
+          noWorker,
+        );
+        expect((await store.get("2"))!.priority).toBe(5);
+        const order: string[] = [];
+        for (let claimed = await claimNext(store, ME, at(1)); claimed; claimed = await claimNext(store, ME, at(1))) order.push(claimed.id);
+        // 4 shares 3's busy serial key; once 3 ends, it comes first again.
+        expect(order).toEqual(["2", "3", "5", "1"]);
+        const three = (await store.list({ ids: ["3"] }))[0]!;
+        await store.settle("3", three.lease!, succeed, at(2));
+        expect((await claimNext(store, ME, at(3)))!.id).toBe("4");
+      });
+
+      it("a due retry comes before new work of any priority", async () => {
+        await fresh();
+        await store.enqueue([input({ retry: normaliseRetry({ tries: 1, interval: "1s" }) })], T0, noWorker);
+        const first = (await claimNext(store, ME, at(1)))!;
+        await store.settle(first.id, first.lease!, fail, at(2));
+        await store.enqueue([input({ priority: 100 })], at(3), noWorker);
+        expect((await claimNext(store, ME, at(5_000)))!.id).toBe("1");
+        expect((await claimNext(store, ME, at(5_001)))!.id).toBe("2");
+      });
+
+      it("a key makes one task while one with that executor and key is not final; replace changes a waiting one, never a running one", async () => {
+        await fresh();
+        const first = await store.enqueue([input({ key: "k", context: { n: 1 } })], T0, noWorker);
+        expect(first.outcomes).toEqual(["created"]);
+        const again = await store.enqueue(
+          [input({ key: "k", context: { n: 2 } }), input({ key: "k", executor: "y" }), input({ key: "j" }), input({ key: "j" })],
+          T0,
+          noWorker,
+        );
+        expect(again.outcomes).toEqual(["existing", "created", "created", "existing"]);
+        expect(again.tasks.map((t) => t.id)).toEqual(["1", "2", "3", "3"]);
+        expect((await store.get("1"))!.context).toEqual({ n: 1 });
+        const replaced = await store.enqueue([input({ key: "k", context: { n: 3 }, replace: true, runAt: at(60_000) })], at(1), noWorker);
+        expect(replaced.outcomes).toEqual(["replaced"]);
+        expect(await store.get("1")).toMatchObject({ context: { n: 3 }, status: "scheduled", nextRunAt: at(60_000).toISOString() });
+        const claimed = (await claimNext(store, ME, at(60_000)))!;
+        expect(claimed.id).toBe("1");
+        const running = await store.enqueue([input({ key: "k", context: { n: 4 }, replace: true })], at(60_001), noWorker);
+        expect(running.outcomes).toEqual(["running"]);
+        expect((await store.get("1"))!.context).toEqual({ n: 3 });
+        await store.settle("1", claimed.lease!, succeed, at(60_002));
+        expect((await store.enqueue([input({ key: "k" })], at(60_003), noWorker)).outcomes).toEqual(["created"]);
+      });
+
+      it("a task after others waits until all succeeded; a failure or cancel cancels it, naming the task, and those after it in turn", async () => {
+        await fresh();
+        await store.enqueue([input(), input()], T0, noWorker);
+        const [waiting] = (await store.enqueue([input({ after: ["1", "2"] })], T0, noWorker)).tasks;
+        expect(waiting).toMatchObject({ id: "3", status: "queued", after: ["1", "2"], waitingFor: ["1", "2"] });
+        const one = (await claimNext(store, ME, at(1)))!;
+        const two = (await claimNext(store, OTHER, at(1)))!;
+        expect(await claimNext(store, ME, at(1))).toBeNull();
+        await store.settle(one.id, one.lease!, succeed, at(2));
+        expect((await store.get("3"))!.waitingFor).toEqual(["2"]);
+        await store.settle(two.id, two.lease!, succeed, at(3));
+        expect((await claimNext(store, ME, at(4)))!.id).toBe("3");
+
+        await store.enqueue([input()], T0, noWorker); // 4
+        await store.enqueue([input({ after: ["4"] })], T0, noWorker); // 5
+        await store.enqueue([input({ after: ["5"] })], T0, noWorker); // 6
+        const four = (await claimNext(store, ME, at(5)))!;
+        await store.settle(four.id, four.lease!, fail, at(6));
+        expect(await store.get("5")).toMatchObject({ status: "cancelled", message: "cancelled: task 4, which it runs after, failed" });
+        expect(await store.get("6")).toMatchObject({ status: "cancelled", message: "cancelled: task 5, which it runs after, was cancelled" });
+        // Retried, a task cancelled this way runs at once: it waits for nothing more.
+        expect((await store.retry("5", at(6)))!.task).toMatchObject({ status: "queued", waitingFor: [] });
+        const five = (await claimNext(store, ME, at(6)))!;
+        expect(five.id).toBe("5");
+        await store.settle(five.id, five.lease!, succeed, at(6));
+
+        // After a task already failed: cancelled at once. An unknown id: nothing stored.
+        expect((await store.enqueue([input({ after: ["4"] })], at(7), noWorker)).tasks[0]).toMatchObject({ id: "7", status: "cancelled" });
+        await expect(store.enqueue([input(), input({ after: ["99"] })], at(8), noWorker)).rejects.toBeInstanceOf(TaskNotFoundError);
+        expect(await store.get("8")).toBeNull();
+        expect((await store.enqueue([input({ after: ["3"] })], at(9), noWorker)).tasks[0]).toMatchObject({ id: "8", waitingFor: ["3"] });
+      });
+
+      it("cancel, remove and forceEnd of a task cancel those waiting for it, in the same operation", async () => {
+        await fresh();
+        await store.enqueue([input(), input(), input()], T0, noWorker);
+        await store.enqueue([input({ after: ["1"] }), input({ after: ["2"] }), input({ after: ["3"] })], T0, noWorker);
+        await store.cancel("1", at(1));
+        expect(await store.get("4")).toMatchObject({ status: "cancelled", message: "cancelled: task 1, which it runs after, was cancelled" });
+        await store.remove(["2"], at(2));
+        expect(await store.get("5")).toMatchObject({ status: "cancelled", message: "cancelled: task 2, which it runs after, was removed" });
+        const three = (await claimNext(store, ME, at(3)))!;
+        expect(three.id).toBe("3");
+        await store.forceEnd("3", three.lease!, forcedOutcome(three, "cancelled", 5_000), at(4));
+        expect(await store.get("6")).toMatchObject({ status: "cancelled" });
+      });
+
+      it("cancelMany and retryMany act on several tasks in one operation, one result per id, as cancel and retry", async () => {
+        await fresh();
+        await store.enqueue([input(), input({ runAt: at(60_000) }), input()], T0, noWorker);
+        const running = (await claimNext(store, ME, at(1)))!;
+        const cancelled = await store.cancelMany([running.id, "2", "3", "99"], at(2));
+        expect(cancelled.map((r) => r && [r.task.id, r.task.status, r.effect])).toEqual([
+          ["1", "running", "requested"],
+          ["2", "cancelled", "cancelled"],
+          ["3", "cancelled", "cancelled"],
+          null,
+        ]);
+        expect((await store.cancelMany(["2"], at(3)))[0]).toMatchObject({ effect: "final" });
+        const retried = await store.retryMany(["1", "2", "3", "99"], at(4));
+        expect(retried.map((r) => r && [r.task.id, r.task.status, r.queued])).toEqual([
+          ["1", "running", false],
+          ["2", "queued", true],
+          ["3", "queued", true],
+          null,
+        ]);
+      });
+
+      it("a recovered try that fails for good cancels the tasks after it", async () => {
+        await fresh();
+        await store.enqueue([input()], T0, noWorker);
+        await store.enqueue([input({ after: ["1"] })], T0, noWorker);
+        await claimNext(store, OTHER, at(1));
+        await store.recover(at(2), await judged(store, at(2), otherIs({ liveness: "dead" })));
+        expect(await store.get("1")).toMatchObject({ status: "failed" });
+        expect(await store.get("2")).toMatchObject({ status: "cancelled", message: "cancelled: task 1, which it runs after, failed" });
+      });
+
+      it("a paused queue is claimed from by nobody and needs no worker; resume restarts it", async () => {
+        await fresh();
+        expect(await store.pausedQueues()).toEqual([]);
+        expect(await store.pauseQueues(["x", "z"], true)).toEqual(["x", "z"]);
+        await store.enqueue([input(), input({ executor: "y" })], T0, noWorker);
+        const other = (await claimNext(store, ME, at(1)))!;
+        expect(other.executor).toBe("y");
+        expect(await claimNext(store, ME, at(2))).toBeNull();
+        await store.settle(other.id, other.lease!, succeed, at(2));
+        expect(await store.retireWorker("w", at(3), 0)).toMatchObject({ retired: true });
+        expect((await store.enqueue([input()], at(4), slots(2))).workerSlot).toBeNull();
+        expect(await store.pauseQueues(["x"], false)).toEqual(["z"]);
+        expect(await store.pausedQueues()).toEqual(["z"]);
+        expect((await claimNext(store, ME, at(5)))!.executor).toBe("x");
+      });
+
+      it("concurrency: at most that many tasks of the executor run at once, whoever claims; others run beside them", async () => {
+        await fresh();
+        await store.enqueue(
+          [input({ concurrency: 2 }), input({ concurrency: 2 }), input({ concurrency: 2 }), input({ executor: "y" }), input({ executor: "y" })],
+          T0,
+          noWorker,
+        );
+        const claimed = (await store.exchange(ME, at(1), { ends: [], giveBack: [], claim: 5 })).next;
+        // Only the first task of a batch may have a limit: the rest are claimed one by one.
+        expect(claimed.map((t) => t.id)).toEqual(["1"]);
+        expect((await claimNext(store, OTHER, at(2)))!.id).toBe("2");
+        expect((await claimNext(store, OTHER, at(3)))!.id).toBe("4");
+        expect((await claimNext(store, OTHER, at(4)))!.id).toBe("5");
+        expect(await claimNext(store, OTHER, at(5))).toBeNull();
+        await store.settle("1", claimed[0]!.lease!, succeed, at(6));
+        expect((await claimNext(store, OTHER, at(7)))!.id).toBe("3");
+      });
+    });
+
     // Past the active set's limit (1,000 in the file journal) a store may keep plain queued tasks
     // elsewhere (the file journal's cold queue): every operation must still see them as queued tasks.
     describe("a deep queue", () => {
@@ -650,6 +887,62 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
           ).workerSlot,
         ).not.toBeNull();
         expect((await store.enqueue([input()], T0, slots(2))).workerSlot).toBeNull();
+      });
+
+      it("a task of higher priority, a keyed one or one after another, enqueued behind it, is claimed in claim order", async () => {
+        await deep();
+        const [urgent] = (await store.enqueue([input({ priority: 1 })], T0, noWorker)).tasks;
+        const [keyed] = (await store.enqueue([input({ key: "k" })], T0, noWorker)).tasks;
+        expect((await store.enqueue([input({ key: "k" })], T0, noWorker)).outcomes).toEqual(["existing"]);
+        const [after] = (await store.enqueue([input({ after: ["1"] })], T0, noWorker)).tasks;
+        expect((await claimNext(store, ME, at(1)))!.id).toBe(urgent!.id);
+        const first = (await claimNext(store, ME, at(2)))!;
+        expect(first.id).toBe("1");
+        await store.settle(first.id, first.lease!, succeed, at(3));
+        expect((await store.get(after!.id))!.waitingFor).toEqual([]);
+        const order: string[] = [];
+        for (let claimed = await claimNext(store, ME, at(4)); claimed; claimed = await claimNext(store, ME, at(4))) {
+          order.push(claimed.id);
+          await store.settle(claimed.id, claimed.lease!, succeed, at(4));
+        }
+        expect(order.slice(-2)).toEqual([keyed!.id, after!.id]);
+        expect(order).toHaveLength(DEEP + 1);
+      });
+
+      it("a paused queue's tasks wait while the other executors' are claimed", async () => {
+        await deep();
+        await store.pauseQueues(["x"], true);
+        await store.enqueue(
+          Array.from({ length: 3 }, () => input({ executor: "y" })),
+          T0,
+          noWorker,
+        );
+        // A store may pass over a bounded number of the paused queue's tasks per claim (the file
+        // journal moves them from its cold queue into the active set): a few claims may find nothing.
+        const order: string[] = [];
+        for (let attempt = 0; attempt < 50 && order.length < 3; attempt++) {
+          const claimed = await claimNext(store, ME, at(1));
+          if (claimed) order.push(claimed.executor);
+        }
+        expect(order).toEqual(["y", "y", "y"]);
+        expect(await claimNext(store, ME, at(1))).toBeNull();
+        expect((await store.list({ statuses: ["queued"], executor: "x" })).length).toBe(DEEP);
+        await store.pauseQueues(["x"], false);
+        expect((await claimNext(store, ME, at(2)))!.id).toBe("1");
+      });
+
+      it("cancelMany of every queued task cancels the whole queue at once; later tasks are claimed", async () => {
+        await deep();
+        const ids = (await store.list({ statuses: ["queued"] })).map((t) => t.id);
+        expect(ids).toHaveLength(DEEP);
+        const results = await store.cancelMany(ids, at(1));
+        expect(results.every((r) => r?.effect === "cancelled")).toBe(true);
+        expect(await store.list({ statuses: ["queued"] })).toEqual([]);
+        expect(await store.get("700")).toMatchObject({ status: "cancelled" });
+        expect(await claimNext(store, ME, at(2))).toBeNull();
+        expect(await store.retireWorker("w", at(2), 0)).toMatchObject({ retired: true });
+        const [next] = (await store.enqueue([input()], at(3), noWorker)).tasks;
+        expect((await claimNext(store, ME, at(4)))!.id).toBe(next!.id);
       });
 
       it("a worker retires only once the deep queue is drained", async () => {

@@ -127,6 +127,33 @@ describe("D6: bad input to `run` and `status`", () => {
     await expectRefused(project, cases);
   });
 
+  it("refuses bad queue controls (priority, key, dependencies, pause, bulk forms) with exit 2, one sentence, and nothing written", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    expect((await project.cli(["run", "--no-worker", "noop"])).code).toBe(0);
+    const notPriority = /--priority .* is not a whole number of 0 or more/;
+    await expectRefused(project, [
+      { name: "--priority -1", args: ["run", "noop", "--priority", "-1"], says: notPriority },
+      { name: "--priority 1.5", args: ["run", "noop", "--priority", "1.5"], says: notPriority },
+      { name: "--priority high", args: ["run", "noop", "--priority", "high"], says: notPriority },
+      { name: "--replace without --key", args: ["run", "noop", "--replace"], says: /--replace goes with --key/ },
+      { name: "--key empty", args: ["run", "noop", "--key", ""], says: /--key must be text of 1 to 256 characters/ },
+      { name: "--after a missing id", args: ["run", "noop", "--after", "99"], says: /no task with id "99"/ },
+      { name: "--after one missing id of two", args: ["run", "noop", "--after", "1,99"], says: /no task with id "99"/ },
+      { name: "--after not an id", args: ["run", "noop", "--after", "1,x"], says: /"x" is not a task id/ },
+      { name: "pause unknown executor", args: ["pause", "nope"], says: /no executor "nope"/ },
+      { name: "pause names and --all", args: ["pause", "noop", "--all"], says: /give executors or --all, not both/ },
+      { name: "resume unknown executor", args: ["resume", "nope"], says: /no executor "nope"/ },
+      { name: "resume nothing", args: ["resume"], says: /give the executors whose queue to resume, or --all/ },
+      { name: "retry --failed with ids", args: ["retry", "--failed", "1"], says: /give task ids or --failed, not both/ },
+      { name: "retry --executor alone", args: ["retry", "1", "--executor", "noop"], says: /--executor goes with --failed/ },
+      { name: "retry --failed of an unknown executor", args: ["retry", "--failed", "--executor", "nope"], says: /no executor "nope"/ },
+      { name: "retry nothing", args: ["retry"], says: /give the ids of the tasks to retry, or --failed/ },
+      { name: "cancel --all-queued with ids", args: ["cancel", "--all-queued", "1"], says: /give task ids or --all-queued, not both/ },
+      { name: "cancel --executor alone", args: ["cancel", "1", "--executor", "noop"], says: /--executor goes with --all-queued/ },
+      { name: "cancel nothing", args: ["cancel"], says: /give the ids of the tasks to cancel, or --all-queued/ },
+    ]);
+  });
+
   it("writes nothing at all, not even the home folder, when the first command is bad", async () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
     await expectRefused(project, [

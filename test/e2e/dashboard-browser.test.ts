@@ -82,6 +82,14 @@ describe.skipIf(!hasChromium() && process.env.CI !== "true")("the dashboard in a
     await page.locator("#workers td", { hasText: `${running} gated 20%` }).waitFor();
     if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, "dashboard-overview.png"), fullPage: true });
 
+    // A queue paused from the page is paused in the journal, as `bgtask pause` sees it; and resumed.
+    await page.locator('[data-executor="flaky"]').getByRole("button", { name: "Pause" }).click();
+    await page.locator('[data-executor="flaky"] [data-queue="paused"]').waitFor();
+    expect((await project.cli(["pause"])).stdout).toContain("flaky");
+    await page.locator('[data-executor="flaky"]').getByRole("button", { name: "Resume" }).click();
+    await page.locator('[data-executor="flaky"] [data-queue="open"]').waitFor();
+    expect((await project.cli(["pause"])).stdout).not.toContain("flaky");
+
     // The task page follows the try live: the journal's change reaches the page through the event stream.
     await page.goto(`${ui.origin}/#/task/${running}`);
     await page.locator("#progress", { hasText: "20%" }).waitFor();

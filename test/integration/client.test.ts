@@ -54,6 +54,30 @@ describe("bgtask/client", () => {
     expect((await bg.list({ executor: "noop" })).map((t) => t.id)).toEqual([task.id]);
   });
 
+  it("takes the queue controls as options: priority, key, replace, after; pauses and resumes queues; bulk retry and cancel", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    const bg = createClient({ root: project.dir });
+    onTestFinished(() => bg.close());
+    expect(await bg.pause("noop")).toEqual(["noop"]);
+    const first = await bg.run("noop", { n: 1 }, { key: "k", priority: 2 });
+    expect(first).toMatchObject({ priority: 2, key: "k", deduplicated: false });
+    const again = await bg.run("noop", { n: 2 }, { key: "k", replace: true });
+    expect(again).toMatchObject({ id: first.id, context: { n: 2 }, deduplicated: true, replaced: true });
+    const after = await bg.run("noop", {}, { after: [first.id] });
+    expect(after).toMatchObject({ status: "queued", waitingFor: [first.id] });
+    expect(await bg.pausedQueues()).toEqual(["noop"]);
+    await expect(bg.run("noop", {}, { priority: -1 })).rejects.toThrow(/priority -1 is not a whole number of 0 or more/);
+    await expect(bg.run("noop", {}, { replace: true })).rejects.toThrow(/replace goes with key/);
+    await expect(bg.run("noop", {}, { after: "99" })).rejects.toMatchObject({ code: "ENOTASK" });
+    await expect(bg.pause("nope")).rejects.toBeInstanceOf(UsageError);
+    expect(await bg.resume({ all: true })).toEqual([]);
+    expect((await bg.wait([first.id, after.id], { timeout: "30s" })).map((t) => t.status)).toEqual(["succeeded", "succeeded"]);
+    expect(await bg.retryFailed()).toEqual([]);
+    await bg.pause("noop");
+    const waiting = await bg.run("noop");
+    expect((await bg.cancelQueued({ executor: "noop" })).map((t) => [t.id, t.status])).toEqual([[waiting.id, "cancelled"]]);
+  });
+
   it("throws BgtaskError subclasses with the codes of the CLI's --json errors, and changes nothing then", async () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
     const bg = createClient({ root: project.dir });

@@ -23,6 +23,8 @@ function tryWith(run: (task: TaskApi) => Promise<void>, state: Record<string, un
     definition: defineTask({ run }) as BrandedDefinition,
     retry: null,
     timeoutMs: null,
+    priority: null,
+    concurrency: null,
     sliceMs: 30_000,
     serialKeyOf: () => null,
   };

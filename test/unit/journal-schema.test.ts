@@ -27,6 +27,12 @@ describe("tasks", () => {
     expect(checkTask({ ...task(), context: [] })).toBeNull();
   });
 
+  it("accepts a task written before the queue controls, without their fields", () => {
+    const { priority: _p, key: _k, after: _a, waitingFor: _w, concurrency: _c, ...old } = task();
+    expect(checkTask(old)).toBeNull();
+    expect(checkTask({ ...task(), key: "nightly", after: ["3"], waitingFor: ["3"], concurrency: null, priority: 2 })).toBeNull();
+  });
+
   const wrong: Array<[string, unknown]> = [
     ["id", 7],
     ["id", "07"],
@@ -55,6 +61,12 @@ describe("tasks", () => {
     ["worker", { ...worker, host: null }],
     ["worker", { ...worker, startTime: "1" }],
     ["worker", { ...worker, bootId: 1 }],
+    ["priority", "1"],
+    ["key", 1],
+    ["after", ["x"]],
+    ["after", "1"],
+    ["waitingFor", [1]],
+    ["concurrency", "2"],
   ];
   it.each(wrong)("refuses %s = %j", (field, value) => {
     expect(checkTask({ ...running(), [field]: value })).not.toBeNull();
@@ -84,9 +96,12 @@ describe("the journal document", () => {
   it("accepts what bgtask writes", () => {
     expect(checkDoc(emptyDoc())).toBeNull();
     expect(checkDoc(doc())).toBeNull();
+    expect(checkDoc({ ...doc(), pausedQueues: ["import-users"] })).toBeNull();
   });
 
   const wrong: Array<[string, unknown]> = [
+    ["pausedQueues", "import-users"],
+    ["pausedQueues", [1]],
     ["format", "other"],
     ["version", "1"],
     ["rev", null],

@@ -35,13 +35,13 @@ function parseLimit(text: string | undefined): number {
 export async function list(options: ListOptions): Promise<void> {
   const statuses = parseStatuses(options.status);
   const limit = parseLimit(options.limit);
-  const { tasks, more } = await listTasks(await openSession(options), { statuses, executor: options.executor, limit });
+  const { tasks, more, pausedQueues } = await listTasks(await openSession(options), { statuses, executor: options.executor, limit });
   if (options.json) {
     printJson(tasks.map(publicRecord));
     return;
   }
   await loadColumnsFor(JSON.stringify(tasks));
-  process.stdout.write(`${renderList(tasks, new Date(), new Set(tasks.filter(workerGone).map((t) => t.id)))}\n`);
+  process.stdout.write(`${renderList(tasks, new Date(), new Set(tasks.filter(workerGone).map((t) => t.id)), pausedQueues)}\n`);
   if (more) {
     const narrow = statuses || options.executor ? "" : ", --status or --executor narrows";
     process.stderr.write(`(${limit} shown, the active tasks first, then the most recently finished: --limit N shows more${narrow})\n`);

@@ -3,7 +3,7 @@
 import { isUtf8 } from "node:buffer";
 import { existsSync, readFileSync, type Stats, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { enqueue } from "../../client/enqueue.ts";
+import { enqueue, keyFields, keyNotes, queuePlan } from "../../client/enqueue.ts";
 import { openSession } from "../../client/session.ts";
 import type { LocationFlags } from "../../config/config.ts";
 import { parseClockTime } from "../../core/clock-time.ts";
@@ -22,6 +22,10 @@ export interface RunOptions extends LocationFlags {
   delay?: string;
   at?: string;
   retry?: string;
+  priority?: string;
+  key?: string;
+  replace?: boolean;
+  after?: string;
   follow?: boolean;
   worker?: boolean;
   json?: boolean;
@@ -126,16 +130,22 @@ export async function run(name: string, pairs: string[], options: RunOptions): P
   const file = resolveExecutor(session.config.tasksDir, name);
   const runAt = checkRunAt(options);
   const retry = retryOverride(options);
+  const queue = queuePlan(options, (option) => `--${option}`);
   const parsed = contexts(options, pairs);
   if (options.each === undefined) warnRelativePaths(parsed[0]!, session.config.root);
-  const { tasks, storedAt, dueAt } = await enqueue(session, file, parsed, { runAt, retry, worker: options.worker !== false });
+  const enqueued = await enqueue(session, file, parsed, { runAt, retry, worker: options.worker !== false, ...queue });
+  const { storedAt, dueAt } = enqueued;
+  if (queue.key !== null) for (const note of keyNotes(enqueued, queue.key)) process.stderr.write(`bgtask: ${note}\n`);
+  const records = enqueued.tasks.map((task, i) => ({ ...publicRecord(task), ...keyFields(queue, enqueued.outcomes[i]!) }));
+  // A key may name one task for several lines: follow each once.
+  const tasks = [...new Map(enqueued.tasks.map((t) => [t.id, t])).values()];
   if (dueAt !== null && dueAt.getTime() < storedAt.getTime()) {
     // Not refused: a script that computes a time a moment ago means "now".
     process.stderr.write(`bgtask: --at ${options.at} was ${formatDuration(storedAt.getTime() - dueAt.getTime())} ago; the task is due at once\n`);
   }
-  if (!options.json) process.stdout.write(`${tasks.map((t) => t.id).join("\n")}\n`);
+  if (!options.json) process.stdout.write(`${enqueued.tasks.map((t) => t.id).join("\n")}\n`);
   // With --follow --json the watch's NDJSON stream says it all, starting with each record.
-  else if (!options.follow) printJson(tasks.length === 1 && options.each === undefined ? publicRecord(tasks[0]!) : tasks.map(publicRecord));
+  else if (!options.follow) printJson(records.length === 1 && options.each === undefined ? records[0] : records);
   if (options.follow) {
     const [{ configNoWorkers }, { showWatch }] = await Promise.all([import("../../client/follow.ts"), import("./watch.ts")]);
     const noWorkers = options.worker === false ? "it was stored with --no-worker" : configNoWorkers(session);

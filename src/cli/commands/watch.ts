@@ -13,7 +13,7 @@ import { addSample, estimateRemainingMs, type ProgressSample } from "../output/e
 import { toJson } from "../output/json.ts";
 import type { LiveView } from "../output/live.ts";
 import { sanitizeInline } from "../output/sanitize.ts";
-import { fitWidth } from "../output/text.ts";
+import { fitWidth, holdNote, pausedQueueLines } from "../output/text.ts";
 import { countStatuses, renderChangeLine, renderFooter, renderSummaryLine, renderWatchFrame, renderWatchLine } from "../output/watch.ts";
 
 export interface WatchOptions extends LocationFlags {
@@ -53,7 +53,7 @@ function changePrinter(tracker: Tracker, lineOf: (entry: Followed) => string, sa
 const writeNote = (text: string) => process.stderr.write(`${text}\n`);
 
 function plainSink(tracker: Tracker): Sink {
-  const update = changePrinter(tracker, (e) => (e.gone ? removedLine(e.task.id) : renderChangeLine(e.task)));
+  const update = changePrinter(tracker, (e) => (e.gone ? removedLine(e.task.id) : renderChangeLine(e.task, holdNote(e.task, tracker.pausedQueues))));
   return {
     update,
     note: writeNote,
@@ -102,9 +102,19 @@ async function liveSink(tracker: Tracker): Promise<Sink> {
     const lines = entries.map((e) =>
       e.gone
         ? removedLine(e.task.id)
-        : renderWatchLine({ task: e.task, now, spinner, remainingMs: estimateRemainingMs(samples.of(e.task.id), now.getTime()), align }, size.columns - 1),
+        : renderWatchLine(
+            {
+              task: e.task,
+              now,
+              spinner,
+              remainingMs: estimateRemainingMs(samples.of(e.task.id), now.getTime()),
+              align,
+              held: holdNote(e.task, tracker.pausedQueues),
+            },
+            size.columns - 1,
+          ),
     );
-    const footer = renderFooter(countStatuses(entries.filter((e) => !e.gone).map((e) => e.task)));
+    const footer = [renderFooter(countStatuses(entries.filter((e) => !e.gone).map((e) => e.task))), ...pausedQueueLines(tracker.pausedQueues)].join("\n");
     return renderWatchFrame(lines, [footer, ...notes.map((n) => fitWidth(sanitizeInline(n), size.columns - 1))].join("\n"), size.rows);
   });
   return {

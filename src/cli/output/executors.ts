@@ -13,6 +13,8 @@ function describeSettings(settings: ExecutorSettingsEntry): string {
     settings.serial === true ? "serial" : settings.serial === "by key" ? "serial by key" : "",
     `${settings.maxTries === 1 ? "1 try" : `tries ${settings.maxTries}`}${fromConfig(settings.from.retry)}`,
     settings.timeoutMs === null ? "no timeout" : `timeout ${formatDuration(settings.timeoutMs)}${fromConfig(settings.from.timeout)}`,
+    settings.priority === 0 ? "" : `priority ${settings.priority}${fromConfig(settings.from.priority)}`,
+    settings.concurrency === null ? "" : `concurrency ${settings.concurrency}${fromConfig(settings.from.concurrency)}`,
     settings.steps ? `steps ${settings.steps.map(sanitizeInline).join(" → ")}` : "",
   ]
     .filter(Boolean)

@@ -4,7 +4,7 @@ import type { TaskRecord } from "../../core/task.ts";
 import { renderLogLines } from "./logs.ts";
 import { chalk } from "./paint.ts";
 import { sanitize, sanitizeInline } from "./sanitize.ts";
-import { age, colorStatus, formatBytes, progressBar, table, until } from "./text.ts";
+import { age, colorStatus, formatBytes, holdNote, progressBar, table, until } from "./text.ts";
 
 /** An attribute value for a table cell: strings as they are, anything else as JSON. */
 function attributeValue(value: unknown): string {
@@ -45,6 +45,8 @@ export interface StatusOptions {
   workerGone?: boolean;
   /** Why nothing will start this waiting task (see client/tick-budget.ts). */
   notRun?: string;
+  /** Executors whose queue is paused (`bgtask pause`). */
+  pausedQueues?: ReadonlySet<string>;
 }
 
 /**
@@ -62,16 +64,21 @@ function triesText(task: TaskRecord): string {
 export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (LogLine | string)[], options: StatusOptions = { hideFramesUnder: null }): string {
   const out: string[] = [];
   out.push(field("task", `${task.id} ${chalk.dim("·")} ${sanitizeInline(task.executor)}`));
-  out.push(field("status", colorStatus(task.status)));
+  const held = holdNote(task, options.pausedQueues ?? new Set());
+  out.push(field("status", colorStatus(task.status) + (held ? chalk.yellow(` (${held})`) : "")));
   out.push(field("progress", `${progressBar(task.progress)} ${Math.round(task.progress)}%`));
   if (task.message) out.push(field("message", sanitizeInline(task.message)));
   if (task.step) out.push(field("step", `${task.step.index + 1}/${task.step.count} ${sanitizeInline(task.step.name)}`));
   out.push(field("tries", triesText(task)));
   out.push(field("created", `${task.createdAt} (${age(task.createdAt, now)} ago)`));
+  if (task.schedule) out.push(field("schedule", `${sanitizeInline(task.schedule.name)}, slot ${task.schedule.slot}`));
   if (task.startedAt) out.push(field("started", task.startedAt));
   if (task.finishedAt) out.push(field("finished", `${task.finishedAt}${task.startedAt ? ` (took ${age(task.startedAt, new Date(task.finishedAt))})` : ""}`));
   if (task.nextRunAt) out.push(field("next run", `${task.nextRunAt} (${until(task.nextRunAt, now)})`));
   if (options.notRun) out.push(field("not run", chalk.red(sanitizeInline(options.notRun))));
+  if (task.priority) out.push(field("priority", String(task.priority)));
+  if (task.key) out.push(field("key", sanitizeInline(task.key)));
+  if (task.after && task.after.length > 0) out.push(field("after", task.after.join(", ")));
   if (task.worker) {
     const gone = options.workerGone ? chalk.red(" — gone: that process has exited; the next worker, tick or `bgtask watch` recovers this try") : "";
     out.push(field("worker", `pid ${task.worker.pid} on ${sanitizeInline(task.worker.host)}${gone}`));

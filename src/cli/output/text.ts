@@ -1,7 +1,7 @@
 // The text primitives every view is made of: colored statuses, bars, sizes, ages, tables, and
 // lines cut to the terminal's width. Pure: data in, text out, no clock (callers pass `now`).
 import { formatDuration } from "../../core/duration.ts";
-import type { TaskStatus } from "../../core/task.ts";
+import { isFinal, waitingForOf, type TaskRecord, type TaskStatus } from "../../core/task.ts";
 import { columns } from "./columns.ts";
 import { chalk } from "./paint.ts";
 
@@ -84,4 +84,23 @@ export function age(iso: string | null, now: Date): string {
 export function until(iso: string, now: Date): string {
   const ms = Date.parse(iso) - now.getTime();
   return ms <= 0 ? "due now" : `in ${ms < 1000 ? "<1s" : formatDuration(ms)}`;
+}
+
+/**
+ * What holds a task that is not running, for a person: the tasks it waits for (`run --after`), or
+ * its paused queue (`bgtask pause`; not the task status "paused" of a chunked task); null when nothing does.
+ */
+export function holdNote(task: TaskRecord, pausedQueues: ReadonlySet<string>): string | null {
+  if (isFinal(task.status) || task.status === "running") return null;
+  const waiting = waitingForOf(task);
+  const notes = [
+    waiting.length > 0 ? `waiting for ${waiting.join(", ")}` : null,
+    pausedQueues.has(task.executor) ? `queue ${task.executor} is paused` : null,
+  ].filter((note) => note !== null);
+  return notes.length > 0 ? notes.join("; ") : null;
+}
+
+/** One line per paused queue, under a table or a live view. */
+export function pausedQueueLines(pausedQueues: ReadonlySet<string>): string[] {
+  return [...pausedQueues].map((name) => `queue ${name} is paused: workers claim none of its tasks (bgtask resume ${name})`);
 }

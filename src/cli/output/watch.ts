@@ -46,10 +46,12 @@ export interface WatchLineInput {
   remainingMs: number | null;
   /** Widths to pad the id and executor to, so the bars of several tasks line up. */
   align?: { id: number; executor: number };
+  /** What holds it when it waits (see holdNote). */
+  held?: string | null;
 }
 
 /** One task's line of the live view; `width` is the terminal's. */
-export function renderWatchLine({ task, now, spinner, remainingMs, align }: WatchLineInput, width: number): string {
+export function renderWatchLine({ task, now, spinner, remainingMs, align, held }: WatchLineInput, width: number): string {
   const symbol = task.status === "running" ? chalk.yellow(spinner) : SYMBOL[task.status];
   const id = chalk.bold(task.id.padEnd(align?.id ?? 0));
   const parts = [`${symbol} ${id} ${sanitizeInline(task.executor).padEnd(align?.executor ?? 0)}`];
@@ -87,6 +89,7 @@ export function renderWatchLine({ task, now, spinner, remainingMs, align }: Watc
         ...(task.tries > 1 ? [`(try ${task.tries} of ${task.maxTries})`] : []),
       );
   }
+  if (held) parts.push(chalk.yellow(held));
   const message = messageOf(task);
   if (message) parts.push(task.status === "running" ? message : chalk.dim(message));
   return fitWidth(parts.join("  "), width);
@@ -127,8 +130,9 @@ export function renderWatchFrame(lines: readonly string[], footer: string, rows:
 }
 
 /** One plain line for a change of a watched task (no TTY tricks). */
-export function renderChangeLine(task: TaskRecord): string {
+export function renderChangeLine(task: TaskRecord, held: string | null = null): string {
   const parts = [task.id, sanitizeInline(task.executor), task.status, `${Math.round(task.progress)}%`];
+  if (held) parts.push(`(${held})`);
   const step = stepText(task);
   if (step) parts.push(step);
   if ((task.status === "scheduled" || task.status === "paused") && task.nextRunAt) {

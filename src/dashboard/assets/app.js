@@ -88,7 +88,18 @@ function spark(values) {
 
 function overviewView() {
   const root = h("section", { id: "overview" }, h("h1", {}, "Overview"), h("p", { class: "muted" }, "loading…"));
-  const render = ({ stats, workers }) => {
+  const toggleQueue = (name, pausing) => async () => {
+    try {
+      await api(`/api/queues/${encodeURIComponent(name)}/${pausing ? "pause" : "resume"}`, { method: "POST", body: "{}" });
+      render(await api("/api/stats"));
+    } catch (error) {
+      showError(root, error);
+    }
+  };
+  const render = ({ stats, workers, paused }) => {
+    const pausedSet = new Set(paused);
+    // A paused queue with no tasks yet still has a row, to resume it from.
+    const executors = [...new Set([...Object.keys(stats.byExecutor), ...paused])].sort((a, b) => a.localeCompare(b));
     const total = Object.values(stats.byStatus).reduce((a, b) => a + b, 0);
     const statuses = STATUSES.filter((s) => Object.values(stats.byExecutor).some((row) => row[s] !== undefined));
     fillWith(root)(
@@ -116,7 +127,7 @@ function overviewView() {
       h("h2", {}, `Finished per minute, last ${stats.throughput.minutes} minutes (average ${stats.throughput.average}/min)`),
       spark(stats.throughput.perMinute),
       h("h2", {}, "By executor"),
-      Object.keys(stats.byExecutor).length === 0
+      executors.length === 0
         ? h("p", { class: "muted" }, "no tasks yet")
         : h(
             "table",
@@ -129,21 +140,28 @@ function overviewView() {
                 {},
                 h("th", {}, "executor"),
                 statuses.map((s) => h("th", {}, s)),
+                h("th", {}, "queue"),
               ),
             ),
             h(
               "tbody",
               {},
-              Object.entries(stats.byExecutor)
-                .sort(([a], [b]) => a.localeCompare(b))
-                .map(([name, row]) =>
+              executors.map((name) =>
+                h(
+                  "tr",
+                  { "data-executor": name },
+                  h("td", {}, h("a", { href: `#/tasks?executor=${encodeURIComponent(name)}` }, name)),
+                  statuses.map((s) => h("td", {}, stats.byExecutor[name]?.[s] ?? 0)),
                   h(
-                    "tr",
+                    "td",
                     {},
-                    h("td", {}, h("a", { href: `#/tasks?executor=${encodeURIComponent(name)}` }, name)),
-                    statuses.map((s) => h("td", {}, row[s] ?? 0)),
+                    pausedSet.has(name)
+                      ? h("span", { class: "status status-paused", "data-queue": "paused" }, "paused ")
+                      : h("span", { class: "muted", "data-queue": "open" }, "open "),
+                    h("button", { onclick: toggleQueue(name, !pausedSet.has(name)) }, pausedSet.has(name) ? "Resume" : "Pause"),
                   ),
                 ),
+              ),
             ),
           ),
       h("h2", {}, "Workers"),

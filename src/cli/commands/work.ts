@@ -1,0 +1,36 @@
+// `bgtask work [--concurrency N] [--once] [--executor NAME…]`: the client's foreground workers,
+// until they are done (--once) or stopped; SIGTERM and Ctrl-C each stop them once.
+import { openSession } from "../../client/session.ts";
+import { work as startWork } from "../../client/work.ts";
+import type { LocationFlags } from "../../config/config.ts";
+import { UsageError } from "../../errors.ts";
+
+export interface WorkCommandOptions extends LocationFlags {
+  concurrency?: string;
+  once?: boolean;
+  executor?: string[];
+}
+
+function concurrencyOf(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text.trim())) throw new UsageError(`--concurrency "${text}" is not a whole number from 1 to 256`);
+  return Number(text);
+}
+
+export async function work(options: WorkCommandOptions): Promise<void> {
+  const session = await openSession(options);
+  const handle = startWork(session, {
+    concurrency: concurrencyOf(options.concurrency, session.config.concurrency),
+    once: options.once === true,
+    executors: (options.executor ?? []).flatMap((names) => names.split(",")).filter((name) => name !== ""),
+    onExit: (pid, code, signal) => process.stderr.write(`bgtask: worker ${pid} exited (${signal ?? `code ${code}`}); starting another\n`),
+  });
+  const onSignal = () => handle.stop();
+  process.on("SIGTERM", onSignal).on("SIGINT", onSignal);
+  try {
+    process.exitCode = await handle.done;
+  } finally {
+    process.off("SIGTERM", onSignal).off("SIGINT", onSignal);
+    await session.store.close();
+  }
+}
