@@ -12,13 +12,14 @@
 // - dist/client/index.js and dist/client/index.cjs, `bgtask/client` for `import` and `require`, over
 //   tsc's entry (and beside it); its types are tsc's index.d.ts, and the same as index.d.cts for
 //   `require` (a .d.ts in a "type": "module" package would say ES module to TypeScript).
+// - dist/dashboard/server.cjs and its assets/, what `bgtask ui` serves, loaded by that command alone.
 // - dist/cli/bgtask.cjs.cache, V8's code cache of the CLI bundle, and .cache.json, the bundle's
 //   size and the build id stamped on its first line (bin/bgtask.js uses the cache only for that
 //   very file). By content, not mtime: an npm install or a copy changes mtimes, not the bundle.
 // The bundles sit one folder below dist/, like the files they stand for, so URLs resolved against
 // import.meta.url (package.json, the worker entry, the supervisor thread) reach the same files.
 import { randomBytes } from "node:crypto";
-import { copyFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import Module from "node:module";
 import { resolve } from "node:path";
 import { Script } from "node:vm";
@@ -90,6 +91,20 @@ await build({
   banner: { js: 'const __bgtaskModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
 });
 copyFileSync("dist/client/index.d.ts", "dist/client/index.d.cts");
+
+// The dashboard's server, apart from the CLI bundle: `bgtask ui` requires it by path, so no other
+// command parses it. Its page is plain files, copied beside it as they are.
+await build({
+  ...common,
+  entryPoints: { "dashboard/server": "src/dashboard/server.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".cjs" },
+  format: "cjs",
+  define: { "import.meta.url": "__bgtaskModuleUrl" },
+  banner: { js: 'const __bgtaskModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+});
+mkdirSync("dist/dashboard/assets", { recursive: true });
+for (const name of readdirSync("src/dashboard/assets")) copyFileSync(`src/dashboard/assets/${name}`, `dist/dashboard/assets/${name}`);
 
 // Compiled as bin/bgtask.js compiles it (same wrapper, same options), so V8 accepts it.
 const cli = resolve("dist/cli/bgtask.cjs");

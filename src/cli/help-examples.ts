@@ -24,6 +24,10 @@ const EXAMPLES: Record<string, string[]> = {
   remove: ["bgtask remove 41 42", "bgtask remove --finished --older-than 7d"],
   executors: ["bgtask executors", "bgtask executors --json   # exits 1 when a module cannot be used"],
   doctor: ["bgtask doctor", "bgtask doctor --repair"],
+  stats: ["bgtask stats", "bgtask stats --json | jq .byStatus"],
+  workers: ["bgtask workers", "bgtask workers --json"],
+  attachment: ["bgtask attachment get 42 report.csv --output report.csv", "bgtask attachment get 42 report.csv | wc -c"],
+  ui: ["bgtask ui", "bgtask ui --port 0 --open", "bgtask ui --host 0.0.0.0   # reachable from the network: mind who can reach it"],
   schedules: ["bgtask schedules", "bgtask schedules --json | jq '.[] | {name, last, nextRunAt}'"],
   work: [
     "bgtask work                          # the config's concurrency, until SIGTERM or Ctrl-C",

@@ -235,6 +235,48 @@ export function buildProgram(version: string): Command {
     await doctor(flags(command));
   });
 
+  withLocations(
+    program
+      .command("stats")
+      .description("counts by status and executor, the oldest queued task's age, the last 15 minutes' throughput, live workers")
+      .option("--json", "print JSON"),
+  ).action(async (_o, command: Command) => {
+    const { stats } = await import("./commands/stats.ts");
+    await stats(flags(command));
+  });
+
+  withLocations(program.command("workers").description("the workers: host, pid, the task each runs, last heartbeat").option("--json", "print JSON")).action(
+    async (_o, command: Command) => {
+      const { workers } = await import("./commands/workers.ts");
+      await workers(flags(command));
+    },
+  );
+
+  const attachment = program.command("attachment").description("read tasks' attachments");
+  withLocations(
+    attachment
+      .command("get")
+      .description("write a task's attachment to stdout (not to a terminal) or to --output FILE")
+      .argument("<id>", "task id")
+      .argument("<name>", "attachment name, as `bgtask status <id>` lists them")
+      .option("--output <file>", "write it to this file instead of stdout"),
+  ).action(async (id: string, name: string, _o, command: Command) => {
+    const { attachmentGet } = await import("./commands/attachment.ts");
+    await attachmentGet(id, name, flags(command));
+  });
+
+  withLocations(
+    program
+      .command("ui")
+      .description("serve the dashboard on this machine until Ctrl-C; prints its URL with an access token")
+      .option("--port <port>", "port to listen on (default 4300; 0 picks a free one)")
+      .option("--host <address>", "address to bind (default 127.0.0.1, the loopback; any other is reachable from the network)")
+      .option("--open", "open the URL in the browser (xdg-open, open, or the Windows URL handler); a failure is a warning"),
+  ).action(async (_o, command: Command) => {
+    const { ui } = await import("./commands/ui.ts");
+    await ui(flags(command));
+  });
+
   program
     .command("completion")
     .description("print the shell completion script for bash, zsh or fish")

@@ -9,7 +9,7 @@ import { publicRecord, type RetryPolicy, type TaskRecord as StoredTask } from ".
 import { BgtaskError, UsageError } from "../errors.ts";
 import { resolveExecutor } from "../executor/discover.ts";
 import { cancelQueued, cancelTasks, removeTasks, retryFailed, retryTasks } from "./control.ts";
-import { setQueuesPaused, type QueueTarget } from "./queues.ts";
+import { pausedQueues, setQueuesPaused, type QueueTarget } from "./queues.ts";
 import { enqueue, keyFields, queuePlan, type EnqueuePlan } from "./enqueue.ts";
 import type * as api from "./index.ts";
 import { checkStatuses, DEFAULT_LIST_LIMIT, listTasks } from "./query.ts";
@@ -17,6 +17,9 @@ import { listSchedules } from "./schedules.ts";
 import { checkTaskId, openStore, type Session } from "./session.ts";
 import { DEFAULT_TICK_BUDGET_MS, tick } from "./tick.ts";
 import { waitForTasks, watchTasks } from "./wait.ts";
+import { readAttachment } from "./attachment.ts";
+import { readStats } from "./stats.ts";
+import { listWorkers } from "./workers.ts";
 
 /** A duration option: text with its unit ("10m"), or milliseconds. */
 function durationOption(name: string, value: string | number): number {
@@ -160,7 +163,7 @@ export class LocalClient implements api.Client {
   }
 
   async pausedQueues(): Promise<string[]> {
-    return (await this.open()).store.pausedQueues();
+    return pausedQueues(await this.open());
   }
 
   async remove(ids: string | readonly string[]): Promise<string[]> {
@@ -188,6 +191,18 @@ export class LocalClient implements api.Client {
     if (budgetMs < 1) throw new UsageError(`maxTime ${String(options.maxTime)} is too short for a tick`);
     const result = await tick(await this.open(), budgetMs, { signal: options.signal });
     return { heldBy: result.heldBy, notRun: result.notRun.map(({ task, reason }) => ({ task: publicRecord(task), reason })) };
+  }
+
+  async stats(): Promise<api.Stats> {
+    return readStats(await this.open());
+  }
+
+  async workers(): Promise<api.WorkerInfo[]> {
+    return listWorkers(await this.open());
+  }
+
+  async attachment(id: string, name: string): Promise<api.AttachmentFile> {
+    return readAttachment(await this.open(), checkTaskId(id), name);
   }
 
   async schedules(): Promise<api.ScheduleInfo[]> {

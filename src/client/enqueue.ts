@@ -3,10 +3,10 @@
 // durable insert, and the worker to start when one is needed. Callers have checked their inputs.
 import { existsSync } from "node:fs";
 import { queueSettings, taskDefaults } from "../config/task-defaults.ts";
-import type { TaskContext } from "../core/context.ts";
+import { mergeContext, parseContextJson, type TaskContext } from "../core/context.ts";
 import type { NewTask, RetryPolicy, TaskRecord } from "../core/task.ts";
 import type { KeyOutcome } from "../core/transitions.ts";
-import type { ExecutorFile } from "../executor/discover.ts";
+import { resolveExecutor, type ExecutorFile } from "../executor/discover.ts";
 import { executorSettings } from "../executor/settings-cache.ts";
 import { ensurePrivateDir } from "../host/home.ts";
 import { UsageError } from "../errors.ts";
@@ -139,4 +139,20 @@ export function keyNotes(enqueued: Pick<Enqueued, "tasks" | "outcomes">, key: st
     );
   });
   return [...notes.values()];
+}
+
+/** One task of the executor `name`, due at once, with its context as JSON text checked as `run --ctx` checks it: the dashboard's run form. */
+export async function enqueueJsonContext(session: Session, name: string, text: string): Promise<TaskRecord> {
+  const file = resolveExecutor(session.config.tasksDir, name);
+  const context = mergeContext(parseContextJson(text, "the context"), {}, "the task");
+  const { tasks } = await enqueue(session, file, [context], {
+    runAt: () => null,
+    retry: null,
+    worker: true,
+    priority: null,
+    key: null,
+    replace: false,
+    after: [],
+  });
+  return tasks[0]!;
 }

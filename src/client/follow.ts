@@ -226,3 +226,35 @@ export async function follow(session: Session, tracker: Tracker, options: Follow
     request();
   });
 }
+
+/**
+ * Calls `onChange` after the journal changed with the ids of the tasks that did (null when the
+ * store cannot tell, so any may have), gathered over at most MIN_REFRESH_MS: a live view that
+ * follows the journal as a whole (the dashboard), reading only what changed. Close it to stop.
+ */
+export function watchJournal(session: Session, onChange: (ids: string[] | null) => void): { close(): void } {
+  let pending: Set<string> | null = new Set();
+  let any = false;
+  let timer: NodeJS.Timeout | null = null;
+  let lastAt = 0;
+  const flush = () => {
+    timer = null;
+    lastAt = Date.now();
+    const ids = any ? null : [...pending!];
+    pending = new Set();
+    any = false;
+    onChange(ids);
+  };
+  const changes = session.store.watchChanges((ids) => {
+    if (ids === null) any = true;
+    else for (const id of ids) pending!.add(id);
+    timer ??= setTimeout(flush, Math.max(0, lastAt + MIN_REFRESH_MS - Date.now()));
+  });
+  return {
+    close: () => {
+      changes.close();
+      if (timer) clearTimeout(timer);
+      pending = null;
+    },
+  };
+}

@@ -4,6 +4,7 @@
 import type { RetryInput } from "../core/retry-policy.ts";
 import type { TaskRecord as StoredTask, TaskStatus } from "../core/task.ts";
 import type { Executors } from "../index.ts";
+import type { Readable } from "node:stream";
 import { LocalClient } from "./client.ts";
 
 export {
@@ -103,6 +104,51 @@ export interface TickResult {
   notRun: Array<{ task: TaskRecord; reason: string }>;
 }
 
+/** Tasks by status; a status with none is left out. */
+export type StatusCounts = Partial<Record<TaskStatus, number>>;
+
+/** What `bgtask stats --json` prints. */
+export interface Stats {
+  byStatus: StatusCounts;
+  /** Executor name → its tasks by status. */
+  byExecutor: Record<string, StatusCounts>;
+  /** The oldest queued task's creation, and how long ago that was; null when none is queued. */
+  oldestQueued: { createdAt: string; ageMs: number } | null;
+  throughput: {
+    minutes: number;
+    /** Tasks that became final in each minute, oldest first; the last is the minute up to now. */
+    perMinute: number[];
+    /** Their mean per minute over the window. */
+    average: number;
+  };
+  /** Workers whose process is alive, or on another host not known to be dead, or starting. */
+  liveWorkers: number;
+}
+
+/** One worker slot, as `bgtask workers --json` prints it. */
+export interface WorkerInfo {
+  slot: string;
+  /** Null for a slot written before slots named their host. */
+  host: string | null;
+  /** Null while the slot is reserved and its process has not registered yet. */
+  pid: number | null;
+  /** "starting": reserved, not registered; "alive" or "dead": checked on this host; "unknown": another host's. */
+  state: "starting" | "alive" | "dead" | "unknown";
+  reservedAt: string;
+  /** The task its process runs, or null when it runs none. */
+  task: { id: string; executor: string; progress: number; message: string | null } | null;
+  /** The newest of its beat file's renewal and its task's heartbeat; null when neither is known. */
+  lastHeartbeatAt: string | null;
+}
+
+/** A task's attachment, found by name. */
+export interface AttachmentFile {
+  name: string;
+  size: number;
+  /** A stream of its bytes; open it once. */
+  open(): Readable;
+}
+
 /** A schedule of bgtask.config.json with what the journal says of it, as `bgtask schedules --json` prints it. */
 export interface ScheduleInfo {
   name: string;
@@ -153,6 +199,12 @@ export interface Client {
   watch(ids?: string | readonly string[], options?: WatchOptions): AsyncIterableIterator<TaskRecord>;
   /** One `bgtask tick`, in this process: recover, promote, prune, and run due work within the budget. */
   tick(options?: TickOptions): Promise<TickResult>;
+  /** Counts by status and executor, the oldest queued task's age, the last minutes' throughput, live workers. */
+  stats(): Promise<Stats>;
+  /** Every worker slot on every host: its process, the task it runs, its last heartbeat. */
+  workers(): Promise<WorkerInfo[]>;
+  /** A task's attachment by name: its size and a stream of its bytes (a UsageError when the task or the name is unknown). */
+  attachment(id: string, name: string): Promise<AttachmentFile>;
   /** The config's schedules, each with its last slot fired (and task) and its next run. */
   schedules(): Promise<ScheduleInfo[]>;
   /** Ends the client's waits and watches; calls after it are refused. */

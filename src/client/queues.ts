@@ -27,6 +27,11 @@ async function targetQueues(session: Session, target: QueueTarget, pausing: bool
   return [...new Set(target.executors.map((name) => (paused.has(name) ? name : resolveExecutor(session.config.tasksDir, name).name)))];
 }
 
+/** The executors whose queue is paused, sorted. */
+export function pausedQueues(session: Session): Promise<string[]> {
+  return session.store.pausedQueues();
+}
+
 /**
  * Pauses (`paused: true`) or resumes queues; every name is checked first (an unknown executor
  * changes nothing). A resumed queue's tasks get a worker, as `run`'s would (unless workers are off).

@@ -1,7 +1,7 @@
 // The order `list` shows tasks in, and which ones a limit keeps. Pure: a store picks the
 // candidates (its active tasks and its newest finished ones) and this decides.
-import type { TaskRecord } from "./task.ts";
-import { compareIds } from "./transitions.ts";
+import type { TaskRecord, TaskStatus } from "./task.ts";
+import { compareClaimOrder, compareIds } from "./transitions.ts";
 
 const isUnderway = (task: TaskRecord) => task.status === "running" || task.status === "paused";
 
@@ -31,4 +31,43 @@ export function finalsWanted(activeCount: number, limit = Infinity): number {
 /** Newest finished first: what fills a list's limit after the active tasks. */
 export function compareNewestFinished(a: TaskRecord, b: TaskRecord): number {
   return (b.finishedAt ?? "").localeCompare(a.finishedAt ?? "") || compareIds(b.id, a.id);
+}
+
+/** How a page of the task table is ordered: the active tasks newest first, or in the order workers take them. */
+export type PageOrder = "newest" | "claim";
+
+/** Active tasks on a page; the finished ones that follow them are always newest finished first. */
+export function compareActiveOnPage(order: PageOrder): (a: TaskRecord, b: TaskRecord) => number {
+  return order === "newest" ? (a, b) => compareIds(b.id, a.id) : (a, b) => Number(isUnderway(b)) - Number(isUnderway(a)) || compareClaimOrder(a, b);
+}
+
+/** What a page shows: status, executor, and a search that is a task id or a piece of its message (any case). */
+export interface PageMatch {
+  statuses?: readonly TaskStatus[];
+  executor?: string;
+  search?: string;
+}
+
+export function matchesPage(task: TaskRecord, match: PageMatch): boolean {
+  if (match.statuses && !match.statuses.includes(task.status)) return false;
+  if (match.executor && task.executor !== match.executor) return false;
+  if (!match.search) return true;
+  return task.id === match.search || (task.message ?? "").toLowerCase().includes(match.search.toLowerCase());
+}
+
+/** Merges two sequences each already in `compare` order, lazily. */
+export function* mergeOrdered<T>(a: Iterable<T>, b: Iterable<T>, compare: (x: T, y: T) => number): Generator<T> {
+  const left = a[Symbol.iterator]();
+  const right = b[Symbol.iterator]();
+  let x = left.next();
+  let y = right.next();
+  while (!x.done || !y.done) {
+    if (y.done || (!x.done && compare(x.value, y.value) <= 0)) {
+      yield x.value as T;
+      x = left.next();
+    } else {
+      yield y.value;
+      y = right.next();
+    }
+  }
 }

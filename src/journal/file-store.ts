@@ -6,7 +6,7 @@ import { readdirSync, unlinkSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { NewTask, TaskRecord, WorkerRef } from "../core/task.ts";
 import { createTask, isFinal } from "../core/task.ts";
-import { compareNewestFinished, finalsWanted, listed } from "../core/list-order.ts";
+import { compareActiveOnPage, compareNewestFinished, finalsWanted, listed, matchesPage, mergeOrdered } from "../core/list-order.ts";
 import { applyVerdict } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
 import { firedStates, firedTasks, type ScheduleState } from "../core/schedule.ts";
@@ -37,6 +37,7 @@ import {
   type TryOutcome,
 } from "../core/transitions.ts";
 import { isDemand, isOnHost, isReservationExpired, retirement, wantsWorker } from "../core/workers.ts";
+import { addCount, countOf, finishedPerMinute, type ExecutorCounts } from "../core/stats.ts";
 import { LeaseLostError, TaskNotFoundError } from "../errors.ts";
 import { watchFolder } from "../host/file-watch.ts";
 import { uniqueName } from "../host/unique-name.ts";
@@ -45,7 +46,8 @@ import { entryTime, firstLine, isTombstone, linesBackwards, parseHistoryLine } f
 import { findIndexed, indexAppended, indexPathOf } from "./archive-index.ts";
 import { ChangeCursor } from "./change-ids.ts";
 import { JournalFiles, type Transaction } from "./journal-files.ts";
-import { ColdReader, type ColdLine } from "./cold-queue.ts";
+import { ColdReader, parseColdLine, type ColdLine } from "./cold-queue.ts";
+import { HistoryTally } from "./history-tally.ts";
 import { giveBackTick, readTick, takeTick } from "./tick-mutex.ts";
 import type { LockSettings } from "./lock.ts";
 import { emptyQueue, JOURNAL_VERSION, QUEUE_FILE, type ColdQueue, type JournalDoc } from "./schema.ts";
@@ -58,15 +60,18 @@ import type {
   ExchangeResult,
   JournalStore,
   ListFilter,
+  PageFilter,
   Recovery,
   RecoverResult,
   RemoveResult,
   RetireResult,
   SlotRequest,
+  StoreStats,
   Survey,
   TaskReport,
   TickHolder,
   TryControl,
+  WorkerSlot,
 } from "./store.ts";
 
 /**
@@ -78,6 +83,10 @@ const HOT_LIMIT = 1_000;
 
 /** Cold tasks a claim moves into the active set, at most, when its filter refuses them (a tick's budget). */
 const MAX_REFUSED_COLD = 100;
+
+function* filterIterable<T>(items: Iterable<T>, keep: (item: T) => boolean): Generator<T> {
+  for (const item of items) if (keep(item)) yield item;
+}
 
 /** Tasks waiting in the cold queue. */
 function coldCount(queue: ColdQueue): number {
@@ -91,7 +100,14 @@ function pausedIn(doc: JournalDoc): PausedQueues {
 
 /** The queue with its first line taken (claimed, moved to the active set, or passed over because it left the queue). */
 function pastHead(queue: ColdQueue, head: ColdLine): ColdQueue {
-  return { ...queue, offset: head.next, count: queue.count - 1, skip: queue.skip.filter((id) => id !== head.task.id) };
+  const next = { ...queue, offset: head.next, count: queue.count - 1, skip: queue.skip.filter((id) => id !== head.task.id) };
+  if (queue.executors) {
+    const { executor } = head.task;
+    const left = countOf(queue.executors, executor) - 1;
+    const { [executor]: _taken, ...others } = queue.executors;
+    next.executors = left > 0 ? { ...others, [executor]: left } : others;
+  }
+  return next;
 }
 
 export class FileStore implements JournalStore {
@@ -103,11 +119,13 @@ export class FileStore implements JournalStore {
   /** The paused queues of the last snapshot read, with the signature the journal had before it: `list` and `status` ask right after their read. */
   private lastPaused: { version: string; paused: readonly string[] } | null = null;
   private readonly watches = new Set<{ close(): void }>();
+  private readonly tally: HistoryTally;
 
   constructor(home: string, lockSettings: LockSettings) {
     this.home = home;
     this.files = new JournalFiles(home, lockSettings);
     this.cold = new ColdReader(home);
+    this.tally = new HistoryTally(home);
     this.location = this.files.path;
   }
 
@@ -502,6 +520,95 @@ export class FileStore implements JournalStore {
       }
     }
     return listed(active, finals, limit);
+  }
+
+  page(filter: PageFilter): Promise<TaskRecord[]> {
+    return this.withSnapshot((doc) => {
+      const want = filter.offset + filter.limit;
+      const matches = (task: TaskRecord) => matchesPage(task, filter);
+      const compare = compareActiveOnPage(filter.order);
+      const hot = doc.tasks.filter(matches).sort(compare);
+      const cold = !filter.statuses || filter.statuses.includes("queued") ? this.coldInOrder(doc, filter.order === "newest") : [];
+      const found: TaskRecord[] = [];
+      for (const task of mergeOrdered(hot, filterIterable(cold, matches), compare)) {
+        if (found.length >= want) break;
+        found.push(task);
+      }
+      if (found.length < want && (!filter.statuses || filter.statuses.some((s) => isFinal(s)))) {
+        const seen = new Set(doc.tasks.map((t) => t.id));
+        const path = join(this.home, doc.history.file);
+        for (const line of linesBackwards(path, doc.history.bytes)) {
+          const entry = parseHistoryLine(path, line);
+          if (seen.has(entry.id)) continue;
+          seen.add(entry.id);
+          if (isTombstone(entry) || !matches(entry)) continue;
+          found.push(entry);
+          if (found.length >= want) break;
+        }
+      }
+      return found.slice(filter.offset);
+    });
+  }
+
+  /** The cold queue's tasks in claim order, or newest first (read from the end of its segment). */
+  private *coldInOrder(doc: JournalDoc, newestFirst: boolean): Generator<TaskRecord> {
+    if (coldCount(doc.queue) === 0) return;
+    if (!newestFirst) {
+      yield* this.cold.tasks(doc.queue);
+      return;
+    }
+    const path = this.cold.pathOf(doc.queue);
+    const skip = new Set(doc.queue.skip);
+    for (const line of linesBackwards(path, doc.queue.bytes, doc.queue.offset)) {
+      const task = parseColdLine(path, line);
+      if (!skip.has(task.id)) yield task;
+    }
+  }
+
+  stats(now: Date, minutes: number): Promise<StoreStats> {
+    return this.withSnapshot((doc) => {
+      const counts: ExecutorCounts = {};
+      let oldestQueuedAt: string | null = null;
+      for (const task of doc.tasks) {
+        addCount(counts, task.executor, task.status);
+        if (task.status === "queued" && (oldestQueuedAt === null || task.createdAt < oldestQueuedAt)) oldestQueuedAt = task.createdAt;
+      }
+      if (coldCount(doc.queue) > 0) {
+        for (const [executor, n] of Object.entries(this.coldByExecutor(doc))) addCount(counts, executor, "queued", n);
+        // Cold tasks are created in id order: the first one left is the oldest.
+        const first = this.cold.tasks(doc.queue).next();
+        if (!first.done && (oldestQueuedAt === null || first.value.createdAt < oldestQueuedAt)) oldestQueuedAt = first.value.createdAt;
+      }
+      const active = new Set(doc.tasks.map((t) => t.id));
+      const finished: number[] = [];
+      for (const [id, entry] of this.tally.read(doc.history)) {
+        // A final task queued again hides its history entry until it is final again.
+        if (active.has(id)) continue;
+        addCount(counts, entry.executor, entry.status);
+        finished.push(entry.finishedAt);
+      }
+      return { counts, oldestQueuedAt, finishedPerMinute: finishedPerMinute(finished, now.getTime(), minutes) };
+    });
+  }
+
+  /** The cold tasks by executor: the queue's counters less its skipped tasks (a scan only for a queue written before it kept counters). */
+  private coldByExecutor(doc: JournalDoc): Record<string, number> {
+    const { executors } = doc.queue;
+    if (!executors) {
+      const scanned: ExecutorCounts = {};
+      for (const task of this.cold.tasks(doc.queue)) addCount(scanned, task.executor, "queued");
+      return Object.fromEntries(Object.entries(scanned).map(([executor, row]) => [executor, row.queued ?? 0]));
+    }
+    const left = { ...executors };
+    for (const id of doc.queue.skip) {
+      const task = this.cold.find({ ...doc.queue, skip: [] }, id);
+      if (task) left[task.executor] = countOf(left, task.executor) - 1;
+    }
+    return left;
+  }
+
+  workerSlots(): Promise<WorkerSlot[]> {
+    return this.withSnapshot((doc) => doc.workers.map((slot) => ({ ...slot })));
   }
 
   survey(host: string): Promise<Survey> {

@@ -17,6 +17,7 @@ import { indexAppended } from "./archive-index.ts";
 import { appendTransaction, containsCommit, createLog, logSize, metaOf, readLogFrom, replay, type LogEntry, type Meta } from "./write-ahead-log.ts";
 import { acquireLock, LockCompromisedError, sweepIdentities, type LockSettings } from "./lock.ts";
 import { emptyDoc, JOURNAL_VERSION, QUEUE_FILE, type JournalDoc } from "./schema.ts";
+import { countOf } from "../core/stats.ts";
 import type { TaskRecord } from "../core/task.ts";
 
 /**
@@ -240,6 +241,8 @@ export class JournalFiles {
       const queuePath = join(this.dir, doc.queue.file);
       doc.queue.bytes = appendLines(queuePath, doc.queue.bytes, tx.cold.map(historyLine), durable);
       doc.queue.count += tx.cold.length;
+      const executors = doc.queue.executors;
+      if (executors) for (const task of tx.cold) executors[task.executor] = countOf(executors, task.executor) + 1;
       crashPoint("queue-appended");
       fence();
     }

@@ -2,7 +2,7 @@
 // process, nothing durable. Every operation runs to its end before another starts (one turn of
 // the event loop), which is its transaction. It holds no rules of its own: claim order, the
 // transitions, recovery verdicts, slot demand and list order all come from core/.
-import { compareNewestFinished, listed } from "../core/list-order.ts";
+import { compareActiveOnPage, compareNewestFinished, listed, matchesPage } from "../core/list-order.ts";
 import { applyVerdict, isSameHolder, type TickHolder } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
 import { firedStates, firedTasks, type ScheduleState } from "../core/schedule.ts";
@@ -28,6 +28,7 @@ import {
   type TryOutcome,
 } from "../core/transitions.ts";
 import { isDemand, isOnHost, isReservationExpired, retirement, wantsWorker, type WorkerSlot } from "../core/workers.ts";
+import { addCount, finishedPerMinute, type ExecutorCounts } from "../core/stats.ts";
 import { LeaseLostError, TaskNotFoundError } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
 import type {
@@ -39,11 +40,13 @@ import type {
   ExchangeResult,
   JournalStore,
   ListFilter,
+  PageFilter,
   Recovery,
   RecoverResult,
   RemoveResult,
   RetireResult,
   SlotRequest,
+  StoreStats,
   Survey,
   TaskReport,
   TryControl,
@@ -250,6 +253,29 @@ export class MemoryStore implements JournalStore {
         ),
       );
     });
+  }
+
+  page(filter: PageFilter): Promise<TaskRecord[]> {
+    const matching = [...this.tasks.values()].filter((t) => matchesPage(t, filter));
+    const active = matching.filter((t) => !isFinal(t.status)).sort(compareActiveOnPage(filter.order));
+    const finals = matching.filter((t) => isFinal(t.status)).sort(compareNewestFinished);
+    return Promise.resolve(copy([...active, ...finals].slice(filter.offset, filter.offset + filter.limit)));
+  }
+
+  stats(now: Date, minutes: number): Promise<StoreStats> {
+    const counts: ExecutorCounts = {};
+    let oldestQueuedAt: string | null = null;
+    const finished: number[] = [];
+    for (const task of this.tasks.values()) {
+      addCount(counts, task.executor, task.status);
+      if (task.status === "queued" && (oldestQueuedAt === null || task.createdAt < oldestQueuedAt)) oldestQueuedAt = task.createdAt;
+      if (isFinal(task.status)) finished.push(finishedTime(task));
+    }
+    return Promise.resolve({ counts, oldestQueuedAt, finishedPerMinute: finishedPerMinute(finished, now.getTime(), minutes) });
+  }
+
+  workerSlots(): Promise<WorkerSlot[]> {
+    return Promise.resolve(copy(this.slots));
   }
 
   survey(host: string): Promise<Survey> {

@@ -15,19 +15,27 @@ const MIGRATIONS: readonly string[] = [
      serial_key text,
      lease text,
      claim_rank smallint not null,
+     priority integer not null,
      claim_at text,
+     dedupe_key text,
+     waiting boolean not null,
+     concurrency integer,
      next_run_at timestamptz,
      finished_at timestamptz,
      timeout_ms integer,
      record jsonb not null
    ) with (fillfactor = 80);
-   create index tasks_ready on $S.tasks (claim_rank, claim_at, id) where status in ('queued', 'scheduled', 'paused');
+   create index tasks_ready on $S.tasks (claim_rank, priority desc, claim_at, id) where status in ('queued', 'scheduled', 'paused') and not waiting;
+   create index tasks_waiting on $S.tasks (id) where waiting and status not in ('succeeded', 'failed', 'cancelled');
+   create index tasks_keyed on $S.tasks (executor, dedupe_key) where dedupe_key is not null and status not in ('succeeded', 'failed', 'cancelled');
    create index tasks_due on $S.tasks (next_run_at) where status in ('scheduled', 'paused');
    create unique index tasks_one_running_per_key on $S.tasks (serial_key) where status = 'running' and serial_key is not null;
    create index tasks_running on $S.tasks (id) where status = 'running';
    create index tasks_finished on $S.tasks (finished_at desc, id desc) where status in ('succeeded', 'failed', 'cancelled');
    create table $S.slots (slot text primary key, host text, reserved_at timestamptz not null, process jsonb);
-   create table $S.tick (only_one boolean primary key default true check (only_one), holder jsonb not null);`,
+   create table $S.tick (only_one boolean primary key default true check (only_one), holder jsonb not null);
+   create table $S.paused_queues (executor text primary key);
+   create table $S.schedules (name text primary key, slot text not null, task_id text not null);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -39,7 +47,7 @@ export function lockKey(schema: string, purpose: number): [number, number] {
   return [hash, purpose];
 }
 
-export const LOCK = { migrate: 1, slots: 2, tick: 3 } as const;
+export const LOCK = { migrate: 1, slots: 2, tick: 3, keys: 4, schedules: 5 } as const;
 
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;

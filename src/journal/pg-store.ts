@@ -8,18 +8,37 @@ import pg from "pg";
 import { finalsWanted, listed } from "../core/list-order.ts";
 import { applyVerdict, isSameHolder, type TickHolder } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
-import { createTask, FINAL_STATUSES, finishedTime, isFinal, type NewTask, type TaskRecord, type WorkerRef } from "../core/task.ts";
+import { firedStates, firedTasks, type ScheduleState } from "../core/schedule.ts";
 import {
+  concurrencyOf,
+  createTask,
+  FINAL_STATUSES,
+  finishedTime,
+  isFinal,
+  keyOf,
+  type NewTask,
+  priorityOf,
+  type TaskRecord,
+  waitingForOf,
+  type WorkerRef,
+} from "../core/task.ts";
+import {
+  afterDependencies,
   cancel,
   cancelEffect,
   canGiveBack,
   claim,
   claimRank,
+  type Ended,
+  findKeyed,
   giveBack,
   isHeldBy,
   mayClaimAhead,
   pickFirst,
+  type KeyOutcome,
   promote,
+  releaseDependents,
+  replaceKeyed,
   rerun,
   settle,
   type ClaimFilter,
@@ -27,7 +46,7 @@ import {
 } from "../core/transitions.ts";
 import { retirement, SLOT_RESERVATION_MS, wantsWorker, type WorkerSlot } from "../core/workers.ts";
 import { setTimeout as delay } from "node:timers/promises";
-import { JournalCorruptError, JournalOutcomeUnknownError, JournalUnavailableError, LeaseLostError } from "../errors.ts";
+import { JournalCorruptError, JournalOutcomeUnknownError, JournalUnavailableError, LeaseLostError, TaskNotFoundError } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
 import { LOCK, lockKey, migrate, quoteIdent } from "./pg-schema.ts";
 import { checkTask } from "./schema.ts";
@@ -36,6 +55,7 @@ import type {
   ChangeListener,
   EnqueueResult,
   Exchange,
+  FireRequest,
   ExchangeResult,
   JournalStore,
   ListFilter,
@@ -54,7 +74,7 @@ const NOTIFY_MAX_IDS = 400;
 const QUERY_TIMEOUT_MS = 30_000;
 const FINALS_SQL = `(${FINAL_STATUSES.map((s) => `'${s}'`).join(", ")})`;
 /** A task a claim could take (core's isRunnable), as a WHERE clause. */
-const RUNNABLE_SQL = `(status = 'queued' or (status in ('scheduled', 'paused') and (next_run_at is null or next_run_at <= $1)))`;
+const RUNNABLE_SQL = `(not waiting and (status = 'queued' or (status in ('scheduled', 'paused') and (next_run_at is null or next_run_at <= $1))))`;
 
 export interface PgLocation {
   /** The URL as given, without a password, for messages. */
@@ -249,11 +269,14 @@ export class PgStore implements JournalStore {
     if (tasks.length === 0) return [];
     const column = <T>(f: (t: TaskRecord) => T) => tasks.map(f);
     await this.query(
-      `insert into ${this.s}.tasks (id, executor, status, serial_key, lease, claim_rank, claim_at, next_run_at, finished_at, timeout_ms, record)
-       select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::int[], $11::jsonb[])
+      `insert into ${this.s}.tasks (id, executor, status, serial_key, lease, claim_rank, claim_at, next_run_at, finished_at, timeout_ms, record,
+         priority, dedupe_key, waiting, concurrency)
+       select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::int[], $11::jsonb[],
+         $12::int[], $13::text[], $14::boolean[], $15::int[])
        on conflict (id) do update set executor = excluded.executor, status = excluded.status, serial_key = excluded.serial_key, lease = excluded.lease,
          claim_rank = excluded.claim_rank, claim_at = excluded.claim_at, next_run_at = excluded.next_run_at, finished_at = excluded.finished_at,
-         timeout_ms = excluded.timeout_ms, record = excluded.record`,
+         timeout_ms = excluded.timeout_ms, record = excluded.record, priority = excluded.priority, dedupe_key = excluded.dedupe_key,
+         waiting = excluded.waiting, concurrency = excluded.concurrency`,
       [
         column((t) => t.id),
         column((t) => t.executor),
@@ -266,6 +289,10 @@ export class PgStore implements JournalStore {
         column((t) => (isFinal(t.status) ? new Date(finishedTime(t)).toISOString() : null)),
         column((t) => t.timeoutMs),
         column((t) => JSON.stringify(t)),
+        column(priorityOf),
+        column(keyOf),
+        column((t) => waitingForOf(t).length > 0),
+        column(concurrencyOf),
       ],
     );
     for (const task of tasks) changed.add(task.id);

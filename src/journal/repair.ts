@@ -15,6 +15,7 @@ import { indexAppended } from "./archive-index.ts";
 import { createLog } from "./write-ahead-log.ts";
 import { acquireLock, type LockSettings } from "./lock.ts";
 import { highestGeneration, salvage, type HistoryLine, type Salvage } from "./salvage.ts";
+import { countOf } from "../core/stats.ts";
 import { emptyDoc, emptyQueue, QUEUE_FILE, type JournalDoc } from "./schema.ts";
 
 export interface RepairReport {
@@ -163,7 +164,9 @@ function writeJournal(home: string, { doc, lines, cold }: Rebuilt): void {
   const queueFile = `queue.${highestGeneration(home, QUEUE_FILE) + 1}.jsonl`;
   const queueBytes = appendLines(join(home, queueFile), 0, cold.map(historyLine), true);
   createLog(join(home, logFile));
-  const queue = { ...emptyQueue(queueFile), bytes: queueBytes, count: cold.length };
+  const executors: Record<string, number> = {};
+  for (const task of cold) executors[task.executor] = countOf(executors, task.executor) + 1;
+  const queue = { ...emptyQueue(queueFile), bytes: queueBytes, count: cold.length, executors };
   const final: JournalDoc = { ...doc, log: logFile, history: { file: historyFile, bytes }, queue };
   replaceDoc(join(home, "journal.json"), final);
   // A mark that is not a plain file (a link) would never be rewritten: start it anew.

@@ -25,10 +25,15 @@ export interface ColdQueue {
   count: number;
   /** Ids at or after the cursor that left the queue while cold (cancelled, removed): passed over by the cursor. */
   skip: string[];
+  /**
+   * The `count` lines by executor, so counting a deep queue reads no segment. Absent in a queue an
+   * earlier bgtask wrote; its next segment has it.
+   */
+  executors?: Record<string, number>;
 }
 
 export function emptyQueue(file = "queue.1.jsonl"): ColdQueue {
-  return { file, bytes: 0, offset: 0, count: 0, skip: [] };
+  return { file, bytes: 0, offset: 0, count: 0, skip: [], executors: {} };
 }
 
 /**
@@ -150,7 +155,8 @@ export function isColdQueue(x: unknown): boolean {
     isNumber(x.count) &&
     (x.offset as number) <= (x.bytes as number) &&
     Array.isArray(x.skip) &&
-    x.skip.every((id) => typeof id === "string" && TASK_ID.test(id))
+    x.skip.every((id) => typeof id === "string" && TASK_ID.test(id)) &&
+    (x.executors === undefined || (isObject(x.executors) && Object.values(x.executors).every(isNumber)))
   );
 }
 
@@ -225,6 +231,7 @@ const queueSchema = v.pipe(
     offset: v.number(),
     count: v.number(),
     skip: v.array(v.pipe(v.string(), v.regex(TASK_ID))),
+    executors: v.optional(v.record(v.string(), v.number())),
   }),
   v.check((q) => q.offset <= q.bytes, "the queue's cursor is past its committed bytes"),
 );

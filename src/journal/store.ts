@@ -8,6 +8,8 @@ import type { CancelEffect, ClaimFilter, KeyOutcome, TryOutcome } from "../core/
 import type { TickHolder, TryVerdict } from "../core/recovery.ts";
 import type { NewTask, TaskRecord, TaskStatus, WorkerRef } from "../core/task.ts";
 import type { WorkerSlot } from "../core/workers.ts";
+import type { PageMatch, PageOrder } from "../core/list-order.ts";
+import type { ExecutorCounts } from "../core/stats.ts";
 import type { Schedule, ScheduleState } from "../core/schedule.ts";
 
 export type { ClaimFilter, KeyOutcome } from "../core/transitions.ts";
@@ -22,6 +24,24 @@ export interface ListFilter {
   ids?: readonly string[];
   /** At most this many tasks, as core/list-order.ts picks them: active ones first, then the newest finished. */
   limit?: number;
+}
+
+/** A page of the task table: the active tasks (ordered by `order`), then the finished ones newest finished first. */
+export interface PageFilter extends PageMatch {
+  order: PageOrder;
+  /** Tasks to pass over before the page starts. */
+  offset: number;
+  limit: number;
+}
+
+/** What the overview counts, as of one read. */
+export interface StoreStats {
+  /** Every task there is, by executor and status. */
+  counts: ExecutorCounts;
+  /** When the oldest queued task was created; null when none is queued. */
+  oldestQueuedAt: string | null;
+  /** Tasks that became final in each of the last minutes, oldest minute first (core/stats.ts's finishedPerMinute). */
+  finishedPerMinute: number[];
 }
 
 /** What a running try may change about its task (all optional; absent fields are left alone). */
@@ -197,6 +217,15 @@ export interface JournalStore {
 
   /** The tasks `filter` picks, in id order. Read only. */
   list(filter: ListFilter): Promise<TaskRecord[]>;
+
+  /** One page of tasks as `filter` orders them; reads no more of a long history or a deep queue than the page needs. Read only. */
+  page(filter: PageFilter): Promise<TaskRecord[]>;
+
+  /** The counts of the overview, with `minutes` minutes of throughput; cheap however long the history or deep the queue. Read only. */
+  stats(now: Date, minutes: number): Promise<StoreStats>;
+
+  /** Every worker slot, on every host. Read only. */
+  workerSlots(): Promise<WorkerSlot[]>;
 
   /** The running tries and `host`'s worker slots, for the caller to judge. Read only. */
   survey(host: string): Promise<Survey>;

@@ -91,6 +91,55 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
       expect((await store.enqueue([input()], at(15_000), slots(2))).workerSlot).not.toBeNull();
     });
 
+    it("page orders the active tasks newest first or in claim order, then the finished newest finished first, and filters and searches", async () => {
+      await fresh();
+      await store.enqueue(
+        [input({ executor: "a" }), input({ executor: "b" }), input({ executor: "a" }), input({ executor: "a", runAt: at(60_000) })],
+        T0,
+        noWorker,
+      );
+      const first = (await claimNext(store, ME, at(1)))!;
+      await store.settle(first.id, first.lease!, { kind: "failed", error: { message: "boom <b>", stack: null, where: null }, message: "boom <b>" }, at(2));
+      const second = (await claimNext(store, ME, at(3)))!;
+      await store.report(second.id, second.lease!, { message: "Copying rows" }, at(4));
+      const ids = async (filter: Partial<Parameters<JournalStore["page"]>[0]>) =>
+        (await store.page({ order: "newest", offset: 0, limit: 10, ...filter })).map((t) => t.id);
+      expect(await ids({})).toEqual(["4", "3", "2", "1"]);
+      // Claim order: the running task first, then the next in line, the scheduled one last.
+      expect(await ids({ order: "claim" })).toEqual(["2", "3", "4", "1"]);
+      expect(await ids({ offset: 1, limit: 2 })).toEqual(["3", "2"]);
+      expect(await ids({ statuses: ["failed"] })).toEqual(["1"]);
+      expect(await ids({ executor: "b" })).toEqual(["2"]);
+      expect(await ids({ search: "copying" })).toEqual(["2"]);
+      expect(await ids({ search: "3" })).toEqual(["3"]);
+      expect(await ids({ search: "nothing like it" })).toEqual([]);
+    });
+
+    it("stats counts tasks by executor and status, the oldest queued task, and the tasks finished per minute", async () => {
+      await fresh();
+      expect(await store.stats(T0, 3)).toEqual({ counts: {}, oldestQueuedAt: null, finishedPerMinute: [0, 0, 0] });
+      await store.enqueue([input({ executor: "a" }), input({ executor: "a" })], T0, noWorker);
+      await store.enqueue([input({ executor: "b" })], at(1_000), noWorker);
+      const claimed = (await claimNext(store, ME, at(2_000)))!;
+      await store.settle(claimed.id, claimed.lease!, succeed, at(65_000));
+      const stats = await store.stats(at(150_000), 3);
+      expect(stats).toEqual({ counts: { a: { succeeded: 1, queued: 1 }, b: { queued: 1 } }, oldestQueuedAt: T0.toISOString(), finishedPerMinute: [0, 1, 0] });
+      // A final task queued again is counted once, as queued; a removed one not at all.
+      await store.retry(claimed.id, at(151_000));
+      expect((await store.stats(at(152_000), 3)).counts).toEqual({ a: { queued: 2 }, b: { queued: 1 } });
+      await store.remove(["3"], at(153_000));
+      expect((await store.stats(at(154_000), 3)).counts).toEqual({ a: { queued: 2 } });
+    });
+
+    it("workerSlots lists every slot on every host", async () => {
+      await fresh();
+      await store.enqueue([input(), input()], T0, slots(2));
+      await store.registerWorker("w-there", { ...OTHER, host: "there" }, T0);
+      const all = await store.workerSlots();
+      expect(all.map((s) => s.host).sort()).toEqual(["here", "there"]);
+      expect(all.find((s) => s.host === "there")).toMatchObject({ slot: "w-there", process: { pid: OTHER.pid } });
+    });
+
     it("claimNext takes the oldest runnable task for a worker, with a lease; null when nothing is runnable", async () => {
       await fresh();
       await store.enqueue([input({ runAt: at(60_000) }), input(), input()], T0, noWorker);
@@ -791,6 +840,21 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
         expect((await claimNext(store, ME, at(3)))!.id).toBe("2");
         expect((await claimNext(store, ME, at(20_000)))!).toMatchObject({ id: "1", tries: 2 });
         expect((await claimNext(store, ME, at(20_001)))!.id).toBe("3");
+      });
+
+      it("page and stats read the deep queue in order and count it by executor, without its tasks that left", async () => {
+        await deep();
+        await store.cancel("5", at(1));
+        // An executor named like a property of every object is counted as any other.
+        await store.enqueue([input({ executor: "constructor" })], at(2), noWorker);
+        expect((await store.page({ order: "claim", offset: 3, limit: 3 })).map((t) => t.id)).toEqual(["4", "6", "7"]);
+        expect((await store.page({ order: "newest", offset: 0, limit: 3 })).map((t) => t.id)).toEqual([String(DEEP + 1), String(DEEP), String(DEEP - 1)]);
+        expect((await store.stats(at(3), 1)).counts).toEqual({ x: { queued: DEEP - 1, cancelled: 1 }, constructor: { queued: 1 } });
+        const claimed = (await claimNext(store, ME, at(4)))!;
+        expect(claimed.id).toBe("1");
+        const stats = await store.stats(at(5), 1);
+        expect(stats.counts).toEqual({ x: { queued: DEEP - 2, running: 1, cancelled: 1 }, constructor: { queued: 1 } });
+        expect(stats.oldestQueuedAt).toBe(T0.toISOString());
       });
 
       it("a claim that refuses queued tasks (a tick's budget) leaves them queued, in order", async () => {

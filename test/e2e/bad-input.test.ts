@@ -166,6 +166,31 @@ describe("D6: bad input to `run` and `status`", () => {
   });
 });
 
+describe("D6: bad input to `stats`, `workers`, `attachment get` and `ui`", () => {
+  it("refuses bad flags, ids, names and ports with exit 2, one sentence, and nothing written", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    expect((await project.cli(["run", "--no-worker", "noop"])).code).toBe(0);
+    await expectRefused(project, [
+      { name: "stats --bogus", args: ["stats", "--bogus"], says: /unknown option '--bogus'/ },
+      { name: "stats with an argument", args: ["stats", "42"], says: /too many arguments/ },
+      { name: "workers --bogus", args: ["workers", "--bogus"], says: /unknown option '--bogus'/ },
+      { name: "attachment without a verb", args: ["attachment", "list"], says: /unknown command 'list'/ },
+      { name: "attachment get without a name", args: ["attachment", "get", "1"], says: /missing required argument 'name'/ },
+      { name: "attachment get bad id", args: ["attachment", "get", "1x", "a"], says: /"1x" is not a task id/ },
+      { name: "attachment get missing task", args: ["attachment", "get", "77", "a"], says: /no task with id "77"/ },
+      {
+        name: "attachment get unknown name",
+        args: ["attachment", "get", "1", "../journal.json"],
+        says: /task 1 has no attachment named "\.\.\/journal\.json"; it has none/,
+      },
+      { name: "ui --port abc", args: ["ui", "--port", "abc"], says: /--port "abc" is not a port/ },
+      { name: "ui --port 65536", args: ["ui", "--port", "65536"], says: /--port "65536" is not a port/ },
+      { name: "ui --host with a space", args: ["ui", "--host", "a b"], says: /--host "a b" is not an address or a host name/ },
+      { name: "ui --host not here", args: ["ui", "--host", "192.0.2.1", "--port", "0"], says: /--host 192\.0\.2\.1 is not an address of this machine/ },
+    ]);
+  });
+});
+
 describe("executor modules that cannot be used", () => {
   const broken = {
     "noop.js": fixture("noop.js"),

@@ -41,7 +41,7 @@ describe("shell completion", () => {
     const commands = await complete(project, [""]);
     expect(commands).toEqual(expect.arrayContaining([...COMMANDS, ":4"]));
     expect(commands).not.toContain("complete");
-    expect(await complete(project, ["sta"])).toEqual(["status", ":4"]);
+    expect(await complete(project, ["sta"])).toEqual(["status", "stats", ":4"]);
     expect(await complete(project, ["run", ""])).toEqual(["mail/send", "noop", ":4"]);
     expect(await complete(project, ["run", "noop", "--fo"])).toEqual(["--follow", ":4"]);
   });

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { REPO, useProject } from "../helpers/project.ts";
+import { REPO, useProject, waitFor } from "../helpers/project.ts";
 
 function sizeOf(path: string): number {
   const stat = statSync(path);
@@ -41,10 +41,14 @@ describe("the packed package", () => {
         "dist/cli/bgtask.cjs",
         "dist/worker/main.js",
         "dist/bgtask.config.schema.json",
+        "dist/dashboard/server.cjs",
+        "dist/dashboard/assets/index.html",
+        "dist/dashboard/assets/app.js",
+        "dist/dashboard/assets/style.css",
       ]),
     );
     // tsc's file-for-file output of the CLI and the worker is what the bundles stand for: not shipped.
-    expect(files.filter((f) => /^dist\/(journal|worker\/runner|cli\/commands)/.test(f))).toEqual([]);
+    expect(files.filter((f) => /^dist\/(journal|worker\/runner|cli\/commands|dashboard\/[^/]+\.js)/.test(f))).toEqual([]);
 
     // A project as `npm init -y` makes it: CommonJS, no bgtask config.
     const project = useProject(onTestFinished);
@@ -79,14 +83,34 @@ describe("the packed package", () => {
     }>;
     expect(record).toMatchObject({ status: "succeeded", message: "hello ada" });
 
+    // The dashboard finds its server and its page in the installed package.
+    const ui = execa(bin, ["ui", "--port", "0"], { cwd: project.dir, env: project.env, reject: false });
+    let printed = "";
+    ui.stdout!.on("data", (chunk: Buffer) => (printed += chunk.toString("utf8")));
+    await waitFor(
+      () => /\?token=\S+\n/.test(printed) || ui.exitCode !== null,
+      30_000,
+      () => `bgtask ui printed no URL: ${printed}`,
+    );
+    const url = new URL(printed.trim());
+    const cookie = `bgtask_token_${url.port}=${url.searchParams.get("token")}`;
+    for (const path of ["/", "/assets/app.js", "/assets/style.css"]) {
+      const served = await fetch(`${url.origin}${path}`, { headers: { cookie } });
+      expect(served.status, path).toBe(200);
+    }
+    ui.kill("SIGTERM");
+    expect((await ui).exitCode).toBe(0);
+
     // The client, as an ES module imports it and as a CommonJS module requires it.
     const script = (name: string) => `
       const bg = createClient();
       const task = await bg.run("greet", { name: "${name}" });
       const done = await bg.wait(task.id, { timeout: "60s" });
       const refused = await bg.get("not-an-id").catch((error) => error);
+      const stats = await bg.stats();
+      const workers = await bg.workers();
       await bg.close();
-      console.log(JSON.stringify({ status: done.status, message: done.message, refused: refused instanceof BgtaskError && refused.code }));`;
+      console.log(JSON.stringify({ status: done.status, message: done.message, refused: refused instanceof BgtaskError && refused.code, counted: stats.byExecutor.greet.succeeded > 0, workers: Array.isArray(workers) }));`;
     writeFileSync(join(project.dir, "client.mjs"), `import { BgtaskError, createClient } from "bgtask/client";\n${script("esm")}`);
     writeFileSync(join(project.dir, "client.cjs"), `const { BgtaskError, createClient } = require("bgtask/client");\n(async () => {${script("cjs")}\n})();`);
     for (const [file, name] of [
@@ -95,7 +119,7 @@ describe("the packed package", () => {
     ]) {
       const used = await execa(process.execPath, [file!], { cwd: project.dir, env: project.env, reject: false });
       expect(used.exitCode, `${file}: ${used.stderr}`).toBe(0);
-      expect(JSON.parse(used.stdout), file).toEqual({ status: "succeeded", message: `hello ${name}`, refused: "EBADID" });
+      expect(JSON.parse(used.stdout), file).toEqual({ status: "succeeded", message: `hello ${name}`, refused: "EBADID", counted: true, workers: true });
     }
 
     const lock = JSON.parse(readFileSync(join(project.dir, "node_modules", ".package-lock.json"), "utf8")) as { packages: Record<string, unknown> };

@@ -40,6 +40,19 @@ describe("import rules", () => {
     expect(offending).toEqual([]);
   });
 
+  it("src/dashboard is a view over src/client/: it imports nothing from src/journal/, src/host/ or src/worker/", () => {
+    const dir = join(SRC, "dashboard");
+    const files = readdirSync(dir).filter((f) => f.endsWith(".ts"));
+    expect(files).toContain("server.ts");
+    const offending = files.flatMap((file) => {
+      const path = join(dir, file);
+      return specifiers(readFileSync(path, "utf8"))
+        .filter((s) => s.startsWith(".") && ["journal", "host", "worker"].includes(areaOf(path, s)))
+        .map((s) => `${file} imports ${s}`);
+    });
+    expect(offending).toEqual([]);
+  });
+
   it("what `bgtask` loads at run time (src/index.ts and all it imports) holds no client, journal or worker module", () => {
     const seen = new Set<string>();
     const visit = (file: string) => {

@@ -1,0 +1,76 @@
+// Who may talk to the dashboard: a request must name one of its own addresses in Host (a DNS
+// rebinding attack names the attacker's), come from its own Origin when it says one, and carry
+// the access token (the cookie set on the first visit with ?token=); an action must also carry the
+// CSRF token in a header, which only the dashboard's own page can read.
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+
+const LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]"];
+
+export interface Guard {
+  token: string;
+  csrf: string;
+  cookieName: string;
+  /** Host header values the dashboard answers to. */
+  hosts: ReadonlySet<string>;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The name a URL uses for `host`: an IPv6 address goes in brackets. */
+export function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+export function createGuard(host: string, port: number): Guard {
+  const names = new Set([...LOOPBACK_NAMES, urlHost(host)]);
+  return {
+    token: randomBytes(24).toString("base64url"),
+    csrf: randomBytes(24).toString("base64url"),
+    // Cookies do not tell ports apart: two dashboards on one machine keep their own.
+    cookieName: `bgtask_token_${port}`,
+    hosts: new Set([...names].map((name) => `${name}:${port}`)),
+  };
+}
+
+function same(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function cookie(request: IncomingMessage, name: string): string | undefined {
+  for (const part of (request.headers.cookie ?? "").split(";")) {
+    const [key, ...value] = part.trim().split("=");
+    if (key === name) return value.join("=");
+  }
+  return undefined;
+}
+
+export type Refusal = { status: number; code: string; message: string } | null;
+
+/** Why `request` is refused, or null; `queryToken` is the ?token= of its URL. */
+export function refusal(guard: Guard, request: IncomingMessage, queryToken: string | null): Refusal {
+  const host = request.headers.host;
+  if (host === undefined || !guard.hosts.has(host.toLowerCase()))
+    return { status: 403, code: "EHOST", message: "this dashboard answers only to its own address; open the URL `bgtask ui` printed" };
+  const origin = request.headers.origin;
+  if (origin !== undefined && !(origin.startsWith("http://") && guard.hosts.has(origin.slice("http://".length).toLowerCase())))
+    return { status: 403, code: "EORIGIN", message: "requests from other sites are refused" };
+  if (!same(cookie(request, guard.cookieName), guard.token) && !same(queryToken ?? undefined, guard.token))
+    return { status: 401, code: "ETOKEN", message: "the access token is missing or wrong; open the URL with ?token= that `bgtask ui` printed" };
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    const csrf = request.headers["x-bgtask-csrf"];
+    if (!same(typeof csrf === "string" ? csrf : undefined, guard.csrf))
+      return { status: 403, code: "ECSRF", message: "an action needs the page's CSRF token in X-Bgtask-Csrf" };
+  }
+  return null;
+}
+
+/** The cookie that keeps the token after the first visit: not readable by scripts, never sent by other sites. */
+export function tokenCookie(guard: Guard): string {
+  return `${guard.cookieName}=${guard.token}; HttpOnly; SameSite=Strict; Path=/`;
+}
