@@ -5,7 +5,8 @@
 // in claim order with SKIP LOCKED, so workers on many hosts never wait on each other's tasks, and a
 // unique index on running serial keys makes "one at a time per key" the database's promise.
 import pg from "pg";
-import { finalsWanted, listed } from "../core/list-order.ts";
+import { compareActiveOnPage, finalsWanted, listed } from "../core/list-order.ts";
+import { addCount, type ExecutorCounts, finishedPerMinute } from "../core/stats.ts";
 import { applyVerdict, isSameHolder, type TickHolder } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
 import { firedStates, firedTasks, type ScheduleState } from "../core/schedule.ts";
@@ -45,6 +46,7 @@ import {
   type TryOutcome,
 } from "../core/transitions.ts";
 import { retirement, SLOT_RESERVATION_MS, wantsWorker, type WorkerSlot } from "../core/workers.ts";
+import type { PausedQueues } from "../core/transitions.ts";
 import { setTimeout as delay } from "node:timers/promises";
 import { JournalCorruptError, JournalOutcomeUnknownError, JournalUnavailableError, LeaseLostError, TaskNotFoundError } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
@@ -59,6 +61,8 @@ import type {
   ExchangeResult,
   JournalStore,
   ListFilter,
+  PageFilter,
+  StoreStats,
   Recovery,
   RecoverResult,
   RemoveResult,
@@ -139,7 +143,8 @@ interface TaskRow {
   record: TaskRecord;
 }
 
-type Changed = Set<string>;
+/** The tasks an operation wrote (null: deleted), for its change notice and for releasing those waiting for them. */
+type Changed = Map<string, TaskRecord | null>;
 
 export class PgStore implements JournalStore {
   readonly location: string;
@@ -147,7 +152,8 @@ export class PgStore implements JournalStore {
   /** One connection runs one transaction at a time: operations queue here. */
   private turn: Promise<unknown> = Promise.resolve();
   private readonly channel: string;
-  private readonly listeners = new Set<{ close(): void }>();
+  private readonly listeners = new Set<ChangeListener>();
+  private closed = false;
 
   private readonly where: PgLocation;
   /** The connection operations run on; null once lost, until the next operation connects again. */
@@ -166,9 +172,14 @@ export class PgStore implements JournalStore {
 
   private watchConnection(client: pg.Client): void {
     const lost = () => {
-      if (this.client === client) this.client = null;
+      if (this.client !== client) return;
+      this.client = null;
+      this.listenAgainLater();
     };
     client.on("error", lost).on("end", lost);
+    client.on("notification", (message) => {
+      if (message.channel === this.channel) this.tell(message.payload === "*" || !message.payload ? null : message.payload.split(","));
+    });
   }
 
   /** The connection, made again (jittered backoff) if it was lost; unreachable until `deadline` fails the operation. */
@@ -178,7 +189,9 @@ export class PgStore implements JournalStore {
       try {
         const client = await connect(this.where);
         this.watchConnection(client);
+        await this.listen(client);
         this.client = client;
+        if (this.listeners.size > 0) this.tell(null);
         return client;
       } catch (error) {
         if (!isConnectionError(error) || Date.now() + pauseMs >= deadline) throw new JournalUnavailableError(this.where.shown, error);
@@ -212,14 +225,14 @@ export class PgStore implements JournalStore {
   /** Runs `operation` as one transaction; bookkeeping of workers may commit asynchronously (see POSTGRES.md §6). */
   private tx<T>(operation: (changed: Changed) => Promise<T>, options: { sync: boolean } = { sync: true }): Promise<T> {
     return this.serially(async (client) => {
-      const changed: Changed = new Set();
+      const changed: Changed = new Map();
       await client.query("begin");
       let result: T;
       try {
         if (!options.sync) await client.query("set local synchronous_commit = off");
         result = await operation(changed);
         if (changed.size > 0) {
-          const payload = changed.size > NOTIFY_MAX_IDS ? "*" : [...changed].join(",");
+          const payload = changed.size > NOTIFY_MAX_IDS ? "*" : [...changed.keys()].join(",");
           await client.query("select pg_notify($1, $2)", [this.channel, payload]);
         }
       } catch (error) {
@@ -295,8 +308,21 @@ export class PgStore implements JournalStore {
         column(concurrencyOf),
       ],
     );
-    for (const task of tasks) changed.add(task.id);
+    for (const task of tasks) changed.set(task.id, task);
     return tasks.map((t) => structuredClone(t));
+  }
+
+  /** Tells the tasks waiting for those this operation ended (and `removed`), in the same transaction (core's releaseDependents). */
+  private async release(changed: Changed, now: Date, removed: readonly string[] = []): Promise<void> {
+    const ended: Ended[] = removed.map((id) => ({ id, status: "removed" }));
+    for (const [id, task] of changed) if (task && isFinal(task.status)) ended.push({ id, status: task.status });
+    if (ended.length === 0) return;
+    const waiting = await this.select(`waiting and status not in ${FINALS_SQL}`, [], "order by id for update");
+    if (waiting.length > 0) await this.put(changed, releaseDependents(waiting, ended, now));
+  }
+
+  private async paused(): Promise<Set<string>> {
+    return new Set((await this.query(`select executor from ${this.s}.paused_queues`)).rows.map((r) => r.executor as string));
   }
 
   private async applyRecovery(changed: Changed, now: Date, recovery: Recovery): Promise<RecoverResult> {
@@ -344,37 +370,82 @@ export class PgStore implements JournalStore {
     if (onHost >= request.maxWorkers) return null;
     // Only whether demand exceeds the live workers matters, so counting stops there (core's isDemand as SQL).
     const demand = await this.query(
-      `select count(*)::int as n from (select 1 from ${this.s}.tasks where status in ('running', 'queued')
-         or (status in ('scheduled', 'paused') and (next_run_at is null or next_run_at <= $1)) limit $2) d`,
+      `select count(*)::int as n from (select 1 from ${this.s}.tasks where status = 'running'
+         or (not waiting and executor not in (select executor from ${this.s}.paused_queues)
+             and (status = 'queued' or (status in ('scheduled', 'paused') and (next_run_at is null or next_run_at <= $1)))) limit $2) d`,
       [new Date(now.getTime() + request.scheduleWindowMs), everywhere + 1],
     );
-    if (!wantsWorker(onHost, everywhere, request.maxWorkers, demand.rows[0].n)) return null;
+    if (!wantsWorker(onHost, everywhere, request.maxWorkers, demand.rows[0].n + (request.scheduleDue ? 1 : 0))) return null;
     const slot = uniqueName();
     await this.query(`insert into ${this.s}.slots (slot, host, reserved_at, process) values ($1, $2, $3, null)`, [slot, request.host, now]);
     return slot;
   }
 
   /** Up to `count` runnable tasks in claim order, locked, passing over busy serial keys and the filter's refusals. */
-  private async candidates(now: Date, count: number, filter: ClaimFilter | undefined, lock: boolean): Promise<TaskRecord[]> {
+  /**
+   * Up to `count` runnable tasks in claim order (core's compareClaimOrder as an ORDER BY), locked,
+   * passing over paused queues, busy serial keys, executors at their concurrency limit and the
+   * filter's refusals: what core's pickFirst would pass over, so a limit counts only takeable tasks.
+   */
+  private async candidates(now: Date, count: number, filter: ClaimFilter | undefined, lock: boolean, paused: PausedQueues): Promise<TaskRecord[]> {
     return this.select(
       `${RUNNABLE_SQL} and id <> all($2::bigint[]) and ($3::int is null or timeout_ms is null or timeout_ms <= $3)
-       and (serial_key is null or serial_key not in (select serial_key from ${this.s}.tasks where status = 'running' and serial_key is not null))`,
-      [now, filter?.excludeIds ?? [], filter?.maxTimeoutMs ?? null],
-      `order by claim_rank, claim_at nulls first, id limit ${Math.max(1, Math.floor(count))}${lock ? " for update skip locked" : ""}`,
+       and executor <> all($4::text[]) and ($5::text[] is null or executor = any($5::text[]))
+       and (serial_key is null or serial_key not in (select serial_key from ${this.s}.tasks where status = 'running' and serial_key is not null))
+       and (concurrency is null or concurrency > (select count(*) from ${this.s}.tasks r where r.status = 'running' and r.executor = ${this.s}.tasks.executor))`,
+      [now, filter?.excludeIds ?? [], filter?.maxTimeoutMs ?? null, [...paused], filter?.executors ?? null],
+      `order by claim_rank, priority desc, claim_at nulls first, id limit ${Math.max(1, Math.floor(count))}${lock ? " for update skip locked" : ""}`,
     );
+  }
+
+  private async nextIds(count: number): Promise<string[]> {
+    if (count === 0) return [];
+    const rows = await this.query(`select nextval(pg_get_serial_sequence('${this.s}.tasks', 'id'))::text as id from generate_series(1, $1)`, [count]);
+    return rows.rows.map((r) => r.id as string);
   }
 
   enqueue(tasks: readonly NewTask[], now: Date, workers: SlotRequest | null): Promise<EnqueueResult> {
     return this.tx(async (changed) => {
-      const ids =
-        tasks.length === 0
-          ? []
-          : (
-              await this.query(`select nextval(pg_get_serial_sequence('${this.s}.tasks', 'id'))::text as id from generate_series(1, $1)`, [tasks.length])
-            ).rows.map((r) => r.id as string);
-      const created = tasks.map((input, i) => createTask(ids[i]!, structuredClone(input), now, maxTriesOf(input.retry)));
-      await this.put(changed, created);
-      return { tasks: created, workerSlot: workers === null ? null : await this.reserveSlot(now, workers) };
+      // Checked before anything changes: one missing id, nothing stored.
+      const dependencies = await this.lockTasks([...new Set(tasks.flatMap((t) => t.after ?? []))]);
+      for (const input of tasks) for (const id of input.after ?? []) if (!dependencies.has(id)) throw new TaskNotFoundError(id);
+      const stored: TaskRecord[] = [];
+      const outcomes: KeyOutcome[] = [];
+      const create = (id: string, input: NewTask): TaskRecord => {
+        const created = createTask(id, structuredClone(input), now, maxTriesOf(input.retry));
+        const after = (input.after ?? []).map((d) => dependencies.get(d)!);
+        return after.length > 0 ? afterDependencies(created, after, now) : created;
+      };
+      if (!tasks.some((t) => t.key !== undefined && t.key !== null)) {
+        const ids = await this.nextIds(tasks.length);
+        stored.push(
+          ...(await this.put(
+            changed,
+            tasks.map((input, i) => create(ids[i]!, input)),
+          )),
+        );
+        outcomes.push(...tasks.map(() => "created" as const));
+      } else {
+        // Keyed runs check and insert one at a time under one lock: 50 at once make one task, and a
+        // bulk enqueue's later lines find the task its first line made.
+        await this.query("select pg_advisory_xact_lock($1, $2)", lockKey(this.where.schema, LOCK.keys));
+        for (const input of tasks) {
+          const existing =
+            input.key === undefined || input.key === null
+              ? []
+              : await this.select(`executor = $1 and dedupe_key = $2 and status not in ${FINALS_SQL}`, [input.executor, input.key], "for update");
+          const keyed = findKeyed(existing, input);
+          if (keyed) {
+            const { task, outcome } = replaceKeyed(keyed, structuredClone(input), now);
+            stored.push(task === keyed ? task : (await this.put(changed, [task]))[0]!);
+            outcomes.push(outcome);
+            continue;
+          }
+          stored.push((await this.put(changed, [create((await this.nextIds(1))[0]!, input)]))[0]!);
+          outcomes.push("created");
+        }
+      }
+      return { tasks: stored, outcomes, workerSlot: workers === null ? null : await this.reserveSlot(now, workers) };
     });
   }
 
@@ -400,7 +471,9 @@ export class PgStore implements JournalStore {
       async (changed) => {
         const task = await this.heldTask(id, lease);
         if (!task) throw new LeaseLostError(id);
-        return (await this.put(changed, [settle(task, outcome, now)]))[0]!;
+        const settled = (await this.put(changed, [settle(task, outcome, now)]))[0]!;
+        await this.release(changed, now);
+        return settled;
       },
       { sync: false },
     );
@@ -420,6 +493,7 @@ export class PgStore implements JournalStore {
         });
         await this.put(changed, [...settled.filter((t) => t !== null), ...returned]);
         const recovered = exchange.recovery ? await this.applyRecovery(changed, now, exchange.recovery) : null;
+        await this.release(changed, now);
         if (settled.includes(null) || exchange.claim < 1) return { settled, next: [], recovered };
         return { settled, next: await this.claimSome(changed, worker, now, exchange.claim, exchange.filter), recovered };
       },
@@ -429,7 +503,8 @@ export class PgStore implements JournalStore {
 
   private async claimSome(changed: Changed, worker: WorkerRef, now: Date, count: number, filter: ClaimFilter | undefined): Promise<TaskRecord[]> {
     const next: TaskRecord[] = [];
-    for (const task of pickFirst(await this.candidates(now, count, filter, true), now, count, filter)) {
+    const paused = await this.paused();
+    for (const task of pickFirst(await this.candidates(now, count, filter, true, paused), now, count, filter, paused)) {
       if (!mayClaimAhead(next.length, task)) break;
       next.push(claim(task, structuredClone(worker), uniqueName(), now));
     }
@@ -464,13 +539,14 @@ export class PgStore implements JournalStore {
       async () => {
         await this.lockSlots();
         // retirement() needs only a runnable task, if any, and the scheduled task due first within the window.
-        const runnable = await this.candidates(now, 1, undefined, false);
+        const paused = await this.paused();
+        const runnable = await this.candidates(now, 1, undefined, false, paused);
         const dueSoon = await this.select(
-          "status in ('scheduled', 'paused') and next_run_at > $1 and next_run_at <= $2",
-          [now, new Date(now.getTime() + scheduleWindowMs)],
+          "status in ('scheduled', 'paused') and not waiting and next_run_at > $1 and next_run_at <= $2 and executor <> all($3::text[])",
+          [now, new Date(now.getTime() + scheduleWindowMs), [...paused]],
           "order by next_run_at limit 1",
         );
-        const result = retirement([...runnable, ...dueSoon], now, scheduleWindowMs, false);
+        const result = retirement([...runnable, ...dueSoon], now, scheduleWindowMs, false, paused);
         if (result.retired) await this.query(`delete from ${this.s}.slots where slot = $1`, [slot]);
         return result;
       },
@@ -524,14 +600,7 @@ export class PgStore implements JournalStore {
   survey(host: string): Promise<Survey> {
     return this.read(async () => {
       const running = await this.select("status = 'running'", [], "order by id");
-      const rows = await this.query(`select slot, host, reserved_at, process from ${this.s}.slots where host is null or host = $1`, [host]);
-      const slots: WorkerSlot[] = rows.rows.map((r) => ({
-        slot: r.slot,
-        ...(r.host === null ? {} : { host: r.host }),
-        reservedAt: (r.reserved_at as Date).toISOString(),
-        process: r.process,
-      }));
-      return { running, slots };
+      return { running, slots: await this.slotsWhere("host is null or host = $1", [host]) };
     });
   }
 
@@ -542,74 +611,94 @@ export class PgStore implements JournalStore {
     });
   }
 
+  /**
+   * LISTENs on the store's own connection (one connection per store: a worker holds two, its own and
+   * its supervisor's), queued like an operation, so a change committed after this returns is told.
+   * A connection made again listens again and tells "anything may have changed".
+   */
   watchChanges(onChange: ChangeListener): { close(): void } {
-    let closed = false;
-    let client: pg.Client | null = null;
-    // A listener lost (a restart, a cut) listens again with backoff; what changed meanwhile cannot be told.
-    const listen = async (pauseMs: number): Promise<void> => {
-      if (closed) return;
-      try {
-        const next = await connect(this.where);
-        next.on("notification", (message) => {
-          if (!closed && message.channel === this.channel) onChange(message.payload === "*" || !message.payload ? null : message.payload.split(","));
-        });
-        next
-          .once("error", () => void next.end().catch(() => undefined))
-          .once("end", () => {
-            client = null;
-            if (!closed) setTimeout(() => void listen(50), 50 * (0.5 + Math.random()));
-          });
-        await next.query(`listen ${quoteIdent(this.channel)}`);
-        client = next;
-        if (closed) void next.end();
-        else if (pauseMs > 0) onChange(null);
-      } catch {
-        if (!closed) setTimeout(() => void listen(Math.min(Math.max(pauseMs, 50) * 2, 2_000)), pauseMs * (0.5 + Math.random()));
-      }
-    };
-    void listen(0);
-    const entry = {
-      close: () => {
-        closed = true;
-        this.listeners.delete(entry);
-        void client?.end().catch(() => undefined);
-      },
-    };
-    this.listeners.add(entry);
-    return { close: entry.close };
+    this.listeners.add(onChange);
+    if (this.listeners.size === 1) void this.read(() => this.listen(this.client)).catch(() => this.listenAgainLater());
+    return { close: () => void this.listeners.delete(onChange) };
+  }
+
+  private async listen(client: pg.Client | null): Promise<void> {
+    if (client && this.listeners.size > 0) await client.query(`listen ${quoteIdent(this.channel)}`);
+  }
+
+  private tell(ids: readonly string[] | null): void {
+    for (const listener of [...this.listeners]) listener(ids);
+  }
+
+  /** While someone listens, a connection lost between operations is made again soon, not at the next operation. */
+  private listenAgainLater(pauseMs = 50): void {
+    if (this.closed || this.listeners.size === 0) return;
+    setTimeout(
+      () => void this.read(async () => undefined).catch(() => this.listenAgainLater(Math.min(pauseMs * 2, 2_000))),
+      pauseMs * (0.5 + Math.random()),
+    ).unref();
   }
 
   recover(now: Date, recovery: Recovery): Promise<RecoverResult> {
-    return this.tx((changed) => this.applyRecovery(changed, now, recovery));
+    return this.tx(async (changed) => {
+      const result = await this.applyRecovery(changed, now, recovery);
+      await this.release(changed, now);
+      return result;
+    });
   }
 
   forceEnd(id: string, lease: string, outcome: TryOutcome, now: Date): Promise<TaskRecord | null> {
     return this.tx(async (changed) => {
       const task = await this.heldTask(id, lease);
-      return task ? (await this.put(changed, [settle(task, outcome, now)]))[0]! : null;
-    });
-  }
-
-  cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null> {
-    return this.tx(async (changed) => {
-      const task = (await this.lockTasks([id])).get(id);
       if (!task) return null;
-      const effect = cancelEffect(task);
-      const next = cancel(task, now);
-      return { task: next === task ? task : (await this.put(changed, [next]))[0]!, effect };
+      const ended = (await this.put(changed, [settle(task, outcome, now)]))[0]!;
+      await this.release(changed, now);
+      return ended;
     });
   }
 
-  retry(id: string, _now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
+  async cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null> {
+    return (await this.cancelMany([id], now))[0]!;
+  }
+
+  cancelMany(ids: readonly string[], now: Date): Promise<Array<{ task: TaskRecord; effect: CancelEffect } | null>> {
     return this.tx(async (changed) => {
-      const task = (await this.lockTasks([id])).get(id);
-      if (!task) return null;
-      if (!isFinal(task.status)) return { task, queued: false };
-      return { task: (await this.put(changed, [rerun(task)]))[0]!, queued: true };
+      const found = await this.lockTasks(ids);
+      const results: Array<{ task: TaskRecord; effect: CancelEffect } | null> = [];
+      for (const id of ids) {
+        const task = changed.get(id) ?? found.get(id);
+        if (!task) {
+          results.push(null);
+          continue;
+        }
+        const effect = cancelEffect(task);
+        const next = cancel(task, now);
+        results.push({ task: next === task ? task : (await this.put(changed, [next]))[0]!, effect });
+      }
+      await this.release(changed, now);
+      return results;
     });
   }
 
-  remove(ids: readonly string[], _now: Date): Promise<RemoveResult> {
+  async retry(id: string, now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
+    return (await this.retryMany([id], now))[0]!;
+  }
+
+  retryMany(ids: readonly string[], _now: Date): Promise<Array<{ task: TaskRecord; queued: boolean } | null>> {
+    return this.tx(async (changed) => {
+      const found = await this.lockTasks(ids);
+      const results: Array<{ task: TaskRecord; queued: boolean } | null> = [];
+      for (const id of ids) {
+        const task = changed.get(id) ?? found.get(id);
+        if (!task) results.push(null);
+        else if (!isFinal(task.status)) results.push({ task, queued: false });
+        else results.push({ task: (await this.put(changed, [rerun(task)]))[0]!, queued: true });
+      }
+      return results;
+    });
+  }
+
+  remove(ids: readonly string[], now: Date): Promise<RemoveResult> {
     return this.tx(async (changed) => {
       const unique = [...new Set(ids)];
       const found = await this.lockTasks(unique);
@@ -617,7 +706,8 @@ export class PgStore implements JournalStore {
       const running = unique.filter((id) => found.get(id)?.status === "running");
       if (missing.length > 0 || running.length > 0) return { removed: [], running, missing };
       await this.query(`delete from ${this.s}.tasks where id = any($1::bigint[])`, [unique]);
-      for (const id of unique) changed.add(id);
+      for (const id of unique) changed.set(id, null);
+      await this.release(changed, now, unique);
       return { removed: unique.map((id) => found.get(id)!), running, missing };
     });
   }
@@ -634,9 +724,113 @@ export class PgStore implements JournalStore {
         [olderThan],
       );
       const ids = gone.rows.map((r) => r.id as string);
-      for (const id of ids) changed.add(id);
+      for (const id of ids) changed.set(id, null);
       return ids;
     });
+  }
+
+  fireSchedules(request: FireRequest, now: Date): Promise<TaskRecord[]> {
+    return this.tx(async (changed) => {
+      // One firing at a time: the states read here are the ones the tasks are made from.
+      await this.query("select pg_advisory_xact_lock($1, $2)", lockKey(this.where.schema, LOCK.schedules));
+      const states = await this.readScheduleStates();
+      const inputs = firedTasks(request.firings, states, now, request.onTimeMs);
+      if (inputs.length === 0) return [];
+      const ids = await this.nextIds(inputs.length);
+      const created = await this.put(
+        changed,
+        inputs.map((input, i) => createTask(ids[i]!, input, now, maxTriesOf(input.retry))),
+      );
+      const next = firedStates(states, created);
+      const names = Object.keys(next);
+      await this.query(
+        `insert into ${this.s}.schedules (name, slot, task_id) select * from unnest($1::text[], $2::text[], $3::text[])
+         on conflict (name) do update set slot = excluded.slot, task_id = excluded.task_id`,
+        [names, names.map((n) => next[n]!.slot), names.map((n) => next[n]!.taskId)],
+      );
+      return created;
+    });
+  }
+
+  private async readScheduleStates(): Promise<Record<string, ScheduleState>> {
+    const rows = await this.query(`select name, slot, task_id from ${this.s}.schedules`);
+    return Object.fromEntries(rows.rows.map((r) => [r.name as string, { slot: r.slot as string, taskId: r.task_id as string }]));
+  }
+
+  scheduleStates(): Promise<Record<string, ScheduleState>> {
+    return this.read(() => this.readScheduleStates());
+  }
+
+  pauseQueues(executors: readonly string[], paused: boolean): Promise<string[]> {
+    return this.tx(async () => {
+      if (paused) await this.query(`insert into ${this.s}.paused_queues (executor) select unnest($1::text[]) on conflict do nothing`, [executors]);
+      else await this.query(`delete from ${this.s}.paused_queues where executor = any($1::text[])`, [executors]);
+      return [...(await this.paused())].sort();
+    });
+  }
+
+  pausedQueues(): Promise<string[]> {
+    return this.read(async () => [...(await this.paused())].sort());
+  }
+
+  page(filter: PageFilter): Promise<TaskRecord[]> {
+    return this.read(async () => {
+      const conditions: string[] = [];
+      const values: unknown[] = [];
+      const add = (sql: (n: string) => string, value: unknown) => {
+        values.push(value);
+        conditions.push(sql(`$${values.length}`));
+      };
+      if (filter.statuses) add((n) => `status = any(${n}::text[])`, filter.statuses);
+      if (filter.executor) add((n) => `executor = ${n}`, filter.executor);
+      if (filter.search) add((n) => `(id::text = ${n} or strpos(lower(coalesce(record->>'message', '')), lower(${n})) > 0)`, filter.search);
+      const where = conditions.length > 0 ? `${conditions.join(" and ")} and` : "";
+      const upTo = filter.offset + filter.limit;
+      // Active tasks first, in the page's order (core's compareActiveOnPage), then the newest finished.
+      const activeOrder = filter.order === "newest" ? "id desc" : "status in ('running', 'paused') desc, claim_rank, priority desc, claim_at nulls first, id";
+      const active = await this.select(`${where} status not in ${FINALS_SQL}`, values, `order by ${activeOrder} limit ${upTo}`);
+      active.sort(compareActiveOnPage(filter.order));
+      const finals =
+        active.length >= upTo
+          ? []
+          : await this.select(`${where} status in ${FINALS_SQL}`, values, `order by finished_at desc, id desc limit ${upTo - active.length}`);
+      return [...active, ...finals].slice(filter.offset, upTo);
+    });
+  }
+
+  stats(now: Date, minutes: number): Promise<StoreStats> {
+    return this.read(async () => {
+      const counts: ExecutorCounts = {};
+      for (const row of (await this.query(`select executor, status, count(*)::int as n from ${this.s}.tasks group by executor, status`)).rows) {
+        addCount(counts, row.executor, row.status, row.n);
+      }
+      const oldest = await this.query(`select min(record->>'createdAt') as at from ${this.s}.tasks where status = 'queued'`);
+      const since = new Date(now.getTime() - minutes * 60_000);
+      const finished = await this.query(`select finished_at from ${this.s}.tasks where status in ${FINALS_SQL} and finished_at >= $1`, [since]);
+      return {
+        counts,
+        oldestQueuedAt: oldest.rows[0].at ?? null,
+        finishedPerMinute: finishedPerMinute(
+          finished.rows.map((r) => (r.finished_at as Date).getTime()),
+          now.getTime(),
+          minutes,
+        ),
+      };
+    });
+  }
+
+  workerSlots(): Promise<WorkerSlot[]> {
+    return this.read(async () => this.slotsWhere("true", []));
+  }
+
+  private async slotsWhere(where: string, values: unknown[]): Promise<WorkerSlot[]> {
+    const rows = await this.query(`select slot, host, reserved_at, process from ${this.s}.slots where ${where} order by reserved_at, slot`, values);
+    return rows.rows.map((r) => ({
+      slot: r.slot,
+      ...(r.host === null ? {} : { host: r.host }),
+      reservedAt: (r.reserved_at as Date).toISOString(),
+      process: r.process,
+    }));
   }
 
   tickHolder(): Promise<TickHolder | null> {
@@ -663,7 +857,8 @@ export class PgStore implements JournalStore {
   }
 
   async close(): Promise<void> {
-    for (const entry of this.listeners) entry.close();
+    this.closed = true;
+    this.listeners.clear();
     await this.turn;
     await this.client?.end().catch(() => undefined);
     this.client = null;

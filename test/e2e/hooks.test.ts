@@ -3,9 +3,9 @@
 // does wrong is logged, and the task keeps its status.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { expect, it, onTestFinished } from "vitest";
 import { fixture } from "../helpers/fixtures.ts";
-import { useProject, waitFor } from "../helpers/project.ts";
+import { describeOnJournals, useProject, waitFor } from "../helpers/project.ts";
 
 const writeStdinTo = "require('node:fs').writeFileSync(process.argv[1], require('node:fs').readFileSync(0))";
 
@@ -25,7 +25,7 @@ export default defineTask({
 });
 `;
 
-describe("completion hooks", () => {
+describeOnJournals("completion hooks", () => {
   it("a hook command receives the final record on stdin; onFinish runs with the final record", { timeout: 60_000 }, async () => {
     const project = useProject(onTestFinished, {
       tasks: { "finisher.js": finisher },

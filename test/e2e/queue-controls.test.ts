@@ -7,10 +7,10 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { expect, it, onTestFinished } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { fixture } from "../helpers/fixtures.ts";
-import { BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
+import { describeOnJournals, BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
 
 interface Interval {
   id: string;
@@ -77,7 +77,7 @@ export default defineTask({
 `;
 const FAILS = `import { defineTask } from "bgtask";\nexport default defineTask({ async run() { throw new Error("broken on purpose"); } });\n`;
 
-describe("priorities", () => {
+describeOnJournals("priorities", () => {
   it("a worker claims higher priority first, then the oldest, whatever order they were stored in", async () => {
     const project = useProject(onTestFinished, { tasks: { "slow.ts": fixture("slow.ts") }, config: { concurrency: 1 } });
     const marker = join(project.dir, "ledger");
@@ -111,7 +111,7 @@ describe("priorities", () => {
   });
 });
 
-describe("keys", () => {
+describeOnJournals("keys", () => {
   it("50 concurrent `run --key same` make one task; the other 49 print its id and say so", async () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
     const results = await Promise.all(
@@ -154,7 +154,7 @@ describe("keys", () => {
   });
 });
 
-describe("dependencies", () => {
+describeOnJournals("dependencies", () => {
   it("a chain after a failure is cancelled down the chain, each naming the task it ran after", async () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js"), "fails.js": FAILS } });
     const a = await project.run("fails", ["--no-worker"]);
@@ -201,7 +201,7 @@ describe("dependencies", () => {
   });
 });
 
-describe("paused queues", () => {
+describeOnJournals("paused queues", () => {
   it("workers claim nothing of a paused queue, running tries finish, and resume starts them again", async () => {
     const project = useProject(onTestFinished, { tasks: { "slow.ts": fixture("slow.ts"), "noop.js": fixture("noop.js") }, config: { concurrency: 2 } });
     const ctx = `--ctx=${JSON.stringify({ ms: 1_500 })}`;
@@ -249,7 +249,7 @@ describe("paused queues", () => {
   });
 });
 
-describe("concurrency per executor", () => {
+describeOnJournals("concurrency per executor", () => {
   it("at most `concurrency` of an executor's tasks run at once across three workers, while another executor's run beside them", async () => {
     const project = useProject(onTestFinished, {
       tasks: { "limited.js": LIMITED, "slow.ts": fixture("slow.ts") },
@@ -296,7 +296,7 @@ describe("concurrency per executor", () => {
   });
 });
 
-describe("bulk retry and cancel", () => {
+describeOnJournals("bulk retry and cancel", () => {
   it("retry --failed [--executor] queues every failed task again; cancel --all-queued [--executor] cancels every waiting one", async () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js"), "fails.js": FAILS, "also/fails.js": FAILS } });
     const failing = [await project.run("fails"), await project.run("fails"), await project.run("also/fails")];

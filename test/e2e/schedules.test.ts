@@ -5,11 +5,11 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Cron } from "croner";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { expect, it, onTestFinished } from "vitest";
 import { createClient } from "../../dist/client/index.js";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { fixture } from "../helpers/fixtures.ts";
-import { useProject, waitFor, type Project } from "../helpers/project.ts";
+import { describeOnJournals, useProject, waitFor, type Project } from "../helpers/project.ts";
 
 const EVERY_2S = "*/2 * * * * *";
 
@@ -66,7 +66,7 @@ async function expectEverySlotOnce(project: Project, killMidway: boolean): Promi
   expect(slots.length).toBeGreaterThanOrEqual(10);
 }
 
-describe("schedules: each slot fires exactly once", () => {
+describeOnJournals("schedules: each slot fires exactly once", () => {
   const options = {
     tasks: { "noop.js": fixture("noop.js"), "slow.ts": fixture("slow.ts") },
     config: { concurrency: 2, schedules: [{ name: "every2", cron: EVERY_2S, executor: "noop" }] },
@@ -81,7 +81,7 @@ describe("schedules: each slot fires exactly once", () => {
   });
 });
 
-describe("schedules after downtime", () => {
+describeOnJournals("schedules after downtime", () => {
   // Cron-only (no workers), and an on-time window of 1 s, so a few seconds without a tick are downtime.
   const project = (catchUp?: string) =>
     useProject(onTestFinished, {
@@ -129,7 +129,7 @@ describe("schedules after downtime", () => {
   });
 });
 
-describe("bgtask schedules and the records of scheduled tasks", () => {
+describeOnJournals("bgtask schedules and the records of scheduled tasks", () => {
   it("lists each schedule with its last slot, task and next run; the task records its schedule and slot", { timeout: 60_000 }, async () => {
     const p = useProject(onTestFinished, {
       tasks: { "noop.js": fixture("noop.js") },
@@ -160,7 +160,7 @@ describe("bgtask schedules and the records of scheduled tasks", () => {
     const status = await p.cli(["status", task!.id]);
     expect(status.stdout).toContain(`every2, slot ${task!.schedule!.slot}`);
     // bgtask/client's schedules() is the same view.
-    const bg = createClient({ root: p.dir });
+    const bg = createClient(p.clientFlags);
     onTestFinished(() => bg.close());
     expect((await bg.schedules())[0]!.last).toEqual(after[0]!.last);
     // A task not made by a schedule says so with null.

@@ -94,6 +94,11 @@ export class Project {
     writeFileSync(path, source);
   }
 
+  /** Where bgtask/client opened in this test process finds the project's journal (its env is the CLI's only). */
+  get clientFlags(): { root: string; journal?: string } {
+    return this.env.BGTASK_JOURNAL ? { root: this.dir, journal: this.env.BGTASK_JOURNAL } : { root: this.dir };
+  }
+
   get journalPath(): string {
     return join(this.home, "journal.json");
   }
