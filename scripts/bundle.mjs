@@ -46,7 +46,7 @@ const common = {
   target: "node20",
   sourcemap: "linked",
   // jiti (1.8 MB) is imported only to load a .ts executor: it stays a package, loaded when needed.
-  external: ["jiti"],
+  external: ["jiti", "pg"],
   plugins: [leaner],
   logLevel: "warning",
 };

@@ -24,6 +24,10 @@ const EXAMPLES: Record<string, string[]> = {
   remove: ["bgtask remove 41 42", "bgtask remove --finished --older-than 7d"],
   executors: ["bgtask executors", "bgtask executors --json   # exits 1 when a module cannot be used"],
   doctor: ["bgtask doctor", "bgtask doctor --repair"],
+  migrate: [
+    "bgtask migrate --journal postgres://bgtask@db.internal:5432/app",
+    "BGTASK_JOURNAL=postgres://bgtask@db.internal/app?schema=jobs bgtask migrate --json",
+  ],
   stats: ["bgtask stats", "bgtask stats --json | jq .byStatus"],
   workers: ["bgtask workers", "bgtask workers --json"],
   attachment: ["bgtask attachment get 42 report.csv --output report.csv", "bgtask attachment get 42 report.csv | wc -c"],

@@ -237,6 +237,16 @@ export function buildProgram(version: string): Command {
 
   withLocations(
     program
+      .command("migrate")
+      .description("create or upgrade a PostgreSQL journal's schema (it also happens on first use); a journal folder needs none")
+      .option("--json", "print what was done as JSON"),
+  ).action(async (_o, command: Command) => {
+    const { migrate } = await import("./commands/migrate.ts");
+    await migrate(flags(command));
+  });
+
+  withLocations(
+    program
       .command("stats")
       .description("counts by status and executor, the oldest queued task's age, the last 15 minutes' throughput, live workers")
       .option("--json", "print JSON"),

@@ -2,6 +2,7 @@
 // TypeScript through jiti, imported only when a .ts file is loaded: it is costly to import
 // (docs/README-performance.md).
 import { pathToFileURL } from "node:url";
+import { nativeImport } from "../host/native-import.ts";
 import { UsageError } from "../errors.ts";
 import { tryParseDuration } from "../core/duration.ts";
 import { normaliseRetry, RetryPolicyError, type RetryInput } from "../core/retry-policy.ts";
@@ -31,11 +32,6 @@ export class ExecutorLoadError extends UsageError {
 }
 
 const DEFAULT_SLICE_MS = 30_000;
-
-// bin/bgtask.js runs the CLI bundle through vm.Script (to use its code cache), where Node 20 has
-// no loader for import(): it lends its own. Elsewhere (the worker, tests) import() is our own.
-const nativeImport: (specifier: string) => Promise<unknown> =
-  (globalThis as { [key: symbol]: (specifier: string) => Promise<unknown> })[Symbol.for("bgtask.import")] ?? ((specifier) => import(specifier));
 
 async function importModule(file: string, home: string | null): Promise<unknown> {
   if (/\.m?ts$/.test(file)) {

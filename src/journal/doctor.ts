@@ -8,7 +8,7 @@ import { salvage, type HistoryLine, type Salvage } from "./salvage.ts";
 
 export interface FileReport {
   /** journal.json, the log, journal.mark, the history, its index, the cold queue's segment. */
-  role: "snapshot" | "log" | "mark" | "history" | "index" | "queue";
+  role: "snapshot" | "log" | "mark" | "history" | "index" | "queue" | "schema" | "table";
   file: string;
   path: string;
   status: "ok" | "damaged" | "absent";

@@ -85,6 +85,22 @@ export async function migrate(client: ClientBase, schema: string): Promise<void>
   }
 }
 
+const TABLES = ["meta", "tasks", "slots", "tick", "paused_queues", "schedules"];
+
+/** What is wrong with `schema` for this build, in words (empty: nothing), and its version. */
+export async function checkSchema(client: ClientBase, schema: string): Promise<{ version: number; problems: string[] }> {
+  const version = await schemaVersion(client, schema);
+  if (version === 0) return { version, problems: [`there is no bgtask schema ${schema} (it is made on first use, or by \`bgtask migrate\`)`] };
+  if (version > SCHEMA_VERSION) return { version, problems: [`the schema is at version ${version}, newer than this bgtask knows (${SCHEMA_VERSION})`] };
+  const problems: string[] = [];
+  if (version < SCHEMA_VERSION) problems.push(`the schema is at version ${version}; \`bgtask migrate\` brings it to ${SCHEMA_VERSION}`);
+  for (const table of TABLES) {
+    const found = await client.query("select to_regclass($1) as t", [`${quoteIdent(schema)}.${table}`]);
+    if (found.rows[0].t === null) problems.push(`the table ${schema}.${table} is missing`);
+  }
+  return { version, problems };
+}
+
 export async function schemaVersion(client: ClientBase, schema: string): Promise<number> {
   const exists = await client.query("select to_regclass($1) as meta", [`${quoteIdent(schema)}.meta`]);
   if (exists.rows[0].meta === null) return 0;

@@ -4,7 +4,8 @@
 // stores make the same records. What only SQL can do well is SQL's: the claim takes its candidates
 // in claim order with SKIP LOCKED, so workers on many hosts never wait on each other's tasks, and a
 // unique index on running serial keys makes "one at a time per key" the database's promise.
-import pg from "pg";
+import type pg from "pg";
+import { nativeImport } from "../host/native-import.ts";
 import { compareActiveOnPage, finalsWanted, listed } from "../core/list-order.ts";
 import { addCount, type ExecutorCounts, finishedPerMinute } from "../core/stats.ts";
 import { applyVerdict, isSameHolder, type TickHolder } from "../core/recovery.ts";
@@ -50,7 +51,8 @@ import type { PausedQueues } from "../core/transitions.ts";
 import { setTimeout as delay } from "node:timers/promises";
 import { JournalCorruptError, JournalOutcomeUnknownError, JournalUnavailableError, LeaseLostError, TaskNotFoundError } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
-import { LOCK, lockKey, migrate, quoteIdent } from "./pg-schema.ts";
+import type { DoctorReport, FileReport } from "./doctor.ts";
+import { checkSchema, LOCK, lockKey, migrate, quoteIdent, SCHEMA_VERSION, schemaVersion } from "./pg-schema.ts";
 import { checkTask } from "./schema.ts";
 import type {
   CancelEffect,
@@ -124,10 +126,76 @@ export async function openPgStore(url: string, waitMs: number): Promise<PgStore>
   return new PgStore(location, client, waitMs);
 }
 
+/** Creates or upgrades the schema; returns its version before and after. */
+export async function migratePg(url: string): Promise<{ location: string; schema: string; from: number; to: number }> {
+  const location = parsePgLocation(url);
+  const client = await connect(location).catch((error: unknown) => {
+    throw new JournalUnavailableError(location.shown, error);
+  });
+  try {
+    const from = await schemaVersion(client, location.schema);
+    await migrate(client, location.schema);
+    return { location: location.shown, schema: location.schema, from, to: SCHEMA_VERSION };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** `bgtask doctor` on PostgreSQL: the schema (version, tables), then every task record read as the store reads it. */
+export async function diagnosePg(url: string): Promise<DoctorReport> {
+  const location = parsePgLocation(url);
+  const client = await connect(location).catch((error: unknown) => {
+    throw new JournalUnavailableError(location.shown, error);
+  });
+  try {
+    const schema = await checkSchema(client, location.schema);
+    const item = (role: FileReport["role"], file: string, problem: string | null, notes: string[]): FileReport => ({
+      role,
+      file,
+      path: `${location.shown} ${file}`,
+      status: problem ? "damaged" : "ok",
+      problem,
+      notes,
+    });
+    const files = [item("schema", `schema ${location.schema}`, schema.problems.join("; ") || null, [`version ${schema.version}`])];
+    const newer = schema.version > SCHEMA_VERSION;
+    if (schema.problems.length === 0) {
+      let checked = 0;
+      let problem: string | null = null;
+      // In pages by id, so a deep queue is read a piece at a time.
+      for (let after = "0"; problem === null; ) {
+        // Ordered by the bigint, not its text (where "10" sorts before "9").
+        const rows = await client.query(`select id::text as key, record from ${quoteIdent(location.schema)}.tasks where id > $1 order by tasks.id limit 5000`, [
+          after,
+        ]);
+        if (rows.rows.length === 0) break;
+        for (const row of rows.rows) {
+          const found = checkTask(row.record);
+          if (found) {
+            problem = `task ${row.key}: ${found}`;
+            break;
+          }
+          checked += 1;
+        }
+        after = rows.rows[rows.rows.length - 1].key;
+      }
+      files.push(item("table", `${location.schema}.tasks`, problem, [`${checked} task${checked === 1 ? "" : "s"} read`]));
+    }
+    return { home: location.shown, healthy: files.every((f) => f.status === "ok"), files, leftovers: [], newer };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The driver, loaded on the first connection: no process of a file journal loads it. */
+let driver: Promise<typeof pg> | null = null;
+
 async function connect(location: PgLocation): Promise<pg.Client> {
+  driver ??= nativeImport("pg").then((module) => (module as { default?: typeof pg }).default ?? (module as typeof pg));
+  const { Client } = await driver;
   // A database cut off mid-query must not hang its caller for the kernel's keepalive (hours): a query
   // still unanswered after QUERY_TIMEOUT_MS fails, as a lost connection does.
-  const client = new pg.Client({
+  const client = new Client({
     connectionString: location.connectionString,
     keepAlive: true,
     keepAliveInitialDelayMillis: 5_000,

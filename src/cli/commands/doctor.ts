@@ -24,9 +24,13 @@ export async function doctor(options: DoctorOptions): Promise<void> {
   const report = await checkJournal(config);
   if (options.json) printJson(report);
   else {
+    // A PostgreSQL journal's report starts with its schema: PostgreSQL recovers it, not --repair.
+    const database = report.files[0]?.role === "schema";
     const verdict = report.healthy
       ? "the journal is healthy"
-      : "the journal is damaged: `bgtask doctor --repair` keeps a copy of its files and rebuilds it from what is readable";
+      : database
+        ? "the journal's schema or records are not what this bgtask can use (see above)"
+        : "the journal is damaged: `bgtask doctor --repair` keeps a copy of its files and rebuilds it from what is readable";
     process.stdout.write(`${renderFiles(report)}\n${verdict}\n`);
   }
   process.exitCode = report.healthy ? ExitCode.ok : ExitCode.journal;

@@ -1,0 +1,94 @@
+// The PostgreSQL journal from the outside: its schema made on first use (once, whoever starts at
+// the same time) and by `bgtask migrate`, checked by `doctor`, refused when newer than this build,
+// a database that is down said in one sentence, and pg loaded by no process of a file journal.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { fixture } from "../helpers/fixtures.ts";
+import { useProject } from "../helpers/project.ts";
+
+const url = process.env.BGTASK_TEST_PG;
+
+async function sql(text: string): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+const schemaOf = (journal: string) => new URL(journal).searchParams.get("schema")!;
+
+describe.skipIf(!url)("PostgreSQL journal: schema, doctor, a database that is down", () => {
+  it("is made once when ten commands start at once on a fresh schema, then `migrate` finds it up to date and doctor healthy", async () => {
+    const project = useProject(onTestFinished, { journal: "postgres", tasks: { "noop.js": fixture("noop.js") } });
+    const journal = project.env.BGTASK_JOURNAL!;
+    const runs = await Promise.all(Array.from({ length: 10 }, () => project.cli(["run", "noop", "--no-worker"])));
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    expect(new Set(runs.map((r) => r.stdout.trim())).size).toBe(10);
+    const version = await sql(`select value from "${schemaOf(journal)}".meta where key = 'version'`);
+    expect(version.rows).toEqual([{ value: 1 }]);
+
+    const migrate = await project.cli(["migrate"]);
+    expect(migrate).toMatchObject({ code: 0, stdout: expect.stringContaining("is up to date (version 1)") });
+    const doctor = await project.cli(["doctor", "--json"]);
+    expect(doctor.code).toBe(0);
+    expect(JSON.parse(doctor.stdout)).toMatchObject({
+      healthy: true,
+      files: [
+        { role: "schema", status: "ok" },
+        { role: "table", notes: ["10 tasks read"] },
+      ],
+    });
+    const repair = await project.cli(["doctor", "--repair"]);
+    expect(repair.code).toBe(2);
+    expect(repair.stderr).toMatch(/^bgtask: doctor --repair rebuilds a journal folder; a PostgreSQL journal is recovered by PostgreSQL itself/);
+  });
+
+  it("`bgtask migrate` makes the schema; a schema newer than this bgtask is refused with exit 3 and a sentence, and doctor says so", async () => {
+    const project = useProject(onTestFinished, { journal: "postgres" });
+    const migrate = await project.cli(["migrate", "--json"]);
+    expect(migrate.code, migrate.stderr).toBe(0);
+    expect(JSON.parse(migrate.stdout)).toMatchObject({ from: 0, to: 1 });
+    await sql(`update "${schemaOf(project.env.BGTASK_JOURNAL!)}".meta set value = '2' where key = 'version'`);
+    const list = await project.cli(["list"]);
+    expect(list.code).toBe(3);
+    expect(list.stderr).toBe(
+      `bgtask: the journal's schema ${schemaOf(project.env.BGTASK_JOURNAL!)} is at version 2, newer than this bgtask knows (1); upgrade bgtask to use it`,
+    );
+    const json = await project.cli(["list", "--json"]);
+    expect(JSON.parse(json.stdout)).toEqual({ error: { code: "ESCHEMA", message: expect.stringContaining("newer than this bgtask knows") } });
+    const doctor = await project.cli(["doctor"]);
+    expect(doctor.code).toBe(3);
+    expect(doctor.stdout).toContain("newer than this bgtask knows (1)");
+  });
+
+  it("a database that is down: exit 3, one sentence, no stack trace, nothing else", async () => {
+    const project = useProject(onTestFinished, { env: { BGTASK_JOURNAL: "postgres://bgtask@127.0.0.1:1/nowhere" } });
+    for (const args of [["list"], ["run", "noop"], ["status", "1"], ["doctor"], ["migrate"]]) {
+      const result = await project.cli(args);
+      expect(result.code, args.join(" ")).toBe(3);
+      expect(result.stderr).toMatch(/^bgtask: cannot reach the PostgreSQL journal at postgres:\/\/bgtask@127\.0\.0\.1:1\/nowhere: .*ECONNREFUSED[^\n]*$/);
+    }
+    const json = await project.cli(["list", "--json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: "EUNAVAILABLE" } });
+  });
+
+  it("loads pg only for a PostgreSQL journal", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    // Each command writes the modules it loaded as it exits.
+    const preload = join(project.dir, "loaded.cjs");
+    const out = join(project.dir, "loaded.json");
+    writeFileSync(preload, `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(out)}, JSON.stringify(Object.keys(require.cache))));`);
+    const loadedPg = async (env: Record<string, string>) => {
+      const result = await project.cli(["list"], { env: { NODE_OPTIONS: `--require ${preload}`, ...env } });
+      expect(result.code, result.stderr).toBe(0);
+      return (JSON.parse(readFileSync(out, "utf8")) as string[]).some((path) => /node_modules\/pg\//.test(path));
+    };
+    expect(await loadedPg({})).toBe(false);
+    expect(await loadedPg({ BGTASK_JOURNAL: `${url}?schema=loads_${process.pid}` })).toBe(true);
+  });
+});
