@@ -290,7 +290,12 @@ export class PgStore implements JournalStore {
     return next;
   }
 
-  /** Runs `operation` as one transaction; bookkeeping of workers may commit asynchronously (see POSTGRES.md §6). */
+  /**
+   * Runs `operation` as one transaction. Reports and a worker's slot bookkeeping may commit
+   * asynchronously: lost in a crash of PostgreSQL, they cost a progress line or a slot pruned later.
+   * Claims and ends never: a try whose end was lost would stay "running" under a worker that lives
+   * and has moved on, and nothing would ever take it back.
+   */
   private tx<T>(operation: (changed: Changed) => Promise<T>, options: { sync: boolean } = { sync: true }): Promise<T> {
     return this.serially(async (client) => {
       const changed: Changed = new Map();
@@ -543,7 +548,7 @@ export class PgStore implements JournalStore {
         await this.release(changed, now);
         return settled;
       },
-      { sync: false },
+      { sync: true },
     );
   }
 
@@ -565,7 +570,7 @@ export class PgStore implements JournalStore {
         if (settled.includes(null) || exchange.claim < 1) return { settled, next: [], recovered };
         return { settled, next: await this.claimSome(changed, worker, now, exchange.claim, exchange.filter), recovered };
       },
-      { sync: false },
+      { sync: true },
     );
   }
 

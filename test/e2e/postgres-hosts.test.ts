@@ -9,6 +9,7 @@ import { createServer, connect as connectTcp, type Socket } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { alive, REPO, useProject, waitFor, type Project } from "../helpers/project.ts";
+import { startCluster } from "../helpers/postgres.ts";
 import { scaled, summary } from "../helpers/stress.ts";
 
 const enabled = Boolean(process.env.BGTASK_TEST_PG);
@@ -341,4 +342,88 @@ describe.skipIf(!enabled)("PostgreSQL journal: a worker that loses the database"
     ).toBe(2);
     summary("cut off", `try stopped ${Number(aborted![1]) - cutAt} ms after the cut, taken over by another host ${Number(takeover![1]) - cutAt} ms after it`);
   }, 120_000);
+});
+
+describe.skipIf(!enabled)("PostgreSQL journal: the database restarts mid-drain", () => {
+  it("pg_ctl restart -m fast, then a crash (stop -m immediate) and start: no acknowledged task lost, none ends twice, the same workers go on", async () => {
+    const cluster = await startCluster();
+    onTestFinished(() => cluster.stop());
+    const total = scaled(2_000, 10_000);
+    const project = useProject(onTestFinished, {
+      tasks: { "hop.ts": EXECUTOR(false) },
+      env: { BGTASK_JOURNAL: `${cluster.url}?schema=restarts`, BGTASK_IDLE: "60s" },
+    });
+    const log = join(project.dir, "tries.log");
+    writeFileSync(log, "");
+    const contexts = join(project.dir, "plain.jsonl");
+    for (let n = 0; n < total; n += 1) appendFileSync(contexts, `${JSON.stringify({ n: n + 1, log })}\n`);
+    const enqueued = await project.cli(["run", "hop", "--each", contexts, "--no-worker", "--json"]);
+    expect(enqueued.code, enqueued.stderr).toBe(0);
+    const acknowledged = new Set<string>((JSON.parse(enqueued.stdout) as Array<{ id: string }>).map((t) => t.id));
+
+    const hosts = ["host-a", "host-b"].map((name) => startHost(project, name, 1));
+    onTestFinished(() => {
+      for (const host of hosts) for (const pid of processesWith(`BGTASK_HOME=${host.home}`)) process.kill(pid, "SIGKILL");
+    });
+    // Users go on running tasks through the restarts: each id printed is acknowledged; a refusal (exit 3) is not.
+    let running = true;
+    let refused = 0;
+    const users = (async () => {
+      for (let n = 0; running; n += 1) {
+        const run = await project.cli(["run", "hop", `n=${total + n + 1}`, `log=${log}`, "--no-worker"]);
+        if (run.code === 0) acknowledged.add(run.stdout.trim());
+        else if (run.code === 3) refused += 1;
+        else throw new Error(`run exited ${run.code}: ${run.stderr}`);
+      }
+    })();
+    const ended = () =>
+      readFileSync(log, "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("E ")).length;
+    const workersBefore = hosts.flatMap((h) => processesWith(`BGTASK_HOME=${h.home}`));
+
+    await waitFor(
+      () => ended() >= total * 0.25,
+      120_000,
+      () => `only ${ended()} tries ended`,
+    );
+    await cluster.restartFast();
+    await waitFor(
+      () => ended() >= total * 0.6,
+      120_000,
+      () => `only ${ended()} tries ended after the fast restart`,
+    );
+    await cluster.crashAndStart();
+    await waitFor(
+      () => ended() >= total,
+      180_000,
+      () => `only ${ended()} tries ended after the crash`,
+    );
+    running = false;
+    await users;
+
+    await waitFor(
+      async () => {
+        const tasks = await project.list();
+        return [...acknowledged].every((id) => tasks.some((t) => t.id === id && t.status === "succeeded"));
+      },
+      120_000,
+      () => "not every acknowledged task succeeded",
+      500,
+    );
+    const tasks = await project.list();
+    const byId = new Map(tasks.map((t) => [t.id, t]));
+    for (const id of acknowledged)
+      expect(
+        byId.get(id)?.history.filter((h) => h.status === "succeeded"),
+        `task ${id}`,
+      ).toHaveLength(1);
+    // The workers that began are the ones that finished: they made their connections again by themselves.
+    for (const pid of workersBefore) expect(alive(pid), `worker ${pid}`).toBe(true);
+    const ranTwice = [...groupBy(readTries(log), (t) => t.id)].filter(([, list]) => list.filter((t) => t.end !== null).length > 1).length;
+    summary(
+      "restarts",
+      `${acknowledged.size} acknowledged tasks (${refused} runs refused while the database was down), a fast restart and a crash mid-drain: all succeeded once in the journal; ${ranTwice} ran again after a lost try`,
+    );
+  }, 600_000);
 });
