@@ -26,7 +26,7 @@ const EXAMPLES: Record<string, string[]> = {
   doctor: ["bgtask doctor", "bgtask doctor --repair"],
   migrate: [
     "bgtask migrate --journal postgres://bgtask@db.internal:5432/app",
-    "BGTASK_JOURNAL=postgres://bgtask@db.internal/app?schema=jobs bgtask migrate --json",
+    "bgtask migrate --journal 'postgres://bgtask@db.internal/app?schema=jobs' --json",
   ],
   stats: ["bgtask stats", "bgtask stats --json | jq .byStatus"],
   workers: ["bgtask workers", "bgtask workers --json"],

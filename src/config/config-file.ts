@@ -9,7 +9,9 @@ export const configFileSchema = v.strictObject({
   $schema: v.optional(v.pipe(v.string(), v.description("Where editors find this file's JSON Schema."))),
   tasksDir: v.optional(v.pipe(v.string(), v.description("The tasks directory, relative to the project root (default: tasks)."))),
   home: v.optional(v.pipe(v.string(), v.description("The bgtask home: journal, logs, attachments (default: .bgtask)."))),
-  journal: v.optional(v.pipe(v.string(), v.description("Where the journal is (default: the bgtask home)."))),
+  journal: v.optional(
+    v.pipe(v.string(), v.description("Where the journal is: a folder (default: the bgtask home), or a postgres:// URL for a PostgreSQL journal.")),
+  ),
   concurrency: v.optional(
     v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256), v.description("How many workers may run at once (default: the number of CPUs).")),
   ),

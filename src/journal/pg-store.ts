@@ -49,7 +49,7 @@ import {
 import { retirement, SLOT_RESERVATION_MS, wantsWorker, type WorkerSlot } from "../core/workers.ts";
 import type { PausedQueues } from "../core/transitions.ts";
 import { setTimeout as delay } from "node:timers/promises";
-import { JournalCorruptError, JournalOutcomeUnknownError, JournalUnavailableError, LeaseLostError, TaskNotFoundError } from "../errors.ts";
+import { JournalCorruptError, JournalError, JournalOutcomeUnknownError, JournalUnavailableError, LeaseLostError, TaskNotFoundError } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
 import type { DoctorReport, FileReport } from "./doctor.ts";
 import { checkSchema, LOCK, lockKey, migrate, quoteIdent, SCHEMA_VERSION, schemaVersion } from "./pg-schema.ts";
@@ -114,9 +114,7 @@ function isConnectionError(error: unknown): boolean {
  */
 export async function openPgStore(url: string, waitMs: number): Promise<PgStore> {
   const location = parsePgLocation(url);
-  const client = await connect(location).catch((error: unknown) => {
-    throw new JournalUnavailableError(location.shown, error);
-  });
+  const client = await connectOrSay(location);
   try {
     await migrate(client, location.schema);
   } catch (error) {
@@ -129,9 +127,7 @@ export async function openPgStore(url: string, waitMs: number): Promise<PgStore>
 /** Creates or upgrades the schema; returns its version before and after. */
 export async function migratePg(url: string): Promise<{ location: string; schema: string; from: number; to: number }> {
   const location = parsePgLocation(url);
-  const client = await connect(location).catch((error: unknown) => {
-    throw new JournalUnavailableError(location.shown, error);
-  });
+  const client = await connectOrSay(location);
   try {
     const from = await schemaVersion(client, location.schema);
     await migrate(client, location.schema);
@@ -144,9 +140,7 @@ export async function migratePg(url: string): Promise<{ location: string; schema
 /** `bgtask doctor` on PostgreSQL: the schema (version, tables), then every task record read as the store reads it. */
 export async function diagnosePg(url: string): Promise<DoctorReport> {
   const location = parsePgLocation(url);
-  const client = await connect(location).catch((error: unknown) => {
-    throw new JournalUnavailableError(location.shown, error);
-  });
+  const client = await connectOrSay(location);
   try {
     const schema = await checkSchema(client, location.schema);
     const item = (role: FileReport["role"], file: string, problem: string | null, notes: string[]): FileReport => ({
@@ -187,11 +181,26 @@ export async function diagnosePg(url: string): Promise<DoctorReport> {
   }
 }
 
+/** A first connection, or the sentence saying why there is none. */
+function connectOrSay(location: PgLocation): Promise<pg.Client> {
+  return connect(location).catch((error: unknown) => {
+    throw error instanceof JournalError ? error : new JournalUnavailableError(location.shown, error);
+  });
+}
+
 /** The driver, loaded on the first connection: no process of a file journal loads it. */
 let driver: Promise<typeof pg> | null = null;
 
 async function connect(location: PgLocation): Promise<pg.Client> {
-  driver ??= nativeImport("pg").then((module) => (module as { default?: typeof pg }).default ?? (module as typeof pg));
+  driver ??= nativeImport("pg").then(
+    (module) => (module as { default?: typeof pg }).default ?? (module as typeof pg),
+    (error: unknown) => {
+      driver = null;
+      if ((error as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw error;
+      // An optional peer dependency: a project on the file journal does not install it.
+      throw new JournalError("ENOPG", "a PostgreSQL journal needs the pg package beside bgtask: npm install pg", { cause: error });
+    },
+  );
   const { Client } = await driver;
   // A database cut off mid-query must not hang its caller for the kernel's keepalive (hours): a query
   // still unanswered after QUERY_TIMEOUT_MS fails, as a lost connection does.
