@@ -1,6 +1,7 @@
 // `bgtask/client`: the operations of the CLI for the user's own Node code (and for executors that
 // enqueue follow-up work). The types here are the public contract; client.ts implements them
 // over the same modules the CLI commands use.
+import type { Schedule } from "../core/schedule.ts";
 import type { RetryInput } from "../core/retry-policy.ts";
 import type { TaskRecord as StoredTask, TaskStatus } from "../core/task.ts";
 import type { Executors } from "../index.ts";
@@ -150,14 +151,7 @@ export interface AttachmentFile {
 }
 
 /** A schedule of bgtask.config.json with what the journal says of it, as `bgtask schedules --json` prints it. */
-export interface ScheduleInfo {
-  name: string;
-  cron: string;
-  /** null: the host's time zone. */
-  timezone: string | null;
-  executor: string;
-  context: Record<string, unknown>;
-  catchUpMs: number | null;
+export interface ScheduleInfo extends Schedule {
   /** The last slot fired and the task it made; null when none has fired yet. */
   last: { slot: string; taskId: string } | null;
   /** The next slot after now (ISO), or null when the expression has none. */

@@ -281,7 +281,11 @@ function listen(http: Server, port: number, host: string): Promise<number> {
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const session = await openSession(options);
   const http = createServer();
-  const port = await listen(http, options.port, options.host);
+  // A port in use ends the command: the journal's connection must not keep the process up.
+  const port = await listen(http, options.port, options.host).catch(async (error: unknown) => {
+    await session.store.close();
+    throw error;
+  });
   const guard = createGuard(options.host, port);
   const server = new DashboardServer(session, guard);
   http.on("request", (request: IncomingMessage, response: ServerResponse) => {

@@ -35,7 +35,8 @@ const MIGRATIONS: readonly string[] = [
    create table $S.slots (slot text primary key, host text, reserved_at timestamptz not null, process jsonb);
    create table $S.tick (only_one boolean primary key default true check (only_one), holder jsonb not null);
    create table $S.paused_queues (executor text primary key);
-   create table $S.schedules (name text primary key, slot text not null, task_id text not null);`,
+   create table $S.schedules (name text primary key, slot text not null, task_id text not null);
+   create table $S.commits (token uuid primary key, at timestamptz not null default now());`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -85,7 +86,7 @@ export async function migrate(client: ClientBase, schema: string): Promise<void>
   }
 }
 
-const TABLES = ["meta", "tasks", "slots", "tick", "paused_queues", "schedules"];
+const TABLES = ["meta", "tasks", "slots", "tick", "paused_queues", "schedules", "commits"];
 
 /** What is wrong with `schema` for this build, in words (empty: nothing), and its version. */
 export async function checkSchema(client: ClientBase, schema: string): Promise<{ version: number; problems: string[] }> {

@@ -48,6 +48,7 @@ import {
 } from "../core/transitions.ts";
 import { retirement, SLOT_RESERVATION_MS, wantsWorker, type WorkerSlot } from "../core/workers.ts";
 import type { PausedQueues } from "../core/transitions.ts";
+import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { JournalCorruptError, JournalError, JournalOutcomeUnknownError, JournalUnavailableError, LeaseLostError, TaskNotFoundError } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
@@ -216,6 +217,13 @@ async function connect(location: PgLocation): Promise<pg.Client> {
   return client;
 }
 
+/** A commit cut off and found not made: the operation is run again from its start. */
+class RunAgain extends Error {
+  constructor(cause: unknown) {
+    super("the commit was cut off and not made", { cause });
+  }
+}
+
 interface TaskRow {
   record: TaskRecord;
 }
@@ -286,7 +294,7 @@ export class PgStore implements JournalStore {
         try {
           return await attempt(client);
         } catch (error) {
-          if (!isConnectionError(error) && !(error instanceof JournalUnavailableError)) throw error;
+          if (!isConnectionError(error) && !(error instanceof JournalUnavailableError) && !(error instanceof RunAgain)) throw error;
           if (this.client === client) this.client = null;
           void client.end().catch(() => undefined);
           if (Date.now() + pauseMs >= deadline) throw error instanceof JournalUnavailableError ? error : new JournalUnavailableError(this.where.shown, error);
@@ -308,6 +316,7 @@ export class PgStore implements JournalStore {
   private tx<T>(operation: (changed: Changed) => Promise<T>, options: { sync: boolean } = { sync: true }): Promise<T> {
     return this.serially(async (client) => {
       const changed: Changed = new Map();
+      const token = randomUUID();
       await client.query("begin");
       let result: T;
       try {
@@ -317,6 +326,8 @@ export class PgStore implements JournalStore {
           const payload = changed.size > NOTIFY_MAX_IDS ? "*" : [...changed.keys()].join(",");
           await client.query("select pg_notify($1, $2)", [this.channel, payload]);
         }
+        // Written with the change: after a connection lost during the commit, it tells whether the commit was made.
+        await client.query(`insert into ${this.s}.commits (token) values ($1)`, [token]);
       } catch (error) {
         await client.query("rollback").catch(() => undefined);
         throw error;
@@ -324,10 +335,33 @@ export class PgStore implements JournalStore {
       try {
         await client.query("commit");
       } catch (error) {
-        throw isConnectionError(error) ? new JournalOutcomeUnknownError(this.where.shown, error) : error;
+        if (!isConnectionError(error)) throw error;
+        if (await this.committed(token)) return result;
+        throw new RunAgain(error);
       }
+      // Now and then, the tokens old enough that no commit can still be in doubt.
+      if (Math.random() < 0.001) await client.query(`delete from ${this.s}.commits where at < now() - interval '1 hour'`).catch(() => undefined);
       return result;
     });
+  }
+
+  /**
+   * Whether the commit that wrote `token` was made, asked on a new connection; when the database
+   * cannot say within the wait, nobody can: JournalOutcomeUnknownError.
+   */
+  private async committed(token: string): Promise<boolean> {
+    const deadline = Date.now() + this.waitMs;
+    for (let pauseMs = 50; ; pauseMs = Math.min(pauseMs * 2, 2_000)) {
+      this.client = null;
+      try {
+        const client = await this.connection(deadline);
+        return (await client.query(`select 1 from ${this.s}.commits where token = $1`, [token])).rows.length > 0;
+      } catch (error) {
+        if (!isConnectionError(error) && !(error instanceof JournalUnavailableError)) throw error;
+        if (Date.now() + pauseMs >= deadline) throw new JournalOutcomeUnknownError(this.where.shown, error);
+        await delay(pauseMs * (0.5 + Math.random()));
+      }
+    }
   }
 
   private read<T>(operation: () => Promise<T>): Promise<T> {
@@ -743,20 +777,23 @@ export class PgStore implements JournalStore {
     return (await this.cancelMany([id], now))[0]!;
   }
 
+  /** Each of `ids` in one transaction, as the transaction has left it so far: `act`'s answer, or null for a missing one. */
+  private async eachTask<R>(changed: Changed, ids: readonly string[], act: (task: TaskRecord) => Promise<R>): Promise<Array<R | null>> {
+    const found = await this.lockTasks(ids);
+    const results: Array<R | null> = [];
+    for (const id of ids) {
+      const task = changed.get(id) ?? found.get(id);
+      results.push(task ? await act(task) : null);
+    }
+    return results;
+  }
+
   cancelMany(ids: readonly string[], now: Date): Promise<Array<{ task: TaskRecord; effect: CancelEffect } | null>> {
     return this.tx(async (changed) => {
-      const found = await this.lockTasks(ids);
-      const results: Array<{ task: TaskRecord; effect: CancelEffect } | null> = [];
-      for (const id of ids) {
-        const task = changed.get(id) ?? found.get(id);
-        if (!task) {
-          results.push(null);
-          continue;
-        }
-        const effect = cancelEffect(task);
+      const results = await this.eachTask(changed, ids, async (task) => {
         const next = cancel(task, now);
-        results.push({ task: next === task ? task : (await this.put(changed, [next]))[0]!, effect });
-      }
+        return { task: next === task ? task : (await this.put(changed, [next]))[0]!, effect: cancelEffect(task) };
+      });
       await this.release(changed, now);
       return results;
     });
@@ -767,17 +804,11 @@ export class PgStore implements JournalStore {
   }
 
   retryMany(ids: readonly string[], _now: Date): Promise<Array<{ task: TaskRecord; queued: boolean } | null>> {
-    return this.tx(async (changed) => {
-      const found = await this.lockTasks(ids);
-      const results: Array<{ task: TaskRecord; queued: boolean } | null> = [];
-      for (const id of ids) {
-        const task = changed.get(id) ?? found.get(id);
-        if (!task) results.push(null);
-        else if (!isFinal(task.status)) results.push({ task, queued: false });
-        else results.push({ task: (await this.put(changed, [rerun(task)]))[0]!, queued: true });
-      }
-      return results;
-    });
+    return this.tx((changed) =>
+      this.eachTask(changed, ids, async (task) =>
+        isFinal(task.status) ? { task: (await this.put(changed, [rerun(task)]))[0]!, queued: true } : { task, queued: false },
+      ),
+    );
   }
 
   remove(ids: readonly string[], now: Date): Promise<RemoveResult> {

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { startUi } from "../helpers/dashboard.ts";
 import { hasChromium, launchBrowser, requireChromiumUnderCi } from "../helpers/browser.ts";
 import { fixture } from "../helpers/fixtures.ts";
-import { REPO, useProject } from "../helpers/project.ts";
+import { describeOnJournals, REPO, useProject } from "../helpers/project.ts";
 
 const SCREENSHOTS = process.env.BGTASK_SCREENSHOTS === "docs" ? join(REPO, "docs") : null;
 const HOSTILE = `<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">`;
@@ -56,80 +56,82 @@ async function openDashboard(page: Page, url: string, hash = ""): Promise<void> 
 describe.skipIf(!hasChromium() && process.env.CI !== "true")("the dashboard in a browser", () => {
   beforeAll(() => requireChromiumUnderCi());
 
-  it("shows a running task's bar advance live, cancels it, retries a failed task, runs one from the form and downloads its attachment", async () => {
-    const project = useProject(onTestFinished, { tasks: TASKS });
-    const ui = await startUi(project, onTestFinished);
-    const browser = await launchBrowser();
-    onTestFinished(() => browser.close());
-    const page = await browser.context.newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (error) => errors.push(error.message));
+  describeOnJournals("live, with actions", (journal) => {
+    it("shows a running task's bar advance live, cancels it, retries a failed task, runs one from the form and downloads its attachment", async () => {
+      const project = useProject(onTestFinished, { tasks: TASKS });
+      const ui = await startUi(project, onTestFinished);
+      const browser = await launchBrowser();
+      onTestFinished(() => browser.close());
+      const page = await browser.context.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
 
-    const failed = await project.run("flaky");
-    await project.waitForTask(failed, (t) => t.status === "failed");
-    const running = await project.run(
-      "gated",
-      gatedContext(project.dir, [
-        { progress: 20, message: "copied 200 of 1000 rows" },
-        { progress: 60, message: "copied 600 of 1000 rows" },
-      ]),
-    );
-    await project.waitForTask(running, (t) => t.progress === 20);
+      const failed = await project.run("flaky");
+      await project.waitForTask(failed, (t) => t.status === "failed");
+      const running = await project.run(
+        "gated",
+        gatedContext(project.dir, [
+          { progress: 20, message: "copied 200 of 1000 rows" },
+          { progress: 60, message: "copied 600 of 1000 rows" },
+        ]),
+      );
+      await project.waitForTask(running, (t) => t.progress === 20);
 
-    await openDashboard(page, ui.url);
-    await page.locator('[data-count="running"]', { hasText: "1" }).waitFor();
-    await page.locator('[data-count="failed"]', { hasText: "1" }).waitFor();
-    await page.locator("#workers td", { hasText: `${running} gated 20%` }).waitFor();
-    if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, "dashboard-overview.png"), fullPage: true });
+      await openDashboard(page, ui.url);
+      await page.locator('[data-count="running"]', { hasText: "1" }).waitFor();
+      await page.locator('[data-count="failed"]', { hasText: "1" }).waitFor();
+      await page.locator("#workers td", { hasText: `${running} gated 20%` }).waitFor();
+      if (SCREENSHOTS && journal === "file") await page.screenshot({ path: join(SCREENSHOTS, "dashboard-overview.png"), fullPage: true });
 
-    // A queue paused from the page is paused in the journal, as `bgtask pause` sees it; and resumed.
-    await page.locator('[data-executor="flaky"]').getByRole("button", { name: "Pause" }).click();
-    await page.locator('[data-executor="flaky"] [data-queue="paused"]').waitFor();
-    expect((await project.cli(["pause"])).stdout).toContain("flaky");
-    await page.locator('[data-executor="flaky"]').getByRole("button", { name: "Resume" }).click();
-    await page.locator('[data-executor="flaky"] [data-queue="open"]').waitFor();
-    expect((await project.cli(["pause"])).stdout).not.toContain("flaky");
+      // A queue paused from the page is paused in the journal, as `bgtask pause` sees it; and resumed.
+      await page.locator('[data-executor="flaky"]').getByRole("button", { name: "Pause" }).click();
+      await page.locator('[data-executor="flaky"] [data-queue="paused"]').waitFor();
+      expect((await project.cli(["pause"])).stdout).toContain("flaky");
+      await page.locator('[data-executor="flaky"]').getByRole("button", { name: "Resume" }).click();
+      await page.locator('[data-executor="flaky"] [data-queue="open"]').waitFor();
+      expect((await project.cli(["pause"])).stdout).not.toContain("flaky");
 
-    // The task page follows the try live: the journal's change reaches the page through the event stream.
-    await page.goto(`${ui.origin}/#/task/${running}`);
-    await page.locator("#progress", { hasText: "20%" }).waitFor();
-    await page.locator("#message", { hasText: "copied 200 of 1000 rows" }).waitFor();
-    writeFileSync(join(project.dir, "gate-0"), "");
-    await page.locator("#progress", { hasText: "60%" }).waitFor();
-    await page.locator("#message", { hasText: "copied 600 of 1000 rows" }).waitFor();
-    expect(await page.getAttribute('[role="progressbar"]', "aria-valuenow")).toBe("60");
-    if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, "dashboard-task.png"), fullPage: true });
-    await page.getByRole("button", { name: "Cancel" }).click();
-    await page.locator('h1 [data-status="cancelled"]').waitFor();
-    expect((await project.status(running)).status).toBe("cancelled");
+      // The task page follows the try live: the journal's change reaches the page through the event stream.
+      await page.goto(`${ui.origin}/#/task/${running}`);
+      await page.locator("#progress", { hasText: "20%" }).waitFor();
+      await page.locator("#message", { hasText: "copied 200 of 1000 rows" }).waitFor();
+      writeFileSync(join(project.dir, "gate-0"), "");
+      await page.locator("#progress", { hasText: "60%" }).waitFor();
+      await page.locator("#message", { hasText: "copied 600 of 1000 rows" }).waitFor();
+      expect(await page.getAttribute('[role="progressbar"]', "aria-valuenow")).toBe("60");
+      if (SCREENSHOTS && journal === "file") await page.screenshot({ path: join(SCREENSHOTS, "dashboard-task.png"), fullPage: true });
+      await page.getByRole("button", { name: "Cancel" }).click();
+      await page.locator('h1 [data-status="cancelled"]').waitFor();
+      expect((await project.status(running)).status).toBe("cancelled");
 
-    // A failed task: its error and where it was thrown, then a retry from the page.
-    await page.goto(`${ui.origin}/#/task/${failed}`);
-    await page.locator(".try .error", { hasText: "upstream refused try 1" }).waitFor();
-    await page.locator(".try", { hasText: /at tasks\/flaky\.ts:\d+/ }).waitFor();
-    await page.getByRole("button", { name: "Retry" }).click();
-    await page.locator(".try .error", { hasText: "upstream refused try 2" }).waitFor();
-    expect((await project.status(failed)).tries).toBe(2);
+      // A failed task: its error and where it was thrown, then a retry from the page.
+      await page.goto(`${ui.origin}/#/task/${failed}`);
+      await page.locator(".try .error", { hasText: "upstream refused try 1" }).waitFor();
+      await page.locator(".try", { hasText: /at tasks\/flaky\.ts:\d+/ }).waitFor();
+      await page.getByRole("button", { name: "Retry" }).click();
+      await page.locator(".try .error", { hasText: "upstream refused try 2" }).waitFor();
+      expect((await project.status(failed)).tries).toBe(2);
 
-    // The run form checks the context as `run --ctx` does, then stores the task.
-    await page.goto(`${ui.origin}/#/run`);
-    await page.selectOption('select[name="executor"]', "import-users");
-    await page.fill('textarea[name="context"]', "[1, 2]");
-    await page.getByRole("button", { name: "Run" }).click();
-    await page.locator('[role="alert"]', { hasText: "the context must be a JSON object" }).waitFor();
-    await page.fill('textarea[name="context"]', '{"rows": 3}');
-    await page.getByRole("button", { name: "Run" }).click();
-    await page.waitForURL(/#\/task\/\d+$/);
-    const created = /#\/task\/(\d+)$/.exec(page.url())![1]!;
-    await page.locator('h1 [data-status="succeeded"]').waitFor();
-    await page.locator("#message", { hasText: "imported 3 rows" }).waitFor();
-    await page.locator("#log", { hasText: "reading users.csv" }).waitFor();
-    expect((await project.status(created)).context).toEqual({ rows: 3 });
+      // The run form checks the context as `run --ctx` does, then stores the task.
+      await page.goto(`${ui.origin}/#/run`);
+      await page.selectOption('select[name="executor"]', "import-users");
+      await page.fill('textarea[name="context"]', "[1, 2]");
+      await page.getByRole("button", { name: "Run" }).click();
+      await page.locator('[role="alert"]', { hasText: "the context must be a JSON object" }).waitFor();
+      await page.fill('textarea[name="context"]', '{"rows": 3}');
+      await page.getByRole("button", { name: "Run" }).click();
+      await page.waitForURL(/#\/task\/\d+$/);
+      const created = /#\/task\/(\d+)$/.exec(page.url())![1]!;
+      await page.locator('h1 [data-status="succeeded"]').waitFor();
+      await page.locator("#message", { hasText: "imported 3 rows" }).waitFor();
+      await page.locator("#log", { hasText: "reading users.csv" }).waitFor();
+      expect((await project.status(created)).context).toEqual({ rows: 3 });
 
-    const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#attachments a", { hasText: "report.csv" }).click()]);
-    expect(download.suggestedFilename()).toBe("report.csv");
-    expect(readFileSync((await download.path())!, "utf8")).toBe("id,name\n1,Ada\n2,Grace\n");
-    expect(errors).toEqual([]);
+      const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#attachments a", { hasText: "report.csv" }).click()]);
+      expect(download.suggestedFilename()).toBe("report.csv");
+      expect(readFileSync((await download.path())!, "utf8")).toBe("id,name\n1,Ada\n2,Grace\n");
+      expect(errors).toEqual([]);
+    });
   });
 
   it("shows what a task wrote as text: no element is made from it and no script of it runs", async () => {

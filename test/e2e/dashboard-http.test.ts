@@ -7,11 +7,11 @@ import { dirname, join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { cookieFor, http, spawnUi, startUi } from "../helpers/dashboard.ts";
 import { fixture } from "../helpers/fixtures.ts";
-import { REPO, useProject, waitFor } from "../helpers/project.ts";
+import { describeOnJournals, REPO, useProject, waitFor } from "../helpers/project.ts";
 
 const NOOP = `export default (await import("bgtask")).defineTask({ async run() { return { message: "ok" }; } });`;
 
-describe("bgtask ui over HTTP", () => {
+describeOnJournals("bgtask ui over HTTP", () => {
   it("needs the token: ?token= once sets an HttpOnly SameSite=Strict cookie, and without either every path is refused", async () => {
     const project = useProject(onTestFinished, { tasks: { "noop.ts": NOOP } });
     const ui = await startUi(project, onTestFinished);

@@ -4,7 +4,7 @@
 // Every try writes its start and end to a side file; the test then checks what the journal alone
 // cannot show: no two tries of a task, nor of a serial key, ever overlapped.
 import { execa, type ResultPromise } from "execa";
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, connect as connectTcp, type Socket } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -380,7 +380,7 @@ describe.skipIf(!enabled)("PostgreSQL journal: the database restarts mid-drain",
       readFileSync(log, "utf8")
         .split("\n")
         .filter((l) => l.startsWith("E ")).length;
-    const workersBefore = hosts.flatMap((h) => processesWith(`BGTASK_HOME=${h.home}`));
+    const workersBefore = hosts.flatMap((h) => processesWith(`BGTASK_HOME=${h.home}`).map((pid) => ({ pid, home: h.home })));
 
     await waitFor(
       () => ended() >= total * 0.25,
@@ -419,7 +419,9 @@ describe.skipIf(!enabled)("PostgreSQL journal: the database restarts mid-drain",
         `task ${id}`,
       ).toHaveLength(1);
     // The workers that began are the ones that finished: they made their connections again by themselves.
-    for (const pid of workersBefore) expect(alive(pid), `worker ${pid}`).toBe(true);
+    const workerLog = (home: string) =>
+      existsSync(join(home, "logs", "worker.log")) ? readFileSync(join(home, "logs", "worker.log"), "utf8") : "(no worker log)";
+    for (const { pid, home } of workersBefore) expect(alive(pid), `process ${pid} of ${home} is gone; its worker log:\n${workerLog(home)}`).toBe(true);
     const ranTwice = [...groupBy(readTries(log), (t) => t.id)].filter(([, list]) => list.filter((t) => t.end !== null).length > 1).length;
     summary(
       "restarts",
