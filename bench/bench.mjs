@@ -13,6 +13,9 @@
 //   --keep             keep the temp folder (printed) for inspection
 //   --jitter-slots N   slots of the 1-second schedule timed for the jitter row (default 30; quick 5)
 //
+// With BGTASK_BENCH_PG (or BGTASK_TEST_PG) naming a PostgreSQL database, it adds the PostgreSQL
+// journal's rows: `run`, the drain at concurrency 2 and 10, enqueue → start.
+//
 // Besides history sizes it measures at queue depths (full: 100,000 and 1,000,000 queued; quick:
 // 10,000): run, list, status, a bulk enqueue onto the deep queue, the drain from it, worker RSS.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -21,7 +24,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ALL, BenchProject, WORKER } from "./lib/project.mjs";
 import { bgtaskRun, ensurePeers, nqRun, tspRun } from "./lib/peers.mjs";
-import { GNU_TIME, processesWith, removeRssFiles, signalAll } from "./lib/proc.mjs";
+import { GNU_TIME, processesWith, removeRssFiles, run, signalAll } from "./lib/proc.mjs";
 import { Scenarios } from "./lib/scenarios.mjs";
 import { formatCount, median, Results } from "./lib/table.mjs";
 
@@ -197,6 +200,86 @@ try {
   }
 } catch (error) {
   results.fail("schedule jitter", "—", error);
+}
+
+// PostgreSQL rows: on the database BGTASK_BENCH_PG names (or BGTASK_TEST_PG, which .ci/run starts),
+// each scenario in a schema of its own. graphile-worker is not run beside them yet (issue 12).
+const pgUrl = process.env.BGTASK_BENCH_PG ?? process.env.BGTASK_TEST_PG;
+if (!pgUrl) results.note("PostgreSQL rows skipped: BGTASK_BENCH_PG (or BGTASK_TEST_PG) names no database");
+else {
+  log("PostgreSQL journal: run, the drain at concurrency 2 and 10, enqueue → start");
+  const { default: pg } = await import("pg");
+  const schemaUrl = (name) => `${pgUrl}${pgUrl.includes("?") ? "&" : "?"}schema=bench_${process.pid}_${name}`;
+  const sql = async (text, values) => {
+    const client = new pg.Client({ connectionString: pgUrl });
+    await client.connect();
+    try {
+      return (await client.query(text, values)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+  const project = new BenchProject(join(runDir, "postgres"), marker, { concurrency: 10 });
+  const schemas = [];
+  const journal = (name) => {
+    schemas.push(`bench_${process.pid}_${name}`);
+    return { BGTASK_JOURNAL: schemaUrl(name) };
+  };
+  try {
+    const env = journal("run");
+    await project.cli(["migrate"], { env });
+    const times = [];
+    const floors = [];
+    for (let i = 0; i < mode.cliReps; i++) {
+      floors.push((await run(process.execPath, ["-e", ""], {})).ms);
+      times.push((await project.cli(["run", "noop", "--no-worker"], { env })).ms);
+    }
+    results.add({ label: "postgres: `run` (a task stored, no worker)", history: "—", values: times, floors, unit: "ms", perFloor: true });
+
+    const count = mode.bulkCount;
+    for (const concurrency of [2, 10]) {
+      const drainEnv = journal(`drain${concurrency}`);
+      await project.cli(["run", "noop", "--each", project.contexts(count), "--no-worker"], { env: drainEnv });
+      const workers = Array.from({ length: concurrency }, () => project.startWorker({ env: { ...drainEnv, BGTASK_IDLE: "1s" } }));
+      const schema = `bench_${process.pid}_drain${concurrency}`;
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const [{ n }] = await sql(`select count(*)::int as n from "${schema}".tasks where status = 'succeeded'`);
+        if (n >= count) break;
+        if (Date.now() > deadline) throw new Error(`only ${n} of ${count} tasks drained in 120 s at concurrency ${concurrency}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // From the first start to the last end, as the records say: the workers' own start-up left out.
+      const [{ first, last }] = await sql(`select min(record->>'startedAt') as first, max(record->>'finishedAt') as last from "${schema}".tasks`);
+      results.add({
+        label: `postgres: drain of ${formatCount(count)} no-op tasks, ${concurrency} workers`,
+        history: "—",
+        values: [count / ((Date.parse(last) - Date.parse(first)) / 1000)],
+        unit: "rate",
+      });
+      await Promise.all(workers.map((w) => w.done));
+    }
+
+    const latencyEnv = journal("latency");
+    await project.cli(["migrate"], { env: latencyEnv });
+    const worker = project.startWorker({ env: { ...latencyEnv, BGTASK_IDLE: "60s" } });
+    const latencies = [];
+    for (let i = 0; i < Math.max(5, mode.cliReps * 2); i++) {
+      const id = (await project.cli(["run", "noop", "--no-worker"], { env: latencyEnv })).stdout.trim();
+      const task = JSON.parse((await project.cli(["wait", id, "--json", "--timeout", "30s"], { env: latencyEnv })).stdout)[0];
+      // The first one waits for the worker's start-up: left out.
+      if (i > 0) latencies.push(Date.parse(task.startedAt) - Date.parse(task.createdAt));
+    }
+    results.add({ label: "postgres: enqueue → start (a worker waiting)", history: "—", values: latencies, unit: "ms" });
+    project.stopWorkers();
+    await worker.done;
+  } catch (error) {
+    results.fail("postgres rows", "—", error);
+  } finally {
+    project.kill();
+    for (const schema of schemas) await sql(`drop schema if exists "${schema}" cascade`).catch(() => undefined);
+    rmSync(project.dir, { recursive: true, force: true });
+  }
 }
 
 if (withPeers) {

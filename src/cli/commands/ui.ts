@@ -66,12 +66,8 @@ export async function ui(options: UiOptions): Promise<void> {
   const dashboard = await startDashboard({ ...options, port, host }).catch((error: unknown) => {
     throw asOurError(error);
   });
-  process.stdout.write(`${dashboard.url}\n`);
-  if (!isLoopback(host))
-    process.stderr.write(`bgtask: warning: --host ${host} makes the dashboard reachable from the network; anyone with the URL can cancel and start tasks\n`);
-  process.stderr.write("bgtask: the dashboard serves until Ctrl-C\n");
-  if (options.open) openBrowser(dashboard.url);
-  await new Promise<void>((resolve) => {
+  // Listened for before the URL is printed: whoever reads the URL may stop it at once.
+  const stopped = new Promise<void>((resolve) => {
     const stop = () => {
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
@@ -80,4 +76,10 @@ export async function ui(options: UiOptions): Promise<void> {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+  process.stdout.write(`${dashboard.url}\n`);
+  if (!isLoopback(host))
+    process.stderr.write(`bgtask: warning: --host ${host} makes the dashboard reachable from the network; anyone with the URL can cancel and start tasks\n`);
+  process.stderr.write("bgtask: the dashboard serves until Ctrl-C\n");
+  if (options.open) openBrowser(dashboard.url);
+  await stopped;
 }
