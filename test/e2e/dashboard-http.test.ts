@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { expect, it, onTestFinished } from "vitest";
 import { cookieFor, http, spawnUi, startUi } from "../helpers/dashboard.ts";
 import { fixture } from "../helpers/fixtures.ts";
 import { describeOnJournals, REPO, useProject, waitFor } from "../helpers/project.ts";
