@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
-import { execa, type Options } from "execa";
+import { execa, execaSync, type Options } from "execa";
 import { beforeEach, describe } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { JournalFiles } from "../../src/journal/journal-files.ts";
@@ -172,8 +172,18 @@ export class Project {
     });
   }
 
-  /** Committed journal writes so far: the last commit in the log, or the snapshot's rev. */
+  /**
+   * Committed journal writes so far: the last commit in the log, or the snapshot's rev; on
+   * PostgreSQL the commit tokens (one per writing transaction).
+   */
   journalRev(): number {
+    if (this.journal === "postgres") {
+      const url = new URL(this.env.BGTASK_JOURNAL!);
+      const schema = url.searchParams.get("schema")!;
+      url.search = "";
+      const count = execaSync("psql", [url.toString(), "-tAc", `select count(*) from "${schema}".commits`], { reject: false });
+      return count.exitCode === 0 ? Number(count.stdout.trim()) : 0;
+    }
     if (!existsSync(this.journalPath)) return 0;
     const doc = this.readJournal() as { rev: number; log: string };
     const logPath = join(this.home, doc.log);
