@@ -92,7 +92,9 @@ function observe(): void {
     watched = null;
     return;
   }
-  watched = { ...posted, lastBeat: posted.since, lost: false, sent: new Set(), force: null };
+  // From the heartbeat the journal holds (the claim's), not the start: a try whose start took long
+  // (loading its executor) has been silent to other hosts since its claim.
+  watched = { ...posted, lastBeat: Math.min(posted.beatAt, posted.since), lost: false, sent: new Set(), force: null };
 }
 
 /** Stops a try whose heartbeats have not reached the journal for FENCE_AFTER_MS (see there). */

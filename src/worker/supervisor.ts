@@ -40,6 +40,8 @@ export interface WatchedTry {
   timeoutMs: number | null;
   /** When the main thread began it (epoch ms). */
   since: number;
+  /** The heartbeat the journal holds for it (epoch ms, this host's clock): its claim's, or a later report's. */
+  beatAt: number;
 }
 
 // Int32 fields.
@@ -52,8 +54,10 @@ const ID = 0;
 const TIMEOUT_AT = 1;
 const TIMEOUT_MS = 2;
 const SINCE = 3;
+const BEAT_AT = 4;
+const FLOATS = 5;
 const LEASE_BYTES = 128;
-const BOARD_BYTES = 16 + 4 * 8 + LEASE_BYTES;
+const BOARD_BYTES = 16 + FLOATS * 8 + LEASE_BYTES;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -72,8 +76,8 @@ export class WatchBoard {
   constructor(shared = new SharedArrayBuffer(BOARD_BYTES)) {
     this.shared = shared;
     this.ints = new Int32Array(shared, 0, 4);
-    this.floats = new Float64Array(shared, 16, 4);
-    this.lease = new Uint8Array(shared, 48, LEASE_BYTES);
+    this.floats = new Float64Array(shared, 16, FLOATS);
+    this.lease = new Uint8Array(shared, 16 + FLOATS * 8, LEASE_BYTES);
   }
 
   get forcing(): boolean {
@@ -96,6 +100,7 @@ export class WatchBoard {
       this.floats[TIMEOUT_AT] = task.timeoutAt ? Date.parse(task.timeoutAt) : Number.NaN;
       this.floats[TIMEOUT_MS] = task.timeoutMs ?? Number.NaN;
       this.floats[SINCE] = Date.now();
+      this.floats[BEAT_AT] = task.heartbeatAt ? Date.parse(task.heartbeatAt) : this.floats[SINCE]!;
       this.ints[LEASE_LENGTH] = encoder.encodeInto(task.lease!, this.lease).written;
     }
     this.ints[WATCHING] = task ? 1 : 0;
@@ -114,6 +119,7 @@ export class WatchBoard {
       timeoutAt: Number.isNaN(this.floats[TIMEOUT_AT]) ? null : this.floats[TIMEOUT_AT]!,
       timeoutMs: Number.isNaN(this.floats[TIMEOUT_MS]) ? null : this.floats[TIMEOUT_MS]!,
       since: this.floats[SINCE]!,
+      beatAt: this.floats[BEAT_AT]!,
     };
     if (Atomics.load(this.ints, GENERATION) !== generation) return undefined;
     return watching ? value : null;
