@@ -266,7 +266,8 @@ else {
     const latencies = [];
     for (let i = 0; i < Math.max(5, mode.cliReps * 2); i++) {
       const id = (await project.cli(["run", "noop", "--no-worker"], { env: latencyEnv })).stdout.trim();
-      const task = JSON.parse((await project.cli(["wait", id, "--json", "--timeout", "30s"], { env: latencyEnv })).stdout)[0];
+      await project.cli(["wait", id, "--timeout", "30s"], { env: latencyEnv });
+      const task = JSON.parse((await project.cli(["status", id, "--json"], { env: latencyEnv })).stdout);
       // The first one waits for the worker's start-up: left out.
       if (i > 0) latencies.push(Date.parse(task.startedAt) - Date.parse(task.createdAt));
     }
