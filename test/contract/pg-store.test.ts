@@ -1,16 +1,17 @@
 // The JournalStore contract on PostgreSQL, each test in a fresh schema of the database
-// BGTASK_TEST_PG names (.ci/run starts a private cluster and sets it).
+// BGTASK_TEST_PG names (.ci/run starts a private cluster and sets it); skipped without one.
 import pg from "pg";
+import { describe } from "vitest";
 import { openStore } from "../../src/journal/open.ts";
 import { describeJournalStore } from "./journal-store-contract.ts";
 
 const url = process.env.BGTASK_TEST_PG;
 let n = 0;
 
-if (url) {
+describe.skipIf(!url)("on the PostgreSQL database BGTASK_TEST_PG names", () => {
   describeJournalStore("postgres store", async () => {
     const schema = `contract_${process.pid}_${++n}`;
-    const location = `${url}${url.includes("?") ? "&" : "?"}schema=${schema}`;
+    const location = `${url}${url!.includes("?") ? "&" : "?"}schema=${schema}`;
     return {
       store: await openStore(location, { staleMs: 2_000, waitMs: 10_000 }),
       dispose: async () => {
@@ -21,4 +22,4 @@ if (url) {
       },
     };
   });
-}
+});
