@@ -504,22 +504,26 @@ export class FileStore implements JournalStore {
       }
     }
     // The history's last lines are its newest finished tasks.
-    const finals: TaskRecord[] = [];
-    const wanted = finalsWanted(active.length, limit);
     const wantsFinals = !filter.statuses || filter.statuses.some((s) => isFinal(s));
-    if (wanted > 0 && wantsFinals) {
-      const seen = new Set(doc.tasks.map((t) => t.id));
-      const path = join(this.home, doc.history.file);
-      for (const line of linesBackwards(path, doc.history.bytes)) {
-        const entry = parseHistoryLine(path, line);
-        if (seen.has(entry.id)) continue;
-        seen.add(entry.id);
-        if (isTombstone(entry) || !matches(entry)) continue;
-        finals.push(entry);
-        if (finals.length >= wanted) break;
-      }
-    }
+    const finals = wantsFinals ? this.newestFinals(doc, matches, finalsWanted(active.length, limit)) : [];
     return listed(active, finals, limit);
+  }
+
+  /** Up to `wanted` finished tasks that `matches` passes, newest first: the history's last lines are its newest. */
+  private newestFinals(doc: JournalDoc, matches: (task: TaskRecord) => boolean, wanted: number): TaskRecord[] {
+    const finals: TaskRecord[] = [];
+    if (wanted <= 0) return finals;
+    const seen = new Set(doc.tasks.map((t) => t.id));
+    const path = join(this.home, doc.history.file);
+    for (const line of linesBackwards(path, doc.history.bytes)) {
+      const entry = parseHistoryLine(path, line);
+      if (seen.has(entry.id)) continue;
+      seen.add(entry.id);
+      if (isTombstone(entry) || !matches(entry)) continue;
+      finals.push(entry);
+      if (finals.length >= wanted) break;
+    }
+    return finals;
   }
 
   page(filter: PageFilter): Promise<TaskRecord[]> {
@@ -534,18 +538,7 @@ export class FileStore implements JournalStore {
         if (found.length >= want) break;
         found.push(task);
       }
-      if (found.length < want && (!filter.statuses || filter.statuses.some((s) => isFinal(s)))) {
-        const seen = new Set(doc.tasks.map((t) => t.id));
-        const path = join(this.home, doc.history.file);
-        for (const line of linesBackwards(path, doc.history.bytes)) {
-          const entry = parseHistoryLine(path, line);
-          if (seen.has(entry.id)) continue;
-          seen.add(entry.id);
-          if (isTombstone(entry) || !matches(entry)) continue;
-          found.push(entry);
-          if (found.length >= want) break;
-        }
-      }
+      if (!filter.statuses || filter.statuses.some((s) => isFinal(s))) found.push(...this.newestFinals(doc, matches, want - found.length));
       return found.slice(filter.offset);
     });
   }

@@ -4,10 +4,10 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import type { TaskRecord } from "../../src/core/task.ts";
 import { fixture } from "../helpers/fixtures.ts";
+import { maxOverlap, waitAllFinal } from "../helpers/intervals.ts";
 import { journalProblems, readJournalState } from "../helpers/journal.ts";
-import { useProject, waitFor, type Project } from "../helpers/project.ts";
+import { useProject, waitFor } from "../helpers/project.ts";
 import { budget, scaled, summary } from "../helpers/stress.ts";
 
 interface Interval {
@@ -32,37 +32,6 @@ function ledger(path: string): Interval[] {
     }
   }
   return done;
-}
-
-/** The largest number of intervals open at one instant (an end at t closes before a start at t). */
-function maxOverlap(intervals: readonly Interval[]): number {
-  const events = intervals.flatMap((i) => [
-    [i.start, 1],
-    [i.end, -1],
-  ]);
-  events.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
-  let open = 0;
-  let max = 0;
-  for (const [, delta] of events) max = Math.max(max, (open += delta!));
-  return max;
-}
-
-async function waitAllFinal(project: Project, ids: readonly string[], timeoutMs: number): Promise<TaskRecord[]> {
-  let tasks: TaskRecord[] = [];
-  await waitFor(
-    async () => {
-      tasks = await project.list();
-      return ids.every((id) => tasks.find((t) => t.id === id)?.completed);
-    },
-    timeoutMs,
-    () =>
-      `not final: ${tasks
-        .filter((t) => !t.completed)
-        .map((t) => `${t.id}:${t.status}`)
-        .join(" ")}`,
-    200,
-  );
-  return tasks;
 }
 
 describe("D1: many writers, one journal", () => {

@@ -10,7 +10,13 @@ import { execa } from "execa";
 import { expect, it, onTestFinished } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { fixture } from "../helpers/fixtures.ts";
+import { maxOverlap, waitAllFinal } from "../helpers/intervals.ts";
 import { describeOnJournals, BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
+
+/** The final records of `ids`, in id order. */
+async function finalTasks(project: Project, ids: readonly string[], timeoutMs?: number): Promise<TaskRecord[]> {
+  return (await waitAllFinal(project, ids, timeoutMs)).filter((t) => ids.includes(t.id));
+}
 
 interface Interval {
   id: string;
@@ -27,32 +33,6 @@ function ledger(path: string): Interval[] {
     else byId.get(id!)!.end = Number(at);
   }
   return [...byId.values()].sort((a, b) => a.start - b.start);
-}
-
-/** The largest number of intervals open at one instant (an end at t closes before a start at t). */
-function maxOverlap(intervals: readonly Interval[]): number {
-  const events = intervals.flatMap((i) => [
-    [i.start, 1],
-    [i.end, -1],
-  ]);
-  events.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
-  let open = 0;
-  let max = 0;
-  for (const [, delta] of events) max = Math.max(max, (open += delta!));
-  return max;
-}
-
-async function waitAllFinal(project: Project, ids: readonly string[], timeoutMs = 60_000): Promise<TaskRecord[]> {
-  let tasks: TaskRecord[] = [];
-  await waitFor(
-    async () => {
-      tasks = await project.list();
-      return ids.every((id) => tasks.find((t) => t.id === id)?.completed);
-    },
-    timeoutMs,
-    () => `not final: ${JSON.stringify(tasks.filter((t) => !t.completed).map((t) => [t.id, t.status]))}`,
-  );
-  return tasks.filter((t) => ids.includes(t.id));
 }
 
 const slowWith = (settings: string) =>
@@ -89,7 +69,7 @@ describeOnJournals("priorities", () => {
     expect((await project.status(high)).priority).toBe(5);
     // The last run starts the one worker (concurrency 1), with every task already waiting.
     const last = await project.run("slow", [ctx]);
-    await waitAllFinal(project, [low1, low2, high, mid, last]);
+    await finalTasks(project, [low1, low2, high, mid, last]);
     expect(ledger(marker).map((i) => i.id)).toEqual([high, mid, low1, low2, last]);
   });
 
@@ -104,7 +84,7 @@ describeOnJournals("priorities", () => {
     for (const priority of ["0", "3", "1", "3"]) ids.push(await project.run("serial", [ctx, "--no-worker", "--priority", priority]));
     const other = await project.run("slow", [`--ctx=${JSON.stringify({ ms: 200 })}`]);
     await project.run("slow", [`--ctx=${JSON.stringify({ ms: 200 })}`]);
-    await waitAllFinal(project, [...ids, other]);
+    await finalTasks(project, [...ids, other]);
     const intervals = ledger(marker);
     expect(maxOverlap(intervals)).toBe(1);
     expect(intervals.map((i) => i.id)).toEqual([ids[1], ids[3], ids[2], ids[0]]);
@@ -163,7 +143,7 @@ describeOnJournals("dependencies", () => {
     const status = await project.cli(["status", b]);
     // Unless the worker was quicker than this status, B waits for A.
     if ((await project.status(a)).status === "queued") expect(status.stdout).toMatch(new RegExp(`waiting for ${a}`));
-    const [ta, tb, tc] = await waitAllFinal(project, [a, b, c]);
+    const [ta, tb, tc] = await finalTasks(project, [a, b, c]);
     expect(ta).toMatchObject({ status: "failed" });
     expect(tb).toMatchObject({ status: "cancelled", tries: 0, message: `cancelled: task ${a}, which it runs after, failed` });
     expect(tc).toMatchObject({ status: "cancelled", tries: 0, message: `cancelled: task ${b}, which it runs after, was cancelled` });
@@ -181,7 +161,7 @@ describeOnJournals("dependencies", () => {
     const c = await project.run("slow", [ctx, "--after", `${a},${b}`, "--no-worker"]);
     const free = await project.run("slow", [ctx]);
     expect((await project.status(c)).after).toEqual([a, b]);
-    const tasks = await waitAllFinal(project, [a, b, c, free]);
+    const tasks = await finalTasks(project, [a, b, c, free]);
     for (const task of tasks) expect(task.status).toBe("succeeded");
     const at = new Map(ledger(marker).map((i) => [i.id, i]));
     expect(at.get(b)!.start).toBeGreaterThanOrEqual(at.get(a)!.end);
@@ -241,7 +221,7 @@ describeOnJournals("paused queues", () => {
     );
     const resumed = await project.cli(["resume", "slow"]);
     expect(resumed).toMatchObject({ code: 0, stdout: "queue slow is resumed" });
-    const done = await waitAllFinal(project, waiting);
+    const done = await finalTasks(project, waiting);
     for (const task of done) expect(task.status).toBe("succeeded");
     expect((await watcher).exitCode).toBe(0);
     expect(watched).toMatch(new RegExp(`${waiting[0]} slow succeeded`));
@@ -273,7 +253,7 @@ describeOnJournals("concurrency per executor", () => {
     for (const id of others) await project.waitForTask(id, (t) => t.status === "succeeded");
     expect(await runningLimited()).toBe(2);
     writeFileSync(gate, "");
-    const tasks = await waitAllFinal(project, ids, 90_000);
+    const tasks = await finalTasks(project, ids, 90_000);
     for (const task of tasks) expect(task.status).toBe("succeeded");
     const limited = ledger(marker);
     expect(limited).toHaveLength(6);
@@ -300,7 +280,7 @@ describeOnJournals("bulk retry and cancel", () => {
   it("retry --failed [--executor] queues every failed task again; cancel --all-queued [--executor] cancels every waiting one", async () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js"), "fails.js": FAILS, "also/fails.js": FAILS } });
     const failing = [await project.run("fails"), await project.run("fails"), await project.run("also/fails")];
-    await waitAllFinal(project, failing);
+    await finalTasks(project, failing);
     const retried = await project.cli(["retry", "--failed", "--executor", "fails"]);
     expect(retried.code, retried.stderr).toBe(0);
     expect(retried.stdout).toBe(`${failing[0]} fails queued again (try 2 of 2)\n${failing[1]} fails queued again (try 2 of 2)`);
