@@ -108,6 +108,12 @@ function isConnectionError(error: unknown): boolean {
   return error instanceof Error && /Connection terminated|connection error|not queryable|Query read timeout/i.test(error.message);
 }
 
+/** PostgreSQL ended the transaction itself (deadlock_detected, serialization_failure): run it again. */
+function isRolledBack(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "40P01" || code === "40001";
+}
+
 /**
  * Opens the store, connecting once (a database that refuses now fails the command at once, exit 3)
  * and migrating the schema. Later connections lost are made again by the operation that needs one,
@@ -224,6 +230,24 @@ class RunAgain extends Error {
   }
 }
 
+/**
+ * A list's or a page's filter as the start of a WHERE clause ("… and", or "" for none) and its
+ * values: ids, statuses, executor, and a search that is an id or a piece of the message (core's matchesPage).
+ */
+function filterSql(filter: Pick<ListFilter, "ids" | "statuses" | "executor"> & { search?: string }): { where: string; values: unknown[] } {
+  const conditions: string[] = [];
+  const values: unknown[] = [];
+  const add = (sql: (n: string) => string, value: unknown) => {
+    values.push(value);
+    conditions.push(sql(`$${values.length}`));
+  };
+  if (filter.ids) add((n) => `id = any(${n}::bigint[])`, filter.ids);
+  if (filter.statuses) add((n) => `status = any(${n}::text[])`, filter.statuses);
+  if (filter.executor) add((n) => `executor = ${n}`, filter.executor);
+  if (filter.search) add((n) => `(id::text = ${n} or strpos(lower(coalesce(record->>'message', '')), lower(${n})) > 0)`, filter.search);
+  return { where: conditions.length > 0 ? `${conditions.join(" and ")} and` : "", values };
+}
+
 interface TaskRow {
   record: TaskRecord;
 }
@@ -294,9 +318,13 @@ export class PgStore implements JournalStore {
         try {
           return await attempt(client);
         } catch (error) {
-          if (!isConnectionError(error) && !(error instanceof JournalUnavailableError) && !(error instanceof RunAgain)) throw error;
-          if (this.client === client) this.client = null;
-          void client.end().catch(() => undefined);
+          // A deadlock or serialisation failure rolled the transaction back, on a connection that still works.
+          const rolledBack = isRolledBack(error);
+          if (!rolledBack && !isConnectionError(error) && !(error instanceof JournalUnavailableError) && !(error instanceof RunAgain)) throw error;
+          if (!rolledBack) {
+            if (this.client === client) this.client = null;
+            void client.end().catch(() => undefined);
+          }
           if (Date.now() + pauseMs >= deadline) throw error instanceof JournalUnavailableError ? error : new JournalUnavailableError(this.where.shown, error);
           await delay(pauseMs * (0.5 + Math.random()));
         }
@@ -687,16 +715,7 @@ export class PgStore implements JournalStore {
 
   list(filter: ListFilter): Promise<TaskRecord[]> {
     return this.read(async () => {
-      const conditions: string[] = [];
-      const values: unknown[] = [];
-      const add = (sql: (n: string) => string, value: unknown) => {
-        values.push(value);
-        conditions.push(sql(`$${values.length}`));
-      };
-      if (filter.ids) add((n) => `id = any(${n}::bigint[])`, filter.ids);
-      if (filter.statuses) add((n) => `status = any(${n}::text[])`, filter.statuses);
-      if (filter.executor) add((n) => `executor = ${n}`, filter.executor);
-      const where = conditions.length > 0 ? `${conditions.join(" and ")} and` : "";
+      const { where, values } = filterSql(filter);
       const limit = filter.limit === undefined ? "" : `limit ${Math.max(0, Math.floor(filter.limit))}`;
       // core's list priority (running and paused first, then by id), so a limit reads only what it keeps.
       const active = await this.select(`${where} status not in ${FINALS_SQL}`, values, `order by status in ('running', 'paused') desc, id ${limit}`);
@@ -888,16 +907,7 @@ export class PgStore implements JournalStore {
 
   page(filter: PageFilter): Promise<TaskRecord[]> {
     return this.read(async () => {
-      const conditions: string[] = [];
-      const values: unknown[] = [];
-      const add = (sql: (n: string) => string, value: unknown) => {
-        values.push(value);
-        conditions.push(sql(`$${values.length}`));
-      };
-      if (filter.statuses) add((n) => `status = any(${n}::text[])`, filter.statuses);
-      if (filter.executor) add((n) => `executor = ${n}`, filter.executor);
-      if (filter.search) add((n) => `(id::text = ${n} or strpos(lower(coalesce(record->>'message', '')), lower(${n})) > 0)`, filter.search);
-      const where = conditions.length > 0 ? `${conditions.join(" and ")} and` : "";
+      const { where, values } = filterSql(filter);
       const upTo = filter.offset + filter.limit;
       // Active tasks first, in the page's order (core's compareActiveOnPage), then the newest finished.
       const activeOrder = filter.order === "newest" ? "id desc" : "status in ('running', 'paused') desc, claim_rank, priority desc, claim_at nulls first, id";

@@ -94,7 +94,14 @@ function processesWith(marker: string): number[] {
 }
 
 /** Starts `workers` worker processes on a host of their own: a UTS namespace named `host`, with its own bgtask home. */
-function startHost(project: Project, host: string, workers: number, env: Record<string, string> = {}): { home: string; done: ResultPromise } {
+/** A host's workers, and what they said on stderr so far (their worker log: why one stopped). */
+interface Host {
+  home: string;
+  done: ResultPromise;
+  said(): string;
+}
+
+function startHost(project: Project, host: string, workers: number, env: Record<string, string> = {}): Host {
   const home = join(project.dir, `home-${host}`);
   mkdirSync(home, { recursive: true });
   const script = `hostname ${host}; for i in $(seq ${workers}); do "${process.execPath}" "${WORKER_ENTRY}" & done; wait`;
@@ -105,7 +112,11 @@ function startHost(project: Project, host: string, workers: number, env: Record<
     env: { ...project.env, BGTASK_ROOT: project.dir, BGTASK_HOME: home, BGTASK_TASKS: join(project.dir, "tasks"), ...env },
     extendEnv: true,
   });
-  return { home, done };
+  let said = "";
+  done.stderr?.on("data", (chunk: Buffer) => {
+    said += chunk.toString("utf8");
+  });
+  return { home, done, said: () => said };
 }
 
 describe.skipIf(!enabled)("PostgreSQL journal: workers on several hosts", () => {
@@ -114,8 +125,9 @@ describe.skipIf(!enabled)("PostgreSQL journal: workers on several hosts", () => 
     const project = useProject(onTestFinished, {
       journal: "postgres",
       tasks: { "hop.ts": EXECUTOR(false), "keyed.ts": EXECUTOR(true) },
-      // Short heartbeats, so the killed host's tries are presumed lost within seconds; idle workers wait for the others.
-      env: { BGTASK_HEARTBEAT: "300ms", BGTASK_HEARTBEAT_TIMEOUT: "3s", BGTASK_GRACE: "1s", BGTASK_IDLE: "5s" },
+      // Short heartbeats, so the killed host's tries are presumed lost within seconds (a 5 s timeout: the
+      // fence leaves a loaded machine 2.75 s for a heartbeat); idle workers wait for the others.
+      env: { BGTASK_HEARTBEAT: "300ms", BGTASK_HEARTBEAT_TIMEOUT: "5s", BGTASK_GRACE: "1s", BGTASK_IDLE: "5s" },
     });
     const log = join(project.dir, "tries.log");
     writeFileSync(log, "");
@@ -142,9 +154,10 @@ describe.skipIf(!enabled)("PostgreSQL journal: workers on several hosts", () => 
         .split("\n")
         .filter((l) => l.startsWith("E ")).length;
     const victim = hosts[1]!;
-    // Midway, and while the victim is inside a try: the kill must cut one, not only fall between tries.
+    // Midway, and while the victim is inside a slow try (open for 200 ms already, so more than a
+    // second is left of it): the kill must cut one, not only fall between tries.
     await waitFor(
-      () => ended() >= total * 0.3 && readTries(log).some((t) => t.host === victim.name && t.end === null),
+      () => ended() >= total * 0.3 && readTries(log).some((t) => t.host === victim.name && t.end === null && Date.now() - t.start > 200),
       180_000,
       () => `only ${ended()} tries ended, or ${victim.name} never ran a slow one`,
     );
@@ -155,7 +168,8 @@ describe.skipIf(!enabled)("PostgreSQL journal: workers on several hosts", () => 
     await waitFor(
       () => ended() >= total,
       300_000,
-      () => `only ${ended()} of ${total} tries ended`,
+      () =>
+        `only ${ended()} of ${total} tries ended; the hosts said: ${JSON.stringify(Object.fromEntries(hosts.map((h) => [h.name, h.said().slice(-2_000)])))}`,
     );
     await waitFor(
       async () => (await project.list(["--status", "succeeded"])).length === total,
@@ -196,7 +210,7 @@ describe.skipIf(!enabled)("PostgreSQL journal: workers on several hosts", () => 
     summary(
       "several hosts",
       `${total} tasks, 3 hosts × 2 workers, drained in ${drainedMs} ms; host-b SIGKILLed after ${killedAt - started} ms with ${cut.length} tries cut; ` +
-        `those ran again elsewhere ${Math.max(0, ...recoveredIn)} ms after the kill at most (heartbeat timeout 3 s); overlaps 0`,
+        `those ran again elsewhere ${Math.max(0, ...recoveredIn)} ms after the kill at most (heartbeat timeout 5 s); overlaps 0`,
     );
   }, 600_000);
 });
