@@ -47,7 +47,6 @@ import {
   type TryOutcome,
 } from "../core/transitions.ts";
 import { retirement, SLOT_RESERVATION_MS, wantsWorker, type WorkerSlot } from "../core/workers.ts";
-import type { PausedQueues } from "../core/transitions.ts";
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { JournalCorruptError, JournalError, JournalOutcomeUnknownError, JournalUnavailableError, LeaseLostError, TaskNotFoundError } from "../errors.ts";
@@ -345,17 +344,17 @@ export class PgStore implements JournalStore {
     return this.serially(async (client) => {
       const changed: Changed = new Map();
       const token = randomUUID();
-      await client.query("begin");
+      await client.query(options.sync ? "begin" : "begin; set local synchronous_commit = off");
       let result: T;
       try {
-        if (!options.sync) await client.query("set local synchronous_commit = off");
         result = await operation(changed);
-        if (changed.size > 0) {
-          const payload = changed.size > NOTIFY_MAX_IDS ? "*" : [...changed.keys()].join(",");
-          await client.query("select pg_notify($1, $2)", [this.channel, payload]);
-        }
-        // Written with the change: after a connection lost during the commit, it tells whether the commit was made.
-        await client.query(`insert into ${this.s}.commits (token) values ($1)`, [token]);
+        // The token is written with the change: after a connection lost during the commit, it tells
+        // whether the commit was made. The notice goes in the same round trip.
+        const payload = changed.size === 0 ? null : changed.size > NOTIFY_MAX_IDS ? "*" : [...changed.keys()].join(",");
+        await client.query(
+          `with token as (insert into ${this.s}.commits (token) values ($1)) select case when $3::text is null then null else pg_notify($2, $3) end`,
+          [token, this.channel, payload],
+        );
       } catch (error) {
         await client.query("rollback").catch(() => undefined);
         throw error;
@@ -531,13 +530,13 @@ export class PgStore implements JournalStore {
    * passing over paused queues, busy serial keys, executors at their concurrency limit and the
    * filter's refusals: what core's pickFirst would pass over, so a limit counts only takeable tasks.
    */
-  private async candidates(now: Date, count: number, filter: ClaimFilter | undefined, lock: boolean, paused: PausedQueues): Promise<TaskRecord[]> {
+  private async candidates(now: Date, count: number, filter: ClaimFilter | undefined, lock: boolean): Promise<TaskRecord[]> {
     return this.select(
       `${RUNNABLE_SQL} and id <> all($2::bigint[]) and ($3::int is null or timeout_ms is null or timeout_ms <= $3)
-       and executor <> all($4::text[]) and ($5::text[] is null or executor = any($5::text[]))
+       and executor not in (select executor from ${this.s}.paused_queues) and ($4::text[] is null or executor = any($4::text[]))
        and (serial_key is null or serial_key not in (select serial_key from ${this.s}.tasks where status = 'running' and serial_key is not null))
        and (concurrency is null or concurrency > (select count(*) from ${this.s}.tasks r where r.status = 'running' and r.executor = ${this.s}.tasks.executor))`,
-      [now, filter?.excludeIds ?? [], filter?.maxTimeoutMs ?? null, [...paused], filter?.executors ?? null],
+      [now, filter?.excludeIds ?? [], filter?.maxTimeoutMs ?? null, filter?.executors ?? null],
       `order by claim_rank, priority desc, claim_at nulls first, id limit ${Math.max(1, Math.floor(count))}${lock ? " for update skip locked" : ""}`,
     );
   }
@@ -647,8 +646,8 @@ export class PgStore implements JournalStore {
 
   private async claimSome(changed: Changed, worker: WorkerRef, now: Date, count: number, filter: ClaimFilter | undefined): Promise<TaskRecord[]> {
     const next: TaskRecord[] = [];
-    const paused = await this.paused();
-    for (const task of pickFirst(await this.candidates(now, count, filter, true, paused), now, count, filter, paused)) {
+    // The candidates are what pickFirst would take (paused queues passed over in SQL): it keeps their order and the rest of its rules.
+    for (const task of pickFirst(await this.candidates(now, count, filter, true), now, count, filter)) {
       if (!mayClaimAhead(next.length, task)) break;
       next.push(claim(task, structuredClone(worker), uniqueName(), now));
     }
@@ -683,14 +682,15 @@ export class PgStore implements JournalStore {
       async () => {
         await this.lockSlots();
         // retirement() needs only a runnable task, if any, and the scheduled task due first within the window.
-        const paused = await this.paused();
-        const runnable = await this.candidates(now, 1, undefined, false, paused);
+        const runnable = await this.candidates(now, 1, undefined, false);
         const dueSoon = await this.select(
-          "status in ('scheduled', 'paused') and not waiting and next_run_at > $1 and next_run_at <= $2 and executor <> all($3::text[])",
-          [now, new Date(now.getTime() + scheduleWindowMs), [...paused]],
+          `status in ('scheduled', 'paused') and not waiting and next_run_at > $1 and next_run_at <= $2
+           and executor not in (select executor from ${this.s}.paused_queues)`,
+          [now, new Date(now.getTime() + scheduleWindowMs)],
           "order by next_run_at limit 1",
         );
-        const result = retirement([...runnable, ...dueSoon], now, scheduleWindowMs, false, paused);
+        // Paused queues are passed over in both queries already.
+        const result = retirement([...runnable, ...dueSoon], now, scheduleWindowMs, false);
         if (result.retired) await this.query(`delete from ${this.s}.slots where slot = $1`, [slot]);
         return result;
       },
