@@ -85,6 +85,8 @@ export class Runner {
   private stopping = false;
   /** Wakes the idle wait early: a change to the journal (a task enqueued) is claimed at once, not at the next poll. */
   private wake: (() => void) | null = null;
+  /** A change was noticed while not idle (during a claim, say): the next idle wait looks again at once instead of sleeping through it. */
+  private changedMeanwhile = false;
   private changes: { close(): void } | null = null;
   private readonly recovery = new RecoveryPace(RECOVER_EVERY_MS);
   private readonly schedules: ScheduleFirer;
@@ -206,7 +208,14 @@ export class Runner {
 
   /** Resolves after `ms`, or as soon as the journal changes. */
   private idle(ms: number): Promise<void> {
-    this.changes ??= this.options.store.watchChanges(() => this.wake?.());
+    this.changes ??= this.options.store.watchChanges(() => {
+      if (this.wake) this.wake();
+      else this.changedMeanwhile = true;
+    });
+    if (this.changedMeanwhile) {
+      this.changedMeanwhile = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.wake?.(), ms);
       this.wake = () => {
