@@ -14,7 +14,8 @@
 //   --jitter-slots N   slots of the 1-second schedule timed for the jitter row (default 30; quick 5)
 //
 // With BGTASK_BENCH_PG (or BGTASK_TEST_PG) naming a PostgreSQL database, it adds the PostgreSQL
-// journal's rows: `run`, the drain at concurrency 2 and 10, enqueue → start.
+// journal's rows: `run`, the drain at concurrency 2 and 10, enqueue → start; and graphile-worker's
+// drain and latency on the same database.
 //
 // Besides history sizes it measures at queue depths (full: 100,000 and 1,000,000 queued; quick:
 // 10,000): run, list, status, a bulk enqueue onto the deep queue, the drain from it, worker RSS.
@@ -203,12 +204,13 @@ try {
 }
 
 // PostgreSQL rows: on the database BGTASK_BENCH_PG names (or BGTASK_TEST_PG, which .ci/run starts),
-// each scenario in a schema of its own. graphile-worker is not run beside them yet (issue 12).
+// each scenario in a schema of its own, with graphile-worker 0.17.3 beside them on the same database.
 const pgUrl = process.env.BGTASK_BENCH_PG ?? process.env.BGTASK_TEST_PG;
 if (!pgUrl) results.note("PostgreSQL rows skipped: BGTASK_BENCH_PG (or BGTASK_TEST_PG) names no database");
 else {
   log("PostgreSQL journal: run, the drain at concurrency 2 and 10, enqueue → start");
   const { default: pg } = await import("pg");
+  const { GRAPHILE_SHAPES, graphileDrain, graphileLatency } = await import("./lib/graphile.mjs");
   const schemaUrl = (name) => `${pgUrl}${pgUrl.includes("?") ? "&" : "?"}schema=bench_${process.pid}_${name}`;
   const sql = async (text, values) => {
     const client = new pg.Client({ connectionString: pgUrl });
@@ -271,9 +273,48 @@ else {
       // The first one waits for the worker's start-up: left out.
       if (i > 0) latencies.push(Date.parse(task.startedAt) - Date.parse(task.createdAt));
     }
-    results.add({ label: "postgres: enqueue → start (a worker waiting)", history: "—", values: latencies, unit: "ms" });
+    results.add({ label: "postgres: enqueue → start (`bgtask run`, a worker waiting)", history: "—", values: latencies, unit: "ms" });
+    // As graphile-worker's row measures it: from a process already connected (each `run` above connects first).
+    const { createClient } = await import("../dist/client/index.js");
+    const client = createClient({ root: project.dir, journal: latencyEnv.BGTASK_JOURNAL });
+    const warm = [];
+    try {
+      for (let i = 0; i < Math.max(10, mode.cliReps * 5); i++) {
+        const done = await client.wait((await client.run("noop", {}, { worker: false })).id, { timeout: "30s" });
+        warm.push(Date.parse(done.startedAt) - Date.parse(done.createdAt));
+      }
+    } finally {
+      await client.close();
+    }
+    results.add({ label: "postgres: enqueue → start (bgtask/client connected, a worker waiting)", history: "—", values: warm, unit: "ms" });
     project.stopWorkers();
     await worker.done;
+
+    log("graphile-worker 0.17.3 on the same database: the drain (default and batched settings), enqueue → start");
+    for (const [shape, concurrency] of [
+      ["default", 2],
+      ["default", 10],
+      ["batched", 10],
+    ]) {
+      schemas.push(`bench_${process.pid}_graphile_${shape}${concurrency}`);
+      const rate = await graphileDrain({
+        connectionString: pgUrl,
+        schema: schemas.at(-1),
+        count,
+        concurrency,
+        shape: GRAPHILE_SHAPES[shape],
+        timeoutMs: 120_000,
+      });
+      results.add({
+        label: `graphile-worker: drain of ${formatCount(count)} no-op jobs, concurrency ${concurrency}${shape === "batched" ? " (localQueue 500, batched completes)" : ""}`,
+        history: "—",
+        values: [rate],
+        unit: "rate",
+      });
+    }
+    schemas.push(`bench_${process.pid}_graphile_latency`);
+    const graphileLatencies = await graphileLatency({ connectionString: pgUrl, schema: schemas.at(-1), reps: Math.max(5, mode.cliReps * 2) });
+    results.add({ label: "graphile-worker: enqueue → start (a worker waiting)", history: "—", values: graphileLatencies, unit: "ms" });
   } catch (error) {
     results.fail("postgres rows", "—", error);
   } finally {
