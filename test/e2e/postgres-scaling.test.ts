@@ -135,6 +135,19 @@ describe.skipIf(!url)("PostgreSQL journal: scaling out", () => {
           () => `host-b's tick never started the second task: ${hosts[1]!.said()}`,
         );
         expect((await running()).sort()).toEqual(["host-a", "host-b"]);
+        // A tick's runner holds a worker slot: `workers` shows each host's, its task and its heartbeat (in the database: no beat file here).
+        const workers = JSON.parse((await project.cli(["workers", "--json"])).stdout) as Array<{
+          host: string;
+          pid: number;
+          state: string;
+          task: { id: string } | null;
+          lastHeartbeatAt: string | null;
+        }>;
+        expect(workers.map((w) => [w.host, w.state, w.task?.id]).sort()).toEqual([
+          ["host-a", "unknown", expect.any(String)],
+          ["host-b", "unknown", expect.any(String)],
+        ]);
+        for (const worker of workers) expect(Date.parse(worker.lastHeartbeatAt!)).toBeGreaterThan(Date.now() - 60_000);
       }
       writeFileSync(gate, "");
       for (const host of hosts) expect((await host.done).exitCode, host.said()).toBe(0);
