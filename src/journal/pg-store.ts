@@ -88,7 +88,7 @@ import type {
 /** PostgreSQL refuses a NOTIFY payload of 8000 bytes or more (failing the transaction): a longer list of ids says "anything may have changed". */
 const NOTIFY_MAX_BYTES = 7_999;
 /** Without LISTEN (`?listen=off`, or refused), watchers are told "anything may have changed" this often. */
-export const POLL_MS = 1_000;
+const POLL_MS = 1_000;
 const QUERY_TIMEOUT_MS = 30_000;
 const FINALS_SQL = `(${FINAL_STATUSES.map((s) => `'${s}'`).join(", ")})`;
 /** A task a claim could take (core's isRunnable), as a WHERE clause. */
@@ -535,13 +535,13 @@ export class PgStore implements JournalStore {
     const { on_host: onHost, everywhere } = counts.rows[0];
     if (onHost >= request.maxWorkers) return null;
     // Only whether demand exceeds the live workers matters, so counting stops there (core's isDemand and hostDemand as SQL).
-    const waiting = `not waiting and executor not in (select executor from ${this.s}.paused_queues)
+    const due = `not waiting and executor not in (select executor from ${this.s}.paused_queues)
       and (status = 'queued' or (status in ('scheduled', 'paused') and (next_run_at is null or next_run_at <= $1)))`;
     const demand = await this.query(
       `select (select count(*)::int from (select 1 from ${this.s}.tasks where status = 'running'
-                 or (${waiting} and (pinned_host is null or pinned_host = $3)) limit $2) d) as claimable,
+                 or (${due} and (pinned_host is null or pinned_host = $3)) limit $2) d) as claimable,
               (select count(*)::int from (select 1 from ${this.s}.tasks where (status = 'running' and record->'worker'->>'host' = $3)
-                 or (${waiting} and pinned_host = $3) limit $4) l) as local`,
+                 or (${due} and pinned_host = $3) limit $4) l) as local`,
       [new Date(now.getTime() + request.scheduleWindowMs), everywhere + 1, request.host, onHost + 1],
     );
     const { claimable, local } = demand.rows[0];
