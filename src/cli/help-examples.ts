@@ -10,6 +10,7 @@ const EXAMPLES: Record<string, string[]> = {
     "bgtask run report --delay 10m --retry 3x1s,5x5s",
     "bgtask run report --key nightly --replace kind=daily   # one waiting report at most",
     "bgtask run publish --after 41,42 --priority 5",
+    "bgtask run backup --on db-01   # only a worker on host db-01 claims it",
   ],
   list: ["bgtask list", "bgtask list --status failed,cancelled --executor mail/send", "bgtask list --json --limit 500 | jq '.[].id'"],
   status: ["bgtask status 42", "bgtask status 42 --json | jq .error"],

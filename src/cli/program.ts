@@ -54,6 +54,7 @@ export function buildProgram(version: string): Command {
       .option("--key <key>", "no second task with this executor and key while one is not final: prints that one's id instead")
       .option("--replace", "with --key: a task with the key that still waits (queued or scheduled) takes this context and run time")
       .option("--after <ids>", "run once these tasks (comma-separated ids) have succeeded; cancelled if one fails or is cancelled")
+      .option("--on <host>", "pin the task to a host: only a worker on it (its `hostname`) claims it; it waits queued while that host runs none")
       .option("--follow", "then watch the task(s) like `bgtask watch` and exit with the result")
       .option("--no-worker", "only store the task: a tick or a running worker takes it")
       .option("--json", "print the task record as JSON"),

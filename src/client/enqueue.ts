@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { queueSettings, taskDefaults } from "../config/task-defaults.ts";
 import { mergeContext, parseContextJson, type TaskContext } from "../core/context.ts";
-import type { NewTask, RetryPolicy, TaskRecord } from "../core/task.ts";
+import { HOST_NAME_PATTERN, type NewTask, type RetryPolicy, type TaskRecord } from "../core/task.ts";
 import type { KeyOutcome } from "../core/transitions.ts";
 import { resolveExecutor, type ExecutorFile } from "../executor/discover.ts";
 import { executorSettings } from "../executor/settings-cache.ts";
@@ -27,6 +27,8 @@ export interface EnqueuePlan {
   replace: boolean;
   /** Ids of tasks that must succeed first (`run --after`). */
   after: readonly string[];
+  /** Only a worker on this host claims the tasks (`run --on`); null: any host's. */
+  pinnedHost: string | null;
 }
 
 export interface Enqueued {
@@ -46,12 +48,17 @@ export interface QueueOptions {
   replace?: boolean;
   /** Ids, as a list or comma-separated. */
   after?: string | readonly string[];
+  /** A host name, as `hostname` prints it on that host. */
+  on?: string;
 }
 
 const MAX_KEY_LENGTH = 256;
 
 /** Checks the queue options; `named` words an option as its caller spells it (`--priority` or `priority`). */
-export function queuePlan(options: QueueOptions, named: (option: string) => string): Pick<EnqueuePlan, "priority" | "key" | "replace" | "after"> {
+export function queuePlan(
+  options: QueueOptions,
+  named: (option: string) => string,
+): Pick<EnqueuePlan, "priority" | "key" | "replace" | "after" | "pinnedHost"> {
   let priority: number | null = null;
   if (options.priority !== undefined) {
     const value = options.priority;
@@ -68,7 +75,13 @@ export function queuePlan(options: QueueOptions, named: (option: string) => stri
     throw new UsageError(`${named("replace")} goes with ${named("key")}: it replaces the waiting task that has the key`);
   const ids = options.after === undefined ? [] : typeof options.after === "string" ? options.after.split(",").map((id) => id.trim()) : options.after;
   if (options.after !== undefined && ids.length === 0) throw new UsageError(`${named("after")} needs the ids of tasks, like 12,14`);
-  return { priority, key: key ?? null, replace: options.replace === true, after: [...new Set(ids.map(checkTaskId))] };
+  const { on } = options;
+  if (on !== undefined && (typeof on !== "string" || !HOST_NAME_PATTERN.test(on))) {
+    throw new UsageError(
+      `${named("on")} ${JSON.stringify(on)} is not a host name: letters, digits, - and _ in dot-separated parts, as \`hostname\` prints it on that host, like build-01`,
+    );
+  }
+  return { priority, key: key ?? null, replace: options.replace === true, after: [...new Set(ids.map(checkTaskId))], pinnedHost: on ?? null };
 }
 
 export async function enqueue(session: Session, executor: ExecutorFile, contexts: readonly TaskContext[], plan: EnqueuePlan): Promise<Enqueued> {
@@ -102,6 +115,7 @@ export async function enqueue(session: Session, executor: ExecutorFile, contexts
     replace: plan.replace,
     after: plan.after,
     concurrency: queue.concurrency,
+    pinnedHost: plan.pinnedHost,
   }));
   const { tasks, outcomes, workerSlot } = await store.enqueue(inputs, storedAt, workers);
   if (workerSlot) {
@@ -153,6 +167,7 @@ export async function enqueueJsonContext(session: Session, name: string, text: s
     key: null,
     replace: false,
     after: [],
+    pinnedHost: null,
   });
   return tasks[0]!;
 }

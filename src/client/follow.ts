@@ -2,7 +2,8 @@
 // `run --follow` and the client's watch() and wait(). The journal is read only when it changed
 // (store.watchChanges), at most 10 times a second. A keeper sees to it that a follow does not wait
 // for nothing: a dead worker's try is recovered, a worker is started, or it says why none will come.
-import { ACTIVE_STATUSES, isFinal, type TaskRecord } from "../core/task.ts";
+import { hostname } from "node:os";
+import { ACTIVE_STATUSES, isFinal, pinnedHostOf, type TaskRecord } from "../core/task.ts";
 import { isDueWithin, isRunnable } from "../core/transitions.ts";
 import type { JournalStore } from "../journal/store.ts";
 import { recoverNow } from "../worker/recovery.ts";
@@ -100,6 +101,7 @@ class Keeper {
   private readonly note: (text: string) => void;
   private readonly told = new Set<string>();
   private readonly toldPaused = new Set<string>();
+  private readonly toldPinned = new Set<string>();
   private checking = false;
   /** At the first look and after a recovery: what waits may need a worker. */
   private wantWorker = true;
@@ -134,6 +136,13 @@ class Keeper {
       const now = new Date();
       const waiting = entries.filter((e) => isRunnable(e.task, now) || isDueWithin(e.task, now, config.timings.scheduleWindowMs));
       if (waiting.length === 0) return;
+      // No worker started here can claim these: say so once, whatever else starts.
+      for (const e of waiting) {
+        const pinned = pinnedHostOf(e.task);
+        if (pinned === null || pinned === hostname() || this.toldPinned.has(e.task.id)) continue;
+        this.toldPinned.add(e.task.id);
+        this.note(`${e.task.id} waits for a worker on host ${pinned} (run --on): this host (${hostname()}) does not claim it`);
+      }
       this.wantWorker = false;
       if (this.noWorkers === null) {
         const { startWorkerIfNeeded } = await import("../worker/spawn.ts");

@@ -62,6 +62,8 @@ export interface RunOptions {
   replace?: boolean;
   /** Ids of tasks that must succeed first; the task is cancelled if one fails or is cancelled. */
   after?: string | readonly string[];
+  /** Pins the tasks to a host: only a worker on it (as its `hostname` says) claims them; they wait queued while it has none. */
+  on?: string;
 }
 
 export interface ListOptions {

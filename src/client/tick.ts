@@ -2,6 +2,7 @@
 // left by a killed tick frees itself), recover tries of dead workers, queue due scheduled tasks,
 // prune by `retention`, fire due schedules (the runner does), then run due work in this process until the budget is near, starting no
 // task whose timeout outlasts it.
+import { tickMutexName } from "../core/recovery.ts";
 import type { TaskRecord } from "../core/task.ts";
 import { removeTaskFiles } from "../host/home.ts";
 import { currentProcess } from "../host/process-identity.ts";
@@ -67,7 +68,8 @@ export async function tick(session: Session, budgetMs: number, options: TickOpti
     // Only for a holder on another host, whose process cannot be checked.
     expiresAt: new Date(until + config.timings.cancelGraceMs + config.timings.heartbeatTimeoutMs).toISOString(),
   };
-  const other = await takeTickMutex(store, holder, new Date());
+  const mutex = tickMutexName(config.tickScope, holder.process.host);
+  const other = await takeTickMutex(store, mutex, holder, new Date());
   if (other) return { heldBy: { pid: other.process.pid, host: other.process.host, since: other.since }, notRun: [] };
   // One try or slice per task per tick: paused and new tasks share the budget (iTop's round-robin).
   const runner = new Runner({ config, store, until, exitWhenIdle: true, oncePerTask: true });
@@ -84,6 +86,6 @@ export async function tick(session: Session, budgetMs: number, options: TickOpti
     return { heldBy: null, notRun };
   } finally {
     signal?.removeEventListener("abort", onAbort);
-    await store.releaseTick(holder);
+    await store.releaseTick(mutex, holder);
   }
 }

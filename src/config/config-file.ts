@@ -16,6 +16,14 @@ export const configFileSchema = v.strictObject({
     v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256), v.description("How many workers may run at once (default: the number of CPUs).")),
   ),
   worker: v.optional(v.pipe(v.boolean(), v.description("Whether run and retry start workers (false: only ticks and running workers take tasks)."))),
+  tickScope: v.optional(
+    v.pipe(
+      v.picklist(["cluster", "host"]),
+      v.description(
+        'How many ticks may run at once on a PostgreSQL journal: "cluster" (default) one for all hosts, "host" one per host. The file journal serves one machine: it changes nothing there.',
+      ),
+    ),
+  ),
   retry: v.optional(
     v.pipe(
       v.unknown(),
@@ -80,6 +88,7 @@ const EXPECTS: Record<keyof ConfigFile, string> = {
   journal: "a string",
   concurrency: "a whole number from 1 to 256",
   worker: "true or false",
+  tickScope: '"cluster" (one tick at a time for all hosts) or "host" (one per host)',
   retry: "a retry policy",
   timeout: 'a duration like "10m", or a number of milliseconds',
   retention: 'a duration like "7d", or a number of milliseconds',

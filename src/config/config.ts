@@ -10,6 +10,7 @@ import { isUrlLocation } from "../journal/location.ts";
 import { tryParseDuration } from "../core/duration.ts";
 import { normaliseRetry, RetryPolicyError, type RetryInput } from "../core/retry-policy.ts";
 import { ON_TIME_MS, type Schedule } from "../core/schedule.ts";
+import type { TickScope } from "../core/recovery.ts";
 import type { RetryPolicy, TaskStatus } from "../core/task.ts";
 import { checkSchedules } from "./schedules.ts";
 
@@ -30,6 +31,8 @@ export interface Config {
   concurrency: number;
   /** Start workers from `run` (false: cron-only installations, ticks do the work). */
   worker: boolean;
+  /** One tick at a time for the whole journal, or one per host (a PostgreSQL journal's hosts each tick from their own cron). */
+  tickScope: TickScope;
   retry: RetryPolicy | null;
   timeoutMs: number | null;
   retentionMs: number | null;
@@ -178,6 +181,7 @@ export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = proces
     journal: journalLocation(flags.journal ?? env.BGTASK_JOURNAL ?? file.journal, home, at),
     concurrency: file.concurrency ?? availableParallelism(),
     worker: file.worker ?? true,
+    tickScope: file.tickScope ?? "cluster",
     retry,
     timeoutMs: durationSetting(file.timeout, `${CONFIG_FILE} timeout`),
     retentionMs: durationSetting(file.retention, `${CONFIG_FILE} retention`),

@@ -69,6 +69,14 @@ export interface TickHolder {
   expiresAt: string;
 }
 
+/** Config `tickScope`: one tick at a time for the whole journal, or one per host. */
+export type TickScope = "cluster" | "host";
+
+/** The name of the tick mutex a tick on `host` takes under `scope`: stores keep one holder per name. */
+export function tickMutexName(scope: TickScope, host: string): string {
+  return scope === "cluster" ? "cluster" : `host:${host}`;
+}
+
 export function isSameHolder(a: TickHolder, b: TickHolder): boolean {
   return a.since === b.since && a.process.pid === b.process.pid;
 }

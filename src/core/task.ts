@@ -101,12 +101,24 @@ export interface TaskRecord {
   waitingFor?: string[];
   /** At most this many tasks of its executor run at once (`concurrency` of the definition or the config); null: no limit. */
   concurrency?: number | null;
+  /** `run --on HOST`: only a worker on this host (as its `hostname` says) claims it; null: any host's. */
+  pinnedHost?: string | null;
 }
 
 export const priorityOf = (task: Pick<TaskRecord, "priority">): number => task.priority ?? 0;
 export const keyOf = (task: Pick<TaskRecord, "key">): string | null => task.key ?? null;
 export const waitingForOf = (task: Pick<TaskRecord, "waitingFor">): readonly string[] => task.waitingFor ?? [];
 export const concurrencyOf = (task: Pick<TaskRecord, "concurrency">): number | null => task.concurrency ?? null;
+export const pinnedHostOf = (task: Pick<TaskRecord, "pinnedHost">): string | null => task.pinnedHost ?? null;
+
+/** Whether a worker on `host` may claim `task`: it is pinned to that host or to none. */
+export function isClaimableOn(task: Pick<TaskRecord, "pinnedHost">, host: string): boolean {
+  const pinned = pinnedHostOf(task);
+  return pinned === null || pinned === host;
+}
+
+/** A host name as `run --on` takes it: dot-separated labels of letters, digits, `-` and `_` (what `hostname` prints), at most 253 characters. */
+export const HOST_NAME_PATTERN = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/;
 
 /** What a caller supplies to create a task; everything else starts from defaults. */
 export interface NewTask {
@@ -127,6 +139,7 @@ export interface NewTask {
   /** Ids of tasks that exist; the store refuses the enqueue when one does not. */
   after?: readonly string[];
   concurrency?: number | null;
+  pinnedHost?: string | null;
 }
 
 export const TASK_ID_PATTERN = /^[1-9][0-9]{0,15}$/;
@@ -174,6 +187,7 @@ export function createTask(id: string, input: NewTask, now: Date, maxTries: numb
     ...(input.key !== undefined && input.key !== null ? { key: input.key } : {}),
     ...(input.after !== undefined && input.after.length > 0 ? { after: [...input.after] } : {}),
     ...(input.concurrency !== undefined && input.concurrency !== null ? { concurrency: input.concurrency } : {}),
+    ...(input.pinnedHost !== undefined && input.pinnedHost !== null ? { pinnedHost: input.pinnedHost } : {}),
   };
 }
 
@@ -193,5 +207,6 @@ export function publicRecord(task: TaskRecord): Omit<TaskRecord, "lease"> {
     after: task.after ?? [],
     waitingFor: [...waitingForOf(task)],
     concurrency: concurrencyOf(task),
+    pinnedHost: pinnedHostOf(task),
   };
 }

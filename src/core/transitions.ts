@@ -1,7 +1,7 @@
 // The only place a task's status changes. Each function takes a record and returns the next one;
 // stores apply them inside their own transactions. Pure: time, ids and tokens come in as arguments.
 import type { NewTask, TaskError, TaskRecord, TaskStatus, WorkerRef } from "./task.ts";
-import { concurrencyOf, isFinal, keyOf, priorityOf, waitingForOf } from "./task.ts";
+import { concurrencyOf, isClaimableOn, isFinal, keyOf, pinnedHostOf, priorityOf, waitingForOf } from "./task.ts";
 import { retryDelay } from "./retry-policy.ts";
 import { formatDuration } from "./duration.ts";
 
@@ -42,18 +42,27 @@ export interface ClaimFilter {
   maxTimeoutMs?: number;
   /** Only tasks of these executors (`bgtask work --executor`). */
   executors?: readonly string[];
+  /** Only tasks pinned to this host or to none (`run --on`): a worker's own host, which stores add to every claim (see claimFilterOn). */
+  host?: string;
+}
+
+/** `filter` for a claim by a worker on `host`: whatever else it says, tasks pinned to other hosts are passed over. */
+export function claimFilterOn(host: string, filter: ClaimFilter | undefined): ClaimFilter {
+  return { ...filter, host };
 }
 
 /** The filter as a predicate, for stores that hold their tasks in memory; null when it lets every task through. */
 export function claimPredicate(filter: ClaimFilter | undefined): ((task: TaskRecord) => boolean) | null {
-  if (!filter || (filter.excludeIds === undefined && filter.maxTimeoutMs === undefined && filter.executors === undefined)) return null;
+  if (!filter || (filter.excludeIds === undefined && filter.maxTimeoutMs === undefined && filter.executors === undefined && filter.host === undefined))
+    return null;
   const excluded = new Set(filter.excludeIds ?? []);
   const executors = filter.executors === undefined ? null : new Set(filter.executors);
-  const { maxTimeoutMs } = filter;
+  const { maxTimeoutMs, host } = filter;
   return (task) =>
     !excluded.has(task.id) &&
     (maxTimeoutMs === undefined || task.timeoutMs === null || task.timeoutMs <= maxTimeoutMs) &&
-    (executors === null || executors.has(task.executor));
+    (executors === null || executors.has(task.executor)) &&
+    (host === undefined || isClaimableOn(task, host));
 }
 
 /** Queues stopped by `bgtask pause` (by executor name): nothing of theirs is claimed. */
@@ -135,7 +144,8 @@ export function sortsById(task: TaskRecord): boolean {
     priorityOf(task) === 0 &&
     keyOf(task) === null &&
     concurrencyOf(task) === null &&
-    waitingForOf(task).length === 0
+    waitingForOf(task).length === 0 &&
+    pinnedHostOf(task) === null
   );
 }
 

@@ -1,7 +1,7 @@
 // The worker-slot rules: when one more worker is wanted, and when a reserved slot is given up.
 // Pure: stores count and apply; whether a registered worker's process lives is a fact the caller
 // brings (slots are per host: only its own host can check a process).
-import type { TaskRecord, WorkerRef } from "./task.ts";
+import { isClaimableOn, pinnedHostOf, type TaskRecord, type WorkerRef } from "./task.ts";
 import { isDueWithin, isRunnable, NO_PAUSED_QUEUES, pickNext, type PausedQueues } from "./transitions.ts";
 
 /** A worker slot: reserved by whoever starts a worker, then registered by the worker itself. */
@@ -34,8 +34,9 @@ export function isDemand(task: TaskRecord, now: Date, scheduleWindowMs: number, 
 }
 
 /**
- * Whether an idle worker may leave: not while work is runnable (`moreQueued`: a store's tasks kept
- * apart from `tasks`), nor while a scheduled task is due within the window (it sleeps for that one).
+ * Whether an idle worker on `host` may leave: not while work it may claim is runnable (`moreQueued`:
+ * a store's tasks kept apart from `tasks`, never pinned), nor while such a scheduled task is due
+ * within the window (it sleeps for that one). Tasks pinned to other hosts are not its work.
  */
 export function retirement(
   tasks: readonly TaskRecord[],
@@ -43,19 +44,46 @@ export function retirement(
   scheduleWindowMs: number,
   moreQueued: boolean,
   paused: PausedQueues = NO_PAUSED_QUEUES,
+  host?: string,
 ): { retired: boolean; nextDueAt: string | null } {
-  if (moreQueued || pickNext(tasks, now, undefined, paused)) return { retired: false, nextDueAt: null };
+  const filter = host === undefined ? undefined : { host };
+  if (moreQueued || pickNext(tasks, now, filter, paused)) return { retired: false, nextDueAt: null };
   const dueSoon = tasks
-    .filter((t) => !paused.has(t.executor) && isDueWithin(t, now, scheduleWindowMs))
+    .filter((t) => !paused.has(t.executor) && (host === undefined || isClaimableOn(t, host)) && isDueWithin(t, now, scheduleWindowMs))
     .map((t) => t.nextRunAt!)
     .sort()[0];
   return dueSoon ? { retired: false, nextDueAt: dueSoon } : { retired: true, nextDueAt: null };
 }
 
+/** The work (isDemand) as a slot request on one host weighs it: see wantsWorker. */
+export interface HostDemand {
+  /** Running tries anywhere, and waiting work a worker on the host may claim (pinned to it or to none). */
+  claimable: number;
+  /** What only the host's own workers serve: tries running on it and waiting work pinned to it. */
+  local: number;
+}
+
+/** Counts `tasks` (those for which isDemand holds) for a slot request on `host`, with `unpinned` more of work any host may do (a schedule due, a store's cold queue). */
+export function hostDemand(tasks: Iterable<TaskRecord>, host: string, unpinned = 0): HostDemand {
+  const demand: HostDemand = { claimable: unpinned, local: 0 };
+  for (const task of tasks) {
+    if (task.status === "running") {
+      demand.claimable += 1;
+      if (task.worker?.host === host) demand.local += 1;
+    } else if (isClaimableOn(task, host)) {
+      demand.claimable += 1;
+      if (pinnedHostOf(task) === host) demand.local += 1;
+    }
+  }
+  return demand;
+}
+
 /**
- * One more worker is wanted while this host runs fewer than `maxWorkers` and all hosts together
- * run fewer than there is work (`demand`: tasks for which isDemand holds).
+ * One more worker is wanted while this host runs fewer than `maxWorkers`, and either all hosts
+ * together run fewer than there is work this host may do (`claimable`), or this host runs fewer
+ * than the work only its workers may do (`local`: pinned to it, or running on it). Work pinned to
+ * other hosts never starts a worker here: it could not claim it, and would wait in vain.
  */
-export function wantsWorker(liveOnHost: number, liveEverywhere: number, maxWorkers: number, demand: number): boolean {
-  return liveOnHost < maxWorkers && liveEverywhere < demand;
+export function wantsWorker(liveOnHost: number, liveEverywhere: number, maxWorkers: number, demand: HostDemand): boolean {
+  return liveOnHost < maxWorkers && (liveEverywhere < demand.claimable || liveOnHost < demand.local);
 }

@@ -16,6 +16,7 @@ import {
   cancelEffect,
   canGiveBack,
   claim,
+  claimFilterOn,
   claimPredicate,
   compareClaimOrder,
   compareIds,
@@ -36,7 +37,7 @@ import {
   type ClaimFilter,
   type TryOutcome,
 } from "../core/transitions.ts";
-import { isDemand, isOnHost, isReservationExpired, retirement, wantsWorker } from "../core/workers.ts";
+import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, wantsWorker } from "../core/workers.ts";
 import { addCount, countOf, finishedPerMinute, type ExecutorCounts } from "../core/stats.ts";
 import { LeaseLostError, TaskNotFoundError } from "../errors.ts";
 import { watchFolder } from "../host/file-watch.ts";
@@ -208,8 +209,9 @@ export class FileStore implements JournalStore {
     this.pruneSlots(doc, now, request.deadSlots);
     const onHost = doc.workers.filter((slot) => isOnHost(slot, request.host)).length;
     const paused = pausedIn(doc);
-    const demand =
-      doc.tasks.filter((t) => isDemand(t, now, request.scheduleWindowMs, paused)).length + (request.scheduleDue ? 1 : 0) + coldCount(doc.queue) + enqueuedCold;
+    const work = doc.tasks.filter((t) => isDemand(t, now, request.scheduleWindowMs, paused));
+    // Cold tasks are never pinned (sortsById): work for any host's worker.
+    const demand = hostDemand(work, request.host, (request.scheduleDue ? 1 : 0) + coldCount(doc.queue) + enqueuedCold);
     if (!wantsWorker(onHost, doc.workers.length, request.maxWorkers, demand)) return null;
     const slot = uniqueName();
     doc.workers.push({ slot, host: request.host, reservedAt: now.toISOString(), process: null });
@@ -369,7 +371,7 @@ export class FileStore implements JournalStore {
       const recovered = exchange.recovery ? this.applyRecovery(doc, tx, now, exchange.recovery) : null;
       this.release(doc, tx, now);
       if (settled.includes(null) || exchange.claim < 1) return { settled, next: [], recovered };
-      return { settled, next: this.claimIn(doc, tx, worker, now, exchange.filter, exchange.claim), recovered };
+      return { settled, next: this.claimIn(doc, tx, worker, now, claimFilterOn(worker.host, exchange.filter), exchange.claim), recovered };
     });
   }
 
@@ -424,7 +426,8 @@ export class FileStore implements JournalStore {
 
   retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult> {
     return this.transactUnsynced((doc) => {
-      const result = retirement(doc.tasks, now, scheduleWindowMs, coldCount(doc.queue) > 0, pausedIn(doc));
+      const host = doc.workers.find((w) => w.slot === slot)?.host;
+      const result = retirement(doc.tasks, now, scheduleWindowMs, coldCount(doc.queue) > 0, pausedIn(doc), host);
       if (result.retired) doc.workers = doc.workers.filter((w) => w.slot !== slot);
       return result;
     });
@@ -841,15 +844,16 @@ export class FileStore implements JournalStore {
     return this.transactUnsynced(() => fn());
   }
 
-  tickHolder(): Promise<TickHolder | null> {
+  // One machine: one tick.json, whatever the mutex's name (a tickScope of "host" changes nothing).
+  tickHolder(_mutex: string): Promise<TickHolder | null> {
     return Promise.resolve(readTick(this.home));
   }
 
-  acquireTick(holder: TickHolder, vacated: TickHolder | null): Promise<TickHolder | null> {
+  acquireTick(_mutex: string, holder: TickHolder, vacated: TickHolder | null): Promise<TickHolder | null> {
     return this.underLock(() => takeTick(this.home, holder, vacated));
   }
 
-  releaseTick(holder: TickHolder): Promise<void> {
+  releaseTick(_mutex: string, holder: TickHolder): Promise<void> {
     return this.underLock(() => giveBackTick(this.home, holder));
   }
 

@@ -13,6 +13,7 @@ import {
   cancelEffect,
   canGiveBack,
   claim,
+  claimFilterOn,
   type Ended,
   findKeyed,
   giveBack,
@@ -27,7 +28,7 @@ import {
   settle,
   type TryOutcome,
 } from "../core/transitions.ts";
-import { isDemand, isOnHost, isReservationExpired, retirement, wantsWorker, type WorkerSlot } from "../core/workers.ts";
+import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, wantsWorker, type WorkerSlot } from "../core/workers.ts";
 import { addCount, finishedPerMinute, type ExecutorCounts } from "../core/stats.ts";
 import { LeaseLostError, TaskNotFoundError } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
@@ -61,7 +62,7 @@ export class MemoryStore implements JournalStore {
   private readonly tasks = new Map<string, TaskRecord>();
   private nextId = 1;
   private slots: WorkerSlot[] = [];
-  private tick: TickHolder | null = null;
+  private readonly ticks = new Map<string, TickHolder>();
   private schedules: Record<string, ScheduleState> = {};
   private paused = new Set<string>();
   private readonly listeners = new Set<ChangeListener>();
@@ -135,8 +136,8 @@ export class MemoryStore implements JournalStore {
   private reserveSlot(now: Date, request: SlotRequest): string | null {
     this.pruneSlots(now, request.deadSlots);
     const onHost = this.slots.filter((slot) => isOnHost(slot, request.host)).length;
-    const demand = this.active().filter((t) => isDemand(t, now, request.scheduleWindowMs, this.paused)).length + (request.scheduleDue ? 1 : 0);
-    if (!wantsWorker(onHost, this.slots.length, request.maxWorkers, demand)) return null;
+    const work = this.active().filter((t) => isDemand(t, now, request.scheduleWindowMs, this.paused));
+    if (!wantsWorker(onHost, this.slots.length, request.maxWorkers, hostDemand(work, request.host, request.scheduleDue ? 1 : 0))) return null;
     const slot = uniqueName();
     this.slots.push({ slot, host: request.host, reservedAt: now.toISOString(), process: null });
     return slot;
@@ -198,7 +199,7 @@ export class MemoryStore implements JournalStore {
       this.release(changed, now);
       if (settled.includes(null) || exchange.claim < 1) return { settled, next: [], recovered };
       const next: TaskRecord[] = [];
-      for (const task of pickFirst(this.active(), now, exchange.claim, exchange.filter, this.paused)) {
+      for (const task of pickFirst(this.active(), now, exchange.claim, claimFilterOn(worker.host, exchange.filter), this.paused)) {
         if (!mayClaimAhead(next.length, task)) break;
         next.push(this.put(changed, claim(task, copy(worker), uniqueName(), now)));
       }
@@ -216,7 +217,7 @@ export class MemoryStore implements JournalStore {
 
   retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult> {
     return this.run(() => {
-      const result = retirement(this.active(), now, scheduleWindowMs, false, this.paused);
+      const result = retirement(this.active(), now, scheduleWindowMs, false, this.paused, this.slots.find((s) => s.slot === slot)?.host);
       if (result.retired) this.slots = this.slots.filter((s) => s.slot !== slot);
       return result;
     });
@@ -399,22 +400,23 @@ export class MemoryStore implements JournalStore {
     return this.run(() => [...this.paused].sort());
   }
 
-  tickHolder(): Promise<TickHolder | null> {
-    return this.run(() => copy(this.tick));
+  tickHolder(mutex: string): Promise<TickHolder | null> {
+    return this.run(() => copy(this.ticks.get(mutex) ?? null));
   }
 
-  acquireTick(holder: TickHolder, vacated: TickHolder | null): Promise<TickHolder | null> {
+  acquireTick(mutex: string, holder: TickHolder, vacated: TickHolder | null): Promise<TickHolder | null> {
     return this.run(() => {
-      const current = this.tick;
+      const current = this.ticks.get(mutex);
       if (current && !(vacated && isSameHolder(current, vacated))) return copy(current);
-      this.tick = copy(holder);
+      this.ticks.set(mutex, copy(holder));
       return null;
     });
   }
 
-  releaseTick(holder: TickHolder): Promise<void> {
+  releaseTick(mutex: string, holder: TickHolder): Promise<void> {
     return this.run(() => {
-      if (this.tick && isSameHolder(this.tick, holder)) this.tick = null;
+      const current = this.ticks.get(mutex);
+      if (current && isSameHolder(current, holder)) this.ticks.delete(mutex);
     });
   }
 

@@ -19,6 +19,7 @@ import {
   isFinal,
   keyOf,
   type NewTask,
+  pinnedHostOf,
   priorityOf,
   type TaskRecord,
   waitingForOf,
@@ -30,6 +31,7 @@ import {
   cancelEffect,
   canGiveBack,
   claim,
+  claimFilterOn,
   claimRank,
   type Ended,
   findKeyed,
@@ -49,7 +51,15 @@ import {
 import { retirement, SLOT_RESERVATION_MS, wantsWorker, type WorkerSlot } from "../core/workers.ts";
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { JournalCorruptError, JournalError, JournalOutcomeUnknownError, JournalUnavailableError, LeaseLostError, TaskNotFoundError } from "../errors.ts";
+import {
+  JournalCorruptError,
+  JournalError,
+  JournalOutcomeUnknownError,
+  JournalUnavailableError,
+  LeaseLostError,
+  TaskNotFoundError,
+  UsageError,
+} from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
 import type { DoctorReport, FileReport } from "./doctor.ts";
 import { checkSchema, LOCK, lockKey, migrate, quoteIdent, SCHEMA_VERSION, schemaVersion } from "./pg-schema.ts";
@@ -75,8 +85,10 @@ import type {
   TryControl,
 } from "./store.ts";
 
-/** Past this many ids a change notification says "anything may have changed": NOTIFY payloads stop at 8000 bytes. */
-const NOTIFY_MAX_IDS = 400;
+/** PostgreSQL refuses a NOTIFY payload of 8000 bytes or more (failing the transaction): a longer list of ids says "anything may have changed". */
+const NOTIFY_MAX_BYTES = 7_999;
+/** Without LISTEN (`?listen=off`, or refused), watchers are told "anything may have changed" this often. */
+const POLL_MS = 1_000;
 const QUERY_TIMEOUT_MS = 30_000;
 const FINALS_SQL = `(${FINAL_STATUSES.map((s) => `'${s}'`).join(", ")})`;
 /** A task a claim could take (core's isRunnable), as a WHERE clause. */
@@ -87,16 +99,23 @@ export interface PgLocation {
   shown: string;
   connectionString: string;
   schema: string;
+  /** False (`?listen=off`): never LISTEN, poll. A transaction pooler (PgBouncer's pool_mode=transaction) accepts LISTEN but delivers nothing. */
+  listen: boolean;
 }
 
-/** Splits `?schema=` off a postgres:// URL (PostgreSQL itself would refuse it as a start-up parameter). */
+/** Splits bgtask's own `?schema=` and `?listen=` off a postgres:// URL (PostgreSQL itself would refuse them as start-up parameters). */
 export function parsePgLocation(url: string): PgLocation {
   const parsed = new URL(url);
   const schema = parsed.searchParams.get("schema") ?? "bgtask";
+  const listen = parsed.searchParams.get("listen") ?? "on";
+  if (listen !== "on" && listen !== "off") {
+    throw new UsageError(`the journal URL's listen=${listen} must be listen=on (the default) or listen=off (poll, behind a transaction pooler)`);
+  }
   parsed.searchParams.delete("schema");
+  parsed.searchParams.delete("listen");
   const shown = new URL(parsed.toString());
   shown.password = "";
-  return { shown: shown.toString(), connectionString: parsed.toString(), schema };
+  return { shown: shown.toString(), connectionString: parsed.toString(), schema, listen: listen === "on" };
 }
 
 /** Lost, refused or not yet accepted connections (a restart): nothing of an uncommitted transaction took effect. */
@@ -261,6 +280,8 @@ export class PgStore implements JournalStore {
   private turn: Promise<unknown> = Promise.resolve();
   private readonly channel: string;
   private readonly listeners = new Set<ChangeListener>();
+  /** Set once watchers are told by polling instead of NOTIFY (see listen). */
+  private polling: NodeJS.Timeout | null = null;
   private closed = false;
 
   private readonly where: PgLocation;
@@ -350,7 +371,8 @@ export class PgStore implements JournalStore {
         result = await operation(changed);
         // The token is written with the change: after a connection lost during the commit, it tells
         // whether the commit was made. The notice goes in the same round trip.
-        const payload = changed.size === 0 ? null : changed.size > NOTIFY_MAX_IDS ? "*" : [...changed.keys()].join(",");
+        const ids = changed.size === 0 ? null : [...changed.keys()].join(",");
+        const payload = ids !== null && ids.length > NOTIFY_MAX_BYTES ? "*" : ids;
         await client.query(
           `with token as (insert into ${this.s}.commits (token) values ($1)) select case when $3::text is null then null else pg_notify($2, $3) end`,
           [token, this.channel, payload],
@@ -426,13 +448,13 @@ export class PgStore implements JournalStore {
     const column = <T>(f: (t: TaskRecord) => T) => tasks.map(f);
     await this.query(
       `insert into ${this.s}.tasks (id, executor, status, serial_key, lease, claim_rank, claim_at, next_run_at, finished_at, timeout_ms, record,
-         priority, dedupe_key, waiting, concurrency)
+         priority, dedupe_key, waiting, concurrency, pinned_host)
        select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::int[], $11::jsonb[],
-         $12::int[], $13::text[], $14::boolean[], $15::int[])
+         $12::int[], $13::text[], $14::boolean[], $15::int[], $16::text[])
        on conflict (id) do update set executor = excluded.executor, status = excluded.status, serial_key = excluded.serial_key, lease = excluded.lease,
          claim_rank = excluded.claim_rank, claim_at = excluded.claim_at, next_run_at = excluded.next_run_at, finished_at = excluded.finished_at,
          timeout_ms = excluded.timeout_ms, record = excluded.record, priority = excluded.priority, dedupe_key = excluded.dedupe_key,
-         waiting = excluded.waiting, concurrency = excluded.concurrency`,
+         waiting = excluded.waiting, concurrency = excluded.concurrency, pinned_host = excluded.pinned_host`,
       [
         column((t) => t.id),
         column((t) => t.executor),
@@ -449,6 +471,7 @@ export class PgStore implements JournalStore {
         column(keyOf),
         column((t) => waitingForOf(t).length > 0),
         column(concurrencyOf),
+        column(pinnedHostOf),
       ],
     );
     for (const task of tasks) changed.set(task.id, task);
@@ -511,20 +534,23 @@ export class PgStore implements JournalStore {
     );
     const { on_host: onHost, everywhere } = counts.rows[0];
     if (onHost >= request.maxWorkers) return null;
-    // Only whether demand exceeds the live workers matters, so counting stops there (core's isDemand as SQL).
+    // Only whether demand exceeds the live workers matters, so counting stops there (core's isDemand and hostDemand as SQL).
+    const due = `not waiting and executor not in (select executor from ${this.s}.paused_queues)
+      and (status = 'queued' or (status in ('scheduled', 'paused') and (next_run_at is null or next_run_at <= $1)))`;
     const demand = await this.query(
-      `select count(*)::int as n from (select 1 from ${this.s}.tasks where status = 'running'
-         or (not waiting and executor not in (select executor from ${this.s}.paused_queues)
-             and (status = 'queued' or (status in ('scheduled', 'paused') and (next_run_at is null or next_run_at <= $1)))) limit $2) d`,
-      [new Date(now.getTime() + request.scheduleWindowMs), everywhere + 1],
+      `select (select count(*)::int from (select 1 from ${this.s}.tasks where status = 'running'
+                 or (${due} and (pinned_host is null or pinned_host = $3)) limit $2) d) as claimable,
+              (select count(*)::int from (select 1 from ${this.s}.tasks where (status = 'running' and record->'worker'->>'host' = $3)
+                 or (${due} and pinned_host = $3) limit $4) l) as local`,
+      [new Date(now.getTime() + request.scheduleWindowMs), everywhere + 1, request.host, onHost + 1],
     );
-    if (!wantsWorker(onHost, everywhere, request.maxWorkers, demand.rows[0].n + (request.scheduleDue ? 1 : 0))) return null;
+    const { claimable, local } = demand.rows[0];
+    if (!wantsWorker(onHost, everywhere, request.maxWorkers, { claimable: claimable + (request.scheduleDue ? 1 : 0), local })) return null;
     const slot = uniqueName();
     await this.query(`insert into ${this.s}.slots (slot, host, reserved_at, process) values ($1, $2, $3, null)`, [slot, request.host, now]);
     return slot;
   }
 
-  /** Up to `count` runnable tasks in claim order, locked, passing over busy serial keys and the filter's refusals. */
   /**
    * Up to `count` runnable tasks in claim order (core's compareClaimOrder as an ORDER BY), locked,
    * passing over paused queues, busy serial keys, executors at their concurrency limit and the
@@ -535,8 +561,9 @@ export class PgStore implements JournalStore {
       `${RUNNABLE_SQL} and id <> all($2::bigint[]) and ($3::int is null or timeout_ms is null or timeout_ms <= $3)
        and executor not in (select executor from ${this.s}.paused_queues) and ($4::text[] is null or executor = any($4::text[]))
        and (serial_key is null or serial_key not in (select serial_key from ${this.s}.tasks where status = 'running' and serial_key is not null))
-       and (concurrency is null or concurrency > (select count(*) from ${this.s}.tasks r where r.status = 'running' and r.executor = ${this.s}.tasks.executor))`,
-      [now, filter?.excludeIds ?? [], filter?.maxTimeoutMs ?? null, filter?.executors ?? null],
+       and (concurrency is null or concurrency > (select count(*) from ${this.s}.tasks r where r.status = 'running' and r.executor = ${this.s}.tasks.executor))
+       and ($5::text is null or pinned_host is null or pinned_host = $5)`,
+      [now, filter?.excludeIds ?? [], filter?.maxTimeoutMs ?? null, filter?.executors ?? null, filter?.host ?? null],
       `order by claim_rank, priority desc, claim_at nulls first, id limit ${Math.max(1, Math.floor(count))}${lock ? " for update skip locked" : ""}`,
     );
   }
@@ -638,7 +665,7 @@ export class PgStore implements JournalStore {
         const recovered = exchange.recovery ? await this.applyRecovery(changed, now, exchange.recovery) : null;
         await this.release(changed, now);
         if (settled.includes(null) || exchange.claim < 1) return { settled, next: [], recovered };
-        return { settled, next: await this.claimSome(changed, worker, now, exchange.claim, exchange.filter), recovered };
+        return { settled, next: await this.claimSome(changed, worker, now, exchange.claim, claimFilterOn(worker.host, exchange.filter)), recovered };
       },
       { sync: true },
     );
@@ -682,14 +709,15 @@ export class PgStore implements JournalStore {
       async () => {
         await this.lockSlots();
         // retirement() needs only a runnable task, if any, and the scheduled task due first within the window.
-        const runnable = await this.candidates(now, 1, undefined, false);
+        const host: string | undefined = (await this.query(`select host from ${this.s}.slots where slot = $1`, [slot])).rows[0]?.host ?? undefined;
+        const runnable = await this.candidates(now, 1, host === undefined ? undefined : { host }, false);
         const dueSoon = await this.select(
           `status in ('scheduled', 'paused') and not waiting and next_run_at > $1 and next_run_at <= $2
-           and executor not in (select executor from ${this.s}.paused_queues)`,
-          [now, new Date(now.getTime() + scheduleWindowMs)],
+           and executor not in (select executor from ${this.s}.paused_queues) and ($3::text is null or pinned_host is null or pinned_host = $3)`,
+          [now, new Date(now.getTime() + scheduleWindowMs), host ?? null],
           "order by next_run_at limit 1",
         );
-        // Paused queues are passed over in both queries already.
+        // Paused queues and tasks pinned elsewhere are passed over in both queries already.
         const result = retirement([...runnable, ...dueSoon], now, scheduleWindowMs, false);
         if (result.retired) await this.query(`delete from ${this.s}.slots where slot = $1`, [slot]);
         return result;
@@ -753,12 +781,37 @@ export class PgStore implements JournalStore {
    */
   watchChanges(onChange: ChangeListener): { close(): void } {
     this.listeners.add(onChange);
-    if (this.listeners.size === 1) void this.read(() => this.listen(this.client)).catch(() => this.listenAgainLater());
-    return { close: () => void this.listeners.delete(onChange) };
+    if (this.listeners.size === 1) {
+      if (this.where.listen) void this.read(() => this.listen(this.client)).catch(() => this.listenAgainLater());
+      else this.poll();
+    }
+    return {
+      close: () => {
+        this.listeners.delete(onChange);
+        if (this.listeners.size === 0) this.stopPolling();
+      },
+    };
   }
 
+  /** LISTENs on `client` while someone watches; where PostgreSQL (or a pooler before it) refuses LISTEN, polls instead. */
   private async listen(client: pg.Client | null): Promise<void> {
-    if (client && this.listeners.size > 0) await client.query(`listen ${quoteIdent(this.channel)}`);
+    if (!client || this.listeners.size === 0 || this.polling) return;
+    try {
+      await client.query(`listen ${quoteIdent(this.channel)}`);
+    } catch (error) {
+      if (isConnectionError(error)) throw error;
+      this.poll();
+    }
+  }
+
+  /** Tells the watchers every POLL_MS that anything may have changed: their reads find what did. */
+  private poll(): void {
+    this.polling ??= setInterval(() => this.tell(null), POLL_MS);
+  }
+
+  private stopPolling(): void {
+    if (this.polling) clearInterval(this.polling);
+    this.polling = null;
   }
 
   private tell(ids: readonly string[] | null): void {
@@ -956,32 +1009,34 @@ export class PgStore implements JournalStore {
     }));
   }
 
-  tickHolder(): Promise<TickHolder | null> {
-    return this.read(async () => (await this.query(`select holder from ${this.s}.tick`)).rows[0]?.holder ?? null);
+  tickHolder(mutex: string): Promise<TickHolder | null> {
+    return this.read(async () => (await this.query(`select holder from ${this.s}.tick where scope = $1`, [mutex])).rows[0]?.holder ?? null);
   }
 
-  acquireTick(holder: TickHolder, vacated: TickHolder | null): Promise<TickHolder | null> {
+  acquireTick(mutex: string, holder: TickHolder, vacated: TickHolder | null): Promise<TickHolder | null> {
     return this.tx(async () => {
       await this.query("select pg_advisory_xact_lock($1, $2)", lockKey(this.where.schema, LOCK.tick));
-      const current: TickHolder | undefined = (await this.query(`select holder from ${this.s}.tick`)).rows[0]?.holder;
+      const current: TickHolder | undefined = (await this.query(`select holder from ${this.s}.tick where scope = $1`, [mutex])).rows[0]?.holder;
       if (current && !(vacated && isSameHolder(current, vacated))) return current;
-      await this.query(`insert into ${this.s}.tick (holder) values ($1) on conflict (only_one) do update set holder = excluded.holder`, [
+      await this.query(`insert into ${this.s}.tick (scope, holder) values ($1, $2) on conflict (scope) do update set holder = excluded.holder`, [
+        mutex,
         JSON.stringify(holder),
       ]);
       return null;
     });
   }
 
-  releaseTick(holder: TickHolder): Promise<void> {
+  releaseTick(mutex: string, holder: TickHolder): Promise<void> {
     return this.tx(async () => {
-      const current: TickHolder | undefined = (await this.query(`select holder from ${this.s}.tick for update`)).rows[0]?.holder;
-      if (current && isSameHolder(current, holder)) await this.query(`delete from ${this.s}.tick`);
+      const current: TickHolder | undefined = (await this.query(`select holder from ${this.s}.tick where scope = $1 for update`, [mutex])).rows[0]?.holder;
+      if (current && isSameHolder(current, holder)) await this.query(`delete from ${this.s}.tick where scope = $1`, [mutex]);
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
+    this.stopPolling();
     await this.turn;
     await this.client?.end().catch(() => undefined);
     this.client = null;

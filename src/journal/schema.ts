@@ -1,7 +1,7 @@
 // The on-disk format of the file journal, versioned and checked on every read. A file that
 // fails these checks is reported, never "repaired" by rewriting it.
 import * as v from "valibot";
-import { TASK_STATUSES, type TaskRecord } from "../core/task.ts";
+import { HOST_NAME_PATTERN, TASK_STATUSES, type TaskRecord } from "../core/task.ts";
 import type { WorkerSlot } from "../core/workers.ts";
 import type { ScheduleState } from "../core/schedule.ts";
 
@@ -123,7 +123,8 @@ function isTask(x: unknown): boolean {
     (x.key === undefined || isStringOrNull(x.key)) &&
     (x.after === undefined || isIdList(x.after)) &&
     (x.waitingFor === undefined || isIdList(x.waitingFor)) &&
-    (x.concurrency === undefined || isNumberOrNull(x.concurrency))
+    (x.concurrency === undefined || isNumberOrNull(x.concurrency)) &&
+    (x.pinnedHost === undefined || x.pinnedHost === null || (typeof x.pinnedHost === "string" && HOST_NAME_PATTERN.test(x.pinnedHost)))
   );
 }
 
@@ -222,6 +223,7 @@ const taskSchema = v.looseObject({
   after: v.optional(v.array(v.pipe(v.string(), v.regex(TASK_ID)))),
   waitingFor: v.optional(v.array(v.pipe(v.string(), v.regex(TASK_ID)))),
   concurrency: v.optional(v.nullable(v.number())),
+  pinnedHost: v.optional(v.nullable(v.pipe(v.string(), v.regex(HOST_NAME_PATTERN)))),
 });
 
 const queueSchema = v.pipe(

@@ -286,17 +286,20 @@ export interface JournalStore {
   /** The executors whose queue is paused, sorted. Read only. */
   pausedQueues(): Promise<string[]>;
 
-  /** Who holds the tick mutex, or null. Read only. */
-  tickHolder(): Promise<TickHolder | null>;
+  // The tick mutex, by name (core's tickMutexName: "cluster", or one per host). The file journal
+  // serves one machine and keeps one mutex whatever the name.
+
+  /** Who holds the tick mutex `mutex`, or null. Read only. */
+  tickHolder(mutex: string): Promise<TickHolder | null>;
 
   /**
-   * Takes the tick mutex for `holder` if it is free or still held by `vacated` (a holder the
+   * Takes the tick mutex `mutex` for `holder` if it is free or still held by `vacated` (a holder the
    * caller judged gone, with core's holdsTick); returns the holder that keeps it, or null when taken.
    */
-  acquireTick(holder: TickHolder, vacated: TickHolder | null): Promise<TickHolder | null>;
+  acquireTick(mutex: string, holder: TickHolder, vacated: TickHolder | null): Promise<TickHolder | null>;
 
-  /** Gives the tick mutex back if `holder` still has it. */
-  releaseTick(holder: TickHolder): Promise<void>;
+  /** Gives the tick mutex `mutex` back if `holder` still has it. */
+  releaseTick(mutex: string, holder: TickHolder): Promise<void>;
 
   /** Releases what the store holds (connections, watchers); the store is not used after. */
   close(): Promise<void>;

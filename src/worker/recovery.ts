@@ -124,9 +124,9 @@ export async function slotRequest(store: JournalStore, config: Config): Promise<
   return { host: hostname(), maxWorkers: config.concurrency, scheduleWindowMs, scheduleDue, deadSlots: deadSlotsOf(slots) };
 }
 
-/** Takes the tick mutex for `holder` unless a live tick holds it; returns that tick, or null when taken. */
-export async function takeTickMutex(store: JournalStore, holder: TickHolder, now: Date): Promise<TickHolder | null> {
-  const current = await store.tickHolder();
+/** Takes the tick mutex `mutex` for `holder` unless a live tick holds it; returns that tick, or null when taken. */
+export async function takeTickMutex(store: JournalStore, mutex: string, holder: TickHolder, now: Date): Promise<TickHolder | null> {
+  const current = await store.tickHolder(mutex);
   const vacated = current !== null && !holdsTick(current, liveness(current.process), now) ? current : null;
-  return store.acquireTick(holder, vacated);
+  return store.acquireTick(mutex, holder, vacated);
 }

@@ -575,17 +575,69 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
       await fresh();
       const first: TickHolder = { process: ME, since: at(0).toISOString(), expiresAt: at(60_000).toISOString() };
       const second: TickHolder = { process: OTHER, since: at(1).toISOString(), expiresAt: at(61_000).toISOString() };
-      expect(await store.tickHolder()).toBeNull();
-      expect(await store.acquireTick(first, null)).toBeNull();
-      expect(await store.tickHolder()).toEqual(first);
-      expect(await store.acquireTick(second, null)).toEqual(first);
-      expect(await store.acquireTick(second, second)).toEqual(first);
-      await store.releaseTick(second);
-      expect(await store.tickHolder()).toEqual(first);
-      expect(await store.acquireTick(second, first)).toBeNull();
-      expect(await store.tickHolder()).toEqual(second);
-      await store.releaseTick(second);
-      expect(await store.tickHolder()).toBeNull();
+      expect(await store.tickHolder("cluster")).toBeNull();
+      expect(await store.acquireTick("cluster", first, null)).toBeNull();
+      expect(await store.tickHolder("cluster")).toEqual(first);
+      expect(await store.acquireTick("cluster", second, null)).toEqual(first);
+      expect(await store.acquireTick("cluster", second, second)).toEqual(first);
+      await store.releaseTick("cluster", second);
+      expect(await store.tickHolder("cluster")).toEqual(first);
+      expect(await store.acquireTick("cluster", second, first)).toBeNull();
+      expect(await store.tickHolder("cluster")).toEqual(second);
+      await store.releaseTick("cluster", second);
+      expect(await store.tickHolder("cluster")).toBeNull();
+    });
+
+    it("tick mutexes of different names are held apart: one per host under tickScope host, beside the cluster's", async () => {
+      await fresh();
+      const first: TickHolder = { process: ME, since: at(0).toISOString(), expiresAt: at(60_000).toISOString() };
+      const second: TickHolder = { process: { ...OTHER, host: "there" }, since: at(1).toISOString(), expiresAt: at(61_000).toISOString() };
+      expect(await store.acquireTick("host:here", first, null)).toBeNull();
+      // The file journal serves one machine: it keeps one mutex whatever the name.
+      const apart = store.location.startsWith("postgres") || store.location === "memory";
+      expect(await store.acquireTick("host:there", second, null)).toEqual(apart ? null : first);
+      expect(await store.tickHolder("host:there")).toEqual(apart ? second : first);
+      await store.releaseTick("host:here", first);
+      expect(await store.tickHolder("host:here")).toBeNull();
+      expect(await store.tickHolder("host:there")).toEqual(apart ? second : null);
+    });
+
+    it("a worker claims only tasks pinned to its host or to none, in claim order; the pin stays through a retry", async () => {
+      await fresh();
+      const THERE: WorkerRef = { ...OTHER, host: "there" };
+      const retry = normaliseRetry({ tries: 2, interval: "1s" });
+      const { tasks } = await store.enqueue(
+        [input({ pinnedHost: "there", retry }), input(), input({ pinnedHost: "here" }), input({ pinnedHost: "there" })],
+        T0,
+        noWorker,
+      );
+      expect(tasks.map((t) => t.pinnedHost ?? null)).toEqual(["there", null, "here", "there"]);
+      const batch = await store.exchange(ME, at(1), { ends: [], giveBack: [], claim: 5 });
+      expect(batch.next.map((t) => t.id)).toEqual(["2", "3"]);
+      expect(await claimNext(store, ME, at(2))).toBeNull();
+      const first = (await claimNext(store, THERE, at(3)))!;
+      expect(first).toMatchObject({ id: "1", pinnedHost: "there" });
+      await store.settle(first.id, first.lease!, { kind: "failed", error: { message: "boom", stack: null, where: null }, message: null }, at(4));
+      expect(await store.get("1")).toMatchObject({ status: "scheduled", pinnedHost: "there" });
+      expect(await claimNext(store, ME, at(2_000))).toBeNull();
+      // The retry comes before the next new task, on its host only.
+      expect((await claimNext(store, THERE, at(2_000)))!.id).toBe("1");
+      expect((await claimNext(store, THERE, at(2_001)))!.id).toBe("4");
+    });
+
+    it("worker slots: a task pinned to another host starts no worker here, one pinned here does though others idle elsewhere; a worker retires with only others' tasks left", async () => {
+      await fresh();
+      expect((await store.enqueue([input({ pinnedHost: "there" })], T0, slots(2))).workerSlot).toBeNull();
+      const there = (await store.reserveWorker(T0, { ...slots(2), host: "there" }))!;
+      expect(there).toEqual(expect.any(String));
+      await store.registerWorker("w", ME, T0);
+      expect(await store.retireWorker("w", at(1), 60_000)).toEqual({ retired: true, nextDueAt: null });
+      await store.enqueue([input({ pinnedHost: "there", runAt: at(500) })], at(1), noWorker);
+      expect(await store.retireWorker(there, at(2), 60_000)).toEqual({ retired: false, nextDueAt: null });
+      // Two workers live elsewhere; this host's first is wanted for the task only it may run.
+      await store.registerWorker("w2", { ...OTHER, host: "there" }, at(2));
+      expect((await store.enqueue([input({ pinnedHost: "here" })], at(3), slots(2))).workerSlot).toEqual(expect.any(String));
+      expect((await store.enqueue([input({ pinnedHost: "here" })], at(3), slots(1))).workerSlot).toBeNull();
     });
 
     it("location names the journal; close() stops the store's watchers", async () => {

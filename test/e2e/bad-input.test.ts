@@ -127,7 +127,7 @@ describe("D6: bad input to `run` and `status`", () => {
     await expectRefused(project, cases);
   });
 
-  it("refuses bad queue controls (priority, key, dependencies, pause, bulk forms) with exit 2, one sentence, and nothing written", async () => {
+  it("refuses bad queue controls (priority, key, dependencies, host pins, pause, bulk forms) with exit 2, one sentence, and nothing written", async () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
     expect((await project.cli(["run", "--no-worker", "noop"])).code).toBe(0);
     const notPriority = /--priority .* is not a whole number of 0 or more/;
@@ -140,6 +140,10 @@ describe("D6: bad input to `run` and `status`", () => {
       { name: "--after a missing id", args: ["run", "noop", "--after", "99"], says: /no task with id "99"/ },
       { name: "--after one missing id of two", args: ["run", "noop", "--after", "1,99"], says: /no task with id "99"/ },
       { name: "--after not an id", args: ["run", "noop", "--after", "1,x"], says: /"x" is not a task id/ },
+      { name: "--on empty", args: ["run", "noop", "--on", ""], says: /^bgtask: --on "" is not a host name: letters, digits, - and _/ },
+      { name: "--on with a space", args: ["run", "noop", "--on", "build 01"], says: /--on "build 01" is not a host name/ },
+      { name: "--on with a slash", args: ["run", "noop", "--on", "a/b"], says: /--on "a\/b" is not a host name/ },
+      { name: "--on starting with -", args: ["run", "noop", "--on=-x"], says: /--on "-x" is not a host name/ },
       { name: "pause unknown executor", args: ["pause", "nope"], says: /no executor "nope"/ },
       { name: "pause names and --all", args: ["pause", "noop", "--all"], says: /give executors or --all, not both/ },
       { name: "resume unknown executor", args: ["resume", "nope"], says: /no executor "nope"/ },

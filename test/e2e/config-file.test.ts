@@ -8,7 +8,7 @@ import { CONFIG_KEYS } from "../../src/config/config-file.ts";
 import { fixture } from "../helpers/fixtures.ts";
 import { REPO, useProject } from "../helpers/project.ts";
 
-const KNOWN = "known keys: $schema, tasksDir, home, journal, concurrency, worker, retry, timeout, retention, grace, schedules, hooks, executors";
+const KNOWN = "known keys: $schema, tasksDir, home, journal, concurrency, worker, tickScope, retry, timeout, retention, grace, schedules, hooks, executors";
 
 function expectsHooks(shown: string): string {
   return `\`hooks\` must be an object of commands per final status (succeeded, failed, cancelled), each an argument list like {"failed": ["notify-send", "bgtask"]}, not ${shown}`;
@@ -23,6 +23,11 @@ describe("bgtask.config.json errors", () => {
       name: "an executor's concurrency out of range",
       config: { executors: { noop: { concurrency: 0 } } },
       says: '`executors` must be an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more), not {"noop":{"concurrency":0}}',
+    },
+    {
+      name: "a tickScope that is neither",
+      config: { tickScope: "planet" },
+      says: '`tickScope` must be "cluster" (one tick at a time for all hosts) or "host" (one per host), not "planet"',
     },
     { name: "a duration of the wrong kind", config: { timeout: true }, says: '`timeout` must be a duration like "10m", or a number of milliseconds, not true' },
     { name: "a hook that is not an argument list", config: { hooks: { failed: "notify-send bgtask" } }, says: expectsHooks('{"failed":"notify-send bgtask"}') },

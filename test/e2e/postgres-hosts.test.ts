@@ -3,17 +3,16 @@
 // and only their heartbeats in the database tell whether they live: the cross-host path for real.
 // Every try writes its start and end to a side file; the test then checks what the journal alone
 // cannot show: no two tries of a task, nor of a serial key, ever overlapped.
-import { execa, type ResultPromise } from "execa";
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, connect as connectTcp, type Socket } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { alive, REPO, useProject, waitFor, type Project } from "../helpers/project.ts";
+import { processesWith, startHost, WORKER_ENTRY } from "../helpers/hosts.ts";
+import { alive, useProject, waitFor } from "../helpers/project.ts";
 import { startCluster } from "../helpers/postgres.ts";
 import { scaled, summary } from "../helpers/stress.ts";
 
 const enabled = Boolean(process.env.BGTASK_TEST_PG);
-const WORKER_ENTRY = join(REPO, "dist/worker/main.js");
 
 const EXECUTOR = (serial: boolean) => `
   import { defineTask } from "bgtask";
@@ -77,46 +76,6 @@ function groupBy(tries: readonly Try[], key: (t: Try) => string | null): Map<str
     if (k !== null) groups.set(k, [...(groups.get(k) ?? []), t]);
   }
   return groups;
-}
-
-/** Pids of live processes whose environment holds `marker` (a host's own BGTASK_HOME). */
-function processesWith(marker: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(marker)) pids.push(Number(entry));
-    } catch {
-      // gone, or not ours
-    }
-  }
-  return pids;
-}
-
-/** Starts `workers` worker processes on a host of their own: a UTS namespace named `host`, with its own bgtask home. */
-/** A host's workers, and what they said on stderr so far (their worker log: why one stopped). */
-interface Host {
-  home: string;
-  done: ResultPromise;
-  said(): string;
-}
-
-function startHost(project: Project, host: string, workers: number, env: Record<string, string> = {}): Host {
-  const home = join(project.dir, `home-${host}`);
-  mkdirSync(home, { recursive: true });
-  const script = `hostname ${host}; for i in $(seq ${workers}); do "${process.execPath}" "${WORKER_ENTRY}" & done; wait`;
-  const done = execa("unshare", ["--uts", "--fork", "sh", "-c", script], {
-    cwd: project.dir,
-    reject: false,
-    stdin: "ignore",
-    env: { ...project.env, BGTASK_ROOT: project.dir, BGTASK_HOME: home, BGTASK_TASKS: join(project.dir, "tasks"), ...env },
-    extendEnv: true,
-  });
-  let said = "";
-  done.stderr?.on("data", (chunk: Buffer) => {
-    said += chunk.toString("utf8");
-  });
-  return { home, done, said: () => said };
 }
 
 describe.skipIf(!enabled)("PostgreSQL journal: workers on several hosts", () => {

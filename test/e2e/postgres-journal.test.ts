@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { SCHEMA_VERSION } from "../../src/journal/pg-schema.ts";
 import { fixture } from "../helpers/fixtures.ts";
 import { useProject } from "../helpers/project.ts";
 
@@ -30,10 +31,10 @@ describe.skipIf(!url)("PostgreSQL journal: schema, doctor, a database that is do
     for (const run of runs) expect(run.code, run.stderr).toBe(0);
     expect(new Set(runs.map((r) => r.stdout.trim())).size).toBe(10);
     const version = await sql(`select value from "${schemaOf(journal)}".meta where key = 'version'`);
-    expect(version.rows).toEqual([{ value: 1 }]);
+    expect(version.rows).toEqual([{ value: SCHEMA_VERSION }]);
 
     const migrate = await project.cli(["migrate"]);
-    expect(migrate).toMatchObject({ code: 0, stdout: expect.stringContaining("is up to date (version 1)") });
+    expect(migrate).toMatchObject({ code: 0, stdout: expect.stringContaining(`is up to date (version ${SCHEMA_VERSION})`) });
     const doctor = await project.cli(["doctor", "--json"]);
     expect(doctor.code).toBe(0);
     expect(JSON.parse(doctor.stdout)).toMatchObject({
@@ -52,18 +53,35 @@ describe.skipIf(!url)("PostgreSQL journal: schema, doctor, a database that is do
     const project = useProject(onTestFinished, { journal: "postgres" });
     const migrate = await project.cli(["migrate", "--json"]);
     expect(migrate.code, migrate.stderr).toBe(0);
-    expect(JSON.parse(migrate.stdout)).toMatchObject({ from: 0, to: 1 });
-    await sql(`update "${schemaOf(project.env.BGTASK_JOURNAL!)}".meta set value = '2' where key = 'version'`);
+    expect(JSON.parse(migrate.stdout)).toMatchObject({ from: 0, to: SCHEMA_VERSION });
+    await sql(`update "${schemaOf(project.env.BGTASK_JOURNAL!)}".meta set value = '${SCHEMA_VERSION + 1}' where key = 'version'`);
     const list = await project.cli(["list"]);
     expect(list.code).toBe(3);
     expect(list.stderr).toBe(
-      `bgtask: the journal's schema ${schemaOf(project.env.BGTASK_JOURNAL!)} is at version 2, newer than this bgtask knows (1); upgrade bgtask to use it`,
+      `bgtask: the journal's schema ${schemaOf(project.env.BGTASK_JOURNAL!)} is at version ${SCHEMA_VERSION + 1}, newer than this bgtask knows (${SCHEMA_VERSION}); upgrade bgtask to use it`,
     );
     const json = await project.cli(["list", "--json"]);
     expect(JSON.parse(json.stdout)).toEqual({ error: { code: "ESCHEMA", message: expect.stringContaining("newer than this bgtask knows") } });
     const doctor = await project.cli(["doctor"]);
     expect(doctor.code).toBe(3);
-    expect(doctor.stdout).toContain("newer than this bgtask knows (1)");
+    expect(doctor.stdout).toContain(`newer than this bgtask knows (${SCHEMA_VERSION})`);
+  });
+
+  it("a schema an older bgtask made (version 1, with tasks and a tick holder) is brought up to date: tasks kept, unpinned, the holder the cluster's", async () => {
+    const project = useProject(onTestFinished, { journal: "postgres", tasks: { "noop.js": fixture("noop.js") } });
+    const id = (await project.cli(["run", "noop", "--no-worker"])).stdout.trim();
+    const s = `"${schemaOf(project.env.BGTASK_JOURNAL!)}"`;
+    // Version 1 as it was: no pin column, one tick row for all.
+    await sql(`alter table ${s}.tasks drop column pinned_host;
+      drop table ${s}.tick; create table ${s}.tick (only_one boolean primary key default true check (only_one), holder jsonb not null);
+      insert into ${s}.tick (holder) values ('{"process": {"pid": 1, "host": "old"}, "since": "x", "expiresAt": "y"}');
+      update ${s}.meta set value = '1' where key = 'version'`);
+    const migrate = await project.cli(["migrate", "--json"]);
+    expect(migrate.code, migrate.stderr).toBe(0);
+    expect(JSON.parse(migrate.stdout)).toMatchObject({ from: 1, to: SCHEMA_VERSION });
+    expect((await sql(`select scope, holder->'process'->>'host' as host from ${s}.tick`)).rows).toEqual([{ scope: "cluster", host: "old" }]);
+    expect((await sql(`select id::text, pinned_host from ${s}.tasks`)).rows).toEqual([{ id, pinned_host: null }]);
+    expect(await project.status(id)).toMatchObject({ status: "queued", pinnedHost: null });
   });
 
   it("a database that is down: exit 3, one sentence, no stack trace, nothing else", async () => {

@@ -6,8 +6,8 @@ import { compareNewestFinished, finalsWanted, listed } from "../../src/core/list
 import { applyVerdict, holdsTick, judgeTry, type WorkerFacts } from "../../src/core/recovery.ts";
 import { NO_RETRY } from "../../src/core/retry-policy.ts";
 import { createTask, type NewTask, type TaskRecord, type WorkerRef } from "../../src/core/task.ts";
-import { cancel, claim, claimPredicate, mayClaimAhead, settle } from "../../src/core/transitions.ts";
-import { isDemand, isOnHost, isReservationExpired, retirement, SLOT_RESERVATION_MS, wantsWorker } from "../../src/core/workers.ts";
+import { cancel, claim, claimFilterOn, claimPredicate, mayClaimAhead, settle, sortsById } from "../../src/core/transitions.ts";
+import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, SLOT_RESERVATION_MS, wantsWorker } from "../../src/core/workers.ts";
 
 const T0 = new Date("2026-01-01T00:00:00.000Z");
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -82,6 +82,14 @@ describe("claim filter", () => {
     expect([task("1"), task("2"), task("3", { timeoutMs: 1_000 }), task("4", { timeoutMs: 1_001 })].filter(accept).map((t) => t.id)).toEqual(["2", "3"]);
   });
 
+  it("a worker's host takes tasks pinned to it or to none; a pinned task never waits in a cold queue", () => {
+    const onA = claimPredicate(claimFilterOn("a", undefined))!;
+    const tasks = [task("1"), task("2", { pinnedHost: "a" }), task("3", { pinnedHost: "b" })];
+    expect(tasks.filter(onA).map((t) => t.id)).toEqual(["1", "2"]);
+    expect(claimFilterOn("a", { executors: ["x"] })).toEqual({ executors: ["x"], host: "a" });
+    expect(tasks.map(sortsById)).toEqual([true, false, false]);
+  });
+
   it("a batch takes ahead of its start only fresh plain tasks", () => {
     expect(mayClaimAhead(0, task("1", { serialKey: "k" }))).toBe(true);
     expect(mayClaimAhead(1, task("1", { serialKey: "k" }))).toBe(false);
@@ -91,10 +99,34 @@ describe("claim filter", () => {
 
 describe("worker slots", () => {
   it("one more worker while this host runs fewer than its limit and all hosts fewer than the work", () => {
-    expect(wantsWorker(0, 0, 2, 1)).toBe(true);
-    expect(wantsWorker(2, 2, 2, 5)).toBe(false);
-    expect(wantsWorker(0, 3, 2, 3)).toBe(false);
-    expect(wantsWorker(0, 2, 2, 3)).toBe(true);
+    const work = (claimable: number, local = 0) => ({ claimable, local });
+    expect(wantsWorker(0, 0, 2, work(1))).toBe(true);
+    expect(wantsWorker(2, 2, 2, work(5))).toBe(false);
+    expect(wantsWorker(0, 3, 2, work(3))).toBe(false);
+    expect(wantsWorker(0, 2, 2, work(3))).toBe(true);
+    // Idle workers elsewhere cannot take what is pinned here; the limit still holds.
+    expect(wantsWorker(0, 3, 2, work(3, 1))).toBe(true);
+    expect(wantsWorker(1, 3, 2, work(3, 1))).toBe(false);
+    expect(wantsWorker(2, 3, 2, work(5, 4))).toBe(false);
+  });
+
+  it("demand on a host: tasks pinned elsewhere are not its work; those pinned to it only its own workers serve", () => {
+    const onA = task("1", { pinnedHost: "a" });
+    const onB = task("2", { pinnedHost: "b" });
+    const runningOnA = claim(task("3"), { ...WORKER, host: "a" }, "lease", T0);
+    const runningOnB = claim(task("4", { pinnedHost: "b" }), { ...WORKER, host: "b" }, "lease", T0);
+    expect(hostDemand([onA, onB, task("5"), runningOnA, runningOnB], "a")).toEqual({ claimable: 4, local: 2 });
+    expect(hostDemand([onA, onB, task("5"), runningOnA, runningOnB], "b", 2)).toEqual({ claimable: 6, local: 2 });
+    expect(hostDemand([onB], "a")).toEqual({ claimable: 0, local: 0 });
+  });
+
+  it("a worker stays for work pinned to its host or to none, and retires with only tasks pinned elsewhere left", () => {
+    const onB = task("1", { pinnedHost: "b" });
+    const soonOnB = task("2", { pinnedHost: "b", runAt: at(500) });
+    expect(retirement([onB, soonOnB], T0, 1_000, false, undefined, "a")).toEqual({ retired: true, nextDueAt: null });
+    expect(retirement([onB, soonOnB], T0, 1_000, false, undefined, "b")).toEqual({ retired: false, nextDueAt: null });
+    expect(retirement([soonOnB], T0, 1_000, false, undefined, "b")).toEqual({ retired: false, nextDueAt: at(500).toISOString() });
+    expect(retirement([onB], T0, 1_000, false)).toEqual({ retired: false, nextDueAt: null });
   });
 
   it("a reservation expires when its worker never registers; slots without a host count on every host", () => {

@@ -31,6 +31,8 @@ describe("tasks", () => {
     const { priority: _p, key: _k, after: _a, waitingFor: _w, concurrency: _c, ...old } = task();
     expect(checkTask(old)).toBeNull();
     expect(checkTask({ ...task(), key: "nightly", after: ["3"], waitingFor: ["3"], concurrency: null, priority: 2 })).toBeNull();
+    expect(checkTask({ ...task(), pinnedHost: "build-01.example.com" })).toBeNull();
+    expect(checkTask({ ...task(), pinnedHost: null })).toBeNull();
   });
 
   const wrong: Array<[string, unknown]> = [
@@ -67,6 +69,10 @@ describe("tasks", () => {
     ["after", "1"],
     ["waitingFor", [1]],
     ["concurrency", "2"],
+    ["pinnedHost", 1],
+    ["pinnedHost", ""],
+    ["pinnedHost", "a b"],
+    ["pinnedHost", "../x"],
   ];
   it.each(wrong)("refuses %s = %j", (field, value) => {
     expect(checkTask({ ...running(), [field]: value })).not.toBeNull();

@@ -26,6 +26,7 @@ export interface RunOptions extends LocationFlags {
   key?: string;
   replace?: boolean;
   after?: string;
+  on?: string;
   follow?: boolean;
   worker?: boolean;
   json?: boolean;

@@ -79,6 +79,7 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (Log
   if (task.priority) out.push(field("priority", String(task.priority)));
   if (task.key) out.push(field("key", sanitizeInline(task.key)));
   if (task.after && task.after.length > 0) out.push(field("after", task.after.join(", ")));
+  if (task.pinnedHost) out.push(field("on host", `${task.pinnedHost} (only its workers claim this task)`));
   if (task.worker) {
     const gone = options.workerGone ? chalk.red(" — gone: that process has exited; the next worker, tick or `bgtask watch` recovers this try") : "";
     out.push(field("worker", `pid ${task.worker.pid} on ${sanitizeInline(task.worker.host)}${gone}`));

@@ -96,6 +96,7 @@ export function holdNote(task: TaskRecord, pausedQueues: ReadonlySet<string>): s
   const notes = [
     waiting.length > 0 ? `waiting for ${waiting.join(", ")}` : null,
     pausedQueues.has(task.executor) ? `queue ${task.executor} is paused` : null,
+    task.pinnedHost ? `waits for a worker on host ${task.pinnedHost}` : null,
   ].filter((note) => note !== null);
   return notes.length > 0 ? notes.join("; ") : null;
 }
