@@ -16,15 +16,17 @@ const enabled = Boolean(process.env.BGTASK_TEST_PG);
 
 const EXECUTOR = (serial: boolean) => `
   import { defineTask } from "bgtask";
-  import { appendFileSync } from "node:fs";
+  import { appendFileSync, existsSync } from "node:fs";
   import { hostname } from "node:os";
   export default defineTask<{ n: number; k?: number; log: string }>({
     ${serial ? "serialKey: (context) => String(context.k)," : ""}
     async run(task) {
       const line = (what: string) => appendFileSync(task.context.log, \`\${what} \${task.id} \${task.tries} \${hostname()} \${process.pid} \${Date.now()}\\n\`);
       line("S");
-      // A few slow tries, for the kill to catch one mid-way; the rest quick, to drain 10,000.
-      if (task.context.n % 500 === 7) await new Promise((r) => setTimeout(r, 1500));
+      // A few slow tries, and every try on a host the test marks slow (for the kill to catch one
+      // mid-way); the rest quick, to drain 10,000.
+      const slow = task.context.n % 500 === 7 || existsSync(\`\${task.context.log}.slow-\${hostname()}\`);
+      if (slow) await new Promise((r) => setTimeout(r, 1500));
       line("E");
       return { message: "done" };
     },
@@ -114,11 +116,18 @@ describe.skipIf(!enabled)("PostgreSQL journal: workers on several hosts", () => 
         .filter((l) => l.startsWith("E ")).length;
     const victim = hosts[1]!;
     // Midway, and while the victim is inside a slow try (open for 200 ms already, so more than a
-    // second is left of it): the kill must cut one, not only fall between tries.
+    // second is left of it): the kill must cut one, not only fall between tries. Its tries are
+    // made slow from midway on, so it runs one however the drain is spread over the hosts.
     await waitFor(
-      () => ended() >= total * 0.3 && readTries(log).some((t) => t.host === victim.name && t.end === null && Date.now() - t.start > 200),
+      () => ended() >= total * 0.3,
       180_000,
-      () => `only ${ended()} tries ended, or ${victim.name} never ran a slow one`,
+      () => `only ${ended()} tries ended`,
+    );
+    writeFileSync(`${log}.slow-${victim.name}`, "");
+    await waitFor(
+      () => readTries(log).some((t) => t.host === victim.name && t.end === null && Date.now() - t.start > 200),
+      60_000,
+      () => `${victim.name} ran no slow try`,
     );
     const killedAt = Date.now();
     for (const pid of processesWith(`BGTASK_HOME=${victim.home}`)) process.kill(pid, "SIGKILL");
