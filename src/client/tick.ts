@@ -3,7 +3,6 @@
 // prune by `retention`, fire due schedules (the runner does), then run due work in this process until the budget is near, starting no
 // task whose timeout outlasts it.
 import type { TaskRecord } from "../core/task.ts";
-import { removeTaskFiles } from "../host/home.ts";
 import { currentProcess } from "../host/process-identity.ts";
 import type { TickHolder } from "../journal/store.ts";
 import { recoverNow, takeTickMutex } from "../worker/recovery.ts";
@@ -27,7 +26,7 @@ async function prune(session: Session, now: Date): Promise<void> {
   if (config.retentionMs === null) return;
   const cutoff = now.getTime() - config.retentionMs;
   const removed = await store.removeFinished(new Date(cutoff), now, { onlyIfOldestBefore: new Date(cutoff - config.retentionMs / 10) });
-  removeTaskFiles(config.home, removed);
+  store.taskOutput(config.home).removeTasks(removed);
 }
 
 /**

@@ -50,6 +50,8 @@ import { ColdReader, parseColdLine, type ColdLine } from "./cold-queue.ts";
 import { HistoryTally } from "./history-tally.ts";
 import { giveBackTick, readTick, takeTick } from "./tick-mutex.ts";
 import type { LockSettings } from "./lock.ts";
+import { FileTaskOutput } from "./file-output.ts";
+import type { TaskOutput } from "./task-output.ts";
 import { emptyQueue, JOURNAL_VERSION, QUEUE_FILE, type ColdQueue, type JournalDoc } from "./schema.ts";
 import type {
   CancelEffect,
@@ -834,6 +836,10 @@ export class FileStore implements JournalStore {
     const last = this.lastPaused;
     if (last !== null && last.version === this.files.signature()) return [...last.paused].sort();
     return this.withSnapshot((doc) => [...(doc.pausedQueues ?? [])].sort());
+  }
+
+  taskOutput(home: string): TaskOutput {
+    return new FileTaskOutput(home);
   }
 
   /** Runs `fn` under the journal lock (a transaction that changes nothing in the journal). */

@@ -31,6 +31,8 @@ import { isDemand, isOnHost, isReservationExpired, retirement, wantsWorker, type
 import { addCount, finishedPerMinute, type ExecutorCounts } from "../core/stats.ts";
 import { LeaseLostError, TaskNotFoundError } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
+import { FileTaskOutput } from "./file-output.ts";
+import type { TaskOutput } from "./task-output.ts";
 import type {
   CancelEffect,
   ChangeListener,
@@ -397,6 +399,11 @@ export class MemoryStore implements JournalStore {
 
   pausedQueues(): Promise<string[]> {
     return this.run(() => [...this.paused].sort());
+  }
+
+  /** The bgtask home's files, as the file journal's: the memory store keeps records only. */
+  taskOutput(home: string): TaskOutput {
+    return new FileTaskOutput(home);
   }
 
   tickHolder(): Promise<TickHolder | null> {

@@ -37,6 +37,23 @@ const MIGRATIONS: readonly string[] = [
    create table $S.paused_queues (executor text primary key);
    create table $S.schedules (name text primary key, slot text not null, task_id text not null);
    create table $S.commits (token uuid primary key, at timestamptz not null default now());`,
+  // Task output (pg-output.ts), so every host reads what a worker on another wrote. A log row is one
+  // flush of whole lines (each line carries its try and time, so the row needs no more); seq orders
+  // a task's rows. Both go with their task in the statement that deletes it.
+  `create table $S.task_logs (
+     task_id bigint not null references $S.tasks (id) on delete cascade,
+     seq bigint generated always as identity,
+     at timestamptz not null default now(),
+     lines text not null,
+     primary key (task_id, seq)
+   );
+   create table $S.attachment_chunks (
+     task_id bigint not null references $S.tasks (id) on delete cascade,
+     name text not null,
+     seq integer not null,
+     data bytea not null,
+     primary key (task_id, name, seq)
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -86,7 +103,7 @@ export async function migrate(client: ClientBase, schema: string): Promise<void>
   }
 }
 
-const TABLES = ["meta", "tasks", "slots", "tick", "paused_queues", "schedules", "commits"];
+const TABLES = ["meta", "tasks", "slots", "tick", "paused_queues", "schedules", "commits", "task_logs", "attachment_chunks"];
 
 /** What is wrong with `schema` for this build, in words (empty: nothing), and its version. */
 export async function checkSchema(client: ClientBase, schema: string): Promise<{ version: number; problems: string[] }> {

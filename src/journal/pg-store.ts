@@ -53,7 +53,9 @@ import { JournalCorruptError, JournalError, JournalOutcomeUnknownError, JournalU
 import { uniqueName } from "../host/unique-name.ts";
 import type { DoctorReport, FileReport } from "./doctor.ts";
 import { checkSchema, LOCK, lockKey, migrate, quoteIdent, SCHEMA_VERSION, schemaVersion } from "./pg-schema.ts";
+import { PgTaskOutput } from "./pg-output.ts";
 import { checkTask } from "./schema.ts";
+import type { TaskOutput } from "./task-output.ts";
 import type {
   CancelEffect,
   ChangeListener,
@@ -261,6 +263,10 @@ export class PgStore implements JournalStore {
   private turn: Promise<unknown> = Promise.resolve();
   private readonly channel: string;
   private readonly listeners = new Set<ChangeListener>();
+  private readonly logChannel: string;
+  /** Who follows which task's log, told on its channel's notices. */
+  private readonly logListeners = new Map<string, Set<() => void>>();
+  private readonly output: PgTaskOutput;
   private closed = false;
 
   private readonly where: PgLocation;
@@ -276,6 +282,21 @@ export class PgStore implements JournalStore {
     this.location = where.shown;
     this.s = quoteIdent(where.schema);
     this.channel = `bgtask_changes_${where.schema}`;
+    this.logChannel = `bgtask_logs_${where.schema}`;
+    const query = (text: string, values?: unknown[]) => this.query(text, values);
+    this.output = new PgTaskOutput({
+      s: this.s,
+      shown: `${where.shown}${where.shown.includes("?") ? "&" : "?"}schema=${encodeURIComponent(where.schema)}`,
+      logChannel: this.logChannel,
+      transaction: (work, sync) => this.tx(() => work(query), { sync }),
+      read: (work) => this.read(() => work(query)),
+      listenLog: (taskId, onNotice) => this.listenLog(taskId, onNotice),
+    });
+  }
+
+  /** The home is not used: a task's output lives in the database, beside the task. */
+  taskOutput(_home: string): TaskOutput {
+    return this.output;
   }
 
   private watchConnection(client: pg.Client): void {
@@ -287,6 +308,7 @@ export class PgStore implements JournalStore {
     client.on("error", lost).on("end", lost);
     client.on("notification", (message) => {
       if (message.channel === this.channel) this.tell(message.payload === "*" || !message.payload ? null : message.payload.split(","));
+      else if (message.channel === this.logChannel) for (const listener of [...(this.logListeners.get(message.payload ?? "") ?? [])]) listener();
     });
   }
 
@@ -300,6 +322,7 @@ export class PgStore implements JournalStore {
         await this.listen(client);
         this.client = client;
         if (this.listeners.size > 0) this.tell(null);
+        for (const listeners of [...this.logListeners.values()]) for (const listener of [...listeners]) listener();
         return client;
       } catch (error) {
         if (!isConnectionError(error) || Date.now() + pauseMs >= deadline) throw new JournalUnavailableError(this.where.shown, error);
@@ -759,6 +782,22 @@ export class PgStore implements JournalStore {
 
   private async listen(client: pg.Client | null): Promise<void> {
     if (client && this.listeners.size > 0) await client.query(`listen ${quoteIdent(this.channel)}`);
+    if (client && this.logListeners.size > 0) await client.query(`listen ${quoteIdent(this.logChannel)}`);
+  }
+
+  /** As watchChanges, for one task's log: its appends notify the log channel, which only log followers hear. */
+  private listenLog(taskId: string, onNotice: () => void): { close(): void } {
+    const first = this.logListeners.size === 0;
+    const listeners = this.logListeners.get(taskId) ?? new Set();
+    listeners.add(onNotice);
+    this.logListeners.set(taskId, listeners);
+    if (first) void this.read(() => this.listen(this.client)).catch(() => this.listenAgainLater());
+    return {
+      close: () => {
+        listeners.delete(onNotice);
+        if (listeners.size === 0 && this.logListeners.get(taskId) === listeners) this.logListeners.delete(taskId);
+      },
+    };
   }
 
   private tell(ids: readonly string[] | null): void {
@@ -767,7 +806,7 @@ export class PgStore implements JournalStore {
 
   /** While someone listens, a connection lost between operations is made again soon, not at the next operation. */
   private listenAgainLater(pauseMs = 50): void {
-    if (this.closed || this.listeners.size === 0) return;
+    if (this.closed || (this.listeners.size === 0 && this.logListeners.size === 0)) return;
     setTimeout(
       () => void this.read(async () => undefined).catch(() => this.listenAgainLater(Math.min(pauseMs * 2, 2_000))),
       pauseMs * (0.5 + Math.random()),
@@ -982,6 +1021,7 @@ export class PgStore implements JournalStore {
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
+    this.logListeners.clear();
     await this.turn;
     await this.client?.end().catch(() => undefined);
     this.client = null;

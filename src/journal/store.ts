@@ -11,6 +11,7 @@ import type { WorkerSlot } from "../core/workers.ts";
 import type { PageMatch, PageOrder } from "../core/list-order.ts";
 import type { ExecutorCounts } from "../core/stats.ts";
 import type { Schedule, ScheduleState } from "../core/schedule.ts";
+import type { TaskOutput } from "./task-output.ts";
 
 export type { ClaimFilter, KeyOutcome } from "../core/transitions.ts";
 export type { TickHolder, TryVerdict } from "../core/recovery.ts";
@@ -297,6 +298,9 @@ export interface JournalStore {
 
   /** Gives the tick mutex back if `holder` still has it. */
   releaseTick(holder: TickHolder): Promise<void>;
+
+  /** Where this journal keeps its tasks' logs and attachments; `home` is the bgtask home, for a journal that keeps them there. */
+  taskOutput(home: string): TaskOutput;
 
   /** Releases what the store holds (connections, watchers); the store is not used after. */
   close(): Promise<void>;
