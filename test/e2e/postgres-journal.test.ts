@@ -6,6 +6,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { fixture } from "../helpers/fixtures.ts";
+import { SCHEMA_VERSION } from "../../src/journal/pg-schema.ts";
 import { useProject } from "../helpers/project.ts";
 
 const url = process.env.BGTASK_TEST_PG;
@@ -30,10 +31,10 @@ describe.skipIf(!url)("PostgreSQL journal: schema, doctor, a database that is do
     for (const run of runs) expect(run.code, run.stderr).toBe(0);
     expect(new Set(runs.map((r) => r.stdout.trim())).size).toBe(10);
     const version = await sql(`select value from "${schemaOf(journal)}".meta where key = 'version'`);
-    expect(version.rows).toEqual([{ value: 1 }]);
+    expect(version.rows).toEqual([{ value: SCHEMA_VERSION }]);
 
     const migrate = await project.cli(["migrate"]);
-    expect(migrate).toMatchObject({ code: 0, stdout: expect.stringContaining("is up to date (version 1)") });
+    expect(migrate).toMatchObject({ code: 0, stdout: expect.stringContaining(`is up to date (version ${SCHEMA_VERSION})`) });
     const doctor = await project.cli(["doctor", "--json"]);
     expect(doctor.code).toBe(0);
     expect(JSON.parse(doctor.stdout)).toMatchObject({
@@ -52,18 +53,30 @@ describe.skipIf(!url)("PostgreSQL journal: schema, doctor, a database that is do
     const project = useProject(onTestFinished, { journal: "postgres" });
     const migrate = await project.cli(["migrate", "--json"]);
     expect(migrate.code, migrate.stderr).toBe(0);
-    expect(JSON.parse(migrate.stdout)).toMatchObject({ from: 0, to: 1 });
-    await sql(`update "${schemaOf(project.env.BGTASK_JOURNAL!)}".meta set value = '2' where key = 'version'`);
+    expect(JSON.parse(migrate.stdout)).toMatchObject({ from: 0, to: SCHEMA_VERSION });
+    await sql(`update "${schemaOf(project.env.BGTASK_JOURNAL!)}".meta set value = '${SCHEMA_VERSION + 1}' where key = 'version'`);
     const list = await project.cli(["list"]);
     expect(list.code).toBe(3);
     expect(list.stderr).toBe(
-      `bgtask: the journal's schema ${schemaOf(project.env.BGTASK_JOURNAL!)} is at version 2, newer than this bgtask knows (1); upgrade bgtask to use it`,
+      `bgtask: the journal's schema ${schemaOf(project.env.BGTASK_JOURNAL!)} is at version ${SCHEMA_VERSION + 1}, newer than this bgtask knows (${SCHEMA_VERSION}); upgrade bgtask to use it`,
     );
     const json = await project.cli(["list", "--json"]);
     expect(JSON.parse(json.stdout)).toEqual({ error: { code: "ESCHEMA", message: expect.stringContaining("newer than this bgtask knows") } });
     const doctor = await project.cli(["doctor"]);
     expect(doctor.code).toBe(3);
-    expect(doctor.stdout).toContain("newer than this bgtask knows (1)");
+    expect(doctor.stdout).toContain(`newer than this bgtask knows (${SCHEMA_VERSION})`);
+  });
+
+  it("a schema of version 1 (tasks only) is brought to version 2 (logs and attachments) by its next command, its tasks kept", async () => {
+    const project = useProject(onTestFinished, { journal: "postgres", tasks: { "noop.js": fixture("noop.js") } });
+    const id = await project.run("noop", ["--no-worker"]);
+    const schema = schemaOf(project.env.BGTASK_JOURNAL!);
+    await sql(`drop table "${schema}".task_logs; drop table "${schema}".attachment_chunks; update "${schema}".meta set value = '1' where key = 'version'`);
+    expect((await project.cli(["doctor"])).stdout).toContain("the schema is at version 1; `bgtask migrate` brings it to");
+    const migrate = await project.cli(["migrate", "--json"]);
+    expect(JSON.parse(migrate.stdout)).toMatchObject({ from: 1, to: SCHEMA_VERSION });
+    expect((await project.status(id)).status).toBe("queued");
+    expect((await sql(`select count(*)::int as n from "${schema}".task_logs`)).rows).toEqual([{ n: 0 }]);
   });
 
   it("a database that is down: exit 3, one sentence, no stack trace, nothing else", async () => {
