@@ -135,7 +135,7 @@ class FileLogReader implements LogReader {
           continue;
         }
         this.rest = Buffer.from(data.subarray(end + 1));
-        onText(data.subarray(0, end + 1).toString("utf8"));
+        await onText(data.subarray(0, end + 1).toString("utf8"));
       }
     } finally {
       closeSync(fd);
@@ -177,11 +177,15 @@ export class FileTaskOutput implements TaskOutput {
     return watchFile(taskLogPath(this.home, taskId), onAppend);
   }
 
+  attachmentPath(taskId: string, name: string): string {
+    return join(taskAttachmentsDir(this.home, taskId), name);
+  }
+
   async putAttachment(taskId: string, name: string, source: AttachmentSource): Promise<Attachment> {
     const dir = taskAttachmentsDir(this.home, taskId);
     ensurePrivateDir(dirname(dir));
     ensurePrivateDir(dir);
-    const path = join(dir, name);
+    const path = this.attachmentPath(taskId, name);
     const temp = join(dir, `.bgtask-${uniqueName()}.tmp`);
     try {
       if (typeof source === "string" || source instanceof Uint8Array) writeFileSync(temp, source, { mode: 0o600, flag: "wx" });

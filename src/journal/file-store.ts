@@ -5,7 +5,7 @@
 import { readdirSync, unlinkSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { NewTask, TaskRecord, WorkerRef } from "../core/task.ts";
-import { createTask, isFinal } from "../core/task.ts";
+import { createTask, finishedTime, isFinal } from "../core/task.ts";
 import { compareActiveOnPage, compareNewestFinished, finalsWanted, listed, matchesPage, mergeOrdered } from "../core/list-order.ts";
 import { applyVerdict } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
@@ -60,6 +60,7 @@ import type {
   Exchange,
   FireRequest,
   ExchangeResult,
+  JournalCopy,
   JournalStore,
   ListFilter,
   PageFilter,
@@ -836,6 +837,22 @@ export class FileStore implements JournalStore {
     const last = this.lastPaused;
     if (last !== null && last.version === this.files.signature()) return [...last.paused].sort();
     return this.withSnapshot((doc) => [...(doc.pausedQueues ?? [])].sort());
+  }
+
+  importTasks(copy: JournalCopy): Promise<{ clashes: string[] }> {
+    return this.transact((doc, tx) => {
+      const clashes = copy.tasks.filter((t) => this.locate(doc, t.id) !== null).map((t) => t.id);
+      if (clashes.length > 0) return { clashes };
+      // Final tasks join the history in the order they finished, as if they had finished here.
+      const finals = copy.tasks.filter((t) => isFinal(t.status)).sort((a, b) => finishedTime(a) - finishedTime(b));
+      for (const task of [...copy.tasks.filter((t) => !isFinal(t.status)), ...finals]) {
+        this.put(doc, tx, structuredClone(task));
+        doc.nextId = Math.max(doc.nextId, Number(task.id) + 1);
+      }
+      doc.pausedQueues = [...new Set([...(doc.pausedQueues ?? []), ...copy.pausedQueues])].sort();
+      doc.schedules = { ...doc.schedules, ...structuredClone(copy.schedules) };
+      return { clashes };
+    });
   }
 
   taskOutput(home: string): TaskOutput {

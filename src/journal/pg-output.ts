@@ -105,7 +105,7 @@ export class PgTaskOutput implements TaskOutput {
           );
           if (rows.length === 0) return;
           after = rows[rows.length - 1]!.seq as string;
-          onText(rows.map((r) => r.lines as string).join(""));
+          await onText(rows.map((r) => r.lines as string).join(""));
           if (rows.length < LOG_ROWS) return;
         }
       },
@@ -149,6 +149,10 @@ export class PgTaskOutput implements TaskOutput {
     };
   }
 
+  attachmentPath(taskId: string, name: string): string {
+    return `${this.db.shown}#attachment/${taskId}/${encodeURIComponent(name)}`;
+  }
+
   async putAttachment(taskId: string, name: string, source: AttachmentSource): Promise<Attachment> {
     const { s } = this.db;
     // Refused before a byte is written when the size is known; a file that grows meanwhile is stopped at the limit below.
@@ -173,7 +177,7 @@ export class PgTaskOutput implements TaskOutput {
         if (size > MAX_ATTACHMENT_BYTES) throw new Error(attachmentTooLarge(name, size));
         await query(`insert into ${s}.attachment_chunks (task_id, name, seq, data) values ($1, $2, $3, $4)`, [taskId, name, seq++, Buffer.from(piece)]);
       }
-      return { name, path: `${this.db.shown}#attachment/${taskId}/${encodeURIComponent(name)}`, size };
+      return { name, path: this.attachmentPath(taskId, name), size };
     }, true);
   }
 

@@ -53,6 +53,7 @@ import { JournalCorruptError, JournalError, JournalOutcomeUnknownError, JournalU
 import { uniqueName } from "../host/unique-name.ts";
 import type { DoctorReport, FileReport } from "./doctor.ts";
 import { checkSchema, LOCK, lockKey, migrate, quoteIdent, SCHEMA_VERSION, schemaVersion } from "./pg-schema.ts";
+import { DEFAULT_PG_SCHEMA } from "./location.ts";
 import { PgTaskOutput } from "./pg-output.ts";
 import { checkTask } from "./schema.ts";
 import type { TaskOutput } from "./task-output.ts";
@@ -63,6 +64,7 @@ import type {
   Exchange,
   FireRequest,
   ExchangeResult,
+  JournalCopy,
   JournalStore,
   ListFilter,
   PageFilter,
@@ -94,7 +96,7 @@ export interface PgLocation {
 /** Splits `?schema=` off a postgres:// URL (PostgreSQL itself would refuse it as a start-up parameter). */
 export function parsePgLocation(url: string): PgLocation {
   const parsed = new URL(url);
-  const schema = parsed.searchParams.get("schema") ?? "bgtask";
+  const schema = parsed.searchParams.get("schema") ?? DEFAULT_PG_SCHEMA;
   parsed.searchParams.delete("schema");
   const shown = new URL(parsed.toString());
   shown.password = "";
@@ -942,6 +944,27 @@ export class PgStore implements JournalStore {
 
   pausedQueues(): Promise<string[]> {
     return this.read(async () => [...(await this.paused())].sort());
+  }
+
+  importTasks(copy: JournalCopy): Promise<{ clashes: string[] }> {
+    return this.tx(async (changed) => {
+      const ids = copy.tasks.map((t) => t.id);
+      const found = await this.query(`select id::text as id from ${this.s}.tasks where id = any($1::bigint[]) order by id`, [ids]);
+      if (found.rows.length > 0) return { clashes: found.rows.map((r) => r.id as string) };
+      for (let at = 0; at < copy.tasks.length; at += 1000) await this.put(changed, copy.tasks.slice(at, at + 1000));
+      // New ids come after the copied ones, and after any this journal handed out already.
+      await this.query(
+        `select setval(pg_get_serial_sequence('${this.s}.tasks', 'id'), greatest((select coalesce(max(id), 1) from ${this.s}.tasks), nextval(pg_get_serial_sequence('${this.s}.tasks', 'id'))))`,
+      );
+      await this.query(`insert into ${this.s}.paused_queues (executor) select unnest($1::text[]) on conflict do nothing`, [copy.pausedQueues]);
+      const names = Object.keys(copy.schedules);
+      await this.query(
+        `insert into ${this.s}.schedules (name, slot, task_id) select * from unnest($1::text[], $2::text[], $3::text[])
+         on conflict (name) do update set slot = excluded.slot, task_id = excluded.task_id`,
+        [names, names.map((n) => copy.schedules[n]!.slot), names.map((n) => copy.schedules[n]!.taskId)],
+      );
+      return { clashes: [] };
+    });
   }
 
   page(filter: PageFilter): Promise<TaskRecord[]> {

@@ -26,8 +26,8 @@ export interface StoredAttachment {
 
 /** Reads one task's log from its start: each call hands over what was appended since, as whole lines. */
 export interface LogReader {
-  /** Calls `onText` with whole lines (each ending with "\n"), a piece at a time, up to the end of the log as it is now. */
-  readNew(onText: (text: string) => void): Promise<void>;
+  /** Calls `onText` with whole lines (each ending with "\n"), a piece at a time (awaiting each), up to the end of the log as it is now. */
+  readNew(onText: (text: string) => void | Promise<void>): Promise<void>;
 }
 
 /** Appends to one task's log. */
@@ -53,6 +53,8 @@ export interface TaskOutput {
   logTail(taskId: string, count: number, maxBytes: number): Promise<{ text: string; cut: boolean }>;
   /** Calls `onAppend` soon after lines were appended to a task's log (and maybe when none were). Close the handle to stop. */
   watchLog(taskId: string, onAppend: () => void): { close(): void };
+  /** What an attachment's `path` says where it is kept: a file's path, or where in the database. */
+  attachmentPath(taskId: string, name: string): string;
   /** Stores an attachment of the task (a name it has is replaced): a reader sees the old bytes or the new, never a mix. */
   putAttachment(taskId: string, name: string, source: AttachmentSource): Promise<Attachment>;
   /** The attachment `attachment` (from the task's record) as stored; throws a UsageError when it is not there. */

@@ -26,7 +26,9 @@ async function bytesOf(stored: StoredAttachment): Promise<Buffer> {
 
 async function readAll(output: TaskOutput, id: string): Promise<string> {
   let all = "";
-  await output.logReader(id).readNew((text) => (all += text));
+  await output.logReader(id).readNew((text) => {
+    all += text;
+  });
   return all;
 }
 
@@ -68,13 +70,13 @@ export function describeTaskOutput(name: string, open: () => Promise<OpenedStore
       await writer.append("two\nthree\n");
       const reader = output.logReader(a!);
       const seen: string[] = [];
-      await reader.readNew((text) => seen.push(text));
+      await reader.readNew((text) => void seen.push(text));
       expect(seen.join("")).toBe("one\ntwo\nthree\n");
-      await reader.readNew((text) => seen.push(`again:${text}`));
+      await reader.readNew((text) => void seen.push(`again:${text}`));
       expect(seen.join("")).toBe("one\ntwo\nthree\n");
       await writer.append("four\n");
       seen.length = 0;
-      await reader.readNew((text) => seen.push(text));
+      await reader.readNew((text) => void seen.push(text));
       expect(seen).toEqual(["four\n"]);
       writer.close();
       // Another task's log is its own.
