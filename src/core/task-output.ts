@@ -35,8 +35,10 @@ export function logPieces(text: string, maxBytes: number): string[] {
   const pieces: string[] = [];
   let start = 0;
   while (start < text.length) {
-    // Characters are at most 3 bytes in UTF-8 for one UTF-16 unit: a cut at maxBytes / 3 units never overshoots.
-    let end = Math.min(text.length, start + Math.max(1, Math.floor(maxBytes / 3)));
+    // As many UTF-16 units as bytes when that fits (ASCII), else a third: no unit is more than 3 bytes in UTF-8.
+    let units = Math.max(1, maxBytes);
+    if (Buffer.byteLength(text.slice(start, start + units)) > maxBytes) units = Math.max(1, Math.floor(maxBytes / 3));
+    let end = Math.min(text.length, start + units);
     if (end < text.length) {
       const newline = text.lastIndexOf("\n", end - 1);
       end = newline >= start ? newline + 1 : text.indexOf("\n", end) + 1 || text.length;

@@ -5,7 +5,7 @@
 // store's own connection, in turn with its other operations (PgAccess).
 import { open as openFile, stat } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { ATTACHMENT_CHUNK_BYTES, attachmentTooLarge, MAX_ATTACHMENT_BYTES } from "../core/task-output.ts";
+import { ATTACHMENT_CHUNK_BYTES, attachmentTooLarge, logPieces, MAX_ATTACHMENT_BYTES } from "../core/task-output.ts";
 import type { Attachment } from "../core/task.ts";
 import { UsageError } from "../errors.ts";
 import type { AttachmentSource, LogReader, LogWriter, StoredAttachment, TaskOutput } from "./task-output.ts";
@@ -30,6 +30,8 @@ export interface PgAccess {
 
 /** How often a follower reads a PostgreSQL log without a notice: the safety net under LISTEN. */
 const LOG_SAFETY_POLL_MS = 2_000;
+/** A log row holds at most about this much (a longer line is a row of its own). */
+const LOG_ROW_BYTES = 64 * 1024;
 /** Rows read per query when reading a log. */
 const LOG_ROWS = 64;
 
@@ -79,13 +81,16 @@ export class PgTaskOutput implements TaskOutput {
   logWriter(taskId: string): LogWriter {
     const { s, logChannel } = this.db;
     return {
+      // One statement, however big the batch: rows of at most LOG_ROW_BYTES keep a tail's read small.
       // A task removed meanwhile takes nothing: its lines go with it. The notice is sent at the commit.
       append: (text) =>
         this.db.transaction(async (query) => {
           await query(
-            `with row as (insert into ${s}.task_logs (task_id, lines) select id, $2 from ${s}.tasks where id = $1 returning task_id)
-             select pg_notify($3, $1::text) from row`,
-            [taskId, text, logChannel],
+            `with rows as (insert into ${s}.task_logs (task_id, lines)
+               select t.id, piece.lines from ${s}.tasks t, unnest($2::text[]) with ordinality as piece (lines, n) where t.id = $1 order by piece.n
+               returning task_id)
+             select pg_notify($3, $1::text) from (select 1 from rows limit 1) as appended`,
+            [taskId, logPieces(text, LOG_ROW_BYTES), logChannel],
           );
         }, false),
       close: () => undefined,
