@@ -843,12 +843,27 @@ export class FileStore implements JournalStore {
     return this.transact((doc, tx) => {
       const clashes = copy.tasks.filter((t) => this.locate(doc, t.id) !== null).map((t) => t.id);
       if (clashes.length > 0) return { clashes };
-      // Final tasks join the history in the order they finished, as if they had finished here.
-      const finals = copy.tasks.filter((t) => isFinal(t.status)).sort((a, b) => finishedTime(a) - finishedTime(b));
-      for (const task of [...copy.tasks.filter((t) => !isFinal(t.status)), ...finals]) {
-        this.put(doc, tx, structuredClone(task));
-        doc.nextId = Math.max(doc.nextId, Number(task.id) + 1);
+      const active = copy.tasks.filter((t) => !isFinal(t.status)).sort((a, b) => compareIds(a.id, b.id));
+      // A deep queue's plain tasks wait in the cold queue, as enqueue puts them, where that keeps the
+      // cold queue in id order: it is empty, or every copied id comes after those handed out here.
+      const cold =
+        doc.version === JOURNAL_VERSION &&
+        doc.tasks.length + active.length > HOT_LIMIT &&
+        (coldCount(doc.queue) === 0 || active.every((t) => Number(t.id) >= doc.nextId));
+      // Appended directly, as enqueue does: none of the ids is here (put would scan the set per task).
+      for (const task of active) {
+        if (cold && sortsById(task)) tx.cold.push(structuredClone(task));
+        else {
+          doc.tasks.push(structuredClone(task));
+          tx.touched.add(task.id);
+        }
       }
+      // Final tasks join the history in the order they finished, as if they had finished here.
+      for (const task of copy.tasks.filter((t) => isFinal(t.status)).sort((a, b) => finishedTime(a) - finishedTime(b))) {
+        tx.history.push(structuredClone(task));
+        tx.touched.add(task.id);
+      }
+      for (const task of copy.tasks) doc.nextId = Math.max(doc.nextId, Number(task.id) + 1);
       doc.pausedQueues = [...new Set([...(doc.pausedQueues ?? []), ...copy.pausedQueues])].sort();
       doc.schedules = { ...doc.schedules, ...structuredClone(copy.schedules) };
       return { clashes };

@@ -983,6 +983,28 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
         expect((await claimNext(store, ME, at(5_000)))!.id).toBe("3");
       });
 
+      it("a deep queue copied in is claimed whole, in id order, before what is enqueued after it", async () => {
+        await fresh();
+        const source = new MemoryStore();
+        await source.enqueue(
+          Array.from({ length: 1_200 }, (_, n) => input({ context: { n } })),
+          T0,
+          noWorker,
+        );
+        expect(await store.importTasks({ tasks: await source.list({}), pausedQueues: [], schedules: {} })).toEqual({ clashes: [] });
+        expect((await store.stats(at(1), 1)).counts.x).toMatchObject({ queued: 1_200 });
+        const [after] = (await store.enqueue([input()], at(1), noWorker)).tasks;
+        expect(after!.id).toBe("1201");
+        const claimed: string[] = [];
+        for (;;) {
+          const { next } = await store.exchange(ME, at(2), { ends: [], giveBack: [], claim: 100 });
+          if (next.length === 0) break;
+          claimed.push(...next.map((t) => t.id));
+          await store.exchange(ME, at(2), { ends: next.map((t) => ({ id: t.id, lease: t.lease!, outcome: succeed })), giveBack: [], claim: 0 });
+        }
+        expect(claimed).toEqual(Array.from({ length: 1_201 }, (_, i) => String(i + 1)));
+      });
+
       it("writes nothing when one of the ids is already a task here, and says which", async () => {
         await fresh();
         await store.enqueue([input(), input()], T0, noWorker);
