@@ -67,7 +67,10 @@ async function refuseIfBusy(side: Side, role: "source" | "destination", running:
   const now = new Date();
   const live = (await side.store.workerSlots()).filter((slot) => (slot.process ? liveness(slot.process) !== "dead" : !isReservationExpired(slot, now)));
   if (live.length === 0 && running.length === 0) return;
-  const what = live.length > 0 ? `${live.length} worker(s) may still be running on it` : `task ${running[0]!.id} is running there`;
+  const what =
+    live.length > 0
+      ? `${live.length} worker(s) may still be running on it`
+      : `task ${running[0]!.id} is running there, its worker gone: \`bgtask tick\` recovers it`;
   throw new BgtaskError(
     "EJOURNALBUSY",
     `the ${role} journal ${side.location} is in use (${what}); stop its workers (and let running tasks end) before copying. Nothing was copied`,

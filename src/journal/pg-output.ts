@@ -7,7 +7,7 @@ import { open as openFile, stat } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { ATTACHMENT_CHUNK_BYTES, attachmentTooLarge, logPieces, MAX_ATTACHMENT_BYTES } from "../core/task-output.ts";
 import type { Attachment } from "../core/task.ts";
-import { UsageError } from "../errors.ts";
+import { BgtaskError, ExitCode, UsageError } from "../errors.ts";
 import type { AttachmentSource, LogReader, LogWriter, StoredAttachment, TaskOutput } from "./task-output.ts";
 
 type Query = (text: string, values?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
@@ -211,7 +211,11 @@ export class PgTaskOutput implements TaskOutput {
             for (let seq = 0; seq < pieces; seq++) {
               const row = await read(seq);
               if (row.rows.length === 0)
-                throw new Error(`attachment ${JSON.stringify(attachment.name)} of task ${taskId} was replaced or removed while it was read`);
+                throw new BgtaskError(
+                  "EATTACHMENTCHANGED",
+                  `attachment ${JSON.stringify(attachment.name)} of task ${taskId} was replaced or removed while it was read; read it again`,
+                  { exitCode: ExitCode.problemFound },
+                );
               yield row.rows[0]!.data as Buffer;
             }
           })(),
