@@ -1,5 +1,5 @@
-// The PostgreSQL journal's task output (task-output.ts): a task's log as rows of whole lines, one
-// row per batch the worker flushes, and its attachments as pieces of bytea, in the tables of
+// The PostgreSQL journal's task output (task-output.ts): a task's log as rows of whole lines (each
+// batch the worker flushes, in rows of at most 64 KiB), and its attachments as pieces of bytea, in the tables of
 // migration 2 (pg-schema.ts). Both reference the task with ON DELETE CASCADE, so the statement
 // that removes a task removes its output, in the same transaction. Every statement runs on the
 // store's own connection, in turn with its other operations (PgAccess).
@@ -98,6 +98,10 @@ export class PgTaskOutput implements TaskOutput {
   }
 
   logReader(taskId: string): LogReader {
+    // Rows come in seq order, which is commit order for one writer (a worker's batches are in turn on
+    // its connection). Two processes writing one task's log at once (a try presumed dead noting so
+    // beside the try that took over) could commit out of seq order: a follower may then miss the
+    // earlier row, which a later read of the whole log shows.
     let after = "0";
     return {
       readNew: async (onText) => {

@@ -37,9 +37,9 @@ const MIGRATIONS: readonly string[] = [
    create table $S.paused_queues (executor text primary key);
    create table $S.schedules (name text primary key, slot text not null, task_id text not null);
    create table $S.commits (token uuid primary key, at timestamptz not null default now());`,
-  // Task output (pg-output.ts), so every host reads what a worker on another wrote. A log row is one
-  // flush of whole lines (each line carries its try and time, so the row needs no more); seq orders
-  // a task's rows. Both go with their task in the statement that deletes it.
+  // Task output (pg-output.ts), so every host reads what a worker on another wrote. A log row is a
+  // flush of whole lines, or a 64 KiB piece of one (each line carries its try and time, so the row
+  // needs no more); seq orders a task's rows. Both go with their task in the statement that deletes it.
   `create table $S.task_logs (
      task_id bigint not null references $S.tasks (id) on delete cascade,
      seq bigint generated always as identity,
