@@ -36,7 +36,7 @@ const REPORT = `
     },
   });`;
 
-describe.skipIf(!url)("PostgreSQL journal: logs and attachments from another host", () => {
+describe.skipIf(!url)("PostgreSQL journal: logs and attachments from another host, the attachment limit", () => {
   it("status, logs, logs --follow and attachment get in another home read what a worker in this one wrote; remove deletes them", async () => {
     const here = useProject(onTestFinished, { journal: "postgres", tasks: { "report.ts": REPORT } });
     const journal = here.env.BGTASK_JOURNAL!;
@@ -93,5 +93,30 @@ describe.skipIf(!url)("PostgreSQL journal: logs and attachments from another hos
     expect(await there.cli(["remove", id])).toMatchObject({ code: 0 });
     expect(await count(schema, "task_logs", id)).toBe(0);
     expect(await count(schema, "attachment_chunks", id)).toBe(0);
+  });
+
+  it("an attachment over 64 MiB is refused to the executor with a sentence its log repeats; the task goes on", async () => {
+    const project = useProject(onTestFinished, {
+      journal: "postgres",
+      tasks: {
+        "big.ts": `
+          import { defineTask } from "bgtask";
+          export default defineTask({
+            async run(task) {
+              const refused = await task.attach("big.bin", new Uint8Array(64 * 1024 * 1024 + 1)).then(() => null, (error) => error.message);
+              await task.attach("small.txt", "fits");
+              return { result: { refused } };
+            },
+          });`,
+      },
+    });
+    const id = await project.run("big");
+    const done = await project.waitForTask(id, (t) => t.completed);
+    expect(done.status).toBe("succeeded");
+    const sentence =
+      'attachment "big.bin" is refused: it has more than 67108864 bytes (67108865 seen), over the limit of 64 MiB an attachment may have on this journal';
+    expect(done.result).toEqual({ refused: sentence });
+    expect(done.attachments.map((a) => a.name)).toEqual(["small.txt"]);
+    expect((await project.cli(["logs", id])).stdout).toContain(`task.attach() failed: ${sentence}`);
   });
 });
