@@ -32,6 +32,10 @@ const EXAMPLES: Record<string, string[]> = {
   stats: ["bgtask stats", "bgtask stats --json | jq .byStatus"],
   workers: ["bgtask workers", "bgtask workers --json"],
   attachment: ["bgtask attachment get 42 report.csv --output report.csv", "bgtask attachment get 42 report.csv | wc -c"],
+  journal: [
+    "bgtask journal copy --from .bgtask --to postgres://bgtask@db.internal:5432/app",
+    "bgtask journal copy --from 'postgres://bgtask@db.internal/app?schema=old' --to 'postgres://bgtask@db.internal/app?schema=new' --json",
+  ],
   ui: ["bgtask ui", "bgtask ui --port 0 --open", "bgtask ui --host 0.0.0.0   # reachable from the network: mind who can reach it"],
   schedules: ["bgtask schedules", "bgtask schedules --json | jq '.[] | {name, last, nextRunAt}'"],
   work: [

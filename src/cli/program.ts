@@ -263,6 +263,22 @@ export function buildProgram(version: string): Command {
     },
   );
 
+  const journal = program.command("journal").description("work on whole journals");
+  journal
+    .command("copy")
+    .description(
+      "copy every task with its history, log and attachments (and paused queues, schedule states) into another journal; refused while workers use either",
+    )
+    .option("--from <journal>", "the journal to copy: a folder or a postgres:// URL (?schema= for another schema)")
+    .option("--to <journal>", "the journal to copy into: one without any of the source's task ids")
+    .option("--root <dir>", "project root: relative folders are its (default: nearest folder with bgtask.config.json, tasks/ or package.json)")
+    .option("--home <dir>", "bgtask home: where the project's journal folder keeps logs and attachments (default: <root>/.bgtask)")
+    .option("--json", "print what was copied as JSON")
+    .action(async (_o, command: Command) => {
+      const { journalCopy } = await import("./commands/journal.ts");
+      await journalCopy(flags(command));
+    });
+
   const attachment = program.command("attachment").description("read tasks' attachments");
   withLocations(
     attachment

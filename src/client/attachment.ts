@@ -1,9 +1,5 @@
-// Reading a task's attachment back: only a file its record names, found under the task's own
-// attachments folder as a regular file (not a symlink, not elsewhere), whatever the record says.
-import { constants, createReadStream, lstatSync, openSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+// Reading a task's attachment back: only one its record names, as its journal's task output keeps it.
 import { UsageError } from "../errors.ts";
-import { taskAttachmentsDir } from "../host/home.ts";
 import type { AttachmentFile } from "./index.ts";
 import { getTask, type Session } from "./session.ts";
 
@@ -18,16 +14,5 @@ export async function readAttachment(session: Session, id: string, name: string)
       code: "ENOATTACHMENT",
     });
   }
-  const dir = taskAttachmentsDir(session.config.home, task.id);
-  const path = join(dir, basename(attachment.name));
-  const stat = (() => {
-    try {
-      return lstatSync(path);
-    } catch {
-      return null;
-    }
-  })();
-  if (dirname(path) !== dir || stat === null || !stat.isFile())
-    throw new UsageError(`the file of attachment ${JSON.stringify(name)} of task ${task.id} is missing from ${dir}`, { code: "ENOATTACHMENT" });
-  return { name: attachment.name, size: stat.size, open: () => createReadStream(path, { fd: openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW) }) };
+  return session.store.taskOutput(session.config.home).openAttachment(task.id, attachment);
 }

@@ -5,7 +5,6 @@ import { isFinal, type TaskRecord, type TaskStatus } from "../core/task.ts";
 import { type CancelEffect, forcedOutcome, OUTSIDE_FORCE_MARGIN_MS } from "../core/transitions.ts";
 import { TaskNotFoundError, UsageError } from "../errors.ts";
 import { resolveExecutor } from "../executor/discover.ts";
-import { removeTaskFiles } from "../host/home.ts";
 import { forceTry } from "../worker/recovery.ts";
 import { startWorkerIfNeeded } from "../worker/spawn.ts";
 import { checkTaskId, getTask, getTasks, type Session } from "./session.ts";
@@ -152,7 +151,7 @@ export async function removeTasks(session: Session, ids: readonly string[]): Pro
     });
   }
   const removed = result.removed.map((t) => t.id);
-  removeTaskFiles(config.home, removed);
+  store.taskOutput(config.home).removeTasks(removed);
   return removed;
 }
 
@@ -160,6 +159,6 @@ export async function removeTasks(session: Session, ids: readonly string[]): Pro
 export async function removeFinishedTasks(session: Session, olderThan: Date | null): Promise<string[]> {
   const { config, store } = session;
   const removed = await store.removeFinished(olderThan, new Date());
-  removeTaskFiles(config.home, removed);
+  store.taskOutput(config.home).removeTasks(removed);
   return removed;
 }

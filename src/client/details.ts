@@ -1,7 +1,6 @@
 // One task in full, for `status`: its record, the tail of its log, whether its worker is known to
 // be gone, and what keeps it from running when it waits.
 import type { TaskRecord } from "../core/task.ts";
-import { taskLogPath } from "../host/home.ts";
 import { readLogTail, type LogLines } from "./log-reader.ts";
 import { getTask, type Session } from "./session.ts";
 import { outlastsTicks, outlastsTicksReason, readTickBudget } from "./tick-budget.ts";
@@ -25,7 +24,7 @@ export async function taskDetails(session: Session, id: string, tailLines: numbe
   const budget = config.worker ? null : readTickBudget(config.home);
   return {
     task,
-    logTail: readLogTail(taskLogPath(config.home, task.id), tailLines),
+    logTail: tailLines > 0 ? await readLogTail(session.store.taskOutput(config.home), task.id, tailLines) : [],
     workerGone: workerGone(task),
     notRun: budget !== null && outlastsTicks(task, budget.budgetMs) ? outlastsTicksReason(task, budget.budgetMs) : undefined,
     pausedQueues: new Set(await session.store.pausedQueues()),

@@ -1,10 +1,9 @@
 // A task's log for `logs`: read in whole lines, then, with `follow`, what is appended until the
-// task is final.
+// task is final, woken by the task output's notices of appends (a file's change, a PostgreSQL
+// NOTIFY) and by the task's own changes.
 import { isFinal, type TaskRecord } from "../core/task.ts";
-import { watchFile } from "../host/file-watch.ts";
-import { taskLogPath } from "../host/home.ts";
 import { follow, Tracker } from "./follow.ts";
-import { LogFollower, type LogLines } from "./log-reader.ts";
+import { parseLogText, type LogLines } from "./log-reader.ts";
 import { getTask, type Session } from "./session.ts";
 
 export type { LogLines };
@@ -28,23 +27,30 @@ export async function readTaskLog(
   options: ReadLogOptions = {},
 ): Promise<{ task: TaskRecord; stopped: boolean }> {
   const task = await getTask(session, id);
-  const path = taskLogPath(session.config.home, task.id);
-  const follower = new LogFollower(path);
-  follower.readNew(onLines);
+  const output = session.store.taskOutput(session.config.home);
+  const reader = output.logReader(task.id);
+  const onText = (text: string) => onLines(parseLogText(text));
+  await reader.readNew(onText);
   if (!options.follow || isFinal(task.status)) return { task, stopped: false };
   // A failed read of the log ends the follow with that error, as a failed journal read does.
   const failed = new AbortController();
   let failure: unknown = null;
+  // One read at a time, in order: a notice that comes during a read is served by the next.
+  let reading = Promise.resolve();
   const readNew = () => {
-    try {
-      if (failure === null) follower.readNew(onLines);
-    } catch (error) {
-      failure = error;
-      failed.abort();
-    }
+    reading = reading.then(async () => {
+      if (failure !== null) return;
+      try {
+        await reader.readNew(onText);
+      } catch (error) {
+        failure = error;
+        failed.abort();
+      }
+    });
+    return reading;
   };
   const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
-  const logWatch = watchFile(path, readNew);
+  const logWatch = output.watchLog(task.id, () => void readNew());
   let how: "done" | "stopped";
   try {
     how = await follow(session, new Tracker(session.store, [task], false, 0), { update: readNew, note: () => undefined, noWorkers: false, signal });
@@ -52,7 +58,8 @@ export async function readTaskLog(
     logWatch.close();
   }
   // The worker writes every line before it settles the try: this read gets the last ones.
-  if (how === "done") readNew();
+  if (how === "done") await readNew();
+  else await reading;
   if (failure !== null) throw failure;
   return { task, stopped: how === "stopped" };
 }

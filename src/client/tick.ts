@@ -4,7 +4,6 @@
 // task whose timeout outlasts it.
 import { tickMutexName } from "../core/recovery.ts";
 import type { TaskRecord } from "../core/task.ts";
-import { removeTaskFiles } from "../host/home.ts";
 import { currentProcess } from "../host/process-identity.ts";
 import type { TickHolder } from "../journal/store.ts";
 import { recoverNow, takeTickMutex } from "../worker/recovery.ts";
@@ -28,7 +27,7 @@ async function prune(session: Session, now: Date): Promise<void> {
   if (config.retentionMs === null) return;
   const cutoff = now.getTime() - config.retentionMs;
   const removed = await store.removeFinished(new Date(cutoff), now, { onlyIfOldestBefore: new Date(cutoff - config.retentionMs / 10) });
-  removeTaskFiles(config.home, removed);
+  store.taskOutput(config.home).removeTasks(removed);
 }
 
 /**

@@ -1,6 +1,6 @@
 // The bgtask home folder: created 0700 and checked before anything is written into it, because
 // it holds contexts, logs and attachments that may carry secrets.
-import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { JournalError } from "../errors.ts";
 
@@ -66,12 +66,4 @@ export function taskLogPath(home: string, taskId: string): string {
 /** The folder a task's attachments are kept in. */
 export function taskAttachmentsDir(home: string, taskId: string): string {
   return join(home, "attachments", taskId);
-}
-
-/** Deletes the files a task owns besides its record (log, attachments), with the task. */
-export function removeTaskFiles(home: string, ids: readonly string[]): void {
-  for (const id of ids) {
-    rmSync(taskLogPath(home, id), { force: true });
-    rmSync(taskAttachmentsDir(home, id), { recursive: true, force: true });
-  }
 }

@@ -5,7 +5,7 @@
 import { readdirSync, unlinkSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { NewTask, TaskRecord, WorkerRef } from "../core/task.ts";
-import { createTask, isFinal } from "../core/task.ts";
+import { createTask, finishedTime, isFinal } from "../core/task.ts";
 import { compareActiveOnPage, compareNewestFinished, finalsWanted, listed, matchesPage, mergeOrdered } from "../core/list-order.ts";
 import { applyVerdict } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
@@ -51,6 +51,8 @@ import { ColdReader, parseColdLine, type ColdLine } from "./cold-queue.ts";
 import { HistoryTally } from "./history-tally.ts";
 import { giveBackTick, readTick, takeTick } from "./tick-mutex.ts";
 import type { LockSettings } from "./lock.ts";
+import { FileTaskOutput } from "./file-output.ts";
+import type { TaskOutput } from "./task-output.ts";
 import { emptyQueue, JOURNAL_VERSION, QUEUE_FILE, type ColdQueue, type JournalDoc } from "./schema.ts";
 import type {
   CancelEffect,
@@ -59,6 +61,7 @@ import type {
   Exchange,
   FireRequest,
   ExchangeResult,
+  JournalCopy,
   JournalStore,
   ListFilter,
   PageFilter,
@@ -837,6 +840,41 @@ export class FileStore implements JournalStore {
     const last = this.lastPaused;
     if (last !== null && last.version === this.files.signature()) return [...last.paused].sort();
     return this.withSnapshot((doc) => [...(doc.pausedQueues ?? [])].sort());
+  }
+
+  importTasks(copy: JournalCopy): Promise<{ clashes: string[] }> {
+    return this.transact((doc, tx) => {
+      const clashes = copy.tasks.filter((t) => this.locate(doc, t.id) !== null).map((t) => t.id);
+      if (clashes.length > 0) return { clashes };
+      const active = copy.tasks.filter((t) => !isFinal(t.status)).sort((a, b) => compareIds(a.id, b.id));
+      // A deep queue's plain tasks wait in the cold queue, as enqueue puts them, where that keeps the
+      // cold queue in id order: it is empty, or every copied id comes after those handed out here.
+      const cold =
+        doc.version === JOURNAL_VERSION &&
+        doc.tasks.length + active.length > HOT_LIMIT &&
+        (coldCount(doc.queue) === 0 || active.every((t) => Number(t.id) >= doc.nextId));
+      // Appended directly, as enqueue does: none of the ids is here (put would scan the set per task).
+      for (const task of active) {
+        if (cold && sortsById(task)) tx.cold.push(structuredClone(task));
+        else {
+          doc.tasks.push(structuredClone(task));
+          tx.touched.add(task.id);
+        }
+      }
+      // Final tasks join the history in the order they finished, as if they had finished here.
+      for (const task of copy.tasks.filter((t) => isFinal(t.status)).sort((a, b) => finishedTime(a) - finishedTime(b))) {
+        tx.history.push(structuredClone(task));
+        tx.touched.add(task.id);
+      }
+      for (const task of copy.tasks) doc.nextId = Math.max(doc.nextId, Number(task.id) + 1);
+      doc.pausedQueues = [...new Set([...(doc.pausedQueues ?? []), ...copy.pausedQueues])].sort();
+      doc.schedules = { ...doc.schedules, ...structuredClone(copy.schedules) };
+      return { clashes };
+    });
+  }
+
+  taskOutput(home: string): TaskOutput {
+    return new FileTaskOutput(home);
   }
 
   /** Runs `fn` under the journal lock (a transaction that changes nothing in the journal). */

@@ -32,6 +32,8 @@ import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, wants
 import { addCount, finishedPerMinute, type ExecutorCounts } from "../core/stats.ts";
 import { LeaseLostError, TaskNotFoundError } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
+import { FileTaskOutput } from "./file-output.ts";
+import type { TaskOutput } from "./task-output.ts";
 import type {
   CancelEffect,
   ChangeListener,
@@ -39,6 +41,7 @@ import type {
   Exchange,
   FireRequest,
   ExchangeResult,
+  JournalCopy,
   JournalStore,
   ListFilter,
   PageFilter,
@@ -398,6 +401,25 @@ export class MemoryStore implements JournalStore {
 
   pausedQueues(): Promise<string[]> {
     return this.run(() => [...this.paused].sort());
+  }
+
+  importTasks(imported: JournalCopy): Promise<{ clashes: string[] }> {
+    return this.run((changed) => {
+      const clashes = imported.tasks.filter((t) => this.tasks.has(t.id)).map((t) => t.id);
+      if (clashes.length > 0) return { clashes };
+      for (const task of imported.tasks) {
+        this.put(changed, copy(task));
+        this.nextId = Math.max(this.nextId, Number(task.id) + 1);
+      }
+      for (const name of imported.pausedQueues) this.paused.add(name);
+      this.schedules = { ...this.schedules, ...copy(imported.schedules) };
+      return { clashes };
+    });
+  }
+
+  /** The bgtask home's files, as the file journal's: the memory store keeps records only. */
+  taskOutput(home: string): TaskOutput {
+    return new FileTaskOutput(home);
   }
 
   tickHolder(mutex: string): Promise<TickHolder | null> {

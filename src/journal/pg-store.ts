@@ -63,7 +63,10 @@ import {
 import { uniqueName } from "../host/unique-name.ts";
 import type { DoctorReport, FileReport } from "./doctor.ts";
 import { checkSchema, LOCK, lockKey, migrate, quoteIdent, SCHEMA_VERSION, schemaVersion } from "./pg-schema.ts";
+import { DEFAULT_PG_SCHEMA } from "./location.ts";
+import { PgTaskOutput } from "./pg-output.ts";
 import { checkTask } from "./schema.ts";
+import type { TaskOutput } from "./task-output.ts";
 import type {
   CancelEffect,
   ChangeListener,
@@ -71,6 +74,7 @@ import type {
   Exchange,
   FireRequest,
   ExchangeResult,
+  JournalCopy,
   JournalStore,
   ListFilter,
   PageFilter,
@@ -106,7 +110,7 @@ export interface PgLocation {
 /** Splits bgtask's own `?schema=` and `?listen=` off a postgres:// URL (PostgreSQL itself would refuse them as start-up parameters). */
 export function parsePgLocation(url: string): PgLocation {
   const parsed = new URL(url);
-  const schema = parsed.searchParams.get("schema") ?? "bgtask";
+  const schema = parsed.searchParams.get("schema") ?? DEFAULT_PG_SCHEMA;
   const listen = parsed.searchParams.get("listen") ?? "on";
   if (listen !== "on" && listen !== "off") {
     throw new UsageError(`the journal URL's listen=${listen} must be listen=on (the default) or listen=off (poll, behind a transaction pooler)`);
@@ -282,6 +286,10 @@ export class PgStore implements JournalStore {
   private readonly listeners = new Set<ChangeListener>();
   /** Set once watchers are told by polling instead of NOTIFY (see listen). */
   private polling: NodeJS.Timeout | null = null;
+  private readonly logChannel: string;
+  /** Who follows which task's log, told on its channel's notices. */
+  private readonly logListeners = new Map<string, Set<() => void>>();
+  private readonly output: PgTaskOutput;
   private closed = false;
 
   private readonly where: PgLocation;
@@ -297,6 +305,21 @@ export class PgStore implements JournalStore {
     this.location = where.shown;
     this.s = quoteIdent(where.schema);
     this.channel = `bgtask_changes_${where.schema}`;
+    this.logChannel = `bgtask_logs_${where.schema}`;
+    const query = (text: string, values?: unknown[]) => this.query(text, values);
+    this.output = new PgTaskOutput({
+      s: this.s,
+      shown: `${where.shown}${where.shown.includes("?") ? "&" : "?"}schema=${encodeURIComponent(where.schema)}`,
+      logChannel: this.logChannel,
+      transaction: (work, sync) => this.tx(() => work(query), { sync }),
+      read: (work) => this.read(() => work(query)),
+      listenLog: (taskId, onNotice) => this.listenLog(taskId, onNotice),
+    });
+  }
+
+  /** The home is not used: a task's output lives in the database, beside the task. */
+  taskOutput(_home: string): TaskOutput {
+    return this.output;
   }
 
   private watchConnection(client: pg.Client): void {
@@ -308,6 +331,7 @@ export class PgStore implements JournalStore {
     client.on("error", lost).on("end", lost);
     client.on("notification", (message) => {
       if (message.channel === this.channel) this.tell(message.payload === "*" || !message.payload ? null : message.payload.split(","));
+      else if (message.channel === this.logChannel) for (const listener of [...(this.logListeners.get(message.payload ?? "") ?? [])]) listener();
     });
   }
 
@@ -321,6 +345,7 @@ export class PgStore implements JournalStore {
         await this.listen(client);
         this.client = client;
         if (this.listeners.size > 0) this.tell(null);
+        this.tellLogFollowers();
         return client;
       } catch (error) {
         if (!isConnectionError(error) || Date.now() + pauseMs >= deadline) throw new JournalUnavailableError(this.where.shown, error);
@@ -788,30 +813,57 @@ export class PgStore implements JournalStore {
     return {
       close: () => {
         this.listeners.delete(onChange);
-        if (this.listeners.size === 0) this.stopPolling();
+        if (this.listeners.size === 0 && this.logListeners.size === 0) this.stopPolling();
       },
     };
   }
 
   /** LISTENs on `client` while someone watches; where PostgreSQL (or a pooler before it) refuses LISTEN, polls instead. */
   private async listen(client: pg.Client | null): Promise<void> {
-    if (!client || this.listeners.size === 0 || this.polling) return;
+    if (!client || this.polling) return;
     try {
-      await client.query(`listen ${quoteIdent(this.channel)}`);
+      if (this.listeners.size > 0) await client.query(`listen ${quoteIdent(this.channel)}`);
+      if (this.logListeners.size > 0) await client.query(`listen ${quoteIdent(this.logChannel)}`);
     } catch (error) {
       if (isConnectionError(error)) throw error;
       this.poll();
     }
   }
 
-  /** Tells the watchers every POLL_MS that anything may have changed: their reads find what did. */
+  /** Tells the watchers (and log followers) every POLL_MS that anything may have changed: their reads find what did. */
   private poll(): void {
-    this.polling ??= setInterval(() => this.tell(null), POLL_MS);
+    this.polling ??= setInterval(() => {
+      this.tell(null);
+      this.tellLogFollowers();
+    }, POLL_MS);
   }
 
   private stopPolling(): void {
     if (this.polling) clearInterval(this.polling);
     this.polling = null;
+  }
+
+  private tellLogFollowers(): void {
+    for (const listeners of [...this.logListeners.values()]) for (const listener of [...listeners]) listener();
+  }
+
+  /** As watchChanges, for one task's log: its appends notify the log channel, which only log followers hear. */
+  private listenLog(taskId: string, onNotice: () => void): { close(): void } {
+    const first = this.logListeners.size === 0;
+    const listeners = this.logListeners.get(taskId) ?? new Set();
+    listeners.add(onNotice);
+    this.logListeners.set(taskId, listeners);
+    if (first) {
+      if (this.where.listen) void this.read(() => this.listen(this.client)).catch(() => this.listenAgainLater());
+      else this.poll();
+    }
+    return {
+      close: () => {
+        listeners.delete(onNotice);
+        if (listeners.size === 0 && this.logListeners.get(taskId) === listeners) this.logListeners.delete(taskId);
+        if (this.listeners.size === 0 && this.logListeners.size === 0) this.stopPolling();
+      },
+    };
   }
 
   private tell(ids: readonly string[] | null): void {
@@ -820,7 +872,7 @@ export class PgStore implements JournalStore {
 
   /** While someone listens, a connection lost between operations is made again soon, not at the next operation. */
   private listenAgainLater(pauseMs = 50): void {
-    if (this.closed || this.listeners.size === 0) return;
+    if (this.closed || (this.listeners.size === 0 && this.logListeners.size === 0)) return;
     setTimeout(
       () => void this.read(async () => undefined).catch(() => this.listenAgainLater(Math.min(pauseMs * 2, 2_000))),
       pauseMs * (0.5 + Math.random()),
@@ -958,6 +1010,27 @@ export class PgStore implements JournalStore {
     return this.read(async () => [...(await this.paused())].sort());
   }
 
+  importTasks(copy: JournalCopy): Promise<{ clashes: string[] }> {
+    return this.tx(async (changed) => {
+      const ids = copy.tasks.map((t) => t.id);
+      const found = await this.query(`select id::text as id from ${this.s}.tasks where id = any($1::bigint[]) order by id`, [ids]);
+      if (found.rows.length > 0) return { clashes: found.rows.map((r) => r.id as string) };
+      for (let at = 0; at < copy.tasks.length; at += 1000) await this.put(changed, copy.tasks.slice(at, at + 1000));
+      // New ids come after the copied ones, and after any this journal handed out already.
+      await this.query(
+        `select setval(pg_get_serial_sequence('${this.s}.tasks', 'id'), greatest((select coalesce(max(id), 1) from ${this.s}.tasks), nextval(pg_get_serial_sequence('${this.s}.tasks', 'id'))))`,
+      );
+      await this.query(`insert into ${this.s}.paused_queues (executor) select unnest($1::text[]) on conflict do nothing`, [copy.pausedQueues]);
+      const names = Object.keys(copy.schedules);
+      await this.query(
+        `insert into ${this.s}.schedules (name, slot, task_id) select * from unnest($1::text[], $2::text[], $3::text[])
+         on conflict (name) do update set slot = excluded.slot, task_id = excluded.task_id`,
+        [names, names.map((n) => copy.schedules[n]!.slot), names.map((n) => copy.schedules[n]!.taskId)],
+      );
+      return { clashes: [] };
+    });
+  }
+
   page(filter: PageFilter): Promise<TaskRecord[]> {
     return this.read(async () => {
       const { where, values } = filterSql(filter);
@@ -1037,6 +1110,7 @@ export class PgStore implements JournalStore {
     this.closed = true;
     this.listeners.clear();
     this.stopPolling();
+    this.logListeners.clear();
     await this.turn;
     await this.client?.end().catch(() => undefined);
     this.client = null;

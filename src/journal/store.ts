@@ -11,6 +11,7 @@ import type { WorkerSlot } from "../core/workers.ts";
 import type { PageMatch, PageOrder } from "../core/list-order.ts";
 import type { ExecutorCounts } from "../core/stats.ts";
 import type { Schedule, ScheduleState } from "../core/schedule.ts";
+import type { TaskOutput } from "./task-output.ts";
 
 export type { ClaimFilter, KeyOutcome } from "../core/transitions.ts";
 export type { TickHolder, TryVerdict } from "../core/recovery.ts";
@@ -165,6 +166,13 @@ export interface FireRequest {
   onTimeMs: number;
 }
 
+/** What `bgtask journal copy` writes into another journal: every task as it is, and the journal's queue and schedule states. */
+export interface JournalCopy {
+  tasks: readonly TaskRecord[];
+  pausedQueues: readonly string[];
+  schedules: Readonly<Record<string, ScheduleState>>;
+}
+
 /**
  * Called after tasks changed (soon, maybe coalesced) with the ids of the tasks that changed, or
  * null when the store cannot tell which (then any may have).
@@ -300,6 +308,16 @@ export interface JournalStore {
 
   /** Gives the tick mutex `mutex` back if `holder` still has it. */
   releaseTick(mutex: string, holder: TickHolder): Promise<void>;
+
+  /**
+   * Writes `copy` as it is, in one transaction: tasks keep their ids (and history), later ids come
+   * after theirs, and its paused queues and schedule states are added. When any of its ids is
+   * already a task here, writes nothing and returns those ids.
+   */
+  importTasks(copy: JournalCopy): Promise<{ clashes: string[] }>;
+
+  /** Where this journal keeps its tasks' logs and attachments; `home` is the bgtask home, for a journal that keeps them there. */
+  taskOutput(home: string): TaskOutput;
 
   /** Releases what the store holds (connections, watchers); the store is not used after. */
   close(): Promise<void>;

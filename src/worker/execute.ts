@@ -4,6 +4,7 @@ import type { TaskRecord } from "../core/task.ts";
 import { timedOutMessage, type TryOutcome } from "../core/transitions.ts";
 import type { StepDefinition, TaskApi } from "../executor/definition.ts";
 import type { LoadedExecutor } from "../executor/load.ts";
+import type { TaskOutput } from "../journal/task-output.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { captureOutput } from "./output-capture.ts";
 import type { Reporter } from "./reporter.ts";
@@ -14,7 +15,7 @@ import type { TaskLog } from "./task-log.ts";
 export interface ExecuteParts {
   task: TaskRecord;
   executor: LoadedExecutor;
-  home: string;
+  output: TaskOutput;
   root: string;
   tasksDir: string;
   signal: AbortSignal;

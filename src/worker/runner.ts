@@ -269,7 +269,7 @@ export class Runner {
     );
     const lost = ends.filter((_, i) => settled[i] === null);
     if (lost.length > 0) {
-      for (const end of lost) discardEnded(this.options.config, end);
+      for (const end of lost) await discardEnded(this.store.taskOutput(this.options.config.home), end);
       this.stopping = true;
       return null;
     }
@@ -290,7 +290,8 @@ export class Runner {
       const task = await this.store.get(id);
       if (task) recovered.push(task);
     }
-    if (settled.length > 0 || recovered.length > 0) await runFinishHooks(config, [...settled, ...recovered], (name) => this.executor(name));
+    if (settled.length > 0 || recovered.length > 0)
+      await runFinishHooks(config, this.store.taskOutput(config.home), [...settled, ...recovered], (name) => this.executor(name));
   }
 
   /** Gives back the tasks claimed ahead (and records what ended) while the current try runs on; the loop awaits it before its next write. */

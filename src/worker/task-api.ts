@@ -4,6 +4,7 @@ import { format, inspect } from "node:util";
 import type { Attachment, TaskRecord } from "../core/task.ts";
 import type { TaskApi } from "../executor/definition.ts";
 import type { LoadedExecutor } from "../executor/load.ts";
+import type { TaskOutput } from "../journal/task-output.ts";
 import { storeAttachment } from "./attachments.ts";
 import type { Reporter } from "./reporter.ts";
 import type { TaskLog } from "./task-log.ts";
@@ -11,7 +12,7 @@ import type { TaskLog } from "./task-log.ts";
 export interface TaskApiParts {
   task: TaskRecord;
   executor: LoadedExecutor;
-  home: string;
+  output: TaskOutput;
   signal: AbortSignal;
   reporter: Reporter;
   log: TaskLog;
@@ -48,7 +49,7 @@ export function jsonProblem(value: unknown, path = "attributes", seen: object[] 
 }
 
 export function createTaskApi(parts: TaskApiParts): TaskApi {
-  const { task, executor, home, signal, reporter, log } = parts;
+  const { task, executor, output, signal, reporter, log } = parts;
   const attachments = [...task.attachments];
   const api: TaskApi = {
     id: task.id,
@@ -82,7 +83,7 @@ export function createTaskApi(parts: TaskApiParts): TaskApi {
     async attach(name, data) {
       let attachment: Attachment;
       try {
-        attachment = storeAttachment(home, task.id, name, data);
+        attachment = await storeAttachment(output, task.id, name, data);
       } catch (error) {
         log.write("bgtask", `task.attach() failed: ${(error as Error).message}\n`);
         throw error;

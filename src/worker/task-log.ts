@@ -1,13 +1,17 @@
-// A task's log file: what it printed on stdout/stderr and logged with task.log, every try marked,
-// every line timestamped (format in core/log-line.ts). Owner-only, append-only. Created with its
-// first line: a task that writes nothing leaves no file (readers take a missing log as empty).
-// A write that fails (a full disk) never reaches the executor or the worker: the line is dropped,
-// and the log says how many were once it can be written again.
-import { closeSync, fchmodSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+// A task's log as its worker writes it: what the try printed on stdout/stderr and logged with
+// task.log, every try marked, every line timestamped (format in core/log-line.ts), handed to the
+// journal's task output (journal/task-output.ts): line by line where that is a file, in batches
+// where each write is a round trip (PostgreSQL), and always all of it before the try is settled.
+// A write that fails (a full disk, a database out of reach) never reaches the executor or the
+// worker: its lines are dropped, and the log says how many were once it can be written again.
+import { writeSync } from "node:fs";
 import { formatLogLine, type LogStream } from "../core/log-line.ts";
-import { ensurePrivateDir, taskLogPath } from "../host/home.ts";
+import { lostLinesNote } from "../core/task-output.ts";
+import type { LogWriter, TaskOutput } from "../journal/task-output.ts";
 import { workerSay } from "./worker-log.ts";
+
+/** Past this many bytes waiting for a batch that cannot be written yet, new lines are dropped (and counted). */
+const MAX_WAITING_BYTES = 4 * 1024 * 1024;
 
 /** Whether every line is also written to this process's stdout (`bgtask work`, on a terminal). */
 let echo = false;
@@ -17,40 +21,23 @@ export function echoTaskLines(): void {
   echo = true;
 }
 
-/** Log folders this process has checked (created, owned, not a symlink): checked once, not per task. */
-const checkedDirs = new Set<string>();
-
-function openLog(path: string): number {
-  const dir = dirname(path);
-  if (!checkedDirs.has(dir)) {
-    ensurePrivateDir(dir);
-    checkedDirs.add(dir);
-  }
-  let fd: number;
-  try {
-    fd = openSync(path, "a", 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    // The folder was removed since it was checked: make it again.
-    ensurePrivateDir(dir);
-    fd = openSync(path, "a", 0o600);
-  }
-  // An existing log (an earlier try's) is tightened if someone loosened it.
-  fchmodSync(fd, 0o600);
-  return fd;
-}
-
 export class TaskLog {
-  private readonly path: string;
-  private fd: number | null = null;
+  private readonly writer: LogWriter;
+  private readonly batch: TaskOutput["logBatch"];
   private readonly tryNumber: number;
   private readonly partial = new Map<LogStream, string>();
   private readonly taskId: string;
-  /** Lines dropped since the last one that could be written, and why the first of them was. */
+  /** Lines dropped since the last ones that could be written, and why the first of them was. */
   private lost: { lines: number; reason: string } | null = null;
+  /** Batched: lines not handed over yet, and the write under way. */
+  private waiting: string[] = [];
+  private waitingBytes = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
 
-  constructor(home: string, taskId: string, tryNumber: number) {
-    this.path = taskLogPath(home, taskId);
+  constructor(output: TaskOutput, taskId: string, tryNumber: number) {
+    this.writer = output.logWriter(taskId);
+    this.batch = output.logBatch;
     this.taskId = taskId;
     this.tryNumber = tryNumber;
   }
@@ -69,60 +56,91 @@ export class TaskLog {
       try {
         writeSync(1, `task ${this.taskId} ${line}`);
       } catch {
-        // the terminal went away: the log file still has the line
+        // the terminal went away: the log still has the line
       }
     }
+    if (this.batch === null) {
+      this.writeNow(line);
+      return;
+    }
+    if (this.waitingBytes >= MAX_WAITING_BYTES) {
+      this.dropped(1, "the journal did not take the log's lines as fast as they came");
+      return;
+    }
+    this.waiting.push(line);
+    this.waitingBytes += line.length;
+    if (this.waitingBytes >= this.batch.bytes) void this.flush();
+    else if (this.timer === null && this.flushing === null) {
+      this.timer = setTimeout(() => void this.flush(), this.batch.ms);
+      this.timer.unref();
+    }
+  }
+
+  /** The note about lines dropped before, to write ahead of the next ones. */
+  private lostNote(): string {
+    return this.lost ? formatLogLine(new Date(), this.tryNumber, "bgtask", lostLinesNote(this.lost.lines, this.lost.reason)) : "";
+  }
+
+  private dropped(lines: number, reason: string): void {
+    if (!this.lost) {
+      workerSay(`task ${this.taskId}: its log cannot be written (${reason}); lines are dropped until it can`);
+      this.lost = { lines: 0, reason };
+    }
+    this.lost.lines += lines;
+  }
+
+  private writeNow(line: string): void {
     try {
-      this.fd ??= openLog(this.path);
       if (this.lost) {
-        const { lines, reason } = this.lost;
-        this.append(this.fd, formatLogLine(new Date(), this.tryNumber, "bgtask", `${lines} log line(s) before this one could not be written (${reason})`));
+        this.writer.append(this.lostNote());
         this.lost = null;
       }
-      this.append(this.fd, line);
+      this.writer.append(line);
     } catch (error) {
-      if (!this.lost) {
-        const reason = (error as Error).message;
-        workerSay(`task ${this.taskId}: its log ${this.path} cannot be written (${reason}); lines are dropped until it can`);
-        this.lost = { lines: 0, reason };
-      }
-      this.lost.lines += 1;
+      this.dropped(1, (error as Error).message);
     }
   }
 
-  /** Appends all of `line` or, failing partway, cuts off what it wrote: the log never holds a torn line. */
-  private append(fd: number, line: string): void {
-    const data = Buffer.from(line);
-    let written = 0;
-    try {
-      while (written < data.length) written += writeSync(fd, data, written, data.length - written);
-    } catch (error) {
-      if (written > 0) {
-        try {
-          ftruncateSync(fd, fstatSync(fd).size - written);
-        } catch {
-          // the reader skips a line not in the format
+  /** Hands over every line waiting, one write at a time; resolves once none waits. */
+  private flush(): Promise<void> {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.flushing === null) {
+      const run = async () => {
+        while (this.waiting.length > 0) {
+          const lines = this.waiting;
+          this.waiting = [];
+          this.waitingBytes = 0;
+          const note = this.lostNote();
+          try {
+            await this.writer.append(note + lines.join(""));
+            if (note) this.lost = null;
+          } catch (error) {
+            this.dropped(lines.length, (error as Error).message);
+          }
         }
-      }
-      throw error;
+      };
+      this.flushing = run().finally(() => {
+        this.flushing = null;
+        // Lines that came after the last write looked: the next batch, on time.
+        if (this.waiting.length > 0 && this.timer === null) {
+          this.timer = setTimeout(() => void this.flush(), this.batch!.ms);
+          this.timer.unref();
+        }
+      });
     }
+    return this.flushing;
   }
 
-  /** Writes out unfinished lines: before the try is settled, so a reader that sees it final has them all. */
-  endLines(): void {
+  /** Writes out unfinished lines and every line waiting: before the try is settled, so a reader that sees it final has them all. */
+  async endLines(): Promise<void> {
     for (const [stream, rest] of this.partial) if (rest) this.line(stream, rest);
     this.partial.clear();
+    while (this.batch !== null && (this.flushing !== null || this.waiting.length > 0)) await this.flush();
   }
 
-  close(): void {
-    this.endLines();
-    if (this.fd !== null) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        // closed or not, this log is done
-      }
-    }
-    this.fd = null;
+  async close(): Promise<void> {
+    await this.endLines();
+    this.writer.close();
   }
 }

@@ -7,6 +7,7 @@ import type { TaskRecord } from "../core/task.ts";
 import type { TryOutcome } from "../core/transitions.ts";
 import type { LoadedExecutor } from "../executor/load.ts";
 import type { JournalStore, TryEnd } from "../journal/store.ts";
+import type { TaskOutput } from "../journal/task-output.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { executeTry } from "./execute.ts";
 import { Reporter } from "./reporter.ts";
@@ -34,17 +35,18 @@ export function noteDiscarded(log: TaskLog): void {
 }
 
 /** Writes noteDiscarded in the log of a try already closed. */
-export function discardEnded(config: Config, ended: EndedTry): void {
-  const log = new TaskLog(config.home, ended.id, ended.tries);
+export async function discardEnded(output: TaskOutput, ended: EndedTry): Promise<void> {
+  const log = new TaskLog(output, ended.id, ended.tries);
   noteDiscarded(log);
-  log.close();
+  await log.close();
 }
 
 /** Runs one try; returns how it ended, for the next claim to record, or null when it is no longer this worker's. */
 export async function runTry(task: TaskRecord, parts: TryParts): Promise<EndedTry | null> {
   const { config, store, supervisor, controller, until } = parts;
   const lease = task.lease!;
-  const log = new TaskLog(config.home, task.id, task.tries);
+  const output = store.taskOutput(config.home);
+  const log = new TaskLog(output, task.id, task.tries);
   const reporter = new Reporter(store, task.id, lease, {
     intervalMs: config.timings.reportIntervalMs,
     onLeaseLost: () => controller.abort(AbortReason.leaseLost),
@@ -62,7 +64,7 @@ export async function runTry(task: TaskRecord, parts: TryParts): Promise<EndedTr
     outcome = await executeTry({
       task,
       executor,
-      home: config.home,
+      output,
       root: config.root,
       tasksDir: config.tasksDir,
       signal: controller.signal,
@@ -82,7 +84,7 @@ export async function runTry(task: TaskRecord, parts: TryParts): Promise<EndedTr
     // The last report must land: one more try if the journal refused it a moment ago.
     if (reporter.unsaved) await reporter.flush();
     reporter.stop();
-    log.endLines();
+    await log.endLines();
     if (controller.signal.reason === AbortReason.leaseLost) {
       noteDiscarded(log);
       return null;
@@ -90,6 +92,6 @@ export async function runTry(task: TaskRecord, parts: TryParts): Promise<EndedTr
     return { id: task.id, lease, outcome, tries: task.tries };
   } finally {
     reporter.stop();
-    log.close();
+    await log.close();
   }
 }

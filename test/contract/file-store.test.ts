@@ -1,14 +1,19 @@
-// The JournalStore contract on the file journal, in a temp dir.
+// The JournalStore and TaskOutput contracts on the file journal, in a temp dir.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "../../src/journal/open.ts";
-import { describeJournalStore } from "./journal-store-contract.ts";
+import { describeJournalStore, type OpenedStore } from "./journal-store-contract.ts";
+import { describeTaskOutput } from "./task-output-contract.ts";
 
-describeJournalStore("file store", async () => {
+async function open(): Promise<OpenedStore> {
   const root = mkdtempSync(join(tmpdir(), "bgtask-contract-"));
   return {
     store: await openStore(join(root, "home"), { staleMs: 2_000, waitMs: 10_000 }),
     dispose: () => rmSync(root, { recursive: true, force: true }),
   };
-});
+}
+
+describeJournalStore("file store", open);
+// The memory store keeps its output as the file journal does: this suite covers both.
+describeTaskOutput("file store", open, { inHome: true, limited: false });

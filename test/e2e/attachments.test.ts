@@ -1,11 +1,20 @@
-// Attachments: stored under <home>/attachments/<id>/, listed by status with name, size and path;
-// names that would leave that folder are refused.
+// Attachments: stored under <home>/attachments/<id>/ on the file journal and in the database on
+// PostgreSQL, listed by status with name, size and path, read back by `attachment get`; names
+// that would leave the task's folder are refused.
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it, onTestFinished } from "vitest";
-import { useProject } from "../helpers/project.ts";
+import { expect, it, onTestFinished } from "vitest";
+import { describeOnJournals, useProject, type Project } from "../helpers/project.ts";
 
-describe("attachments", () => {
+/** The bytes `bgtask attachment get` writes to a file. */
+async function fetched(project: Project, id: string, name: string): Promise<Buffer> {
+  const output = join(project.dir, `fetched-${name.replace(/\W/g, "_")}`);
+  const result = await project.cli(["attachment", "get", id, name, "--output", output]);
+  expect(result).toMatchObject({ code: 0, stderr: "" });
+  return readFileSync(output);
+}
+
+describeOnJournals("attachments", (journal) => {
   it("are listed with their size, and each file holds what was attached", async () => {
     const project = useProject(onTestFinished, {
       tasks: {
@@ -36,17 +45,26 @@ describe("attachments", () => {
     expect(done.attachments.map((a) => a.name)).toEqual(["report.csv", "blob.bin", "copy of source.txt"]);
     for (const attachment of done.attachments) {
       const content = expected[attachment.name as keyof typeof expected];
-      expect(attachment.path).toBe(join(folder, attachment.name));
       expect(attachment.size).toBe(content.length);
-      expect(readFileSync(attachment.path).equals(content)).toBe(true);
-      expect(statSync(attachment.path).mode & 0o777).toBe(0o600);
+      expect((await fetched(project, id, attachment.name)).equals(content)).toBe(true);
+      if (journal === "file") {
+        expect(attachment.path).toBe(join(folder, attachment.name));
+        expect(readFileSync(attachment.path).equals(content)).toBe(true);
+        expect(statSync(attachment.path).mode & 0o777).toBe(0o600);
+      } else {
+        // No file: the path names the journal and the attachment.
+        expect(attachment.path).toMatch(new RegExp(`^postgres(ql)?://.*\\?schema=t_\\w+#attachment/${id}/${encodeURIComponent(attachment.name)}$`));
+      }
     }
-    // No temp file left beside them.
-    expect(readdirSync(folder).sort()).toEqual(["blob.bin", "copy of source.txt", "report.csv"]);
+    // No temp file left beside them; nothing at all in the home on PostgreSQL.
+    if (journal === "file") expect(readdirSync(folder).sort()).toEqual(["blob.bin", "copy of source.txt", "report.csv"]);
+    else expect(existsSync(join(project.home, "attachments"))).toBe(false);
 
     const status = await project.cli(["status", id]);
     expect(status.stdout).toMatch(/attachments\n\s+NAME\s+SIZE\s+PATH/);
-    expect(status.stdout).toMatch(new RegExp(`report\\.csv\\s+22 B\\s+${join(folder, "report.csv").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+    if (journal === "file")
+      expect(status.stdout).toMatch(new RegExp(`report\\.csv\\s+22 B\\s+${join(folder, "report.csv").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+    else expect(status.stdout).toMatch(/report\.csv\s+22 B\s+postgres/);
     expect(status.stdout).toMatch(/blob\.bin\s+4 B\s+/);
   });
 
@@ -78,8 +96,11 @@ describe("attachments", () => {
     expect(refused).toHaveLength(names.length);
     for (const message of refused) expect(message).toMatch(/^attachment name .* is refused: /);
     expect(done.attachments.map((a) => a.name)).toEqual(["fine.txt"]);
-    expect(readdirSync(join(project.home, "attachments", id))).toEqual(["fine.txt"]);
-    expect(readdirSync(join(project.home, "attachments"))).toEqual([id]);
+    expect((await fetched(project, id, "fine.txt")).toString()).toBe("ok");
+    if (journal === "file") {
+      expect(readdirSync(join(project.home, "attachments", id))).toEqual(["fine.txt"]);
+      expect(readdirSync(join(project.home, "attachments"))).toEqual([id]);
+    }
     expect(existsSync(join(project.home, "escaped.txt"))).toBe(false);
     expect(existsSync(join(project.dir, "escaped.txt"))).toBe(false);
     expect(existsSync("/tmp/escaped.txt") && readFileSync("/tmp/escaped.txt", "utf8") === "should not be written").toBe(false);

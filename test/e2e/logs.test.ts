@@ -1,16 +1,17 @@
 // `bgtask logs`: stdout, stderr and task.log lines of every try, marked and timestamped;
-// --follow streams while the task runs and ends with it.
+// --follow streams while the task runs and ends with it. On every journal: a file per task in the
+// home, or rows in PostgreSQL.
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { describe, expect, it, onTestFinished } from "vitest";
-import { BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
+import { expect, it, onTestFinished } from "vitest";
+import { BIN, describeOnJournals, useProject, waitFor, type Project } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
 
 const open = (project: Project, gate: number) => writeFileSync(join(project.dir, `gate-${gate}`), "");
 const LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (stdout|stderr|log {3}|bgtask) /;
 
-describe("bgtask logs", () => {
+describeOnJournals("bgtask logs", () => {
   it("--follow streams lines while the task runs, marks each try, and stops when the task is final", async () => {
     const project = useProject(onTestFinished, { tasks: { "gated.ts": fixture("gated.ts") } });
     const id = await project.run("gated", [
@@ -73,7 +74,7 @@ describe("bgtask logs", () => {
     expect(unknown.stderr).toContain('no task with id "99"');
   });
 
-  it("a task that wrote nothing has no log file: logs prints nothing on stdout, status and remove still work", async () => {
+  it("a task that wrote nothing has no log (no file): logs prints nothing on stdout, status and remove still work", async () => {
     const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
     const id = await project.run("noop");
     await project.waitForTask(id, (t) => t.completed);

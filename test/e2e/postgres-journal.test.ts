@@ -5,8 +5,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { SCHEMA_VERSION } from "../../src/journal/pg-schema.ts";
 import { fixture } from "../helpers/fixtures.ts";
+import { SCHEMA_VERSION } from "../../src/journal/pg-schema.ts";
 import { useProject } from "../helpers/project.ts";
 
 const url = process.env.BGTASK_TEST_PG;
@@ -67,20 +67,23 @@ describe.skipIf(!url)("PostgreSQL journal: schema, doctor, a database that is do
     expect(doctor.stdout).toContain(`newer than this bgtask knows (${SCHEMA_VERSION})`);
   });
 
-  it("a schema an older bgtask made (version 1, with tasks and a tick holder) is brought up to date: tasks kept, unpinned, the holder the cluster's", async () => {
+  it("a schema an older bgtask made (version 1: tasks and a tick holder) is brought up to date by migrate: tasks kept, unpinned, the holder the cluster's, logs and attachments tables made", async () => {
     const project = useProject(onTestFinished, { journal: "postgres", tasks: { "noop.js": fixture("noop.js") } });
-    const id = (await project.cli(["run", "noop", "--no-worker"])).stdout.trim();
+    const id = await project.run("noop", ["--no-worker"]);
     const s = `"${schemaOf(project.env.BGTASK_JOURNAL!)}"`;
-    // Version 1 as it was: no pin column, one tick row for all.
-    await sql(`alter table ${s}.tasks drop column pinned_host;
+    // Version 1 as it was: no logs or attachments tables, no pin column, one tick row for all.
+    await sql(`drop table ${s}.task_logs; drop table ${s}.attachment_chunks;
+      alter table ${s}.tasks drop column pinned_host;
       drop table ${s}.tick; create table ${s}.tick (only_one boolean primary key default true check (only_one), holder jsonb not null);
       insert into ${s}.tick (holder) values ('{"process": {"pid": 1, "host": "old"}, "since": "x", "expiresAt": "y"}');
       update ${s}.meta set value = '1' where key = 'version'`);
+    expect((await project.cli(["doctor"])).stdout).toContain("the schema is at version 1; `bgtask migrate` brings it to");
     const migrate = await project.cli(["migrate", "--json"]);
     expect(migrate.code, migrate.stderr).toBe(0);
     expect(JSON.parse(migrate.stdout)).toMatchObject({ from: 1, to: SCHEMA_VERSION });
     expect((await sql(`select scope, holder->'process'->>'host' as host from ${s}.tick`)).rows).toEqual([{ scope: "cluster", host: "old" }]);
     expect((await sql(`select id::text, pinned_host from ${s}.tasks`)).rows).toEqual([{ id, pinned_host: null }]);
+    expect((await sql(`select count(*)::int as n from ${s}.task_logs`)).rows).toEqual([{ n: 0 }]);
     expect(await project.status(id)).toMatchObject({ status: "queued", pinnedHost: null });
   });
 

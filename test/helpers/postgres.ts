@@ -13,6 +13,9 @@ export interface Cluster {
   restartFast(): Promise<void>;
   /** pg_ctl stop -m immediate (a crash: no checkpoint), then start again (crash recovery). */
   crashAndStart(): Promise<void>;
+  /** An outage, not a crash: pg_ctl stop -m fast (sessions ended, what was committed kept), keeping its folder; `up` starts it again. */
+  down(): Promise<void>;
+  up(): Promise<void>;
   stop(): void;
 }
 
@@ -46,6 +49,8 @@ export async function startCluster(): Promise<Cluster> {
       await run("pg_ctl", ["-D", data, "-w", "-m", "immediate", "stop"]);
       await start();
     },
+    down: async () => void (await run("pg_ctl", ["-D", data, "-w", "-m", "fast", "stop"])),
+    up: async () => void (await start()),
     stop: () => {
       try {
         execaSync(asRoot ? "runuser" : join(bin, "pg_ctl"), [

@@ -5,6 +5,7 @@ import { createTask, type TaskRecord } from "../../src/core/task.ts";
 import { defineTask, type TaskApi } from "../../src/executor/definition.ts";
 import type { BrandedDefinition } from "../../src/executor/definition.ts";
 import type { LoadedExecutor } from "../../src/executor/load.ts";
+import { FileTaskOutput } from "../../src/journal/file-output.ts";
 import type { TaskReport } from "../../src/journal/store.ts";
 import { executeTry } from "../../src/worker/execute.ts";
 import type { Reporter } from "../../src/worker/reporter.ts";
@@ -34,7 +35,7 @@ function tryWith(run: (task: TaskApi) => Promise<void>, state: Record<string, un
   const ended = executeTry({
     task,
     executor,
-    home: "/nowhere",
+    output: new FileTaskOutput("/nowhere"),
     root: "/nowhere",
     tasksDir: "/nowhere/tasks",
     signal: new AbortController().signal,

@@ -1,6 +1,6 @@
 // What an executor hands bgtask is checked before it is stored: attachment names and attributes.
 import { describe, expect, it } from "vitest";
-import { attachmentNameProblem } from "../../src/worker/attachments.ts";
+import { attachmentNameProblem } from "../../src/core/task-output.ts";
 import { jsonProblem } from "../../src/worker/task-api.ts";
 
 describe("attachment names", () => {
