@@ -13,6 +13,9 @@ export interface Cluster {
   restartFast(): Promise<void>;
   /** pg_ctl stop -m immediate (a crash: no checkpoint), then start again (crash recovery). */
   crashAndStart(): Promise<void>;
+  /** pg_ctl stop -m fast, for an outage as long as the test likes: start() ends it. */
+  stopFast(): Promise<void>;
+  start(): Promise<void>;
   stop(): void;
 }
 
@@ -46,6 +49,8 @@ export async function startCluster(): Promise<Cluster> {
       await run("pg_ctl", ["-D", data, "-w", "-m", "immediate", "stop"]);
       await start();
     },
+    stopFast: async () => void (await run("pg_ctl", ["-D", data, "-w", "-m", "fast", "stop"])),
+    start: async () => void (await start()),
     stop: () => {
       try {
         execaSync(asRoot ? "runuser" : join(bin, "pg_ctl"), [
