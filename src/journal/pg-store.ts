@@ -760,7 +760,9 @@ export class PgStore implements JournalStore {
   }
 
   clock(): Promise<JournalClock> {
-    return this.read(() => this.freshClock());
+    // Once measured, the measurement the latest stamps and survey used, without waiting for the
+    // connection: a worker asks as its try starts, when the database may be unreachable.
+    return this.clockConnection ? Promise.resolve(this.measured) : this.read(() => this.freshClock());
   }
 
   /**
