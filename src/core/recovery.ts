@@ -68,8 +68,8 @@ export function silenceMs(task: TaskRecord, now: Date, clock: JournalClock): num
 
 export function judgeTry(task: TaskRecord, facts: WorkerFacts, now: Date, limits: RecoveryLimits, clock: JournalClock = LOCAL_CLOCK): Verdict {
   if (task.status !== "running" || task.worker === null) return { kind: "fine" };
-  // The beat file is this host's, on this host's clock, as `now` is.
   let silentMs = silenceMs(task, now, clock);
+  // The beat file is this host's, on this host's clock, as `now` is.
   if (silentMs > limits.heartbeatTimeoutMs && facts.lastBeatAt !== null) silentMs = Math.min(silentMs, now.getTime() - facts.lastBeatAt);
   const dead = facts.liveness === "dead";
   if (dead || silentMs > limits.heartbeatTimeoutMs) {
