@@ -475,7 +475,7 @@ const LIBFAKETIME =
 const skewed = (skew: string): Record<string, string> => ({ LD_PRELOAD: LIBFAKETIME!, FAKETIME: skew, FAKETIME_DONT_FAKE_MONOTONIC: "1" });
 
 describe.skipIf(!enabled || LIBFAKETIME === null)("PostgreSQL journal: hosts whose clocks are a minute off (libfaketime)", () => {
-  // 6 s: the fence (3.5 s) leaves a loaded machine room for a heartbeat; with 4 s (a 2 s fence) a live try stopped itself once.
+  // 6 s: the fence (3.5 s) leaves a loaded machine room for a heartbeat; with 4 s (a 2 s fence) a live try was lost once, most likely to it.
   const timeoutMs = 6_000;
   const env = { BGTASK_HEARTBEAT: "300ms", BGTASK_HEARTBEAT_TIMEOUT: `${timeoutMs}ms`, BGTASK_GRACE: "1s", BGTASK_IDLE: "20s" };
 
