@@ -14,10 +14,14 @@ const isSameProcess = (a: WorkerRef, b: WorkerRef) => a.pid === b.pid && a.host 
 export async function listWorkers(session: Session): Promise<WorkerInfo[]> {
   const [slots, running] = await Promise.all([session.store.workerSlots(), session.store.list({ statuses: ["running"] })]);
   const beatOf = lastBeat(session.config.home);
+  // Heartbeats in the journal are on its clock, beat files on this host's: shown on this host's.
+  const { offsetMs } = await session.store.clock();
   return slots.map((slot): WorkerInfo => {
     const process = slot.process;
     const task = process ? running.find((t) => t.worker !== null && isSameProcess(t.worker, process)) : undefined;
-    const beats = [process ? beatOf(process) : null, task?.heartbeatAt ? Date.parse(task.heartbeatAt) : null].filter((at): at is number => at !== null);
+    const beats = [process ? beatOf(process) : null, task?.heartbeatAt ? Date.parse(task.heartbeatAt) - offsetMs : null].filter(
+      (at): at is number => at !== null,
+    );
     return {
       slot: slot.slot,
       host: slot.host ?? process?.host ?? null,

@@ -40,9 +40,36 @@ export interface TryVerdict {
   verdict: Exclude<Verdict, { kind: "fine" }>;
 }
 
-export function judgeTry(task: TaskRecord, facts: WorkerFacts, now: Date, limits: RecoveryLimits): Verdict {
+/**
+ * The journal's clock as one host sees it. Heartbeats are stamped and judged on it, never on a
+ * host's own clock: a host a minute ahead would see every other host's workers a minute silent,
+ * and one a minute behind would hide a dead worker for a minute.
+ */
+export interface JournalClock {
+  /** The journal's time minus this host's (ms): 0 where the journal's clock is this host's. */
+  offsetMs: number;
+  /** When the journal last started (ms since the epoch, on its clock), or null: no heartbeat could reach it before. */
+  startedAt: number | null;
+}
+
+/** A journal on this machine: its clock is the host's, and it is never down while its writers live. */
+export const LOCAL_CLOCK: JournalClock = { offsetMs: 0, startedAt: null };
+
+/**
+ * How long a try has been silent in the journal at `now` (this host's clock), on the journal's
+ * clock. Counted from the journal's start when that is later than the try's last heartbeat: while
+ * the database was down nobody could beat, so after a restart every live worker gets a whole
+ * heartbeat timeout to beat again.
+ */
+export function silenceMs(task: TaskRecord, now: Date, clock: JournalClock): number {
+  if (!task.heartbeatAt) return Infinity;
+  return now.getTime() + clock.offsetMs - Math.max(Date.parse(task.heartbeatAt), clock.startedAt ?? -Infinity);
+}
+
+export function judgeTry(task: TaskRecord, facts: WorkerFacts, now: Date, limits: RecoveryLimits, clock: JournalClock = LOCAL_CLOCK): Verdict {
   if (task.status !== "running" || task.worker === null) return { kind: "fine" };
-  let silentMs = task.heartbeatAt ? now.getTime() - Date.parse(task.heartbeatAt) : Infinity;
+  let silentMs = silenceMs(task, now, clock);
+  // The beat file is this host's, on this host's clock, as `now` is.
   if (silentMs > limits.heartbeatTimeoutMs && facts.lastBeatAt !== null) silentMs = Math.min(silentMs, now.getTime() - facts.lastBeatAt);
   const dead = facts.liveness === "dead";
   if (dead || silentMs > limits.heartbeatTimeoutMs) {

@@ -7,7 +7,7 @@ import { basename, join } from "node:path";
 import type { NewTask, TaskRecord, WorkerRef } from "../core/task.ts";
 import { createTask, finishedTime, isFinal } from "../core/task.ts";
 import { compareActiveOnPage, compareNewestFinished, finalsWanted, listed, matchesPage, mergeOrdered } from "../core/list-order.ts";
-import { applyVerdict } from "../core/recovery.ts";
+import { applyVerdict, type JournalClock, LOCAL_CLOCK } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
 import { firedStates, firedTasks, type ScheduleState } from "../core/schedule.ts";
 import {
@@ -608,6 +608,11 @@ export class FileStore implements JournalStore {
 
   workerSlots(): Promise<WorkerSlot[]> {
     return this.withSnapshot((doc) => doc.workers.map((slot) => ({ ...slot })));
+  }
+
+  /** One machine: the journal's clock is this host's. */
+  async clock(): Promise<JournalClock> {
+    return LOCAL_CLOCK;
   }
 
   survey(host: string): Promise<Survey> {

@@ -3,7 +3,7 @@
 // the event loop), which is its transaction. It holds no rules of its own: claim order, the
 // transitions, recovery verdicts, slot demand and list order all come from core/.
 import { compareActiveOnPage, compareNewestFinished, listed, matchesPage } from "../core/list-order.ts";
-import { applyVerdict, isSameHolder, type TickHolder } from "../core/recovery.ts";
+import { applyVerdict, isSameHolder, type JournalClock, LOCAL_CLOCK, type TickHolder } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
 import { firedStates, firedTasks, type ScheduleState } from "../core/schedule.ts";
 import { createTask, finishedTime, isFinal, type NewTask, type TaskRecord, type WorkerRef } from "../core/task.ts";
@@ -280,6 +280,11 @@ export class MemoryStore implements JournalStore {
 
   workerSlots(): Promise<WorkerSlot[]> {
     return Promise.resolve(copy(this.slots));
+  }
+
+  /** One machine: the journal's clock is this host's. */
+  async clock(): Promise<JournalClock> {
+    return LOCAL_CLOCK;
   }
 
   survey(host: string): Promise<Survey> {

@@ -8,7 +8,7 @@ import type pg from "pg";
 import { nativeImport } from "../host/native-import.ts";
 import { compareActiveOnPage, finalsWanted, listed } from "../core/list-order.ts";
 import { addCount, type ExecutorCounts, finishedPerMinute } from "../core/stats.ts";
-import { applyVerdict, isSameHolder, type TickHolder } from "../core/recovery.ts";
+import { applyVerdict, isSameHolder, type JournalClock, LOCAL_CLOCK, type TickHolder } from "../core/recovery.ts";
 import { maxTriesOf } from "../core/retry-policy.ts";
 import { firedStates, firedTasks, type ScheduleState } from "../core/schedule.ts";
 import {
@@ -95,6 +95,19 @@ const NOTIFY_MAX_BYTES = 7_999;
 const POLL_MS = 1_000;
 const QUERY_TIMEOUT_MS = 30_000;
 const FINALS_SQL = `(${FINAL_STATUSES.map((s) => `'${s}'`).join(", ")})`;
+/**
+ * The database's clock is measured anew this often (and on every new connection, so after a
+ * restart): a host's clock stepped by NTP is followed within a minute.
+ */
+const CLOCK_EVERY_MS = 60_000;
+/** Round trips per measurement: the one with the shortest round trip is kept (its midpoint is the surest). */
+const CLOCK_SAMPLES = 3;
+/**
+ * An offset this small is taken as none: far below any heartbeat timeout, and more than the error
+ * of a measurement on one machine or a LAN, so a host beside its database stamps its own times
+ * (as the contract suite's injected clock requires) rather than a fraction of a millisecond off.
+ */
+const CLOCK_DEAD_BAND_MS = 250;
 /** A task a claim could take (core's isRunnable), as a WHERE clause. */
 const RUNNABLE_SQL = `(not waiting and (status = 'queued' or (status in ('scheduled', 'paused') and (next_run_at is null or next_run_at <= $1))))`;
 
@@ -293,6 +306,10 @@ export class PgStore implements JournalStore {
   private closed = false;
 
   private readonly where: PgLocation;
+  /** The database's clock as last measured (see freshClock), on `clockConnection`, at `clockAt` (performance.now()). */
+  private measured: JournalClock = LOCAL_CLOCK;
+  private clockConnection: pg.Client | null = null;
+  private clockAt = 0;
   /** The connection operations run on; null once lost, until the next operation connects again. */
   private client: pg.Client | null;
   private readonly waitMs: number;
@@ -655,7 +672,7 @@ export class PgStore implements JournalStore {
         const task = await this.heldTask(id, lease);
         if (!task) throw new LeaseLostError(id);
         const attributes = report.attributes ? { ...task.attributes, ...report.attributes } : task.attributes;
-        await this.put(changed, [{ ...task, ...structuredClone(report), attributes, heartbeatAt: now.toISOString() }]);
+        await this.put(changed, [{ ...task, ...structuredClone(report), attributes, heartbeatAt: await this.heartbeatAt(now) }]);
       },
       { sync: false },
     );
@@ -698,10 +715,11 @@ export class PgStore implements JournalStore {
 
   private async claimSome(changed: Changed, worker: WorkerRef, now: Date, count: number, filter: ClaimFilter | undefined): Promise<TaskRecord[]> {
     const next: TaskRecord[] = [];
+    const heartbeatAt = await this.heartbeatAt(now);
     // The candidates are what pickFirst would take (paused queues passed over in SQL): it keeps their order and the rest of its rules.
     for (const task of pickFirst(await this.candidates(now, count, filter, true), now, count, filter)) {
       if (!mayClaimAhead(next.length, task)) break;
-      next.push(claim(task, structuredClone(worker), uniqueName(), now));
+      next.push({ ...claim(task, structuredClone(worker), uniqueName(), now), heartbeatAt });
     }
     // Another transaction may have started a task of the same serial key since the candidates were read: then the
     // unique index refuses this claim, and the worker claims again on its next turn rather than lose its ends.
@@ -787,9 +805,54 @@ export class PgStore implements JournalStore {
 
   survey(host: string): Promise<Survey> {
     return this.read(async () => {
+      // Measured first, on this connection: the caller judges what it reads here by clock().
+      await this.freshClock();
       const running = await this.select("status = 'running'", [], "order by id");
       return { running, slots: await this.slotsWhere("host is null or host = $1", [host]) };
     });
+  }
+
+  clock(): Promise<JournalClock> {
+    // Once measured, the measurement the latest stamps and survey used, without waiting for the
+    // connection: a worker asks as its try starts, when the database may be unreachable.
+    return this.clockConnection ? Promise.resolve(this.measured) : this.read(() => this.freshClock());
+  }
+
+  /**
+   * Heartbeats are stamped and judged on the database's clock, which every host shares, through an
+   * offset measured here: the caller's `now` (which the contract suite injects) plus the offset, so
+   * the records stay JavaScript's making and core's rules stay pure. Only heartbeats cross hosts:
+   * a try's other instants (its start, timeout, history) are read back by the worker that wrote
+   * them, on its own clock. `pg_postmaster_start_time()` comes with each measurement; a restart
+   * ends every session, so whatever judges after one has measured again on a new connection.
+   */
+  private async freshClock(): Promise<JournalClock> {
+    if (this.clockConnection !== this.client || performance.now() - this.clockAt >= CLOCK_EVERY_MS) await this.measureClock();
+    return this.measured;
+  }
+
+  /** Offset = the database's clock_timestamp() − this host's clock at the round trip's midpoint, from the shortest of a few. */
+  private async measureClock(): Promise<void> {
+    const client = this.client;
+    let best: { roundTripMs: number; offsetMs: number; startedAt: number } | null = null;
+    for (let i = 0; i < CLOCK_SAMPLES; i += 1) {
+      const sentAt = Date.now();
+      const sent = performance.now();
+      const row = (await this.query("select clock_timestamp() as now, pg_postmaster_start_time() as started")).rows[0];
+      const roundTripMs = performance.now() - sent;
+      if (best === null || roundTripMs < best.roundTripMs) {
+        best = { roundTripMs, offsetMs: (row.now as Date).getTime() - (sentAt + roundTripMs / 2), startedAt: (row.started as Date).getTime() };
+      }
+    }
+    const { offsetMs, startedAt } = best!;
+    this.measured = { offsetMs: Math.abs(offsetMs) < CLOCK_DEAD_BAND_MS ? 0 : Math.round(offsetMs), startedAt };
+    this.clockConnection = client;
+    this.clockAt = performance.now();
+  }
+
+  /** `now` (the caller's clock) on the database's, for a heartbeat. */
+  private async heartbeatAt(now: Date): Promise<string> {
+    return new Date(now.getTime() + (await this.freshClock()).offsetMs).toISOString();
   }
 
   tryControl(id: string, lease: string): Promise<TryControl> {

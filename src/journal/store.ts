@@ -5,7 +5,7 @@
 // that process alive? what does its beat file say?) are gathered by the caller beforehand, from
 // what `survey` returns, and passed in as verdicts. Killing a process happens outside the store.
 import type { CancelEffect, ClaimFilter, KeyOutcome, TryOutcome } from "../core/transitions.ts";
-import type { TickHolder, TryVerdict } from "../core/recovery.ts";
+import type { JournalClock, TickHolder, TryVerdict } from "../core/recovery.ts";
 import type { NewTask, TaskRecord, TaskStatus, WorkerRef } from "../core/task.ts";
 import type { WorkerSlot } from "../core/workers.ts";
 import type { PageMatch, PageOrder } from "../core/list-order.ts";
@@ -14,7 +14,7 @@ import type { Schedule, ScheduleState } from "../core/schedule.ts";
 import type { TaskOutput } from "./task-output.ts";
 
 export type { ClaimFilter, KeyOutcome } from "../core/transitions.ts";
-export type { TickHolder, TryVerdict } from "../core/recovery.ts";
+export type { JournalClock, TickHolder, TryVerdict } from "../core/recovery.ts";
 export type { WorkerSlot } from "../core/workers.ts";
 export type { ScheduleState } from "../core/schedule.ts";
 
@@ -237,6 +237,12 @@ export interface JournalStore {
 
   /** The running tries and `host`'s worker slots, for the caller to judge. Read only. */
   survey(host: string): Promise<Survey>;
+
+  /**
+   * The journal's clock as this host sees it (core's JournalClock): the heartbeats a store stamps
+   * (claims, reports) are on it, and so is the silence of other hosts' workers judged. Read only.
+   */
+  clock(): Promise<JournalClock>;
 
   /** A running try's control row: still held by `lease`? cancel requested? Read only. */
   tryControl(id: string, lease: string): Promise<TryControl>;

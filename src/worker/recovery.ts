@@ -31,6 +31,7 @@ function deadSlotsOf(slots: readonly { slot: string; process: WorkerRef | null }
  */
 export async function gatherRecovery(store: JournalStore, config: Config, now: Date): Promise<Gathered> {
   const { running, slots } = await store.survey(hostname());
+  const clock = await store.clock();
   const beatOf = lastBeat(config.home);
   const noteOf = startedTask(config.home);
   const limits = { heartbeatTimeoutMs: config.timings.heartbeatTimeoutMs, graceMs: config.timings.cancelGraceMs };
@@ -45,7 +46,7 @@ export async function gatherRecovery(store: JournalStore, config: Config, now: D
       startedTask: noteOf(task.worker),
       killable: canTerminate(task.worker, state),
     };
-    const verdict = judgeTry(task, facts, now, limits);
+    const verdict = judgeTry(task, facts, now, limits, clock);
     if (verdict.kind === "fine") continue;
     if (verdict.kind === "lost" && verdict.dead) terminate(task.worker);
     if (verdict.kind === "overdue") overdue.set(task.id, task.worker);

@@ -26,12 +26,17 @@ let opened: Promise<JournalStore> | null = null;
 
 /**
  * The journal, loaded on first use: a drain of tries shorter than CHECK_MS never needs it, and
- * its code and its copy of the active set are most of this thread's memory.
+ * its code and its copy of the active set are most of this thread's memory. Opening it again on
+ * the next check when it failed: a database down at that moment (restarting) refuses at once, and
+ * a failure kept would leave the try without heartbeats for good.
  */
 function journal(): Promise<JournalStore> {
-  opened ??= import("../journal/open.ts").then(({ openStore }) =>
-    openStore(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs }),
-  );
+  opened ??= import("../journal/open.ts")
+    .then(({ openStore }) => openStore(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs }))
+    .catch((error: unknown) => {
+      opened = null;
+      throw error;
+    });
   return opened;
 }
 const { heartbeatMs, heartbeatTimeoutMs, cancelGraceMs: graceMs } = config.timings;

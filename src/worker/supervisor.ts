@@ -40,7 +40,7 @@ export interface WatchedTry {
   timeoutMs: number | null;
   /** When the main thread began it (epoch ms). */
   since: number;
-  /** The heartbeat the journal holds for it (epoch ms, this host's clock): its claim's, or a later report's. */
+  /** The heartbeat the journal holds for it (its claim's), on this host's clock (epoch ms). */
   beatAt: number;
 }
 
@@ -92,15 +92,15 @@ export class WatchBoard {
     return Atomics.load(this.ints, GENERATION);
   }
 
-  /** Main thread: `task` runs now (null: nothing runs). */
-  post(task: TaskRecord | null): void {
+  /** Main thread: `task` runs now (null: nothing runs); its heartbeat is `clockOffsetMs` ahead of this host's clock (see JournalClock). */
+  post(task: TaskRecord | null, clockOffsetMs = 0): void {
     Atomics.add(this.ints, GENERATION, 1);
     if (task) {
       this.floats[ID] = Number(task.id);
       this.floats[TIMEOUT_AT] = task.timeoutAt ? Date.parse(task.timeoutAt) : Number.NaN;
       this.floats[TIMEOUT_MS] = task.timeoutMs ?? Number.NaN;
       this.floats[SINCE] = Date.now();
-      this.floats[BEAT_AT] = task.heartbeatAt ? Date.parse(task.heartbeatAt) : this.floats[SINCE]!;
+      this.floats[BEAT_AT] = task.heartbeatAt ? Date.parse(task.heartbeatAt) - clockOffsetMs : this.floats[SINCE]!;
       this.ints[LEASE_LENGTH] = encoder.encodeInto(task.lease!, this.lease).written;
     }
     this.ints[WATCHING] = task ? 1 : 0;
@@ -146,8 +146,9 @@ export class Supervisor {
     return this.board.forcing;
   }
 
-  watch(task: TaskRecord): void {
-    this.board.post(task);
+  /** `clockOffsetMs`: the journal's clock minus this host's, which the try's heartbeat is stamped on. */
+  watch(task: TaskRecord, clockOffsetMs: number): void {
+    this.board.post(task, clockOffsetMs);
   }
 
   /** The executor has returned: what remains (flush, settle) needs no watching. */

@@ -59,7 +59,8 @@ export async function runTry(task: TaskRecord, parts: TryParts): Promise<EndedTr
     // end as if it timed out then (its signal aborted, forced after the grace period), by the
     // supervisor thread, which also stops an executor that blocks this one. Steps get a deadline.
     const capped = until !== undefined && task.timeoutMs === null && !executor.definition.steps;
-    supervisor.watch(capped ? { ...task, timeoutAt: new Date(until).toISOString() } : task);
+    // The claim's heartbeat is on the journal's clock; the supervisor's fence counts on this host's.
+    supervisor.watch(capped ? { ...task, timeoutAt: new Date(until).toISOString() } : task, (await store.clock()).offsetMs);
     const slice = Date.now() + executor.sliceMs;
     outcome = await executeTry({
       task,

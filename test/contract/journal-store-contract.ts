@@ -489,6 +489,18 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
       expect(await store.tryControl("99", mine.lease!)).toEqual({ held: false, cancelRequestedAt: null });
     });
 
+    it("clock: beside its journal a host stamps heartbeats on its own clock (no offset), and the journal started in the past if it says when", async () => {
+      await fresh();
+      const clock = await store.clock();
+      expect(clock.offsetMs).toBe(0);
+      if (clock.startedAt !== null) expect(clock.startedAt).toBeLessThanOrEqual(Date.now());
+      await store.enqueue([input()], T0, noWorker);
+      const running = (await claimNext(store, ME, at(1)))!;
+      expect(running.heartbeatAt).toBe(at(1).toISOString());
+      await store.report(running.id, running.lease!, {}, at(2));
+      expect((await store.get(running.id))!.heartbeatAt).toBe(at(2).toISOString());
+    });
+
     it("cancel ends a task that is not running, asks a running one to stop, and leaves a final one", async () => {
       await fresh();
       await store.enqueue([input(), input({ runAt: at(60_000) })], T0, noWorker);

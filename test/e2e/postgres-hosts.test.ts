@@ -3,7 +3,7 @@
 // and only their heartbeats in the database tell whether they live: the cross-host path for real.
 // Every try writes its start and end to a side file; the test then checks what the journal alone
 // cannot show: no two tries of a task, nor of a serial key, ever overlapped.
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, connect as connectTcp, type Socket } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -183,14 +183,17 @@ describe.skipIf(!enabled)("PostgreSQL journal: workers on several hosts", () => 
   }, 600_000);
 });
 
-/** A try that holds until its gate file exists (or its signal aborts), writing S, E or A (aborted) lines with its host. */
+/** Milliseconds on the machine's monotonic clock, which every process shares and no faked host clock moves. */
+const monotonicMs = () => Number(process.hrtime.bigint() / 1_000_000n);
+
+/** A try that holds until its gate file exists (or its signal aborts), writing S, E or A (aborted) lines with its host, at monotonicMs(). */
 const GATED = `
   import { defineTask } from "bgtask";
   import { appendFileSync, existsSync } from "node:fs";
   import { hostname } from "node:os";
   export default defineTask<{ gate: string; log: string }>({
     async run(task) {
-      const line = (what: string) => appendFileSync(task.context.log, \`\${what} \${task.id} \${task.tries} \${hostname()} \${process.pid} \${Date.now()}\\n\`);
+      const line = (what: string) => appendFileSync(task.context.log, \`\${what} \${task.id} \${task.tries} \${hostname()} \${process.pid} \${Number(process.hrtime.bigint() / 1000000n)}\\n\`);
       line("S");
       while (!existsSync(task.context.gate)) {
         if (task.signal.aborted) {
@@ -204,12 +207,20 @@ const GATED = `
     },
   });`;
 
-/** A TCP relay to PostgreSQL that can be cut: its connections stay open and silent, as across a network partition. */
-async function partitionableRelay(target: string): Promise<{ url: string; cut(): void; close(): void }> {
+/**
+ * A TCP relay to PostgreSQL that can be cut: its connections stay open and silent, as across a
+ * network partition. While `refuse(true)`, it resets every new connection at once instead.
+ */
+async function partitionableRelay(target: string): Promise<{ url: string; cut(): void; refuse(on: boolean): void; close(): void }> {
   const to = new URL(target);
   const sockets = new Set<Socket>();
   let cut = false;
+  let refusing = false;
   const server = createServer((client) => {
+    if (refusing) {
+      client.on("error", () => undefined).resetAndDestroy();
+      return;
+    }
     const upstream = connectTcp(Number(to.port), to.hostname);
     sockets.add(client).add(upstream);
     const relay = (from: Socket, into: Socket) => from.on("data", (chunk) => cut || into.write(chunk));
@@ -224,6 +235,7 @@ async function partitionableRelay(target: string): Promise<{ url: string; cut():
   return {
     url: url.toString(),
     cut: () => void (cut = true),
+    refuse: (on) => void (refusing = on),
     close: () => {
       for (const s of sockets) s.destroy();
       server.close();
@@ -291,7 +303,7 @@ describe.skipIf(!enabled)("PostgreSQL journal: a worker that loses the database"
     const first = await project.waitForTask(id, (t) => t.status === "running" && t.worker?.host === "host-a");
     const cutOff = first.worker!.pid;
     relay.cut();
-    const cutAt = Date.now();
+    const cutAt = monotonicMs();
     Object.assign(c, startHost(project, "host-c", 1));
 
     const second = await project.waitForTask(id, (t) => t.status === "running" && t.worker?.host === "host-c", 60_000);
@@ -417,4 +429,205 @@ describe.skipIf(!enabled)("PostgreSQL journal: the database restarts mid-drain",
       `${acknowledged.size} acknowledged tasks (${refused} runs refused while the database was down), a fast restart and a crash mid-drain: all succeeded once in the journal; ${ranTwice} ran again after a lost try`,
     );
   }, 600_000);
+});
+
+/** libfaketime's multi-threaded library (Node runs threads), from Debian's faketime package, or null when not installed. */
+const LIBFAKETIME =
+  ["x86_64-linux-gnu", "aarch64-linux-gnu"].map((arch) => `/usr/lib/${arch}/faketime/libfaketimeMT.so.1`).find((path) => existsSync(path)) ?? null;
+
+/**
+ * The environment of a host whose clock is off by `skew` ("+60s", "-60s"): libfaketime shifts what
+ * the process (and its children) read of the wall clock; the monotonic clock, which Node's timers
+ * and monotonicMs() use, is left alone.
+ */
+const skewed = (skew: string): Record<string, string> => ({ LD_PRELOAD: LIBFAKETIME!, FAKETIME: skew, FAKETIME_DONT_FAKE_MONOTONIC: "1" });
+
+describe.skipIf(!enabled || LIBFAKETIME === null)("PostgreSQL journal: hosts whose clocks are a minute off (libfaketime)", () => {
+  // 6 s: the fence (3.5 s) leaves a loaded machine room for a heartbeat; with 4 s (a 2 s fence) a live try was lost once, most likely to it.
+  const timeoutMs = 6_000;
+  const env = { BGTASK_HEARTBEAT: "300ms", BGTASK_HEARTBEAT_TIMEOUT: `${timeoutMs}ms`, BGTASK_GRACE: "1s", BGTASK_IDLE: "20s" };
+
+  it("live workers a minute ahead and behind are not taken over; a tick a minute behind recovers a SIGKILLed host's try within the timeout; no overlap", async () => {
+    const project = useProject(onTestFinished, { journal: "postgres", tasks: { "gated.ts": GATED }, env });
+    const log = join(project.dir, "tries.log");
+    writeFileSync(log, "");
+    const gateOf = (host: string) => join(project.dir, `gate-${host}`);
+    // Two tasks, one claimed by each worker (a worker's first claim takes one); the gate of each is opened by host.
+    const ids = [
+      await project.run("gated", [`gate=${gateOf("1")}`, `log=${log}`, "--no-worker", "--retry", "1x0s"]),
+      await project.run("gated", [`gate=${gateOf("2")}`, `log=${log}`, "--no-worker", "--retry", "1x0s"]),
+    ];
+    const ahead = startHost(project, "host-a", 1, skewed("+60s"));
+    const behind = startHost(project, "host-b", 1, skewed("-60s"));
+    onTestFinished(() => {
+      for (const host of [ahead, behind]) for (const pid of processesWith(`BGTASK_HOME=${host.home}`)) process.kill(pid, "SIGKILL");
+    });
+    const runningOn = async () => new Map((await project.list(["--status", "running"])).map((t) => [t.worker!.host, t]));
+    await waitFor(
+      async () => (await runningOn()).size === 2,
+      60_000,
+      () => `both hosts never ran a task; they said: ${ahead.said().slice(-2_000)} ${behind.said().slice(-2_000)}`,
+      200,
+    );
+    const before = await runningOn();
+    const gate = (host: string) => gateOf(ids.indexOf(before.get(host)!.id) === 0 ? "1" : "2");
+    // The store of a host a minute behind stamps its heartbeats a minute later than its clock reads.
+    const heartbeatLead = Date.parse(before.get("host-b")!.heartbeatAt!) - Date.parse(before.get("host-b")!.startedAt!);
+    expect(heartbeatLead).toBeGreaterThan(59_000);
+
+    // Ticks on this host (its clock is the database's) for twice the timeout: neither live try is judged silent.
+    const judgedUntil = monotonicMs() + 2 * timeoutMs;
+    let ticks = 0;
+    while (monotonicMs() < judgedUntil) {
+      const tick = await project.cli(["tick", "--max-time", "5s"]);
+      expect(tick.code, tick.stderr).toBe(0);
+      ticks += 1;
+    }
+    const judged = await runningOn();
+    const gone = new Map<string, unknown>();
+    for (const host of ["host-a", "host-b"]) {
+      if (!judged.has(host)) gone.set(host, await project.status(before.get(host)!.id));
+      const said = () =>
+        `${host}'s try after ${ticks} ticks: ${JSON.stringify(gone.get(host))}; tries: ${readFileSync(log, "utf8")}; the hosts said: ${ahead.said().slice(-1_500)} | ${behind.said().slice(-1_500)}`;
+      expect(judged.get(host), said()).toMatchObject({ id: before.get(host)!.id, tries: 1 });
+    }
+
+    // host-a (a minute ahead) dies; ticks on a host a minute behind recover its try once it is silent for the timeout, and run it again.
+    const victim = before.get("host-a")!;
+    for (const pid of processesWith(`BGTASK_HOME=${ahead.home}`)) process.kill(pid, "SIGKILL");
+    const killedAt = monotonicMs();
+    writeFileSync(gate("host-a"), "");
+    await waitFor(
+      async () => {
+        const tick = await project.cli(["tick", "--max-time", "5s"], { env: skewed("-60s") });
+        expect(tick.code, tick.stderr).toBe(0);
+        return (await project.status(victim.id)).status === "succeeded";
+      },
+      60_000,
+      () => "the ticks a minute behind never recovered the dead host's try",
+      0,
+    );
+    const retried = await project.status(victim.id);
+    expect(retried.tries).toBe(2);
+    expect(retried.history[0]).toMatchObject({ status: "failed", worker: { host: "host-a" }, error: { message: expect.stringMatching(/no heartbeat/) } });
+    const tries = readTries(log);
+    const again = tries.find((t) => t.id === victim.id && t.start > killedAt)!;
+    const recoveredIn = again.start - killedAt;
+    // Silence counts from its last heartbeat (at most a beat and a check before the kill), judged on the database's clock.
+    expect(recoveredIn).toBeGreaterThan(timeoutMs - 1_000);
+    expect(recoveredIn).toBeLessThan(timeoutMs + 5_000);
+
+    // The host a minute behind, alive all along, ends its own try: the only try of its task.
+    writeFileSync(gate("host-b"), "");
+    const survivor = await project.waitForTask(before.get("host-b")!.id, (t) => t.status === "succeeded");
+    expect(survivor).toMatchObject({ tries: 1, message: "done on host-b" });
+    const until = (t: Try) => (t.host === "host-a" ? killedAt : Number.POSITIVE_INFINITY);
+    expect(
+      overlaps(
+        groupBy(readTries(log), (t) => t.id),
+        until,
+      ),
+    ).toEqual([]);
+    summary(
+      "skewed clocks",
+      `hosts ±60 s off: ${ticks} ticks over ${2 * timeoutMs} ms recovered neither live try; a host a minute ahead SIGKILLed, its try ran again ${recoveredIn} ms after the kill from a tick a minute behind (heartbeat timeout ${timeoutMs} ms); overlaps 0`,
+    );
+  }, 180_000);
+});
+
+describe.skipIf(!enabled)("PostgreSQL journal: the database down longer than the heartbeat timeout, then started again", () => {
+  // The fence stops a cut-off worker's try before another host may judge it silent (that is its
+  // point): with the default timings a database down for longer than the timeout has already made
+  // every worker stop its own try, and the tries run again. The fence is never sooner than three
+  // missed beats, so a heartbeat interval near the timeout (10 s of 11 s: fenced after 30 s) lets a
+  // worker outlive an outage longer than the timeout: then only the database's start time keeps
+  // its silence from counting the outage.
+  const heartbeatMs = 10_000;
+  const timeoutMs = 11_000;
+  const downMs = timeoutMs + 500;
+
+  it("pg_ctl stop -m fast, down longer than the timeout, start: a tick at once recovers no live worker's try; they beat again and end them", async () => {
+    const cluster = await startCluster();
+    onTestFinished(() => cluster.stop());
+    const journal = `${cluster.url}?schema=outage`;
+    const project = useProject(onTestFinished, {
+      tasks: { "gated.ts": GATED },
+      env: {
+        BGTASK_JOURNAL: journal,
+        BGTASK_HEARTBEAT: `${heartbeatMs}ms`,
+        BGTASK_HEARTBEAT_TIMEOUT: `${timeoutMs}ms`,
+        BGTASK_GRACE: "1s",
+        BGTASK_IDLE: "60s",
+      },
+    });
+    // The workers reach the database through a relay, which stays shut after the start until the
+    // tick has judged: whatever reconnects first, the tick sees only heartbeats from before the outage.
+    const relay = await partitionableRelay(journal);
+    onTestFinished(() => relay.close());
+    const log = join(project.dir, "tries.log");
+    writeFileSync(log, "");
+    const gate = join(project.dir, "gate");
+    const ids = [
+      await project.run("gated", [`gate=${gate}`, `log=${log}`, "--no-worker", "--retry", "1x0s"]),
+      await project.run("gated", [`gate=${gate}`, `log=${log}`, "--no-worker", "--retry", "1x0s"]),
+    ];
+    const hosts = ["host-a", "host-b"].map((name) => startHost(project, name, 1, { BGTASK_JOURNAL: relay.url }));
+    onTestFinished(() => {
+      for (const host of hosts) for (const pid of processesWith(`BGTASK_HOME=${host.home}`)) process.kill(pid, "SIGKILL");
+    });
+    const running = () => project.list(["--status", "running"]);
+    // Stopped when both heartbeats are the supervisors' (their connections made) and fresh: two workers
+    // beat out of phase, both within 3/4 of a beat at some point. The fence (30 s) stays clear of the outage.
+    await waitFor(
+      async () => {
+        const tasks = await running();
+        return tasks.length === 2 && tasks.every((t) => t.heartbeatAt !== t.startedAt && Date.now() - Date.parse(t.heartbeatAt!) < heartbeatMs * 0.75);
+      },
+      60_000,
+      () => "the two tries never ran with fresh heartbeats",
+      100,
+    );
+    const before = await running();
+    await cluster.down();
+    const downAt = Date.now();
+    relay.refuse(true);
+    // The outage's length is the scenario itself, not a wait for something to happen.
+    await waitFor(
+      () => Date.now() - downAt > downMs,
+      downMs + 10_000,
+      () => "the outage did not last",
+    );
+    await cluster.up();
+    const upAt = Date.now();
+    const tick = await project.cli(["tick", "--max-time", "5s"]);
+    expect(tick.code, tick.stderr).toBe(0);
+    const afterTick = await running();
+    expect(afterTick.map((t) => [t.id, t.tries])).toEqual(before.map((t) => [t.id, t.tries]));
+    // What the tick judged: heartbeats from before the outage, older than the timeout.
+    expect(afterTick.every((t) => Date.parse(t.heartbeatAt!) <= downAt && Date.now() - Date.parse(t.heartbeatAt!) > timeoutMs)).toBe(true);
+    relay.refuse(false);
+    const openedAt = Date.now();
+
+    // The workers beat again within the timeout of the start, and a later tick still finds them live.
+    await waitFor(
+      async () => (await running()).every((t) => Date.parse(t.heartbeatAt!) > openedAt),
+      timeoutMs,
+      () => `a worker did not beat again after the restart; they said: ${hosts.map((h) => h.said().slice(-1_000)).join(" | ")}`,
+      100,
+    );
+    const beatAgainIn = Math.max(...(await running()).map((t) => Date.parse(t.heartbeatAt!) - upAt));
+    expect(beatAgainIn).toBeLessThan(timeoutMs);
+    const later = await project.cli(["tick", "--max-time", "5s"]);
+    expect(later.code, later.stderr).toBe(0);
+    writeFileSync(gate, "");
+    for (const id of ids) expect(await project.waitForTask(id, (t) => t.status === "succeeded")).toMatchObject({ tries: 1 });
+    // Neither worker fenced itself: each try ran once, to its end.
+    expect(readTries(log).map((t) => t.id)).toEqual(expect.arrayContaining(ids));
+    expect(readTries(log)).toHaveLength(2);
+    expect(readFileSync(log, "utf8")).not.toMatch(/^A /m);
+    summary(
+      "outage",
+      `database down ${upAt - downAt} ms (heartbeat timeout ${timeoutMs} ms): a tick at once recovered no live try; the workers beat again ${beatAgainIn} ms after the start`,
+    );
+  }, 180_000);
 });

@@ -3,7 +3,7 @@
 // core/list-order.ts. Pure: clock and facts are inputs.
 import { describe, expect, it } from "vitest";
 import { compareNewestFinished, finalsWanted, listed } from "../../src/core/list-order.ts";
-import { applyVerdict, holdsTick, judgeTry, type WorkerFacts } from "../../src/core/recovery.ts";
+import { applyVerdict, holdsTick, judgeTry, LOCAL_CLOCK, silenceMs, type WorkerFacts } from "../../src/core/recovery.ts";
 import { NO_RETRY } from "../../src/core/retry-policy.ts";
 import { createTask, type NewTask, type TaskRecord, type WorkerRef } from "../../src/core/task.ts";
 import { cancel, claim, claimFilterOn, claimPredicate, mayClaimAhead, settle, sortsById } from "../../src/core/transitions.ts";
@@ -63,6 +63,32 @@ describe("judgeTry and applyVerdict", () => {
       kind: "overdue",
       outcome: { kind: "failed", message: expect.stringMatching(/timed out/) },
     });
+  });
+
+  it("silence is judged on the journal's clock: a host behind or ahead of it judges as one on time does", () => {
+    // Stamped on the journal's clock at T0; judged 61 s later (journal time) by hosts whose clocks are off by ±60 s.
+    const behind = { offsetMs: 60_000, startedAt: null };
+    const ahead = { offsetMs: -60_000, startedAt: null };
+    expect(silenceMs(running(), at(61_000), LOCAL_CLOCK)).toBe(61_000);
+    expect(silenceMs(running(), at(1_000), behind)).toBe(61_000);
+    expect(silenceMs(running(), at(121_000), ahead)).toBe(61_000);
+    expect(judgeTry(running(), facts({ liveness: "unknown" }), at(1_000), LIMITS, behind)).toMatchObject({ kind: "lost", reason: "no heartbeat for 61s" });
+    expect(judgeTry(running(), facts({ liveness: "unknown" }), at(120_000), LIMITS, ahead)).toEqual({ kind: "fine" });
+    // The beat file is on the host's own clock, as `now` is: not shifted.
+    expect(judgeTry(running(), facts({ lastBeatAt: at(119_000).getTime() }), at(121_000), LIMITS, ahead)).toEqual({ kind: "fine" });
+  });
+
+  it("after the journal restarts, silence counts from its start: every live worker gets a whole timeout to beat again", () => {
+    const restarted = { offsetMs: 0, startedAt: at(50_000).getTime() };
+    expect(silenceMs(running(), at(70_000), restarted)).toBe(20_000);
+    expect(judgeTry(running(), facts({ liveness: "unknown" }), at(109_000), LIMITS, restarted)).toEqual({ kind: "fine" });
+    expect(judgeTry(running(), facts({ liveness: "unknown" }), at(111_000), LIMITS, restarted)).toMatchObject({ kind: "lost", reason: "no heartbeat for 61s" });
+    // A heartbeat after the start counts from itself; a start long ago changes nothing.
+    const beatLater = claim(task("1"), WORKER, "lease", at(60_000));
+    expect(silenceMs(beatLater, at(70_000), restarted)).toBe(10_000);
+    expect(silenceMs(running(), at(61_000), { offsetMs: 0, startedAt: at(-3_600_000).getTime() })).toBe(61_000);
+    // A dead process is dead however recent the restart.
+    expect(judgeTry(running(), facts({ liveness: "dead" }), at(51_000), LIMITS, restarted)).toMatchObject({ kind: "lost", dead: true });
   });
 
   it("the tick mutex is held by a live holder, by another host's until it expires, never by a dead one", () => {
