@@ -132,15 +132,29 @@ export class TaskLog {
     return this.flushing;
   }
 
-  /** Writes out unfinished lines and every line waiting: before the try is settled, so a reader that sees it final has them all. */
-  async endLines(): Promise<void> {
+  /** Ends the lines still missing their newline. */
+  endPartialLines(): void {
     for (const [stream, rest] of this.partial) if (rest) this.line(stream, rest);
     this.partial.clear();
+  }
+
+  /** Writes out unfinished lines and every line waiting: before the try is settled, so a reader that sees it final has them all. */
+  async endLines(): Promise<void> {
+    this.endPartialLines();
     while (this.batch !== null && (this.flushing !== null || this.waiting.length > 0)) await this.flush();
   }
 
   async close(): Promise<void> {
     await this.endLines();
     this.writer.close();
+  }
+
+  /**
+   * Closes the log without waiting for the journal to take its last lines: for a try taken away
+   * from this worker, which exits next and must not wait on a journal it may be cut off from
+   * (a fenced worker). A failed write only drops lines, so nothing is left to reject.
+   */
+  abandon(): void {
+    void this.close();
   }
 }

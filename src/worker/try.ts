@@ -80,19 +80,25 @@ export async function runTry(task: TaskRecord, parts: TryParts): Promise<EndedTr
     outcome = { kind: "failed", error: record, message: null, unrecoverable: true };
   }
   supervisor.unwatch();
+  let abandoned = false;
   try {
     await reporter.flush();
     // The last report must land: one more try if the journal refused it a moment ago.
     if (reporter.unsaved) await reporter.flush();
     reporter.stop();
-    await log.endLines();
     if (controller.signal.reason === AbortReason.leaseLost) {
+      // Another try owns the task, and this worker stops next, maybe cut off from the journal:
+      // its last lines are handed over without waiting there.
+      log.endPartialLines();
       noteDiscarded(log);
+      log.abandon();
+      abandoned = true;
       return null;
     }
+    await log.endLines();
     return { id: task.id, lease, outcome, tries: task.tries };
   } finally {
     reporter.stop();
-    await log.close();
+    if (!abandoned) await log.close();
   }
 }

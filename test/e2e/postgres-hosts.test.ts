@@ -325,7 +325,7 @@ describe.skipIf(!enabled)("PostgreSQL journal: a worker that loses the database"
     await waitFor(
       () => !alive(cutOff),
       60_000,
-      () => `the cut-off worker ${cutOff} did not exit`,
+      () => `the cut-off worker ${cutOff} did not exit; host-a said: ${a.said().slice(-3_000)}`,
     );
     writeFileSync(gate, "");
     expect((await project.waitForTask(id, (t) => t.status === "succeeded")).message).toBe("done on host-c");
