@@ -230,4 +230,38 @@ describe.skipIf(!url)("PostgreSQL journal: scaling out", () => {
     expect(seen).toEqual([null, [marker!.id]]);
     watch.close();
   });
+
+  it("a worker's drain sends a notice per 50 ms at most, not one per task, and the last one names the last tasks it ended", async () => {
+    // Tries of 15 ms: each exchange ends and claims one task (no batches), so uncoalesced it would be one notice each.
+    const project = useProject(onTestFinished, {
+      journal: "postgres",
+      tasks: {
+        "short.js": `import { defineTask } from "bgtask"; export default defineTask({ async run() { await new Promise((r) => setTimeout(r, 15)); } });`,
+      },
+    });
+    const count = 120;
+    const ids = await runMany(project, "short", count, ["--no-worker"]);
+    const watcher = await openStore(project.env.BGTASK_JOURNAL!, { staleMs: 2_000, waitMs: 10_000 });
+    onTestFinished(() => watcher.close());
+    const seen: Array<readonly string[] | null> = [];
+    const watch = watcher.watchChanges((changed) => seen.push(changed));
+    onTestFinished(() => watch.close());
+    await watcher.list({ limit: 1 });
+    const began = performance.now();
+    // One worker: one store, whose notices are coalesced.
+    const work = await project.cli(["work", "--once", "--concurrency", "1"]);
+    const elapsedMs = performance.now() - began;
+    expect(work.code, work.stderr).toBe(0);
+    const told = () => new Set(seen.flatMap((changed) => changed ?? []));
+    // The worker sends what it held back before it exits: every task's end is told.
+    await waitFor(
+      () => ids.every((id) => told().has(id)),
+      10_000,
+      () => `notices named ${told().size} of ${count} tasks`,
+    );
+    expect((await project.list(["--status", "succeeded"])).length).toBe(count);
+    // Uncoalesced, each of the count exchanges would send one.
+    expect(seen.length).toBeLessThan(count);
+    expect(seen.length).toBeLessThanOrEqual(Math.ceil(elapsedMs / 50) + 2);
+  });
 });
