@@ -299,6 +299,13 @@ describe.skipIf(skipReason !== null)(`disk faults${skipReason ? ` (skipped: ${sk
     expect(said()).toMatch(/the journal could be written again after \d+s/);
     const all = await project.list();
     expect(all.filter((t) => /died/.test(t.message ?? "") || /died/.test(t.error?.message ?? ""))).toEqual([]);
+    // An idle worker still looks for work, holding journal.lock for a moment each time: the folder
+    // is judged once it has retired (npm run stress caught one mid-look).
+    await waitFor(
+      () => project.workers().length === 0,
+      60_000,
+      () => `the workers ${project.workers().join(", ")} to retire`,
+    );
     expect(leftovers(project)).toEqual([]);
   });
 
