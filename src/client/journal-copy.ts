@@ -5,7 +5,6 @@
 // before the first write. Records go in one transaction, then each task's log and attachments.
 import { resolve } from "node:path";
 import { loadConfig, type LocationFlags } from "../config/config.ts";
-import { logPieces } from "../core/task-output.ts";
 import type { TaskRecord } from "../core/task.ts";
 import { isReservationExpired } from "../core/workers.ts";
 import { BgtaskError, ExitCode, UsageError } from "../errors.ts";
@@ -14,9 +13,6 @@ import { isUrlLocation, shownPgLocation } from "../journal/location.ts";
 import type { JournalStore } from "../journal/store.ts";
 import type { TaskOutput } from "../journal/task-output.ts";
 import { openStore } from "./session.ts";
-
-/** A log row on PostgreSQL holds at most about this much of a copied log: the size of a worker's batch. */
-const LOG_PIECE_BYTES = 64 * 1024;
 
 export interface JournalCopyOptions extends LocationFlags {
   from?: string;
@@ -123,11 +119,10 @@ export async function copyJournal(options: JournalCopyOptions): Promise<JournalC
       const writer = to.output.logWriter(task.id);
       let bytes = 0;
       try {
+        // Whole lines, as the reader hands them over; a PostgreSQL writer cuts them into its rows.
         await from.output.logReader(task.id).readNew(async (text) => {
-          for (const piece of logPieces(text, LOG_PIECE_BYTES)) {
-            await writer.append(piece);
-            bytes += Buffer.byteLength(piece);
-          }
+          await writer.append(text);
+          bytes += Buffer.byteLength(text);
         });
       } finally {
         writer.close();

@@ -119,6 +119,8 @@ const CLOCK_DEAD_BAND_MS = 250;
 // index in claim order and stop at the first rows that qualify; without it, it sorted every
 // runnable record for each claim (a 10,000-task queue drained at 400/s, not 3,000/s).
 const RUNNABLE_SQL = `(not waiting and status in ('queued', 'scheduled', 'paused') and (status = 'queued' or next_run_at is null or next_run_at <= $1))`;
+/** A task a worker on host `$n` may claim (core's isClaimableOn): pinned to it or to none; any task when `$n` is null. */
+const onHostSql = (n: string) => `(${n}::text is null or pinned_host is null or pinned_host = ${n})`;
 
 export interface PgLocation {
   /** The URL as given, without a password, for messages. */
@@ -309,6 +311,8 @@ export class PgStore implements JournalStore {
   /** One connection runs one transaction at a time: operations queue here. */
   private turn: Promise<unknown> = Promise.resolve();
   private readonly channel: string;
+  /** A task whose queue is not paused, as a WHERE clause. */
+  private readonly notPausedSql: string;
   private readonly listeners = new Set<ChangeListener>();
   /** Ids changed by coalesced transactions and not yet in a notice (see noticeNow). */
   private readonly heldBack = new Set<string>();
@@ -340,6 +344,7 @@ export class PgStore implements JournalStore {
     this.s = quoteIdent(where.schema);
     this.channel = `bgtask_changes_${where.schema}`;
     this.logChannel = `bgtask_logs_${where.schema}`;
+    this.notPausedSql = `executor not in (select executor from ${this.s}.paused_queues)`;
     const query = (text: string, values?: unknown[]) => this.query(text, values);
     this.output = new PgTaskOutput({
       s: this.s,
@@ -626,11 +631,10 @@ export class PgStore implements JournalStore {
     const { on_host: onHost, everywhere } = counts.rows[0];
     if (onHost >= request.maxWorkers) return null;
     // Only whether demand exceeds the live workers matters, so counting stops there (core's isDemand and hostDemand as SQL).
-    const due = `not waiting and executor not in (select executor from ${this.s}.paused_queues)
-      and (status = 'queued' or (status in ('scheduled', 'paused') and (next_run_at is null or next_run_at <= $1)))`;
+    const due = `${RUNNABLE_SQL} and ${this.notPausedSql}`;
     const demand = await this.query(
       `select (select count(*)::int from (select 1 from ${this.s}.tasks where status = 'running'
-                 or (${due} and (pinned_host is null or pinned_host = $3)) limit $2) d) as claimable,
+                 or (${due} and ${onHostSql("$3")}) limit $2) d) as claimable,
               (select count(*)::int from (select 1 from ${this.s}.tasks where (status = 'running' and record->'worker'->>'host' = $3)
                  or (${due} and pinned_host = $3) limit $4) l) as local`,
       [new Date(now.getTime() + request.scheduleWindowMs), everywhere + 1, request.host, onHost + 1],
@@ -650,10 +654,10 @@ export class PgStore implements JournalStore {
   private async candidates(now: Date, count: number, filter: ClaimFilter | undefined, lock: boolean): Promise<TaskRecord[]> {
     return this.select(
       `${RUNNABLE_SQL} and id <> all($2::bigint[]) and ($3::int is null or timeout_ms is null or timeout_ms <= $3)
-       and executor not in (select executor from ${this.s}.paused_queues) and ($4::text[] is null or executor = any($4::text[]))
+       and ${this.notPausedSql} and ($4::text[] is null or executor = any($4::text[]))
        and (serial_key is null or serial_key not in (select serial_key from ${this.s}.tasks where status = 'running' and serial_key is not null))
        and (concurrency is null or concurrency > (select count(*) from ${this.s}.tasks r where r.status = 'running' and r.executor = ${this.s}.tasks.executor))
-       and ($5::text is null or pinned_host is null or pinned_host = $5)`,
+       and ${onHostSql("$5")}`,
       [now, filter?.excludeIds ?? [], filter?.maxTimeoutMs ?? null, filter?.executors ?? null, filter?.host ?? null],
       `order by claim_rank, priority desc, claim_at nulls first, id limit ${Math.max(1, Math.floor(count))}${lock ? " for update skip locked" : ""}`,
     );
@@ -805,7 +809,7 @@ export class PgStore implements JournalStore {
         const runnable = await this.candidates(now, 1, host === undefined ? undefined : { host }, false);
         const dueSoon = await this.select(
           `status in ('scheduled', 'paused') and not waiting and next_run_at > $1 and next_run_at <= $2
-           and executor not in (select executor from ${this.s}.paused_queues) and ($3::text is null or pinned_host is null or pinned_host = $3)`,
+           and ${this.notPausedSql} and ${onHostSql("$3")}`,
           [now, new Date(now.getTime() + scheduleWindowMs), host ?? null],
           "order by next_run_at limit 1",
         );
@@ -918,16 +922,23 @@ export class PgStore implements JournalStore {
    */
   watchChanges(onChange: ChangeListener): { close(): void } {
     this.listeners.add(onChange);
-    if (this.listeners.size === 1) {
-      if (this.where.listen) void this.read(() => this.listen(this.client)).catch(() => this.listenAgainLater());
-      else this.poll();
-    }
+    if (this.listeners.size === 1) this.startHearing();
     return {
       close: () => {
         this.listeners.delete(onChange);
-        if (this.listeners.size === 0 && this.logListeners.size === 0) this.stopPolling();
+        this.stopPollingIfUnheard();
       },
     };
+  }
+
+  /** A first watcher of a kind (changes, a log): LISTEN for it, or poll with `?listen=off`. */
+  private startHearing(): void {
+    if (this.where.listen) void this.read(() => this.listen(this.client)).catch(() => this.listenAgainLater());
+    else this.poll();
+  }
+
+  private stopPollingIfUnheard(): void {
+    if (this.listeners.size === 0 && this.logListeners.size === 0) this.stopPolling();
   }
 
   /** LISTENs on `client` while someone watches; where PostgreSQL (or a pooler before it) refuses LISTEN, polls instead. */
@@ -965,15 +976,12 @@ export class PgStore implements JournalStore {
     const listeners = this.logListeners.get(taskId) ?? new Set();
     listeners.add(onNotice);
     this.logListeners.set(taskId, listeners);
-    if (first) {
-      if (this.where.listen) void this.read(() => this.listen(this.client)).catch(() => this.listenAgainLater());
-      else this.poll();
-    }
+    if (first) this.startHearing();
     return {
       close: () => {
         listeners.delete(onNotice);
         if (listeners.size === 0 && this.logListeners.get(taskId) === listeners) this.logListeners.delete(taskId);
-        if (this.listeners.size === 0 && this.logListeners.size === 0) this.stopPolling();
+        this.stopPollingIfUnheard();
       },
     };
   }
