@@ -16,7 +16,7 @@ import { createLog } from "./write-ahead-log.ts";
 import { acquireLock, type LockSettings } from "./lock.ts";
 import { highestGeneration, salvage, type HistoryLine, type Salvage } from "./salvage.ts";
 import { countOf } from "../core/stats.ts";
-import { emptyDoc, emptyQueue, QUEUE_FILE, type JournalDoc } from "./schema.ts";
+import { emptyDoc, emptyQueue, QUEUE_FILE, stateOf, type JournalDoc } from "./schema.ts";
 
 export interface RepairReport {
   home: string;
@@ -118,16 +118,9 @@ export function rebuild(found: Salvage, indexed: Set<string>): Rebuilt {
   const stale = sorted([...mentioned].filter((id) => recovered.has(id) && !newerThanDamage(id) && !unverified.includes(id)));
 
   const rev = Math.max(doc.rev, log.highestRev, mark.mark?.rev ?? 0) + 1;
-  // The paused queues as read: a repair does not restart a queue someone stopped.
-  const rebuilt: JournalDoc = {
-    ...emptyDoc(),
-    rev,
-    nextId,
-    tasks: active,
-    workers: doc.workers,
-    schedules: doc.schedules,
-    pausedQueues: doc.pausedQueues ?? [],
-  };
+  // The state as read (paused queues, schedule slots, …): a repair does not restart a queue someone
+  // stopped nor fire a slot again. The history and the queue are rewritten by writeJournal.
+  const rebuilt: JournalDoc = { ...emptyDoc(), ...stateOf(doc), rev, nextId, tasks: active };
   return {
     doc: rebuilt,
     lines: history.lines,

@@ -12,7 +12,7 @@ import { Applier, isCommitLine, transactions } from "./write-ahead-log.ts";
 import { parseColdLine } from "./cold-queue.ts";
 import { compareIds } from "../core/transitions.ts";
 import type { TaskRecord } from "../core/task.ts";
-import { checkDoc, checkTask, emptyDoc, JOURNAL_VERSION, type JournalDoc } from "./schema.ts";
+import { checkDoc, checkTask, emptyDoc, JOURNAL_VERSION, stateOf, type JournalDoc } from "./schema.ts";
 
 /** What one file said: null when it passed every check the commands make. */
 export interface FileFinding {
@@ -112,7 +112,7 @@ function salvageMark(home: string): MarkFinding {
 /** The head's fields one by one, keeping each that checks. */
 function headFields(doc: JournalDoc, head: Record<string, unknown>): void {
   const candidate = { ...emptyDoc(), ...head, tasks: [] } as JournalDoc;
-  for (const key of ["rev", "log", "nextId", "history", "queue", "workers"] as const) {
+  for (const key of ["rev", "log", ...Object.keys(stateOf(candidate))] as Array<keyof JournalDoc>) {
     const trial = { ...emptyDoc(), [key]: candidate[key] };
     if (checkDoc(trial) === null) (doc as unknown as Record<string, unknown>)[key] = candidate[key];
   }

@@ -37,10 +37,29 @@ export function emptyQueue(file = "queue.1.jsonl"): ColdQueue {
 }
 
 /**
- * The active set (every task that is not final, except the cold queue's) and the worker registry. journal.json holds it as
- * of its last compaction; the log file it names holds every committed change since.
+ * What the journal holds beside its tasks and the snapshot's own bookkeeping. This is the one
+ * definition: journal.json's head, the log's meta entries, a compaction, an upgrade and a repair
+ * all carry it whole (stateOf, applyState, STATE_CHECKS), so a field added here reaches every
+ * writer and reader of the file journal; the compiler refuses a field left out of STATE_CHECKS.
  */
-export interface JournalDoc {
+export interface JournalState {
+  nextId: number;
+  /** Final tasks live in an append-only JSON-lines file; only its first `bytes` bytes are committed. */
+  history: { file: string; bytes: number };
+  queue: ColdQueue;
+  workers: WorkerSlot[];
+  /** The last slot fired per schedule name; absent in journals written before schedules (none fired). */
+  schedules?: Record<string, ScheduleState>;
+  /** Executors whose queue `bgtask pause` stopped; absent in journals from before it (none paused). */
+  pausedQueues?: string[];
+}
+
+/**
+ * The active set (every task that is not final, except the cold queue's), the worker registry and
+ * the rest of the journal's state. journal.json holds it as of its last compaction; the log file it
+ * names holds every committed change since.
+ */
+export interface JournalDoc extends JournalState {
   format: typeof JOURNAL_FORMAT;
   /** As read: only a journal at JOURNAL_VERSION takes cold tasks (an older bgtask would not see them). */
   version: number;
@@ -48,16 +67,7 @@ export interface JournalDoc {
   rev: number;
   /** The write-ahead log that continues this snapshot. */
   log: string;
-  nextId: number;
-  /** Final tasks live in an append-only JSON-lines file; only its first `bytes` bytes are committed. */
-  history: { file: string; bytes: number };
-  queue: ColdQueue;
   tasks: TaskRecord[];
-  workers: WorkerSlot[];
-  /** The last slot fired per schedule name; absent in journals written before schedules (none fired). */
-  schedules?: Record<string, ScheduleState>;
-  /** Executors whose queue `bgtask pause` stopped; absent in journals from before it (none paused). */
-  pausedQueues?: string[];
 }
 
 export function emptyDoc(): JournalDoc {
@@ -165,6 +175,49 @@ export function isPausedQueues(x: unknown): boolean {
   return Array.isArray(x) && x.every((name) => typeof name === "string");
 }
 
+interface StateField<T> {
+  /** The field in words, for a message saying it is malformed. */
+  name: string;
+  check: (x: unknown) => boolean;
+  /** What an absent field means (written before the field existed); a field without it must be there. */
+  absent?: () => T;
+}
+
+/** Every field of the journal's state, in the order journal.json's head writes them. */
+const STATE_FIELDS: { [K in keyof JournalState]-?: StateField<NonNullable<JournalState[K]>> } = {
+  nextId: { name: "next id", check: isNumber },
+  history: { name: "history position", check: (x) => isObject(x) && typeof x.file === "string" && HISTORY_FILE.test(x.file) && isNumber(x.bytes) },
+  // A version 1 journal has no cold queue.
+  queue: { name: "queue position", check: isColdQueue, absent: () => emptyQueue() },
+  workers: { name: "worker registry", check: (x) => Array.isArray(x) && x.every(isWorkerSlot) },
+  schedules: { name: "schedule state", check: isScheduleStates, absent: () => ({}) },
+  pausedQueues: { name: "list of paused queues", check: isPausedQueues, absent: () => [] },
+};
+const STATE_KEYS = Object.keys(STATE_FIELDS) as Array<keyof JournalState>;
+
+/** The journal's state in `doc`, every field of it: what a snapshot's head and a log's meta entry write. */
+export function stateOf(doc: JournalState): JournalState {
+  const state: Record<string, unknown> = {};
+  for (const key of STATE_KEYS) if (doc[key] !== undefined) state[key] = doc[key];
+  return state as unknown as JournalState;
+}
+
+/** Puts `state` (as checked by stateProblem) into `doc`, each absent field as its default. */
+export function applyState(doc: JournalState, state: Partial<JournalState>): void {
+  const target = doc as unknown as Record<string, unknown>;
+  for (const key of STATE_KEYS) target[key] = state[key] ?? STATE_FIELDS[key].absent?.();
+}
+
+/** The first state field of `x` that is missing or malformed, in words, or null when every one checks. */
+export function stateProblem(x: unknown): string | null {
+  if (!isObject(x)) return "journal state";
+  for (const key of STATE_KEYS) {
+    const field: StateField<unknown> = STATE_FIELDS[key];
+    if (x[key] === undefined ? field.absent === undefined : !field.check(x[key])) return field.name;
+  }
+  return null;
+}
+
 function isDoc(x: unknown): boolean {
   return (
     isObject(x) &&
@@ -173,18 +226,10 @@ function isDoc(x: unknown): boolean {
     isNumber(x.rev) &&
     typeof x.log === "string" &&
     LOG_FILE.test(x.log) &&
-    isNumber(x.nextId) &&
-    isObject(x.history) &&
-    typeof x.history.file === "string" &&
-    HISTORY_FILE.test(x.history.file) &&
-    isNumber(x.history.bytes) &&
-    (x.version === 1 ? x.queue === undefined : isColdQueue(x.queue)) &&
+    (x.version === 1) === (x.queue === undefined) &&
+    stateProblem(x) === null &&
     Array.isArray(x.tasks) &&
-    x.tasks.every(isTask) &&
-    Array.isArray(x.workers) &&
-    x.workers.every(isWorkerSlot) &&
-    (x.schedules === undefined || isScheduleStates(x.schedules)) &&
-    (x.pausedQueues === undefined || isPausedQueues(x.pausedQueues))
+    x.tasks.every(isTask)
   );
 }
 
@@ -238,18 +283,22 @@ const queueSchema = v.pipe(
   v.check((q) => q.offset <= q.bytes, "the queue's cursor is past its committed bytes"),
 );
 
+const stateSchema: { [K in keyof JournalState]-?: v.GenericSchema } = {
+  nextId: v.number(),
+  history: v.object({ file: v.pipe(v.string(), v.regex(HISTORY_FILE)), bytes: v.number() }),
+  queue: v.optional(queueSchema),
+  workers: v.array(v.object({ slot: v.string(), host: v.optional(v.string()), reservedAt: v.string(), process: v.nullable(workerRef) })),
+  schedules: v.optional(v.record(v.string(), v.object({ slot: v.string(), taskId: v.string() }))),
+  pausedQueues: v.optional(v.array(v.string())),
+};
+
 const docSchema = v.object({
   format: v.literal(JOURNAL_FORMAT),
   version: v.number(),
   rev: v.number(),
   log: v.pipe(v.string(), v.regex(LOG_FILE)),
-  nextId: v.number(),
-  history: v.object({ file: v.pipe(v.string(), v.regex(HISTORY_FILE)), bytes: v.number() }),
-  queue: v.optional(queueSchema),
+  ...stateSchema,
   tasks: v.array(taskSchema),
-  workers: v.array(v.object({ slot: v.string(), host: v.optional(v.string()), reservedAt: v.string(), process: v.nullable(workerRef) })),
-  schedules: v.optional(v.record(v.string(), v.object({ slot: v.string(), taskId: v.string() }))),
-  pausedQueues: v.optional(v.array(v.string())),
 });
 
 /** Returns the problem in words, or null when `value` is a journal this version can use. */
@@ -270,9 +319,9 @@ export function checkDoc(value: unknown): string | null {
   return `unexpected content${path ? ` at ${path}` : ""}: ${issue.message}`;
 }
 
-/** A checked document as this version uses it: a version 1 journal's queue is empty. */
+/** A checked document as this version uses it: each state field it lacks (a version 1 journal's queue) at its default. */
 export function upgraded(doc: JournalDoc): JournalDoc {
-  if (doc.queue === undefined) doc.queue = emptyQueue();
+  applyState(doc, stateOf(doc));
   return doc;
 }
 

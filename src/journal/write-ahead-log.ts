@@ -9,21 +9,15 @@ import type { TaskRecord } from "../core/task.ts";
 import { JournalCorruptError, journalIoError } from "../errors.ts";
 import { crc32 } from "./checksum.ts";
 import { appendCommitted, FILE_MODE } from "./durable-file.ts";
-import { checkTask, isColdQueue, isPausedQueues, isScheduleStates, type JournalDoc } from "./schema.ts";
+import { applyState, checkTask, stateOf, stateProblem, type JournalDoc, type JournalState } from "./schema.ts";
 
-/** A version 1 journal's meta entries have no queue. */
-export type Meta = Pick<JournalDoc, "nextId" | "workers" | "history"> & {
-  queue?: JournalDoc["queue"];
-  schedules?: JournalDoc["schedules"];
-  pausedQueues?: string[];
-};
+/** The journal's state as of a transaction; a version 1 journal's meta entries have no queue. */
+export type Meta = Omit<JournalState, "queue"> & { queue?: JournalState["queue"] };
 
 export type LogEntry = { put: TaskRecord } | { del: string } | { meta: Meta } | { commit: number; crc?: number };
 
 export function metaOf(doc: JournalDoc): Meta {
-  // Written only while a queue is paused: the meta of a journal that never paused one stays as it was.
-  const paused = doc.pausedQueues !== undefined && doc.pausedQueues.length > 0 ? { pausedQueues: doc.pausedQueues } : {};
-  return { nextId: doc.nextId, workers: doc.workers, history: doc.history, queue: doc.queue, schedules: doc.schedules, ...paused };
+  return stateOf(doc);
 }
 
 /**
@@ -72,12 +66,7 @@ export class Applier {
         this.removed = true;
       }
     } else if ("meta" in entry) {
-      doc.nextId = entry.meta.nextId;
-      doc.workers = entry.meta.workers;
-      doc.history = entry.meta.history;
-      if (entry.meta.queue !== undefined) doc.queue = entry.meta.queue;
-      if (entry.meta.schedules !== undefined) doc.schedules = entry.meta.schedules;
-      doc.pausedQueues = entry.meta.pausedQueues ?? [];
+      applyState(doc, entry.meta);
     } else {
       doc.rev = entry.commit;
     }
@@ -99,12 +88,9 @@ function parseEntry(path: string, line: string): LogEntry {
   if ("put" in entry) {
     const problem = checkTask(entry.put);
     if (problem) throw new JournalCorruptError(path, `a logged task is malformed: ${problem}`);
-  } else if ("meta" in entry && entry.meta.queue !== undefined && !isColdQueue(entry.meta.queue)) {
-    throw new JournalCorruptError(path, "a logged queue position is malformed");
-  } else if ("meta" in entry && entry.meta.schedules !== undefined && !isScheduleStates(entry.meta.schedules)) {
-    throw new JournalCorruptError(path, "a logged schedule state is malformed");
-  } else if ("meta" in entry && entry.meta.pausedQueues !== undefined && !isPausedQueues(entry.meta.pausedQueues)) {
-    throw new JournalCorruptError(path, "a logged list of paused queues is malformed");
+  } else if ("meta" in entry) {
+    const problem = stateProblem(entry.meta);
+    if (problem) throw new JournalCorruptError(path, `a logged ${problem} is malformed`);
   }
   return entry;
 }
