@@ -77,36 +77,32 @@ describeOnJournals("the journal's state through compaction", () => {
     expect(new Set(slots).size, `slots fired: ${slots.join(", ")}`).toBe(slots.length);
   });
 
-  it(
-    "a 2-second schedule with a worker and ticks for 60 s while bulk enqueues force compactions: no slot fires twice",
-    { timeout: 180_000 },
-    async () => {
-      const p = useProject(onTestFinished, {
-        tasks: { "noop.js": fixture("noop.js"), "beat.js": fixture("noop.js"), "slow.ts": fixture("slow.ts") },
-        config: { concurrency: 2, schedules: [{ name: "every2", cron: EVERY_2S, executor: "beat" }] },
-      });
-      await p.run("slow", ["ms=300"]);
-      await waitFor(() => p.workers().length >= 1, 20_000);
-      // 2,000 contexts of ~200 bytes a batch: each batch passes the compaction threshold.
-      const batch = join(p.dir, "batch.jsonl");
-      writeFileSync(batch, `${Array.from({ length: 2_000 }, (_, i) => JSON.stringify({ i, pad: "p".repeat(200) })).join("\n")}\n`);
-      const end = Date.now() + 60_000;
-      const logs = new Set<string>();
-      const ticking = (async () => {
-        while (Date.now() < end) expect((await p.cli(["tick", "--max-time", "3s"])).code).toBe(0);
-      })();
-      while (Date.now() < end) {
-        const bulk = await p.cli(["run", "noop", "--each", batch]);
-        expect(bulk.code, bulk.stderr).toBe(0);
-        if (p.journal === "file") logs.add(logName(p));
-      }
-      await ticking;
-      if (p.journal === "file") expect(logs.size, "compactions happened during the run").toBeGreaterThan(3);
-      const slots = slotsOf(await p.list(["--executor", "beat"]));
-      expect(slots.length).toBeGreaterThanOrEqual(20);
-      expect(new Set(slots).size, `slots fired: ${slots.join(", ")}`).toBe(slots.length);
-    },
-  );
+  it("a 2-second schedule with a worker and ticks for 60 s while bulk enqueues force compactions: no slot fires twice", { timeout: 180_000 }, async () => {
+    const p = useProject(onTestFinished, {
+      tasks: { "noop.js": fixture("noop.js"), "beat.js": fixture("noop.js"), "slow.ts": fixture("slow.ts") },
+      config: { concurrency: 2, schedules: [{ name: "every2", cron: EVERY_2S, executor: "beat" }] },
+    });
+    await p.run("slow", ["ms=300"]);
+    await waitFor(() => p.workers().length >= 1, 20_000);
+    // 2,000 contexts of ~200 bytes a batch: each batch passes the compaction threshold.
+    const batch = join(p.dir, "batch.jsonl");
+    writeFileSync(batch, `${Array.from({ length: 2_000 }, (_, i) => JSON.stringify({ i, pad: "p".repeat(200) })).join("\n")}\n`);
+    const end = Date.now() + 60_000;
+    const logs = new Set<string>();
+    const ticking = (async () => {
+      while (Date.now() < end) expect((await p.cli(["tick", "--max-time", "3s"])).code).toBe(0);
+    })();
+    while (Date.now() < end) {
+      const bulk = await p.cli(["run", "noop", "--each", batch]);
+      expect(bulk.code, bulk.stderr).toBe(0);
+      if (p.journal === "file") logs.add(logName(p));
+    }
+    await ticking;
+    if (p.journal === "file") expect(logs.size, "compactions happened during the run").toBeGreaterThan(3);
+    const slots = slotsOf(await p.list(["--executor", "beat"]));
+    expect(slots.length).toBeGreaterThanOrEqual(20);
+    expect(new Set(slots).size, `slots fired: ${slots.join(", ")}`).toBe(slots.length);
+  });
 });
 
 describe.skipIf(!process.env.BGTASK_TEST_PG)("the journal's state through doctor --repair and journal copy", () => {
