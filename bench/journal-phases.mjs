@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "../dist/journal/open.js";
 import { claimNext } from "../dist/journal/store.js";
-import { acquireLock } from "../dist/journal/lock.js";
+import { acquireLock } from "../dist/journal/file/lock.js";
 import { currentProcess } from "../dist/host/process-identity.js";
 import { loadTimings } from "../dist/config/config.js";
 

@@ -3,9 +3,9 @@
 import { resolve } from "node:path";
 import type { Config } from "../config/config.ts";
 import { UsageError } from "../errors.ts";
-import { diagnose, type DoctorReport } from "../journal/doctor.ts";
+import { diagnose, type DoctorReport } from "../journal/file/doctor.ts";
 import { isPostgresLocation, isUrlLocation } from "../journal/location.ts";
-import { repair, type RepairReport } from "../journal/repair.ts";
+import { repair, type RepairReport } from "../journal/file/repair.ts";
 
 export type { DoctorReport, RepairReport };
 
@@ -21,7 +21,7 @@ function journalFolder(config: Config, what: string): string {
 
 export async function checkJournal(config: Config): Promise<DoctorReport> {
   if (isPostgresLocation(config.journal)) {
-    const { diagnosePg } = await import("../journal/pg-store.ts");
+    const { diagnosePg } = await import("../journal/postgres/store.ts");
     return diagnosePg(config.journal);
   }
   return diagnose(journalFolder(config, "doctor"));
@@ -42,7 +42,7 @@ export interface Migration {
 /** `bgtask migrate`: creates or upgrades a PostgreSQL journal's schema (under its advisory lock); a folder needs none. */
 export async function migrateJournal(config: Config): Promise<Migration | null> {
   if (!isPostgresLocation(config.journal)) return null;
-  const { migratePg } = await import("../journal/pg-store.ts");
+  const { migratePg } = await import("../journal/postgres/store.ts");
   const done = await migratePg(config.journal);
   return { location: `${done.location} (schema ${done.schema})`, from: done.from, to: done.to };
 }

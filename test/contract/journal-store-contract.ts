@@ -9,7 +9,7 @@ import type { NewTask, TaskRecord, WorkerRef } from "../../src/core/task.ts";
 import { forcedOutcome } from "../../src/core/transitions.ts";
 import { LeaseLostError, TaskNotFoundError } from "../../src/errors.ts";
 import type { Schedule } from "../../src/core/schedule.ts";
-import { MemoryStore } from "../../src/journal/memory-store.ts";
+import { MemoryStore } from "../../src/journal/memory/store.ts";
 import { claimNext, type FireRequest, type JournalStore, type Recovery, type SlotRequest } from "../../src/journal/store.ts";
 
 const T0 = new Date("2026-01-01T00:00:00.000Z");

@@ -1,12 +1,12 @@
 // D2: a process SIGKILLed anywhere in a journal write leaves a valid journal holding every task
 // acknowledged before the kill, and the lock it leaves behind is taken over after the stale
 // threshold (BGTASK_LOCK_STALE=2s in test projects). K1 kills at random moments, K2 at every
-// step of the write path (BGTASK_TEST_CRASH_AT, src/journal/crash-points.ts).
+// step of the write path (BGTASK_TEST_CRASH_AT, src/journal/file/crash-points.ts).
 import { existsSync, readFileSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
-import type { CrashPoint } from "../../src/journal/crash-points.ts";
+import type { CrashPoint } from "../../src/journal/file/crash-points.ts";
 import { fixture } from "../helpers/fixtures.ts";
 import { homeEntries, journalProblems, readJournalState, sha256, startWorker } from "../helpers/journal.ts";
 import { BIN, useProject, waitFor, type Project } from "../helpers/project.ts";

@@ -14,7 +14,7 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { fixture } from "../helpers/fixtures.ts";
 import { journalProblems, readJournalState } from "../helpers/journal.ts";
 import { BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
-import type { CrashPoint } from "../../src/journal/crash-points.ts";
+import type { CrashPoint } from "../../src/journal/file/crash-points.ts";
 
 const canUnshare = spawnSync("unshare", ["--pid", "--fork", "true"]).status === 0;
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { fixture } from "../helpers/fixtures.ts";
-import { SCHEMA_VERSION } from "../../src/journal/pg-schema.ts";
+import { SCHEMA_VERSION } from "../../src/journal/postgres/schema.ts";
 import { useProject } from "../helpers/project.ts";
 
 const url = process.env.BGTASK_TEST_PG;

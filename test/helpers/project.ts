@@ -8,8 +8,8 @@ import { randomBytes } from "node:crypto";
 import { execa, execaSync, type Options } from "execa";
 import { beforeEach, describe } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
-import { JournalFiles } from "../../src/journal/journal-files.ts";
-import type { JournalDoc } from "../../src/journal/schema.ts";
+import { JournalFiles } from "../../src/journal/file/journal-files.ts";
+import type { JournalDoc } from "../../src/journal/file/schema.ts";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const BIN = join(REPO, "bin/bgtask.js");

@@ -8,12 +8,12 @@ import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "no
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { JournalFiles } from "../../src/journal/journal-files.ts";
+import { JournalFiles } from "../../src/journal/file/journal-files.ts";
 import { bootId } from "../../src/host/process-identity.ts";
 import { REPO } from "../helpers/project.ts";
 import { budget, scaled, summary } from "../helpers/stress.ts";
 
-const FILES = join(REPO, "dist/journal/journal-files.js");
+const FILES = join(REPO, "dist/journal/file/journal-files.js");
 const SETTINGS = { staleMs: 2_000, waitMs: 60_000 };
 
 function tempHome(): string {

@@ -9,7 +9,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { JournalLockedError } from "../../src/errors.ts";
-import { acquireLock, LockCompromisedError, type LockHolder } from "../../src/journal/lock.ts";
+import { acquireLock, LockCompromisedError, type LockHolder } from "../../src/journal/file/lock.ts";
 import { bootId, processStartTime } from "../../src/host/process-identity.ts";
 
 function tempHome(): { dir: string; lockPath: string } {
@@ -209,7 +209,7 @@ describe("journal lock", () => {
 
   it("leaves only its identity file beside the lock, removed when the process exits", async () => {
     const { dir } = tempHome();
-    const script = `import("${join(process.cwd(), "dist/journal/lock.js")}").then(async ({ acquireLock }) => {
+    const script = `import("${join(process.cwd(), "dist/journal/file/lock.js")}").then(async ({ acquireLock }) => {
       const lock = await acquireLock(${JSON.stringify(dir)}, ${JSON.stringify(join(dir, "journal.lock"))}, { staleMs: 10000, waitMs: 30000 });
       await lock.release();
       console.log(require("node:fs").readdirSync(${JSON.stringify(dir)}).join(","));

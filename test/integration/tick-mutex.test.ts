@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { JournalError } from "../../src/errors.ts";
 import { currentProcess } from "../../src/host/process-identity.ts";
-import { takeTick } from "../../src/journal/tick-mutex.ts";
+import { takeTick } from "../../src/journal/file/tick-mutex.ts";
 
 const canMount = process.getuid?.() === 0 && spawnSync("sh", ["-c", "command -v mount"], { stdio: "ignore" }).status === 0;
 

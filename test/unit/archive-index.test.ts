@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTask, type TaskRecord } from "../../src/core/task.ts";
 import { JournalCorruptError } from "../../src/errors.ts";
-import { findInHistory, historyLine, type HistoryEntry } from "../../src/journal/archive.ts";
-import { appendLines } from "../../src/journal/durable-file.ts";
-import { findIndexed, indexAppended, indexPathOf } from "../../src/journal/archive-index.ts";
+import { findInHistory, historyLine, type HistoryEntry } from "../../src/journal/file/archive.ts";
+import { appendLines } from "../../src/journal/file/durable-file.ts";
+import { findIndexed, indexAppended, indexPathOf } from "../../src/journal/file/archive-index.ts";
 
 let dir: string;
 let path: string;

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { JournalCorruptError } from "../../src/errors.ts";
-import { findInHistory, historyLine, isTombstone, linesBackwards, parseHistoryLine } from "../../src/journal/archive.ts";
-import { appendLines } from "../../src/journal/durable-file.ts";
+import { findInHistory, historyLine, isTombstone, linesBackwards, parseHistoryLine } from "../../src/journal/file/archive.ts";
+import { appendLines } from "../../src/journal/file/durable-file.ts";
 import { createTask, type TaskRecord } from "../../src/core/task.ts";
 
 let dir: string;

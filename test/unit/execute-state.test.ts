@@ -5,7 +5,7 @@ import { createTask, type TaskRecord } from "../../src/core/task.ts";
 import { defineTask, type TaskApi } from "../../src/executor/definition.ts";
 import type { BrandedDefinition } from "../../src/executor/definition.ts";
 import type { LoadedExecutor } from "../../src/executor/load.ts";
-import { FileTaskOutput } from "../../src/journal/file-output.ts";
+import { FileTaskOutput } from "../../src/journal/file/output.ts";
 import type { TaskReport } from "../../src/journal/store.ts";
 import { executeTry } from "../../src/worker/execute.ts";
 import type { Reporter } from "../../src/worker/reporter.ts";

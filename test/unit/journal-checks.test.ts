@@ -6,11 +6,11 @@ import { join } from "node:path";
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { JournalCorruptError } from "../../src/errors.ts";
-import { crc32 } from "../../src/journal/checksum.ts";
-import { checkMark, MARK_BYTES, markPath, readMark, writeMark } from "../../src/journal/commit-mark.ts";
-import { DurableJsonFile, parseByLines } from "../../src/journal/durable-file.ts";
-import { appendTransaction, createLog, readLogFrom, replay } from "../../src/journal/write-ahead-log.ts";
-import { emptyDoc } from "../../src/journal/schema.ts";
+import { crc32 } from "../../src/journal/file/checksum.ts";
+import { checkMark, MARK_BYTES, markPath, readMark, writeMark } from "../../src/journal/file/commit-mark.ts";
+import { DurableJsonFile, parseByLines } from "../../src/journal/file/durable-file.ts";
+import { appendTransaction, createLog, readLogFrom, replay } from "../../src/journal/file/write-ahead-log.ts";
+import { emptyDoc } from "../../src/journal/file/schema.ts";
 
 let dir: string;
 beforeEach(() => {

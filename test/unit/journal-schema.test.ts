@@ -2,7 +2,7 @@
 // refuses (it only words the failure), and accept every journal bgtask writes.
 import { describe, expect, it } from "vitest";
 import { createTask } from "../../src/core/task.ts";
-import { checkDoc, checkTask, emptyDoc } from "../../src/journal/schema.ts";
+import { checkDoc, checkTask, emptyDoc } from "../../src/journal/file/schema.ts";
 
 const worker = { pid: 42, host: "box", startTime: 1234, bootId: "b" };
 

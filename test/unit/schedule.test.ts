@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { NO_RETRY } from "../../src/core/retry-policy.ts";
 import { cronProblem, dueSlots, nextSlot, ON_TIME_MS, type Schedule } from "../../src/core/schedule.ts";
 import { createTask, publicRecord, type TaskRecord } from "../../src/core/task.ts";
-import { checkDoc, checkTask, emptyDoc } from "../../src/journal/schema.ts";
+import { checkDoc, checkTask, emptyDoc } from "../../src/journal/file/schema.ts";
 
 const every = (cron: string, extra: Partial<Schedule> = {}) => ({ cron, timezone: null, catchUpMs: null, ...extra });
 const iso = (dates: Date[]) => dates.map((d) => d.toISOString());

@@ -2,11 +2,11 @@
 // process, nothing durable. Every operation runs to its end before another starts (one turn of
 // the event loop), which is its transaction. It holds no rules of its own: claim order, the
 // transitions, recovery verdicts, slot demand and list order all come from core/.
-import { compareActiveOnPage, compareNewestFinished, listed, matchesPage } from "../core/list-order.ts";
-import { applyVerdict, isSameHolder, type JournalClock, LOCAL_CLOCK, type TickHolder } from "../core/recovery.ts";
-import { maxTriesOf } from "../core/retry-policy.ts";
-import { firedStates, firedTasks, type ScheduleState } from "../core/schedule.ts";
-import { createTask, finishedTime, isFinal, type NewTask, type TaskRecord, type WorkerRef } from "../core/task.ts";
+import { compareActiveOnPage, compareNewestFinished, listed, matchesPage } from "../../core/list-order.ts";
+import { applyVerdict, isSameHolder, type JournalClock, LOCAL_CLOCK, type TickHolder } from "../../core/recovery.ts";
+import { maxTriesOf } from "../../core/retry-policy.ts";
+import { firedStates, firedTasks, type ScheduleState } from "../../core/schedule.ts";
+import { createTask, finishedTime, isFinal, type NewTask, type TaskRecord, type WorkerRef } from "../../core/task.ts";
 import {
   afterDependencies,
   cancel,
@@ -27,13 +27,13 @@ import {
   rerun,
   settle,
   type TryOutcome,
-} from "../core/transitions.ts";
-import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, wantsWorker, type WorkerSlot } from "../core/workers.ts";
-import { addCount, finishedPerMinute, type ExecutorCounts } from "../core/stats.ts";
-import { LeaseLostError, TaskNotFoundError } from "../errors.ts";
-import { uniqueName } from "../host/unique-name.ts";
-import { FileTaskOutput } from "./file-output.ts";
-import type { TaskOutput } from "./task-output.ts";
+} from "../../core/transitions.ts";
+import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, wantsWorker, type WorkerSlot } from "../../core/workers.ts";
+import { addCount, finishedPerMinute, type ExecutorCounts } from "../../core/stats.ts";
+import { LeaseLostError, TaskNotFoundError } from "../../errors.ts";
+import { uniqueName } from "../../host/unique-name.ts";
+import { FileTaskOutput } from "../file/output.ts";
+import type { TaskOutput } from "../task-output.ts";
 import type {
   CancelEffect,
   ChangeListener,
@@ -54,7 +54,7 @@ import type {
   Survey,
   TaskReport,
   TryControl,
-} from "./store.ts";
+} from "../store.ts";
 
 /** Records cross the seam as copies, as they would from a database: nobody edits the store's own. */
 const copy = <T>(value: T): T => structuredClone(value);

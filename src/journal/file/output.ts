@@ -25,12 +25,12 @@ import {
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import type { Attachment } from "../core/task.ts";
-import { UsageError } from "../errors.ts";
-import { watchFile } from "../host/file-watch.ts";
-import { ensurePrivateDir, taskAttachmentsDir, taskLogPath } from "../host/home.ts";
-import { uniqueName } from "../host/unique-name.ts";
-import type { AttachmentSource, LogReader, LogWriter, StoredAttachment, TaskOutput } from "./task-output.ts";
+import type { Attachment } from "../../core/task.ts";
+import { UsageError } from "../../errors.ts";
+import { watchFile } from "../../host/file-watch.ts";
+import { ensurePrivateDir, taskAttachmentsDir, taskLogPath } from "../../host/home.ts";
+import { uniqueName } from "../../host/unique-name.ts";
+import type { AttachmentSource, LogReader, LogWriter, StoredAttachment, TaskOutput } from "../task-output.ts";
 
 const CHUNK = 1024 * 1024;
 

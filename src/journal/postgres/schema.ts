@@ -3,7 +3,7 @@
 // the others wait, then find the work done. A schema newer than this build is refused: columns it
 // does not know may carry rules it would break.
 import type { ClientBase } from "pg";
-import { JournalError } from "../errors.ts";
+import { JournalError } from "../../errors.ts";
 
 /** Each entry takes the schema from version i to i + 1. `$S` stands for the quoted schema name. */
 const MIGRATIONS: readonly string[] = [
@@ -37,7 +37,7 @@ const MIGRATIONS: readonly string[] = [
    create table $S.paused_queues (executor text primary key);
    create table $S.schedules (name text primary key, slot text not null, task_id text not null);
    create table $S.commits (token uuid primary key, at timestamptz not null default now());`,
-  // Task output (pg-output.ts), so every host reads what a worker on another wrote. A log row is a
+  // Task output (postgres/output.ts), so every host reads what a worker on another wrote. A log row is a
   // flush of whole lines, or a 64 KiB piece of one (each line carries its try and time, so the row
   // needs no more); seq orders a task's rows. Both go with their task in the statement that deletes it.
   `create table $S.task_logs (

@@ -5,8 +5,8 @@
 // transaction's entry lines (their bytes, newlines included); revs follow one another from the
 // snapshot's. A commit line without "crc" was written before checksums and is taken on trust.
 import { closeSync, fchmodSync, fdatasyncSync, fstatSync, openSync, readSync, statSync } from "node:fs";
-import type { TaskRecord } from "../core/task.ts";
-import { JournalCorruptError, journalIoError } from "../errors.ts";
+import type { TaskRecord } from "../../core/task.ts";
+import { JournalCorruptError, journalIoError } from "../../errors.ts";
 import { crc32 } from "./checksum.ts";
 import { appendCommitted, FILE_MODE } from "./durable-file.ts";
 import { applyState, checkTask, stateOf, stateProblem, type JournalDoc, type JournalState } from "./schema.ts";

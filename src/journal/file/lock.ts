@@ -13,9 +13,9 @@ import { closeSync, linkSync, lstatSync, openSync, readFileSync, readlinkSync, r
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { threadId } from "node:worker_threads";
-import type { WorkerRef } from "../core/task.ts";
-import { JournalLockedError, journalIoError } from "../errors.ts";
-import { bootId, liveness, processStartTime } from "../host/process-identity.ts";
+import type { WorkerRef } from "../../core/task.ts";
+import { JournalLockedError, journalIoError } from "../../errors.ts";
+import { bootId, liveness, processStartTime } from "../../host/process-identity.ts";
 import { writeAll } from "./durable-file.ts";
 
 export interface LockSettings {

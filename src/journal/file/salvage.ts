@@ -4,14 +4,14 @@
 // It only reads; repair.ts writes.
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { JournalCorruptError } from "../errors.ts";
+import { JournalCorruptError } from "../../errors.ts";
 import { markPath, markShortfall, readMark, type CommitMark } from "./commit-mark.ts";
 import { DurableJsonFile } from "./durable-file.ts";
 import { parseHistoryLine, type HistoryEntry } from "./archive.ts";
 import { Applier, isCommitLine, transactions } from "./write-ahead-log.ts";
 import { parseColdLine } from "./cold-queue.ts";
-import { compareIds } from "../core/transitions.ts";
-import type { TaskRecord } from "../core/task.ts";
+import { compareIds } from "../../core/transitions.ts";
+import type { TaskRecord } from "../../core/task.ts";
 import { checkDoc, checkTask, emptyDoc, JOURNAL_VERSION, stateOf, type JournalDoc } from "./schema.ts";
 
 /** What one file said: null when it passed every check the commands make. */

@@ -4,18 +4,18 @@
 // which ids it could not recover. Ids are never handed out twice: nextId passes every id seen.
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { JournalError } from "../errors.ts";
-import { compareIds } from "../core/transitions.ts";
+import { JournalError } from "../../errors.ts";
+import { compareIds } from "../../core/transitions.ts";
 import { markPath, writeMark } from "./commit-mark.ts";
 import { checkIndex, judge, JOURNAL_FILE, type DoctorReport } from "./doctor.ts";
 import { fsyncDir, replaceDoc, appendLines } from "./durable-file.ts";
 import { historyLine, isTombstone } from "./archive.ts";
-import type { TaskRecord } from "../core/task.ts";
+import type { TaskRecord } from "../../core/task.ts";
 import { indexAppended } from "./archive-index.ts";
 import { createLog } from "./write-ahead-log.ts";
 import { acquireLock, type LockSettings } from "./lock.ts";
 import { highestGeneration, salvage, type HistoryLine, type Salvage } from "./salvage.ts";
-import { countOf } from "../core/stats.ts";
+import { countOf } from "../../core/stats.ts";
 import { emptyDoc, emptyQueue, QUEUE_FILE, stateOf, type JournalDoc } from "./schema.ts";
 
 export interface RepairReport {

@@ -4,11 +4,11 @@
 // the lock, reads only what others appended since its last look, so a change costs what it
 // changed. When the log outgrows the snapshot it is folded into a new journal.json.
 import { chmodSync, readdirSync, statSync, unlinkSync, type Stats } from "node:fs";
-import { statSignature } from "../host/file-watch.ts";
+import { statSignature } from "../../host/file-watch.ts";
 import { join } from "node:path";
 import { Low } from "lowdb";
-import { asJournalError, JournalCorruptError } from "../errors.ts";
-import { ensureHome } from "../host/home.ts";
+import { asJournalError, JournalCorruptError } from "../../errors.ts";
+import { ensureHome } from "../../host/home.ts";
 import { checkMark, MARK_FILE, readMark, writeMark } from "./commit-mark.ts";
 import { crashPoint } from "./crash-points.ts";
 import { DurableJsonFile, FILE_MODE, readHead, RevisionConflict, appendLines } from "./durable-file.ts";
@@ -17,8 +17,8 @@ import { indexAppended } from "./archive-index.ts";
 import { appendTransaction, containsCommit, createLog, logSize, metaOf, readLogFrom, replay, type LogEntry, type Meta } from "./write-ahead-log.ts";
 import { acquireLock, LockCompromisedError, sweepIdentities, type LockSettings } from "./lock.ts";
 import { emptyDoc, JOURNAL_VERSION, QUEUE_FILE, type JournalDoc } from "./schema.ts";
-import { countOf } from "../core/stats.ts";
-import type { TaskRecord } from "../core/task.ts";
+import { countOf } from "../../core/stats.ts";
+import type { TaskRecord } from "../../core/task.ts";
 
 /**
  * What a mutation reports besides changing the document: the ids of tasks it inserted, replaced

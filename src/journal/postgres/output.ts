@@ -1,14 +1,14 @@
 // The PostgreSQL journal's task output (task-output.ts): a task's log as rows of whole lines (each
 // batch the worker flushes, in rows of at most 64 KiB), and its attachments as pieces of bytea, in the tables of
-// migration 2 (pg-schema.ts). Both reference the task with ON DELETE CASCADE, so the statement
+// migration 2 (postgres/schema.ts). Both reference the task with ON DELETE CASCADE, so the statement
 // that removes a task removes its output, in the same transaction. Every statement runs on the
 // store's own connection, in turn with its other operations (PgAccess).
 import { open as openFile, stat } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { ATTACHMENT_CHUNK_BYTES, attachmentTooLarge, logPieces, MAX_ATTACHMENT_BYTES } from "../core/task-output.ts";
-import type { Attachment } from "../core/task.ts";
-import { BgtaskError, ExitCode, UsageError } from "../errors.ts";
-import type { AttachmentSource, LogReader, LogWriter, StoredAttachment, TaskOutput } from "./task-output.ts";
+import { ATTACHMENT_CHUNK_BYTES, attachmentTooLarge, logPieces, MAX_ATTACHMENT_BYTES } from "../../core/task-output.ts";
+import type { Attachment } from "../../core/task.ts";
+import { BgtaskError, ExitCode, UsageError } from "../../errors.ts";
+import type { AttachmentSource, LogReader, LogWriter, StoredAttachment, TaskOutput } from "../task-output.ts";
 
 type Query = (text: string, values?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
 

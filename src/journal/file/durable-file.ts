@@ -21,11 +21,11 @@ import {
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Adapter } from "lowdb";
-import { JournalCorruptError, journalIoError } from "../errors.ts";
+import { JournalCorruptError, journalIoError } from "../../errors.ts";
 import { checkDoc, stateOf, upgraded, type JournalDoc } from "./schema.ts";
 import { crashPoint } from "./crash-points.ts";
 import { crc32 } from "./checksum.ts";
-import { uniqueName } from "../host/unique-name.ts";
+import { uniqueName } from "../../host/unique-name.ts";
 
 /** Raised when the file's revision moved between our read and our rename: the caller retries. */
 export class RevisionConflict extends Error {}

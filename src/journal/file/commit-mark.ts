@@ -8,7 +8,7 @@
 // with spaces and ended by a newline; C is the CRC-32 of the same JSON without its "crc" field.
 import { closeSync, constants, openSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { JournalCorruptError } from "../errors.ts";
+import { JournalCorruptError } from "../../errors.ts";
 import { crc32 } from "./checksum.ts";
 import { FILE_MODE } from "./durable-file.ts";
 import type { JournalDoc } from "./schema.ts";

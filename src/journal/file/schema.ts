@@ -1,9 +1,9 @@
 // The on-disk format of the file journal, versioned and checked on every read. A file that
 // fails these checks is reported, never "repaired" by rewriting it.
 import * as v from "valibot";
-import { HOST_NAME_PATTERN, TASK_STATUSES, type TaskRecord } from "../core/task.ts";
-import type { WorkerSlot } from "../core/workers.ts";
-import type { ScheduleState } from "../core/schedule.ts";
+import { HOST_NAME_PATTERN, TASK_STATUSES, type TaskRecord } from "../../core/task.ts";
+import type { WorkerSlot } from "../../core/workers.ts";
+import type { ScheduleState } from "../../core/schedule.ts";
 
 export type { WorkerSlot };
 

@@ -2,7 +2,7 @@
 // task's newest line. Kept per store and brought up to date from the lines appended since the last
 // look, so a dashboard that counts at every change reads each history line once, not at each count.
 import { join } from "node:path";
-import { finishedTime, type TaskRecord } from "../core/task.ts";
+import { finishedTime, type TaskRecord } from "../../core/task.ts";
 import { linesBackwards, parseHistoryLine } from "./archive.ts";
 import type { JournalDoc } from "./schema.ts";
 

@@ -4,12 +4,12 @@
 // a claim reaches them. Reads take no lock.
 import { readdirSync, unlinkSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { NewTask, TaskRecord, WorkerRef } from "../core/task.ts";
-import { createTask, finishedTime, isFinal } from "../core/task.ts";
-import { compareActiveOnPage, compareNewestFinished, finalsWanted, listed, matchesPage, mergeOrdered } from "../core/list-order.ts";
-import { applyVerdict, type JournalClock, LOCAL_CLOCK } from "../core/recovery.ts";
-import { maxTriesOf } from "../core/retry-policy.ts";
-import { firedStates, firedTasks, type ScheduleState } from "../core/schedule.ts";
+import type { NewTask, TaskRecord, WorkerRef } from "../../core/task.ts";
+import { createTask, finishedTime, isFinal } from "../../core/task.ts";
+import { compareActiveOnPage, compareNewestFinished, finalsWanted, listed, matchesPage, mergeOrdered } from "../../core/list-order.ts";
+import { applyVerdict, type JournalClock, LOCAL_CLOCK } from "../../core/recovery.ts";
+import { maxTriesOf } from "../../core/retry-policy.ts";
+import { firedStates, firedTasks, type ScheduleState } from "../../core/schedule.ts";
 import {
   afterDependencies,
   cancel,
@@ -36,12 +36,12 @@ import {
   sortsById,
   type ClaimFilter,
   type TryOutcome,
-} from "../core/transitions.ts";
-import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, wantsWorker } from "../core/workers.ts";
-import { addCount, countOf, finishedPerMinute, type ExecutorCounts } from "../core/stats.ts";
-import { LeaseLostError, TaskNotFoundError } from "../errors.ts";
-import { watchFolder } from "../host/file-watch.ts";
-import { uniqueName } from "../host/unique-name.ts";
+} from "../../core/transitions.ts";
+import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, wantsWorker } from "../../core/workers.ts";
+import { addCount, countOf, finishedPerMinute, type ExecutorCounts } from "../../core/stats.ts";
+import { LeaseLostError, TaskNotFoundError } from "../../errors.ts";
+import { watchFolder } from "../../host/file-watch.ts";
+import { uniqueName } from "../../host/unique-name.ts";
 import { fsyncDir, appendLines } from "./durable-file.ts";
 import { entryTime, firstLine, isTombstone, linesBackwards, parseHistoryLine } from "./archive.ts";
 import { findIndexed, indexAppended, indexPathOf } from "./archive-index.ts";
@@ -51,8 +51,8 @@ import { ColdReader, parseColdLine, type ColdLine } from "./cold-queue.ts";
 import { HistoryTally } from "./history-tally.ts";
 import { giveBackTick, readTick, takeTick } from "./tick-mutex.ts";
 import type { LockSettings } from "./lock.ts";
-import { FileTaskOutput } from "./file-output.ts";
-import type { TaskOutput } from "./task-output.ts";
+import { FileTaskOutput } from "./output.ts";
+import type { TaskOutput } from "../task-output.ts";
 import { emptyQueue, JOURNAL_VERSION, QUEUE_FILE, type ColdQueue, type JournalDoc } from "./schema.ts";
 import type {
   CancelEffect,
@@ -76,7 +76,7 @@ import type {
   TickHolder,
   TryControl,
   WorkerSlot,
-} from "./store.ts";
+} from "../store.ts";
 
 /**
  * Past this many active tasks, new plain ones (queued now, sorting by id alone: see sortsById) go to the cold queue:

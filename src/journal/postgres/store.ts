@@ -5,12 +5,12 @@
 // in claim order with SKIP LOCKED, so workers on many hosts never wait on each other's tasks, and a
 // unique index on running serial keys makes "one at a time per key" the database's promise.
 import type pg from "pg";
-import { nativeImport } from "../host/native-import.ts";
-import { compareActiveOnPage, finalsWanted, listed } from "../core/list-order.ts";
-import { addCount, type ExecutorCounts, finishedPerMinute } from "../core/stats.ts";
-import { applyVerdict, isSameHolder, type JournalClock, LOCAL_CLOCK, type TickHolder } from "../core/recovery.ts";
-import { maxTriesOf } from "../core/retry-policy.ts";
-import { firedStates, firedTasks, type ScheduleState } from "../core/schedule.ts";
+import { nativeImport } from "../../host/native-import.ts";
+import { compareActiveOnPage, finalsWanted, listed } from "../../core/list-order.ts";
+import { addCount, type ExecutorCounts, finishedPerMinute } from "../../core/stats.ts";
+import { applyVerdict, isSameHolder, type JournalClock, LOCAL_CLOCK, type TickHolder } from "../../core/recovery.ts";
+import { maxTriesOf } from "../../core/retry-policy.ts";
+import { firedStates, firedTasks, type ScheduleState } from "../../core/schedule.ts";
 import {
   concurrencyOf,
   createTask,
@@ -24,7 +24,7 @@ import {
   type TaskRecord,
   waitingForOf,
   type WorkerRef,
-} from "../core/task.ts";
+} from "../../core/task.ts";
 import {
   afterDependencies,
   cancel,
@@ -47,8 +47,8 @@ import {
   settle,
   type ClaimFilter,
   type TryOutcome,
-} from "../core/transitions.ts";
-import { retirement, SLOT_RESERVATION_MS, wantsWorker, type WorkerSlot } from "../core/workers.ts";
+} from "../../core/transitions.ts";
+import { retirement, SLOT_RESERVATION_MS, wantsWorker, type WorkerSlot } from "../../core/workers.ts";
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import {
@@ -59,14 +59,14 @@ import {
   LeaseLostError,
   TaskNotFoundError,
   UsageError,
-} from "../errors.ts";
-import { uniqueName } from "../host/unique-name.ts";
-import type { DoctorReport, FileReport } from "./doctor.ts";
-import { checkSchema, LOCK, lockKey, migrate, quoteIdent, SCHEMA_VERSION, schemaVersion } from "./pg-schema.ts";
-import { DEFAULT_PG_SCHEMA } from "./location.ts";
-import { PgTaskOutput } from "./pg-output.ts";
-import { checkTask } from "./schema.ts";
-import type { TaskOutput } from "./task-output.ts";
+} from "../../errors.ts";
+import { uniqueName } from "../../host/unique-name.ts";
+import type { DoctorReport, FileReport } from "../file/doctor.ts";
+import { checkSchema, LOCK, lockKey, migrate, quoteIdent, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
+import { DEFAULT_PG_SCHEMA } from "../location.ts";
+import { PgTaskOutput } from "./output.ts";
+import { checkTask } from "../file/schema.ts";
+import type { TaskOutput } from "../task-output.ts";
 import type {
   CancelEffect,
   ChangeListener,
@@ -87,7 +87,7 @@ import type {
   Survey,
   TaskReport,
   TryControl,
-} from "./store.ts";
+} from "../store.ts";
 
 /** PostgreSQL refuses a NOTIFY payload of 8000 bytes or more (failing the transaction): a longer list of ids says "anything may have changed". */
 const NOTIFY_MAX_BYTES = 7_999;

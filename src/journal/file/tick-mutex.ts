@@ -4,9 +4,9 @@
 // however long its budget.
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isSameHolder, type TickHolder } from "../core/recovery.ts";
-import { journalIoError } from "../errors.ts";
-import { uniqueName } from "../host/unique-name.ts";
+import { isSameHolder, type TickHolder } from "../../core/recovery.ts";
+import { journalIoError } from "../../errors.ts";
+import { uniqueName } from "../../host/unique-name.ts";
 
 function tickPath(home: string): string {
   return join(home, "tick.json");

@@ -4,9 +4,9 @@
 // reads the segment in large pieces, not a line per claim, and `status` finds a task by bisection.
 import { closeSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { compareIds } from "../core/transitions.ts";
-import type { TaskRecord } from "../core/task.ts";
-import { JournalCorruptError } from "../errors.ts";
+import { compareIds } from "../../core/transitions.ts";
+import type { TaskRecord } from "../../core/task.ts";
+import { JournalCorruptError } from "../../errors.ts";
 import { parseJsonLine } from "./durable-file.ts";
 import { openForReading } from "./archive.ts";
 import { checkTask, type ColdQueue } from "./schema.ts";

@@ -4,8 +4,8 @@
 // appended by a writer that crashed before its commit is invisible and cut off by the next writer.
 // Reads walk backwards from the end: recent history costs the same however long it grows.
 import { closeSync, openSync, readSync } from "node:fs";
-import { JournalCorruptError, journalIoError } from "../errors.ts";
-import { finishedTime, isFinal, type TaskRecord } from "../core/task.ts";
+import { JournalCorruptError, journalIoError } from "../../errors.ts";
+import { finishedTime, isFinal, type TaskRecord } from "../../core/task.ts";
 import { checkTask } from "./schema.ts";
 import { parseJsonLine } from "./durable-file.ts";
 
