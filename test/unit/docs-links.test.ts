@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { describe, expect, it } from "vitest";
+import { DOCS_URL } from "../../src/cli/help-examples.ts";
 import { buildProgram } from "../../src/cli/program.ts";
 import { REPO } from "../helpers/project.ts";
 
@@ -139,6 +140,14 @@ describe("the README's command table", () => {
     const names = commandNames(buildProgram("0.0.0"));
     expect(names).toEqual(expect.arrayContaining(["run", "list", "journal copy", "attachment get"]));
     expect([...rows.keys()].sort()).toEqual([...names].sort());
+  });
+
+  it("is where the top-level --help sends a reader for more", () => {
+    let help = "";
+    const program = buildProgram("0.0.0").configureOutput({ writeOut: (text) => (help += text) });
+    program.outputHelp();
+    expect(help).toContain(DOCS_URL);
+    expect(problem({ page: "README.md", target: DOCS_URL })).toBeNull();
   });
 
   it("links each command to its own section of docs/commands.md", () => {
