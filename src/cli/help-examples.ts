@@ -1,4 +1,4 @@
-// The "Examples:" that end each command's --help: a few invocations a user can copy, the README's
+// The "Examples:" that end each command's --help: a few invocations a user can copy, docs/commands.md's
 // in short. Kept apart from the wiring in program.ts, which appends them to every command.
 import type { Command } from "commander";
 
