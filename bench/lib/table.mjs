@@ -1,5 +1,5 @@
 // The results: a row per figure (median of its runs, min–max, ratio to the floor N, target, verdict),
-// printed as an aligned text table and, on request, as Markdown for the README.
+// printed as an aligned text table and, on request, as Markdown for docs/performance.md.
 
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);

@@ -1,4 +1,4 @@
-// The "Examples:" that end each command's --help: a few invocations a user can copy, the README's
+// The "Examples:" that end each command's --help: a few invocations a user can copy, docs/commands.md's
 // in short. Kept apart from the wiring in program.ts, which appends them to every command.
 import type { Command } from "commander";
 
@@ -50,10 +50,14 @@ const EXAMPLES: Record<string, string[]> = {
   ],
 };
 
-/** Appends its examples to the --help of every command of `program` that has some. */
+/** Where `bgtask --help` sends a reader for more: the page with a section per command (a unit test checks the link resolves). */
+export const DOCS_URL = "https://github.com/bgtask/bgtask/blob/main/docs/commands.md";
+
+/** Appends its examples to the --help of every command of `program` that has some, and the docs link to the top-level help. */
 export function addExamples(program: Command): void {
   for (const command of program.commands) {
     const examples = EXAMPLES[command.name()];
     if (examples) command.addHelpText("after", `\nExamples:\n${examples.map((line) => `  $ ${line}`).join("\n")}\n`);
   }
+  program.addHelpText("after", `\nEvery command in full: ${DOCS_URL}\n`);
 }

@@ -73,7 +73,7 @@ describe("module forms", () => {
     expect(errorOf(executors, "modern")).toMatch(/it is written as an ES module \(import\/export\), but \.cjs files are CommonJS: use \.mjs$/);
   });
 
-  it("every form the README lists runs: .cjs and .ts with require, .js with require in CommonJS, .mjs and .ts with import", async () => {
+  it("every form docs/executors.md lists runs: .cjs and .ts with require, .js with require in CommonJS, .mjs and .ts with import", async () => {
     const cjs = 'const { defineTask } = require("bgtask");\nmodule.exports = defineTask({ run: () => ({ message: "ok" }) });\n';
     const esm = 'import { defineTask } from "bgtask";\nexport default defineTask({ run: () => ({ message: "ok" }) });\n';
     const project = useProject(onTestFinished, {

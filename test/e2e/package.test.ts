@@ -60,7 +60,7 @@ describe("the packed package", () => {
       reject: false,
     });
     expect(install.exitCode, install.stderr).toBe(0);
-    // The README's "$schema" line resolves in the installed project.
+    // The "$schema" line of docs/configuration.md resolves in the installed project.
     writeFileSync(join(project.dir, "bgtask.config.json"), JSON.stringify({ $schema: "./node_modules/bgtask/dist/bgtask.config.schema.json" }));
     expect(JSON.parse(readFileSync(join(project.dir, "node_modules/bgtask/dist/bgtask.config.schema.json"), "utf8"))).toMatchObject({
       additionalProperties: false,

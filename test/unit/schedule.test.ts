@@ -1,6 +1,6 @@
 // The schedule rules of core/schedule.ts, with the clock passed in: which slots are due after the
-// last one fired, the on-time and catch-up windows, a first firing, and what the README promises
-// about daylight saving in Europe/Berlin; and journals written before schedules still read.
+// last one fired, the on-time and catch-up windows, a first firing, and what docs/schedules.md
+// promises about daylight saving in Europe/Berlin; and journals written before schedules still read.
 import { describe, expect, it } from "vitest";
 import { NO_RETRY } from "../../src/core/retry-policy.ts";
 import { cronProblem, dueSlots, nextSlot, ON_TIME_MS, type Schedule } from "../../src/core/schedule.ts";
