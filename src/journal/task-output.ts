@@ -10,6 +10,7 @@
 // the names, limits and pieces are core/task-output.ts's. Removing a task removes its output: in
 // the store's own transaction where the output lives with the tasks (PostgreSQL), through
 // `removeTasks` after the store removed them where it does not.
+import { open as openFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { Attachment } from "../core/task.ts";
 
@@ -61,4 +62,38 @@ export interface TaskOutput {
   openAttachment(taskId: string, attachment: Attachment): Promise<StoredAttachment>;
   /** Deletes the output of tasks the store removed (nothing to do where the store's transaction did it). */
   removeTasks(ids: readonly string[]): void;
+}
+
+/** The pieces of `source`, however it comes, at most `size` bytes each (the last may be shorter). */
+export async function* attachmentPieces(source: AttachmentSource, size: number): AsyncGenerator<Uint8Array> {
+  if (typeof source === "string" || source instanceof Uint8Array) {
+    const bytes = typeof source === "string" ? Buffer.from(source) : source;
+    for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+    return;
+  }
+  if ("path" in source) {
+    const file = await openFile(source.path, "r");
+    try {
+      for (;;) {
+        const { bytesRead, buffer } = await file.read(Buffer.alloc(size), 0, size, null);
+        if (bytesRead === 0) return;
+        yield buffer.subarray(0, bytesRead);
+      }
+    } finally {
+      await file.close();
+    }
+  }
+  let waiting: Buffer[] = [];
+  let waitingBytes = 0;
+  for await (const chunk of source.chunks) {
+    waiting.push(Buffer.from(chunk));
+    waitingBytes += chunk.length;
+    while (waitingBytes >= size) {
+      const all = Buffer.concat(waiting);
+      yield all.subarray(0, size);
+      waiting = [all.subarray(size)];
+      waitingBytes -= size;
+    }
+  }
+  if (waitingBytes > 0) yield Buffer.concat(waiting);
 }

@@ -15,5 +15,4 @@ async function open(): Promise<OpenedStore> {
 }
 
 describeJournalStore("file store", open);
-// The memory store keeps its output as the file journal does: this suite covers both.
 describeTaskOutput("file store", open, { inHome: true, limited: false });

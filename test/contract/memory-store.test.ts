@@ -1,5 +1,9 @@
-// The JournalStore contract on the memory store.
+// The JournalStore and TaskOutput contracts on the memory store.
 import { MemoryStore } from "../../src/journal/memory/store.ts";
 import { describeJournalStore } from "./journal-store-contract.ts";
+import { describeTaskOutput } from "./task-output-contract.ts";
 
-describeJournalStore("memory store", async () => ({ store: new MemoryStore(), dispose: () => undefined }));
+const open = async () => ({ store: new MemoryStore(), dispose: () => undefined });
+
+describeJournalStore("memory store", open);
+describeTaskOutput("memory store", open, { inHome: false, limited: true });

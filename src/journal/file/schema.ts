@@ -2,7 +2,7 @@
 // fails these checks is reported, never "repaired" by rewriting it.
 import * as v from "valibot";
 import type { TaskRecord } from "../../core/task.ts";
-import { isNumber, isObject, isTask, isWorkerRef, TASK_ID, taskSchema, workerRef, type Fields } from "../record.ts";
+import { isNumber, isObject, isTask, isWorkerRef, TASK_ID, taskSchema, workerRef } from "../record.ts";
 import type { WorkerSlot } from "../../core/workers.ts";
 import type { ScheduleState } from "../../core/schedule.ts";
 

@@ -32,7 +32,7 @@ import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, wants
 import { addCount, finishedPerMinute, type ExecutorCounts } from "../../core/stats.ts";
 import { LeaseLostError, TaskNotFoundError } from "../../errors.ts";
 import { uniqueName } from "../../host/unique-name.ts";
-import { FileTaskOutput } from "../file/output.ts";
+import { MemoryTaskOutput } from "./output.ts";
 import type { TaskOutput } from "../task-output.ts";
 import type {
   CancelEffect,
@@ -66,6 +66,7 @@ export class MemoryStore implements JournalStore {
   private nextId = 1;
   private slots: WorkerSlot[] = [];
   private readonly ticks = new Map<string, TickHolder>();
+  private readonly output = new MemoryTaskOutput();
   private schedules: Record<string, ScheduleState> = {};
   private paused = new Set<string>();
   private readonly listeners = new Set<ChangeListener>();
@@ -423,8 +424,8 @@ export class MemoryStore implements JournalStore {
   }
 
   /** The bgtask home's files, as the file journal's: the memory store keeps records only. */
-  taskOutput(home: string): TaskOutput {
-    return new FileTaskOutput(home);
+  taskOutput(_home: string): TaskOutput {
+    return this.output;
   }
 
   tickHolder(mutex: string): Promise<TickHolder | null> {

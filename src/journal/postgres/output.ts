@@ -3,12 +3,12 @@
 // migration 2 (postgres/schema.ts). Both reference the task with ON DELETE CASCADE, so the statement
 // that removes a task removes its output, in the same transaction. Every statement runs on the
 // store's own connection, in turn with its other operations (PgAccess).
-import { open as openFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { ATTACHMENT_CHUNK_BYTES, attachmentTooLarge, logPieces, MAX_ATTACHMENT_BYTES } from "../../core/task-output.ts";
 import type { Attachment } from "../../core/task.ts";
 import { BgtaskError, ExitCode, UsageError } from "../../errors.ts";
-import type { AttachmentSource, LogReader, LogWriter, StoredAttachment, TaskOutput } from "../task-output.ts";
+import { attachmentPieces, type AttachmentSource, type LogReader, type LogWriter, type StoredAttachment, type TaskOutput } from "../task-output.ts";
 
 type Query = (text: string, values?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
 
@@ -34,40 +34,6 @@ const LOG_SAFETY_POLL_MS = 2_000;
 const LOG_ROW_BYTES = 64 * 1024;
 /** Rows read per query when reading a log. */
 const LOG_ROWS = 64;
-
-/** The pieces of `source`, however it comes, at most `size` bytes each (the last may be shorter). */
-async function* piecesOf(source: AttachmentSource, size: number): AsyncGenerator<Uint8Array> {
-  if (typeof source === "string" || source instanceof Uint8Array) {
-    const bytes = typeof source === "string" ? Buffer.from(source) : source;
-    for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
-    return;
-  }
-  if ("path" in source) {
-    const file = await openFile(source.path, "r");
-    try {
-      for (;;) {
-        const { bytesRead, buffer } = await file.read(Buffer.alloc(size), 0, size, null);
-        if (bytesRead === 0) return;
-        yield buffer.subarray(0, bytesRead);
-      }
-    } finally {
-      await file.close();
-    }
-  }
-  let waiting: Buffer[] = [];
-  let waitingBytes = 0;
-  for await (const chunk of source.chunks) {
-    waiting.push(Buffer.from(chunk));
-    waitingBytes += chunk.length;
-    while (waitingBytes >= size) {
-      const all = Buffer.concat(waiting);
-      yield all.subarray(0, size);
-      waiting = [all.subarray(size)];
-      waitingBytes -= size;
-    }
-  }
-  if (waitingBytes > 0) yield Buffer.concat(waiting);
-}
 
 export class PgTaskOutput implements TaskOutput {
   /** A round trip per flush: every 200 ms at most, or once 64 KiB of lines wait. */
@@ -181,7 +147,7 @@ export class PgTaskOutput implements TaskOutput {
       await query(`delete from ${s}.attachment_chunks where task_id = $1 and name = $2`, [taskId, name]);
       let size = 0;
       let seq = 0;
-      for await (const piece of piecesOf(source, ATTACHMENT_CHUNK_BYTES)) {
+      for await (const piece of attachmentPieces(source, ATTACHMENT_CHUNK_BYTES)) {
         size += piece.length;
         if (size > MAX_ATTACHMENT_BYTES) throw new Error(attachmentTooLarge(name, size));
         await query(`insert into ${s}.attachment_chunks (task_id, name, seq, data) values ($1, $2, $3, $4)`, [taskId, name, seq++, Buffer.from(piece)]);
