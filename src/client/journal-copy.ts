@@ -9,7 +9,7 @@ import type { TaskRecord } from "../core/task.ts";
 import { isReservationExpired } from "../core/workers.ts";
 import { BgtaskError, ExitCode, UsageError } from "../errors.ts";
 import { liveness } from "../host/process-identity.ts";
-import { isUrlLocation, shownPgLocation } from "../journal/location.ts";
+import { journalKind, shownLocation } from "../journal/open.ts";
 import type { JournalStore } from "../journal/store.ts";
 import type { TaskOutput } from "../journal/task-output.ts";
 import { openStore } from "./session.ts";
@@ -54,7 +54,7 @@ function homeOf(flags: LocationFlags, folder: string, home: string): string {
 async function openSide(flags: LocationFlags, location: string): Promise<Side> {
   const config = loadConfig({ ...flags, journal: location });
   const store = await openStore(config);
-  if (isUrlLocation(config.journal)) return { location: shownPgLocation(config.journal), store, output: store.taskOutput(config.home) };
+  if (journalKind(config.journal) === "postgres") return { location: shownLocation(config.journal), store, output: store.taskOutput(config.home) };
   return { location: store.location, store, output: store.taskOutput(homeOf(flags, resolve(config.journal), config.home)) };
 }
 

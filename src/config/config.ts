@@ -6,7 +6,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import * as v from "valibot";
 import { configFileProblem, configFileSchema, type ConfigFile } from "./config-file.ts";
 import { UsageError } from "../errors.ts";
-import { isUrlLocation } from "../journal/location.ts";
+import { isFolderLocation } from "../journal/open.ts";
 import { tryParseDuration } from "../core/duration.ts";
 import { normaliseRetry, RetryPolicyError, type RetryInput } from "../core/retry-policy.ts";
 import { ON_TIME_MS, type Schedule } from "../core/schedule.ts";
@@ -158,7 +158,7 @@ function withFileTimings(timings: Timings, env: NodeJS.ProcessEnv, file: ConfigF
  */
 function journalLocation(location: string | undefined, home: string, at: (path: string) => string): string {
   if (location === undefined) return home;
-  return isUrlLocation(location) ? location : at(location);
+  return isFolderLocation(location) ? at(location) : location;
 }
 
 export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {

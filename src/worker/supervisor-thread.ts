@@ -13,7 +13,7 @@ import { forcedOutcome, type ForceReason } from "../core/transitions.ts";
 import { LeaseLostError } from "../errors.ts";
 import { startBeating } from "../host/beat.ts";
 import { currentProcess, terminate } from "../host/process-identity.ts";
-import { isPostgresLocation } from "../journal/location.ts";
+import { journalKind } from "../journal/open.ts";
 import type { JournalStore } from "../journal/store.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { workerSay } from "./worker-log.ts";
@@ -48,9 +48,8 @@ const CHECK_MS = Math.min(500, heartbeatMs);
  * anyone may take over (when the grace period is shorter than the timeout, as by default). Never
  * sooner than three missed beats. Null where the host's own checks (process, beat file) keep it safe.
  */
-const FENCE_AFTER_MS = isPostgresLocation(config.journal)
-  ? Math.max(3 * heartbeatMs, heartbeatTimeoutMs - graceMs - Math.min(2_000, heartbeatTimeoutMs / 4))
-  : null;
+const FENCE_AFTER_MS =
+  journalKind(config.journal) === "postgres" ? Math.max(3 * heartbeatMs, heartbeatTimeoutMs - graceMs - Math.min(2_000, heartbeatTimeoutMs / 4)) : null;
 startBeating(config.home, heartbeatMs);
 
 interface Watch extends WatchedTry {

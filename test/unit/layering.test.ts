@@ -21,6 +21,13 @@ function areaOf(file: string, specifier: string): string {
   return target.includes("/") ? target.split("/")[0]! : "";
 }
 
+/** Every .ts file under `dir`, at any depth. */
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => join(dir, f));
+}
+
 describe("import rules", () => {
   it("finds the imports of a module, whatever their form", () => {
     const source = `import a from "./a.ts";\nimport type { B } from "../b.ts";\nexport { c } from "./c.ts";\nconst d = await import("../../d.ts");\nimport "./e.ts";\nexport type { F } from "./f.ts";`;
@@ -50,6 +57,33 @@ describe("import rules", () => {
         .filter((s) => s.startsWith(".") && ["journal", "host", "worker"].includes(areaOf(path, s)))
         .map((s) => `${file} imports ${s}`);
     });
+    expect(offending).toEqual([]);
+  });
+
+  it("the stores are src/journal/'s own: nothing outside it imports from its file/, postgres/ or memory/ folders", () => {
+    const offending = sourceFiles(SRC)
+      .filter((path) => !path.startsWith(join(SRC, "journal") + "/"))
+      .flatMap((path) =>
+        specifiers(readFileSync(path, "utf8"))
+          .filter((s) => s.startsWith(".") && /^journal\/(file|postgres|memory)\//.test(relative(SRC, resolve(dirname(path), s))))
+          .map((s) => `${relative(SRC, path)} imports ${s}`),
+      );
+    expect(offending).toEqual([]);
+    // The rule sees what it must: a store's folder is imported from inside the journal.
+    expect(specifiers(readFileSync(join(SRC, "journal/open.ts"), "utf8"))).toContain("./file/store.ts");
+  });
+
+  it("one store does not reach into another's folder", () => {
+    const stores = ["file", "postgres", "memory"];
+    const offending = stores.flatMap((store) =>
+      sourceFiles(join(SRC, "journal", store)).flatMap((path) =>
+        specifiers(readFileSync(path, "utf8"))
+          .filter((s) => s.startsWith("."))
+          .map((s) => relative(join(SRC, "journal"), resolve(dirname(path), s)))
+          .filter((target) => stores.some((other) => other !== store && target.startsWith(`${other}/`)))
+          .map((target) => `${store}: ${relative(SRC, path)} imports journal/${target}`),
+      ),
+    );
     expect(offending).toEqual([]);
   });
 
