@@ -11,7 +11,7 @@ import { resolveExecutor } from "../executor/discover.ts";
 import { cancelQueued, cancelTasks, removeTasks, retryFailed, retryTasks } from "./control.ts";
 import { pausedQueues, setQueuesPaused, type QueueTarget } from "./queues.ts";
 import { enqueue, keyFields, queuePlan, type EnqueuePlan } from "./enqueue.ts";
-import type * as api from "./index.ts";
+import type * as api from "./types.ts";
 import { checkStatuses, DEFAULT_LIST_LIMIT, listTasks } from "./query.ts";
 import { listSchedules } from "./schedules.ts";
 import { checkTaskId, openStore, type Session } from "./session.ts";
