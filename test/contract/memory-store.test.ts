@@ -1,5 +1,5 @@
 // The JournalStore contract on the memory store.
 import { MemoryStore } from "../../src/journal/memory-store.ts";
-import { describeJournalStore } from "./journal-store-contract.ts";
+import { ALL_CAPABILITIES, describeJournalStore } from "./store/index.ts";
 
-describeJournalStore("memory store", async () => ({ store: new MemoryStore(), dispose: () => undefined }));
+describeJournalStore("memory store", { open: async () => ({ store: new MemoryStore(), dispose: () => undefined }), capabilities: ALL_CAPABILITIES });
