@@ -1,6 +1,6 @@
 // Reading a task's attachment back: only one its record names, as its journal's task output keeps it.
 import { UsageError } from "../errors.ts";
-import type { AttachmentFile } from "./index.ts";
+import type { AttachmentFile } from "./types.ts";
 import { getTask, type Session } from "./session.ts";
 
 export async function readAttachment(session: Session, id: string, name: string): Promise<AttachmentFile> {

@@ -1,18 +1,17 @@
 // The client behind `bgtask/client`: checks what JavaScript callers pass (they have no flags
 // parser in front), then calls the same operations as the CLI commands.
 import { loadConfig, type Config } from "../config/config.ts";
-import { parseClockTime } from "../core/clock-time.ts";
 import { mergeContext, validateContext, type TaskContext } from "../core/context.ts";
-import { parseDurationFlag, tryParseDuration } from "../core/duration.ts";
-import { normaliseRetry, parseRetryFlag, RetryPolicyError } from "../core/retry-policy.ts";
-import { publicRecord, type RetryPolicy, type TaskRecord as StoredTask } from "../core/task.ts";
+import { parseDurationOption } from "../core/duration.ts";
+import { publicRecord, type TaskRecord as StoredTask } from "../core/task.ts";
 import { BgtaskError, UsageError } from "../errors.ts";
 import { resolveExecutor } from "../executor/discover.ts";
 import { cancelQueued, cancelTasks, removeTasks, retryFailed, retryTasks } from "./control.ts";
 import { pausedQueues, setQueuesPaused, type QueueTarget } from "./queues.ts";
-import { enqueue, keyFields, queuePlan, type EnqueuePlan } from "./enqueue.ts";
-import type * as api from "./index.ts";
+import { enqueue, keyFields } from "./enqueue.ts";
+import type * as api from "./types.ts";
 import { checkStatuses, DEFAULT_LIST_LIMIT, listTasks } from "./query.ts";
+import { runPlan } from "./run-plan.ts";
 import { listSchedules } from "./schedules.ts";
 import { checkTaskId, openStore, type Session } from "./session.ts";
 import { DEFAULT_TICK_BUDGET_MS, tick } from "./tick.ts";
@@ -20,14 +19,6 @@ import { waitForTasks, watchTasks } from "./wait.ts";
 import { readAttachment } from "./attachment.ts";
 import { readStats } from "./stats.ts";
 import { listWorkers } from "./workers.ts";
-
-/** A duration option: text with its unit ("10m"), or milliseconds. */
-function durationOption(name: string, value: string | number): number {
-  if (typeof value === "string") return parseDurationFlag(name, value);
-  const ms = tryParseDuration(value);
-  if (ms === undefined) throw new UsageError(`${name} ${String(value)} is not a duration: give milliseconds from 0 to a year, or text like "10m"`);
-  return ms;
-}
 
 /** JSON in, JSON out: what the journal stores is what the executor gets, checked as the CLI checks it. */
 function contextOption(value: unknown, source: string): TaskContext {
@@ -39,31 +30,6 @@ function contextOption(value: unknown, source: string): TaskContext {
   }
   const parsed: unknown = json === undefined ? undefined : JSON.parse(json);
   return mergeContext(validateContext(parsed, source), {}, source);
-}
-
-function runAtOption(options: api.RunOptions): EnqueuePlan["runAt"] {
-  if (options.delay !== undefined && options.at !== undefined) throw new UsageError("use delay or at, not both");
-  if (options.delay !== undefined) {
-    const delay = durationOption("delay", options.delay);
-    return (now) => new Date(now.getTime() + delay);
-  }
-  if (options.at !== undefined) {
-    const at = options.at instanceof Date ? options.at.getTime() : typeof options.at === "string" ? parseClockTime(options.at) : undefined;
-    if (at === undefined || Number.isNaN(at))
-      throw new UsageError(`at ${String(options.at)} is not a date and time that exists, like 2026-12-01T08:00 (local) or a Date`);
-    return () => new Date(at);
-  }
-  return () => null;
-}
-
-function retryOption(retry: api.RunOptions["retry"]): RetryPolicy | null {
-  if (retry === undefined) return null;
-  try {
-    return typeof retry === "string" ? parseRetryFlag(retry) : normaliseRetry(retry);
-  } catch (error) {
-    if (error instanceof RetryPolicyError) throw new UsageError(`retry: ${error.message}`);
-    throw error;
-  }
 }
 
 const asIds = (ids: string | readonly string[]): readonly string[] => (typeof ids === "string" ? [ids] : ids);
@@ -112,10 +78,9 @@ export class LocalClient implements api.Client {
   private async store(executor: string, contexts: TaskContext[], options: api.RunOptions): Promise<api.RunRecord[]> {
     const session = await this.open();
     const file = resolveExecutor(this.config.tasksDir, String(executor));
-    const queue = queuePlan(options, (option) => option);
-    const plan = { runAt: runAtOption(options), retry: retryOption(options.retry), worker: options.worker !== false, ...queue };
+    const plan = runPlan(options, "field");
     const enqueued = await enqueue(session, file, contexts, plan);
-    return enqueued.tasks.map((task, i) => ({ ...publicRecord(task), ...keyFields(queue, enqueued.outcomes[i]!) }));
+    return enqueued.tasks.map((task, i) => ({ ...publicRecord(task), ...keyFields(plan, enqueued.outcomes[i]!) }));
   }
 
   async get(id: string): Promise<api.TaskRecord | null> {
@@ -173,7 +138,7 @@ export class LocalClient implements api.Client {
   wait(id: string, options?: api.WaitOptions): Promise<api.TaskRecord>;
   wait(ids: readonly string[], options?: api.WaitOptions): Promise<api.TaskRecord[]>;
   async wait(ids: string | readonly string[], options: api.WaitOptions = {}): Promise<api.TaskRecord | api.TaskRecord[]> {
-    const timeoutMs = options.timeout === undefined ? undefined : durationOption("timeout", options.timeout);
+    const timeoutMs = options.timeout === undefined ? undefined : parseDurationOption("timeout", options.timeout);
     const session = await this.open();
     const done = await waitForTasks(session, asIds(ids).map(checkTaskId), { timeoutMs, signal: this.closing.signal });
     if (done === null) throw new BgtaskError("ECLOSED", "the wait ended because its bgtask client was closed");
@@ -187,7 +152,7 @@ export class LocalClient implements api.Client {
   }
 
   async tick(options: api.TickOptions = {}): Promise<api.TickResult> {
-    const budgetMs = options.maxTime === undefined ? DEFAULT_TICK_BUDGET_MS : durationOption("maxTime", options.maxTime);
+    const budgetMs = options.maxTime === undefined ? DEFAULT_TICK_BUDGET_MS : parseDurationOption("maxTime", options.maxTime);
     if (budgetMs < 1) throw new UsageError(`maxTime ${String(options.maxTime)} is too short for a tick`);
     const result = await tick(await this.open(), budgetMs, { signal: options.signal });
     return { heldBy: result.heldBy, notRun: result.notRun.map(({ task, reason }) => ({ task: publicRecord(task), reason })) };

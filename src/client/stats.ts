@@ -1,9 +1,8 @@
 // The overview of `bgtask stats` and the dashboard: the store's counts (cheap at any size, see
 // JournalStore.stats) with the live workers and the throughput worked out.
 import { totalByStatus } from "../core/stats.ts";
-import type { Stats } from "./index.ts";
 import type { Session } from "./session.ts";
-import type { WorkerInfo } from "./index.ts";
+import type { Stats, WorkerInfo } from "./types.ts";
 import { listWorkers } from "./workers.ts";
 
 /** Minutes of throughput the overview shows. */

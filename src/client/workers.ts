@@ -5,7 +5,7 @@
 import type { WorkerRef } from "../core/task.ts";
 import { lastBeat } from "../host/beat.ts";
 import { liveness } from "../host/process-identity.ts";
-import type { WorkerInfo } from "./index.ts";
+import type { WorkerInfo } from "./types.ts";
 import type { Session } from "./session.ts";
 
 const isSameProcess = (a: WorkerRef, b: WorkerRef) => a.pid === b.pid && a.host === b.host && a.startTime === b.startTime;

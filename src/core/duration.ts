@@ -34,6 +34,14 @@ export function parseDurationFlag(flag: string, text: string, like = '"30s", "10
   return value;
 }
 
+/** A duration from a caller that may give milliseconds or text with its unit ("10m"): a JavaScript caller of the client, or a flag. */
+export function parseDurationOption(name: string, value: string | number): number {
+  if (typeof value === "string") return parseDurationFlag(name, value);
+  const ms = tryParseDuration(value);
+  if (ms === undefined) throw new UsageError(`${name} ${String(value)} is not a duration: give milliseconds from 0 to a year, or text like "10m"`);
+  return ms;
+}
+
 export function formatDuration(msValue: number): string {
   if (msValue < 1000) return `${Math.round(msValue)}ms`;
   const seconds = Math.round(msValue / 1000);

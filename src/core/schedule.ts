@@ -23,12 +23,6 @@ export interface ScheduleState {
   taskId: string;
 }
 
-/** Which schedule and slot made a task. */
-export interface ScheduleRef {
-  name: string;
-  slot: string;
-}
-
 /**
  * By default a slot counts as fired on time up to this long after it: a cron tick every minute,
  * or a worker that was busy with a long try, still fires it. Later than this it was missed

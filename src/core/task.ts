@@ -1,7 +1,5 @@
 // The task record: the one shape the journal stores, `--json` prints and every command reads.
 // Pure types and helpers; no I/O.
-import type { ScheduleRef } from "./schedule.ts";
-
 export const TASK_STATUSES = ["queued", "scheduled", "running", "paused", "succeeded", "failed", "cancelled"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
@@ -49,6 +47,12 @@ export interface Attachment {
   name: string;
   path: string;
   size: number;
+}
+
+/** Which schedule and slot made a task. */
+export interface ScheduleRef {
+  name: string;
+  slot: string;
 }
 
 export interface TaskRecord {

@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { UsageError } from "../errors.ts";
 import type { LockSettings } from "./file/lock.ts";
 import type { RepairReport } from "./file/repair.ts";
+import { shownPgLocation } from "./postgres/location.ts";
 import type { DoctorReport } from "./report.ts";
 import type { JournalStore } from "./store.ts";
 
@@ -33,16 +34,9 @@ export function isFolderLocation(location: string): boolean {
   return !isUrl(location);
 }
 
-/** The schema of a PostgreSQL journal whose URL names none. */
-export const DEFAULT_PG_SCHEMA = "bgtask";
-
 /** A journal's location as it may be shown and compared: a folder's absolute path; a URL without its password, with its schema always named. */
 export function shownLocation(location: string): string {
-  if (journalKind(location) === "folder") return resolve(location);
-  const shown = new URL(location);
-  shown.password = "";
-  shown.searchParams.set("schema", shown.searchParams.get("schema") ?? DEFAULT_PG_SCHEMA);
-  return shown.toString();
+  return journalKind(location) === "folder" ? resolve(location) : shownPgLocation(location);
 }
 
 export async function openStore(location: string, lock: LockSettings): Promise<JournalStore> {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "../../src/journal/open.ts";
-import { describeJournalStore, type OpenedStore } from "./journal-store-contract.ts";
+import { ALL_CAPABILITIES, describeJournalStore, type OpenedStore } from "./store/index.ts";
 import { describeTaskOutput } from "./task-output-contract.ts";
 
 async function open(): Promise<OpenedStore> {
@@ -14,5 +14,5 @@ async function open(): Promise<OpenedStore> {
   };
 }
 
-describeJournalStore("file store", open);
+describeJournalStore("file store", { open, capabilities: ALL_CAPABILITIES });
 describeTaskOutput("file store", open, { inHome: true, limited: false });

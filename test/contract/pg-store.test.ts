@@ -3,7 +3,7 @@
 import pg from "pg";
 import { describe } from "vitest";
 import { openStore } from "../../src/journal/open.ts";
-import { describeJournalStore, type OpenedStore } from "./journal-store-contract.ts";
+import { ALL_CAPABILITIES, describeJournalStore, type OpenedStore } from "./store/index.ts";
 import { describeTaskOutput } from "./task-output-contract.ts";
 
 const url = process.env.BGTASK_TEST_PG;
@@ -24,6 +24,6 @@ async function open(): Promise<OpenedStore> {
 }
 
 describe.skipIf(!url)("on the PostgreSQL database BGTASK_TEST_PG names", () => {
-  describeJournalStore("postgres store", open);
+  describeJournalStore("postgres store", { open, capabilities: ALL_CAPABILITIES });
   describeTaskOutput("postgres store", open, { inHome: false, limited: true });
 });

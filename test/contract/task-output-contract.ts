@@ -14,7 +14,7 @@ import { UsageError } from "../../src/errors.ts";
 import type { JournalStore } from "../../src/journal/store.ts";
 import type { StoredAttachment, TaskOutput } from "../../src/journal/task-output.ts";
 import { waitFor } from "../helpers/project.ts";
-import type { OpenedStore } from "./journal-store-contract.ts";
+import type { OpenedStore } from "./store/index.ts";
 
 const T0 = new Date("2026-01-01T00:00:00.000Z");
 

@@ -38,6 +38,7 @@ describe("the packed package", () => {
         "dist/client/index.cjs",
         "dist/client/index.d.ts",
         "dist/client/index.d.cts",
+        "dist/client/types.d.ts",
         "dist/cli/bgtask.cjs",
         "dist/worker/main.js",
         "dist/bgtask.config.schema.json",

@@ -1,4 +1,4 @@
-// journal/archive-index.ts: the id → offset index of the history. Whatever state the index file is
+// journal/file/archive-index.ts: the id → offset index of the history. Whatever state the index file is
 // in (absent, short, garbled, behind, ahead of a writer that died), findIndexed gives the answer
 // the scan gives, and the next writer leaves a complete index behind.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";

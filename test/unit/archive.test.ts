@@ -1,4 +1,4 @@
-// journal/archive.ts: the append-only history of final tasks. Lines are read newest first in
+// journal/file/archive.ts: the append-only history of final tasks. Lines are read newest first in
 // chunks; only the committed length counts; a torn tail from a crashed writer is invisible and cut.
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,6 +1,8 @@
 // Who may import whom. The CLI is flags → client → view: its commands reach the journal, the host
 // and the worker only through src/client/, never by importing them (statically, by type, or
 // lazily). And `bgtask`, which every executor module loads, stays light: it never loads the client.
+// No module of src/ reaches itself again through its imports, type-only ones included: a circle
+// means a type lives in the wrong module.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -21,11 +23,33 @@ function areaOf(file: string, specifier: string): string {
   return target.includes("/") ? target.split("/")[0]! : "";
 }
 
-/** Every .ts file under `dir`, at any depth. */
+/** Every .ts file under `dir`. */
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: "utf8" })
-    .filter((f) => f.endsWith(".ts"))
-    .map((f) => join(dir, f));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    return entry.isDirectory() ? sourceFiles(path) : entry.name.endsWith(".ts") ? [path] : [];
+  });
+}
+
+/** The import circles among `graph`'s modules, each as the path that closes it (first module repeated last). */
+function circles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  const found: string[][] = [];
+  const done = new Set<string>();
+  const path: string[] = [];
+  const visit = (module: string) => {
+    const back = path.indexOf(module);
+    if (back !== -1) {
+      found.push([...path.slice(back), module]);
+      return;
+    }
+    if (done.has(module)) return;
+    path.push(module);
+    for (const next of graph.get(module) ?? []) visit(next);
+    path.pop();
+    done.add(module);
+  };
+  for (const module of graph.keys()) visit(module);
+  return found;
 }
 
 describe("import rules", () => {
@@ -33,6 +57,35 @@ describe("import rules", () => {
     const source = `import a from "./a.ts";\nimport type { B } from "../b.ts";\nexport { c } from "./c.ts";\nconst d = await import("../../d.ts");\nimport "./e.ts";\nexport type { F } from "./f.ts";`;
     expect(specifiers(source)).toEqual(["./a.ts", "../b.ts", "./c.ts", "../../d.ts", "./e.ts", "./f.ts"]);
     expect(specifiers(source, { values: true })).toEqual(["./a.ts", "./c.ts", "../../d.ts", "./e.ts"]);
+  });
+
+  it("finds an import circle, whatever its length, and none in a tree", () => {
+    const tree = new Map([
+      ["a", ["b", "c"]],
+      ["b", ["c"]],
+      ["c", []],
+    ]);
+    expect(circles(tree)).toEqual([]);
+    expect(circles(new Map([...tree, ["c", ["a"]]]))).toEqual([["a", "b", "c", "a"]]);
+    expect(circles(new Map([["a", ["a"]]]))).toEqual([["a", "a"]]);
+  });
+
+  it("no module of src/ imports itself again through others, type-only imports included", () => {
+    const files = sourceFiles(SRC);
+    expect(files.length).toBeGreaterThan(100);
+    const graph = new Map(
+      files.map((file) => [
+        relative(SRC, file),
+        [
+          ...new Set(
+            specifiers(readFileSync(file, "utf8"))
+              .filter((s) => s.startsWith("."))
+              .map((s) => relative(SRC, resolve(dirname(file), s))),
+          ),
+        ],
+      ]),
+    );
+    expect(circles(graph).map((circle) => circle.join(" → "))).toEqual([]);
   });
 
   it("src/cli/commands imports nothing from src/journal/, src/host/ or src/worker/", () => {

@@ -3,14 +3,13 @@
 import { isUtf8 } from "node:buffer";
 import { existsSync, readFileSync, type Stats, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { enqueue, keyFields, keyNotes, queuePlan } from "../../client/enqueue.ts";
+import { enqueue, keyFields, keyNotes } from "../../client/enqueue.ts";
+import { runPlan } from "../../client/run-plan.ts";
 import { openSession } from "../../client/session.ts";
 import type { LocationFlags } from "../../config/config.ts";
-import { parseClockTime } from "../../core/clock-time.ts";
 import { mergeContext, parseContextJson, parsePairs, MAX_CONTEXT_BYTES, type TaskContext } from "../../core/context.ts";
-import { formatDuration, parseDurationFlag } from "../../core/duration.ts";
-import { parseRetryFlag, RetryPolicyError } from "../../core/retry-policy.ts";
-import { publicRecord, type RetryPolicy } from "../../core/task.ts";
+import { formatDuration } from "../../core/duration.ts";
+import { publicRecord } from "../../core/task.ts";
 import { UsageError } from "../../errors.ts";
 import { resolveExecutor } from "../../executor/discover.ts";
 import { printJson } from "../output/json.ts";
@@ -83,33 +82,6 @@ function contexts(options: RunOptions, pairs: string[]): TaskContext[] {
   return result;
 }
 
-/** Checks --delay and --at; returns when a task enqueued at a given time is due (null: at once). */
-function checkRunAt(options: RunOptions): (now: Date) => Date | null {
-  if (options.delay !== undefined && options.at !== undefined) throw new UsageError("use --delay or --at, not both");
-  if (options.delay !== undefined) {
-    const delay = parseDurationFlag("--delay", options.delay);
-    return (now) => new Date(now.getTime() + delay);
-  }
-  if (options.at !== undefined) {
-    const at = parseClockTime(options.at);
-    if (at === undefined) {
-      throw new UsageError(`--at "${options.at}" is not a date and time that exists, like 2026-12-01T08:00 (local) or 2026-12-01T08:00:00Z`);
-    }
-    return () => new Date(at);
-  }
-  return () => null;
-}
-
-function retryOverride(options: RunOptions): RetryPolicy | null {
-  if (options.retry === undefined) return null;
-  try {
-    return parseRetryFlag(options.retry);
-  } catch (error) {
-    if (error instanceof RetryPolicyError) throw new UsageError(`--retry: ${error.message}`);
-    throw error;
-  }
-}
-
 /**
  * Executors run with the project root as their working directory, wherever `run` was typed: a
  * top-level value naming a file relative to here that is not there is worth a word before it fails.
@@ -129,15 +101,13 @@ function warnRelativePaths(context: TaskContext, root: string): void {
 export async function run(name: string, pairs: string[], options: RunOptions): Promise<void> {
   const session = await openSession(options);
   const file = resolveExecutor(session.config.tasksDir, name);
-  const runAt = checkRunAt(options);
-  const retry = retryOverride(options);
-  const queue = queuePlan(options, (option) => `--${option}`);
+  const plan = runPlan(options, "flag");
   const parsed = contexts(options, pairs);
   if (options.each === undefined) warnRelativePaths(parsed[0]!, session.config.root);
-  const enqueued = await enqueue(session, file, parsed, { runAt, retry, worker: options.worker !== false, ...queue });
+  const enqueued = await enqueue(session, file, parsed, plan);
   const { storedAt, dueAt } = enqueued;
-  if (queue.key !== null) for (const note of keyNotes(enqueued, queue.key)) process.stderr.write(`bgtask: ${note}\n`);
-  const records = enqueued.tasks.map((task, i) => ({ ...publicRecord(task), ...keyFields(queue, enqueued.outcomes[i]!) }));
+  if (plan.key !== null) for (const note of keyNotes(enqueued, plan.key)) process.stderr.write(`bgtask: ${note}\n`);
+  const records = enqueued.tasks.map((task, i) => ({ ...publicRecord(task), ...keyFields(plan, enqueued.outcomes[i]!) }));
   // A key may name one task for several lines: follow each once.
   const tasks = [...new Map(enqueued.tasks.map((t) => [t.id, t])).values()];
   if (dueAt !== null && dueAt.getTime() < storedAt.getTime()) {

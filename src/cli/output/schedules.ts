@@ -1,5 +1,5 @@
 // The view of `bgtask schedules`: one row per schedule, its last slot fired (and task) and its next.
-import type { ScheduleInfo } from "../../client/index.ts";
+import type { ScheduleInfo } from "../../client/types.ts";
 import { CONFIG_FILE } from "../../config/config.ts";
 import { sanitizeInline } from "./sanitize.ts";
 import { age, table, until } from "./text.ts";

@@ -1,5 +1,5 @@
 // The views of `bgtask stats` and `bgtask workers`: pure, data → text.
-import type { Stats, WorkerInfo } from "../../client/index.ts";
+import type { Stats, WorkerInfo } from "../../client/types.ts";
 import { formatDuration } from "../../core/duration.ts";
 import { TASK_STATUSES } from "../../core/task.ts";
 import { sanitizeInline } from "./sanitize.ts";

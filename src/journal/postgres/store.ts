@@ -63,7 +63,7 @@ import {
 import { uniqueName } from "../../host/unique-name.ts";
 import type { DoctorReport, FileReport } from "../report.ts";
 import { checkSchema, LOCK, lockKey, migrate, quoteIdent, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
-import { DEFAULT_PG_SCHEMA } from "../open.ts";
+import { DEFAULT_PG_SCHEMA } from "./location.ts";
 import { PgTaskOutput } from "./output.ts";
 import { checkTask } from "../record.ts";
 import type { TaskOutput } from "../task-output.ts";

@@ -1,0 +1,77 @@
+// The JournalStore contract, reading tasks: get, list, page and stats.
+import { expect, it } from "vitest";
+import { claimNext, type JournalStore } from "../../../src/journal/store.ts";
+import { T0, at, ME, noWorker, succeed, input, type StoreSuite } from "./shared.ts";
+
+export function readsTests(suite: StoreSuite): void {
+  let store: JournalStore;
+  const fresh = async () => {
+    store = await suite.fresh();
+  };
+
+  it("page orders the active tasks newest first or in claim order, then the finished newest finished first, and filters and searches", async () => {
+    await fresh();
+    await store.enqueue(
+      [input({ executor: "a" }), input({ executor: "b" }), input({ executor: "a" }), input({ executor: "a", runAt: at(60_000) })],
+      T0,
+      noWorker,
+    );
+    const first = (await claimNext(store, ME, at(1)))!;
+    await store.settle(first.id, first.lease!, { kind: "failed", error: { message: "boom <b>", stack: null, where: null }, message: "boom <b>" }, at(2));
+    const second = (await claimNext(store, ME, at(3)))!;
+    await store.report(second.id, second.lease!, { message: "Copying rows" }, at(4));
+    const ids = async (filter: Partial<Parameters<JournalStore["page"]>[0]>) =>
+      (await store.page({ order: "newest", offset: 0, limit: 10, ...filter })).map((t) => t.id);
+    expect(await ids({})).toEqual(["4", "3", "2", "1"]);
+    // Claim order: the running task first, then the next in line, the scheduled one last.
+    expect(await ids({ order: "claim" })).toEqual(["2", "3", "4", "1"]);
+    expect(await ids({ offset: 1, limit: 2 })).toEqual(["3", "2"]);
+    expect(await ids({ statuses: ["failed"] })).toEqual(["1"]);
+    expect(await ids({ executor: "b" })).toEqual(["2"]);
+    expect(await ids({ search: "copying" })).toEqual(["2"]);
+    expect(await ids({ search: "3" })).toEqual(["3"]);
+    expect(await ids({ search: "nothing like it" })).toEqual([]);
+  });
+
+  it("stats counts tasks by executor and status, the oldest queued task, and the tasks finished per minute", async () => {
+    await fresh();
+    expect(await store.stats(T0, 3)).toEqual({ counts: {}, oldestQueuedAt: null, finishedPerMinute: [0, 0, 0] });
+    await store.enqueue([input({ executor: "a" }), input({ executor: "a" })], T0, noWorker);
+    await store.enqueue([input({ executor: "b" })], at(1_000), noWorker);
+    const claimed = (await claimNext(store, ME, at(2_000)))!;
+    await store.settle(claimed.id, claimed.lease!, succeed, at(65_000));
+    const stats = await store.stats(at(150_000), 3);
+    expect(stats).toEqual({ counts: { a: { succeeded: 1, queued: 1 }, b: { queued: 1 } }, oldestQueuedAt: T0.toISOString(), finishedPerMinute: [0, 1, 0] });
+    // A final task queued again is counted once, as queued; a removed one not at all.
+    await store.retry(claimed.id, at(151_000));
+    expect((await store.stats(at(152_000), 3)).counts).toEqual({ a: { queued: 2 }, b: { queued: 1 } });
+    await store.remove(["3"], at(153_000));
+    expect((await store.stats(at(154_000), 3)).counts).toEqual({ a: { queued: 2 } });
+  });
+
+  it("list filters by status and executor, and keeps active tasks within a limit", async () => {
+    await fresh();
+    await store.enqueue([input({ executor: "a" }), input({ executor: "b" }), input({ executor: "a" }), input({ executor: "b" })], T0, noWorker);
+    for (let i = 0; i < 2; i++) {
+      const claimed = (await claimNext(store, ME, at(1)))!;
+      await store.settle(claimed.id, claimed.lease!, { kind: "succeeded", message: null, result: null }, at(2));
+    }
+    expect((await store.list({ statuses: ["succeeded"] })).map((t) => t.id)).toEqual(["1", "2"]);
+    expect((await store.list({ statuses: ["queued"] })).map((t) => t.id)).toEqual(["3", "4"]);
+    expect((await store.list({ executor: "a" })).map((t) => t.id)).toEqual(["1", "3"]);
+    expect((await store.list({ statuses: ["succeeded"], executor: "b" })).map((t) => t.id)).toEqual(["2"]);
+    // The limit takes active tasks first (next in line first), then fills up with the newest finished ones.
+    expect((await store.list({ limit: 3 })).map((t) => t.id)).toEqual(["2", "3", "4"]);
+    expect((await store.list({ limit: 1 })).map((t) => t.id)).toEqual(["3"]);
+  });
+
+  it("list takes ids too, with the other filters", async () => {
+    await fresh();
+    await store.enqueue([input({ executor: "a" }), input({ executor: "b" }), input({ executor: "a" })], T0, noWorker);
+    const done = (await claimNext(store, ME, at(1)))!;
+    await store.settle(done.id, done.lease!, succeed, at(2));
+    expect((await store.list({ ids: ["3", "1", "99"] })).map((t) => t.id)).toEqual(["1", "3"]);
+    expect((await store.list({ ids: ["1", "2", "3"], executor: "a", statuses: ["queued"] })).map((t) => t.id)).toEqual(["3"]);
+    expect((await store.list({ ids: ["1", "2", "3"], limit: 1 })).map((t) => t.id)).toEqual(["2"]);
+  });
+}
