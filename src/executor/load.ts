@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 import { nativeImport } from "../host/native-import.ts";
 import { UsageError } from "../errors.ts";
 import { tryParseDuration } from "../core/duration.ts";
-import { normaliseRetry, RetryPolicyError, type RetryInput } from "../core/retry-policy.ts";
+import { normaliseRetry, RetryPolicyError } from "../core/retry-policy.ts";
 import type { RetryPolicy } from "../core/task.ts";
 import { transpileCache } from "../host/home.ts";
 import { isDefinition, type BrandedDefinition } from "./definition.ts";
@@ -86,7 +86,7 @@ export async function loadExecutor(executor: ExecutorFile, home: string | null):
   };
   let retry: RetryPolicy | null = null;
   try {
-    retry = definition.retry === undefined ? null : normaliseRetry(definition.retry as RetryInput);
+    retry = definition.retry === undefined ? null : normaliseRetry(definition.retry);
   } catch (error) {
     if (error instanceof RetryPolicyError) throw new ExecutorLoadError(name, file, error.message);
     throw error;
