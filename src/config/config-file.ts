@@ -7,10 +7,14 @@ const duration = (description: string) => v.optional(v.pipe(v.union([v.number(),
 
 export const configFileSchema = v.strictObject({
   $schema: v.optional(v.pipe(v.string(), v.description("Where editors find this file's JSON Schema."))),
-  tasksDir: v.optional(v.pipe(v.string(), v.description("The tasks directory, relative to the project root (default: tasks)."))),
-  home: v.optional(v.pipe(v.string(), v.description("The bgtask home: journal, logs, attachments (default: .bgtask)."))),
+  tasksDir: v.optional(v.pipe(v.string(), v.nonEmpty(), v.description("The tasks directory, relative to the project root (default: tasks)."))),
+  home: v.optional(v.pipe(v.string(), v.nonEmpty(), v.description("The bgtask home: journal, logs, attachments (default: .bgtask)."))),
   journal: v.optional(
-    v.pipe(v.string(), v.description("Where the journal is: a folder (default: the bgtask home), or a postgres:// URL for a PostgreSQL journal.")),
+    v.pipe(
+      v.string(),
+      v.nonEmpty(),
+      v.description("Where the journal is: a folder (default: the bgtask home), or a postgres:// URL for a PostgreSQL journal."),
+    ),
   ),
   concurrency: v.optional(
     v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256), v.description("How many workers may run at once (default: the number of CPUs).")),
@@ -24,9 +28,10 @@ export const configFileSchema = v.strictObject({
       ),
     ),
   ),
+  // The shape only: core/retry-policy.ts checks the policy itself, as it does an executor's.
   retry: v.optional(
     v.pipe(
-      v.unknown(),
+      v.union([v.number(), v.array(v.unknown()), v.looseObject({})]),
       v.description(
         'The default retry policy of executors that set none: 3, { "tries": 3, "interval": "1s" }, a list of such tiers, or { "tries": 8, "backoff": "exponential", "interval": "1s", "maxInterval": "10m" }.',
       ),
@@ -83,13 +88,14 @@ export type ConfigFile = v.InferOutput<typeof configFileSchema>;
 /** What each key must hold, in the words of an error message. */
 const EXPECTS: Record<keyof ConfigFile, string> = {
   $schema: "a string",
-  tasksDir: "a path (a string)",
-  home: "a path (a string)",
-  journal: "a string",
+  tasksDir: "a path (a non-empty string)",
+  home: "a path (a non-empty string)",
+  journal: "a folder or a postgres:// URL (a non-empty string)",
   concurrency: "a whole number from 1 to 256",
   worker: "true or false",
   tickScope: '"cluster" (one tick at a time for all hosts) or "host" (one per host)',
-  retry: "a retry policy",
+  retry:
+    'a retry policy: a number of retries like 3, {"tries": 3, "interval": "1s"}, a list of such tiers, or {"tries": 8, "backoff": "exponential", "interval": "1s"}',
   timeout: 'a duration like "10m", or a number of milliseconds',
   retention: 'a duration like "7d", or a number of milliseconds',
   grace: 'a duration like "5s", or a number of milliseconds',
@@ -106,11 +112,16 @@ function shown(value: unknown): string {
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
-/** Why `parsed` (the file at `path`) is not a config, as one sentence, from the schema's issues with it. */
-export function configFileProblem(path: string, parsed: unknown, issues: readonly [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
-  const record = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : null;
+/** Why `parsed` (what the file at `path` holds) is not a JSON object of settings, or null when it is one. */
+export function configShapeProblem(path: string, parsed: unknown): string | null {
+  if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return null;
+  return `${path} must hold a JSON object like {"concurrency": 2}, not ${Array.isArray(parsed) ? "an array" : shown(parsed)}`;
+}
+
+/** Why `parsed` (the object in the file at `path`) is not a config, as one sentence, from the schema's issues with it. */
+export function configFileProblem(path: string, parsed: Record<string, unknown>, issues: readonly [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
   const key = issues[0].path?.[0]?.key;
-  if (typeof key !== "string") return `${path} must hold one JSON object of settings, like {"concurrency": 2}; known keys: ${CONFIG_KEYS.join(", ")}`;
+  if (typeof key !== "string") return `${path}: ${issues[0].message}`;
   if (!(key in EXPECTS)) return `${path}: unknown key \`${key}\`; known keys: ${CONFIG_KEYS.join(", ")}`;
-  return `${path}: \`${key}\` must be ${EXPECTS[key as keyof ConfigFile]}, not ${shown(record?.[key])}`;
+  return `${path}: \`${key}\` must be ${EXPECTS[key as keyof ConfigFile]}, not ${shown(parsed[key])}`;
 }

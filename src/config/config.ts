@@ -4,11 +4,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import * as v from "valibot";
-import { configFileProblem, configFileSchema, type ConfigFile } from "./config-file.ts";
+import { configFileProblem, configFileSchema, configShapeProblem, type ConfigFile } from "./config-file.ts";
 import { UsageError } from "../errors.ts";
 import { isFolderLocation } from "../journal/open.ts";
 import { tryParseDuration } from "../core/duration.ts";
-import { normaliseRetry, RetryPolicyError, type RetryInput } from "../core/retry-policy.ts";
+import { normaliseRetry, RetryPolicyError } from "../core/retry-policy.ts";
 import { ON_TIME_MS, type Schedule } from "../core/schedule.ts";
 import type { TickScope } from "../core/recovery.ts";
 import type { RetryPolicy, TaskStatus } from "../core/task.ts";
@@ -82,16 +82,21 @@ export function findRoot(from: string): string | null {
   return null;
 }
 
+/** The first location given: a flag or variable left empty names nothing (as `BGTASK_HOME= bgtask …` unsets it). */
+function named(...values: Array<string | undefined>): string | undefined {
+  return values.find((value) => value !== undefined && value !== "");
+}
+
 /**
  * The root: --root or BGTASK_ROOT, else found from cwd. Outside any project, and with no home or
  * journal named either, there is no journal to speak of: saying "no tasks" would hide the mistake.
  */
 function rootOf(flags: LocationFlags, env: NodeJS.ProcessEnv, cwd: string): string {
-  const rootFlag = flags.root ?? env.BGTASK_ROOT;
+  const rootFlag = named(flags.root, env.BGTASK_ROOT);
   if (rootFlag) return resolve(cwd, rootFlag);
   const found = findRoot(cwd);
   if (found !== null) return found;
-  if (flags.home ?? env.BGTASK_HOME ?? flags.journal ?? env.BGTASK_JOURNAL) return resolve(cwd);
+  if (named(flags.home, env.BGTASK_HOME, flags.journal, env.BGTASK_JOURNAL)) return resolve(cwd);
   throw new UsageError(
     `no bgtask project here: none of ${ROOT_MARKERS.join(", ")} is in ${resolve(cwd)} or a folder above it; run bgtask inside your project, or name it with --root DIR`,
     { code: "ENOPROJECT" },
@@ -108,11 +113,12 @@ function readConfigFile(root: string): ConfigFile {
   } catch (error) {
     throw new UsageError(`${path} is not valid JSON: ${(error as Error).message}`);
   }
-  // valibot's object schemas take an array for an object with no keys: `[]` would pass as `{}`.
-  if (Array.isArray(parsed)) throw new UsageError(`${path} must hold a JSON object like {"concurrency": 2}, not an array`);
+  // Before the schema: valibot's object schemas take an array for an object with no keys.
+  const shapeProblem = configShapeProblem(path, parsed);
+  if (shapeProblem !== null) throw new UsageError(shapeProblem);
   const { schedules, ...rest } = parsed as Record<string, unknown>;
   const result = v.safeParse(configFileSchema, rest);
-  if (!result.success) throw new UsageError(configFileProblem(path, parsed, result.issues));
+  if (!result.success) throw new UsageError(configFileProblem(path, rest, result.issues));
   return { ...result.output, schedules: schedules as ConfigFile["schedules"] };
 }
 
@@ -165,20 +171,20 @@ export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = proces
   const root = rootOf(flags, env, cwd);
   const file = readConfigFile(root);
   const at = (p: string) => (isAbsolute(p) ? p : resolve(root, p));
-  const home = at(flags.home ?? env.BGTASK_HOME ?? file.home ?? ".bgtask");
+  const home = at(named(flags.home, env.BGTASK_HOME) ?? file.home ?? ".bgtask");
   let retry: RetryPolicy | null = null;
   try {
-    retry = file.retry === undefined ? null : normaliseRetry(file.retry as RetryInput);
+    retry = file.retry === undefined ? null : normaliseRetry(file.retry);
   } catch (error) {
-    if (error instanceof RetryPolicyError) throw new UsageError(`${CONFIG_FILE}: ${error.message}`);
+    if (error instanceof RetryPolicyError) throw new UsageError(`${join(root, CONFIG_FILE)}: ${error.message}`);
     throw error;
   }
-  const tasksDir = at(flags.tasks ?? env.BGTASK_TASKS ?? file.tasksDir ?? "tasks");
+  const tasksDir = at(named(flags.tasks, env.BGTASK_TASKS) ?? file.tasksDir ?? "tasks");
   return {
     root,
     tasksDir,
     home,
-    journal: journalLocation(flags.journal ?? env.BGTASK_JOURNAL ?? file.journal, home, at),
+    journal: journalLocation(named(flags.journal, env.BGTASK_JOURNAL) ?? file.journal, home, at),
     concurrency: file.concurrency ?? availableParallelism(),
     worker: file.worker ?? true,
     tickScope: file.tickScope ?? "cluster",

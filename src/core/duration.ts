@@ -4,8 +4,9 @@ import { UsageError } from "../errors.ts";
 
 const MAX_DURATION_MS = 366 * 24 * 3600 * 1000;
 
-/** Parses a duration; returns undefined for anything that is not a positive, sane duration. */
-export function tryParseDuration(text: string | number): number | undefined {
+/** Parses a duration (as written in a file or definition: any value); undefined for anything that is not a positive, sane duration. */
+export function tryParseDuration(text: unknown): number | undefined {
+  if (typeof text !== "string" && typeof text !== "number") return undefined;
   if (typeof text === "number") return Number.isFinite(text) && text >= 0 && text <= MAX_DURATION_MS ? text : undefined;
   const trimmed = text.trim();
   // ms() also accepts "1y" and negative numbers; a task runner has no use for either.

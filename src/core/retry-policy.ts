@@ -13,10 +13,10 @@ export const NO_RETRY: RetryPolicy = { kind: "tiers", tiers: [] };
 /** Thrown with a sentence that names what is wrong; callers wrap it into their own error type. */
 export class RetryPolicyError extends Error {}
 
-function duration(value: string | number | undefined, what: string, fallback: number): number {
+function duration(value: unknown, what: string, fallback: number): number {
   if (value === undefined) return fallback;
   const parsed = tryParseDuration(value);
-  if (parsed === undefined) throw new RetryPolicyError(`${what} "${value}" is not a duration like "500ms", "5s" or "10m"`);
+  if (parsed === undefined) throw new RetryPolicyError(`${what} ${JSON.stringify(value)} is not a duration like "500ms", "5s" or "10m"`);
   return parsed;
 }
 
@@ -27,29 +27,42 @@ function count(value: unknown, what: string): number {
   return value;
 }
 
-/** Normalises `retry` as written in a definition or config. `tries` in a tier counts tries after the first. */
-export function normaliseRetry(input: RetryInput | undefined | null): RetryPolicy {
+/** `value` as an object holding only `keys`: a misspelt key would otherwise be a setting silently not applied. */
+function fields(value: unknown, keys: readonly string[], what: string, like: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new RetryPolicyError(`${what} must be an object like ${like}, got ${JSON.stringify(value)}`);
+  const unknown = Object.keys(value).find((key) => !keys.includes(key));
+  if (unknown !== undefined) throw new RetryPolicyError(`${what} has an unknown key \`${unknown}\`; known keys: ${keys.join(", ")}`);
+  return value as Record<string, unknown>;
+}
+
+const TIER = '{"tries": 3, "interval": "1s"}';
+
+/** Normalises `retry` as written in a definition or config (any value: it is checked here). `tries` in a tier counts tries after the first. */
+export function normaliseRetry(input: unknown): RetryPolicy {
   if (input === undefined || input === null) return NO_RETRY;
   if (typeof input === "number") return { kind: "tiers", tiers: [{ retries: count(input, "retry"), intervalMs: 0 }] };
   if (Array.isArray(input)) {
     return {
       kind: "tiers",
-      tiers: input.map((tier, i) => ({
-        retries: count(tier?.tries, `retry[${i}].tries`),
-        intervalMs: duration(tier?.interval, `retry[${i}].interval`, 0),
-      })),
+      tiers: input.map((entry, i) => {
+        const tier = fields(entry, ["tries", "interval"], `retry[${i}]`, TIER);
+        return { retries: count(tier.tries, `retry[${i}].tries`), intervalMs: duration(tier.interval, `retry[${i}].interval`, 0) };
+      }),
     };
   }
   if (typeof input !== "object") throw new RetryPolicyError(`retry must be a number, an object or a list of tiers`);
-  const retries = count(input.tries, "retry.tries");
-  const intervalMs = duration(input.interval, "retry.interval", 0);
-  if (input.backoff === "exponential") {
-    const maxIntervalMs = duration(input.maxInterval, "retry.maxInterval", 3_600_000);
+  const policy = fields(input, ["tries", "interval", "backoff", "maxInterval"], "retry", TIER);
+  const retries = count(policy.tries, "retry.tries");
+  const intervalMs = duration(policy.interval, "retry.interval", 0);
+  if (policy.backoff === "exponential") {
+    const maxIntervalMs = duration(policy.maxInterval, "retry.maxInterval", 3_600_000);
     return { kind: "exponential", retries, intervalMs: Math.max(intervalMs, 1), maxIntervalMs };
   }
-  if (input.backoff !== undefined && input.backoff !== "fixed") {
-    throw new RetryPolicyError(`retry.backoff must be "fixed" or "exponential", got ${JSON.stringify(input.backoff)}`);
+  if (policy.backoff !== undefined && policy.backoff !== "fixed") {
+    throw new RetryPolicyError(`retry.backoff must be "fixed" or "exponential", got ${JSON.stringify(policy.backoff)}`);
   }
+  if (policy.maxInterval !== undefined) throw new RetryPolicyError('retry.maxInterval caps exponential backoff: it needs "backoff": "exponential"');
   return { kind: "tiers", tiers: [{ retries, intervalMs }] };
 }
 

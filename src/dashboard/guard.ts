@@ -4,6 +4,7 @@
 // CSRF token in a header, which only the dashboard's own page can read.
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { hostname, networkInterfaces } from "node:os";
 
 const LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]"];
 
@@ -11,12 +12,17 @@ export interface Guard {
   token: string;
   csrf: string;
   cookieName: string;
-  /** Host header values the dashboard answers to. */
-  hosts: ReadonlySet<string>;
+  /** Whether a Host header (or an Origin's host) names the dashboard. */
+  accepts(host: string): boolean;
 }
 
 export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** An address that listens on every interface of the machine (0.0.0.0 on IPv4; :: on both). */
+export function isWildcard(host: string): boolean {
+  return host === "0.0.0.0" || host === "::";
 }
 
 /** The name a URL uses for `host`: an IPv6 address goes in brackets. */
@@ -24,14 +30,41 @@ export function urlHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
+/** The names the machine itself goes by: its host name and its interfaces' addresses, read when asked (addresses come and go). */
+function ownNames(): string[] {
+  const addresses = Object.values(networkInterfaces()).flatMap((entries) => (entries ?? []).map((entry) => urlHost(entry.address)));
+  return [hostname().toLowerCase(), ...addresses];
+}
+
+/**
+ * The host the printed URL names. On a wildcard, 0.0.0.0 would name no machine anywhere else (and
+ * browsers refuse it): an address of the network the dashboard is opened to, else the loopback.
+ */
+export function urlHostFor(host: string): string {
+  if (!isWildcard(host)) return urlHost(host);
+  const external = Object.values(networkInterfaces()).flatMap((entries) => (entries ?? []).filter((entry) => !entry.internal));
+  const address = external.find((entry) => entry.family === "IPv4") ?? (host === "::" ? external[0] : undefined);
+  return address === undefined ? "127.0.0.1" : urlHost(address.address);
+}
+
 export function createGuard(host: string, port: number): Guard {
-  const names = new Set([...LOOPBACK_NAMES, urlHost(host)]);
+  // On a wildcard the dashboard answers through any of the machine's own names: a DNS rebinding
+  // attack still names the attacker's, which is none of them.
+  const names = () => new Set([...LOOPBACK_NAMES, urlHost(host), ...(isWildcard(host) ? ownNames() : [])].map((name) => `${name}:${port}`));
+  let hosts = names();
   return {
     token: randomBytes(24).toString("base64url"),
     csrf: randomBytes(24).toString("base64url"),
     // Cookies do not tell ports apart: two dashboards on one machine keep their own.
     cookieName: `bgtask_token_${port}`,
-    hosts: new Set([...names].map((name) => `${name}:${port}`)),
+    accepts(given) {
+      const name = given.toLowerCase();
+      if (hosts.has(name)) return true;
+      if (!isWildcard(host)) return false;
+      // An address the machine was given since the dashboard started (DHCP, a VPN).
+      hosts = names();
+      return hosts.has(name);
+    },
   };
 }
 
@@ -55,10 +88,10 @@ export type Refusal = { status: number; code: string; message: string } | null;
 /** Why `request` is refused, or null; `queryToken` is the ?token= of its URL. */
 export function refusal(guard: Guard, request: IncomingMessage, queryToken: string | null): Refusal {
   const host = request.headers.host;
-  if (host === undefined || !guard.hosts.has(host.toLowerCase()))
+  if (host === undefined || !guard.accepts(host))
     return { status: 403, code: "EHOST", message: "this dashboard answers only to its own address; open the URL `bgtask ui` printed" };
   const origin = request.headers.origin;
-  if (origin !== undefined && !(origin.startsWith("http://") && guard.hosts.has(origin.slice("http://".length).toLowerCase())))
+  if (origin !== undefined && !(origin.startsWith("http://") && guard.accepts(origin.slice("http://".length))))
     return { status: 403, code: "EORIGIN", message: "requests from other sites are refused" };
   if (!same(cookie(request, guard.cookieName), guard.token) && !same(queryToken ?? undefined, guard.token))
     return { status: 401, code: "ETOKEN", message: "the access token is missing or wrong; open the URL with ?token= that `bgtask ui` printed" };

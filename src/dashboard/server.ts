@@ -18,7 +18,7 @@ import { openSession, type Session } from "../client/session.ts";
 import type { LocationFlags } from "../config/config.ts";
 import { publicRecord } from "../core/task.ts";
 import { BgtaskError, ExitCode, UsageError } from "../errors.ts";
-import { createGuard, refusal, tokenCookie, urlHost, type Guard } from "./guard.ts";
+import { createGuard, refusal, tokenCookie, urlHostFor, type Guard } from "./guard.ts";
 import { LiveFeed, overviewOf, sendEvent } from "./live.ts";
 import { PAGE_SIZE, parsePageQuery, parseRunBody } from "./requests.ts";
 
@@ -292,7 +292,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     server.handle(request, response).catch((error: unknown) => respondToError(server, response, error));
   });
   return {
-    url: `http://${urlHost(options.host)}:${port}/?token=${guard.token}`,
+    url: `http://${urlHostFor(options.host)}:${port}/?token=${guard.token}`,
     storeReads: () => server.storeReads(),
     close: async () => {
       server.close();

@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 import { nativeImport } from "../host/native-import.ts";
 import { UsageError } from "../errors.ts";
 import { tryParseDuration } from "../core/duration.ts";
-import { normaliseRetry, RetryPolicyError, type RetryInput } from "../core/retry-policy.ts";
+import { normaliseRetry, RetryPolicyError } from "../core/retry-policy.ts";
 import type { RetryPolicy } from "../core/task.ts";
 import { transpileCache } from "../host/home.ts";
 import { isDefinition, type BrandedDefinition } from "./definition.ts";
@@ -38,12 +38,18 @@ async function importModule(file: string, home: string | null): Promise<unknown>
     const { createJiti } = (await nativeImport("jiti")) as typeof import("jiti");
     // Without a home yet (a first `run` that may still be refused) nothing is cached.
     const cache = home === null ? null : transpileCache(home);
+    cache?.prepare();
     const jiti = createJiti(import.meta.url, { fsCache: cache?.dir ?? false, moduleCache: true, interopDefault: true });
     // jiti's `{ default: true }` hands back the whole module when it has no default export,
     // which would hide "no default export" behind "not made with defineTask".
     // A CommonJS-style .ts (`module.exports = defineTask(…)`) is the definition itself.
-    const module = (await jiti.import(file)) as Record<string, unknown>;
-    cache?.tighten();
+    let module: Record<string, unknown>;
+    try {
+      module = (await jiti.import(file)) as Record<string, unknown>;
+    } finally {
+      // A module that transpiled and then threw is cached all the same.
+      cache?.tighten();
+    }
     return "default" in module ? module.default : isDefinition(module) ? module : undefined;
   }
   const module = (await nativeImport(pathToFileURL(file).href)) as { default?: unknown };
@@ -80,7 +86,7 @@ export async function loadExecutor(executor: ExecutorFile, home: string | null):
   };
   let retry: RetryPolicy | null = null;
   try {
-    retry = definition.retry === undefined ? null : normaliseRetry(definition.retry as RetryInput);
+    retry = definition.retry === undefined ? null : normaliseRetry(definition.retry);
   } catch (error) {
     if (error instanceof RetryPolicyError) throw new ExecutorLoadError(name, file, error.message);
     throw error;

@@ -1,6 +1,6 @@
 // The bgtask home folder: created 0700 and checked before anything is written into it, because
 // it holds contexts, logs and attachments that may carry secrets.
-import { chmodSync, existsSync, lstatSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { JournalError } from "../errors.ts";
 
@@ -42,18 +42,25 @@ export function ensureHome(dir: string): void {
 /**
  * Where jiti keeps executors it transpiled: inside the home, because their code can be as private
  * as the contexts (its default is the system temp folder, world-readable). The home must have been
- * checked already. jiti makes the folders when it first writes there (a module that fails to
- * transpile leaves none); `tighten` then makes them owner-only like the rest of the home.
+ * checked already. jiti has no option for the modes it writes with, and the process umask cannot
+ * be narrowed for it alone (the worker runs executors' code, whose own files must keep the user's
+ * umask): so `prepare` makes the folders owner-only before jiti writes into them (nothing it
+ * writes is ever readable by others), and `tighten` gives its files the home's 0600 afterwards.
  */
-export function transpileCache(home: string): { dir: string; tighten(): void } {
-  const cache = join(home, "cache");
-  const dir = join(cache, "jiti");
+export function transpileCache(home: string): { dir: string; prepare(): void; tighten(): void } {
+  const dir = join(home, "cache", "jiti");
   return {
     dir,
-    tighten: () => {
-      if (!existsSync(dir)) return;
-      ensurePrivateDir(cache);
+    prepare: () => {
+      ensurePrivateDir(join(home, "cache"));
       ensurePrivateDir(dir);
+    },
+    tighten: () => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        if (!entry.isFile()) continue;
+        const file = join(dir, entry.name);
+        if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+      }
     },
   };
 }

@@ -4,7 +4,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
-import { expect, it, onTestFinished } from "vitest";
+import { hostname, networkInterfaces } from "node:os";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { cookieFor, http, spawnUi, startUi } from "../helpers/dashboard.ts";
 import { fixture } from "../helpers/fixtures.ts";
 import { describeOnJournals, REPO, useProject, waitFor } from "../helpers/project.ts";
@@ -178,7 +179,6 @@ describeOnJournals("bgtask ui over HTTP", () => {
     expect(await badPort.exited).toBe(2);
     expect(badPort.output().stderr).toMatch(/^bgtask: --port "70000" is not a port/);
     const wide = await startUi(project, onTestFinished, ["--host", "0.0.0.0"]);
-    expect(wide.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+\//);
     expect(wide.output().stderr).toMatch(/warning: --host 0\.0\.0\.0 makes the dashboard reachable from the network/);
     expect(await wide.stop()).toBe(0);
   });
@@ -212,5 +212,44 @@ describeOnJournals("bgtask ui over HTTP", () => {
     const cli = readFileSync(join(REPO, "dist/cli/bgtask.cjs"), "utf8");
     expect(cli).not.toContain("bgtask_token_");
     expect(readFileSync(join(REPO, "dist/dashboard/server.cjs"), "utf8")).toContain("bgtask_token_");
+  });
+});
+
+describe("bgtask ui --host 0.0.0.0", () => {
+  it("answers through the machine's own addresses and name, with the token only, and still refuses a foreign Host", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.ts": NOOP } });
+    const ui = await startUi(project, onTestFinished, ["--host", "0.0.0.0"]);
+    // The printed URL opens from elsewhere: an address of the network, never 0.0.0.0 (which names no machine).
+    const external = Object.values(networkInterfaces())
+      .flatMap((entries) => entries ?? [])
+      .filter((entry) => !entry.internal && entry.family === "IPv4")
+      .map((entry) => entry.address);
+    expect(ui.url).toMatch(new RegExp(`^http://${(external[0] ?? "127.0.0.1").replaceAll(".", "\\.")}:${ui.port}/\\?token=`));
+    const visit = await http(ui.url);
+    expect(visit.status).toBe(303);
+    expect(visit.headers["set-cookie"]).toEqual([`bgtask_token_${ui.port}=${ui.token}; HttpOnly; SameSite=Strict; Path=/`]);
+
+    const cookie = cookieFor(ui);
+    const loopback = `http://127.0.0.1:${ui.port}/api/stats`;
+    // Each own name, as a browser sends it: by the address itself, and by the host name (which may resolve to the loopback only).
+    const own: Array<{ url: string; headers: Record<string, string> }> = [
+      ...external.map((address) => ({ url: `http://${address}:${ui.port}/api/stats`, headers: {} })),
+      { url: loopback, headers: { host: `${hostname()}:${ui.port}` } },
+    ];
+    for (const { url, headers } of own) {
+      const label = headers.host ?? url;
+      expect((await http(url, { headers: { ...headers, cookie } })).status, label).toBe(200);
+      const anonymous = await http(url, { headers });
+      expect(anonymous.status, label).toBe(401);
+      expect(anonymous.json().error.code, label).toBe("ETOKEN");
+    }
+    for (const host of [`attacker.example:${ui.port}`, `${hostname()}.attacker.example:${ui.port}`, `${external[0] ?? "127.0.0.1"}:1`]) {
+      const rebound = await http(loopback, { headers: { cookie, host } });
+      expect(rebound.status, host).toBe(403);
+      expect(rebound.json().error.code, host).toBe("EHOST");
+    }
+    const foreign = await http(loopback, { headers: { cookie, origin: "http://attacker.example" } });
+    expect(foreign.json().error.code).toBe("EORIGIN");
+    expect(await ui.stop()).toBe(0);
   });
 });

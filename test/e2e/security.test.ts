@@ -207,6 +207,45 @@ describe("S5: transpiled TypeScript executors", () => {
     expect(readdirSync(cache).some((f) => f.includes("typed"))).toBe(true);
     for (const dir of [join(project.home, "cache"), cache]) expect((statSync(dir).mode & 0o777).toString(8), dir).toBe("700");
   });
+
+  it("leave every file of the home 0600 and every folder 0700 under umask 000, while the executor's own files keep the umask", async () => {
+    const made = join(tmpdir(), `bgtask-umask-${process.pid}-${Date.now()}.txt`);
+    onTestFinished(() => rmSync(made, { force: true }));
+    const project = useProject(onTestFinished, {
+      tasks: {
+        "lib/words.ts": `export const word: string = "typed";`,
+        "typed.ts": `
+          import { writeFileSync } from "node:fs";
+          import { defineTask } from "bgtask";
+          import { word } from "./lib/words.ts";
+          export default defineTask({ run: () => { writeFileSync(${JSON.stringify(made)}, word); return { message: word }; } });`,
+      },
+    });
+    // The worker `run` starts inherits the umask: it transpiles the executor and runs it.
+    const run = await execa("sh", ["-c", 'umask 000 && exec "$0" "$@"', process.execPath, BIN, "run", "typed"], {
+      cwd: project.dir,
+      env: project.env,
+      reject: false,
+      stdin: "ignore",
+    });
+    expect(run.exitCode, String(run.stderr)).toBe(0);
+    expect(await project.waitForTask(String(run.stdout).trim(), (t) => t.completed)).toMatchObject({ status: "succeeded", message: "typed" });
+    await waitFor(
+      () => project.workers().length === 0,
+      15_000,
+      () => "worker still alive",
+    );
+
+    const walk = (dir: string): Array<{ path: string; folder: boolean }> =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+        const path = join(dir, e.name);
+        return e.isDirectory() ? [{ path, folder: true }, ...walk(path)] : [{ path, folder: false }];
+      });
+    const entries = walk(project.home);
+    expect(entries.filter((e) => !e.folder && e.path.startsWith(join(project.home, "cache", "jiti"))).length).toBeGreaterThanOrEqual(2);
+    for (const { path, folder } of entries) expect((statSync(path).mode & 0o777).toString(8), path).toBe(folder ? "700" : "600");
+    expect((statSync(made).mode & 0o777).toString(8)).toBe("666");
+  });
 });
 
 describe("S7: terminal escape sequences in untrusted text", () => {

@@ -47,6 +47,12 @@ describe("normaliseRetry", () => {
       ],
       [[{ interval: "1s" }], /retry\[0\]\.tries must be a whole number/],
       ["3", /retry must be a number, an object or a list of tiers/],
+      [{ tries: 3, interval: true }, /retry\.interval true is not a duration/],
+      [{ tries: 3, intervall: "1s" }, /retry has an unknown key `intervall`; known keys: tries, interval, backoff, maxInterval/],
+      [[{ tries: 1, interval: "1s", backoff: "fixed" }], /retry\[0\] has an unknown key `backoff`/],
+      [[null], /retry\[0\] must be an object like/],
+      [{ tries: 3, maxInterval: "1m" }, /retry\.maxInterval caps exponential backoff/],
+      [{ tries: 3, backoff: "exponential", maxInterval: [] }, /retry\.maxInterval \[\] is not a duration/],
     ];
     for (const [input, message] of bad) {
       expect(() => normaliseRetry(input as never), JSON.stringify(input)).toThrow(RetryPolicyError);
