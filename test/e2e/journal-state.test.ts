@@ -6,18 +6,9 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import type { TaskRecord } from "../../src/core/task.ts";
 import { fixture } from "../helpers/fixtures.ts";
+import { EVERY_2S, scheduled, tickUntilFired } from "../helpers/schedules.ts";
 import { describeOnJournals, useProject, waitFor, type Project } from "../helpers/project.ts";
-
-const EVERY_2S = "*/2 * * * * *";
-
-function slotsOf(tasks: readonly TaskRecord[]): string[] {
-  return tasks
-    .filter((t) => t.schedule)
-    .map((t) => t.schedule!.slot)
-    .sort();
-}
 
 /** The log journal.json names now: a compaction moves it on. */
 function logName(project: Project): string {
@@ -61,10 +52,7 @@ describeOnJournals("the journal's state through compaction", () => {
       tasks: { "noop.js": fixture("noop.js") },
       config: { worker: false, schedules: [{ name: "every2", cron: EVERY_2S, executor: "noop" }] },
     });
-    await waitFor(async () => {
-      expect((await p.cli(["tick"])).code).toBe(0);
-      return slotsOf(await p.list()).length > 0;
-    }, 20_000);
+    await tickUntilFired(p);
     const before = await lastSlots(p);
     expect(before).toEqual([{ name: "every2", last: expect.objectContaining({ slot: expect.any(String) }) }]);
     await forceCompaction(p);
@@ -73,7 +61,7 @@ describeOnJournals("the journal's state through compaction", () => {
     expect(after[0]!.last, "the schedule's state survived").not.toBeNull();
     expect(after[0]!.last!.slot >= (before as Array<{ last: { slot: string } }>)[0]!.last.slot).toBe(true);
     expect((await p.cli(["tick"])).code).toBe(0);
-    const slots = slotsOf(await p.list());
+    const slots = scheduled(await p.list());
     expect(new Set(slots).size, `slots fired: ${slots.join(", ")}`).toBe(slots.length);
   });
 
@@ -99,7 +87,7 @@ describeOnJournals("the journal's state through compaction", () => {
     }
     await ticking;
     if (p.journal === "file") expect(logs.size, "compactions happened during the run").toBeGreaterThan(3);
-    const slots = slotsOf(await p.list(["--executor", "beat"]));
+    const slots = scheduled(await p.list(["--executor", "beat"]));
     expect(slots.length).toBeGreaterThanOrEqual(20);
     expect(new Set(slots).size, `slots fired: ${slots.join(", ")}`).toBe(slots.length);
   });
@@ -112,10 +100,7 @@ describe.skipIf(!process.env.BGTASK_TEST_PG)("the journal's state through doctor
       tasks: { "noop.js": fixture("noop.js") },
       config: { worker: false, schedules: [{ name: "every2", cron: EVERY_2S, executor: "noop" }] },
     });
-    await waitFor(async () => {
-      expect((await p.cli(["tick"])).code).toBe(0);
-      return slotsOf(await p.list()).length > 0;
-    }, 20_000);
+    await tickUntilFired(p);
     expect((await p.cli(["pause", "noop"])).code).toBe(0);
     await forceCompaction(p);
     const slots = await lastSlots(p);

@@ -7,18 +7,9 @@ import { join } from "node:path";
 import { Cron } from "croner";
 import { expect, it, onTestFinished } from "vitest";
 import { createClient } from "../../dist/client/index.js";
-import type { TaskRecord } from "../../src/core/task.ts";
 import { fixture } from "../helpers/fixtures.ts";
+import { EVERY_2S, scheduled } from "../helpers/schedules.ts";
 import { describeOnJournals, useProject, waitFor, type Project } from "../helpers/project.ts";
-
-const EVERY_2S = "*/2 * * * * *";
-
-function scheduled(tasks: readonly TaskRecord[]): string[] {
-  return tasks
-    .filter((t) => t.schedule)
-    .map((t) => t.schedule!.slot)
-    .sort();
-}
 
 /** Every slot croner lists from `first` to `last`, both included. */
 function slotsBetween(cron: string, first: string, last: string): string[] {
