@@ -74,6 +74,9 @@ export function explainLoadFailure(error: unknown, file: string): string {
   return `it fails to load (${error.name}: ${text})`;
 }
 
+/** Node's warning that a .js file written as an ES module is CommonJS: Node 20's words, then 22's and 24's. */
+const MODULE_TYPE_WARNING = /^(To load an ES module|Failed to load the ES module)/;
+
 /**
  * Runs `load` with Node's "To load an ES module, set "type": "module"…" warning held back: for an
  * executor, explainLoadFailure says it in one sentence instead of Node's raw lines on stderr.
@@ -82,7 +85,7 @@ export function explainLoadFailure(error: unknown, file: string): string {
 export async function withoutModuleTypeWarning<T>(load: () => Promise<T>): Promise<T> {
   const listeners = process.listeners("warning");
   const forward = (warning: Error) => {
-    if (!warning.message.startsWith("To load an ES module")) for (const listener of listeners) listener(warning);
+    if (!MODULE_TYPE_WARNING.test(warning.message)) for (const listener of listeners) listener(warning);
   };
   process.removeAllListeners("warning");
   process.on("warning", forward);
