@@ -115,3 +115,18 @@ export function terminate(ref: WorkerRef): Termination {
   sigkill(readStat(ref.pid)?.processGroup === ref.pid ? -ref.pid : ref.pid);
   return "killed";
 }
+
+/**
+ * SIGKILLs this process, with the process group it leads (a detached worker and the children its
+ * executor started). It needs no proof of who it is, so it works where start times cannot be read
+ * (no /proc): a group whose id is this pid can only be the one this process leads, since a pid is
+ * not handed out while a group of that id lives.
+ */
+export function killSelf(): void {
+  try {
+    process.kill(-process.pid, "SIGKILL");
+  } catch {
+    // leads no group (started from a shell, not detached): only itself
+  }
+  process.kill(process.pid, "SIGKILL");
+}

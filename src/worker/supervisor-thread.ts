@@ -12,7 +12,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { forcedOutcome, type ForceReason } from "../core/transitions.ts";
 import { LeaseLostError } from "../errors.ts";
 import { startBeating } from "../host/beat.ts";
-import { currentProcess, terminate } from "../host/process-identity.ts";
+import { killSelf } from "../host/process-identity.ts";
 import { journalKind } from "../journal/open.ts";
 import type { JournalStore } from "../journal/store.ts";
 import { AbortReason } from "./abort-reasons.ts";
@@ -182,7 +182,7 @@ async function force(watch: Watch): Promise<void> {
     }
   } finally {
     // Even when the journal could not be written: a dead worker's try is recovered by the next claim.
-    terminate(currentProcess());
+    killSelf();
   }
 }
 

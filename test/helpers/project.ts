@@ -28,6 +28,20 @@ export interface ProjectOptions {
   env?: Record<string, string>;
   /** Which journal the project uses; by default the one describeOnJournals is running, else the file journal. */
   journal?: TestJournal;
+  /** Every command (and so every worker it starts) sees an empty /proc, as on macOS: see canHideProc. */
+  hideProc?: boolean;
+}
+
+/** Runs the rest of the command line in a mount namespace whose /proc is an empty tmpfs. */
+const HIDE_PROC = ["--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs tmpfs /proc && exec "$0" "$@"'];
+
+/** True when this machine lets a test hide /proc from the commands it runs (root, with util-linux's unshare). */
+export function canHideProc(): boolean {
+  try {
+    return execaSync("unshare", [...HIDE_PROC, "test", "!", "-e", "/proc/self"], { reject: false }).exitCode === 0;
+  } catch {
+    return false;
+  }
 }
 
 export type TestJournal = "file" | "postgres";
@@ -66,6 +80,7 @@ export class Project {
   readonly home: string;
   readonly env: Record<string, string>;
   readonly journal: TestJournal;
+  private readonly hideProc: boolean;
 
   constructor(options: ProjectOptions = {}) {
     this.dir = mkdtempSync(join(tmpdir(), "bgtask-test-"));
@@ -78,6 +93,7 @@ export class Project {
     for (const [file, source] of Object.entries(options.tasks ?? {})) this.writeTask(file, source);
     if (options.config) writeFileSync(join(this.dir, "bgtask.config.json"), JSON.stringify(options.config));
     this.journal = options.journal ?? currentJournal;
+    this.hideProc = options.hideProc ?? false;
     this.env = {
       NO_COLOR: "1",
       CI: "true",
@@ -105,7 +121,8 @@ export class Project {
 
   /** Runs `bgtask <args>` in the project; never throws on a non-zero exit. */
   async cli(args: string[], options: Options & { env?: Record<string, string> } = {}): Promise<CliResult> {
-    const result = await execa(process.execPath, [BIN, ...args], {
+    const [file, argv] = this.hideProc ? ["unshare", [...HIDE_PROC, process.execPath, BIN, ...args]] : [process.execPath, [BIN, ...args]];
+    const result = await execa(file, argv, {
       cwd: this.dir,
       reject: false,
       stdin: "ignore",
