@@ -63,7 +63,7 @@ import {
 } from "../errors.ts";
 import { uniqueName } from "../host/unique-name.ts";
 import type { DoctorReport, FileReport } from "./doctor.ts";
-import { checkSchema, LOCK, lockKey, migrate, newerSchemaError, quoteIdent, SCHEMA_VERSION } from "./pg-schema.ts";
+import { checkSchema, LOCK, lockKey, migrate, newerSchemaError, quoteIdent, SCHEMA_VERSION, schemaVersion } from "./pg-schema.ts";
 import { DEFAULT_PG_SCHEMA } from "./location.ts";
 import { PgTaskOutput } from "./pg-output.ts";
 import { checkTask } from "./schema.ts";
@@ -175,7 +175,9 @@ export async function openPgStore(url: string, waitMs: number): Promise<PgStore>
   const location = parsePgLocation(url);
   const client = await connectOrSay(location);
   try {
-    await migrate(client, location.schema);
+    // A schema already at this version is used as it is: no lock to wait for, and nothing written, so
+    // a read-only database (a standby) still serves the commands that only read.
+    if ((await schemaVersion(client, location.schema)) !== SCHEMA_VERSION) await migrate(client, location.schema);
   } catch (error) {
     await client.end().catch(() => undefined);
     throw asUnavailable(location, error);

@@ -206,6 +206,23 @@ describe.skipIf(!url)("PostgreSQL journal: migrations at once, and a schema newe
     expect(outputs.filter((o) => o.endsWith(`is up to date (version ${SCHEMA_VERSION})`))).toHaveLength(9);
   });
 
+  it("a read-only database (default_transaction_read_only, as on a standby): reading commands work, a run exits 3 with one sentence", async () => {
+    const project = useProject(onTestFinished, { journal: "postgres", tasks: { "quick.ts": QUICK } });
+    const id = await project.run("quick", ["--no-worker"]);
+    const readOnly = { BGTASK_JOURNAL: `${project.env.BGTASK_JOURNAL}&options=${encodeURIComponent("-c default_transaction_read_only=on")}` };
+    const list = await project.cli(["list", "--json"], { env: readOnly });
+    expect(list.code, list.stderr).toBe(0);
+    expect((JSON.parse(list.stdout) as Array<{ id: string }>).map((t) => t.id)).toEqual([id]);
+    const run = await project.cli(["run", "quick", "--no-worker"], { env: readOnly });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(
+      /^bgtask: the PostgreSQL journal at \S+ is read-only \([^\n]*\); point the journal URL at the primary, or make the database writable, and try again$/,
+    );
+    const json = await project.cli(["run", "quick", "--no-worker", "--json"], { env: readOnly });
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: "EUNAVAILABLE", message: expect.stringMatching(/is read-only/) } });
+    expect((await project.list()).map((t) => t.id)).toEqual([id]);
+  });
+
   it("a worker that meets a schema migrated past what it knows records its try, claims nothing more, and exits with one line", async () => {
     const project = useProject(onTestFinished, {
       journal: "postgres",
