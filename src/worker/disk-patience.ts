@@ -15,6 +15,8 @@ export interface DiskPatience {
   waitMs: number;
   /** Once aborted, a write waits no more: its last error is raised (the worker is being stopped). */
   signal?: AbortSignal;
+  /** False before the worker holds anything (opening the journal): its log then does not speak of a try. */
+  holding?: boolean;
 }
 
 const FIRST_PAUSE_MS = 100;
@@ -76,7 +78,8 @@ export async function withDiskPatience<T>(what: string, write: () => Promise<T>,
       if (now - saidAt >= REMIND_EVERY_MS) {
         const still = saidAt === -Infinity ? "" : `still, after ${seconds(now - since)}: `;
         const until = unbounded ? "until the database takes it" : `for up to ${seconds(patience.waitMs)}`;
-        workerSay(`${still}${reasonOf(error)}; the running task keeps its try and the journal operation (${what}) is retried ${until}`);
+        const keeps = patience.holding === false ? "" : "the running task keeps its try and ";
+        workerSay(`${still}${reasonOf(error)}; ${keeps}the journal operation (${what}) is retried ${until}`);
         saidAt = now;
       }
       try {

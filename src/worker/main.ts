@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const open = () => openStore(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs });
   // A detached worker has nobody to start it again: it waits for a database that refuses it now,
   // as for one lost later. One of `bgtask work` fails, and `bgtask work` starts another after a while.
-  const waitFor = () => withDiskPatience("open", open, { waitMs: config.timings.diskWaitMs, signal: stoppedEarly.signal });
+  const waitFor = () => withDiskPatience("open", open, { waitMs: config.timings.diskWaitMs, signal: stoppedEarly.signal, holding: false });
   const early = () => stoppedEarly.abort();
   process.once("SIGTERM", early).once("SIGINT", early);
   const store = await (foreground ? open() : waitFor());

@@ -4,11 +4,12 @@
 // workers wait, and go on by themselves once the database has room again.
 import { execa } from "execa";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import pg from "pg";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { SCHEMA_VERSION } from "../../src/journal/pg-schema.ts";
+import { WORKER_ENTRY } from "../helpers/hosts.ts";
 import { alive, BIN, useProject, waitFor } from "../helpers/project.ts";
 import { mayMountClusters, startCluster } from "../helpers/postgres.ts";
 import { summary } from "../helpers/stress.ts";
@@ -194,6 +195,47 @@ describe.skipIf(!mayMountClusters())("PostgreSQL journal: max_connections used u
       `${refused.length} replacements refused, after ${delays.map((d) => `${d}s`).join(", ")}; a task ran once connections were free`,
     );
   }, 180_000);
+});
+
+describe.skipIf(!mayMountClusters())("PostgreSQL journal: a detached worker refused its first connection", () => {
+  it("waits for one, saying so in the worker log, and runs the task once its role may connect again", async () => {
+    const cluster = await startCluster();
+    onTestFinished(() => cluster.stop());
+    await sql(cluster.url, "create role crowd login; grant create on database postgres to crowd");
+    const project = useProject(onTestFinished, {
+      tasks: { "quick.ts": QUICK },
+      env: { BGTASK_JOURNAL: `${cluster.url.replace("bgtask@", "crowd@")}?schema=crowd` },
+    });
+    const id = await project.run("quick", ["--no-worker"]);
+    await sql(cluster.url, "alter role crowd connection limit 0");
+    const workerLog = join(project.home, "logs", "worker.log");
+    mkdirSync(dirname(workerLog), { recursive: true });
+    const worker = execa(process.execPath, [WORKER_ENTRY, "by-hand"], {
+      cwd: project.dir,
+      env: { ...project.env, BGTASK_ROOT: project.dir, BGTASK_HOME: project.home },
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: { file: workerLog, append: true },
+      reject: false,
+    });
+    onTestFinished(() => {
+      if (worker.exitCode === null) worker.kill("SIGKILL");
+    });
+    await waitFor(
+      () =>
+        existsSync(workerLog) &&
+        /has no connection to spare \(too many connections for role "crowd"\); the journal operation \(open\) is retried until the database takes it/.test(
+          readFileSync(workerLog, "utf8"),
+        ),
+      30_000,
+      () => `the worker did not say it waits; its log: ${existsSync(workerLog) ? readFileSync(workerLog, "utf8") : "none"}; exit ${worker.exitCode}`,
+      100,
+    );
+    expect(worker.exitCode).toBeNull();
+    await sql(cluster.url, "alter role crowd connection limit -1");
+    await project.waitForTask(id, (t) => t.status === "succeeded", 60_000);
+    expect(readFileSync(workerLog, "utf8")).not.toMatch(/ failed: /);
+  }, 120_000);
 });
 
 describe.skipIf(!url)("PostgreSQL journal: migrations at once, and a schema newer than the workers", () => {
