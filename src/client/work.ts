@@ -36,7 +36,7 @@ const RESTART_MAX_MS = 30_000;
  * step, so each wait is longer than the one before until the cap, and slots failing together
  * spread out.
  */
-export function restartDelayMs(failures: number): number {
+function restartDelayMs(failures: number): number {
   const step = Math.min(RESTART_MAX_MS, RESTART_FIRST_MS * 2 ** Math.max(0, failures - 1));
   return Math.round(step * (0.5 + Math.random() / 2));
 }

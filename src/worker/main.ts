@@ -9,9 +9,6 @@ import { withDiskPatience } from "./disk-patience.ts";
 import { Runner } from "./runner.ts";
 import { echoTaskLines } from "./task-log.ts";
 
-/** Aborted by a stop before the runner takes stops over: a detached worker waiting for its journal then gives up. */
-const stoppedEarly = new AbortController();
-
 async function main(): Promise<void> {
   process.setSourceMapsEnabled(true);
   const { values, positionals } = parseArgs({
@@ -23,11 +20,18 @@ async function main(): Promise<void> {
   const open = () => openStore(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs });
   // A detached worker has nobody to start it again: it waits for a database that refuses it now,
   // as for one lost later. One of `bgtask work` fails, and `bgtask work` starts another after a while.
-  const waitFor = () => withDiskPatience("open", open, { waitMs: config.timings.diskWaitMs, signal: stoppedEarly.signal, holding: false });
-  const early = () => stoppedEarly.abort();
-  process.once("SIGTERM", early).once("SIGINT", early);
+  const waitFor = async () => {
+    // Until the runner takes stops over, a stop ends the wait (its last error is raised).
+    const stoppedEarly = new AbortController();
+    const early = () => stoppedEarly.abort();
+    process.once("SIGTERM", early).once("SIGINT", early).once("SIGHUP", early);
+    try {
+      return await withDiskPatience("open", open, { waitMs: config.timings.diskWaitMs, signal: stoppedEarly.signal, holding: false });
+    } finally {
+      process.off("SIGTERM", early).off("SIGINT", early).off("SIGHUP", early);
+    }
+  };
   const store = await (foreground ? open() : waitFor());
-  process.off("SIGTERM", early).off("SIGINT", early);
   if (foreground) echoTaskLines();
   const runner = new Runner({
     config,
