@@ -77,11 +77,56 @@ export class JournalLockedError extends JournalError {
   }
 }
 
-/** The journal's database cannot be reached (refused, or the connection was lost before a commit): nothing was changed. */
+/**
+ * The journal's database cannot be reached (refused, or the connection was lost before a commit),
+ * or it refused the statement for want of something that comes back (disk space, a connection,
+ * memory, time, a writable primary): nothing was changed, and the same command may work later.
+ */
 export class JournalUnavailableError extends JournalError {
   constructor(location: string, cause: unknown) {
-    super("EUNAVAILABLE", `cannot reach the PostgreSQL journal at ${location}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    super("EUNAVAILABLE", databaseSentence(location, cause), { cause });
   }
+}
+
+/**
+ * PostgreSQL's refusals a journal operation may meet that pass (SQLSTATE classes 53, 25006,
+ * 57014, 55P03), as what is wrong and what to do; null for any other error. A quota met by the
+ * server may come as XX000 (internal_error) with the errno's text: that text says it.
+ */
+function refusal(error: { code?: unknown; message?: unknown }): { what: string; todo: string } | null {
+  const text = typeof error.message === "string" ? error.message : "";
+  switch (error.code) {
+    case "53100":
+      return { what: "is out of disk space", todo: "free space and try again" };
+    case "53200":
+      return { what: "is out of memory", todo: "try again once it has some to spare" };
+    case "53300":
+      return { what: "has no connection to spare", todo: "close some (or raise max_connections) and try again" };
+    case "53400":
+    case "53000":
+      return { what: "reached one of its configured limits", todo: "raise it or try again later" };
+    case "25006":
+      return { what: "is read-only", todo: "point the journal URL at the primary, or make the database writable, and try again" };
+    case "57014":
+      return { what: "cancelled the statement", todo: "try again (a statement_timeout set for bgtask's role or database must allow its statements)" };
+    case "55P03":
+      return { what: "did not grant a lock in time", todo: "try again (lock_timeout is set for bgtask's role or database)" };
+  }
+  if (/No space left on device|Disk quota exceeded/i.test(text)) return { what: "is out of disk space", todo: "free space and try again" };
+  return null;
+}
+
+/** True for an error PostgreSQL raised because a resource ran out or writes are refused: the transaction was rolled back and it may pass. */
+export function isDatabaseRefusal(error: unknown): boolean {
+  return error instanceof Error && !(error instanceof BgtaskError) && refusal(error as { code?: unknown }) !== null;
+}
+
+function databaseSentence(location: string, cause: unknown): string {
+  const error = coerceError(cause);
+  const refused = refusal(error as { code?: unknown });
+  return refused
+    ? `the PostgreSQL journal at ${location} ${refused.what} (${error.message}); ${refused.todo}`
+    : `cannot reach the PostgreSQL journal at ${location}: ${error.message}`;
 }
 
 /** The connection was lost while a commit was under way: whether it was made cannot be told. */

@@ -146,6 +146,8 @@ export interface ExchangeResult {
   next: TaskRecord[];
   /** What the exchange's recovery did, or null without one: the caller kills the workers of the `forced` tries. */
   recovered: RecoverResult | null;
+  /** Set when the worker must claim nothing more (a journal migrated past what it knows), saying why: it finishes what it holds and exits. */
+  stopClaiming?: string;
 }
 
 export interface RetireResult {

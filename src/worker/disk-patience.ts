@@ -2,7 +2,9 @@
 // EDQUOT) are tried again with backoff for up to the disk wait, so a try is kept, not failed as
 // "the worker died", when the disk was full for a minute. The same goes for a journal lock that one
 // live process has held past the lock wait (a bulk enqueue into a deep queue): a command gives up
-// and says so, a worker waits on. Any other error passes through at once.
+// and says so, a worker waits on. A PostgreSQL journal that cannot be reached or refuses (down, out
+// of disk space or connections, read-only) is waited for as long as the worker is not stopped:
+// nobody else would start the backlog again once it is back. Any other error passes through at once.
 import { setTimeout as delay } from "node:timers/promises";
 import { isNoSpace, JournalLockedError, JournalOutcomeUnknownError, JournalUnavailableError } from "../errors.ts";
 import type { JournalStore } from "../journal/store.ts";
@@ -13,6 +15,8 @@ export interface DiskPatience {
   waitMs: number;
   /** Once aborted, a write waits no more: its last error is raised (the worker is being stopped). */
   signal?: AbortSignal;
+  /** False before the worker holds anything (opening the journal): its log then does not speak of a try. */
+  holding?: boolean;
 }
 
 const FIRST_PAUSE_MS = 100;
@@ -20,24 +24,12 @@ const MAX_PAUSE_MS = 5_000;
 /** While the disk stays full the worker log says so again this often (if it can be written at all). */
 const REMIND_EVERY_MS = 60_000;
 
-/** The journal operations that write; a worker's releaseWorker is not among them: on exit a slot left behind is pruned as dead. */
-const WRITES: ReadonlySet<PropertyKey> = new Set<keyof JournalStore>([
-  "enqueue",
-  "report",
-  "settle",
-  "exchange",
-  "registerWorker",
-  "retireWorker",
-  "recover",
-  "forceEnd",
-  "cancel",
-  "retry",
-  "remove",
-  "removeFinished",
-  "reserveWorker",
-  "acquireTick",
-  "releaseTick",
-]);
+/**
+ * The store's methods called as they are: the ones that return no promise, and releaseWorker (on
+ * exit a slot left behind is pruned as dead). Every other operation, reads too, is patient: a
+ * read that fails while the database is down would end the worker as surely as a write.
+ */
+const IMPATIENT: ReadonlySet<PropertyKey> = new Set<keyof JournalStore>(["watchChanges", "taskOutput", "close", "releaseWorker"]);
 
 function seconds(ms: number): string {
   return `${Math.round(ms / 1000)}s`;
@@ -56,7 +48,11 @@ function reasonOf(error: unknown): string {
  * one presumed dead does; nothing runs twice.
  */
 function isPassing(error: unknown): boolean {
-  return error instanceof JournalLockedError || error instanceof JournalUnavailableError || error instanceof JournalOutcomeUnknownError;
+  return error instanceof JournalLockedError || isDatabaseAway(error);
+}
+
+function isDatabaseAway(error: unknown): boolean {
+  return error instanceof JournalUnavailableError || error instanceof JournalOutcomeUnknownError;
 }
 
 /** Runs `write`, again and again while it fails for want of disk space, for up to `patience.waitMs`. */
@@ -73,16 +69,17 @@ export async function withDiskPatience<T>(what: string, write: () => Promise<T>,
       if (!isNoSpace(error) && !isPassing(error)) throw error;
       const now = Date.now();
       since ??= now;
-      const giveUpAt = since + patience.waitMs;
+      const unbounded = isDatabaseAway(error);
+      const giveUpAt = unbounded ? Number.POSITIVE_INFINITY : since + patience.waitMs;
       if (now >= giveUpAt || patience.signal?.aborted) {
-        workerSay(`${reasonOf(error)}: gave up on the journal write (${what}) after ${seconds(now - since)}`);
+        workerSay(`${reasonOf(error)}: gave up on the journal operation (${what}) after ${seconds(now - since)}`);
         throw error;
       }
       if (now - saidAt >= REMIND_EVERY_MS) {
         const still = saidAt === -Infinity ? "" : `still, after ${seconds(now - since)}: `;
-        workerSay(
-          `${still}${reasonOf(error)}; the running task keeps its try and the journal write (${what}) is retried for up to ${seconds(patience.waitMs)}`,
-        );
+        const until = unbounded ? "until the database takes it" : `for up to ${seconds(patience.waitMs)}`;
+        const keeps = patience.holding === false ? "" : "the running task keeps its try and ";
+        workerSay(`${still}${reasonOf(error)}; ${keeps}the journal operation (${what}) is retried ${until}`);
         saidAt = now;
       }
       try {
@@ -95,14 +92,14 @@ export async function withDiskPatience<T>(what: string, write: () => Promise<T>,
   }
 }
 
-/** `store` with every write made patient (see withDiskPatience); reads are passed through. */
+/** `store` with its operations made patient (see withDiskPatience and IMPATIENT). */
 export function patientStore(store: JournalStore, patience: DiskPatience): JournalStore {
   return new Proxy(store, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== "function") return value;
       const method = value as (...args: unknown[]) => Promise<unknown>;
-      if (!WRITES.has(property)) return method.bind(target);
+      if (IMPATIENT.has(property)) return method.bind(target);
       return (...args: unknown[]) => withDiskPatience(String(property), () => method.apply(target, args), patience);
     },
   });

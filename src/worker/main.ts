@@ -3,7 +3,9 @@
 // config as the CLI that started it (locations come through BGTASK_* variables) and runs the loop.
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config/config.ts";
+import { BgtaskError } from "../errors.ts";
 import { openStore } from "../journal/open.ts";
+import { withDiskPatience } from "./disk-patience.ts";
 import { Runner } from "./runner.ts";
 import { echoTaskLines } from "./task-log.ts";
 
@@ -14,8 +16,22 @@ async function main(): Promise<void> {
     options: { foreground: { type: "boolean" }, once: { type: "boolean" }, executor: { type: "string", multiple: true } },
   });
   const config = loadConfig({});
-  const store = await openStore(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs });
   const foreground = values.foreground === true;
+  const open = () => openStore(config.journal, { staleMs: config.timings.lockStaleMs, waitMs: config.timings.lockWaitMs });
+  // A detached worker has nobody to start it again: it waits for a database that refuses it now,
+  // as for one lost later. One of `bgtask work` fails, and `bgtask work` starts another after a while.
+  const waitFor = async () => {
+    // Until the runner takes stops over, a stop ends the wait (its last error is raised).
+    const stoppedEarly = new AbortController();
+    const early = () => stoppedEarly.abort();
+    process.once("SIGTERM", early).once("SIGINT", early).once("SIGHUP", early);
+    try {
+      return await withDiskPatience("open", open, { waitMs: config.timings.diskWaitMs, signal: stoppedEarly.signal, holding: false });
+    } finally {
+      process.off("SIGTERM", early).off("SIGINT", early).off("SIGHUP", early);
+    }
+  };
+  const store = await (foreground ? open() : waitFor());
   if (foreground) echoTaskLines();
   const runner = new Runner({
     config,
@@ -41,10 +57,30 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * Why the worker failed, in one line: a journal that cannot be used says so in a sentence (its
+ * stack with BGTASK_DEBUG=1); anything else is a bug, whose stack is the report.
+ */
+function failure(error: unknown): string {
+  const debug = process.env.BGTASK_DEBUG === "1";
+  if (error instanceof BgtaskError) return debug && error.stack ? `${error.message}\n${error.stack}` : error.message;
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    console.error(`${new Date().toISOString()} bgtask worker ${process.pid} failed:`, error);
-    process.exit(1);
+    const say = () => console.error(`${new Date().toISOString()} bgtask worker ${process.pid} failed: ${failure(error)}`);
+    if (!process.send || !process.connected) {
+      say();
+      process.exit(1);
+    }
+    // A worker of `bgtask work` hands the line to it, which says it once with what it does next.
+    // The channel was unref'd: held until the line is sent, or the process would end with code 0 first.
+    process.channel?.ref();
+    process.send({ failed: failure(error) }, (unsent: Error | null) => {
+      if (unsent) say();
+      process.exit(1);
+    });
   },
 );

@@ -258,7 +258,7 @@ export class Runner {
       filter: this.claimFilter(),
       recovery: gathered?.recovery,
     };
-    const { settled, next, recovered } = await this.recordingWhile(() => this.store.exchange(this.identity, now, exchange));
+    const { settled, next, recovered, stopClaiming } = await this.recordingWhile(() => this.store.exchange(this.identity, now, exchange));
     if (gathered) {
       this.recovery.recovered(now);
       killForced(gathered, recovered?.forced ?? []);
@@ -270,6 +270,11 @@ export class Runner {
     const lost = ends.filter((_, i) => settled[i] === null);
     if (lost.length > 0) {
       for (const end of lost) await discardEnded(this.store.taskOutput(this.options.config.home), end);
+      this.stopping = true;
+      return null;
+    }
+    if (stopClaiming !== undefined) {
+      if (!this.stopping) workerSay(`${stopClaiming}: this worker claims nothing more and exits once what it holds is recorded`);
       this.stopping = true;
       return null;
     }

@@ -4,6 +4,7 @@ import { openSession } from "../../client/session.ts";
 import { work as startWork } from "../../client/work.ts";
 import type { LocationFlags } from "../../config/config.ts";
 import { UsageError } from "../../errors.ts";
+import { sanitizeInline } from "../output/sanitize.ts";
 
 export interface WorkCommandOptions extends LocationFlags {
   concurrency?: string;
@@ -23,7 +24,10 @@ export async function work(options: WorkCommandOptions): Promise<void> {
     concurrency: concurrencyOf(options.concurrency, session.config.concurrency),
     once: options.once === true,
     executors: (options.executor ?? []).flatMap((names) => names.split(",")).filter((name) => name !== ""),
-    onExit: (pid, code, signal) => process.stderr.write(`bgtask: worker ${pid} exited (${signal ?? `code ${code}`}); starting another\n`),
+    onExit: ({ pid, code, signal, failed, delayMs }) =>
+      process.stderr.write(
+        `bgtask: worker ${pid} ${failed === null ? `exited (${signal ?? `code ${code}`})` : `failed: ${failed.includes("\n") ? failed : sanitizeInline(failed)}`}; starting another in ${(delayMs / 1000).toFixed(1)}s\n`,
+      ),
   });
   const onSignal = () => handle.stop();
   process.on("SIGTERM", onSignal).on("SIGINT", onSignal);

@@ -68,6 +68,13 @@ const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+export function newerSchemaError(schema: string, version: number): JournalError {
+  return new JournalError(
+    "ESCHEMA",
+    `the journal's schema ${schema} is at version ${version}, newer than this bgtask knows (${SCHEMA_VERSION}); upgrade bgtask to use it`,
+  );
+}
+
 /** The advisory lock keys of one schema: two 32-bit ints, the schema's hash and the purpose. */
 export function lockKey(schema: string, purpose: number): [number, number] {
   let hash = 0;
@@ -81,20 +88,19 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** Creates or upgrades `schema` to this build's version; refuses one newer than it knows. */
-export async function migrate(client: ClientBase, schema: string): Promise<void> {
+/**
+ * Creates or upgrades `schema` to this build's version; refuses one newer than it knows. Returns
+ * the version it found, read under the lock: of several processes migrating at once, only the
+ * first finds the schema behind.
+ */
+export async function migrate(client: ClientBase, schema: string): Promise<number> {
   const q = quoteIdent(schema);
   const [k1, k2] = lockKey(schema, LOCK.migrate);
   await client.query("select pg_advisory_lock($1, $2)", [k1, k2]);
   try {
     await client.query(`create schema if not exists ${q}`);
     const version = await schemaVersion(client, schema);
-    if (version > SCHEMA_VERSION) {
-      throw new JournalError(
-        "ESCHEMA",
-        `the journal's schema ${schema} is at version ${version}, newer than this bgtask knows (${SCHEMA_VERSION}); upgrade bgtask to use it`,
-      );
-    }
+    if (version > SCHEMA_VERSION) throw newerSchemaError(schema, version);
     for (let step = version; step < SCHEMA_VERSION; step += 1) {
       await client.query("begin");
       try {
@@ -108,6 +114,7 @@ export async function migrate(client: ClientBase, schema: string): Promise<void>
         throw error;
       }
     }
+    return version;
   } finally {
     await client.query("select pg_advisory_unlock($1, $2)", [k1, k2]);
   }

@@ -55,6 +55,7 @@ import {
   JournalCorruptError,
   JournalError,
   JournalOutcomeUnknownError,
+  isDatabaseRefusal,
   JournalUnavailableError,
   LeaseLostError,
   TaskNotFoundError,
@@ -62,7 +63,7 @@ import {
 } from "../../errors.ts";
 import { uniqueName } from "../../host/unique-name.ts";
 import type { DoctorReport, FileReport } from "../report.ts";
-import { checkSchema, LOCK, lockKey, migrate, quoteIdent, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
+import { checkSchema, LOCK, lockKey, migrate, newerSchemaError, quoteIdent, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 import { DEFAULT_PG_SCHEMA } from "./location.ts";
 import { PgTaskOutput } from "./output.ts";
 import { checkTask } from "../record.ts";
@@ -154,6 +155,11 @@ function isConnectionError(error: unknown): boolean {
   return error instanceof Error && /Connection terminated|connection error|not queryable|Query read timeout/i.test(error.message);
 }
 
+/** A connection lost or refused, or a statement PostgreSQL refused for want of a resource, as the one sentence it is (exit 3); any other error as it is. */
+function asUnavailable(location: PgLocation, error: unknown): unknown {
+  return isConnectionError(error) || isDatabaseRefusal(error) ? new JournalUnavailableError(location.shown, error) : error;
+}
+
 /** PostgreSQL ended the transaction itself (deadlock_detected, serialization_failure): run it again. */
 function isRolledBack(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
@@ -169,22 +175,25 @@ export async function openPgStore(url: string, waitMs: number): Promise<PgStore>
   const location = parsePgLocation(url);
   const client = await connectOrSay(location);
   try {
-    await migrate(client, location.schema);
+    // A schema already at this version is used as it is: no lock to wait for, and nothing written, so
+    // a read-only database (a standby) still serves the commands that only read.
+    if ((await schemaVersion(client, location.schema)) !== SCHEMA_VERSION) await migrate(client, location.schema);
   } catch (error) {
     await client.end().catch(() => undefined);
-    throw isConnectionError(error) ? new JournalUnavailableError(location.shown, error) : error;
+    throw asUnavailable(location, error);
   }
   return new PgStore(location, client, waitMs);
 }
 
-/** Creates or upgrades the schema; returns its version before and after. */
+/** Creates or upgrades the schema; returns its version before (as found under the migration's lock) and after. */
 export async function migratePg(url: string): Promise<{ location: string; schema: string; from: number; to: number }> {
   const location = parsePgLocation(url);
   const client = await connectOrSay(location);
   try {
-    const from = await schemaVersion(client, location.schema);
-    await migrate(client, location.schema);
+    const from = await migrate(client, location.schema);
     return { location: location.shown, schema: location.schema, from, to: SCHEMA_VERSION };
+  } catch (error) {
+    throw asUnavailable(location, error);
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -229,6 +238,8 @@ export async function diagnosePg(url: string): Promise<DoctorReport> {
       files.push(item("table", `${location.schema}.tasks`, problem, [`${checked} task${checked === 1 ? "" : "s"} read`]));
     }
     return { home: location.shown, healthy: files.every((f) => f.status === "ok"), files, leftovers: [], newer };
+  } catch (error) {
+    throw asUnavailable(location, error);
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -334,6 +345,8 @@ export class PgStore implements JournalStore {
   /** The connection operations run on; null once lost, until the next operation connects again. */
   private client: pg.Client | null;
   private readonly waitMs: number;
+  /** The schema's version as the last transaction began. */
+  private schemaSeen = SCHEMA_VERSION;
 
   constructor(where: PgLocation, client: pg.Client, waitMs: number) {
     this.where = where;
@@ -403,6 +416,8 @@ export class PgStore implements JournalStore {
           return await attempt(client);
         } catch (error) {
           // A deadlock or serialisation failure rolled the transaction back, on a connection that still works.
+          // A refusal rolled the transaction back on a connection that still works; it does not pass within one command's wait.
+          if (isDatabaseRefusal(error)) throw new JournalUnavailableError(this.where.shown, error);
           const rolledBack = isRolledBack(error);
           if (!rolledBack && !isConnectionError(error) && !(error instanceof JournalUnavailableError) && !(error instanceof RunAgain)) throw error;
           if (!rolledBack) {
@@ -429,9 +444,13 @@ export class PgStore implements JournalStore {
     return this.serially(async (client) => {
       const changed: Changed = new Map();
       const token = randomUUID();
-      await client.query(options.sync ? "begin" : "begin; set local synchronous_commit = off");
       let result: T;
       try {
+        // The schema's version rides along with the begin (no round trip of its own): another bgtask may have migrated it since.
+        const began = (await client.query(
+          `begin; ${options.sync ? "" : "set local synchronous_commit = off;"} select value as version from ${this.s}.meta where key = 'version'`,
+        )) as unknown as pg.QueryResult[];
+        this.schemaSeen = Number(began[began.length - 1]?.rows[0]?.version ?? SCHEMA_VERSION);
         result = await operation(changed);
         // The token is written with the change: after a connection lost during the commit, it tells
         // whether the commit was made. The notice goes in the same round trip.
@@ -757,6 +776,11 @@ export class PgStore implements JournalStore {
           return task && isHeldBy(task, lease) && canGiveBack(task) ? [giveBack(task, now)] : [];
         });
         await this.put(changed, [...settled.filter((t) => t !== null), ...returned]);
+        // Ends are recorded on a schema migrated past this build (their tries ran), but nothing new is taken on.
+        if (this.schemaSeen > SCHEMA_VERSION) {
+          await this.release(changed, now);
+          return { settled, next: [], recovered: null, stopClaiming: newerSchemaError(this.where.schema, this.schemaSeen).message };
+        }
         const recovered = exchange.recovery ? await this.applyRecovery(changed, now, exchange.recovery) : null;
         await this.release(changed, now);
         if (settled.includes(null) || exchange.claim < 1) return { settled, next: [], recovered };
