@@ -51,7 +51,7 @@ export async function openStore(location: string, lock: LockSettings): Promise<J
 /** `bgtask doctor`: a folder file by file, a PostgreSQL journal by its schema and records. Never goes through the store, so it works on a journal the store refuses. */
 export async function diagnoseJournal(location: string): Promise<DoctorReport> {
   if (journalKind(location) === "postgres") {
-    const { diagnosePg } = await import("./postgres/store.ts");
+    const { diagnosePg } = await import("./postgres/diagnose.ts");
     return diagnosePg(location);
   }
   const { diagnose } = await import("./file/doctor.ts");
@@ -79,7 +79,7 @@ export interface Migration {
 /** `bgtask migrate`: creates or upgrades a PostgreSQL journal's schema (under its advisory lock); a folder needs none, and says null. */
 export async function migrateJournal(location: string): Promise<Migration | null> {
   if (journalKind(location) === "folder") return null;
-  const { migratePg } = await import("./postgres/store.ts");
+  const { migratePg } = await import("./postgres/diagnose.ts");
   const done = await migratePg(location);
   return { location: `${done.location} (schema ${done.schema})`, from: done.from, to: done.to };
 }
