@@ -55,11 +55,31 @@ describe("the packed package", () => {
     rmSync(join(project.dir, "node_modules"), { recursive: true, force: true });
     rmSync(join(project.dir, "package.json"));
     await execa("npm", ["init", "-y"], { cwd: project.dir });
-    const install = await execa("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(packDir, packed!.filename)], {
-      cwd: project.dir,
-      reject: false,
+    // As a production image installs it (`npm install --omit=dev`, bgtask a dependency), and
+    // without the registry: jiti, bgtask's one dependency, is packed from this repository's
+    // node_modules beside it, and an empty private cache with --offline makes any fetch fail.
+    const jiti = await execa("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", packDir, join(REPO, "node_modules", "jiti")], {
+      cwd: REPO,
     });
+    const [jitiPacked] = JSON.parse(jiti.stdout) as Array<{ filename: string }>;
+    const install = await execa(
+      "npm",
+      [
+        "install",
+        "--omit=dev",
+        "--offline",
+        "--cache",
+        join(packDir, "cache"),
+        "--no-audit",
+        "--no-fund",
+        join(packDir, jitiPacked!.filename),
+        join(packDir, packed!.filename),
+      ],
+      { cwd: project.dir, reject: false },
+    );
     expect(install.exitCode, install.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(project.dir, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    expect(Object.keys(manifest.dependencies)).toContain("bgtask");
     // The README's "$schema" line resolves in the installed project.
     writeFileSync(join(project.dir, "bgtask.config.json"), JSON.stringify({ $schema: "./node_modules/bgtask/dist/bgtask.config.schema.json" }));
     expect(JSON.parse(readFileSync(join(project.dir, "node_modules/bgtask/dist/bgtask.config.schema.json"), "utf8"))).toMatchObject({
@@ -82,6 +102,14 @@ describe("the packed package", () => {
       message: string;
     }>;
     expect(record).toMatchObject({ status: "succeeded", message: "hello ada" });
+
+    // A container's service: tasks stored without a worker, then drained by `bgtask work --once`.
+    const queued = await execa(bin, ["run", "--no-worker", "greet", "name=grace"], { cwd: project.dir, env: project.env, reject: false });
+    expect(queued.exitCode, queued.stderr).toBe(0);
+    const work = await execa(bin, ["work", "--once"], { cwd: project.dir, env: project.env, reject: false });
+    expect(work.exitCode, work.stderr).toBe(0);
+    const drained = JSON.parse((await execa(bin, ["status", queued.stdout.trim(), "--json"], { cwd: project.dir, env: project.env })).stdout);
+    expect(drained).toMatchObject({ status: "succeeded", message: "hello grace" });
 
     // The dashboard finds its server and its page in the installed package.
     const ui = execa(bin, ["ui", "--port", "0"], { cwd: project.dir, env: project.env, reject: false });
