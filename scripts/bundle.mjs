@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // Second step of `npm run build`, after tsc: bundles the process entries, so a command reads one
-// file instead of ≈70 modules. Every other file in dist/ stays tsc's, file for file: dist/index.js
-// is what executors import as `bgtask`.
+// file instead of ≈70 modules. It reads src/ alone, never tsc's output, so that it is the whole
+// runnable build: bin/bgtask.js runs it in a fresh clone whose dist/ is missing (tsc takes half a
+// minute, this a second or two). tsc's part of dist/ is the types, shipped beside the bundles.
 //
 // - dist/cli/bgtask.cjs, the CLI (bin/bgtask.js requires it). CommonJS on purpose: an ES module
 //   bundle links every Node built-in any command imports (child_process, worker_threads, crypto…)
 //   before the first line runs; here each is required when the module that uses it first runs.
+// - dist/index.js, what executors import as `bgtask` (defineTask and the retry errors), written
+//   over tsc's entry.
 // - dist/worker/main.js, dist/worker/supervisor-thread.js and dist/worker/hook-command.js, written
 //   over tsc's entries, as ES modules: they are started or imported by path (`node
 //   dist/worker/main.js`, `new Worker(url)`, `import(url)` of the hook runner, which holds execa).
@@ -19,7 +22,7 @@
 // The bundles sit one folder below dist/, like the files they stand for, so URLs resolved against
 // import.meta.url (package.json, the worker entry, the supervisor thread) reach the same files.
 import { randomBytes } from "node:crypto";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import Module from "node:module";
 import { resolve } from "node:path";
 import { Script } from "node:vm";
@@ -70,6 +73,7 @@ const esmRequire = 'import { createRequire as __bgtaskCreateRequire } from "node
 await build({
   ...common,
   entryPoints: {
+    index: "src/index.ts",
     "worker/main": "src/worker/main.ts",
     "worker/supervisor-thread": "src/worker/supervisor-thread.ts",
     "worker/hook-command": "src/worker/hook-command.ts",
@@ -90,7 +94,8 @@ await build({
   define: { "import.meta.url": "__bgtaskModuleUrl" },
   banner: { js: 'const __bgtaskModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
 });
-copyFileSync("dist/client/index.d.ts", "dist/client/index.d.cts");
+// tsc's types, when tsc ran: not in the first-run build of a clone, which only runs things.
+if (existsSync("dist/client/index.d.ts")) copyFileSync("dist/client/index.d.ts", "dist/client/index.d.cts");
 
 // The dashboard's server, apart from the CLI bundle: `bgtask ui` requires it by path, so no other
 // command parses it. Its page is plain files, copied beside it as they are.

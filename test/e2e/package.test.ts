@@ -2,7 +2,7 @@
 // project, runs a TypeScript executor there, from the CLI and from `bgtask/client` imported by an
 // ES module and required by a CommonJS one. What the tarball holds and what the install pulls
 // in are checked, and printed, because they are what a user pays for.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -21,7 +21,7 @@ describe("the packed package", () => {
   it("installs from its tarball into a fresh project and runs a task there, pulling in only what runs", async () => {
     const packDir = mkdtempSync(join(tmpdir(), "bgtask-pack-"));
     onTestFinished(() => rmSync(packDir, { recursive: true, force: true }));
-    // dist/ is built already (the suite drives it); --ignore-scripts keeps `prepare` from rebuilding it.
+    // dist/ is built already (the suite drives it); --ignore-scripts keeps `prepack` from rebuilding it.
     const pack = await execa("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", packDir], { cwd: REPO });
     const [packed] = JSON.parse(pack.stdout) as Array<{ filename: string; size: number; unpackedSize: number; files: Array<{ path: string }> }>;
     const files = packed!.files.map((f) => f.path);
@@ -78,6 +78,8 @@ describe("the packed package", () => {
       { cwd: project.dir, reject: false },
     );
     expect(install.exitCode, install.stderr).toBe(0);
+    // npm blocks and warns about a dependency's install scripts (`prepare` of a tarball among them): bgtask has none.
+    expect(install.stderr).not.toMatch(/install-scripts|bgtask@/);
     const manifest = JSON.parse(readFileSync(join(project.dir, "package.json"), "utf8")) as { dependencies: Record<string, string> };
     expect(Object.keys(manifest.dependencies)).toContain("bgtask");
     // The README's "$schema" line resolves in the installed project.
@@ -162,4 +164,20 @@ describe("the packed package", () => {
     expect(installed).toEqual(["node_modules/bgtask", "node_modules/jiti"]);
     expect(packed!.size).toBeLessThan(1024 * 1024);
   }, 180_000);
+
+  it("builds what runs on the first command of a fresh clone, whose dist/ is missing", async () => {
+    const clone = mkdtempSync(join(tmpdir(), "bgtask-clone-"));
+    onTestFinished(() => rmSync(clone, { recursive: true, force: true }));
+    for (const entry of ["bin", "scripts", "src", "tasks", "package.json"]) cpSync(join(REPO, entry), join(clone, entry), { recursive: true });
+    symlinkSync(join(REPO, "node_modules"), join(clone, "node_modules"), "dir");
+    const env = { NO_COLOR: "1", CI: "true", BGTASK_IDLE: "500ms" };
+    const cli = (args: string[]) => execa(process.execPath, [join(clone, "bin/bgtask.js"), ...args], { cwd: clone, env, reject: false });
+    const first = await cli(["run", "hello", "--follow"]);
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/^bgtask: first run in this clone: building dist\/ /);
+    expect(first.stdout).toMatch(/succeeded/);
+    const second = await cli(["list", "--json"]);
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.stderr).toBe("");
+  }, 120_000);
 });
