@@ -12,8 +12,8 @@
 // - dist/worker/main.js, dist/worker/supervisor-thread.js and dist/worker/hook-command.js, written
 //   over tsc's entries, as ES modules: they are started or imported by path (`node
 //   dist/worker/main.js`, `new Worker(url)`, `import(url)` of the hook runner, which holds execa).
-// - dist/client/index.js and dist/client/index.cjs, `bgtask/client` for `import` and `require`, over
-//   tsc's entry (and beside it); its types are tsc's index.d.ts, and the same as index.d.cts for
+// - dist/client/index.cjs, `bgtask/client`, and dist/client/index.js over tsc's entry, the ES
+//   module that hands out its exports; its types are tsc's index.d.ts, and index.d.cts for
 //   `require` (a .d.ts in a "type": "module" package would say ES module to TypeScript).
 // - dist/dashboard/server.cjs and its assets/, what `bgtask ui` serves, loaded by that command alone.
 // - dist/cli/bgtask.cjs.cache, V8's code cache of the CLI bundle, and .cache.json, the bundle's
@@ -77,7 +77,6 @@ await build({
     "worker/main": "src/worker/main.ts",
     "worker/supervisor-thread": "src/worker/supervisor-thread.ts",
     "worker/hook-command": "src/worker/hook-command.ts",
-    "client/index": "src/client/index.ts",
   },
   outdir: "dist",
   format: "esm",
@@ -94,8 +93,37 @@ await build({
   define: { "import.meta.url": "__bgtaskModuleUrl" },
   banner: { js: 'const __bgtaskModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
 });
+// One copy of the client for `import` and `require` alike: the ES module entry hands out the
+// CommonJS build's own exports, so an error class is the same from either (instanceof holds
+// across a program that has both), and a process loads the client once. Names listed, not
+// `export *`, which would rest on Node's guess at what a CommonJS module exports.
+const clientNames = Object.keys(Module.createRequire(import.meta.url)("../dist/client/index.cjs"));
+writeFileSync("dist/client/index.js", `import client from "./index.cjs";\nexport const { ${clientNames.join(", ")} } = client;\n`);
 // tsc's types, when tsc ran: not in the first-run build of a clone, which only runs things.
-if (existsSync("dist/client/index.d.ts")) copyFileSync("dist/client/index.d.ts", "dist/client/index.d.cts");
+if (existsSync("dist/client/index.d.ts")) writeFileSync("dist/client/index.d.cts", typesForRequire(readFileSync("dist/client/index.d.ts", "utf8")));
+
+/**
+ * The client's types for `require`: tsc's, whose imports reach the package's other declarations,
+ * ES modules ("type": "module"), which TypeScript lets a CommonJS file (node16, nodenext) import
+ * only as types and with `resolution-mode: import`. So the type imports get that attribute, and
+ * the error classes, exported as values, become constants and types of that import's classes.
+ */
+function typesForRequire(types) {
+  const esm = ' with { "resolution-mode": "import" }';
+  const out = types.replace(/^(import type \{[^}]*\} from "[^"]+");$/gm, `$1${esm};`).replace(/^export \{([^}]*)\} from "([^"]+)";$/gm, (_, names, from) => {
+    const classes = names
+      .split(",")
+      .map((name) => name.trim())
+      .filter(Boolean);
+    return [
+      `import type * as __values from "${from}"${esm};`,
+      ...classes.map((name) => `export declare const ${name}: typeof __values.${name};\nexport type ${name} = __values.${name};`),
+    ].join("\n");
+  });
+  const left = out.split("\n").filter((line) => / from "/.test(line) && !line.includes(esm));
+  if (left.length > 0) throw new Error(`bundle: an import the types for require do not handle yet: ${left.join("; ")}`);
+  return out;
+}
 
 // The dashboard's server, apart from the CLI bundle: `bgtask ui` requires it by path, so no other
 // command parses it. Its page is plain files, copied beside it as they are.

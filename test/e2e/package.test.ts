@@ -152,6 +152,49 @@ describe("the packed package", () => {
       expect(JSON.parse(used.stdout), file).toEqual({ status: "succeeded", message: `hello ${name}`, refused: "EBADID", counted: true, workers: true });
     }
 
+    // One client for both: a program that imports it and requires it (its own code and a
+    // dependency's) gets the same classes, so an error from one is instanceof the other's.
+    writeFileSync(
+      join(project.dir, "both.mjs"),
+      `import { createRequire } from "node:module";
+       import * as esm from "bgtask/client";
+       const cjs = createRequire(import.meta.url)("bgtask/client");
+       const bg = esm.createClient();
+       const refused = await bg.get("not-an-id").catch((error) => error);
+       await bg.close();
+       console.log(JSON.stringify({ same: esm.UsageError === cjs.UsageError, instance: refused instanceof cjs.UsageError }));`,
+    );
+    const both = await execa(process.execPath, ["both.mjs"], { cwd: project.dir, env: project.env, reject: false });
+    expect(both.exitCode, both.stderr).toBe(0);
+    expect(JSON.parse(both.stdout)).toEqual({ same: true, instance: true });
+
+    // The types, for TypeScript's every Node resolution and a bundler's, checked whole: no
+    // skipLibCheck, and no @types/node, which a user of the client need not have.
+    const typed = `import { BgtaskError, createClient, type AttachmentFile, type TaskRecord } from "bgtask/client";
+      export async function main(): Promise<string> {
+        const bg = createClient({ root: "." });
+        const task: TaskRecord = await bg.run("greet", { name: "ts" });
+        const refused: unknown = await bg.get("x").catch((error: unknown) => error);
+        const file: AttachmentFile = await bg.attachment(task.id, "report.csv");
+        for await (const chunk of file.open()) console.log(chunk.byteLength);
+        await bg.close();
+        return refused instanceof BgtaskError ? refused.code : task.id;
+      }`;
+    for (const file of ["typed.mts", "typed.cts", "typed.ts"]) writeFileSync(join(project.dir, file), typed);
+    for (const [resolution, module, files] of [
+      ["node16", "node16", ["typed.mts", "typed.cts"]],
+      ["nodenext", "nodenext", ["typed.mts", "typed.cts"]],
+      ["bundler", "esnext", ["typed.ts"]],
+    ] as const) {
+      const tsconfig = join(project.dir, `tsconfig.${resolution}.json`);
+      writeFileSync(
+        tsconfig,
+        JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: "es2022", module, moduleResolution: resolution, types: [] }, files }),
+      );
+      const checked = await execa(process.execPath, [join(REPO, "node_modules/typescript/bin/tsc"), "-p", tsconfig], { cwd: project.dir, reject: false });
+      expect(checked.exitCode, `${resolution}: ${checked.stdout}`).toBe(0);
+    }
+
     const lock = JSON.parse(readFileSync(join(project.dir, "node_modules", ".package-lock.json"), "utf8")) as { packages: Record<string, unknown> };
     const installed = Object.keys(lock.packages)
       .filter((key) => key.startsWith("node_modules/"))
