@@ -16,16 +16,10 @@
 //   module that hands out its exports; its types are tsc's index.d.ts, and index.d.cts for
 //   `require` (a .d.ts in a "type": "module" package would say ES module to TypeScript).
 // - dist/dashboard/server.cjs and its assets/, what `bgtask ui` serves, loaded by that command alone.
-// - dist/cli/bgtask.cjs.cache, V8's code cache of the CLI bundle, and .cache.json, the bundle's
-//   size and the build id stamped on its first line (bin/bgtask.js uses the cache only for that
-//   very file). By content, not mtime: an npm install or a copy changes mtimes, not the bundle.
 // The bundles sit one folder below dist/, like the files they stand for, so URLs resolved against
 // import.meta.url (package.json, the worker entry, the supervisor thread) reach the same files.
-import { randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import Module from "node:module";
-import { resolve } from "node:path";
-import { Script } from "node:vm";
 import { build } from "esbuild";
 
 // commander loads more of Node than bgtask uses from it; in the bundles it gets less.
@@ -54,9 +48,6 @@ const common = {
   logLevel: "warning",
 };
 
-// Names this build of the CLI bundle on its first line; the code cache is trusted for it alone.
-const buildId = randomBytes(8).toString("hex");
-
 await build({
   ...common,
   entryPoints: { "cli/bgtask": "src/cli/main.ts" },
@@ -64,7 +55,7 @@ await build({
   outExtension: { ".js": ".cjs" },
   format: "cjs",
   define: { "import.meta.url": "__bgtaskModuleUrl" },
-  banner: { js: `// bgtask build ${buildId}\nconst __bgtaskModuleUrl = require("node:url").pathToFileURL(__filename).href;` },
+  banner: { js: 'const __bgtaskModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
 });
 
 // The CommonJS packages bundled into an ES module call require() for Node's modules, which an ES module has no binding for.
@@ -138,9 +129,3 @@ await build({
 });
 mkdirSync("dist/dashboard/assets", { recursive: true });
 for (const name of readdirSync("src/dashboard/assets")) copyFileSync(`src/dashboard/assets/${name}`, `dist/dashboard/assets/${name}`);
-
-// Compiled as bin/bgtask.js compiles it (same wrapper, same options), so V8 accepts it.
-const cli = resolve("dist/cli/bgtask.cjs");
-const script = new Script(Module.wrap(readFileSync(cli, "utf8")), { filename: cli });
-writeFileSync(`${cli}.cache`, script.createCachedData());
-writeFileSync(`${cli}.cache.json`, JSON.stringify({ size: statSync(cli).size, build: buildId }));
