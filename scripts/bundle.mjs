@@ -45,6 +45,13 @@ const common = {
   // jiti (1.8 MB) is imported only to load a .ts executor: it stays a package, loaded when needed.
   external: ["jiti", "pg"],
   plugins: [leaner],
+  // A quarter less to ship and to parse on each command. Identifiers stay, and keepNames keeps
+  // each function's and class's name (an error's name is its class's): a stack trace reads by
+  // name. Its file:line:column is the bundle's; the source maps beside the bundles (not shipped)
+  // map it back in a clone: NODE_OPTIONS=--enable-source-maps.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  keepNames: true,
   logLevel: "warning",
 };
 
