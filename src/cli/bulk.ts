@@ -22,7 +22,7 @@ const count = (n: number) => `${n} task${n === 1 ? "" : "s"}`;
  * command reads no more of the journal than before.
  */
 export async function goAhead(verb: string, find: () => Promise<readonly TaskRecord[]>, flags: BulkFlags): Promise<boolean> {
-  const mayAsk = !flags.yes && process.stdin.isTTY && process.stderr.isTTY && !process.env.CI;
+  const mayAsk = !flags.yes && process.stdin.isTTY && process.stderr.isTTY && !("CI" in process.env);
   if (!flags.dryRun && !mayAsk) return true;
   const tasks = await find();
   if (flags.dryRun) {

@@ -98,6 +98,18 @@ describe.runIf(hasScript())("a bulk change at a terminal", () => {
   });
 });
 
+describe.runIf(hasScript())("journal copy at a terminal", () => {
+  it("shows its progress on stderr, then clears it; piped, it prints only the summary", async () => {
+    const project = useProject(onTestFinished, { tasks: TASKS });
+    await queue(project, "noop", 3);
+    const shown = runInPty(project, ["journal", "copy", "--from", ".bgtask", "--to", "copied"], onTestFinished);
+    expect(await shown.exited).toBe(0);
+    expect(shown.output()).toMatch(/copying logs and attachments: 0 of 3 tasks[\s\S]*\r\x1b\[Kcopied 3 tasks /);
+    const piped = await project.cli(["journal", "copy", "--from", ".bgtask", "--to", "copied-again"]);
+    expect(piped).toMatchObject({ code: 0, stderr: "", stdout: expect.stringMatching(/^copied 3 tasks /) });
+  });
+});
+
 describe("settings from the environment and --config", () => {
   it("takes each config key from its BGTASK_* variable over the file, and the file from --config or BGTASK_CONFIG", async () => {
     const project = useProject(onTestFinished, { tasks: TASKS, config: { timeout: "1m", retry: 1 } });
