@@ -9,7 +9,27 @@ import { toJson } from "./output/json.ts";
 import { sanitizeInline } from "./output/sanitize.ts";
 import { buildProgram, usageSentence } from "./program.ts";
 
-const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string; homepage: string };
+
+/** What a bare `bgtask` prints: the few commands a newcomer needs, on one screen; --help has them all. */
+function shortHelp(): string {
+  return `bgtask ${manifest.version}: background tasks for Node.js, run from tasks/ by detached workers
+
+Usage: bgtask <command> [options]
+
+  bgtask run hello --follow            run tasks/hello.ts in a worker, follow it to the end
+  bgtask run import-users file=a.csv   store a task, print its id, return at once
+  bgtask list                          the tasks: status, progress, message
+  bgtask status 1                      one task in full (bgtask logs 1: its log)
+  bgtask watch                         what runs, live
+  bgtask retry --failed --dry-run      what would be retried; nothing changes
+  bgtask work                          workers in the foreground: containers, systemd
+  bgtask ui                            the dashboard in a browser
+
+bgtask --help lists every command, bgtask <command> --help its options.
+Docs: ${manifest.homepage}
+`;
+}
 
 function wantsJson(argv: readonly string[]): boolean {
   return argv.includes("--json");
@@ -50,8 +70,14 @@ async function main(argv: string[]): Promise<void> {
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
   });
+  if (args.length === 0) {
+    // No command is a usage error (exit 2), said with a screen of help instead of all of it.
+    process.stderr.write(shortHelp());
+    process.exitCode = ExitCode.usage;
+    return;
+  }
   try {
-    await buildProgram(version).parseAsync(argv);
+    await buildProgram(manifest.version).parseAsync(argv);
   } catch (error) {
     process.exitCode = render(error, args);
   } finally {

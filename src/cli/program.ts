@@ -1,5 +1,6 @@
 // Commander wiring only: flags to an options object, then a lazy import of the command, so each
 // command pays only for the modules it uses.
+import { resolve } from "node:path";
 import { Argument, Command, Option } from "commander";
 import { addExamples } from "./help-examples.ts";
 
@@ -18,12 +19,16 @@ function withLocations(command: Command): Command {
     .option("--root <dir>", "project root (default: nearest folder with bgtask.config.json, tasks/ or package.json)")
     .option("--tasks <dir>", "tasks directory (default: <root>/tasks)")
     .option("--home <dir>", "bgtask home: journal, logs, attachments (default: <root>/.bgtask)")
-    .option("--journal <location>", "journal location (default: the bgtask home)");
+    .option("--journal <location>", "journal location (default: the bgtask home)")
+    .option("--config <file>", "config file (default: <root>/bgtask.config.json; or BGTASK_CONFIG)");
 }
 
 /** Command-level flags merged over the program's (global placement of --home etc. works too). */
 function flags(command: Command): Flags {
-  return command.optsWithGlobals();
+  const all = command.optsWithGlobals();
+  // --config is BGTASK_CONFIG for this command and for the workers it starts, which get its environment.
+  if (typeof all.config === "string") process.env.BGTASK_CONFIG = resolve(all.config);
+  return all;
 }
 
 export function buildProgram(version: string): Command {
@@ -125,6 +130,8 @@ export function buildProgram(version: string): Command {
       .argument("[ids...]", "task ids; if one cannot be retried, none is")
       .option("--failed", "retry every failed task")
       .option("--executor <name>", "with --failed: only this executor's")
+      .option("--dry-run", "with --failed: list the tasks it would retry, change nothing")
+      .option("--yes", "with --failed: no question at a terminal, however many tasks")
       .option("--no-worker", "only queue it: a tick or a running worker takes it")
       .option("--json", "print the task record (an array of them for several ids)"),
   ).action(async (ids: string[], _o, command: Command) => {
@@ -139,6 +146,8 @@ export function buildProgram(version: string): Command {
       .argument("[ids...]", "task ids; if one has already ended, none is cancelled")
       .option("--all-queued", "cancel every task waiting to start (queued or scheduled)")
       .option("--executor <name>", "with --all-queued: only this executor's")
+      .option("--dry-run", "with --all-queued: list the tasks it would cancel, change nothing")
+      .option("--yes", "with --all-queued: no question at a terminal, however many tasks")
       .option("--no-wait", "only ask a running task to stop; do not wait for it")
       .option("--json", "print the task record (an array of them for several ids)"),
   ).action(async (ids: string[], _o, command: Command) => {
@@ -209,6 +218,8 @@ export function buildProgram(version: string): Command {
       .argument("[ids...]", "task ids")
       .option("--finished", "remove finished tasks (succeeded, failed, cancelled)")
       .option("--older-than <duration>", "with --finished: only those that finished longer ago than this, like 7d (with its unit); list's ENDED column")
+      .option("--dry-run", "with --finished: list the tasks it would remove, change nothing")
+      .option("--yes", "with --finished: no question at a terminal, however many tasks")
       .option("--json", "print the removed ids"),
   ).action(async (ids: string[], _o, command: Command) => {
     const { remove } = await import("./commands/remove.ts");
@@ -230,6 +241,7 @@ export function buildProgram(version: string): Command {
       .command("doctor")
       .description("check the journal file by file (exit 3 when damaged); --repair rebuilds it from what is readable")
       .option("--repair", "keep a copy of the journal files, then rebuild it; exit 1 when something could not be recovered")
+      .option("--dry-run", "with --repair: only check, and say what the repair would do")
       .option("--json", "print the report as JSON"),
   ).action(async (_o, command: Command) => {
     const { doctor } = await import("./commands/doctor.ts");

@@ -1,9 +1,10 @@
-// Reading a task's attachment back: only one its record names, as its journal's task output keeps it.
+// Reading a task's attachment back: only one its record names, as its journal's task output keeps it
+// (a Node.js Readable, which the client's public AttachmentFile describes without @types/node).
 import { UsageError } from "../errors.ts";
-import type { AttachmentFile } from "./types.ts";
+import type { StoredAttachment } from "../journal/task-output.ts";
 import { getTask, type Session } from "./session.ts";
 
-export async function readAttachment(session: Session, id: string, name: string): Promise<AttachmentFile> {
+export async function readAttachment(session: Session, id: string, name: string): Promise<StoredAttachment> {
   if (typeof name !== "string" || name.length === 0)
     throw new UsageError("an attachment name is needed, as `bgtask status <id>` lists them", { code: "ENOATTACHMENT" });
   const task = await getTask(session, id);

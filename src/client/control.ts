@@ -98,7 +98,7 @@ export async function retryTasks(session: Session, ids: readonly string[], optio
 }
 
 /** Every task with one of `statuses`, of `executor` when given (checked to be an executor). */
-async function tasksIn(session: Session, statuses: readonly TaskStatus[], executor: string | undefined): Promise<TaskRecord[]> {
+export async function tasksIn(session: Session, statuses: readonly TaskStatus[], executor: string | undefined): Promise<TaskRecord[]> {
   if (executor !== undefined) resolveExecutor(session.config.tasksDir, executor);
   return session.store.list({ statuses, executor });
 }

@@ -34,6 +34,7 @@ export type {
   Stats,
   WorkerInfo,
   AttachmentFile,
+  AttachmentStream,
   ScheduleInfo,
   Client,
 } from "./types.ts";

@@ -17,6 +17,8 @@ import { openStore } from "./session.ts";
 export interface JournalCopyOptions extends LocationFlags {
   from?: string;
   to?: string;
+  /** Called once the records are in, then after each task's log and attachments: the long part of a large copy. */
+  onProgress?: (copied: number, total: number) => void;
 }
 
 export interface JournalCopyResult {
@@ -115,7 +117,8 @@ export async function copyJournal(options: JournalCopyOptions): Promise<JournalC
       pausedQueues,
       schedules: Object.keys(schedules).length,
     };
-    for (const task of tasks) {
+    options.onProgress?.(0, tasks.length);
+    for (const [index, task] of tasks.entries()) {
       const writer = to.output.logWriter(task.id);
       let bytes = 0;
       try {
@@ -136,6 +139,7 @@ export async function copyJournal(options: JournalCopyOptions): Promise<JournalC
         result.attachments += 1;
         result.attachmentBytes += attachment.size;
       }
+      options.onProgress?.(index + 1, tasks.length);
     }
     return result;
   } finally {

@@ -5,7 +5,6 @@ import type { Schedule } from "../core/schedule.ts";
 import type { RetryInput } from "../core/retry-policy.ts";
 import type { TaskRecord as StoredTask, TaskStatus } from "../core/task.ts";
 import type { Executors } from "../index.ts";
-import type { Readable } from "node:stream";
 
 export type { Executors, RetryInput, TaskStatus };
 
@@ -138,7 +137,17 @@ export interface AttachmentFile {
   name: string;
   size: number;
   /** A stream of its bytes; open it once. */
-  open(): Readable;
+  open(): AttachmentStream;
+}
+
+/**
+ * An attachment's bytes: a Node.js `stream.Readable`, typed by what it is for (`for await`, or
+ * `stream.pipeline(file.open(), destination)`) so that these types need no @types/node in the
+ * user's project.
+ */
+export interface AttachmentStream extends AsyncIterable<Uint8Array> {
+  /** Stops reading and closes the file. */
+  destroy(error?: Error): unknown;
 }
 
 /** A schedule of bgtask.config.json with what the journal says of it, as `bgtask schedules --json` prints it. */

@@ -86,7 +86,7 @@ export const configFileSchema = v.strictObject({
 export type ConfigFile = v.InferOutput<typeof configFileSchema>;
 
 /** What each key must hold, in the words of an error message. */
-const EXPECTS: Record<keyof ConfigFile, string> = {
+export const EXPECTS: Record<keyof ConfigFile, string> = {
   $schema: "a string",
   tasksDir: "a path (a non-empty string)",
   home: "a path (a non-empty string)",

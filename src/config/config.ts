@@ -4,11 +4,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import * as v from "valibot";
-import { configFileProblem, configFileSchema, configShapeProblem, type ConfigFile } from "./config-file.ts";
+import { configFileProblem, configFileSchema, configShapeProblem, EXPECTS, type ConfigFile } from "./config-file.ts";
 import { UsageError } from "../errors.ts";
 import { isFolderLocation } from "../journal/open.ts";
 import { tryParseDuration } from "../core/duration.ts";
-import { normaliseRetry, RetryPolicyError } from "../core/retry-policy.ts";
+import { normaliseRetry, parseRetryFlag, RetryPolicyError, type RetryInput } from "../core/retry-policy.ts";
 import { ON_TIME_MS, type Schedule } from "../core/schedule.ts";
 import type { TickScope } from "../core/recovery.ts";
 import type { RetryPolicy, TaskStatus } from "../core/task.ts";
@@ -21,6 +21,8 @@ export interface LocationFlags {
   tasks?: string;
   home?: string;
   journal?: string;
+  /** The config file, instead of <root>/bgtask.config.json. */
+  config?: string;
 }
 
 export interface Config {
@@ -103,10 +105,17 @@ function rootOf(flags: LocationFlags, env: NodeJS.ProcessEnv, cwd: string): stri
   );
 }
 
-/** The file's settings, checked; `schedules` as written, checked by loadConfig once the tasks directory is known. */
-function readConfigFile(root: string): ConfigFile {
-  const path = join(root, CONFIG_FILE);
-  if (!existsSync(path)) return {};
+/**
+ * The file's settings, checked; `schedules` as written, checked by loadConfig once the tasks
+ * directory is known. The root's bgtask.config.json may be absent; a file named by --config or
+ * BGTASK_CONFIG must be there.
+ */
+function readConfigFile(root: string, named: string | undefined): ConfigFile {
+  const path = named === undefined ? join(root, CONFIG_FILE) : named;
+  if (!existsSync(path)) {
+    if (named === undefined) return {};
+    throw new UsageError(`the config file ${path} does not exist (named by --config or BGTASK_CONFIG)`, { code: "ENOCONFIG" });
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, "utf8"));
@@ -167,18 +176,66 @@ function journalLocation(location: string | undefined, home: string, at: (path: 
   return isFolderLocation(location) ? at(location) : location;
 }
 
-export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
-  const root = rootOf(flags, env, cwd);
-  const file = readConfigFile(root);
-  const at = (p: string) => (isAbsolute(p) ? p : resolve(root, p));
-  const home = at(named(flags.home, env.BGTASK_HOME) ?? file.home ?? ".bgtask");
-  let retry: RetryPolicy | null = null;
+/**
+ * The config file's per-deployment settings as BGTASK_* variables, one for each key
+ * (BGTASK_TIMEOUT for `timeout`), over the file's: the same values, checked the same way.
+ * BGTASK_RETRY (see retryOf) takes the file's forms and `--retry`'s, 3x1s,5x5s.
+ */
+const ENV_SETTINGS = {
+  BGTASK_CONCURRENCY: "concurrency",
+  BGTASK_WORKER: "worker",
+  BGTASK_TICK_SCOPE: "tickScope",
+  BGTASK_TIMEOUT: "timeout",
+  BGTASK_RETENTION: "retention",
+} as const satisfies Record<string, keyof ConfigFile>;
+
+/** A variable's text as the JSON value the file would hold: a number, true or false; else the text itself ("10m", "3x1s", "host"). */
+function envValue(text: string): unknown {
+  if (/^(\d+|true|false|\{.*\}|\[.*\])$/s.test(text.trim())) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+function envSettings(env: NodeJS.ProcessEnv): Partial<ConfigFile> {
+  const settings: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(ENV_SETTINGS)) {
+    const text = env[name];
+    if (text === undefined || text === "") continue;
+    const value = envValue(text);
+    const checked = v.safeParse(configFileSchema.entries[key], value);
+    const duration = key === "timeout" || key === "retention" ? tryParseDuration(value as string | number) : 0;
+    if (!checked.success || duration === undefined) throw new UsageError(`${name} must be ${EXPECTS[key]}, not ${JSON.stringify(text)}`);
+    settings[key] = checked.output;
+  }
+  return settings as Partial<ConfigFile>;
+}
+
+function retryOf(text: string | undefined, inFile: unknown, configFile: string): RetryPolicy | null {
+  const source = text ? "BGTASK_RETRY" : configFile;
   try {
-    retry = file.retry === undefined ? null : normaliseRetry(file.retry);
+    if (text) return /^\s*[[{]|^\s*\d+\s*$/.test(text) ? normaliseRetry(JSON.parse(text) as RetryInput) : parseRetryFlag(text);
+    return inFile === undefined ? null : normaliseRetry(inFile as RetryInput);
   } catch (error) {
-    if (error instanceof RetryPolicyError) throw new UsageError(`${join(root, CONFIG_FILE)}: ${error.message}`);
+    if (error instanceof RetryPolicyError) throw new UsageError(`${source}: ${error.message}`);
+    if (error instanceof SyntaxError)
+      throw new UsageError(`BGTASK_RETRY must be ${EXPECTS.retry} (JSON, as in ${CONFIG_FILE}) or tiers like 3x1s,5x5s, not ${JSON.stringify(text)}`);
     throw error;
   }
+}
+
+export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const root = rootOf(flags, env, cwd);
+  const configPath = named(flags.config, env.BGTASK_CONFIG);
+  const configFile = configPath === undefined ? join(root, CONFIG_FILE) : resolve(cwd, configPath);
+  const file = { ...readConfigFile(root, configPath === undefined ? undefined : configFile), ...envSettings(env) };
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(root, p));
+  const home = at(named(flags.home, env.BGTASK_HOME) ?? file.home ?? ".bgtask");
+  const retry = retryOf(env.BGTASK_RETRY, file.retry, configFile);
   const tasksDir = at(named(flags.tasks, env.BGTASK_TASKS) ?? file.tasksDir ?? "tasks");
   return {
     root,

@@ -1,4 +1,4 @@
-// bin/bgtask.js runs the CLI bundle through vm.Script (to use its code cache), where Node 20 has
-// no loader for import(): it lends its own. Elsewhere (the worker, tests) import() is our own.
-export const nativeImport: (specifier: string) => Promise<unknown> =
-  (globalThis as { [key: symbol]: (specifier: string) => Promise<unknown> })[Symbol.for("bgtask.import")] ?? ((specifier) => import(specifier));
+// Node's own import(), for what is loaded on demand (executor modules, jiti, pg). It stood in for
+// the import() that bin/bgtask.js lent the CLI bundle while it ran it through vm.Script; the
+// bundle is now require()d, where import() is Node's, so the callers could use it directly.
+export const nativeImport = (specifier: string): Promise<unknown> => import(specifier);

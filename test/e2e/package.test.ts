@@ -2,7 +2,7 @@
 // project, runs a TypeScript executor there, from the CLI and from `bgtask/client` imported by an
 // ES module and required by a CommonJS one. What the tarball holds and what the install pulls
 // in are checked, and printed, because they are what a user pays for.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -21,11 +21,13 @@ describe("the packed package", () => {
   it("installs from its tarball into a fresh project and runs a task there, pulling in only what runs", async () => {
     const packDir = mkdtempSync(join(tmpdir(), "bgtask-pack-"));
     onTestFinished(() => rmSync(packDir, { recursive: true, force: true }));
-    // dist/ is built already (the suite drives it); --ignore-scripts keeps `prepare` from rebuilding it.
+    // dist/ is built already (the suite drives it); --ignore-scripts keeps `prepack` from rebuilding it.
     const pack = await execa("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", packDir], { cwd: REPO });
     const [packed] = JSON.parse(pack.stdout) as Array<{ filename: string; size: number; unpackedSize: number; files: Array<{ path: string }> }>;
     const files = packed!.files.map((f) => f.path);
     expect(files.filter((f) => f.endsWith(".map"))).toEqual([]);
+    // A V8 code cache is one Node's: each Node makes its own (bin/bgtask.js), none is shipped.
+    expect(files.filter((f) => f.includes(".cache"))).toEqual([]);
     expect(files).toEqual(
       expect.arrayContaining([
         "LICENSE",
@@ -56,11 +58,33 @@ describe("the packed package", () => {
     rmSync(join(project.dir, "node_modules"), { recursive: true, force: true });
     rmSync(join(project.dir, "package.json"));
     await execa("npm", ["init", "-y"], { cwd: project.dir });
-    const install = await execa("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(packDir, packed!.filename)], {
-      cwd: project.dir,
-      reject: false,
+    // As a production image installs it (`npm install --omit=dev`, bgtask a dependency), and
+    // without the registry: jiti, bgtask's one dependency, is packed from this repository's
+    // node_modules beside it, and an empty private cache with --offline makes any fetch fail.
+    const jiti = await execa("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", packDir, join(REPO, "node_modules", "jiti")], {
+      cwd: REPO,
     });
+    const [jitiPacked] = JSON.parse(jiti.stdout) as Array<{ filename: string }>;
+    const install = await execa(
+      "npm",
+      [
+        "install",
+        "--omit=dev",
+        "--offline",
+        "--cache",
+        join(packDir, "cache"),
+        "--no-audit",
+        "--no-fund",
+        join(packDir, jitiPacked!.filename),
+        join(packDir, packed!.filename),
+      ],
+      { cwd: project.dir, reject: false },
+    );
     expect(install.exitCode, install.stderr).toBe(0);
+    // npm blocks and warns about a dependency's install scripts (`prepare` of a tarball among them): bgtask has none.
+    expect(install.stderr).not.toMatch(/install-scripts|bgtask@/);
+    const manifest = JSON.parse(readFileSync(join(project.dir, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    expect(Object.keys(manifest.dependencies)).toContain("bgtask");
     // The "$schema" line of docs/configuration.md resolves in the installed project.
     writeFileSync(join(project.dir, "bgtask.config.json"), JSON.stringify({ $schema: "./node_modules/bgtask/dist/bgtask.config.schema.json" }));
     expect(JSON.parse(readFileSync(join(project.dir, "node_modules/bgtask/dist/bgtask.config.schema.json"), "utf8"))).toMatchObject({
@@ -83,6 +107,14 @@ describe("the packed package", () => {
       message: string;
     }>;
     expect(record).toMatchObject({ status: "succeeded", message: "hello ada" });
+
+    // A container's service: tasks stored without a worker, then drained by `bgtask work --once`.
+    const queued = await execa(bin, ["run", "--no-worker", "greet", "name=grace"], { cwd: project.dir, env: project.env, reject: false });
+    expect(queued.exitCode, queued.stderr).toBe(0);
+    const work = await execa(bin, ["work", "--once"], { cwd: project.dir, env: project.env, reject: false });
+    expect(work.exitCode, work.stderr).toBe(0);
+    const drained = JSON.parse((await execa(bin, ["status", queued.stdout.trim(), "--json"], { cwd: project.dir, env: project.env })).stdout);
+    expect(drained).toMatchObject({ status: "succeeded", message: "hello grace" });
 
     // The dashboard finds its server and its page in the installed package.
     const ui = execa(bin, ["ui", "--port", "0"], { cwd: project.dir, env: project.env, reject: false });
@@ -123,6 +155,49 @@ describe("the packed package", () => {
       expect(JSON.parse(used.stdout), file).toEqual({ status: "succeeded", message: `hello ${name}`, refused: "EBADID", counted: true, workers: true });
     }
 
+    // One client for both: a program that imports it and requires it (its own code and a
+    // dependency's) gets the same classes, so an error from one is instanceof the other's.
+    writeFileSync(
+      join(project.dir, "both.mjs"),
+      `import { createRequire } from "node:module";
+       import * as esm from "bgtask/client";
+       const cjs = createRequire(import.meta.url)("bgtask/client");
+       const bg = esm.createClient();
+       const refused = await bg.get("not-an-id").catch((error) => error);
+       await bg.close();
+       console.log(JSON.stringify({ same: esm.UsageError === cjs.UsageError, instance: refused instanceof cjs.UsageError }));`,
+    );
+    const both = await execa(process.execPath, ["both.mjs"], { cwd: project.dir, env: project.env, reject: false });
+    expect(both.exitCode, both.stderr).toBe(0);
+    expect(JSON.parse(both.stdout)).toEqual({ same: true, instance: true });
+
+    // The types, for TypeScript's every Node resolution and a bundler's, checked whole: no
+    // skipLibCheck, and no @types/node, which a user of the client need not have.
+    const typed = `import { BgtaskError, createClient, type AttachmentFile, type TaskRecord } from "bgtask/client";
+      export async function main(): Promise<string> {
+        const bg = createClient({ root: "." });
+        const task: TaskRecord = await bg.run("greet", { name: "ts" });
+        const refused: unknown = await bg.get("x").catch((error: unknown) => error);
+        const file: AttachmentFile = await bg.attachment(task.id, "report.csv");
+        for await (const chunk of file.open()) console.log(chunk.byteLength);
+        await bg.close();
+        return refused instanceof BgtaskError ? refused.code : task.id;
+      }`;
+    for (const file of ["typed.mts", "typed.cts", "typed.ts"]) writeFileSync(join(project.dir, file), typed);
+    for (const [resolution, module, files] of [
+      ["node16", "node16", ["typed.mts", "typed.cts"]],
+      ["nodenext", "nodenext", ["typed.mts", "typed.cts"]],
+      ["bundler", "esnext", ["typed.ts"]],
+    ] as const) {
+      const tsconfig = join(project.dir, `tsconfig.${resolution}.json`);
+      writeFileSync(
+        tsconfig,
+        JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: "es2022", module, moduleResolution: resolution, types: [] }, files }),
+      );
+      const checked = await execa(process.execPath, [join(REPO, "node_modules/typescript/bin/tsc"), "-p", tsconfig], { cwd: project.dir, reject: false });
+      expect(checked.exitCode, `${resolution}: ${checked.stdout}`).toBe(0);
+    }
+
     const lock = JSON.parse(readFileSync(join(project.dir, "node_modules", ".package-lock.json"), "utf8")) as { packages: Record<string, unknown> };
     const installed = Object.keys(lock.packages)
       .filter((key) => key.startsWith("node_modules/"))
@@ -135,4 +210,20 @@ describe("the packed package", () => {
     expect(installed).toEqual(["node_modules/bgtask", "node_modules/jiti"]);
     expect(packed!.size).toBeLessThan(1024 * 1024);
   }, 180_000);
+
+  it("builds what runs on the first command of a fresh clone, whose dist/ is missing", async () => {
+    const clone = mkdtempSync(join(tmpdir(), "bgtask-clone-"));
+    onTestFinished(() => rmSync(clone, { recursive: true, force: true }));
+    for (const entry of ["bin", "scripts", "src", "tasks", "package.json"]) cpSync(join(REPO, entry), join(clone, entry), { recursive: true });
+    symlinkSync(join(REPO, "node_modules"), join(clone, "node_modules"), "dir");
+    const env = { NO_COLOR: "1", CI: "true", BGTASK_IDLE: "500ms" };
+    const cli = (args: string[]) => execa(process.execPath, [join(clone, "bin/bgtask.js"), ...args], { cwd: clone, env, reject: false });
+    const first = await cli(["run", "hello", "--follow"]);
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/^bgtask: first run in this clone: building dist\/ /);
+    expect(first.stdout).toMatch(/succeeded/);
+    const second = await cli(["list", "--json"]);
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.stderr).toBe("");
+  }, 120_000);
 });

@@ -3,18 +3,21 @@
 // Works on a journal every other command refuses: it never goes through the store.
 import { checkJournal, repairJournal } from "../../client/doctor.ts";
 import { loadConfig, type LocationFlags } from "../../config/config.ts";
-import { ExitCode } from "../../errors.ts";
+import { ExitCode, UsageError } from "../../errors.ts";
 import { renderFiles, renderRepair } from "../output/doctor.ts";
 import { printJson } from "../output/json.ts";
 
 export interface DoctorOptions extends LocationFlags {
   repair?: boolean;
+  /** With --repair: only the check, which says what the repair would do. */
+  dryRun?: boolean;
   json?: boolean;
 }
 
 export async function doctor(options: DoctorOptions): Promise<void> {
+  if (options.dryRun && !options.repair) throw new UsageError("--dry-run goes with --repair");
   const config = loadConfig(options);
-  if (options.repair) {
+  if (options.repair && !options.dryRun) {
     const report = await repairJournal(config);
     if (options.json) printJson(report);
     else process.stdout.write(`${renderRepair(report)}\n`);
@@ -31,7 +34,7 @@ export async function doctor(options: DoctorOptions): Promise<void> {
       : database
         ? "the journal's schema or records are not what this bgtask can use (see above)"
         : "the journal is damaged: `bgtask doctor --repair` keeps a copy of its files and rebuilds it from what is readable";
-    process.stdout.write(`${renderFiles(report)}\n${verdict}\n`);
+    process.stdout.write(`${renderFiles(report)}\n${verdict}\n${options.dryRun ? "--dry-run: nothing repaired\n" : ""}`);
   }
   process.exitCode = report.healthy ? ExitCode.ok : ExitCode.journal;
 }
