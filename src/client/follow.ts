@@ -142,8 +142,9 @@ class Keeper {
           const { verdict } = gathered.recovery.verdicts.find((v) => v.id === id)!;
           const what = verdict.kind === "lost" && !verdict.dead ? `went silent (${verdict.reason})` : "is gone";
           this.note(`the worker running ${id} (pid ${gathered.workers.get(id)!.pid}) ${what}; its try was recovered`);
-          this.wantWorker = true;
         }
+        // Recovered here or by another process meanwhile, a try that waits again may need a worker.
+        this.wantWorker = true;
         return;
       }
       for (const e of entries) {
