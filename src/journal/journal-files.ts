@@ -220,13 +220,14 @@ export class JournalFiles {
     const mark = readMark(this.dir);
     // The log the head names is opened before the snapshot is read, and read through that fd: a
     // compaction may unlink it in between (reads of one process interleave at the await), and an
-    // open file stays readable. Gone already, the snapshot read next names a newer one.
-    const named = logNamedBy(readHead(this.path));
+    // open file stays readable.
+    let named: string | undefined;
     let fd: number | null = null;
     try {
+      named = logNamedBy(readHead(this.path));
       if (named !== undefined) fd = openLog(join(this.dir, named));
-    } catch (error) {
-      if (!isMissingFile(error)) throw error;
+    } catch {
+      // Gone already: the snapshot read next names a newer log. Anything else wrong with either is named by the reads below.
     }
     try {
       const adapter = new DurableJsonFile(this.path);
