@@ -223,8 +223,8 @@ export class FileStore implements JournalStore {
 
   /**
    * Runs a read against a snapshot, again on a fresh one whenever a file it names (a history
-   * generation, a cold queue segment) was removed meanwhile by a writer that moved on: as often as
-   * the journal moves. Missing from a journal that stands still, the file is lost.
+   * generation, a cold queue segment) was removed meanwhile by a writer that moved on to another:
+   * as often as that happens. Missing while the journal still names it, the file is lost.
    */
   private async withSnapshot<T>(reader: (doc: JournalDoc) => T, cached = false): Promise<T> {
     for (;;) {
@@ -232,11 +232,14 @@ export class FileStore implements JournalStore {
       const version = this.files.signature();
       const doc = await this.snapshot(cached);
       this.lastPaused = { version, paused: doc.pausedQueues ?? [] };
+      // Kept apart: the cached document is the one the next read brings up to date.
+      const named = [doc.history.file, doc.queue.file];
       try {
         return reader(doc);
       } catch (error) {
-        if (isMissingFile(error) && this.files.signature() !== version) continue;
-        throw error;
+        if (!isMissingFile(error)) throw error;
+        const now = await this.snapshot();
+        if (now.history.file === named[0] && now.queue.file === named[1]) throw error;
       }
     }
   }

@@ -114,7 +114,6 @@ export class JournalFiles {
    */
   async read(cached = false): Promise<JournalDoc> {
     for (;;) {
-      const before = this.signature();
       const stat = tryStat(this.path);
       if (!stat) {
         this.assertNothingLeft();
@@ -123,10 +122,11 @@ export class JournalFiles {
       try {
         return (cached ? await this.refresh(stat) : await this.load(stat)).doc;
       } catch (error) {
-        // A file we were told about was folded away by a compaction in between: the journal moved
-        // on, so read its new head, however many times it moves. Missing from a journal that stands
-        // still, it is lost.
-        if (isMissingFile(error) && this.signature() !== before) continue;
+        // The log we were told about was folded away by a compaction in between, which replaced
+        // journal.json first: read the new one, however many times that happens. Missing while
+        // journal.json is the one that names it, the log is lost.
+        const now = tryStat(this.path);
+        if (isMissingFile(error) && (now === null || identity(now) !== identity(stat))) continue;
         throw asJournalError(error, this.path);
       }
     }
