@@ -61,7 +61,7 @@ function identity(stat: Stats): string {
 }
 
 /** The log a journal.json head (readHead) names, or undefined when the head does not say. */
-export function logNamedBy(head: string | null): string | undefined {
+function logNamedBy(head: string | null): string | undefined {
   return head ? /"log":"(journal\.\d+\.log)"/.exec(head)?.[1] : undefined;
 }
 
