@@ -7,7 +7,7 @@ import { ACTIVE_STATUSES, isFinal, pinnedHostOf, type TaskRecord } from "../core
 import { isDueWithin, isRunnable } from "../core/transitions.ts";
 import type { JournalStore } from "../journal/store.ts";
 import { recoverNow } from "../worker/recovery.ts";
-import { getTask, type Session } from "./session.ts";
+import { getEach, type Session } from "./session.ts";
 import { workerGone } from "./worker-gone.ts";
 
 const MIN_REFRESH_MS = 100;
@@ -40,15 +40,20 @@ export class Tracker {
   }
 
   /**
-   * Reads what may have changed: each followed task that is not final yet, by its id; with `all`,
-   * the active set in one read (which shows new tasks), and a task that left it, once, as it ended.
+   * Reads what may have changed: the followed tasks that are not final yet, by their ids; with
+   * `all`, the active set first (which shows new tasks), then those that left it, as they ended.
+   * One read each, never one per task: a follow of thousands read task by task took longer than
+   * the drain it followed, and showed tasks long final as running meanwhile.
    */
   async refresh(): Promise<void> {
-    const active = this.all ? new Map((await this.store.list({ statuses: ACTIVE_STATUSES })).map((t) => [t.id, t])) : null;
+    const active = this.all ? byId(await this.store.list({ statuses: ACTIVE_STATUSES })) : null;
+    const left = [...this.entries].filter(([id, e]) => !e.gone && !isFinal(e.task.status) && !active?.has(id)).map(([id]) => id);
+    const found = left.length > 0 ? byId(await this.store.list({ ids: left })) : new Map<string, TaskRecord>();
+    // Changed only once both reads are in: a check in between sees one read's view, not half of one.
     if (active) for (const [id, task] of active) if (!this.entries.has(id)) this.entries.set(id, { task, gone: false });
     for (const [id, entry] of this.entries) {
       if (entry.gone || isFinal(entry.task.status)) continue;
-      const task = active?.get(id) ?? (await this.store.get(id));
+      const task = active?.get(id) ?? found.get(id);
       if (task) entry.task = task;
       else entry.gone = true;
     }
@@ -77,9 +82,13 @@ export class Tracker {
   }
 }
 
+function byId(tasks: readonly TaskRecord[]): Map<string, TaskRecord> {
+  return new Map(tasks.map((t) => [t.id, t]));
+}
+
 /** The tracker for `ids` (each checked to exist), or for every active task when `ids` is null. */
 export async function track(session: Session, ids: readonly string[] | null): Promise<Tracker> {
-  const initial = ids ? await Promise.all([...new Set(ids)].map((id) => getTask(session, id))) : await session.store.list({ statuses: ACTIVE_STATUSES });
+  const initial = ids ? await getEach(session, ids) : await session.store.list({ statuses: ACTIVE_STATUSES });
   const tracker = new Tracker(session.store, initial, ids === null, session.config.timings.scheduleWindowMs);
   tracker.pausedQueues = new Set(await session.store.pausedQueues());
   return tracker;
@@ -102,6 +111,8 @@ class Keeper {
   private readonly told = new Set<string>();
   private readonly toldPaused = new Set<string>();
   private readonly toldPinned = new Set<string>();
+  /** Tries (id and lease) whose worker looked gone and that the journal's recovery was asked about. */
+  private readonly asked = new Set<string>();
   private checking = false;
   /** At the first look and after a recovery: what waits may need a worker. */
   private wantWorker = true;
@@ -118,11 +129,21 @@ class Keeper {
     try {
       const { config, store } = this.session;
       const entries = [...tracker.entries.values()].filter((e) => !e.gone);
-      const dead = entries.filter((e) => workerGone(e.task));
-      if (dead.length > 0) {
+      // What this follow last read may be older than the journal (a worker that ended these tries
+      // and retired): a worker that looks gone is a reason to ask the journal's own recovery rule,
+      // which alone says what is gone, once per try.
+      const suspects = entries.filter((e) => workerGone(e.task) && !this.asked.has(`${e.task.id}/${e.task.lease}`));
+      if (suspects.length > 0) {
+        for (const e of suspects) this.asked.add(`${e.task.id}/${e.task.lease}`);
         // Its journal write brings the refresh that shows the outcome, and calls this again.
-        await recoverNow(store, config);
-        for (const e of dead) this.note(`the worker running ${e.task.id} (pid ${e.task.worker!.pid}) is gone; its try was recovered`);
+        const { recovered, gathered } = await recoverNow(store, config);
+        for (const id of recovered) {
+          if (!tracker.entries.has(id)) continue;
+          const { verdict } = gathered.recovery.verdicts.find((v) => v.id === id)!;
+          const what = verdict.kind === "lost" && !verdict.dead ? `went silent (${verdict.reason})` : "is gone";
+          this.note(`the worker running ${id} (pid ${gathered.workers.get(id)!.pid}) ${what}; its try was recovered`);
+        }
+        // Recovered here or by another process meanwhile, a try that waits again may need a worker.
         this.wantWorker = true;
         return;
       }

@@ -50,6 +50,20 @@ export async function getTask(session: Session, id: string): Promise<TaskRecord>
 }
 
 /**
+ * Each of `ids` (once, in order), checked to exist, from one read: a follow of thousands read task
+ * by task loaded the file journal once per task.
+ */
+export async function getEach(session: Session, ids: readonly string[]): Promise<TaskRecord[]> {
+  const unique = [...new Set(ids.map(checkTaskId))];
+  const found = new Map((await session.store.list({ ids: unique })).map((task) => [task.id, task]));
+  return unique.map((id) => {
+    const task = found.get(id);
+    if (!task) throw new TaskNotFoundError(id);
+    return task;
+  });
+}
+
+/**
  * The tasks of an operation on several ids (each once), every one checked by `refuse` (the error
  * saying why it cannot be acted on, or null) before any is touched: one bad id, no change.
  */

@@ -12,11 +12,11 @@ import { lastBeat, startedTask } from "../host/beat.ts";
 import { canTerminate, liveness, terminate } from "../host/process-identity.ts";
 import type { JournalStore, Recovery, RecoverResult, SlotRequest } from "../journal/store.ts";
 
-/** A recovery to hand to the store, with the workers of the tries it would force. */
+/** A recovery to hand to the store, with the workers of the tries it judged. */
 export interface Gathered {
   recovery: Recovery;
-  /** The worker of each try judged overdue: killed once the store ended the try. */
-  overdue: Map<string, WorkerRef>;
+  /** The worker of each try given a verdict, as the journal recorded it: an overdue one is killed once the store ended the try. */
+  workers: Map<string, WorkerRef>;
 }
 
 /** This host's slots whose registered process is gone. */
@@ -36,7 +36,7 @@ export async function gatherRecovery(store: JournalStore, config: Config, now: D
   const noteOf = startedTask(config.home);
   const limits = { heartbeatTimeoutMs: config.timings.heartbeatTimeoutMs, graceMs: config.timings.cancelGraceMs };
   const verdicts: TryVerdict[] = [];
-  const overdue = new Map<string, WorkerRef>();
+  const workers = new Map<string, WorkerRef>();
   for (const task of running) {
     if (task.worker === null || task.lease === null) continue;
     const state = liveness(task.worker);
@@ -49,10 +49,10 @@ export async function gatherRecovery(store: JournalStore, config: Config, now: D
     const verdict = judgeTry(task, facts, now, limits, clock);
     if (verdict.kind === "fine") continue;
     if (verdict.kind === "lost" && verdict.dead) terminate(task.worker);
-    if (verdict.kind === "overdue") overdue.set(task.id, task.worker);
+    workers.set(task.id, task.worker);
     verdicts.push({ id: task.id, lease: task.lease, verdict });
   }
-  return { recovery: { verdicts, deadSlots: deadSlotsOf(slots) }, overdue };
+  return { recovery: { verdicts, deadSlots: deadSlotsOf(slots) }, workers };
 }
 
 /**
@@ -87,18 +87,23 @@ export class RecoveryPace {
 /** Kills the workers of the tries the store ended as overdue (`forced`). */
 export function killForced(gathered: Gathered, forced: readonly string[]): void {
   for (const id of forced) {
-    const worker = gathered.overdue.get(id);
+    const worker = gathered.workers.get(id);
     if (worker) terminate(worker);
   }
 }
 
+/** What a recovery outside a claim did, with what it judged: the verdicts and the worker of each try, as the journal recorded it. */
+export interface RecoveredNow extends RecoverResult {
+  gathered: Gathered;
+}
+
 /** Recovers now, outside a claim: a tick, a live view that saw a worker go. */
-export async function recoverNow(store: JournalStore, config: Config): Promise<RecoverResult> {
+export async function recoverNow(store: JournalStore, config: Config): Promise<RecoveredNow> {
   const now = new Date();
   const gathered = await gatherRecovery(store, config, now);
   const result = await store.recover(now, gathered.recovery);
   killForced(gathered, result.forced);
-  return result;
+  return { ...result, gathered };
 }
 
 /**

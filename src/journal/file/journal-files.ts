@@ -3,7 +3,7 @@
 // committed since, one transaction per append. A process keeps the document in memory and, under
 // the lock, reads only what others appended since its last look, so a change costs what it
 // changed. When the log outgrows the snapshot it is folded into a new journal.json.
-import { chmodSync, readdirSync, statSync, unlinkSync, type Stats } from "node:fs";
+import { chmodSync, closeSync, readdirSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { statSignature } from "../../host/file-watch.ts";
 import { join } from "node:path";
 import { Low } from "lowdb";
@@ -14,7 +14,19 @@ import { crashPoint } from "./crash-points.ts";
 import { DurableJsonFile, FILE_MODE, readHead, RevisionConflict, appendLines } from "./durable-file.ts";
 import { historyLine, type HistoryEntry } from "./archive.ts";
 import { indexAppended } from "./archive-index.ts";
-import { appendTransaction, containsCommit, createLog, logSize, metaOf, readLogFrom, replay, type LogEntry, type Meta } from "./write-ahead-log.ts";
+import {
+  appendTransaction,
+  containsCommit,
+  createLog,
+  logSize,
+  metaOf,
+  openLog,
+  readLogFrom,
+  readOpenLog,
+  replay,
+  type LogEntry,
+  type Meta,
+} from "./write-ahead-log.ts";
 import { acquireLock, LockCompromisedError, sweepIdentities, type LockSettings } from "./lock.ts";
 import { emptyDoc, JOURNAL_VERSION, QUEUE_FILE, type JournalDoc } from "./schema.ts";
 import { countOf } from "../../core/stats.ts";
@@ -48,6 +60,17 @@ function identity(stat: Stats): string {
   return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
 }
 
+/** The log a journal.json head (readHead) names, or undefined when the head does not say. */
+function logNamedBy(head: string | null): string | undefined {
+  return head ? /"log":"(journal\.\d+\.log)"/.exec(head)?.[1] : undefined;
+}
+
+/** A file that is not there (ENOENT), as fs raised it or as a journal error wraps it. */
+export function isMissingFile(error: unknown): boolean {
+  const cause = (error as { cause?: NodeJS.ErrnoException }).cause ?? (error as NodeJS.ErrnoException);
+  return cause?.code === "ENOENT";
+}
+
 function tryStat(path: string): Stats | null {
   try {
     return statSync(path);
@@ -79,7 +102,7 @@ export class JournalFiles {
     } catch {
       // unreadable now: the snapshot's signature alone says so
     }
-    const log = head ? /"log":"(journal\.\d+\.log)"/.exec(head)?.[1] : undefined;
+    const log = logNamedBy(head);
     return log ? `${snapshot}|${logSize(join(this.dir, log))}` : snapshot;
   }
 
@@ -90,7 +113,7 @@ export class JournalFiles {
    * document is the one transactions change: the caller copies what it keeps.
    */
   async read(cached = false): Promise<JournalDoc> {
-    for (let attempt = 1; ; attempt++) {
+    for (;;) {
       const stat = tryStat(this.path);
       if (!stat) {
         this.assertNothingLeft();
@@ -99,9 +122,11 @@ export class JournalFiles {
       try {
         return (cached ? await this.refresh(stat) : await this.load(stat)).doc;
       } catch (error) {
-        // The log we were told about was folded away by a compaction in between: look again.
-        const cause = (error as { cause?: NodeJS.ErrnoException }).cause ?? (error as NodeJS.ErrnoException);
-        if (cause.code === "ENOENT" && attempt < MAX_ATTEMPTS) continue;
+        // The log we were told about was folded away by a compaction in between, which replaced
+        // journal.json first: read the new one, however many times that happens. Missing while
+        // journal.json is the one that names it, the log is lost.
+        const now = tryStat(this.path);
+        if (isMissingFile(error) && (now === null || identity(now) !== identity(stat))) continue;
         throw asJournalError(error, this.path);
       }
     }
@@ -193,13 +218,29 @@ export class JournalFiles {
   private async load(stat: Stats): Promise<Loaded> {
     // Before the snapshot and the log: whatever a writer adds meanwhile only puts them further ahead.
     const mark = readMark(this.dir);
-    const adapter = new DurableJsonFile(this.path);
-    const db = new Low<JournalDoc>(adapter, emptyDoc());
-    await db.read();
-    const logPath = join(this.dir, db.data.log);
-    const logBytes = replay(logPath, db.data, readLogFrom(logPath, 0));
-    checkMark(mark, logPath, db.data);
-    return { doc: db.data, snapshot: identity(stat), snapshotBytes: stat.size, logBytes };
+    // The log the head names is opened before the snapshot is read, and read through that fd: a
+    // compaction may unlink it in between (reads of one process interleave at the await), and an
+    // open file stays readable.
+    let named: string | undefined;
+    let fd: number | null = null;
+    try {
+      named = logNamedBy(readHead(this.path));
+      if (named !== undefined) fd = openLog(join(this.dir, named));
+    } catch {
+      // Gone already: the snapshot read next names a newer log. Anything else wrong with either is named by the reads below.
+    }
+    try {
+      const adapter = new DurableJsonFile(this.path);
+      const db = new Low<JournalDoc>(adapter, emptyDoc());
+      await db.read();
+      const logPath = join(this.dir, db.data.log);
+      const bytes = fd !== null && db.data.log === named ? readOpenLog(logPath, fd, 0) : readLogFrom(logPath, 0);
+      const logBytes = replay(logPath, db.data, bytes);
+      checkMark(mark, logPath, db.data);
+      return { doc: db.data, snapshot: identity(stat), snapshotBytes: stat.size, logBytes };
+    } finally {
+      if (fd !== null) closeSync(fd);
+    }
   }
 
   /** Log entries for what `mutate` reported touching, plus the meta fields when they moved. */

@@ -46,7 +46,7 @@ import { fsyncDir, appendLines } from "./durable-file.ts";
 import { entryTime, firstLine, isTombstone, linesBackwards, parseHistoryLine } from "./archive.ts";
 import { findIndexed, indexAppended, indexPathOf } from "./archive-index.ts";
 import { ChangeCursor } from "./change-ids.ts";
-import { JournalFiles, type Transaction } from "./journal-files.ts";
+import { isMissingFile, JournalFiles, type Transaction } from "./journal-files.ts";
 import { ColdReader, parseColdLine, type ColdLine } from "./cold-queue.ts";
 import { HistoryTally } from "./history-tally.ts";
 import { giveBackTick, readTick, takeTick } from "./tick-mutex.ts";
@@ -221,19 +221,25 @@ export class FileStore implements JournalStore {
     return slot;
   }
 
-  /** Runs a read against a snapshot, again on a fresh one if a compaction removed the history file meanwhile. */
+  /**
+   * Runs a read against a snapshot, again on a fresh one whenever a file it names (a history
+   * generation, a cold queue segment) was removed meanwhile by a writer that moved on to another:
+   * as often as that happens. Missing while the journal still names it, the file is lost.
+   */
   private async withSnapshot<T>(reader: (doc: JournalDoc) => T, cached = false): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
+    for (;;) {
       // Taken before the read: a commit in between makes it older than the document, never newer.
       const version = this.files.signature();
       const doc = await this.snapshot(cached);
       this.lastPaused = { version, paused: doc.pausedQueues ?? [] };
+      // Kept apart: the cached document is the one the next read brings up to date.
+      const named = [doc.history.file, doc.queue.file];
       try {
         return reader(doc);
       } catch (error) {
-        const cause = (error as { cause?: NodeJS.ErrnoException }).cause;
-        if (attempt < 3 && cause?.code === "ENOENT") continue;
-        throw error;
+        if (!isMissingFile(error)) throw error;
+        const now = await this.snapshot();
+        if (now.history.file === named[0] && now.queue.file === named[1]) throw error;
       }
     }
   }
@@ -440,13 +446,13 @@ export class FileStore implements JournalStore {
     return this.withSnapshot((doc) => this.find(doc, id));
   }
 
-  /** The active task, else the cold one, else its newest history entry unless removed. */
-  private find(doc: JournalDoc, id: string): TaskRecord | null {
-    return this.locate(doc, id)?.task ?? null;
+  /** The active task, else the cold one, else its newest history entry unless removed; `byId` indexes the active set for many look-ups. */
+  private find(doc: JournalDoc, id: string, byId?: ReadonlyMap<string, TaskRecord>): TaskRecord | null {
+    return this.locate(doc, id, byId)?.task ?? null;
   }
 
-  private locate(doc: JournalDoc, id: string): { task: TaskRecord; cold: boolean } | null {
-    const active = doc.tasks.find((t) => t.id === id);
+  private locate(doc: JournalDoc, id: string, byId?: ReadonlyMap<string, TaskRecord>): { task: TaskRecord; cold: boolean } | null {
+    const active = byId ? byId.get(id) : doc.tasks.find((t) => t.id === id);
     if (active) return { task: active, cold: false };
     const cold = coldCount(doc.queue) > 0 ? this.cold.find(doc.queue, id) : null;
     if (cold) return { task: cold, cold: true };
@@ -490,7 +496,9 @@ export class FileStore implements JournalStore {
       (!filter.statuses || filter.statuses.includes(task.status)) && (!filter.executor || task.executor === filter.executor);
     const limit = filter.limit ?? Infinity;
     if (filter.ids) {
-      const found = filter.ids.map((id) => this.find(doc, id)).filter((task): task is TaskRecord => task !== null && matches(task));
+      // A follow asks for thousands at once: the active set is indexed once, not scanned per id.
+      const byId = new Map(doc.tasks.map((t) => [t.id, t]));
+      const found = filter.ids.map((id) => this.find(doc, id, byId)).filter((task): task is TaskRecord => task !== null && matches(task));
       const finals = found.filter((t) => isFinal(t.status)).sort(compareNewestFinished);
       return listed(
         found.filter((t) => !isFinal(t.status)),
@@ -726,11 +734,14 @@ export class FileStore implements JournalStore {
   }
 
   async removeFinished(olderThan: Date | null, _now: Date, options: { onlyIfOldestBefore?: Date } = {}): Promise<string[]> {
-    if (options.onlyIfOldestBefore) {
-      const doc = await this.snapshot();
-      const path = join(this.home, doc.history.file);
-      const line = firstLine(path, doc.history.bytes);
-      if (line === null || entryTime(parseHistoryLine(path, line)) >= options.onlyIfOldestBefore.getTime()) return [];
+    const oldestBefore = options.onlyIfOldestBefore?.getTime();
+    if (oldestBefore !== undefined) {
+      const due = await this.withSnapshot((doc) => {
+        const path = join(this.home, doc.history.file);
+        const line = firstLine(path, doc.history.bytes);
+        return line !== null && entryTime(parseHistoryLine(path, line)) < oldestBefore;
+      });
+      if (!due) return [];
     }
     let replaced: string | null = null;
     const removed = await this.transact((doc) => {

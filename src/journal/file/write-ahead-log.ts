@@ -204,28 +204,37 @@ export function containsCommit(bytes: Buffer): boolean {
   }
 }
 
-/** Reads the log from byte `from` to its end. */
-export function readLogFrom(path: string, from: number): Buffer {
-  let fd: number;
+/** Opens a log for reading: what it holds stays readable through the fd after a compaction unlinks it. */
+export function openLog(path: string): number {
   try {
-    fd = openSync(path, "r");
+    return openSync(path, "r");
   } catch (error) {
     throw journalIoError(path, error);
   }
+}
+
+/** Reads the log from byte `from` to its end. */
+export function readLogFrom(path: string, from: number): Buffer {
+  const fd = openLog(path);
   try {
-    const size = fstatSync(fd).size;
-    if (size < from) throw new JournalCorruptError(path, `it is ${size} bytes long but ${from} bytes were committed`);
-    const buffer = Buffer.alloc(size - from);
-    let read = 0;
-    while (read < buffer.length) {
-      const n = readSync(fd, buffer, read, buffer.length - read, from + read);
-      if (n === 0) break;
-      read += n;
-    }
-    return buffer.subarray(0, read);
+    return readOpenLog(path, fd, from);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Reads the log open as `fd` (at `path`) from byte `from` to its end. */
+export function readOpenLog(path: string, fd: number, from: number): Buffer {
+  const size = fstatSync(fd).size;
+  if (size < from) throw new JournalCorruptError(path, `it is ${size} bytes long but ${from} bytes were committed`);
+  const buffer = Buffer.alloc(size - from);
+  let read = 0;
+  while (read < buffer.length) {
+    const n = readSync(fd, buffer, read, buffer.length - read, from + read);
+    if (n === 0) break;
+    read += n;
+  }
+  return buffer.subarray(0, read);
 }
 
 /** Size of the log file now, or -1 when it does not exist. */
