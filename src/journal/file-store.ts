@@ -83,7 +83,7 @@ import type {
  * every command and worker holds the active set in memory, the cold queue costs nothing until a
  * claim reaches it. Below it, a `run` costs one append, not two.
  */
-const HOT_LIMIT = 1_000;
+export const HOT_LIMIT = 1_000;
 
 /** Cold tasks a claim moves into the active set, at most, when its filter refuses them (a tick's budget). */
 const MAX_REFUSED_COLD = 100;
@@ -125,8 +125,12 @@ export class FileStore implements JournalStore {
   private readonly watches = new Set<{ close(): void }>();
   private readonly tally: HistoryTally;
 
-  constructor(home: string, lockSettings: LockSettings) {
+  /** HOT_LIMIT, unless a test asks for a lower one to make deep queues cheaply (test/model). */
+  private readonly hotLimit: number;
+
+  constructor(home: string, lockSettings: LockSettings, options: { hotLimit?: number } = {}) {
     this.home = home;
+    this.hotLimit = options.hotLimit ?? HOT_LIMIT;
     this.files = new JournalFiles(home, lockSettings);
     this.cold = new ColdReader(home);
     this.tally = new HistoryTally(home);
@@ -255,7 +259,7 @@ export class FileStore implements JournalStore {
       }
       const { created, stored, outcomes } = this.keyed(doc, tx, tasks, now, dependencies);
       // A journal an older bgtask may still read (version 1) keeps every task where that one looks.
-      const cold = doc.version === JOURNAL_VERSION && (coldCount(doc.queue) > 0 || doc.tasks.length + created.length > HOT_LIMIT);
+      const cold = doc.version === JOURNAL_VERSION && (coldCount(doc.queue) > 0 || doc.tasks.length + created.length > this.hotLimit);
       if (cold && doc.queue.count === 0 && doc.queue.bytes > 0) {
         // The segment is used up: start the next one rather than grow a file nobody reads.
         usedUp = doc.queue.file;
@@ -856,7 +860,7 @@ export class FileStore implements JournalStore {
       // cold queue in id order: it is empty, or every copied id comes after those handed out here.
       const cold =
         doc.version === JOURNAL_VERSION &&
-        doc.tasks.length + active.length > HOT_LIMIT &&
+        doc.tasks.length + active.length > this.hotLimit &&
         (coldCount(doc.queue) === 0 || active.every((t) => Number(t.id) >= doc.nextId));
       // Appended directly, as enqueue does: none of the ids is here (put would scan the set per task).
       for (const task of active) {
