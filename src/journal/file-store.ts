@@ -212,13 +212,14 @@ export class FileStore implements JournalStore {
   }
 
   /** Reserves a slot for one more worker when core's wantsWorker says so. */
-  private reserveSlot(doc: JournalDoc, now: Date, request: SlotRequest, enqueuedCold = 0): string | null {
+  private reserveSlot(doc: JournalDoc, now: Date, request: SlotRequest, enqueuedCold: readonly TaskRecord[] = []): string | null {
     this.pruneSlots(doc, now, request.deadSlots);
     const onHost = doc.workers.filter((slot) => isOnHost(slot, request.host)).length;
     const paused = pausedIn(doc);
     const work = doc.tasks.filter((t) => isDemand(t, now, request.scheduleWindowMs, paused));
-    // Cold tasks are never pinned (sortsById): work for any host's worker.
-    const demand = hostDemand(work, request.host, (request.scheduleDue ? 1 : 0) + coldCount(doc.queue) + enqueuedCold);
+    // Cold tasks are never pinned (sortsById): work for any host's worker, unless their queue is paused.
+    const cold = this.coldWork(doc, paused) + enqueuedCold.filter((t) => !paused.has(t.executor)).length;
+    const demand = hostDemand(work, request.host, (request.scheduleDue ? 1 : 0) + cold);
     if (!wantsWorker(onHost, doc.workers.length, request.maxWorkers, demand)) return null;
     const slot = uniqueName();
     doc.workers.push({ slot, host: request.host, reservedAt: now.toISOString(), process: null });
@@ -280,7 +281,7 @@ export class FileStore implements JournalStore {
         }
       }
       // The cold tasks are counted into the queue as they are appended, after this.
-      return { tasks: stored, outcomes, workerSlot: workers === null ? null : this.reserveSlot(doc, now, workers, tx.cold.length) };
+      return { tasks: stored, outcomes, workerSlot: workers === null ? null : this.reserveSlot(doc, now, workers, tx.cold) };
     });
     if (usedUp !== null) this.removeSegment(usedUp);
     return result;
@@ -434,7 +435,8 @@ export class FileStore implements JournalStore {
   retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult> {
     return this.transactUnsynced((doc) => {
       const host = doc.workers.find((w) => w.slot === slot)?.host;
-      const result = retirement(doc.tasks, now, scheduleWindowMs, coldCount(doc.queue) > 0, pausedIn(doc), host);
+      const paused = pausedIn(doc);
+      const result = retirement(doc.tasks, now, scheduleWindowMs, this.coldWork(doc, paused) > 0, paused, host);
       if (result.retired) doc.workers = doc.workers.filter((w) => w.slot !== slot);
       return result;
     });
@@ -592,6 +594,14 @@ export class FileStore implements JournalStore {
       }
       return { counts, oldestQueuedAt, finishedPerMinute: finishedPerMinute(finished, now.getTime(), minutes) };
     });
+  }
+
+  /** Cold tasks a worker may claim: those whose queue is not paused. */
+  private coldWork(doc: JournalDoc, paused: PausedQueues): number {
+    if (paused.size === 0 || coldCount(doc.queue) === 0) return coldCount(doc.queue);
+    let work = 0;
+    for (const [executor, count] of Object.entries(this.coldByExecutor(doc))) if (!paused.has(executor)) work += count;
+    return work;
   }
 
   /** The cold tasks by executor: the queue's counters less its skipped tasks (a scan only for a queue written before it kept counters). */
