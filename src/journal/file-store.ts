@@ -369,6 +369,8 @@ export class FileStore implements JournalStore {
         if (!task) return null;
         const done = settle(task, end.outcome, now);
         this.put(doc, tx, done);
+        // Ended: a give-back under the same lease finds it no longer held.
+        byId.set(done.id, done);
         return done;
       });
       for (const { id, lease } of exchange.giveBack) {
