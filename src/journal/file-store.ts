@@ -680,8 +680,10 @@ export class FileStore implements JournalStore {
 
   cancelMany(ids: readonly string[], now: Date): Promise<Array<{ task: TaskRecord; effect: CancelEffect } | null>> {
     return this.transact((doc, tx) => {
+      // A task this transaction ended is on its way to the history, where locate does not see it yet.
+      const ended = new Map<string, TaskRecord>();
       const results = ids.map((id) => {
-        const found = this.locate(doc, id);
+        const found = ended.has(id) ? { task: ended.get(id)!, cold: false } : this.locate(doc, id);
         if (!found) return null;
         const { task } = found;
         const effect = cancelEffect(task);
@@ -689,6 +691,7 @@ export class FileStore implements JournalStore {
         const next = cancel(task, now);
         if (found.cold && next !== task) this.leaveCold(doc, id);
         if (next !== task) this.put(doc, tx, next);
+        if (isFinal(next.status)) ended.set(id, next);
         return { task: next, effect };
       });
       this.release(doc, tx, now);
