@@ -429,7 +429,8 @@ export class FileStore implements JournalStore {
   registerWorker(slot: string, worker: WorkerRef, now: Date): Promise<void> {
     return this.transactUnsynced((doc) => {
       const entry = doc.workers.find((w) => w.slot === slot);
-      if (entry) entry.process = worker;
+      // The worker's host, as the other stores record it: the slot is where the worker runs.
+      if (entry) Object.assign(entry, { host: worker.host, process: worker });
       else doc.workers.push({ slot, host: worker.host, reservedAt: now.toISOString(), process: worker });
     });
   }
