@@ -8,7 +8,7 @@ import fc from "fast-check";
 import type { ScheduleState, Schedule } from "../../src/core/schedule.ts";
 import { ON_TIME_MS } from "../../src/core/schedule.ts";
 import type { NewTask, RetryPolicy, TaskRecord, WorkerRef } from "../../src/core/task.ts";
-import type { ClaimFilter, TryOutcome } from "../../src/core/transitions.ts";
+import { type ClaimFilter, compareIds, type TryOutcome } from "../../src/core/transitions.ts";
 import type { TickHolder, TryVerdict } from "../../src/core/recovery.ts";
 import { NO_RETRY } from "../../src/core/retry-policy.ts";
 import { LeaseLostError, TaskNotFoundError } from "../../src/errors.ts";
@@ -316,9 +316,10 @@ class Exchange implements Cmd {
   check = () => true;
   async run(model: Model, real: Real): Promise<void> {
     const running = await runningIds(real);
-    const ends = this.ends.flatMap(({ pick: i, outcome }) => {
+    // A worker ends each try once (PostgreSQL fails on a row put twice in one statement).
+    const ends = this.ends.flatMap(({ pick: i, outcome }, at) => {
       const id = pick(running, i);
-      return id === undefined ? [] : [{ id, outcome }];
+      return id === undefined || this.ends.slice(0, at).some((earlier) => pick(running, earlier.pick) === id) ? [] : [{ id, outcome }];
     });
     // A worker gives back only tries it never started, so never one it ends in the same exchange
     // (given that, the file journal queued the task again, and PostgreSQL failed on the row twice).
@@ -469,7 +470,8 @@ class RemoveFinished implements Cmd {
     const now = nowOf(model);
     const olderThan = this.agoMs === null ? null : new Date(now.getTime() - this.agoMs);
     const options = this.onlyIfOldest && olderThan !== null ? { onlyIfOldestBefore: olderThan } : {};
-    const [removed] = await onEach(real, (s) => s.store.removeFinished(olderThan, now, options));
+    // In which order the ids come is nobody's contract (PostgreSQL's delete returns them as it finds them).
+    const [removed] = await onEach(real, async (s) => (await s.store.removeFinished(olderThan, now, options)).sort(compareIds));
     for (const id of removed!) model.existing.delete(id);
   }
   toString(): string {
@@ -545,9 +547,10 @@ class Recover implements Cmd {
   check = () => true;
   async run(model: Model, real: Real): Promise<void> {
     const running = await runningIds(real);
-    const judged = this.verdicts.flatMap(({ pick: i, kind }) => {
+    // One verdict per try, as a recovery pass judges each once (PostgreSQL fails on a row put twice in one statement).
+    const judged = this.verdicts.flatMap(({ pick: i, kind }, at) => {
       const id = pick(running, i);
-      return id === undefined ? [] : [{ id, kind }];
+      return id === undefined || this.verdicts.slice(0, at).some((earlier) => pick(running, earlier.pick) === id) ? [] : [{ id, kind }];
     });
     const dead = this.deadSlots.flatMap((i) => pick(model.slots, i) ?? []);
     resolve(real, ` → [${judged.map((j) => `${task(j.id)} ${j.kind}`).join(", ")}] dead [${dead.join(", ")}]`);
