@@ -45,7 +45,8 @@ export interface Transaction {
 }
 
 const MAX_ATTEMPTS = 5;
-const MIN_COMPACT_BYTES = 256 * 1024;
+/** The log is folded into a new journal.json once it outgrows this and the snapshot (the model test pads a change past it). */
+export const MIN_COMPACT_BYTES = 256 * 1024;
 
 interface Loaded {
   doc: JournalDoc;

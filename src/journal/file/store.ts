@@ -83,7 +83,7 @@ import type {
  * every command and worker holds the active set in memory, the cold queue costs nothing until a
  * claim reaches it. Below it, a `run` costs one append, not two.
  */
-const HOT_LIMIT = 1_000;
+export const HOT_LIMIT = 1_000;
 
 /** Cold tasks a claim moves into the active set, at most, when its filter refuses them (a tick's budget). */
 const MAX_REFUSED_COLD = 100;
@@ -125,8 +125,12 @@ export class FileStore implements JournalStore {
   private readonly watches = new Set<{ close(): void }>();
   private readonly tally: HistoryTally;
 
-  constructor(home: string, lockSettings: LockSettings) {
+  /** HOT_LIMIT, unless a test asks for a lower one to make deep queues cheaply (test/model). */
+  private readonly hotLimit: number;
+
+  constructor(home: string, lockSettings: LockSettings, options: { hotLimit?: number } = {}) {
     this.home = home;
+    this.hotLimit = options.hotLimit ?? HOT_LIMIT;
     this.files = new JournalFiles(home, lockSettings);
     this.cold = new ColdReader(home);
     this.tally = new HistoryTally(home);
@@ -208,13 +212,14 @@ export class FileStore implements JournalStore {
   }
 
   /** Reserves a slot for one more worker when core's wantsWorker says so. */
-  private reserveSlot(doc: JournalDoc, now: Date, request: SlotRequest, enqueuedCold = 0): string | null {
+  private reserveSlot(doc: JournalDoc, now: Date, request: SlotRequest, enqueuedCold: readonly TaskRecord[] = []): string | null {
     this.pruneSlots(doc, now, request.deadSlots);
     const onHost = doc.workers.filter((slot) => isOnHost(slot, request.host)).length;
     const paused = pausedIn(doc);
     const work = doc.tasks.filter((t) => isDemand(t, now, request.scheduleWindowMs, paused));
-    // Cold tasks are never pinned (sortsById): work for any host's worker.
-    const demand = hostDemand(work, request.host, (request.scheduleDue ? 1 : 0) + coldCount(doc.queue) + enqueuedCold);
+    // Cold tasks are never pinned (sortsById): work for any host's worker, unless their queue is paused.
+    const cold = this.coldWork(doc, paused) + enqueuedCold.filter((t) => !paused.has(t.executor)).length;
+    const demand = hostDemand(work, request.host, (request.scheduleDue ? 1 : 0) + cold);
     if (!wantsWorker(onHost, doc.workers.length, request.maxWorkers, demand)) return null;
     const slot = uniqueName();
     doc.workers.push({ slot, host: request.host, reservedAt: now.toISOString(), process: null });
@@ -261,7 +266,7 @@ export class FileStore implements JournalStore {
       }
       const { created, stored, outcomes } = this.keyed(doc, tx, tasks, now, dependencies);
       // A journal an older bgtask may still read (version 1) keeps every task where that one looks.
-      const cold = doc.version === JOURNAL_VERSION && (coldCount(doc.queue) > 0 || doc.tasks.length + created.length > HOT_LIMIT);
+      const cold = doc.version === JOURNAL_VERSION && (coldCount(doc.queue) > 0 || doc.tasks.length + created.length > this.hotLimit);
       if (cold && doc.queue.count === 0 && doc.queue.bytes > 0) {
         // The segment is used up: start the next one rather than grow a file nobody reads.
         usedUp = doc.queue.file;
@@ -282,7 +287,7 @@ export class FileStore implements JournalStore {
         }
       }
       // The cold tasks are counted into the queue as they are appended, after this.
-      return { tasks: stored, outcomes, workerSlot: workers === null ? null : this.reserveSlot(doc, now, workers, tx.cold.length) };
+      return { tasks: stored, outcomes, workerSlot: workers === null ? null : this.reserveSlot(doc, now, workers, tx.cold) };
     });
     if (usedUp !== null) this.removeSegment(usedUp);
     return result;
@@ -370,6 +375,8 @@ export class FileStore implements JournalStore {
         if (!task) return null;
         const done = settle(task, end.outcome, now);
         this.put(doc, tx, done);
+        // Ended: a give-back under the same lease finds it no longer held.
+        byId.set(done.id, done);
         return done;
       });
       for (const { id, lease } of exchange.giveBack) {
@@ -428,7 +435,8 @@ export class FileStore implements JournalStore {
   registerWorker(slot: string, worker: WorkerRef, now: Date): Promise<void> {
     return this.transactUnsynced((doc) => {
       const entry = doc.workers.find((w) => w.slot === slot);
-      if (entry) entry.process = worker;
+      // The worker's host, as the other stores record it: the slot is where the worker runs.
+      if (entry) Object.assign(entry, { host: worker.host, process: worker });
       else doc.workers.push({ slot, host: worker.host, reservedAt: now.toISOString(), process: worker });
     });
   }
@@ -436,7 +444,8 @@ export class FileStore implements JournalStore {
   retireWorker(slot: string, now: Date, scheduleWindowMs: number): Promise<RetireResult> {
     return this.transactUnsynced((doc) => {
       const host = doc.workers.find((w) => w.slot === slot)?.host;
-      const result = retirement(doc.tasks, now, scheduleWindowMs, coldCount(doc.queue) > 0, pausedIn(doc), host);
+      const paused = pausedIn(doc);
+      const result = retirement(doc.tasks, now, scheduleWindowMs, this.coldWork(doc, paused) > 0, paused, host);
       if (result.retired) doc.workers = doc.workers.filter((w) => w.slot !== slot);
       return result;
     });
@@ -598,6 +607,14 @@ export class FileStore implements JournalStore {
     });
   }
 
+  /** Cold tasks a worker may claim: those whose queue is not paused. */
+  private coldWork(doc: JournalDoc, paused: PausedQueues): number {
+    if (paused.size === 0 || coldCount(doc.queue) === 0) return coldCount(doc.queue);
+    let work = 0;
+    for (const [executor, count] of Object.entries(this.coldByExecutor(doc))) if (!paused.has(executor)) work += count;
+    return work;
+  }
+
   /** The cold tasks by executor: the queue's counters less its skipped tasks (a scan only for a queue written before it kept counters). */
   private coldByExecutor(doc: JournalDoc): Record<string, number> {
     const { executors } = doc.queue;
@@ -672,8 +689,10 @@ export class FileStore implements JournalStore {
 
   cancelMany(ids: readonly string[], now: Date): Promise<Array<{ task: TaskRecord; effect: CancelEffect } | null>> {
     return this.transact((doc, tx) => {
+      // A task this transaction ended is on its way to the history, where locate does not see it yet.
+      const ended = new Map<string, TaskRecord>();
       const results = ids.map((id) => {
-        const found = this.locate(doc, id);
+        const found = ended.has(id) ? { task: ended.get(id)!, cold: false } : this.locate(doc, id);
         if (!found) return null;
         const { task } = found;
         const effect = cancelEffect(task);
@@ -681,6 +700,7 @@ export class FileStore implements JournalStore {
         const next = cancel(task, now);
         if (found.cold && next !== task) this.leaveCold(doc, id);
         if (next !== task) this.put(doc, tx, next);
+        if (isFinal(next.status)) ended.set(id, next);
         return { task: next, effect };
       });
       this.release(doc, tx, now);
@@ -867,7 +887,7 @@ export class FileStore implements JournalStore {
       // cold queue in id order: it is empty, or every copied id comes after those handed out here.
       const cold =
         doc.version === JOURNAL_VERSION &&
-        doc.tasks.length + active.length > HOT_LIMIT &&
+        doc.tasks.length + active.length > this.hotLimit &&
         (coldCount(doc.queue) === 0 || active.every((t) => Number(t.id) >= doc.nextId));
       // Appended directly, as enqueue does: none of the ids is here (put would scan the set per task).
       for (const task of active) {
