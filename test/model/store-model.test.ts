@@ -5,7 +5,7 @@
 // can see (test/model/observe.ts). A failure shrinks to a shortest sequence that still fails,
 // printed with the seed and path that replay it.
 import { describe, it } from "vitest";
-import { HOT_LIMIT } from "../../src/journal/file-store.ts";
+import { HOT_LIMIT } from "../../src/journal/file/store.ts";
 import { budget, scaled, STRESS } from "../helpers/stress.ts";
 import { checkModel } from "./run.ts";
 import { fileSubject, memorySubject } from "./subjects.ts";

@@ -5,10 +5,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { readHead } from "../../src/journal/durable-file.ts";
-import { MIN_COMPACT_BYTES } from "../../src/journal/journal-files.ts";
-import { FileStore } from "../../src/journal/file-store.ts";
-import { MemoryStore } from "../../src/journal/memory-store.ts";
+import { readHead } from "../../src/journal/file/durable-file.ts";
+import { MIN_COMPACT_BYTES } from "../../src/journal/file/journal-files.ts";
+import { FileStore } from "../../src/journal/file/store.ts";
+import { MemoryStore } from "../../src/journal/memory/store.ts";
 import { openStore } from "../../src/journal/open.ts";
 import type { JournalStore } from "../../src/journal/store.ts";
 
