@@ -46,6 +46,11 @@ function idOf(path: string, line: Buffer): string {
 }
 
 /** Reads a segment's committed lines; keeps the last piece it read. */
+/** Tasks waiting in the cold queue. */
+export function coldCount(queue: ColdQueue): number {
+  return queue.count - queue.skip.length;
+}
+
 export class ColdReader {
   private readonly home: string;
   private piece: { path: string; start: number; bytes: Buffer } | null = null;

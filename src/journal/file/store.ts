@@ -2,11 +2,10 @@
 // one transaction on the active set (non-final tasks and worker slots); final tasks move to the
 // append-only history, and a deep queue's plain tasks wait in the cold queue (cold-queue.ts) until
 // a claim reaches them. Reads take no lock.
-import { readdirSync, unlinkSync } from "node:fs";
-import { basename, join } from "node:path";
+import { unlinkSync } from "node:fs";
+import { join } from "node:path";
 import type { NewTask, TaskRecord, WorkerRef } from "../../core/task.ts";
 import { createTask, finishedTime, isFinal } from "../../core/task.ts";
-import { compareActiveOnPage, compareNewestFinished, finalsWanted, listed, matchesPage, mergeOrdered } from "../../core/list-order.ts";
 import { applyVerdict, type JournalClock, LOCAL_CLOCK } from "../../core/recovery.ts";
 import { maxTriesOf } from "../../core/retry-policy.ts";
 import { firedStates, firedTasks, type ScheduleState } from "../../core/schedule.ts";
@@ -38,16 +37,16 @@ import {
   type TryOutcome,
 } from "../../core/transitions.ts";
 import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, wantsWorker } from "../../core/workers.ts";
-import { addCount, countOf, finishedPerMinute, type ExecutorCounts } from "../../core/stats.ts";
+import { countOf } from "../../core/stats.ts";
 import { LeaseLostError, TaskNotFoundError } from "../../errors.ts";
 import { watchFolder } from "../../host/file-watch.ts";
 import { uniqueName } from "../../host/unique-name.ts";
-import { fsyncDir, appendLines } from "./durable-file.ts";
-import { entryTime, firstLine, isTombstone, linesBackwards, parseHistoryLine } from "./archive.ts";
-import { findIndexed, indexAppended, indexPathOf } from "./archive-index.ts";
+import { entryTime, firstLine, isTombstone, parseHistoryLine } from "./archive.ts";
 import { ChangeCursor } from "./change-ids.ts";
 import { isMissingFile, JournalFiles, type Transaction } from "./journal-files.ts";
-import { ColdReader, parseColdLine, type ColdLine } from "./cold-queue.ts";
+import { ColdReader, coldCount, type ColdLine } from "./cold-queue.ts";
+import { compactHistory, removeOldGenerations } from "./history-compaction.ts";
+import { FileReads } from "./reads.ts";
 import { HistoryTally } from "./history-tally.ts";
 import { giveBackTick, readTick, takeTick } from "./tick-mutex.ts";
 import type { LockSettings } from "./lock.ts";
@@ -88,15 +87,6 @@ export const HOT_LIMIT = 1_000;
 /** Cold tasks a claim moves into the active set, at most, when its filter refuses them (a tick's budget). */
 const MAX_REFUSED_COLD = 100;
 
-function* filterIterable<T>(items: Iterable<T>, keep: (item: T) => boolean): Generator<T> {
-  for (const item of items) if (keep(item)) yield item;
-}
-
-/** Tasks waiting in the cold queue. */
-function coldCount(queue: ColdQueue): number {
-  return queue.count - queue.skip.length;
-}
-
 /** The executors whose queue is paused, as the claim rules take them. */
 function pausedIn(doc: JournalDoc): PausedQueues {
   return new Set(doc.pausedQueues ?? []);
@@ -123,7 +113,7 @@ export class FileStore implements JournalStore {
   /** The paused queues of the last snapshot read, with the signature the journal had before it: `list` and `status` ask right after their read. */
   private lastPaused: { version: string; paused: readonly string[] } | null = null;
   private readonly watches = new Set<{ close(): void }>();
-  private readonly tally: HistoryTally;
+  private readonly reads: FileReads;
 
   /** HOT_LIMIT, unless a test asks for a lower one to make deep queues cheaply (test/model). */
   private readonly hotLimit: number;
@@ -133,7 +123,7 @@ export class FileStore implements JournalStore {
     this.hotLimit = options.hotLimit ?? HOT_LIMIT;
     this.files = new JournalFiles(home, lockSettings);
     this.cold = new ColdReader(home);
-    this.tally = new HistoryTally(home);
+    this.reads = new FileReads(home, this.cold, new HistoryTally(home));
     this.location = this.files.path;
   }
 
@@ -218,7 +208,7 @@ export class FileStore implements JournalStore {
     const paused = pausedIn(doc);
     const work = doc.tasks.filter((t) => isDemand(t, now, request.scheduleWindowMs, paused));
     // Cold tasks are never pinned (sortsById): work for any host's worker, unless their queue is paused.
-    const cold = this.coldWork(doc, paused) + enqueuedCold.filter((t) => !paused.has(t.executor)).length;
+    const cold = this.reads.coldWork(doc, paused) + enqueuedCold.filter((t) => !paused.has(t.executor)).length;
     const demand = hostDemand(work, request.host, (request.scheduleDue ? 1 : 0) + cold);
     if (!wantsWorker(onHost, doc.workers.length, request.maxWorkers, demand)) return null;
     const slot = uniqueName();
@@ -259,7 +249,7 @@ export class FileStore implements JournalStore {
       const dependencies = new Map<string, TaskRecord>();
       for (const input of tasks) {
         for (const id of input.after ?? []) {
-          const found = dependencies.get(id) ?? this.find(doc, id);
+          const found = dependencies.get(id) ?? this.reads.find(doc, id);
           if (!found) throw new TaskNotFoundError(id);
           dependencies.set(id, found);
         }
@@ -445,28 +435,14 @@ export class FileStore implements JournalStore {
     return this.transactUnsynced((doc) => {
       const host = doc.workers.find((w) => w.slot === slot)?.host;
       const paused = pausedIn(doc);
-      const result = retirement(doc.tasks, now, scheduleWindowMs, this.coldWork(doc, paused) > 0, paused, host);
+      const result = retirement(doc.tasks, now, scheduleWindowMs, this.reads.coldWork(doc, paused) > 0, paused, host);
       if (result.retired) doc.workers = doc.workers.filter((w) => w.slot !== slot);
       return result;
     });
   }
 
   get(id: string): Promise<TaskRecord | null> {
-    return this.withSnapshot((doc) => this.find(doc, id));
-  }
-
-  /** The active task, else the cold one, else its newest history entry unless removed; `byId` indexes the active set for many look-ups. */
-  private find(doc: JournalDoc, id: string, byId?: ReadonlyMap<string, TaskRecord>): TaskRecord | null {
-    return this.locate(doc, id, byId)?.task ?? null;
-  }
-
-  private locate(doc: JournalDoc, id: string, byId?: ReadonlyMap<string, TaskRecord>): { task: TaskRecord; cold: boolean } | null {
-    const active = byId ? byId.get(id) : doc.tasks.find((t) => t.id === id);
-    if (active) return { task: active, cold: false };
-    const cold = coldCount(doc.queue) > 0 ? this.cold.find(doc.queue, id) : null;
-    if (cold) return { task: cold, cold: true };
-    const entry = findIndexed(join(this.home, doc.history.file), doc.history.bytes, id);
-    return entry && !isTombstone(entry) ? { task: entry, cold: false } : null;
+    return this.withSnapshot((doc) => this.reads.find(doc, id));
   }
 
   /** A cold task that changed (cancelled, removed) is passed over by the cursor from now on. */
@@ -497,138 +473,15 @@ export class FileStore implements JournalStore {
   }
 
   list(filter: ListFilter): Promise<TaskRecord[]> {
-    return this.withSnapshot((doc) => this.listIn(doc, filter));
-  }
-
-  private listIn(doc: JournalDoc, filter: ListFilter): TaskRecord[] {
-    const matches = (task: TaskRecord) =>
-      (!filter.statuses || filter.statuses.includes(task.status)) && (!filter.executor || task.executor === filter.executor);
-    const limit = filter.limit ?? Infinity;
-    if (filter.ids) {
-      // A follow asks for thousands at once: the active set is indexed once, not scanned per id.
-      const byId = new Map(doc.tasks.map((t) => [t.id, t]));
-      const found = filter.ids.map((id) => this.find(doc, id, byId)).filter((task): task is TaskRecord => task !== null && matches(task));
-      const finals = found.filter((t) => isFinal(t.status)).sort(compareNewestFinished);
-      return listed(
-        found.filter((t) => !isFinal(t.status)),
-        finals,
-        limit,
-      );
-    }
-    const active = doc.tasks.filter(matches);
-    // The cold queue's first tasks are the next in line after the active set's: no more than the limit are read.
-    if ((!filter.statuses || filter.statuses.includes("queued")) && coldCount(doc.queue) > 0) {
-      let taken = 0;
-      for (const task of this.cold.tasks(doc.queue)) {
-        if (taken >= limit) break;
-        if (!matches(task)) continue;
-        active.push(task);
-        taken += 1;
-      }
-    }
-    // The history's last lines are its newest finished tasks.
-    const wantsFinals = !filter.statuses || filter.statuses.some((s) => isFinal(s));
-    const finals = wantsFinals ? this.newestFinals(doc, matches, finalsWanted(active.length, limit)) : [];
-    return listed(active, finals, limit);
-  }
-
-  /** Up to `wanted` finished tasks that `matches` passes, newest first: the history's last lines are its newest. */
-  private newestFinals(doc: JournalDoc, matches: (task: TaskRecord) => boolean, wanted: number): TaskRecord[] {
-    const finals: TaskRecord[] = [];
-    if (wanted <= 0) return finals;
-    const seen = new Set(doc.tasks.map((t) => t.id));
-    const path = join(this.home, doc.history.file);
-    for (const line of linesBackwards(path, doc.history.bytes)) {
-      const entry = parseHistoryLine(path, line);
-      if (seen.has(entry.id)) continue;
-      seen.add(entry.id);
-      if (isTombstone(entry) || !matches(entry)) continue;
-      finals.push(entry);
-      if (finals.length >= wanted) break;
-    }
-    return finals;
+    return this.withSnapshot((doc) => this.reads.list(doc, filter));
   }
 
   page(filter: PageFilter): Promise<TaskRecord[]> {
-    return this.withSnapshot((doc) => {
-      const want = filter.offset + filter.limit;
-      const matches = (task: TaskRecord) => matchesPage(task, filter);
-      const compare = compareActiveOnPage(filter.order);
-      const hot = doc.tasks.filter(matches).sort(compare);
-      const cold = !filter.statuses || filter.statuses.includes("queued") ? this.coldInOrder(doc, filter.order === "newest") : [];
-      const found: TaskRecord[] = [];
-      for (const task of mergeOrdered(hot, filterIterable(cold, matches), compare)) {
-        if (found.length >= want) break;
-        found.push(task);
-      }
-      if (!filter.statuses || filter.statuses.some((s) => isFinal(s))) found.push(...this.newestFinals(doc, matches, want - found.length));
-      return found.slice(filter.offset);
-    });
-  }
-
-  /** The cold queue's tasks in claim order, or newest first (read from the end of its segment). */
-  private *coldInOrder(doc: JournalDoc, newestFirst: boolean): Generator<TaskRecord> {
-    if (coldCount(doc.queue) === 0) return;
-    if (!newestFirst) {
-      yield* this.cold.tasks(doc.queue);
-      return;
-    }
-    const path = this.cold.pathOf(doc.queue);
-    const skip = new Set(doc.queue.skip);
-    for (const line of linesBackwards(path, doc.queue.bytes, doc.queue.offset)) {
-      const task = parseColdLine(path, line);
-      if (!skip.has(task.id)) yield task;
-    }
+    return this.withSnapshot((doc) => this.reads.page(doc, filter));
   }
 
   stats(now: Date, minutes: number): Promise<StoreStats> {
-    return this.withSnapshot((doc) => {
-      const counts: ExecutorCounts = {};
-      let oldestQueuedAt: string | null = null;
-      for (const task of doc.tasks) {
-        addCount(counts, task.executor, task.status);
-        if (task.status === "queued" && (oldestQueuedAt === null || task.createdAt < oldestQueuedAt)) oldestQueuedAt = task.createdAt;
-      }
-      if (coldCount(doc.queue) > 0) {
-        for (const [executor, n] of Object.entries(this.coldByExecutor(doc))) addCount(counts, executor, "queued", n);
-        // Cold tasks are created in id order: the first one left is the oldest.
-        const first = this.cold.tasks(doc.queue).next();
-        if (!first.done && (oldestQueuedAt === null || first.value.createdAt < oldestQueuedAt)) oldestQueuedAt = first.value.createdAt;
-      }
-      const active = new Set(doc.tasks.map((t) => t.id));
-      const finished: number[] = [];
-      for (const [id, entry] of this.tally.read(doc.history)) {
-        // A final task queued again hides its history entry until it is final again.
-        if (active.has(id)) continue;
-        addCount(counts, entry.executor, entry.status);
-        finished.push(entry.finishedAt);
-      }
-      return { counts, oldestQueuedAt, finishedPerMinute: finishedPerMinute(finished, now.getTime(), minutes) };
-    });
-  }
-
-  /** Cold tasks a worker may claim: those whose queue is not paused. */
-  private coldWork(doc: JournalDoc, paused: PausedQueues): number {
-    if (paused.size === 0 || coldCount(doc.queue) === 0) return coldCount(doc.queue);
-    let work = 0;
-    for (const [executor, count] of Object.entries(this.coldByExecutor(doc))) if (!paused.has(executor)) work += count;
-    return work;
-  }
-
-  /** The cold tasks by executor: the queue's counters less its skipped tasks (a scan only for a queue written before it kept counters). */
-  private coldByExecutor(doc: JournalDoc): Record<string, number> {
-    const { executors } = doc.queue;
-    if (!executors) {
-      const scanned: ExecutorCounts = {};
-      for (const task of this.cold.tasks(doc.queue)) addCount(scanned, task.executor, "queued");
-      return Object.fromEntries(Object.entries(scanned).map(([executor, row]) => [executor, row.queued ?? 0]));
-    }
-    const left = { ...executors };
-    for (const id of doc.queue.skip) {
-      const task = this.cold.find({ ...doc.queue, skip: [] }, id);
-      if (task) left[task.executor] = countOf(left, task.executor) - 1;
-    }
-    return left;
+    return this.withSnapshot((doc) => this.reads.stats(doc, now, minutes));
   }
 
   workerSlots(): Promise<WorkerSlot[]> {
@@ -692,7 +545,7 @@ export class FileStore implements JournalStore {
       // A task this transaction ended is on its way to the history, where locate does not see it yet.
       const ended = new Map<string, TaskRecord>();
       const results = ids.map((id) => {
-        const found = ended.has(id) ? { task: ended.get(id)!, cold: false } : this.locate(doc, id);
+        const found = ended.has(id) ? { task: ended.get(id)!, cold: false } : this.reads.locate(doc, id);
         if (!found) return null;
         const { task } = found;
         const effect = cancelEffect(task);
@@ -715,7 +568,7 @@ export class FileStore implements JournalStore {
   retryMany(ids: readonly string[], _now: Date): Promise<Array<{ task: TaskRecord; queued: boolean } | null>> {
     return this.transact((doc, tx) =>
       ids.map((id) => {
-        const task = this.find(doc, id);
+        const task = this.reads.find(doc, id);
         if (!task) return null;
         if (!isFinal(task.status)) return { task, queued: false };
         // Back in the active set, it hides its history entry until it is final again (newest line wins).
@@ -731,7 +584,7 @@ export class FileStore implements JournalStore {
       const result: RemoveResult = { removed: [], running: [], missing: [] };
       const cold: string[] = [];
       for (const id of new Set(ids)) {
-        const found = this.locate(doc, id);
+        const found = this.reads.locate(doc, id);
         if (!found) result.missing.push(id);
         else if (found.task.status === "running") result.running.push(id);
         else {
@@ -766,68 +619,15 @@ export class FileStore implements JournalStore {
     let replaced: string | null = null;
     const removed = await this.transact((doc) => {
       replaced = null;
-      const compacted = this.compactHistory(doc, (task) => olderThan === null || entryTime(task) < olderThan.getTime());
+      const compacted = compactHistory(this.home, doc, (task) => olderThan === null || entryTime(task) < olderThan.getTime());
       if (compacted === null) return [];
       replaced = doc.history.file;
       doc.history = compacted.history;
       return compacted.removed;
     });
     // Under the lock: a compaction running elsewhere may have written a generation not yet committed.
-    if (replaced !== null) await this.transactUnsynced((doc) => this.removeOldGenerations(doc.history.file));
+    if (replaced !== null) await this.transactUnsynced((doc) => removeOldGenerations(this.home, doc.history.file));
     return removed;
-  }
-
-  /**
-   * Rewrites the history as a new generation file holding only the newest entry of each final task
-   * that stays: superseded lines, tombstones and the tasks `drop` picks are left out. The journal
-   * then names the new file; the old one is deleted after the commit. Null when nothing would change.
-   */
-  private compactHistory(doc: JournalDoc, drop: (task: TaskRecord) => boolean): { history: JournalDoc["history"]; removed: string[] } | null {
-    const path = join(this.home, doc.history.file);
-    const seen = new Set(doc.tasks.map((t) => t.id));
-    const keep: string[] = [];
-    const kept: string[] = [];
-    const removed: string[] = [];
-    let lines = 0;
-    for (const line of linesBackwards(path, doc.history.bytes)) {
-      lines += 1;
-      const entry = parseHistoryLine(path, line);
-      if (seen.has(entry.id)) continue;
-      seen.add(entry.id);
-      if (isTombstone(entry)) continue;
-      if (drop(entry)) removed.push(entry.id);
-      else {
-        keep.push(`${line.toString("utf8")}\n`);
-        kept.push(entry.id);
-      }
-    }
-    if (keep.length === lines) return null;
-    const generation = Number(/^history\.(\d+)\.jsonl$/.exec(doc.history.file)?.[1] ?? 1) + 1;
-    const file = `history.${generation}.jsonl`;
-    keep.reverse();
-    const bytes = appendLines(join(this.home, file), 0, keep, true);
-    indexAppended(
-      join(this.home, file),
-      0,
-      kept.reverse(),
-      keep.map((line) => Buffer.byteLength(line)),
-      true,
-    );
-    fsyncDir(this.home);
-    return { history: { file, bytes }, removed: removed.sort(compareIds) };
-  }
-
-  /** History files (and their indexes) the journal no longer names: replaced generations, or one a crashed compaction left. */
-  private removeOldGenerations(current: string): void {
-    const currentIndex = basename(indexPathOf(join(this.home, current)));
-    for (const name of readdirSync(this.home)) {
-      if (!/^history(\.\d+)?\.(jsonl|idx)$/.test(name) || name === current || name === currentIndex) continue;
-      try {
-        unlinkSync(join(this.home, name));
-      } catch {
-        // removed by another process
-      }
-    }
   }
 
   reserveWorker(now: Date, request: SlotRequest, releasing?: string): Promise<string | null> {
@@ -880,7 +680,7 @@ export class FileStore implements JournalStore {
 
   importTasks(copy: JournalCopy): Promise<{ clashes: string[] }> {
     return this.transact((doc, tx) => {
-      const clashes = copy.tasks.filter((t) => this.locate(doc, t.id) !== null).map((t) => t.id);
+      const clashes = copy.tasks.filter((t) => this.reads.locate(doc, t.id) !== null).map((t) => t.id);
       if (clashes.length > 0) return { clashes };
       const active = copy.tasks.filter((t) => !isFinal(t.status)).sort((a, b) => compareIds(a.id, b.id));
       // A deep queue's plain tasks wait in the cold queue, as enqueue puts them, where that keeps the
