@@ -14,7 +14,7 @@ describe.skipIf(!url)("model-based: the PostgreSQL journal against the memory st
   it(
     "answers and shows what the memory store does, through reopens",
     async () => {
-      await checkModel("model postgres", async () => [memorySubject(), await pgSubject(url!)], { runs: scaled(10, 200), hotLimit: DEEP });
+      await checkModel("model postgres", async () => [memorySubject(), await pgSubject(url!)], { runs: scaled(25, 400), hotLimit: DEEP });
     },
     budget(180_000, 3_600_000),
   );

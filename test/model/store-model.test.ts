@@ -22,11 +22,11 @@ describe("model-based: the file journal against the memory store", () => {
     budget(120_000, 3_600_000),
   );
 
-  // A command costs a second at this depth: npm test covers the same paths with the low limit.
+  // A sequence takes some 20 s at this depth: npm test covers the same paths with the low limit.
   it.runIf(STRESS)(
     "and so with its real hot limit, past which a bulk enqueue of a thousand tasks waits in the cold queue",
     async () => {
-      await checkModel("model file 1000", async () => [memorySubject(), await fileSubject(HOT_LIMIT)], { runs: 30, hotLimit: HOT_LIMIT, startDeep: true });
+      await checkModel("model file 1000", async () => [memorySubject(), await fileSubject(HOT_LIMIT)], { runs: 10, hotLimit: HOT_LIMIT, startDeep: true });
     },
     3_600_000,
   );
