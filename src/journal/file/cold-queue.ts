@@ -6,6 +6,7 @@ import { closeSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { compareIds } from "../../core/transitions.ts";
 import type { TaskRecord } from "../../core/task.ts";
+import { countOf } from "../../core/stats.ts";
 import { JournalCorruptError } from "../../errors.ts";
 import { parseJsonLine } from "./durable-file.ts";
 import { openForReading } from "./archive.ts";
@@ -154,4 +155,16 @@ function lineStartAfter(path: string, fd: number, mid: number, high: number): nu
 /** The first bytes of the line at `start` (enough for its id). */
 function lineFrom(path: string, fd: number, start: number, committed: number): Buffer {
   return readAt(path, fd, start, Math.min(64, committed - start));
+}
+
+/** The queue with its first line taken (claimed, moved to the active set, or passed over because it left the queue). */
+export function pastHead(queue: ColdQueue, head: ColdLine): ColdQueue {
+  const next = { ...queue, offset: head.next, count: queue.count - 1, skip: queue.skip.filter((id) => id !== head.task.id) };
+  if (queue.executors) {
+    const { executor } = head.task;
+    const left = countOf(queue.executors, executor) - 1;
+    const { [executor]: _taken, ...others } = queue.executors;
+    next.executors = left > 0 ? { ...others, [executor]: left } : others;
+  }
+  return next;
 }

@@ -10,7 +10,6 @@ import { applyVerdict, type JournalClock, LOCAL_CLOCK } from "../../core/recover
 import { maxTriesOf } from "../../core/retry-policy.ts";
 import { firedStates, firedTasks, type ScheduleState } from "../../core/schedule.ts";
 import {
-  afterDependencies,
   cancel,
   cancelEffect,
   canGiveBack,
@@ -20,16 +19,13 @@ import {
   compareClaimOrder,
   compareIds,
   type Ended,
-  findKeyed,
   giveBack,
   isHeldBy,
   mayClaimAhead,
-  type KeyOutcome,
   type PausedQueues,
   pickFirst,
   promote,
   releaseDependents,
-  replaceKeyed,
   rerun,
   settle,
   sortsById,
@@ -37,14 +33,14 @@ import {
   type TryOutcome,
 } from "../../core/transitions.ts";
 import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, wantsWorker } from "../../core/workers.ts";
-import { countOf } from "../../core/stats.ts";
 import { LeaseLostError, TaskNotFoundError } from "../../errors.ts";
 import { watchFolder } from "../../host/file-watch.ts";
 import { uniqueName } from "../../host/unique-name.ts";
 import { entryTime, firstLine, isTombstone, parseHistoryLine } from "./archive.ts";
 import { ChangeCursor } from "./change-ids.ts";
 import { isMissingFile, JournalFiles, type Transaction } from "./journal-files.ts";
-import { ColdReader, coldCount, type ColdLine } from "./cold-queue.ts";
+import { ColdReader, coldCount, pastHead, type ColdLine } from "./cold-queue.ts";
+import { storeInputs } from "./enqueue.ts";
 import { compactHistory, removeOldGenerations } from "./history-compaction.ts";
 import { FileReads } from "./reads.ts";
 import { HistoryTally } from "./history-tally.ts";
@@ -52,7 +48,7 @@ import { giveBackTick, readTick, takeTick } from "./tick-mutex.ts";
 import type { LockSettings } from "./lock.ts";
 import { FileTaskOutput } from "./output.ts";
 import type { TaskOutput } from "../task-output.ts";
-import { emptyQueue, JOURNAL_VERSION, QUEUE_FILE, type ColdQueue, type JournalDoc } from "./schema.ts";
+import { emptyQueue, JOURNAL_VERSION, QUEUE_FILE, type JournalDoc } from "./schema.ts";
 import type {
   CancelEffect,
   ChangeListener,
@@ -90,18 +86,6 @@ const MAX_REFUSED_COLD = 100;
 /** The executors whose queue is paused, as the claim rules take them. */
 function pausedIn(doc: JournalDoc): PausedQueues {
   return new Set(doc.pausedQueues ?? []);
-}
-
-/** The queue with its first line taken (claimed, moved to the active set, or passed over because it left the queue). */
-function pastHead(queue: ColdQueue, head: ColdLine): ColdQueue {
-  const next = { ...queue, offset: head.next, count: queue.count - 1, skip: queue.skip.filter((id) => id !== head.task.id) };
-  if (queue.executors) {
-    const { executor } = head.task;
-    const left = countOf(queue.executors, executor) - 1;
-    const { [executor]: _taken, ...others } = queue.executors;
-    next.executors = left > 0 ? { ...others, [executor]: left } : others;
-  }
-  return next;
 }
 
 export class FileStore implements JournalStore {
@@ -254,7 +238,7 @@ export class FileStore implements JournalStore {
           dependencies.set(id, found);
         }
       }
-      const { created, stored, outcomes } = this.keyed(doc, tx, tasks, now, dependencies);
+      const { created, stored, outcomes } = storeInputs(doc, (task) => this.put(doc, tx, task), tasks, now, dependencies);
       // A journal an older bgtask may still read (version 1) keeps every task where that one looks.
       const cold = doc.version === JOURNAL_VERSION && (coldCount(doc.queue) > 0 || doc.tasks.length + created.length > this.hotLimit);
       if (cold && doc.queue.count === 0 && doc.queue.bytes > 0) {
@@ -281,46 +265,6 @@ export class FileStore implements JournalStore {
     });
     if (usedUp !== null) this.removeSegment(usedUp);
     return result;
-  }
-
-  /**
-   * The tasks to create for `inputs`, and per input the task stored or found by its key. Tasks with
-   * a key are never cold (sortsById), so the active set and this call's own tasks are where a
-   * key's task is found.
-   */
-  private keyed(
-    doc: JournalDoc,
-    tx: Transaction,
-    inputs: readonly NewTask[],
-    now: Date,
-    dependencies: ReadonlyMap<string, TaskRecord>,
-  ): { created: TaskRecord[]; stored: TaskRecord[]; outcomes: KeyOutcome[] } {
-    const created: TaskRecord[] = [];
-    const stored: TaskRecord[] = [];
-    const outcomes: KeyOutcome[] = [];
-    const keyedInputs = inputs.some((input) => input.key !== undefined && input.key !== null);
-    for (const input of inputs) {
-      const keyed = keyedInputs ? (findKeyed(created, input) ?? findKeyed(doc.tasks, input)) : undefined;
-      if (keyed) {
-        const { task, outcome } = replaceKeyed(keyed, input, now);
-        if (task !== keyed) {
-          const at = created.indexOf(keyed);
-          if (at === -1) this.put(doc, tx, task);
-          else created[at] = task;
-          for (const [i, other] of stored.entries()) if (other === keyed) stored[i] = task;
-        }
-        stored.push(task);
-        outcomes.push(outcome);
-        continue;
-      }
-      const fresh = createTask(String(doc.nextId++), input, now, maxTriesOf(input.retry));
-      const after = (input.after ?? []).map((id) => dependencies.get(id)!);
-      const task = after.length > 0 ? afterDependencies(fresh, after, now) : fresh;
-      created.push(task);
-      stored.push(task);
-      outcomes.push("created");
-    }
-    return { created, stored, outcomes };
   }
 
   private removeSegment(name: string): void {
