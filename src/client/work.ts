@@ -4,13 +4,17 @@
 // due). Stopping this (SIGTERM, Ctrl-C) stops each once: its current try finishes within the
 // grace period, then it exits; a second stop forces the tries.
 import type { ChildProcess } from "node:child_process";
+import { slotsPerWorker } from "../config/config.ts";
 import { UsageError } from "../errors.ts";
 import { resolveExecutor } from "../executor/discover.ts";
 import { spawnForegroundWorker } from "../worker/spawn.ts";
 import type { Session } from "./session.ts";
 
 export interface WorkOptions {
+  /** Tasks at once, shared between the workers. */
   concurrency: number;
+  /** Worker processes (at most `concurrency`). */
+  workers: number;
   once: boolean;
   executors: readonly string[];
   /** Told when a worker exits while not asked to, before it is replaced. */
@@ -25,10 +29,11 @@ export interface WorkHandle {
 }
 
 export function checkWorkOptions(session: Session, options: WorkOptions): void {
-  const { concurrency } = options;
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
-    throw new UsageError(`--concurrency ${String(concurrency)} is not a whole number from 1 to 256`);
+  const { concurrency, workers } = options;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
+    throw new UsageError(`--concurrency ${String(concurrency)} is not a whole number from 1 to 10000`);
   }
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError(`--workers ${String(workers)} is not a whole number from 1 to 256`);
   for (const name of options.executors) resolveExecutor(session.config.tasksDir, name);
 }
 
@@ -39,8 +44,9 @@ export function work(session: Session, options: WorkOptions): WorkHandle {
   let failed = false;
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
+  const places = slotsPerWorker(options);
   const start = () => {
-    const child = spawnForegroundWorker(session.config, options);
+    const child = spawnForegroundWorker(session.config, { ...options, places });
     live.add(child);
     child.on("exit", (code, signal) => {
       live.delete(child);
@@ -55,7 +61,7 @@ export function work(session: Session, options: WorkOptions): WorkHandle {
       if (live.size === 0) finish(failed && !stopping ? 1 : 0);
     });
   };
-  for (let i = 0; i < options.concurrency; i++) start();
+  for (let i = 0; i < Math.min(options.workers, options.concurrency); i++) start();
   return {
     stop() {
       stopping = true;

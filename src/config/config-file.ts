@@ -13,7 +13,38 @@ export const configFileSchema = v.strictObject({
     v.pipe(v.string(), v.description("Where the journal is: a folder (default: the bgtask home), or a postgres:// URL for a PostgreSQL journal.")),
   ),
   concurrency: v.optional(
-    v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256), v.description("How many workers may run at once (default: the number of CPUs).")),
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1),
+      v.maxValue(10_000),
+      v.description("How many tasks may run at once on this host, across its workers (default: the number of CPUs)."),
+    ),
+  ),
+  workers: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1),
+      v.maxValue(256),
+      v.description("How many worker processes may run on this host, sharing concurrency between them (default: 2, or concurrency if less)."),
+    ),
+  ),
+  maxTasksPerWorker: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1),
+      v.description("A worker that has run this many tries takes no more, and is replaced once they end (default: no limit)."),
+    ),
+  ),
+  maxWorkerMemoryMb: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(32),
+      v.description("A worker whose resident memory passes this many MB takes no more tasks, and is replaced once its tries end (default: no limit)."),
+    ),
   ),
   worker: v.optional(v.pipe(v.boolean(), v.description("Whether run and retry start workers (false: only ticks and running workers take tasks)."))),
   tickScope: v.optional(
@@ -86,7 +117,10 @@ const EXPECTS: Record<keyof ConfigFile, string> = {
   tasksDir: "a path (a string)",
   home: "a path (a string)",
   journal: "a string",
-  concurrency: "a whole number from 1 to 256",
+  concurrency: "a whole number from 1 to 10000",
+  workers: "a whole number from 1 to 256",
+  maxTasksPerWorker: "a whole number of 1 or more",
+  maxWorkerMemoryMb: "a whole number of megabytes, 32 or more",
   worker: "true or false",
   tickScope: '"cluster" (one tick at a time for all hosts) or "host" (one per host)',
   retry: "a retry policy",

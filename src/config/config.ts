@@ -28,7 +28,14 @@ export interface Config {
   tasksDir: string;
   home: string;
   journal: string;
+  /** Tasks at once on this host, across its workers. */
   concurrency: number;
+  /** Worker processes on this host; each runs `slotsPerWorker` tasks at once. */
+  workers: number;
+  /** A worker that ran this many tries takes no more, and is replaced (null: no limit). */
+  maxTasksPerWorker: number | null;
+  /** A worker whose resident memory passes this many MB takes no more tasks, and is replaced (null: no limit). */
+  maxWorkerMemoryMb: number | null;
   /** Start workers from `run` (false: cron-only installations, ticks do the work). */
   worker: boolean;
   /** One tick at a time for the whole journal, or one per host (a PostgreSQL journal's hosts each tick from their own cron). */
@@ -44,6 +51,19 @@ export interface Config {
   executors: Readonly<Record<string, ExecutorConfig>>;
   /** Timings, overridable through the environment so tests can make them small. */
   timings: Timings;
+}
+
+/**
+ * Worker processes by default: two, so one that is being replaced (recycled, or killed by a try
+ * that would not stop) never leaves the host without one, and CPU-bound tries get two cores; the
+ * tasks at once are shared between them (most work waits on the network, and one event loop holds
+ * hundreds of such tries).
+ */
+const DEFAULT_WORKERS = 2;
+
+/** Tasks at once in each worker: `concurrency` shared between the workers, rounded up. */
+export function slotsPerWorker(config: Pick<Config, "concurrency" | "workers">): number {
+  return Math.ceil(config.concurrency / Math.min(config.workers, config.concurrency));
 }
 
 export interface ExecutorConfig {
@@ -174,12 +194,16 @@ export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = proces
     throw error;
   }
   const tasksDir = at(flags.tasks ?? env.BGTASK_TASKS ?? file.tasksDir ?? "tasks");
+  const concurrency = file.concurrency ?? availableParallelism();
   return {
     root,
     tasksDir,
     home,
     journal: journalLocation(flags.journal ?? env.BGTASK_JOURNAL ?? file.journal, home, at),
-    concurrency: file.concurrency ?? availableParallelism(),
+    concurrency,
+    workers: file.workers ?? Math.min(concurrency, DEFAULT_WORKERS),
+    maxTasksPerWorker: file.maxTasksPerWorker ?? null,
+    maxWorkerMemoryMb: file.maxWorkerMemoryMb ?? null,
     worker: file.worker ?? true,
     tickScope: file.tickScope ?? "cluster",
     retry,

@@ -374,11 +374,11 @@ export class FileStore implements JournalStore {
       const recovered = exchange.recovery ? this.applyRecovery(doc, tx, now, exchange.recovery) : null;
       this.release(doc, tx, now);
       if (settled.includes(null) || exchange.claim < 1) return { settled, next: [], recovered };
-      return { settled, next: this.claimIn(doc, tx, worker, now, claimFilterOn(worker.host, exchange.filter), exchange.claim), recovered };
+      return { settled, next: this.claimIn(doc, tx, worker, now, claimFilterOn(worker.host, exchange.filter), exchange.claim, exchange.start), recovered };
     });
   }
 
-  private claimIn(doc: JournalDoc, tx: Transaction, worker: WorkerRef, now: Date, filter: ClaimFilter | undefined, max: number): TaskRecord[] {
+  private claimIn(doc: JournalDoc, tx: Transaction, worker: WorkerRef, now: Date, filter: ClaimFilter | undefined, max: number, start?: number): TaskRecord[] {
     const paused = pausedIn(doc);
     const hot = pickFirst(doc.tasks, now, max, filter, paused);
     // The active set's first ones (found in one pass) and the cold queue's, merged in claim order.
@@ -388,7 +388,7 @@ export class FileStore implements JournalStore {
       const head = this.coldHead(doc, tx, filter, paused);
       const fromHot = hot[taken] !== undefined && (head === null || compareClaimOrder(hot[taken]!, head.task) < 0);
       const next = fromHot ? hot[taken]! : head?.task;
-      if (next === undefined || !mayClaimAhead(claimed.length, next)) break;
+      if (next === undefined || !mayClaimAhead(claimed.length, next, start)) break;
       if (fromHot) taken += 1;
       else doc.queue = pastHead(doc.queue, head!);
       const task = claim(next, worker, uniqueName(), now);

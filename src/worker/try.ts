@@ -11,17 +11,22 @@ import type { TaskOutput } from "../journal/task-output.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { executeTry } from "./execute.ts";
 import { Reporter } from "./reporter.ts";
-import type { Supervisor } from "./supervisor.ts";
 import { TaskLog } from "./task-log.ts";
 import { toTaskError } from "./task-error.ts";
 
 /** A try that ended, waiting to be recorded; `tries` names its log. */
 export type EndedTry = TryEnd & { tries: number };
 
+/** The supervisor's watch over one try (its place on the board). */
+export interface TryWatch {
+  watch(task: TaskRecord, clockOffsetMs: number): void;
+  unwatch(): void;
+}
+
 export interface TryParts {
   config: Config;
   store: JournalStore;
-  supervisor: Supervisor;
+  supervisor: TryWatch;
   executor: (name: string) => Promise<LoadedExecutor>;
   /** Aborts the try (cancel, timeout, shutdown, lease lost): task.signal. */
   controller: AbortController;

@@ -27,7 +27,7 @@ function input(overrides: Partial<NewTask> = {}): NewTask {
 
 /** Facts about a worker: alive and beating unless said otherwise. */
 function facts(overrides: Partial<WorkerFacts> = {}): WorkerFacts {
-  return { liveness: "alive", lastBeatAt: null, startedTask: null, killable: true, ...overrides };
+  return { liveness: "alive", lastBeatAt: null, started: null, killable: true, ...overrides };
 }
 
 /** Judges every running try the store's survey shows, as worker/recovery.ts does. */
@@ -395,7 +395,7 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
       await store.enqueue([input(), input(), input()], T0, noWorker);
       const { next } = await store.exchange(OTHER, at(1), { ends: [], giveBack: [], claim: 3 });
       expect(next).toHaveLength(3);
-      const { recovered } = await store.recover(at(2), await judged(store, at(2), otherIs({ liveness: "dead", startedTask: "1" })));
+      const { recovered } = await store.recover(at(2), await judged(store, at(2), otherIs({ liveness: "dead", started: ["1"] })));
       expect(recovered.sort()).toEqual(["1", "2", "3"]);
       expect(await store.get("1")).toMatchObject({ status: "failed", tries: 1 });
       expect(await store.get("2")).toMatchObject({ status: "queued", tries: 0, history: [] });
@@ -403,7 +403,7 @@ export function describeJournalStore(name: string, open: () => Promise<OpenedSto
       // A worker whose beat file cannot tell gets a try counted against each.
       const { next: again } = await store.exchange(OTHER, at(3), { ends: [], giveBack: [], claim: 2 });
       expect(again.map((t) => t.id)).toEqual(["2", "3"]);
-      await store.recover(at(4), await judged(store, at(4), otherIs({ liveness: "dead", startedTask: null })));
+      await store.recover(at(4), await judged(store, at(4), otherIs({ liveness: "dead", started: null })));
       expect(await store.get("2")).toMatchObject({ status: "failed", tries: 1 });
     });
 

@@ -19,7 +19,7 @@ function task(id: string, overrides: Partial<NewTask> = {}): TaskRecord {
 }
 
 function facts(overrides: Partial<WorkerFacts> = {}): WorkerFacts {
-  return { liveness: "alive", lastBeatAt: null, startedTask: null, killable: true, ...overrides };
+  return { liveness: "alive", lastBeatAt: null, started: null, killable: true, ...overrides };
 }
 
 const running = (id = "1", overrides: Partial<NewTask> = {}) => claim(task(id, overrides), WORKER, "lease", T0);
@@ -31,17 +31,17 @@ describe("judgeTry and applyVerdict", () => {
   });
 
   it("a dead worker's try is lost at once: failed, or given back when its note shows it never started", () => {
-    const verdict = judgeTry(running(), facts({ liveness: "dead", startedTask: "" }), at(1_000), LIMITS);
+    const verdict = judgeTry(running(), facts({ liveness: "dead", started: [] }), at(1_000), LIMITS);
     expect(verdict).toEqual({ kind: "lost", reason: "its process is gone", giveBack: true, dead: true });
     expect(applyVerdict(running(), verdict as never, at(1_000))).toMatchObject({ status: "queued", tries: 0, history: [] });
-    const started = judgeTry(running(), facts({ liveness: "dead", startedTask: "1" }), at(1_000), LIMITS);
+    const started = judgeTry(running(), facts({ liveness: "dead", started: ["1"] }), at(1_000), LIMITS);
     expect(started).toMatchObject({ kind: "lost", giveBack: false });
     expect(applyVerdict(running(), started as never, at(1_000))).toMatchObject({
       status: "failed",
       error: { message: expect.stringMatching(/its process is gone/) },
     });
     // A note that cannot be read tells nothing: the try counts.
-    expect(judgeTry(running(), facts({ liveness: "dead", startedTask: null }), at(1_000), LIMITS)).toMatchObject({ giveBack: false });
+    expect(judgeTry(running(), facts({ liveness: "dead", started: null }), at(1_000), LIMITS)).toMatchObject({ giveBack: false });
   });
 
   it("a silent worker is lost past the heartbeat timeout unless its beat outside the journal is recent; it is not killed", () => {
