@@ -144,7 +144,7 @@ export class Runner {
     if (this.stopRequests === 1) {
       const graceMs = this.options.config.timings.cancelGraceMs;
       workerSay(
-        `${reason}: claiming nothing more, letting the tries in flight finish (their signals are aborted after ${graceMs}ms); stop it again to force them`,
+        `${reason}: claiming nothing more, letting the current ${this.flights.size > 1 ? `${this.flights.size} tries` : "try"} finish (aborted after ${graceMs}ms); stop it again to force it`,
       );
       setTimeout(() => {
         for (const flight of this.flights.values()) flight.controller.abort(AbortReason.shutdown);

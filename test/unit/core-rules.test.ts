@@ -6,7 +6,7 @@ import { compareNewestFinished, finalsWanted, listed } from "../../src/core/list
 import { applyVerdict, holdsTick, judgeTry, LOCAL_CLOCK, silenceMs, type WorkerFacts } from "../../src/core/recovery.ts";
 import { NO_RETRY } from "../../src/core/retry-policy.ts";
 import { createTask, type NewTask, type TaskRecord, type WorkerRef } from "../../src/core/task.ts";
-import { cancel, claim, claimFilterOn, claimPredicate, mayClaimAhead, settle, sortsById } from "../../src/core/transitions.ts";
+import { cancel, claim, claimFilterOn, claimPredicate, mayClaimAhead, pickFirst, settle, sortsById } from "../../src/core/transitions.ts";
 import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, SLOT_RESERVATION_MS, wantsWorker } from "../../src/core/workers.ts";
 
 const T0 = new Date("2026-01-01T00:00:00.000Z");
@@ -120,6 +120,18 @@ describe("claim filter", () => {
     expect(mayClaimAhead(0, task("1", { serialKey: "k" }))).toBe(true);
     expect(mayClaimAhead(1, task("1", { serialKey: "k" }))).toBe(false);
     expect(mayClaimAhead(1, task("1"))).toBe(true);
+    // Those that start at once, in free places, may be any task.
+    expect(mayClaimAhead(1, task("1", { serialKey: "k" }), 3)).toBe(true);
+    expect(mayClaimAhead(3, task("1", { serialKey: "k" }), 3)).toBe(false);
+  });
+
+  it("a claim for many places counts serial keys and executor limits among the tasks it takes", () => {
+    const limited = (id: string) => task(id, { executor: "mail", concurrency: 2 });
+    const running = claim(limited("1"), WORKER, "lease", T0);
+    const tasks = [running, limited("2"), limited("3"), task("4", { serialKey: "k" }), task("5", { serialKey: "k" }), task("6")];
+    expect(pickFirst(tasks, at(1), 10).map((t) => t.id)).toEqual(["2", "4", "6"]);
+    // Without a limit or key in the way, as many as asked for.
+    expect(pickFirst([task("7"), task("8"), task("9")], at(1), 2).map((t) => t.id)).toEqual(["7", "8"]);
   });
 });
 
