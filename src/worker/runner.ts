@@ -196,11 +196,12 @@ export class Runner {
     let idleSince = Date.now();
     while (!this.stopping && !this.supervisor!.forcing && this.renewal === null) {
       if (until !== undefined && Date.now() >= until) return;
-      if (this.free.length > 0 && this.local.length > 0) {
-        this.launch(this.local.splice(0, this.free.length));
+      const room = this.room();
+      if (room > 0 && this.local.length > 0) {
+        this.launch(this.local.splice(0, room));
         continue;
       }
-      if (this.free.length === 0) {
+      if (room === 0) {
         await this.idle(IDLE_POLL_MS, false);
         continue;
       }
@@ -210,7 +211,7 @@ export class Runner {
       if (this.stopping || this.renewal !== null) break;
       await this.schedules.fireDue();
       // The last tries' results and the next claim are one journal write.
-      const starting = this.free.length;
+      const starting = room;
       const claimed = await this.handOver(starting + this.nextBatch() - 1, [], starting);
       if (claimed === null) return;
       if (claimed.length > 0) {
@@ -245,6 +246,12 @@ export class Runner {
       }
       await this.idle(Math.min(IDLE_POLL_MS, untilSlot ?? IDLE_POLL_MS), true);
     }
+  }
+
+  /** How many tries may start now: the free places, and no more than maxTasksPerWorker allows. */
+  private room(): number {
+    const { maxTasksPerWorker } = this.options.config;
+    return maxTasksPerWorker === null ? this.free.length : Math.min(this.free.length, maxTasksPerWorker - this.tries);
   }
 
   /** Milliseconds until a schedule's next slot (0 when one is due), or null without schedules. */
@@ -436,6 +443,7 @@ export class Runner {
     if (this.options.echo) workerSay(`task ${task.id} (${task.executor}) started, try ${task.tries}`);
     const started = Date.now();
     this.tries += 1;
+    if (this.tries === this.options.config.maxTasksPerWorker) this.renewal ??= `ran ${this.tries} tries (maxTasksPerWorker)`;
     try {
       const ended = await runTry(task, {
         config: this.options.config,
@@ -463,12 +471,10 @@ export class Runner {
     }
   }
 
-  /** After a try: a worker past its count of tries or its memory ceiling takes no more, and is replaced once the others end. */
+  /** After a try: a worker past its memory ceiling takes no more, and is replaced once its other tries end (its count of tries is checked as each starts). */
   private checkRenewal(): void {
-    const { maxTasksPerWorker, maxWorkerMemoryMb } = this.options.config;
-    if (this.renewal !== null) return;
-    if (maxTasksPerWorker !== null && this.tries >= maxTasksPerWorker) this.renewal = `ran ${this.tries} tries (maxTasksPerWorker)`;
-    else if (maxWorkerMemoryMb !== null) {
+    const { maxWorkerMemoryMb } = this.options.config;
+    if (this.renewal === null && maxWorkerMemoryMb !== null) {
       const mb = process.memoryUsage.rss() / 1024 / 1024;
       if (mb > maxWorkerMemoryMb) this.renewal = `uses ${Math.round(mb)} MB (maxWorkerMemoryMb ${maxWorkerMemoryMb})`;
     }

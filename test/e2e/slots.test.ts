@@ -310,6 +310,62 @@ describeOnJournals("many tries at once in one worker", () => {
   }, 180_000);
 });
 
+describeOnJournals("a worker renewed", () => {
+  const NOTES_PID = `
+    import { appendFileSync } from "node:fs";
+    import { join } from "node:path";
+    import { defineTask } from "bgtask";
+    export default defineTask({
+      async run(task) {
+        appendFileSync(join(task.context.dir, "ledger.txt"), task.id + " " + process.pid + "\\n");
+        await new Promise((r) => setTimeout(r, 20));
+      },
+    });`;
+
+  /** How many tries each worker process ran, from the ledger. */
+  function perWorker(project: Project): number[] {
+    const counts = new Map<string, number>();
+    for (const line of readFileSync(join(project.dir, "ledger.txt"), "utf8").trim().split("\n")) {
+      const pid = line.split(" ")[1]!;
+      counts.set(pid, (counts.get(pid) ?? 0) + 1);
+    }
+    return [...counts.values()];
+  }
+
+  it("after maxTasksPerWorker tries takes no more, and a new worker takes over", async () => {
+    const project = useProject(onTestFinished, { config: { concurrency: 2, workers: 1, maxTasksPerWorker: 5 }, tasks: { "note.js": NOTES_PID } });
+    const file = join(project.dir, "each.jsonl");
+    writeFileSync(file, Array.from({ length: 12 }, () => JSON.stringify({ dir: project.dir })).join("\n"));
+    expect((await project.cli(["run", "note", "--each", file])).code).toBe(0);
+    await waitFor(
+      async () => (await project.list(["--status", "succeeded"])).length === 12,
+      60_000,
+      () => "12 succeeded",
+      250,
+    );
+    const counts = perWorker(project);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(12);
+    expect(Math.max(...counts)).toBeLessThanOrEqual(5);
+    expect(counts.length).toBeGreaterThanOrEqual(3);
+  }, 90_000);
+
+  it("past maxWorkerMemoryMb takes no more, and a new worker takes over", async () => {
+    // Every worker is past 32 MB once it has run a try: each runs one, or the ones it started with.
+    const project = useProject(onTestFinished, { config: { concurrency: 1, maxWorkerMemoryMb: 32 }, tasks: { "note.js": NOTES_PID } });
+    const file = join(project.dir, "each.jsonl");
+    writeFileSync(file, Array.from({ length: 3 }, () => JSON.stringify({ dir: project.dir })).join("\n"));
+    expect((await project.cli(["run", "note", "--each", file])).code).toBe(0);
+    await waitFor(
+      async () => (await project.list(["--status", "succeeded"])).length === 3,
+      60_000,
+      () => "3 succeeded",
+      250,
+    );
+    expect(perWorker(project)).toEqual([1, 1, 1]);
+    expect(readFileSync(join(project.home, "logs", "worker.log"), "utf8")).toMatch(/uses \d+ MB \(maxWorkerMemoryMb 32\): leaving, to be replaced/);
+  }, 90_000);
+});
+
 describeOnJournals("the mail-out", () => {
   it("2,000 tasks that each wait 50 ms on the network, at concurrency 50 (figures, not assertions)", async () => {
     const project = useProject(onTestFinished, {
