@@ -119,7 +119,8 @@ export class FileStore implements JournalStore {
   readonly location: string;
   private readonly files: JournalFiles;
   private readonly cold: ColdReader;
-  private lastControl: { version: string; id: string; lease: string; control: TryControl } | null = null;
+  /** Every running try's lease and cancel request as of one version of the files: a worker's supervisor asks about each of its tries in turn. */
+  private lastControl: { version: string; running: Map<string, { lease: string | null; cancelRequestedAt: string | null }> } | null = null;
   /** The paused queues of the last snapshot read, with the signature the journal had before it: `list` and `status` ask right after their read. */
   private lastPaused: { version: string; paused: readonly string[] } | null = null;
   private readonly watches = new Set<{ close(): void }>();
@@ -629,14 +630,14 @@ export class FileStore implements JournalStore {
   async tryControl(id: string, lease: string): Promise<TryControl> {
     // Every commit grows the log or replaces journal.json: an unchanged signature means an unchanged answer.
     const version = this.files.signature();
-    const cached = this.lastControl;
-    if (cached?.version === version && cached.id === id && cached.lease === lease) return cached.control;
-    const control = await this.withSnapshot((doc) => {
-      const task = doc.tasks.find((t) => t.id === id);
-      return { held: task !== undefined && isHeldBy(task, lease), cancelRequestedAt: task?.cancelRequestedAt ?? null };
-    });
-    this.lastControl = { version, id, lease, control };
-    return control;
+    if (this.lastControl?.version !== version) {
+      const running = await this.withSnapshot(
+        (doc) => new Map(doc.tasks.filter((t) => t.status === "running").map((t) => [t.id, { lease: t.lease, cancelRequestedAt: t.cancelRequestedAt }])),
+      );
+      this.lastControl = { version, running };
+    }
+    const task = this.lastControl.running.get(id);
+    return { held: task !== undefined && task.lease === lease, cancelRequestedAt: task?.cancelRequestedAt ?? null };
   }
 
   recover(now: Date, recovery: Recovery): Promise<RecoverResult> {

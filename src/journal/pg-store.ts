@@ -769,25 +769,28 @@ export class PgStore implements JournalStore {
 
   private async claimSome(changed: Changed, worker: WorkerRef, now: Date, exchange: Exchange, filter: ClaimFilter | undefined): Promise<TaskRecord[]> {
     const count = exchange.claim;
-    const next: TaskRecord[] = [];
     const heartbeatAt = await this.heartbeatAt(now);
-    // The candidates are what pickFirst would take (paused queues passed over in SQL): it keeps their order and the rest of its rules.
-    let picked = pickFirst(await this.candidates(now, count, filter, true), now, count, filter);
-    if (picked.some((task) => concurrencyOf(task) !== null)) picked = await this.withinLimits(picked);
-    for (const task of picked) {
-      if (!mayClaimAhead(next.length, task, exchange.start)) break;
-      next.push({ ...claim(task, structuredClone(worker), uniqueName(), now), heartbeatAt });
-    }
-    // Another transaction may have started a task of the same serial key since the candidates were read: then the
-    // unique index refuses this claim, and the worker claims again on its next turn rather than lose its ends.
-    await this.query("savepoint claim");
-    try {
-      return await this.put(changed, next);
-    } catch (error) {
-      if ((error as { code?: string }).code !== "23505") throw error;
-      await this.query("rollback to savepoint claim");
-      for (const task of next) changed.delete(task.id);
-      return [];
+    for (let attempt = 1; ; attempt++) {
+      const next: TaskRecord[] = [];
+      // The candidates are what pickFirst would take (paused queues passed over in SQL): it keeps their order and the rest of its rules.
+      let picked = pickFirst(await this.candidates(now, count, filter, true), now, count, filter);
+      if (picked.some((task) => concurrencyOf(task) !== null)) picked = await this.withinLimits(picked);
+      for (const task of picked) {
+        if (!mayClaimAhead(next.length, task, exchange.start)) break;
+        next.push({ ...claim(task, structuredClone(worker), uniqueName(), now), heartbeatAt });
+      }
+      // Another transaction may have started a task of the same serial key since the candidates were read: then the
+      // unique index refuses this claim, and the candidates are read again, that key now busy. An empty claim would
+      // tell a worker there is no work (one of `bgtask work --once` would leave) while there is.
+      await this.query("savepoint claim");
+      try {
+        return await this.put(changed, next);
+      } catch (error) {
+        if ((error as { code?: string }).code !== "23505") throw error;
+        await this.query("rollback to savepoint claim");
+        for (const task of next) changed.delete(task.id);
+        if (attempt === 3) return [];
+      }
     }
   }
 
