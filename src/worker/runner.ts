@@ -69,6 +69,10 @@ interface Flight {
   controller: AbortController;
   /** Recorded by the supervisor past its grace period: whatever it does from now on is not recorded. */
   leaked: boolean;
+  /** Aborted when it is let go: a try in a process of its own is killed with it. */
+  letGo: AbortController;
+  /** Runs in a process of its own: letting it go leaves nothing in this one. */
+  isolated: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -310,7 +314,7 @@ export class Runner {
     this.note.write([...started, ...this.ended.map((end) => end.id), ...this.recordingIds]);
     for (const task of tasks) {
       const place = this.free.pop()!;
-      const flight: Flight = { task, place, controller: new AbortController(), leaked: false };
+      const flight: Flight = { task, place, controller: new AbortController(), leaked: false, letGo: new AbortController(), isolated: false };
       this.flights.set(task.lease!, flight);
       this.running.set(
         flight,
@@ -330,7 +334,8 @@ export class Runner {
     flight.leaked = true;
     this.running.delete(flight);
     this.release(flight);
-    this.renewal ??= `task ${flight.task.id} did not stop when asked`;
+    flight.letGo.abort();
+    if (!flight.isolated) this.renewal ??= `task ${flight.task.id} did not stop when asked`;
     this.wake?.();
   }
 
@@ -456,8 +461,13 @@ export class Runner {
             if (!flight.leaked) supervisor.unwatch(place);
           },
         },
-        executor: (name) => this.executor(name),
+        executor: async (name) => {
+          const executor = await this.executor(name);
+          flight.isolated = executor.definition.isolation === "process";
+          return executor;
+        },
         controller,
+        letGo: flight.letGo.signal,
         until: this.options.until,
       });
       // A try let go was recorded by the supervisor: what it says now is not this worker's to write.

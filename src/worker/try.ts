@@ -10,6 +10,7 @@ import type { JournalStore, TryEnd } from "../journal/store.ts";
 import type { TaskOutput } from "../journal/task-output.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { executeTry } from "./execute.ts";
+import { executeInProcess } from "./isolate.ts";
 import { Reporter } from "./reporter.ts";
 import { TaskLog } from "./task-log.ts";
 import { toTaskError } from "./task-error.ts";
@@ -30,6 +31,8 @@ export interface TryParts {
   executor: (name: string) => Promise<LoadedExecutor>;
   /** Aborts the try (cancel, timeout, shutdown, lease lost): task.signal. */
   controller: AbortController;
+  /** Aborted when the supervisor let the try go past its grace: a try in a process of its own is killed with it. */
+  letGo?: AbortSignal;
   /** A tick's budget (epoch ms): see RunnerOptions.until. */
   until?: number;
 }
@@ -67,17 +70,11 @@ export async function runTry(task: TaskRecord, parts: TryParts): Promise<EndedTr
     // The claim's heartbeat is on the journal's clock; the supervisor's fence counts on this host's.
     supervisor.watch(capped ? { ...task, timeoutAt: new Date(until).toISOString() } : task, (await store.clock()).offsetMs);
     const slice = Date.now() + executor.sliceMs;
-    outcome = await executeTry({
-      task,
-      executor,
-      output,
-      root: config.root,
-      tasksDir: config.tasksDir,
-      signal: controller.signal,
-      reporter,
-      log,
-      deadline: until !== undefined ? Math.min(slice, until) : slice,
-    });
+    const deadline = until !== undefined ? Math.min(slice, until) : slice;
+    outcome =
+      executor.definition.isolation === "process"
+        ? await executeInProcess({ task, config, signal: controller.signal, letGo: parts.letGo, reporter, log, deadline })
+        : await executeTry({ task, executor, output, root: config.root, tasksDir: config.tasksDir, signal: controller.signal, reporter, log, deadline });
   } catch (thrown) {
     // The executor could not be loaded: it would fail the same way on every try.
     const { record } = toTaskError(thrown, config.tasksDir, config.root);

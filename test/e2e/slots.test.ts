@@ -314,6 +314,58 @@ describeOnJournals("many tries at once in one worker", () => {
   }, 180_000);
 });
 
+describeOnJournals("isolation: process", () => {
+  it("runs its tries in child processes beside inline ones: a crash or a busy loop past its timeout ends that try alone", async () => {
+    const project = useProject(onTestFinished, {
+      config: { concurrency: 10, workers: 1 },
+      env: { BGTASK_GRACE: "1s" },
+      tasks: {
+        "gated.js": GATED,
+        "exits.js": `
+          import { defineTask } from "bgtask";
+          export default defineTask({ isolation: "process", async run(task) { console.log("child " + process.pid); await task.progress(40, "halfway"); process.exit(3); } });`,
+        "spins.js": `
+          import { defineTask } from "bgtask";
+          export default defineTask({ isolation: "process", timeout: "1s", run() { for (;;) {} } });`,
+      },
+    });
+    const neighbours = await enqueue(
+      project,
+      "gated",
+      Array.from({ length: 3 }, () => ({})),
+    );
+    const exits = await project.run("exits", ["--no-worker"]);
+    const spins = await project.run("spins", ["--no-worker"]);
+    work(project, []);
+    const crashed = await project.waitForTask(exits, (t) => t.completed);
+    expect(crashed).toMatchObject({ status: "failed", tries: 1, progress: 40, message: "its process exited (code 3) before the try ended" });
+    const log = await project.cli(["logs", exits]);
+    expect(log.stdout).toMatch(/stdout child \d+/);
+    const running = await project.waitForTask(neighbours[0]!, (t) => t.status === "running");
+    const pid = running.worker!.pid;
+    expect(log.stdout).not.toMatch(new RegExp(`child ${pid}\\b`));
+    expect(await project.waitForTask(spins, (t) => t.completed)).toMatchObject({
+      status: "failed",
+      tries: 1,
+      message: expect.stringMatching(/timed out after 1s/),
+    });
+    // The busy loop ran in its own process: the inline neighbours and their worker ran on, and it was not renewed.
+    const others = await project.list(["--status", "running"]);
+    expect(others.map((t) => t.id).sort()).toEqual([...neighbours].sort());
+    const later = await project.run("gated", ["--no-worker", "--ctx", JSON.stringify({ dir: project.dir })]);
+    await project.waitForTask(later, (t) => t.status === "running");
+    writeFileSync(join(project.dir, "release"), "");
+    for (const id of [...neighbours, later]) expect(await project.waitForTask(id, (t) => t.completed)).toMatchObject({ status: "succeeded", tries: 1 });
+    expect(
+      readFileSync(join(project.dir, "ledger.txt"), "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => Number(line.split(" ")[1])),
+    ).toEqual([pid, pid, pid, pid]);
+    expect(alive(pid)).toBe(true);
+  }, 90_000);
+});
+
 describeOnJournals("a worker renewed", () => {
   const NOTES_PID = `
     import { appendFileSync } from "node:fs";
