@@ -102,6 +102,12 @@ export const configFileSchema = v.strictObject({
             v.pipe(v.number(), v.integer(), v.minValue(1), v.description("At most this many tasks of this executor run at once, across all workers.")),
           ),
           priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.description("Its tasks' priority (higher is claimed first; default 0)."))),
+          isolation: v.optional(
+            v.pipe(
+              v.picklist(["inline", "process"]),
+              v.description('Where its tries run: "inline" in the worker\'s event loop (default), "process" in a child process each.'),
+            ),
+          ),
         }),
       ),
       v.description('Settings per executor, over its definition\'s: { "resize": { "concurrency": 2, "priority": 1 } }.'),
@@ -130,7 +136,7 @@ const EXPECTS: Record<keyof ConfigFile, string> = {
   schedules: 'a list of schedules like [{"name": "nightly", "cron": "0 3 * * *", "executor": "report"}]',
   hooks: 'an object of commands per final status (succeeded, failed, cancelled), each an argument list like {"failed": ["notify-send", "bgtask"]}',
   executors:
-    'an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more)',
+    'an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more; isolation: "inline" or "process")',
 };
 
 export const CONFIG_KEYS = Object.keys(EXPECTS) as Array<keyof ConfigFile>;

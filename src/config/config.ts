@@ -69,6 +69,8 @@ export function slotsPerWorker(config: Pick<Config, "concurrency" | "workers">):
 export interface ExecutorConfig {
   concurrency?: number;
   priority?: number;
+  /** Over the definition's `isolation`. */
+  isolation?: "inline" | "process";
 }
 
 export interface Timings {

@@ -22,7 +22,7 @@ import { runFinishHooks } from "./hooks.ts";
 import { ScheduleFirer } from "./schedules.ts";
 import { startWorkerIfNeeded } from "./spawn.ts";
 import { Supervisor } from "./supervisor.ts";
-import { discardEnded, runTry, type EndedTry } from "./try.ts";
+import { discardEnded, runsInProcess, runTry, type EndedTry } from "./try.ts";
 import { workerSay } from "./worker-log.ts";
 import { uniqueName } from "../host/unique-name.ts";
 
@@ -463,7 +463,7 @@ export class Runner {
         },
         executor: async (name) => {
           const executor = await this.executor(name);
-          flight.isolated = executor.definition.isolation === "process";
+          flight.isolated = runsInProcess(this.options.config, executor);
           return executor;
         },
         controller,

@@ -37,6 +37,11 @@ export interface TryParts {
   until?: number;
 }
 
+/** Whether `executor`'s tries run in a process of their own: the config's executors key, over the definition. */
+export function runsInProcess(config: Config, executor: LoadedExecutor): boolean {
+  return (config.executors[executor.name]?.isolation ?? executor.definition.isolation) === "process";
+}
+
 /** Says in the try's log that its outcome is dropped: the worker was presumed dead and another try owns the task now. */
 export function noteDiscarded(log: TaskLog): void {
   log.write("bgtask", "this try was taken away from this worker (presumed dead); its outcome is discarded\n");
@@ -71,10 +76,9 @@ export async function runTry(task: TaskRecord, parts: TryParts): Promise<EndedTr
     supervisor.watch(capped ? { ...task, timeoutAt: new Date(until).toISOString() } : task, (await store.clock()).offsetMs);
     const slice = Date.now() + executor.sliceMs;
     const deadline = until !== undefined ? Math.min(slice, until) : slice;
-    outcome =
-      executor.definition.isolation === "process"
-        ? await executeInProcess({ task, config, signal: controller.signal, letGo: parts.letGo, reporter, log, deadline })
-        : await executeTry({ task, executor, output, root: config.root, tasksDir: config.tasksDir, signal: controller.signal, reporter, log, deadline });
+    outcome = runsInProcess(config, executor)
+      ? await executeInProcess({ task, config, signal: controller.signal, letGo: parts.letGo, reporter, log, deadline })
+      : await executeTry({ task, executor, output, root: config.root, tasksDir: config.tasksDir, signal: controller.signal, reporter, log, deadline });
   } catch (thrown) {
     // The executor could not be loaded: it would fail the same way on every try.
     const { record } = toTaskError(thrown, config.tasksDir, config.root);

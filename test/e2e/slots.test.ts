@@ -317,7 +317,8 @@ describeOnJournals("many tries at once in one worker", () => {
 describeOnJournals("isolation: process", () => {
   it("runs its tries in child processes beside inline ones: a crash or a busy loop past its timeout ends that try alone", async () => {
     const project = useProject(onTestFinished, {
-      config: { concurrency: 10, workers: 1 },
+      // The one by its definition, the other by the config's executors key.
+      config: { concurrency: 10, workers: 1, executors: { spins: { isolation: "process" } } },
       env: { BGTASK_GRACE: "1s" },
       tasks: {
         "gated.js": GATED,
@@ -326,7 +327,7 @@ describeOnJournals("isolation: process", () => {
           export default defineTask({ isolation: "process", async run(task) { console.log("child " + process.pid); await task.progress(40, "halfway"); process.exit(3); } });`,
         "spins.js": `
           import { defineTask } from "bgtask";
-          export default defineTask({ isolation: "process", timeout: "1s", run() { for (;;) {} } });`,
+          export default defineTask({ timeout: "1s", run() { for (;;) {} } });`,
       },
     });
     const neighbours = await enqueue(
