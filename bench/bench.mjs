@@ -160,271 +160,278 @@ if (args.only !== undefined && args.only !== "io") {
   process.stderr.write(`bench: --only takes "io", not "${args.only}"\n`);
   process.exit(2);
 }
-if (args.only === "io") await ioBoundRows();
-else {
-  // One project grows its history size by size; each size is snapshotted and every scenario runs
-  // on its own copy of that snapshot.
-  const historyProject = new BenchProject(join(runDir, "history"), marker, { concurrency: 2 });
-  const sizes = [];
-  for (const [index, target] of mode.sizes.entries()) {
-    let built;
-    try {
-      built = await scenarios.buildHistory(historyProject, target, Date.now() + mode.historyBudgetMs);
-    } catch (error) {
-      log(`building the history: ${error.stack ?? error}`);
-      results.fail(`history of ${formatCount(target)} tasks`, formatCount(target), error);
-      break;
-    }
-    const reached = scenarios.count;
-    if (sizes.length && reached === sizes.at(-1).count) {
-      results.note(`history size ${formatCount(target)} skipped: no task added within the history budget`);
-      break;
-    }
-    const label = reached < target ? `${formatCount(reached)}*` : formatCount(reached);
-    if (reached < target)
-      results.note(
-        `* history of ${formatCount(reached)}, not ${formatCount(target)}: --quick gives each size ${mode.historyBudgetMs / 1000} s of history building`,
-      );
-    if (built.added > 0) {
-      results.add({ label: "history build: drain rate (batches, 2 workers)", history: label, values: [built.added / built.seconds], unit: "rate" });
-    }
-    const snapshot = join(runDir, `snapshot-${reached}`);
-    historyProject.snapshot(snapshot);
-    sizes.push({ count: reached, label });
-    log(`measuring at ${label} tasks of history`);
-    await scenarios.cli(snapshot, label);
-    await scenarios.bulkAndDrain(snapshot, label, index === 0);
-    await scenarios.storm(snapshot, label);
-    rmSync(snapshot, { recursive: true, force: true });
-  }
-  historyProject.kill();
-
-  log("measuring at depth: tasks queued, not drained");
-  await scenarios.depth();
-
-  log(`schedule jitter: ${mode.jitterSlots} slots of a 1-second schedule`);
-  try {
-    // One worker, up for the schedule (a no-op task started it); each slot's task is a no-op.
-    const project = new BenchProject(join(runDir, "jitter"), marker, {
-      concurrency: 1,
-      schedules: [{ name: "every-second", cron: "* * * * * *", executor: "noop" }],
-    });
-    try {
-      await project.cli(["run", "noop"]);
-      const deadline = Date.now() + (mode.jitterSlots + 30) * 1_000;
-      let fired = [];
-      // The first slot is fired as the worker starts: not a measure of how late a waiting worker is.
-      while (fired.length < mode.jitterSlots + 1 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        const tasks = JSON.parse((await project.cli(["list", "--json", "--limit", ALL])).stdout);
-        fired = tasks.filter((t) => t.schedule && t.startedAt).sort((a, b) => (a.schedule.slot < b.schedule.slot ? -1 : 1));
-      }
-      const late = fired.slice(1, mode.jitterSlots + 1).map((t) => Date.parse(t.startedAt) - Date.parse(t.schedule.slot));
-      if (late.length < mode.jitterSlots) throw new Error(`only ${late.length} of ${mode.jitterSlots} slots started within the time allowed`);
-      results.add({ label: "schedule jitter: slot → its task's start (1 s schedule, worker waiting)", history: "—", values: late, unit: "ms" });
-    } finally {
-      project.kill();
-      rmSync(project.dir, { recursive: true, force: true });
-    }
-  } catch (error) {
-    results.fail("schedule jitter", "—", error);
-  }
-
-  // PostgreSQL rows: on the database BGTASK_BENCH_PG names (or BGTASK_TEST_PG, which .ci/run starts),
-  // each scenario in a schema of its own, with graphile-worker 0.17.3 beside them on the same database.
-  if (!pgUrl) results.note("PostgreSQL rows skipped: BGTASK_BENCH_PG (or BGTASK_TEST_PG) names no database");
-  else {
-    log("PostgreSQL journal: run, the drain at concurrency 2 and 10, enqueue → start");
-    const { default: pg } = await import("pg");
-    const { GRAPHILE_SHAPES, graphileDrain, graphileLatency } = await import("./lib/graphile.mjs");
-    const schemaUrl = (name) => `${pgUrl}${pgUrl.includes("?") ? "&" : "?"}schema=bench_${process.pid}_${name}`;
-    const sql = async (text, values) => {
-      const client = new pg.Client({ connectionString: pgUrl });
-      await client.connect();
-      try {
-        return (await client.query(text, values)).rows;
-      } finally {
-        await client.end();
-      }
-    };
-    const project = new BenchProject(join(runDir, "postgres"), marker, { concurrency: 10 });
-    const schemas = [];
-    const journal = (name) => {
-      schemas.push(`bench_${process.pid}_${name}`);
-      return { BGTASK_JOURNAL: schemaUrl(name) };
-    };
-    try {
-      const env = journal("run");
-      await project.cli(["migrate"], { env });
-      const times = [];
-      const floors = [];
-      for (let i = 0; i < mode.cliReps; i++) {
-        floors.push((await run(process.execPath, ["-e", ""], {})).ms);
-        times.push((await project.cli(["run", "noop", "--no-worker"], { env })).ms);
-      }
-      results.add({ label: "postgres: `run` (a task stored, no worker)", history: "—", values: times, floors, unit: "ms", perFloor: true });
-
-      // 10,000 in the quick bench too: a deep enough queue to show what a claim costs at depth (2,000 hid a claim that sorted the whole queue).
-      const count = 10_000;
-      for (const concurrency of [2, 10]) {
-        const drainEnv = journal(`drain${concurrency}`);
-        await project.cli(["run", "noop", "--each", project.contexts(count), "--no-worker"], { env: drainEnv });
-        const workers = Array.from({ length: concurrency }, () => project.startWorker({ env: { ...drainEnv, BGTASK_IDLE: "1s" } }));
-        const schema = `bench_${process.pid}_drain${concurrency}`;
-        const deadline = Date.now() + 120_000;
-        for (;;) {
-          const [{ n }] = await sql(`select count(*)::int as n from "${schema}".tasks where status = 'succeeded'`);
-          if (n >= count) break;
-          if (Date.now() > deadline) throw new Error(`only ${n} of ${count} tasks drained in 120 s at concurrency ${concurrency}`);
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        // From the first start to the last end, as the records say: the workers' own start-up left out.
-        const [{ first, last }] = await sql(`select min(record->>'startedAt') as first, max(record->>'finishedAt') as last from "${schema}".tasks`);
-        results.add({
-          label: `postgres: drain of ${formatCount(count)} no-op tasks, ${concurrency} workers`,
-          history: "—",
-          values: [count / ((Date.parse(last) - Date.parse(first)) / 1000)],
-          unit: "rate",
-        });
-        await Promise.all(workers.map((w) => w.done));
-      }
-
-      const latencyEnv = journal("latency");
-      await project.cli(["migrate"], { env: latencyEnv });
-      const worker = project.startWorker({ env: { ...latencyEnv, BGTASK_IDLE: "60s" } });
-      const latencies = [];
-      for (let i = 0; i < Math.max(5, mode.cliReps * 2); i++) {
-        const id = (await project.cli(["run", "noop", "--no-worker"], { env: latencyEnv })).stdout.trim();
-        await project.cli(["wait", id, "--timeout", "30s"], { env: latencyEnv });
-        const task = JSON.parse((await project.cli(["status", id, "--json"], { env: latencyEnv })).stdout);
-        // The first one waits for the worker's start-up: left out.
-        if (i > 0) latencies.push(Date.parse(task.startedAt) - Date.parse(task.createdAt));
-      }
-      results.add({ label: "postgres: enqueue → start (`bgtask run`, a worker waiting)", history: "—", values: latencies, unit: "ms" });
-      // As graphile-worker's row measures it: from a process already connected (each `run` above connects first).
-      const { createClient } = await import("../dist/client/index.js");
-      const client = createClient({ root: project.dir, journal: latencyEnv.BGTASK_JOURNAL });
-      const warm = [];
-      try {
-        for (let i = 0; i < Math.max(10, mode.cliReps * 5); i++) {
-          const done = await client.wait((await client.run("noop", {}, { worker: false })).id, { timeout: "30s" });
-          warm.push(Date.parse(done.startedAt) - Date.parse(done.createdAt));
-        }
-      } finally {
-        await client.close();
-      }
-      results.add({ label: "postgres: enqueue → start (bgtask/client connected, a worker waiting)", history: "—", values: warm, unit: "ms" });
-      project.stopWorkers();
-      await worker.done;
-
-      log("graphile-worker 0.17.3 on the same database: the drain (default and batched settings), enqueue → start");
-      for (const [shape, concurrency] of [
-        ["default", 2],
-        ["default", 10],
-        ["batched", 10],
-      ]) {
-        schemas.push(`bench_${process.pid}_graphile_${shape}${concurrency}`);
-        const rate = await graphileDrain({
-          connectionString: pgUrl,
-          schema: schemas.at(-1),
-          count,
-          concurrency,
-          shape: GRAPHILE_SHAPES[shape],
-          timeoutMs: 120_000,
-        });
-        results.add({
-          label: `graphile-worker: drain of ${formatCount(count)} no-op jobs, concurrency ${concurrency}${shape === "batched" ? " (localQueue 500, batched completes)" : ""}`,
-          history: "—",
-          values: [rate],
-          unit: "rate",
-        });
-      }
-      schemas.push(`bench_${process.pid}_graphile_latency`);
-      const graphileLatencies = await graphileLatency({ connectionString: pgUrl, schema: schemas.at(-1), reps: Math.max(5, mode.cliReps * 2) });
-      results.add({ label: "graphile-worker: enqueue → start (a worker waiting)", history: "—", values: graphileLatencies, unit: "ms" });
-    } catch (error) {
-      results.fail("postgres rows", "—", error);
-    } finally {
-      project.kill();
-      for (const schema of schemas) await sql(`drop schema if exists "${schema}" cascade`).catch(() => undefined);
-      rmSync(project.dir, { recursive: true, force: true });
-    }
-  }
-
-  if (withPeers) {
-    const jobs = mode.peerJobs;
-    const peers = ensurePeers({ install: mode.install, log });
-    const sideBySide = async (label, body, perCallLabel) => {
-      const rates = [];
-      const perCall = [];
-      for (let rep = 0; rep < mode.peerReps; rep++) {
-        const { e2eMs, perCall: calls } = await body(rep);
-        rates.push(jobs / (e2eMs / 1000));
-        perCall.push(median(calls));
-      }
-      results.add({ label: `${label}: ${formatCount(jobs)} jobs end to end`, history: "—", values: rates, unit: "rate" });
-      if (perCallLabel) results.add({ label: perCallLabel, history: "—", values: perCall, unit: "ms", perFloor: true });
-    };
-    for (const [name, bin, body] of [
-      ["tsp", peers.tsp, (rep) => tspRun(peers.tsp, join(runDir, `tsp-${rep}`), jobs, marker)],
-      ["nq", peers.nq, (rep) => nqRun(peers.nq, join(runDir, `nq-${rep}`), jobs, marker)],
-    ]) {
-      if (!bin) {
-        results.add({ label: `${name}: ${formatCount(jobs)} \`true\` jobs end to end`, history: "—", values: [], skipped: peers.why });
-        continue;
-      }
-      log(`${name}: ${jobs} jobs × ${mode.peerReps}`);
-      try {
-        await sideBySide(`${name} (\`true\`)`, body, `${name}: one enqueue call`);
-      } catch (error) {
-        results.fail(`${name}: ${formatCount(jobs)} jobs end to end`, "—", error);
-      }
-    }
-    for (const bulk of [false, true]) {
-      const how = bulk ? "one bulk call" : "one call each";
-      log(`bgtask, ${how}: ${jobs} tasks × ${mode.peerReps}`);
-      try {
-        await sideBySide(
-          `bgtask (no-op, ${how})`,
-          async (rep) => {
-            const project = new BenchProject(join(runDir, `peer-bgtask-${bulk ? "bulk" : "each"}-${rep}`), marker, { concurrency: 2 });
-            try {
-              return await bgtaskRun(project, jobs, bulk, mode.peerIdle);
-            } finally {
-              project.kill();
-              rmSync(project.dir, { recursive: true, force: true });
-            }
-          },
-          bulk ? null : "bgtask: one enqueue call (`run`, worker running)",
-        );
-      } catch (error) {
-        results.fail(`bgtask (${how}): ${formatCount(jobs)} tasks end to end`, "—", error);
-      }
-    }
-  }
-
+if (args.only === "io") {
   await ioBoundRows();
+  await finish();
+  process.exit();
 }
 
-await scenarios.floor(mode.floorReps);
-const floor = scenarios.floors;
-const N = median(floor);
-
-const cpu = cpus();
-const header = [
-  `bgtask bench (${mode.name}${mode.name === "quick" ? ": small history, fewer runs, drains capped at " + mode.drainCapMs / 1000 + " s — not the figures of the issue" : ""})`,
-  `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC · node ${process.version} · ${cpu.length} × ${cpu[0]?.model?.trim() ?? "cpu"} · ${tmpdir()}`,
-  `load average (1 min): ${loadAtStart.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end${Math.max(loadAtStart, loadavg()[0]) > cpu.length ? ` (above ${cpu.length} cores: other work competed with the bench)` : ""}`,
-  `floor N = node -e '' = ${N.toFixed(0)} ms (median of ${floor.length}, ${Math.min(...floor).toFixed(0)}–${Math.max(...floor).toFixed(0)} ms); a time's ratio is to the floor runs made between its own runs`,
-  `runs: ${mode.cliReps} per CLI figure after one warm-up; ${mode.heavyReps} bulk enqueue + drain; ${mode.stormReps} storm; peers ${mode.peerReps}${GNU_TIME ? "; RSS by GNU time" : "; RSS by polling VmHWM"}`,
-];
-const notes = results.notes.map((n) => `note: ${n}`);
-process.stdout.write(`\n${header.join("\n")}\n\n${results.text(N)}\n${notes.length ? `\n${notes.join("\n")}\n` : ""}`);
-if (args.markdown) {
-  writeFileSync(
-    args.markdown,
-    `${header.map((h) => `${h}  `).join("\n")}\n\n${results.markdown(N)}\n${notes.length ? `\n${notes.map((n) => `- ${n.slice(6)}`).join("\n")}\n` : ""}`,
-  );
+// One project grows its history size by size; each size is snapshotted and every scenario runs
+// on its own copy of that snapshot.
+const historyProject = new BenchProject(join(runDir, "history"), marker, { concurrency: 2 });
+const sizes = [];
+for (const [index, target] of mode.sizes.entries()) {
+  let built;
+  try {
+    built = await scenarios.buildHistory(historyProject, target, Date.now() + mode.historyBudgetMs);
+  } catch (error) {
+    log(`building the history: ${error.stack ?? error}`);
+    results.fail(`history of ${formatCount(target)} tasks`, formatCount(target), error);
+    break;
+  }
+  const reached = scenarios.count;
+  if (sizes.length && reached === sizes.at(-1).count) {
+    results.note(`history size ${formatCount(target)} skipped: no task added within the history budget`);
+    break;
+  }
+  const label = reached < target ? `${formatCount(reached)}*` : formatCount(reached);
+  if (reached < target)
+    results.note(
+      `* history of ${formatCount(reached)}, not ${formatCount(target)}: --quick gives each size ${mode.historyBudgetMs / 1000} s of history building`,
+    );
+  if (built.added > 0) {
+    results.add({ label: "history build: drain rate (batches, 2 workers)", history: label, values: [built.added / built.seconds], unit: "rate" });
+  }
+  const snapshot = join(runDir, `snapshot-${reached}`);
+  historyProject.snapshot(snapshot);
+  sizes.push({ count: reached, label });
+  log(`measuring at ${label} tasks of history`);
+  await scenarios.cli(snapshot, label);
+  await scenarios.bulkAndDrain(snapshot, label, index === 0);
+  await scenarios.storm(snapshot, label);
+  rmSync(snapshot, { recursive: true, force: true });
 }
-log(`done in ${((Date.now() - began) / 1000).toFixed(0)} s`);
-process.exitCode = results.failures > 0 ? 1 : 0;
+historyProject.kill();
+
+log("measuring at depth: tasks queued, not drained");
+await scenarios.depth();
+
+log(`schedule jitter: ${mode.jitterSlots} slots of a 1-second schedule`);
+try {
+  // One worker, up for the schedule (a no-op task started it); each slot's task is a no-op.
+  const project = new BenchProject(join(runDir, "jitter"), marker, {
+    concurrency: 1,
+    schedules: [{ name: "every-second", cron: "* * * * * *", executor: "noop" }],
+  });
+  try {
+    await project.cli(["run", "noop"]);
+    const deadline = Date.now() + (mode.jitterSlots + 30) * 1_000;
+    let fired = [];
+    // The first slot is fired as the worker starts: not a measure of how late a waiting worker is.
+    while (fired.length < mode.jitterSlots + 1 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const tasks = JSON.parse((await project.cli(["list", "--json", "--limit", ALL])).stdout);
+      fired = tasks.filter((t) => t.schedule && t.startedAt).sort((a, b) => (a.schedule.slot < b.schedule.slot ? -1 : 1));
+    }
+    const late = fired.slice(1, mode.jitterSlots + 1).map((t) => Date.parse(t.startedAt) - Date.parse(t.schedule.slot));
+    if (late.length < mode.jitterSlots) throw new Error(`only ${late.length} of ${mode.jitterSlots} slots started within the time allowed`);
+    results.add({ label: "schedule jitter: slot → its task's start (1 s schedule, worker waiting)", history: "—", values: late, unit: "ms" });
+  } finally {
+    project.kill();
+    rmSync(project.dir, { recursive: true, force: true });
+  }
+} catch (error) {
+  results.fail("schedule jitter", "—", error);
+}
+
+// PostgreSQL rows: on the database BGTASK_BENCH_PG names (or BGTASK_TEST_PG, which .ci/run starts),
+// each scenario in a schema of its own, with graphile-worker 0.17.3 beside them on the same database.
+if (!pgUrl) results.note("PostgreSQL rows skipped: BGTASK_BENCH_PG (or BGTASK_TEST_PG) names no database");
+else {
+  log("PostgreSQL journal: run, the drain at concurrency 2 and 10, enqueue → start");
+  const { default: pg } = await import("pg");
+  const { GRAPHILE_SHAPES, graphileDrain, graphileLatency } = await import("./lib/graphile.mjs");
+  const schemaUrl = (name) => `${pgUrl}${pgUrl.includes("?") ? "&" : "?"}schema=bench_${process.pid}_${name}`;
+  const sql = async (text, values) => {
+    const client = new pg.Client({ connectionString: pgUrl });
+    await client.connect();
+    try {
+      return (await client.query(text, values)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+  const project = new BenchProject(join(runDir, "postgres"), marker, { concurrency: 10 });
+  const schemas = [];
+  const journal = (name) => {
+    schemas.push(`bench_${process.pid}_${name}`);
+    return { BGTASK_JOURNAL: schemaUrl(name) };
+  };
+  try {
+    const env = journal("run");
+    await project.cli(["migrate"], { env });
+    const times = [];
+    const floors = [];
+    for (let i = 0; i < mode.cliReps; i++) {
+      floors.push((await run(process.execPath, ["-e", ""], {})).ms);
+      times.push((await project.cli(["run", "noop", "--no-worker"], { env })).ms);
+    }
+    results.add({ label: "postgres: `run` (a task stored, no worker)", history: "—", values: times, floors, unit: "ms", perFloor: true });
+
+    // 10,000 in the quick bench too: a deep enough queue to show what a claim costs at depth (2,000 hid a claim that sorted the whole queue).
+    const count = 10_000;
+    for (const concurrency of [2, 10]) {
+      const drainEnv = journal(`drain${concurrency}`);
+      await project.cli(["run", "noop", "--each", project.contexts(count), "--no-worker"], { env: drainEnv });
+      const workers = Array.from({ length: concurrency }, () => project.startWorker({ env: { ...drainEnv, BGTASK_IDLE: "1s" } }));
+      const schema = `bench_${process.pid}_drain${concurrency}`;
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const [{ n }] = await sql(`select count(*)::int as n from "${schema}".tasks where status = 'succeeded'`);
+        if (n >= count) break;
+        if (Date.now() > deadline) throw new Error(`only ${n} of ${count} tasks drained in 120 s at concurrency ${concurrency}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // From the first start to the last end, as the records say: the workers' own start-up left out.
+      const [{ first, last }] = await sql(`select min(record->>'startedAt') as first, max(record->>'finishedAt') as last from "${schema}".tasks`);
+      results.add({
+        label: `postgres: drain of ${formatCount(count)} no-op tasks, ${concurrency} workers`,
+        history: "—",
+        values: [count / ((Date.parse(last) - Date.parse(first)) / 1000)],
+        unit: "rate",
+      });
+      await Promise.all(workers.map((w) => w.done));
+    }
+
+    const latencyEnv = journal("latency");
+    await project.cli(["migrate"], { env: latencyEnv });
+    const worker = project.startWorker({ env: { ...latencyEnv, BGTASK_IDLE: "60s" } });
+    const latencies = [];
+    for (let i = 0; i < Math.max(5, mode.cliReps * 2); i++) {
+      const id = (await project.cli(["run", "noop", "--no-worker"], { env: latencyEnv })).stdout.trim();
+      await project.cli(["wait", id, "--timeout", "30s"], { env: latencyEnv });
+      const task = JSON.parse((await project.cli(["status", id, "--json"], { env: latencyEnv })).stdout);
+      // The first one waits for the worker's start-up: left out.
+      if (i > 0) latencies.push(Date.parse(task.startedAt) - Date.parse(task.createdAt));
+    }
+    results.add({ label: "postgres: enqueue → start (`bgtask run`, a worker waiting)", history: "—", values: latencies, unit: "ms" });
+    // As graphile-worker's row measures it: from a process already connected (each `run` above connects first).
+    const { createClient } = await import("../dist/client/index.js");
+    const client = createClient({ root: project.dir, journal: latencyEnv.BGTASK_JOURNAL });
+    const warm = [];
+    try {
+      for (let i = 0; i < Math.max(10, mode.cliReps * 5); i++) {
+        const done = await client.wait((await client.run("noop", {}, { worker: false })).id, { timeout: "30s" });
+        warm.push(Date.parse(done.startedAt) - Date.parse(done.createdAt));
+      }
+    } finally {
+      await client.close();
+    }
+    results.add({ label: "postgres: enqueue → start (bgtask/client connected, a worker waiting)", history: "—", values: warm, unit: "ms" });
+    project.stopWorkers();
+    await worker.done;
+
+    log("graphile-worker 0.17.3 on the same database: the drain (default and batched settings), enqueue → start");
+    for (const [shape, concurrency] of [
+      ["default", 2],
+      ["default", 10],
+      ["batched", 10],
+    ]) {
+      schemas.push(`bench_${process.pid}_graphile_${shape}${concurrency}`);
+      const rate = await graphileDrain({
+        connectionString: pgUrl,
+        schema: schemas.at(-1),
+        count,
+        concurrency,
+        shape: GRAPHILE_SHAPES[shape],
+        timeoutMs: 120_000,
+      });
+      results.add({
+        label: `graphile-worker: drain of ${formatCount(count)} no-op jobs, concurrency ${concurrency}${shape === "batched" ? " (localQueue 500, batched completes)" : ""}`,
+        history: "—",
+        values: [rate],
+        unit: "rate",
+      });
+    }
+    schemas.push(`bench_${process.pid}_graphile_latency`);
+    const graphileLatencies = await graphileLatency({ connectionString: pgUrl, schema: schemas.at(-1), reps: Math.max(5, mode.cliReps * 2) });
+    results.add({ label: "graphile-worker: enqueue → start (a worker waiting)", history: "—", values: graphileLatencies, unit: "ms" });
+  } catch (error) {
+    results.fail("postgres rows", "—", error);
+  } finally {
+    project.kill();
+    for (const schema of schemas) await sql(`drop schema if exists "${schema}" cascade`).catch(() => undefined);
+    rmSync(project.dir, { recursive: true, force: true });
+  }
+}
+
+if (withPeers) {
+  const jobs = mode.peerJobs;
+  const peers = ensurePeers({ install: mode.install, log });
+  const sideBySide = async (label, body, perCallLabel) => {
+    const rates = [];
+    const perCall = [];
+    for (let rep = 0; rep < mode.peerReps; rep++) {
+      const { e2eMs, perCall: calls } = await body(rep);
+      rates.push(jobs / (e2eMs / 1000));
+      perCall.push(median(calls));
+    }
+    results.add({ label: `${label}: ${formatCount(jobs)} jobs end to end`, history: "—", values: rates, unit: "rate" });
+    if (perCallLabel) results.add({ label: perCallLabel, history: "—", values: perCall, unit: "ms", perFloor: true });
+  };
+  for (const [name, bin, body] of [
+    ["tsp", peers.tsp, (rep) => tspRun(peers.tsp, join(runDir, `tsp-${rep}`), jobs, marker)],
+    ["nq", peers.nq, (rep) => nqRun(peers.nq, join(runDir, `nq-${rep}`), jobs, marker)],
+  ]) {
+    if (!bin) {
+      results.add({ label: `${name}: ${formatCount(jobs)} \`true\` jobs end to end`, history: "—", values: [], skipped: peers.why });
+      continue;
+    }
+    log(`${name}: ${jobs} jobs × ${mode.peerReps}`);
+    try {
+      await sideBySide(`${name} (\`true\`)`, body, `${name}: one enqueue call`);
+    } catch (error) {
+      results.fail(`${name}: ${formatCount(jobs)} jobs end to end`, "—", error);
+    }
+  }
+  for (const bulk of [false, true]) {
+    const how = bulk ? "one bulk call" : "one call each";
+    log(`bgtask, ${how}: ${jobs} tasks × ${mode.peerReps}`);
+    try {
+      await sideBySide(
+        `bgtask (no-op, ${how})`,
+        async (rep) => {
+          const project = new BenchProject(join(runDir, `peer-bgtask-${bulk ? "bulk" : "each"}-${rep}`), marker, { concurrency: 2 });
+          try {
+            return await bgtaskRun(project, jobs, bulk, mode.peerIdle);
+          } finally {
+            project.kill();
+            rmSync(project.dir, { recursive: true, force: true });
+          }
+        },
+        bulk ? null : "bgtask: one enqueue call (`run`, worker running)",
+      );
+    } catch (error) {
+      results.fail(`bgtask (${how}): ${formatCount(jobs)} tasks end to end`, "—", error);
+    }
+  }
+}
+
+await ioBoundRows();
+await finish();
+
+/** The floor once more, then the table. */
+async function finish() {
+  await scenarios.floor(mode.floorReps);
+  const floor = scenarios.floors;
+  const N = median(floor);
+
+  const cpu = cpus();
+  const header = [
+    `bgtask bench (${mode.name}${mode.name === "quick" ? ": small history, fewer runs, drains capped at " + mode.drainCapMs / 1000 + " s — not the figures of the issue" : ""})`,
+    `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC · node ${process.version} · ${cpu.length} × ${cpu[0]?.model?.trim() ?? "cpu"} · ${tmpdir()}`,
+    `load average (1 min): ${loadAtStart.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end${Math.max(loadAtStart, loadavg()[0]) > cpu.length ? ` (above ${cpu.length} cores: other work competed with the bench)` : ""}`,
+    `floor N = node -e '' = ${N.toFixed(0)} ms (median of ${floor.length}, ${Math.min(...floor).toFixed(0)}–${Math.max(...floor).toFixed(0)} ms); a time's ratio is to the floor runs made between its own runs`,
+    `runs: ${mode.cliReps} per CLI figure after one warm-up; ${mode.heavyReps} bulk enqueue + drain; ${mode.stormReps} storm; peers ${mode.peerReps}${GNU_TIME ? "; RSS by GNU time" : "; RSS by polling VmHWM"}`,
+  ];
+  const notes = results.notes.map((n) => `note: ${n}`);
+  process.stdout.write(`\n${header.join("\n")}\n\n${results.text(N)}\n${notes.length ? `\n${notes.join("\n")}\n` : ""}`);
+  if (args.markdown) {
+    writeFileSync(
+      args.markdown,
+      `${header.map((h) => `${h}  `).join("\n")}\n\n${results.markdown(N)}\n${notes.length ? `\n${notes.map((n) => `- ${n.slice(6)}`).join("\n")}\n` : ""}`,
+    );
+  }
+  log(`done in ${((Date.now() - began) / 1000).toFixed(0)} s`);
+  process.exitCode = results.failures > 0 ? 1 : 0;
+}

@@ -181,10 +181,7 @@ export class Runner {
       await this.loop();
       await Promise.all(this.running.values());
       await this.settleEnded();
-      if (this.renewal !== null) {
-        workerSay(`${this.renewal}: leaving, to be replaced`);
-        if (this.options.replaceWhenRenewed) await startWorkerIfNeeded(config, store, this.slot);
-      }
+      if (this.renewal !== null) workerSay(`${this.renewal}: its tries ended, leaving`);
     } finally {
       this.changes?.close();
       this.note.close();
@@ -335,7 +332,7 @@ export class Runner {
     this.running.delete(flight);
     this.release(flight);
     flight.letGo.abort();
-    if (!flight.isolated) this.renewal ??= `task ${flight.task.id} did not stop when asked`;
+    if (!flight.isolated) this.renew(`task ${flight.task.id} did not stop when asked`);
     this.wake?.();
   }
 
@@ -448,7 +445,7 @@ export class Runner {
     if (this.options.echo) workerSay(`task ${task.id} (${task.executor}) started, try ${task.tries}`);
     const started = Date.now();
     this.tries += 1;
-    if (this.tries === this.options.config.maxTasksPerWorker) this.renewal ??= `ran ${this.tries} tries (maxTasksPerWorker)`;
+    if (this.tries === this.options.config.maxTasksPerWorker) this.renew(`ran ${this.tries} tries (maxTasksPerWorker)`);
     try {
       const ended = await runTry(task, {
         config: this.options.config,
@@ -481,12 +478,28 @@ export class Runner {
     }
   }
 
+  /**
+   * Takes no more tasks, and leaves once the tries in flight end. Its slot goes to a new worker at
+   * once (a detached one starts it; `bgtask work` restarts its own when this one exits): the host
+   * is not left without a worker taking tasks while these finish.
+   */
+  private renew(reason: string): void {
+    if (this.renewal !== null) return;
+    this.renewal = reason;
+    workerSay(`${reason}: taking no more tasks; a new worker takes over`);
+    if (this.options.replaceWhenRenewed) {
+      startWorkerIfNeeded(this.options.config, this.store, this.slot).catch((error: unknown) =>
+        workerSay(`could not start a worker in this one's place: ${(error as Error).message}`),
+      );
+    }
+  }
+
   /** After a try: a worker past its memory ceiling takes no more, and is replaced once its other tries end (its count of tries is checked as each starts). */
   private checkRenewal(): void {
     const { maxWorkerMemoryMb } = this.options.config;
     if (this.renewal === null && maxWorkerMemoryMb !== null) {
       const mb = process.memoryUsage.rss() / 1024 / 1024;
-      if (mb > maxWorkerMemoryMb) this.renewal = `uses ${Math.round(mb)} MB (maxWorkerMemoryMb ${maxWorkerMemoryMb})`;
+      if (mb > maxWorkerMemoryMb) this.renew(`uses ${Math.round(mb)} MB (maxWorkerMemoryMb ${maxWorkerMemoryMb})`);
     }
   }
 }

@@ -419,7 +419,9 @@ describeOnJournals("a worker renewed", () => {
       250,
     );
     expect(perWorker(project)).toEqual([1, 1, 1]);
-    expect(readFileSync(join(project.home, "logs", "worker.log"), "utf8")).toMatch(/uses \d+ MB \(maxWorkerMemoryMb 32\): leaving, to be replaced/);
+    expect(readFileSync(join(project.home, "logs", "worker.log"), "utf8")).toMatch(
+      /uses \d+ MB \(maxWorkerMemoryMb 32\): taking no more tasks; a new worker takes over/,
+    );
   }, 90_000);
 });
 
