@@ -12,6 +12,7 @@
 //   --markdown FILE    also write the table as Markdown
 //   --keep             keep the temp folder (printed) for inspection
 //   --jitter-slots N   slots of the 1-second schedule timed for the jitter row (default 30; quick 5)
+//   --only io          only the I/O-bound rows: 5,000 tasks of a 50 ms wait at 50 at once (file, and PostgreSQL when named)
 //
 // With BGTASK_BENCH_PG (or BGTASK_TEST_PG) naming a PostgreSQL database, it adds the PostgreSQL
 // journal's rows: `run`, the drain at concurrency 2 and 10, enqueue → start; and graphile-worker's
@@ -40,6 +41,7 @@ const { values: args } = parseArgs({
     markdown: { type: "string" },
     keep: { type: "boolean", default: false },
     "jitter-slots": { type: "string" },
+    only: { type: "string" },
   },
 });
 
@@ -135,6 +137,35 @@ const scenarios = new Scenarios(ctx);
 log(`${mode.name} bench in ${runDir}${args.keep ? " (kept)" : ""}`);
 await scenarios.floor(mode.floorReps);
 
+const pgUrl = process.env.BGTASK_BENCH_PG ?? process.env.BGTASK_TEST_PG;
+/** The I/O-bound rows (issue 23): on each journal, the 50 at once in one worker and in the default two. */
+async function ioBoundRows() {
+  const schemaUrl = (name) => `${pgUrl}${pgUrl.includes("?") ? "&" : "?"}schema=bench_${process.pid}_${name}`;
+  for (const workers of [1, 2]) {
+    await scenarios.ioBound({ workers });
+    if (!pgUrl) continue;
+    try {
+      await scenarios.ioBound({ workers, journalUrl: schemaUrl(`io${workers}`) });
+    } finally {
+      const { default: pg } = await import("pg");
+      const client = new pg.Client({ connectionString: pgUrl });
+      await client.connect();
+      await client.query(`drop schema if exists "bench_${process.pid}_io${workers}" cascade`).finally(() => client.end());
+    }
+  }
+  if (!pgUrl) results.note("PostgreSQL I/O-bound rows skipped: BGTASK_BENCH_PG (or BGTASK_TEST_PG) names no database");
+}
+
+if (args.only !== undefined && args.only !== "io") {
+  process.stderr.write(`bench: --only takes "io", not "${args.only}"\n`);
+  process.exit(2);
+}
+if (args.only === "io") {
+  await ioBoundRows();
+  await finish();
+  process.exit();
+}
+
 // One project grows its history size by size; each size is snapshotted and every scenario runs
 // on its own copy of that snapshot.
 const historyProject = new BenchProject(join(runDir, "history"), marker, { concurrency: 2 });
@@ -205,7 +236,6 @@ try {
 
 // PostgreSQL rows: on the database BGTASK_BENCH_PG names (or BGTASK_TEST_PG, which .ci/run starts),
 // each scenario in a schema of its own, with graphile-worker 0.17.3 beside them on the same database.
-const pgUrl = process.env.BGTASK_BENCH_PG ?? process.env.BGTASK_TEST_PG;
 if (!pgUrl) results.note("PostgreSQL rows skipped: BGTASK_BENCH_PG (or BGTASK_TEST_PG) names no database");
 else {
   log("PostgreSQL journal: run, the drain at concurrency 2 and 10, enqueue → start");
@@ -377,25 +407,31 @@ if (withPeers) {
   }
 }
 
-await scenarios.floor(mode.floorReps);
-const floor = scenarios.floors;
-const N = median(floor);
+await ioBoundRows();
+await finish();
 
-const cpu = cpus();
-const header = [
-  `bgtask bench (${mode.name}${mode.name === "quick" ? ": small history, fewer runs, drains capped at " + mode.drainCapMs / 1000 + " s — not the figures of the issue" : ""})`,
-  `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC · node ${process.version} · ${cpu.length} × ${cpu[0]?.model?.trim() ?? "cpu"} · ${tmpdir()}`,
-  `load average (1 min): ${loadAtStart.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end${Math.max(loadAtStart, loadavg()[0]) > cpu.length ? ` (above ${cpu.length} cores: other work competed with the bench)` : ""}`,
-  `floor N = node -e '' = ${N.toFixed(0)} ms (median of ${floor.length}, ${Math.min(...floor).toFixed(0)}–${Math.max(...floor).toFixed(0)} ms); a time's ratio is to the floor runs made between its own runs`,
-  `runs: ${mode.cliReps} per CLI figure after one warm-up; ${mode.heavyReps} bulk enqueue + drain; ${mode.stormReps} storm; peers ${mode.peerReps}${GNU_TIME ? "; RSS by GNU time" : "; RSS by polling VmHWM"}`,
-];
-const notes = results.notes.map((n) => `note: ${n}`);
-process.stdout.write(`\n${header.join("\n")}\n\n${results.text(N)}\n${notes.length ? `\n${notes.join("\n")}\n` : ""}`);
-if (args.markdown) {
-  writeFileSync(
-    args.markdown,
-    `${header.map((h) => `${h}  `).join("\n")}\n\n${results.markdown(N)}\n${notes.length ? `\n${notes.map((n) => `- ${n.slice(6)}`).join("\n")}\n` : ""}`,
-  );
+/** The floor once more, then the table. */
+async function finish() {
+  await scenarios.floor(mode.floorReps);
+  const floor = scenarios.floors;
+  const N = median(floor);
+
+  const cpu = cpus();
+  const header = [
+    `bgtask bench (${mode.name}${mode.name === "quick" ? ": small history, fewer runs, drains capped at " + mode.drainCapMs / 1000 + " s — not the figures of the issue" : ""})`,
+    `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC · node ${process.version} · ${cpu.length} × ${cpu[0]?.model?.trim() ?? "cpu"} · ${tmpdir()}`,
+    `load average (1 min): ${loadAtStart.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end${Math.max(loadAtStart, loadavg()[0]) > cpu.length ? ` (above ${cpu.length} cores: other work competed with the bench)` : ""}`,
+    `floor N = node -e '' = ${N.toFixed(0)} ms (median of ${floor.length}, ${Math.min(...floor).toFixed(0)}–${Math.max(...floor).toFixed(0)} ms); a time's ratio is to the floor runs made between its own runs`,
+    `runs: ${mode.cliReps} per CLI figure after one warm-up; ${mode.heavyReps} bulk enqueue + drain; ${mode.stormReps} storm; peers ${mode.peerReps}${GNU_TIME ? "; RSS by GNU time" : "; RSS by polling VmHWM"}`,
+  ];
+  const notes = results.notes.map((n) => `note: ${n}`);
+  process.stdout.write(`\n${header.join("\n")}\n\n${results.text(N)}\n${notes.length ? `\n${notes.join("\n")}\n` : ""}`);
+  if (args.markdown) {
+    writeFileSync(
+      args.markdown,
+      `${header.map((h) => `${h}  `).join("\n")}\n\n${results.markdown(N)}\n${notes.length ? `\n${notes.map((n) => `- ${n.slice(6)}`).join("\n")}\n` : ""}`,
+    );
+  }
+  log(`done in ${((Date.now() - began) / 1000).toFixed(0)} s`);
+  process.exitCode = results.failures > 0 ? 1 : 0;
 }
-log(`done in ${((Date.now() - began) / 1000).toFixed(0)} s`);
-process.exitCode = results.failures > 0 ? 1 : 0;

@@ -82,6 +82,11 @@ export class BenchProject {
     this.setConfig(config);
   }
 
+  /** Writes an executor into the project's tasks folder. */
+  writeTask(file, source) {
+    writeFileSync(join(this.dir, "tasks", file), source);
+  }
+
   setConfig(config) {
     writeFileSync(join(this.dir, "bgtask.config.json"), JSON.stringify(config));
   }

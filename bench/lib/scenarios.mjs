@@ -52,6 +52,49 @@ export class Scenarios {
     }
   }
 
+  /**
+   * The I/O-bound row (issue 23): `count` tasks each awaiting a 50 ms timer, `concurrency` at once
+   * in `workers` worker processes (each running its share in its event loop), on the file journal
+   * or on PostgreSQL (`journalUrl`). The rate runs from the first start to the last end, as the
+   * records say; the memory is the workers' peak resident sets, added up.
+   */
+  async ioBound({ count = 5_000, concurrency = 50, workers = 1, journalUrl = null } = {}) {
+    const { results, log } = this.ctx;
+    const where = journalUrl ? "postgres" : "file";
+    const label = `${where}: ${formatCount(count)} tasks of a 50 ms wait, ${concurrency} at once in ${workers} worker${workers > 1 ? "s" : ""}`;
+    log(label);
+    try {
+      await this.scenario(`io-${where}-${workers}`, null, { concurrency, workers }, async (project) => {
+        project.writeTask(
+          "wait50.js",
+          'import { defineTask } from "bgtask";\nexport default defineTask({ run: () => new Promise((r) => setTimeout(r, 50)) });\n',
+        );
+        const env = { ...(journalUrl ? { BGTASK_JOURNAL: journalUrl } : {}), BGTASK_IDLE: "1s" };
+        await project.cli(["run", "wait50", "--each", project.contexts(count), "--no-worker"], { env });
+        const started = Array.from({ length: workers }, () => project.startWorker({ env, rss: true }));
+        const ended = await Promise.all(started.map((worker) => worker.done));
+        const tasks = JSON.parse((await project.cli(["list", "--json", "--limit", ALL], { env })).stdout);
+        const done = tasks.filter((t) => t.status === "succeeded");
+        if (done.length !== count) throw new Error(`${done.length} of ${count} tasks succeeded`);
+        const first = Math.min(...done.map((t) => Date.parse(t.startedAt)));
+        const last = Math.max(...done.map((t) => Date.parse(t.finishedAt)));
+        results.add({ label: `${label}: rate`, history: "—", values: [count / ((last - first) / 1000)], unit: "rate", target: atLeast(950, "≥ 950/s") });
+        const rss = ended.map((worker) => worker.rssKb);
+        if (rss.every((kb) => kb !== null)) {
+          results.add({
+            label: `${label}: workers' peak RSS`,
+            history: "—",
+            values: [rss.reduce((a, b) => a + b, 0) / MB],
+            unit: "mb",
+            target: atMost(100, "≤ 100 MB"),
+          });
+        }
+      });
+    } catch (error) {
+      results.fail(label, "—", error);
+    }
+  }
+
   /** One `node -e ''`: the floor N, run beside every timed figure so that load on the machine hits both alike. */
   async floorOnce() {
     const { ms } = await run(process.execPath, ["-e", ""], { check: true });

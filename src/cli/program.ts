@@ -203,7 +203,8 @@ export function buildProgram(version: string): Command {
     program
       .command("work")
       .description("run workers in the foreground, their output on this terminal, until stopped (SIGTERM, Ctrl-C): for debugging, containers and systemd")
-      .option("--concurrency <n>", "how many workers (default: the config's concurrency)")
+      .option("--concurrency <n>", "how many tasks at once, shared between the workers (default: the config's concurrency)")
+      .option("--workers <n>", "how many worker processes (default: the config's workers: 2, or concurrency if less)")
       .option("--once", "drain what is due, then exit 0")
       .option("--executor <names...>", "claim only tasks of these executors (repeat it, or separate names with commas)"),
   ).action(async (_o, command: Command) => {

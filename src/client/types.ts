@@ -126,8 +126,10 @@ export interface WorkerInfo {
   /** "starting": reserved, not registered; "alive" or "dead": checked on this host; "unknown": another host's. */
   state: "starting" | "alive" | "dead" | "unknown";
   reservedAt: string;
-  /** The task its process runs, or null when it runs none. */
+  /** The task its process runs (the oldest claimed, when it runs several at once), or null when it runs none. */
   task: { id: string; executor: string; progress: number; message: string | null } | null;
+  /** How many tries its process runs at once now: its places in use. */
+  running: number;
   /** The newest of its beat file's renewal and its task's heartbeat; null when neither is known. */
   lastHeartbeatAt: string | null;
 }

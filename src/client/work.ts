@@ -5,13 +5,17 @@
 // grace period, then it exits; a second stop forces the tries. A worker that keeps failing (a
 // journal that refuses it) is started again after a growing, jittered delay, not in a tight loop.
 import type { ChildProcess } from "node:child_process";
+import { slotsPerWorker } from "../config/config.ts";
 import { UsageError } from "../errors.ts";
 import { resolveExecutor } from "../executor/discover.ts";
 import { spawnForegroundWorker } from "../worker/spawn.ts";
 import type { Session } from "./session.ts";
 
 export interface WorkOptions {
+  /** Tasks at once, shared between the workers. */
   concurrency: number;
+  /** Worker processes (at most `concurrency`). */
+  workers: number;
   once: boolean;
   executors: readonly string[];
   /** Told when a worker exits while not asked to, before it is replaced in `delayMs`. */
@@ -49,10 +53,11 @@ export interface WorkHandle {
 }
 
 export function checkWorkOptions(session: Session, options: WorkOptions): void {
-  const { concurrency } = options;
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
-    throw new UsageError(`--concurrency ${String(concurrency)} is not a whole number from 1 to 256`);
+  const { concurrency, workers } = options;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
+    throw new UsageError(`--concurrency ${String(concurrency)} is not a whole number from 1 to 10000`);
   }
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError(`--workers ${String(workers)} is not a whole number from 1 to 256`);
   for (const name of options.executors) resolveExecutor(session.config.tasksDir, name);
 }
 
@@ -67,10 +72,11 @@ export function work(session: Session, options: WorkOptions): WorkHandle {
   const finishIfDone = () => {
     if (live.size === 0 && waiting.size === 0) finish(failed && !stopping ? 1 : 0);
   };
+  const places = slotsPerWorker(options);
   /** Starts a slot's worker; `failures`: its workers that failed in a row before this one. */
   const start = (failures: number) => {
     const startedAt = Date.now();
-    const child = spawnForegroundWorker(session.config, options);
+    const child = spawnForegroundWorker(session.config, { ...options, places });
     let said: string | null = null;
     child.on("message", (message: { failed?: unknown }) => {
       if (typeof message?.failed === "string") said = message.failed;
@@ -95,7 +101,7 @@ export function work(session: Session, options: WorkOptions): WorkHandle {
       finishIfDone();
     });
   };
-  for (let i = 0; i < options.concurrency; i++) start(0);
+  for (let i = 0; i < Math.min(options.workers, options.concurrency); i++) start(0);
   return {
     stop() {
       stopping = true;

@@ -1,5 +1,5 @@
 // The workers there are, for `bgtask workers`, `stats` and the dashboard: the store's slots, each
-// with the task its process runs and its last sign of life. Whether a process lives and when its
+// with the tasks its process runs and its last sign of life. Whether a process lives and when its
 // beat file was renewed are facts only its own host has: on another host they are unknown, and
 // the task's heartbeat in the journal is what is known.
 import type { WorkerRef } from "../core/task.ts";
@@ -18,7 +18,8 @@ export async function listWorkers(session: Session): Promise<WorkerInfo[]> {
   const { offsetMs } = await session.store.clock();
   return slots.map((slot): WorkerInfo => {
     const process = slot.process;
-    const task = process ? running.find((t) => t.worker !== null && isSameProcess(t.worker, process)) : undefined;
+    const tries = process ? running.filter((t) => t.worker !== null && isSameProcess(t.worker, process)) : [];
+    const task = tries[0];
     const beats = [process ? beatOf(process) : null, task?.heartbeatAt ? Date.parse(task.heartbeatAt) - offsetMs : null].filter(
       (at): at is number => at !== null,
     );
@@ -29,6 +30,7 @@ export async function listWorkers(session: Session): Promise<WorkerInfo[]> {
       state: process ? liveness(process) : "starting",
       reservedAt: slot.reservedAt,
       task: task ? { id: task.id, executor: task.executor, progress: task.progress, message: task.message } : null,
+      running: tries.length,
       lastHeartbeatAt: beats.length > 0 ? new Date(Math.max(...beats)).toISOString() : null,
     };
   });

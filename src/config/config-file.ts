@@ -17,7 +17,38 @@ export const configFileSchema = v.strictObject({
     ),
   ),
   concurrency: v.optional(
-    v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256), v.description("How many workers may run at once (default: the number of CPUs).")),
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1),
+      v.maxValue(10_000),
+      v.description("How many tasks may run at once on this host, across its workers (default: the number of CPUs)."),
+    ),
+  ),
+  workers: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1),
+      v.maxValue(256),
+      v.description("How many worker processes may run on this host, sharing concurrency between them (default: 2, or concurrency if less)."),
+    ),
+  ),
+  maxTasksPerWorker: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1),
+      v.description("A worker that has run this many tries takes no more, and is replaced once they end (default: no limit)."),
+    ),
+  ),
+  maxWorkerMemoryMb: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(32),
+      v.description("A worker whose resident memory passes this many MB takes no more tasks, and is replaced once its tries end (default: no limit)."),
+    ),
   ),
   worker: v.optional(v.pipe(v.boolean(), v.description("Whether run and retry start workers (false: only ticks and running workers take tasks)."))),
   tickScope: v.optional(
@@ -76,6 +107,12 @@ export const configFileSchema = v.strictObject({
             v.pipe(v.number(), v.integer(), v.minValue(1), v.description("At most this many tasks of this executor run at once, across all workers.")),
           ),
           priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.description("Its tasks' priority (higher is claimed first; default 0)."))),
+          isolation: v.optional(
+            v.pipe(
+              v.picklist(["inline", "process"]),
+              v.description('Where its tries run: "inline" in the worker\'s event loop (default), "process" in a child process each.'),
+            ),
+          ),
         }),
       ),
       v.description('Settings per executor, over its definition\'s: { "resize": { "concurrency": 2, "priority": 1 } }.'),
@@ -91,7 +128,10 @@ export const EXPECTS: Record<keyof ConfigFile, string> = {
   tasksDir: "a path (a non-empty string)",
   home: "a path (a non-empty string)",
   journal: "a folder or a postgres:// URL (a non-empty string)",
-  concurrency: "a whole number from 1 to 256",
+  concurrency: "a whole number from 1 to 10000",
+  workers: "a whole number from 1 to 256",
+  maxTasksPerWorker: "a whole number of 1 or more",
+  maxWorkerMemoryMb: "a whole number of megabytes, 32 or more",
   worker: "true or false",
   tickScope: '"cluster" (one tick at a time for all hosts) or "host" (one per host)',
   retry:
@@ -102,7 +142,7 @@ export const EXPECTS: Record<keyof ConfigFile, string> = {
   schedules: 'a list of schedules like [{"name": "nightly", "cron": "0 3 * * *", "executor": "report"}]',
   hooks: 'an object of commands per final status (succeeded, failed, cancelled), each an argument list like {"failed": ["notify-send", "bgtask"]}',
   executors:
-    'an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more)',
+    'an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more; isolation: "inline" or "process")',
 };
 
 export const CONFIG_KEYS = Object.keys(EXPECTS) as Array<keyof ConfigFile>;

@@ -30,7 +30,14 @@ export interface Config {
   tasksDir: string;
   home: string;
   journal: string;
+  /** Tasks at once on this host, across its workers. */
   concurrency: number;
+  /** Worker processes on this host; each runs `slotsPerWorker` tasks at once. */
+  workers: number;
+  /** A worker that ran this many tries takes no more, and is replaced (null: no limit). */
+  maxTasksPerWorker: number | null;
+  /** A worker whose resident memory passes this many MB takes no more tasks, and is replaced (null: no limit). */
+  maxWorkerMemoryMb: number | null;
   /** Start workers from `run` (false: cron-only installations, ticks do the work). */
   worker: boolean;
   /** One tick at a time for the whole journal, or one per host (a PostgreSQL journal's hosts each tick from their own cron). */
@@ -48,9 +55,24 @@ export interface Config {
   timings: Timings;
 }
 
+/**
+ * Worker processes by default: two, so one that is being replaced (recycled, or killed by a try
+ * that would not stop) never leaves the host without one, and CPU-bound tries get two cores; the
+ * tasks at once are shared between them (most work waits on the network, and one event loop holds
+ * hundreds of such tries).
+ */
+const DEFAULT_WORKERS = 2;
+
+/** Tasks at once in each worker: `concurrency` shared between the workers, rounded up. */
+export function slotsPerWorker(config: Pick<Config, "concurrency" | "workers">): number {
+  return Math.ceil(config.concurrency / Math.min(config.workers, config.concurrency));
+}
+
 export interface ExecutorConfig {
   concurrency?: number;
   priority?: number;
+  /** Over the definition's `isolation`. */
+  isolation?: "inline" | "process";
 }
 
 export interface Timings {
@@ -237,12 +259,16 @@ export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = proces
   const home = at(named(flags.home, env.BGTASK_HOME) ?? file.home ?? ".bgtask");
   const retry = retryOf(env.BGTASK_RETRY, file.retry, configFile);
   const tasksDir = at(named(flags.tasks, env.BGTASK_TASKS) ?? file.tasksDir ?? "tasks");
+  const concurrency = file.concurrency ?? availableParallelism();
   return {
     root,
     tasksDir,
     home,
     journal: journalLocation(named(flags.journal, env.BGTASK_JOURNAL) ?? file.journal, home, at),
-    concurrency: file.concurrency ?? availableParallelism(),
+    concurrency,
+    workers: file.workers ?? Math.min(concurrency, DEFAULT_WORKERS),
+    maxTasksPerWorker: file.maxTasksPerWorker ?? null,
+    maxWorkerMemoryMb: file.maxWorkerMemoryMb ?? null,
     worker: file.worker ?? true,
     tickScope: file.tickScope ?? "cluster",
     retry,

@@ -12,8 +12,8 @@ export interface WorkerFacts {
   liveness: Liveness;
   /** When the worker last renewed its beat outside the journal (ms since the epoch), or null: a heartbeat stuck behind the journal lock is not silence. */
   lastBeatAt: number | null;
-  /** The task the worker last started, as its beat file says: "" for none, null when that cannot be told. */
-  startedTask: string | null;
+  /** The tasks the worker had started and not recorded, as its beat file says (those it claimed ahead are not among them); null when that cannot be told. */
+  started: readonly string[] | null;
   /** Its process can be checked and killed from here (this host, a known start time): only then is an overdue try forced. */
   killable: boolean;
 }
@@ -74,7 +74,7 @@ export function judgeTry(task: TaskRecord, facts: WorkerFacts, now: Date, limits
   const dead = facts.liveness === "dead";
   if (dead || silentMs > limits.heartbeatTimeoutMs) {
     const reason = dead ? "its process is gone" : `no heartbeat for ${Math.round(silentMs / 1000)}s`;
-    const neverStarted = canGiveBack(task) && facts.startedTask !== null && facts.startedTask !== task.id;
+    const neverStarted = canGiveBack(task) && facts.started !== null && !facts.started.includes(task.id);
     // Alive but silent (stopped, hung, cut off): not killed; its lease fences it if it wakes up.
     return { kind: "lost", reason, giveBack: neverStarted, dead };
   }

@@ -82,8 +82,10 @@ export function pickNext(tasks: readonly TaskRecord[], now: Date, filter?: Claim
 }
 
 /**
- * The first `count` tasks in claim order (see pickNext), in one pass over `tasks`. Limits are
- * counted as `tasks` stand: only the first task a claim takes may have one (see mayClaimAhead).
+ * The first `count` tasks in claim order (see pickNext), in one pass over `tasks`. Serial keys
+ * and executor limits count the tasks taken before in the same pick, as if each were already
+ * running: a claim for many slots starts them all at once. One passed over for that is not
+ * replaced by a later one, so a pick may come back shorter than `count`.
  */
 export function pickFirst(tasks: readonly TaskRecord[], now: Date, count: number, filter?: ClaimFilter, paused: PausedQueues = NO_PAUSED_QUEUES): TaskRecord[] {
   const accept = claimPredicate(filter);
@@ -105,7 +107,24 @@ export function pickFirst(tasks: readonly TaskRecord[], now: Date, count: number
     best.splice(at, 0, task);
     if (best.length > count) best.pop();
   }
-  return best;
+  return best.length < 2 ? best : withoutClashes(best, running);
+}
+
+/** `picked` (in claim order) less those whose serial key or executor limit (`running`: tries by executor) the ones before them fill. */
+export function withoutClashes(picked: readonly TaskRecord[], running: ReadonlyMap<string, number> | undefined): TaskRecord[] {
+  const keys = new Set<string>();
+  const counts = new Map(running);
+  const kept: TaskRecord[] = [];
+  for (const task of picked) {
+    if (task.serialKey !== null && keys.has(task.serialKey)) continue;
+    const limit = concurrencyOf(task);
+    const count = counts.get(task.executor) ?? 0;
+    if (limit !== null && count >= limit) continue;
+    if (task.serialKey !== null) keys.add(task.serialKey);
+    counts.set(task.executor, count + 1);
+    kept.push(task);
+  }
+  return kept;
 }
 
 function busySerialKeys(tasks: readonly TaskRecord[]): Set<string> {
@@ -260,9 +279,13 @@ export function isFreshPlain(task: TaskRecord): boolean {
   return task.status === "queued" && task.tries === 0 && task.serialKey === null && concurrencyOf(task) === null && task.step === null;
 }
 
-/** Whether a claim that already took `taken` tasks may take `task` too: ahead of its start only what can be given back as it was. */
-export function mayClaimAhead(taken: number, task: TaskRecord): boolean {
-  return taken === 0 || isFreshPlain(task);
+/**
+ * Whether a claim that already took `taken` tasks may take `task` too: the first `starting` (as
+ * many as the worker has free slots) start at once and may be any task; the ones claimed ahead of
+ * their start only what can be given back as it was.
+ */
+export function mayClaimAhead(taken: number, task: TaskRecord, starting = 1): boolean {
+  return taken < starting || isFreshPlain(task);
 }
 
 /** A claimed first try that never started (a worker's local queue): queued as before the claim, no try counted. */

@@ -54,6 +54,13 @@ export interface TaskDefinition<C = Record<string, unknown>> {
   priority?: number;
   /** At most this many tasks of this executor run at once, across all workers (`serial: true` is 1). */
   concurrency?: number;
+  /**
+   * Where a try runs: "inline" (default), in the worker's event loop beside its other tries, for
+   * work that waits (network, disk, databases); "process", in a child process of its own, for
+   * CPU-bound work, native code that may crash, or code that leaks or calls process.exit: a
+   * crash fails that try alone, and a try that will not stop is killed with its process.
+   */
+  isolation?: "inline" | "process";
   /** "10m": then the try is cancelled and counts as failed. */
   timeout?: string | number;
   run?: (task: TaskApi<C>) => RunResult | void | Promise<RunResult | void>;

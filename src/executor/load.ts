@@ -72,6 +72,9 @@ export async function loadExecutor(executor: ExecutorFile, home: string | null):
     throw new ExecutorLoadError(name, file, "its default export is not made with defineTask from the bgtask package");
   }
   const definition = exported;
+  if (definition.isolation !== undefined && definition.isolation !== "inline" && definition.isolation !== "process") {
+    throw new ExecutorLoadError(name, file, `isolation must be "inline" or "process", not ${JSON.stringify(definition.isolation)}`);
+  }
   const hasRun = typeof definition.run === "function";
   const hasSteps = Array.isArray(definition.steps) && definition.steps.length > 0;
   if (hasRun === hasSteps) throw new ExecutorLoadError(name, file, "a definition needs either run() or a list of steps, not both");

@@ -47,38 +47,37 @@ function removeLeftovers(dir: string): void {
   }
 }
 
-/** What a worker writes in its beat file before it has started a task. */
-const NONE_STARTED = "-";
-/** Every note has this width, so a shorter id overwrites a longer one whole. */
-const NOTE_WIDTH = 24;
+/** Marks the note's format (the tasks started), so a note of another form tells nothing. */
+const STARTED = "started:";
 
 /**
- * Notes in this process's beat file (a positioned write, no lock) which task it starts, before the
- * executor runs: a worker that claims tasks ahead of starting them (its local queue) and dies has
- * its other first tries given back by recovery, with no try counted.
+ * Notes in this process's beat file (a positioned write, no lock) which tasks it has started and
+ * not yet recorded the end of, before their executors run: a worker that claims tasks ahead of
+ * starting them (its local queue) and dies has its other first tries given back by recovery, with
+ * no try counted.
  */
 export class StartedNote {
   private readonly dir: string;
   private readonly path: string;
   private fd: number | null = null;
+  /** The longest note written: a shorter one is padded to overwrite it whole. */
+  private width = 0;
 
   constructor(home: string) {
     this.dir = beatsDir(home);
     this.path = join(this.dir, beatName(currentProcess()));
-    this.write(NONE_STARTED);
+    this.write([]);
   }
 
-  started(id: string): void {
-    this.write(id);
-  }
-
-  private write(text: string): void {
+  write(ids: readonly string[]): void {
+    const text = `${STARTED}${ids.join(",")}`;
+    this.width = Math.max(this.width, text.length);
     try {
       if (this.fd === null) {
         ensurePrivateDir(this.dir);
         this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o600);
       }
-      writeSync(this.fd, text.padEnd(NOTE_WIDTH), 0);
+      writeSync(this.fd, text.padEnd(this.width), 0);
     } catch {
       // No note: recovery cannot tell, and counts a try against each of this worker's tries.
       this.close();
@@ -91,8 +90,8 @@ export class StartedNote {
   }
 }
 
-/** The task `worker` last started, from its beat file: "" for none, null when that cannot be told (another host, no note). */
-export function startedTask(home: string): (worker: WorkerRef) => string | null {
+/** The tasks `worker` had started and not recorded, from its beat file; null when that cannot be told (another host, no note). */
+export function startedTasks(home: string): (worker: WorkerRef) => readonly string[] | null {
   return (worker) => {
     if (worker.host !== hostname() || worker.startTime === null) return null;
     let note: string;
@@ -101,8 +100,12 @@ export function startedTask(home: string): (worker: WorkerRef) => string | null 
     } catch {
       return null;
     }
-    if (note === NONE_STARTED) return "";
-    return /^[1-9][0-9]*$/.test(note) ? note : null;
+    if (!note.startsWith(STARTED)) return null;
+    const ids = note
+      .slice(STARTED.length)
+      .split(",")
+      .filter((id) => id !== "");
+    return ids.every((id) => /^[1-9][0-9]*$/.test(id)) ? ids : null;
   };
 }
 

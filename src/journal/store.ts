@@ -132,8 +132,14 @@ export interface Exchange {
   ends: readonly TryEnd[];
   /** Claimed tries it never started (its local queue), queued again as they were: no try counted. */
   giveBack: readonly { id: string; lease: string }[];
-  /** Claim up to this many: the next task in claim order, then the ones after it while each is a fresh plain task (isFreshPlain). */
+  /**
+   * Claim up to this many in claim order: the first `start` of them any task (they start at once,
+   * in free slots; core's pickFirst counts their serial keys and limits among them), the ones
+   * after those only while each is a fresh plain task (isFreshPlain), claimed ahead of its start.
+   */
   claim: number;
+  /** How many of the claimed start at once (default 1); see `claim`. */
+  start?: number;
   filter?: ClaimFilter;
   /** Applied after the ends and give-backs (a verdict on one of them no longer holds) and before the claim, so a lost try can be the one claimed. */
   recovery?: Recovery;

@@ -6,7 +6,7 @@ import type { StepDefinition, TaskApi } from "../executor/definition.ts";
 import type { LoadedExecutor } from "../executor/load.ts";
 import type { TaskOutput } from "../journal/task-output.ts";
 import { AbortReason } from "./abort-reasons.ts";
-import { captureOutput } from "./output-capture.ts";
+import { withOutputTo } from "./output-capture.ts";
 import type { Reporter } from "./reporter.ts";
 import { createTaskApi } from "./task-api.ts";
 import { toTaskError } from "./task-error.ts";
@@ -109,12 +109,15 @@ async function runSteps(parts: ExecuteParts, api: TaskApi, bar: StepBar): Promis
   return "done";
 }
 
-export async function executeTry(parts: ExecuteParts): Promise<TryOutcome> {
+export function executeTry(parts: ExecuteParts): Promise<TryOutcome> {
+  return withOutputTo(parts.log, () => execute(parts));
+}
+
+async function execute(parts: ExecuteParts): Promise<TryOutcome> {
   const { executor, reporter, log } = parts;
   const definition = executor.definition;
   const bar = definition.steps ? new StepBar(parts.task) : null;
   const api = createTaskApi({ ...parts, shownProgress: (percent) => bar?.reported(percent) ?? percent });
-  const restore = captureOutput(log);
   try {
     if (bar) {
       const ended = await runSteps(parts, api, bar);
@@ -154,7 +157,6 @@ export async function executeTry(parts: ExecuteParts): Promise<TryOutcome> {
       retryAfterMs: named("RetryAfter") && typeof delayMs === "number" && delayMs >= 0 ? delayMs : null,
     };
   } finally {
-    restore();
     // An unchanged state is not worth a journal write: for short tasks it would be one more
     // transaction per task than claim and settle (measured by `npm run bench`).
     if (JSON.stringify(api.state) !== JSON.stringify(parts.task.state)) reporter.schedule({ state: api.state });

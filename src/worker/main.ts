@@ -1,8 +1,8 @@
 // Entry of a worker process: `node dist/worker/main.js <slot>` for a detached worker, or
-// `main.js --foreground [--once] [--executor NAME]…` for one of `bgtask work`'s. Reads the same
+// `main.js --foreground [--once] [--places N] [--executor NAME]…` for one of `bgtask work`'s. Reads the same
 // config as the CLI that started it (locations come through BGTASK_* variables) and runs the loop.
 import { parseArgs } from "node:util";
-import { loadConfig } from "../config/config.ts";
+import { loadConfig, slotsPerWorker } from "../config/config.ts";
 import { BgtaskError } from "../errors.ts";
 import { openStore } from "../journal/open.ts";
 import { withDiskPatience } from "./disk-patience.ts";
@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   process.setSourceMapsEnabled(true);
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { foreground: { type: "boolean" }, once: { type: "boolean" }, executor: { type: "string", multiple: true } },
+    options: { foreground: { type: "boolean" }, once: { type: "boolean" }, executor: { type: "string", multiple: true }, places: { type: "string" } },
   });
   const config = loadConfig({});
   const foreground = values.foreground === true;
@@ -37,6 +37,8 @@ async function main(): Promise<void> {
     config,
     store,
     slot: positionals[0],
+    places: values.places === undefined ? slotsPerWorker(config) : Number(values.places),
+    replaceWhenRenewed: !foreground,
     stayIdle: foreground && !values.once,
     exitWhenIdle: values.once,
     executors: values.executor,

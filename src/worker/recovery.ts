@@ -8,7 +8,7 @@ import type { Config } from "../config/config.ts";
 import { holdsTick, judgeTry, type TickHolder, type TryVerdict, type WorkerFacts } from "../core/recovery.ts";
 import type { TaskRecord, WorkerRef } from "../core/task.ts";
 import type { TryOutcome } from "../core/transitions.ts";
-import { lastBeat, startedTask } from "../host/beat.ts";
+import { lastBeat, startedTasks } from "../host/beat.ts";
 import { canTerminate, liveness, terminate } from "../host/process-identity.ts";
 import type { JournalStore, Recovery, RecoverResult, SlotRequest } from "../journal/store.ts";
 
@@ -33,7 +33,7 @@ export async function gatherRecovery(store: JournalStore, config: Config, now: D
   const { running, slots } = await store.survey(hostname());
   const clock = await store.clock();
   const beatOf = lastBeat(config.home);
-  const noteOf = startedTask(config.home);
+  const noteOf = startedTasks(config.home);
   const limits = { heartbeatTimeoutMs: config.timings.heartbeatTimeoutMs, graceMs: config.timings.cancelGraceMs };
   const verdicts: TryVerdict[] = [];
   const workers = new Map<string, WorkerRef>();
@@ -43,7 +43,7 @@ export async function gatherRecovery(store: JournalStore, config: Config, now: D
     const facts: WorkerFacts = {
       liveness: state,
       lastBeatAt: beatOf(task.worker),
-      startedTask: noteOf(task.worker),
+      started: noteOf(task.worker),
       killable: canTerminate(task.worker, state),
     };
     const verdict = judgeTry(task, facts, now, limits, clock);
@@ -127,7 +127,7 @@ export async function slotRequest(store: JournalStore, config: Config): Promise<
   const { slots } = await store.survey(hostname());
   const { scheduleWindowMs } = config.timings;
   const scheduleDue = isScheduleDueWithin(config, new Date(), scheduleWindowMs);
-  return { host: hostname(), maxWorkers: config.concurrency, scheduleWindowMs, scheduleDue, deadSlots: deadSlotsOf(slots) };
+  return { host: hostname(), maxWorkers: Math.min(config.workers, config.concurrency), scheduleWindowMs, scheduleDue, deadSlots: deadSlotsOf(slots) };
 }
 
 /** Takes the tick mutex `mutex` for `holder` unless a live tick holds it; returns that tick, or null when taken. */

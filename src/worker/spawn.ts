@@ -51,6 +51,8 @@ export function spawnWorker(config: Config, slot: string): number | undefined {
 export interface ForegroundOptions {
   /** Drain what is due, then exit. */
   once: boolean;
+  /** Tries at once in the worker. */
+  places: number;
   executors: readonly string[];
 }
 
@@ -59,7 +61,12 @@ export interface ForegroundOptions {
  * to this process so that it stops when this one is gone.
  */
 export function spawnForegroundWorker(config: Config, options: ForegroundOptions): ChildProcess {
-  const args = ["--foreground", ...(options.once ? ["--once"] : []), ...options.executors.flatMap((name) => ["--executor", name])];
+  const args = [
+    "--foreground",
+    `--places=${options.places}`,
+    ...(options.once ? ["--once"] : []),
+    ...options.executors.flatMap((name) => ["--executor", name]),
+  ];
   return spawn(process.execPath, [...WORKER_NODE_FLAGS, WORKER_ENTRY, ...args], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     cwd: config.root,

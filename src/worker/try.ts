@@ -10,23 +10,36 @@ import type { JournalStore, TryEnd } from "../journal/store.ts";
 import type { TaskOutput } from "../journal/task-output.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { executeTry } from "./execute.ts";
+import { executeInProcess } from "./isolate.ts";
 import { Reporter } from "./reporter.ts";
-import type { Supervisor } from "./supervisor.ts";
 import { TaskLog } from "./task-log.ts";
 import { toTaskError } from "./task-error.ts";
 
 /** A try that ended, waiting to be recorded; `tries` names its log. */
 export type EndedTry = TryEnd & { tries: number };
 
+/** The supervisor's watch over one try (its place on the board). */
+export interface TryWatch {
+  watch(task: TaskRecord, clockOffsetMs: number): void;
+  unwatch(): void;
+}
+
 export interface TryParts {
   config: Config;
   store: JournalStore;
-  supervisor: Supervisor;
+  supervisor: TryWatch;
   executor: (name: string) => Promise<LoadedExecutor>;
   /** Aborts the try (cancel, timeout, shutdown, lease lost): task.signal. */
   controller: AbortController;
+  /** Aborted when the supervisor let the try go past its grace: a try in a process of its own is killed with it. */
+  letGo?: AbortSignal;
   /** A tick's budget (epoch ms): see RunnerOptions.until. */
   until?: number;
+}
+
+/** Whether `executor`'s tries run in a process of their own: the config's executors key, over the definition. */
+export function runsInProcess(config: Config, executor: LoadedExecutor): boolean {
+  return (config.executors[executor.name]?.isolation ?? executor.definition.isolation) === "process";
 }
 
 /** Says in the try's log that its outcome is dropped: the worker was presumed dead and another try owns the task now. */
@@ -62,17 +75,10 @@ export async function runTry(task: TaskRecord, parts: TryParts): Promise<EndedTr
     // The claim's heartbeat is on the journal's clock; the supervisor's fence counts on this host's.
     supervisor.watch(capped ? { ...task, timeoutAt: new Date(until).toISOString() } : task, (await store.clock()).offsetMs);
     const slice = Date.now() + executor.sliceMs;
-    outcome = await executeTry({
-      task,
-      executor,
-      output,
-      root: config.root,
-      tasksDir: config.tasksDir,
-      signal: controller.signal,
-      reporter,
-      log,
-      deadline: until !== undefined ? Math.min(slice, until) : slice,
-    });
+    const deadline = until !== undefined ? Math.min(slice, until) : slice;
+    outcome = runsInProcess(config, executor)
+      ? await executeInProcess({ task, config, signal: controller.signal, letGo: parts.letGo, reporter, log, deadline })
+      : await executeTry({ task, executor, output, root: config.root, tasksDir: config.tasksDir, signal: controller.signal, reporter, log, deadline });
   } catch (thrown) {
     // The executor could not be loaded: it would fail the same way on every try.
     const { record } = toTaskError(thrown, config.tasksDir, config.root);

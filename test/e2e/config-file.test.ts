@@ -8,7 +8,8 @@ import { CONFIG_KEYS } from "../../src/config/config-file.ts";
 import { fixture } from "../helpers/fixtures.ts";
 import { REPO, useProject } from "../helpers/project.ts";
 
-const KNOWN = "known keys: $schema, tasksDir, home, journal, concurrency, worker, tickScope, retry, timeout, retention, grace, schedules, hooks, executors";
+const KNOWN =
+  "known keys: $schema, tasksDir, home, journal, concurrency, workers, maxTasksPerWorker, maxWorkerMemoryMb, worker, tickScope, retry, timeout, retention, grace, schedules, hooks, executors";
 
 function expectsHooks(shown: string): string {
   return `\`hooks\` must be an object of commands per final status (succeeded, failed, cancelled), each an argument list like {"failed": ["notify-send", "bgtask"]}, not ${shown}`;
@@ -17,12 +18,14 @@ function expectsHooks(shown: string): string {
 describe("bgtask.config.json errors", () => {
   const cases: Array<{ name: string; config: Record<string, unknown>; says: string }> = [
     { name: "an unknown key", config: { concurrency: 2, bogus: true }, says: `unknown key \`bogus\`; ${KNOWN}` },
-    { name: "a value of the wrong kind", config: { concurrency: "two" }, says: '`concurrency` must be a whole number from 1 to 256, not "two"' },
-    { name: "a number out of range", config: { concurrency: 0 }, says: "`concurrency` must be a whole number from 1 to 256, not 0" },
+    { name: "a value of the wrong kind", config: { concurrency: "two" }, says: '`concurrency` must be a whole number from 1 to 10000, not "two"' },
+    { name: "a number out of range", config: { concurrency: 0 }, says: "`concurrency` must be a whole number from 1 to 10000, not 0" },
+    { name: "a worker count out of range", config: { workers: 300 }, says: "`workers` must be a whole number from 1 to 256, not 300" },
+    { name: "a memory ceiling too low", config: { maxWorkerMemoryMb: 8 }, says: "`maxWorkerMemoryMb` must be a whole number of megabytes, 32 or more, not 8" },
     {
       name: "an executor's concurrency out of range",
       config: { executors: { noop: { concurrency: 0 } } },
-      says: '`executors` must be an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more), not {"noop":{"concurrency":0}}',
+      says: '`executors` must be an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more; isolation: "inline" or "process"), not {"noop":{"concurrency":0}}',
     },
     {
       name: "a tickScope that is neither",

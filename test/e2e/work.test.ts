@@ -110,8 +110,9 @@ describe("bgtask work --executor", () => {
     const project = useProject(onTestFinished, { tasks });
     for (const [args, says] of [
       [["work", "--executor", "nope"], /^bgtask: no executor "nope"/],
-      [["work", "--concurrency", "0"], /^bgtask: --concurrency 0 is not a whole number from 1 to 256/],
-      [["work", "--concurrency", "two"], /^bgtask: --concurrency "two" is not a whole number from 1 to 256/],
+      [["work", "--concurrency", "0"], /^bgtask: --concurrency 0 is not a whole number from 1 to 10000/],
+      [["work", "--concurrency", "two"], /^bgtask: --concurrency "two" is not a whole number from 1 to 10000/],
+      [["work", "--workers", "0"], /^bgtask: --workers 0 is not a whole number from 1 to 256/],
     ] as const) {
       const result = await project.cli([...args]);
       expect(result.code, result.stderr).toBe(2);

@@ -6,7 +6,7 @@ import { compareNewestFinished, finalsWanted, listed } from "../../src/core/list
 import { applyVerdict, holdsTick, judgeTry, LOCAL_CLOCK, silenceMs, type WorkerFacts } from "../../src/core/recovery.ts";
 import { NO_RETRY } from "../../src/core/retry-policy.ts";
 import { createTask, type NewTask, type TaskRecord, type WorkerRef } from "../../src/core/task.ts";
-import { cancel, claim, claimFilterOn, claimPredicate, mayClaimAhead, settle, sortsById } from "../../src/core/transitions.ts";
+import { cancel, claim, claimFilterOn, claimPredicate, mayClaimAhead, pickFirst, settle, sortsById } from "../../src/core/transitions.ts";
 import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, SLOT_RESERVATION_MS, wantsWorker } from "../../src/core/workers.ts";
 
 const T0 = new Date("2026-01-01T00:00:00.000Z");
@@ -19,7 +19,7 @@ function task(id: string, overrides: Partial<NewTask> = {}): TaskRecord {
 }
 
 function facts(overrides: Partial<WorkerFacts> = {}): WorkerFacts {
-  return { liveness: "alive", lastBeatAt: null, startedTask: null, killable: true, ...overrides };
+  return { liveness: "alive", lastBeatAt: null, started: null, killable: true, ...overrides };
 }
 
 const running = (id = "1", overrides: Partial<NewTask> = {}) => claim(task(id, overrides), WORKER, "lease", T0);
@@ -31,17 +31,17 @@ describe("judgeTry and applyVerdict", () => {
   });
 
   it("a dead worker's try is lost at once: failed, or given back when its note shows it never started", () => {
-    const verdict = judgeTry(running(), facts({ liveness: "dead", startedTask: "" }), at(1_000), LIMITS);
+    const verdict = judgeTry(running(), facts({ liveness: "dead", started: [] }), at(1_000), LIMITS);
     expect(verdict).toEqual({ kind: "lost", reason: "its process is gone", giveBack: true, dead: true });
     expect(applyVerdict(running(), verdict as never, at(1_000))).toMatchObject({ status: "queued", tries: 0, history: [] });
-    const started = judgeTry(running(), facts({ liveness: "dead", startedTask: "1" }), at(1_000), LIMITS);
+    const started = judgeTry(running(), facts({ liveness: "dead", started: ["1"] }), at(1_000), LIMITS);
     expect(started).toMatchObject({ kind: "lost", giveBack: false });
     expect(applyVerdict(running(), started as never, at(1_000))).toMatchObject({
       status: "failed",
       error: { message: expect.stringMatching(/its process is gone/) },
     });
     // A note that cannot be read tells nothing: the try counts.
-    expect(judgeTry(running(), facts({ liveness: "dead", startedTask: null }), at(1_000), LIMITS)).toMatchObject({ giveBack: false });
+    expect(judgeTry(running(), facts({ liveness: "dead", started: null }), at(1_000), LIMITS)).toMatchObject({ giveBack: false });
   });
 
   it("a silent worker is lost past the heartbeat timeout unless its beat outside the journal is recent; it is not killed", () => {
@@ -120,6 +120,18 @@ describe("claim filter", () => {
     expect(mayClaimAhead(0, task("1", { serialKey: "k" }))).toBe(true);
     expect(mayClaimAhead(1, task("1", { serialKey: "k" }))).toBe(false);
     expect(mayClaimAhead(1, task("1"))).toBe(true);
+    // Those that start at once, in free places, may be any task.
+    expect(mayClaimAhead(1, task("1", { serialKey: "k" }), 3)).toBe(true);
+    expect(mayClaimAhead(3, task("1", { serialKey: "k" }), 3)).toBe(false);
+  });
+
+  it("a claim for many places counts serial keys and executor limits among the tasks it takes", () => {
+    const limited = (id: string) => task(id, { executor: "mail", concurrency: 2 });
+    const running = claim(limited("1"), WORKER, "lease", T0);
+    const tasks = [running, limited("2"), limited("3"), task("4", { serialKey: "k" }), task("5", { serialKey: "k" }), task("6")];
+    expect(pickFirst(tasks, at(1), 10).map((t) => t.id)).toEqual(["2", "4", "6"]);
+    // Without a limit or key in the way, as many as asked for.
+    expect(pickFirst([task("7"), task("8"), task("9")], at(1), 2).map((t) => t.id)).toEqual(["7", "8"]);
   });
 });
 

@@ -1,4 +1,4 @@
-// `bgtask work [--concurrency N] [--once] [--executor NAME…]`: the client's foreground workers,
+// `bgtask work [--concurrency N] [--workers N] [--once] [--executor NAME…]`: the client's foreground workers,
 // until they are done (--once) or stopped; SIGTERM and Ctrl-C each stop them once.
 import { openSession } from "../../client/session.ts";
 import { work as startWork } from "../../client/work.ts";
@@ -8,20 +8,23 @@ import { sanitizeInline } from "../output/sanitize.ts";
 
 export interface WorkCommandOptions extends LocationFlags {
   concurrency?: string;
+  workers?: string;
   once?: boolean;
   executor?: string[];
 }
 
-function concurrencyOf(text: string | undefined, fallback: number): number {
+function wholeNumber(flag: string, text: string | undefined, fallback: number, max: number): number {
   if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text.trim())) throw new UsageError(`--concurrency "${text}" is not a whole number from 1 to 256`);
+  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${flag} "${text}" is not a whole number from 1 to ${max}`);
   return Number(text);
 }
 
 export async function work(options: WorkCommandOptions): Promise<void> {
   const session = await openSession(options);
   const handle = startWork(session, {
-    concurrency: concurrencyOf(options.concurrency, session.config.concurrency),
+    concurrency: wholeNumber("--concurrency", options.concurrency, session.config.concurrency, 10_000),
+    // A --concurrency below the config's workers is fewer workers, not fewer tasks at once.
+    workers: wholeNumber("--workers", options.workers, session.config.workers, 256),
     once: options.once === true,
     executors: (options.executor ?? []).flatMap((names) => names.split(",")).filter((name) => name !== ""),
     onExit: ({ pid, code, signal, failed, delayMs }) =>

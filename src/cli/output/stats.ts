@@ -31,7 +31,11 @@ export function renderWorkers(workers: readonly WorkerInfo[], now: Date): string
       sanitizeInline(w.host ?? "?"),
       w.pid === null ? "-" : String(w.pid),
       w.state,
-      w.task ? `${w.task.id} ${sanitizeInline(w.task.executor)} ${w.task.progress}%` : "idle",
+      w.task === null
+        ? "idle"
+        : w.running > 1
+          ? `${w.running} tasks (${w.task.id} ${sanitizeInline(w.task.executor)} …)`
+          : `${w.task.id} ${sanitizeInline(w.task.executor)} ${w.task.progress}%`,
       w.lastHeartbeatAt ? `${age(w.lastHeartbeatAt, now)} ago` : "-",
     ]),
   );

@@ -189,7 +189,17 @@ function overviewView() {
                   h("td", {}, w.host ?? "?"),
                   h("td", {}, w.pid ?? "-"),
                   h("td", {}, w.state),
-                  h("td", {}, w.task ? h("a", { href: `#/task/${w.task.id}` }, `${w.task.id} ${w.task.executor} ${w.task.progress}%`) : "idle"),
+                  h(
+                    "td",
+                    {},
+                    w.task
+                      ? h(
+                          "a",
+                          { href: `#/task/${w.task.id}` },
+                          w.running > 1 ? `${w.running} tasks (${w.task.id} ${w.task.executor} …)` : `${w.task.id} ${w.task.executor} ${w.task.progress}%`,
+                        )
+                      : "idle",
+                  ),
                   h("td", {}, w.lastHeartbeatAt ? `${ago(w.lastHeartbeatAt)} ago` : "-"),
                 ),
               ),

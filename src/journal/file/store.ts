@@ -93,7 +93,8 @@ export class FileStore implements JournalStore {
   readonly location: string;
   private readonly files: JournalFiles;
   private readonly cold: ColdReader;
-  private lastControl: { version: string; id: string; lease: string; control: TryControl } | null = null;
+  /** Every running try's lease and cancel request as of one version of the files: a worker's supervisor asks about each of its tries in turn. */
+  private lastControl: { version: string; running: Map<string, { lease: string | null; cancelRequestedAt: string | null }> } | null = null;
   /** The paused queues of the last snapshot read, with the signature the journal had before it: `list` and `status` ask right after their read. */
   private lastPaused: { version: string; paused: readonly string[] } | null = null;
   private readonly watches = new Set<{ close(): void }>();
@@ -321,11 +322,11 @@ export class FileStore implements JournalStore {
       const recovered = exchange.recovery ? this.applyRecovery(doc, tx, now, exchange.recovery) : null;
       this.release(doc, tx, now);
       if (settled.includes(null) || exchange.claim < 1) return { settled, next: [], recovered };
-      return { settled, next: this.claimIn(doc, tx, worker, now, claimFilterOn(worker.host, exchange.filter), exchange.claim), recovered };
+      return { settled, next: this.claimIn(doc, tx, worker, now, claimFilterOn(worker.host, exchange.filter), exchange.claim, exchange.start), recovered };
     });
   }
 
-  private claimIn(doc: JournalDoc, tx: Transaction, worker: WorkerRef, now: Date, filter: ClaimFilter | undefined, max: number): TaskRecord[] {
+  private claimIn(doc: JournalDoc, tx: Transaction, worker: WorkerRef, now: Date, filter: ClaimFilter | undefined, max: number, start?: number): TaskRecord[] {
     const paused = pausedIn(doc);
     const hot = pickFirst(doc.tasks, now, max, filter, paused);
     // The active set's first ones (found in one pass) and the cold queue's, merged in claim order.
@@ -335,7 +336,7 @@ export class FileStore implements JournalStore {
       const head = this.coldHead(doc, tx, filter, paused);
       const fromHot = hot[taken] !== undefined && (head === null || compareClaimOrder(hot[taken]!, head.task) < 0);
       const next = fromHot ? hot[taken]! : head?.task;
-      if (next === undefined || !mayClaimAhead(claimed.length, next)) break;
+      if (next === undefined || !mayClaimAhead(claimed.length, next, start)) break;
       if (fromHot) taken += 1;
       else doc.queue = pastHead(doc.queue, head!);
       const task = claim(next, worker, uniqueName(), now);
@@ -451,14 +452,14 @@ export class FileStore implements JournalStore {
   async tryControl(id: string, lease: string): Promise<TryControl> {
     // Every commit grows the log or replaces journal.json: an unchanged signature means an unchanged answer.
     const version = this.files.signature();
-    const cached = this.lastControl;
-    if (cached?.version === version && cached.id === id && cached.lease === lease) return cached.control;
-    const control = await this.withSnapshot((doc) => {
-      const task = doc.tasks.find((t) => t.id === id);
-      return { held: task !== undefined && isHeldBy(task, lease), cancelRequestedAt: task?.cancelRequestedAt ?? null };
-    });
-    this.lastControl = { version, id, lease, control };
-    return control;
+    if (this.lastControl?.version !== version) {
+      const running = await this.withSnapshot(
+        (doc) => new Map(doc.tasks.filter((t) => t.status === "running").map((t) => [t.id, { lease: t.lease, cancelRequestedAt: t.cancelRequestedAt }])),
+      );
+      this.lastControl = { version, running };
+    }
+    const task = this.lastControl.running.get(id);
+    return { held: task !== undefined && task.lease === lease, cancelRequestedAt: task?.cancelRequestedAt ?? null };
   }
 
   recover(now: Date, recovery: Recovery): Promise<RecoverResult> {

@@ -204,7 +204,7 @@ export class MemoryStore implements JournalStore {
       if (settled.includes(null) || exchange.claim < 1) return { settled, next: [], recovered };
       const next: TaskRecord[] = [];
       for (const task of pickFirst(this.active(), now, exchange.claim, claimFilterOn(worker.host, exchange.filter), this.paused)) {
-        if (!mayClaimAhead(next.length, task)) break;
+        if (!mayClaimAhead(next.length, task, exchange.start)) break;
         next.push(this.put(changed, claim(task, copy(worker), uniqueName(), now)));
       }
       return { settled, next, recovered };

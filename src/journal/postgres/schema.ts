@@ -82,7 +82,7 @@ export function lockKey(schema: string, purpose: number): [number, number] {
   return [hash, purpose];
 }
 
-export const LOCK = { migrate: 1, slots: 2, tick: 3, keys: 4, schedules: 5 } as const;
+export const LOCK = { migrate: 1, slots: 2, tick: 3, keys: 4, schedules: 5, limits: 6 } as const;
 
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;

@@ -10,7 +10,7 @@ import { addCount, type ExecutorCounts, finishedPerMinute } from "../../core/sta
 import { applyVerdict, isSameHolder, type JournalClock, type TickHolder } from "../../core/recovery.ts";
 import { maxTriesOf } from "../../core/retry-policy.ts";
 import { firedStates, firedTasks, type ScheduleState } from "../../core/schedule.ts";
-import { createTask, isFinal, type NewTask, type TaskRecord, type WorkerRef } from "../../core/task.ts";
+import { concurrencyOf, createTask, isFinal, type NewTask, type TaskRecord, type WorkerRef } from "../../core/task.ts";
 import {
   afterDependencies,
   cancel,
@@ -23,6 +23,7 @@ import {
   isHeldBy,
   mayClaimAhead,
   pickFirst,
+  withoutClashes,
   type KeyOutcome,
   promote,
   replaceKeyed,
@@ -326,31 +327,52 @@ export class PgStore implements JournalStore {
         const recovered = exchange.recovery ? await this.applyRecovery(changed, now, exchange.recovery) : null;
         await this.rows.release(changed, now);
         if (settled.includes(null) || exchange.claim < 1) return { settled, next: [], recovered };
-        return { settled, next: await this.claimSome(changed, worker, now, exchange.claim, claimFilterOn(worker.host, exchange.filter)), recovered };
+        return { settled, next: await this.claimSome(changed, worker, now, exchange, claimFilterOn(worker.host, exchange.filter)), recovered };
       },
       { sync: true, coalesce: true },
     );
   }
 
-  private async claimSome(changed: Changed, worker: WorkerRef, now: Date, count: number, filter: ClaimFilter | undefined): Promise<TaskRecord[]> {
-    const next: TaskRecord[] = [];
+  private async claimSome(changed: Changed, worker: WorkerRef, now: Date, exchange: Exchange, filter: ClaimFilter | undefined): Promise<TaskRecord[]> {
+    const count = exchange.claim;
     const heartbeatAt = await this.clock_.heartbeatAt(now);
-    // The candidates are what pickFirst would take (paused queues passed over in SQL): it keeps their order and the rest of its rules.
-    for (const task of pickFirst(await this.candidates(now, count, filter, true), now, count, filter)) {
-      if (!mayClaimAhead(next.length, task)) break;
-      next.push({ ...claim(task, structuredClone(worker), uniqueName(), now), heartbeatAt });
+    for (let attempt = 1; ; attempt++) {
+      const next: TaskRecord[] = [];
+      // The candidates are what pickFirst would take (paused queues passed over in SQL): it keeps their order and the rest of its rules.
+      let picked = pickFirst(await this.candidates(now, count, filter, true), now, count, filter);
+      if (picked.some((task) => concurrencyOf(task) !== null)) picked = await this.withinLimits(picked);
+      for (const task of picked) {
+        if (!mayClaimAhead(next.length, task, exchange.start)) break;
+        next.push({ ...claim(task, structuredClone(worker), uniqueName(), now), heartbeatAt });
+      }
+      // Another transaction may have started a task of the same serial key since the candidates were read: then the
+      // unique index refuses this claim, and the candidates are read again, that key now busy. An empty claim would
+      // tell a worker there is no work (one of `bgtask work --once` would leave) while there is.
+      await this.db.query("savepoint claim");
+      try {
+        return await this.rows.put(changed, next);
+      } catch (error) {
+        if ((error as { code?: string }).code !== "23505") throw error;
+        await this.db.query("rollback to savepoint claim");
+        for (const task of next) changed.delete(task.id);
+        if (attempt === 3) return [];
+      }
     }
-    // Another transaction may have started a task of the same serial key since the candidates were read: then the
-    // unique index refuses this claim, and the worker claims again on its next turn rather than lose its ends.
-    await this.db.query("savepoint claim");
-    try {
-      return await this.rows.put(changed, next);
-    } catch (error) {
-      if ((error as { code?: string }).code !== "23505") throw error;
-      await this.db.query("rollback to savepoint claim");
-      for (const task of next) changed.delete(task.id);
-      return [];
-    }
+  }
+
+  /**
+   * `picked` less what would take an executor past its `concurrency`, counted under a lock: the
+   * candidates' counts were read before it, and two workers claiming at once (read committed, each
+   * skipping the other's locked rows) would each start the last task the limit allows.
+   */
+  private async withinLimits(picked: TaskRecord[]): Promise<TaskRecord[]> {
+    await this.db.query("select pg_advisory_xact_lock($1, $2)", lockKey(this.db.where.schema, LOCK.limits));
+    const executors = [...new Set(picked.filter((task) => concurrencyOf(task) !== null).map((task) => task.executor))];
+    const rows = await this.db.query(
+      `select executor, count(*)::int as running from ${this.s}.tasks where status = 'running' and executor = any($1::text[]) group by executor`,
+      [executors],
+    );
+    return withoutClashes(picked, new Map(rows.rows.map((row) => [row.executor as string, row.running as number])));
   }
 
   registerWorker(slot: string, worker: WorkerRef, now: Date): Promise<void> {

@@ -79,7 +79,7 @@ export function recoveryTests(suite: StoreSuite): void {
     await store.enqueue([input(), input(), input()], T0, noWorker);
     const { next } = await store.exchange(OTHER, at(1), { ends: [], giveBack: [], claim: 3 });
     expect(next).toHaveLength(3);
-    const { recovered } = await store.recover(at(2), await judged(store, at(2), otherIs({ liveness: "dead", startedTask: "1" })));
+    const { recovered } = await store.recover(at(2), await judged(store, at(2), otherIs({ liveness: "dead", started: ["1"] })));
     expect(recovered.sort()).toEqual(["1", "2", "3"]);
     expect(await store.get("1")).toMatchObject({ status: "failed", tries: 1 });
     expect(await store.get("2")).toMatchObject({ status: "queued", tries: 0, history: [] });
@@ -87,7 +87,7 @@ export function recoveryTests(suite: StoreSuite): void {
     // A worker whose beat file cannot tell gets a try counted against each.
     const { next: again } = await store.exchange(OTHER, at(3), { ends: [], giveBack: [], claim: 2 });
     expect(again.map((t) => t.id)).toEqual(["2", "3"]);
-    await store.recover(at(4), await judged(store, at(4), otherIs({ liveness: "dead", startedTask: null })));
+    await store.recover(at(4), await judged(store, at(4), otherIs({ liveness: "dead", started: null })));
     expect(await store.get("2")).toMatchObject({ status: "failed", tries: 1 });
   });
 

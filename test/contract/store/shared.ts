@@ -26,7 +26,7 @@ export function input(overrides: Partial<NewTask> = {}): NewTask {
 
 /** Facts about a worker: alive and beating unless said otherwise. */
 export function facts(overrides: Partial<WorkerFacts> = {}): WorkerFacts {
-  return { liveness: "alive", lastBeatAt: null, startedTask: null, killable: true, ...overrides };
+  return { liveness: "alive", lastBeatAt: null, started: null, killable: true, ...overrides };
 }
 
 /** Judges every running try the store's survey shows, as worker/recovery.ts does. */
