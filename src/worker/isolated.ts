@@ -41,7 +41,7 @@ async function start(message: Extract<ToIsolated, { type: "start" }>): Promise<v
       }),
   } as unknown as Reporter;
   const outcome = await executeTry({ task, executor, output: store.taskOutput(home), root, tasksDir, signal: controller.signal, reporter, log, deadline });
-  send({ type: "done", outcome });
   await store.close();
-  process.disconnect();
+  // Timers or sockets the executor left open would keep this process, and the try, waiting.
+  process.send!({ type: "done", outcome } satisfies FromIsolated, () => process.exit(0));
 }

@@ -325,6 +325,10 @@ describeOnJournals("isolation: process", () => {
         "exits.js": `
           import { defineTask } from "bgtask";
           export default defineTask({ isolation: "process", async run(task) { console.log("child " + process.pid); await task.progress(40, "halfway"); process.exit(3); } });`,
+        // Leaves a timer running: its process must not keep the try waiting.
+        "lingers.js": `
+          import { defineTask } from "bgtask";
+          export default defineTask({ isolation: "process", run() { setInterval(() => {}, 1000); return { message: "left a timer" }; } });`,
         "spins.js": `
           import { defineTask } from "bgtask";
           export default defineTask({ timeout: "1s", run() { for (;;) {} } });`,
@@ -336,10 +340,12 @@ describeOnJournals("isolation: process", () => {
       Array.from({ length: 3 }, () => ({})),
     );
     const exits = await project.run("exits", ["--no-worker"]);
+    const lingers = await project.run("lingers", ["--no-worker"]);
     const spins = await project.run("spins", ["--no-worker"]);
     work(project, []);
     const crashed = await project.waitForTask(exits, (t) => t.completed);
     expect(crashed).toMatchObject({ status: "failed", tries: 1, progress: 40, message: "its process exited (code 3) before the try ended" });
+    expect(await project.waitForTask(lingers, (t) => t.completed)).toMatchObject({ status: "succeeded", message: "left a timer" });
     const log = await project.cli(["logs", exits]);
     expect(log.stdout).toMatch(/stdout child \d+/);
     const running = await project.waitForTask(neighbours[0]!, (t) => t.status === "running");
