@@ -110,8 +110,7 @@ function typesForRequire(types) {
   const esm = ' with { "resolution-mode": "import" }';
   const out = types
     .replace(/^(import type \{[^}]*\} from "[^"]+");$/gm, `$1${esm};`)
-    // A type re-export becomes an import with the attribute, then a local export of the same names.
-    .replace(/^export type \{([^}]*)\} from "([^"]+)";$/gm, (_, names, from) => `import type {${names}} from "${from}"${esm};\nexport type {${names}};`)
+    .replace(/^(export type \{[^}]*\} from "[^"]+");$/gm, `$1${esm};`)
     .replace(/^export \{([^}]*)\} from "([^"]+)";$/gm, (_, names, from) => {
       const classes = names
         .split(",")
