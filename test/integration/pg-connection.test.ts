@@ -76,12 +76,11 @@ describe.skipIf(!url)("PostgreSQL connection: a commit cut off", () => {
     return { db, relay, count, table };
   }
 
-  const none = { channel: "bgtask_test", payload: () => null };
-
-  it("cut after the server made the commit: the result stands and the operation ran once", async () => {
+  /** Inserts a row in one transaction whose COMMIT the relay cuts as `cut` says: the result, how often the operation ran, and the rows made. */
+  async function insertCut(cut: Cut): Promise<{ result: string; runs: number; rows: number }> {
     const { db, relay, count, table } = await setUp();
     let runs = 0;
-    relay.arm("after-server-committed");
+    relay.arm(cut);
     const result = await db.transaction(
       async () => {
         runs += 1;
@@ -89,30 +88,17 @@ describe.skipIf(!url)("PostgreSQL connection: a commit cut off", () => {
         return "made";
       },
       true,
-      none,
+      { channel: "bgtask_test", payload: () => null },
     );
     expect(relay.cuts()).toBe(1);
-    expect(result).toBe("made");
-    expect(runs).toBe(1);
-    expect(await count()).toBe(1);
+    return { result, runs, rows: await count() };
+  }
+
+  it("cut after the server made the commit: the result stands and the operation ran once", async () => {
+    expect(await insertCut("after-server-committed")).toEqual({ result: "made", runs: 1, rows: 1 });
   });
 
   it("cut before the server saw the COMMIT: nothing was made, so the operation runs again, once", async () => {
-    const { db, relay, count, table } = await setUp();
-    let runs = 0;
-    relay.arm("before-server-saw-it");
-    const result = await db.transaction(
-      async () => {
-        runs += 1;
-        await db.query(`insert into ${table} (n) values (1)`);
-        return "made";
-      },
-      true,
-      none,
-    );
-    expect(relay.cuts()).toBe(1);
-    expect(result).toBe("made");
-    expect(runs).toBe(2);
-    expect(await count()).toBe(1);
+    expect(await insertCut("before-server-saw-it")).toEqual({ result: "made", runs: 2, rows: 1 });
   });
 });

@@ -60,4 +60,11 @@ export class PgRows {
     const waiting = await this.select(`waiting and status not in ${FINALS_SQL}`, [], "order by id for update");
     if (waiting.length > 0) await this.put(changed, releaseDependents(waiting, ended, now));
   }
+
+  /** `count` new task ids from the table's sequence. */
+  async nextIds(count: number): Promise<string[]> {
+    if (count === 0) return [];
+    const rows = await this.db.query(`select nextval(pg_get_serial_sequence('${this.db.s}.tasks', 'id'))::text as id from generate_series(1, $1)`, [count]);
+    return rows.rows.map((r) => r.id as string);
+  }
 }

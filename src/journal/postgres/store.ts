@@ -225,12 +225,6 @@ export class PgStore implements JournalStore {
     );
   }
 
-  private async nextIds(count: number): Promise<string[]> {
-    if (count === 0) return [];
-    const rows = await this.db.query(`select nextval(pg_get_serial_sequence('${this.s}.tasks', 'id'))::text as id from generate_series(1, $1)`, [count]);
-    return rows.rows.map((r) => r.id as string);
-  }
-
   enqueue(tasks: readonly NewTask[], now: Date, workers: SlotRequest | null): Promise<EnqueueResult> {
     return this.tx(async (changed) => {
       // Checked before anything changes: one missing id, nothing stored.
@@ -244,7 +238,7 @@ export class PgStore implements JournalStore {
         return after.length > 0 ? afterDependencies(created, after, now) : created;
       };
       if (!tasks.some((t) => t.key !== undefined && t.key !== null)) {
-        const ids = await this.nextIds(tasks.length);
+        const ids = await this.rows.nextIds(tasks.length);
         stored.push(
           ...(await this.rows.put(
             changed,
@@ -268,7 +262,7 @@ export class PgStore implements JournalStore {
             outcomes.push(outcome);
             continue;
           }
-          stored.push((await this.rows.put(changed, [create((await this.nextIds(1))[0]!, input)]))[0]!);
+          stored.push((await this.rows.put(changed, [create((await this.rows.nextIds(1))[0]!, input)]))[0]!);
           outcomes.push("created");
         }
       }
@@ -562,7 +556,7 @@ export class PgStore implements JournalStore {
       const states = await this.readScheduleStates();
       const inputs = firedTasks(request.firings, states, now, request.onTimeMs);
       if (inputs.length === 0) return [];
-      const ids = await this.nextIds(inputs.length);
+      const ids = await this.rows.nextIds(inputs.length);
       const created = await this.rows.put(
         changed,
         inputs.map((input, i) => createTask(ids[i]!, input, now, maxTriesOf(input.retry))),
