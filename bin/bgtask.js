@@ -9,6 +9,16 @@
 // Node's, rejected by every other): in Node's default place, NODE_COMPILE_CACHE to move it,
 // NODE_DISABLE_COMPILE_CACHE=1 to turn it off. Node 20 has none and compiles each time.
 // BGTASK_DEBUG=1 says which it was.
+// Windows is refused with one sentence rather than run halfway: the journal's durable writes sync
+// folders, detached workers and cancelling a task's process tree rest on POSIX. package.json's
+// `os` says the same to npm.
+if (process.platform === "win32") {
+  process.stderr.write(
+    "bgtask: Windows is not supported (the journal syncs folders, and workers and cancels rely on POSIX process groups); run bgtask under WSL 2\n",
+  );
+  process.exit(2);
+}
+
 const { existsSync } = require("node:fs");
 const Module = require("node:module");
 const { join } = require("node:path");
