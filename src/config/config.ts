@@ -205,6 +205,7 @@ function journalLocation(location: string | undefined, home: string, at: (path: 
  */
 const ENV_SETTINGS = {
   BGTASK_CONCURRENCY: "concurrency",
+  BGTASK_WORKERS: "workers",
   BGTASK_WORKER: "worker",
   BGTASK_TICK_SCOPE: "tickScope",
   BGTASK_TIMEOUT: "timeout",

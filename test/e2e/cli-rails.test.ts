@@ -131,8 +131,8 @@ describe("settings from the environment and --config", () => {
   it("refuses a bad value in one sentence, exit 2, with the variable's name", async () => {
     const project = useProject(onTestFinished, { tasks: TASKS });
     for (const [name, value, said] of [
-      ["BGTASK_CONCURRENCY", "lots", 'BGTASK_CONCURRENCY must be a whole number from 1 to 256, not "lots"'],
-      ["BGTASK_CONCURRENCY", "0", 'BGTASK_CONCURRENCY must be a whole number from 1 to 256, not "0"'],
+      ["BGTASK_CONCURRENCY", "lots", 'BGTASK_CONCURRENCY must be a whole number from 1 to 10000, not "lots"'],
+      ["BGTASK_CONCURRENCY", "0", 'BGTASK_CONCURRENCY must be a whole number from 1 to 10000, not "0"'],
       ["BGTASK_WORKER", "maybe", 'BGTASK_WORKER must be true or false, not "maybe"'],
       ["BGTASK_TIMEOUT", "soon", 'BGTASK_TIMEOUT must be a duration like "10m", or a number of milliseconds, not "soon"'],
       ["BGTASK_RETENTION", "forever", 'BGTASK_RETENTION must be a duration like "7d", or a number of milliseconds, not "forever"'],
@@ -143,7 +143,7 @@ describe("settings from the environment and --config", () => {
       expect(refused, name).toMatchObject({ code: 2, stdout: "", stderr: `bgtask: ${said}` });
     }
     const json = await project.cli(["list", "--json"], { env: { BGTASK_CONCURRENCY: "lots" } });
-    expect(JSON.parse(json.stdout)).toEqual({ error: { code: "EUSAGE", message: 'BGTASK_CONCURRENCY must be a whole number from 1 to 256, not "lots"' } });
+    expect(JSON.parse(json.stdout)).toEqual({ error: { code: "EUSAGE", message: 'BGTASK_CONCURRENCY must be a whole number from 1 to 10000, not "lots"' } });
     const missing = await project.cli(["list", "--config", "nope.json"]);
     expect(missing).toMatchObject({
       code: 2,
