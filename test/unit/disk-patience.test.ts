@@ -59,14 +59,17 @@ describe("withDiskPatience", () => {
 });
 
 describe("patientStore", () => {
-  it("makes writes patient and leaves reads and fields alone", async () => {
+  it("makes writes and reads patient (a read failing while the database is down would end the worker too), and leaves fields and releaseWorker alone", async () => {
     const settle = refused(1);
     const get = refused(1);
-    const fake = { location: "/h", settle: settle.write, get: get.write } as unknown as JournalStore;
+    const release = refused(1);
+    const fake = { location: "/h", settle: settle.write, get: get.write, releaseWorker: release.write } as unknown as JournalStore;
     const store = patientStore(fake, { waitMs: 60_000 });
     expect(store.location).toBe("/h");
     await expect(store.settle("1", "lease", { kind: "cancelled", message: null }, new Date())).resolves.toBe("done");
-    await expect(store.get("1")).rejects.toThrow(/no space left/);
-    expect(get.calls).toBe(1);
+    await expect(store.get("1")).resolves.toBe("done");
+    expect(get.calls).toBe(2);
+    await expect(store.releaseWorker("slot")).rejects.toThrow(/no space left/);
+    expect(release.calls).toBe(1);
   });
 });
