@@ -88,6 +88,23 @@ export function pickNext(tasks: readonly TaskRecord[], now: Date, filter?: Claim
  * replaced by a later one, so a pick may come back shorter than `count`.
  */
 export function pickFirst(tasks: readonly TaskRecord[], now: Date, count: number, filter?: ClaimFilter, paused: PausedQueues = NO_PAUSED_QUEUES): TaskRecord[] {
+  const { candidates, running } = claimCandidates(tasks, now, count, filter, paused);
+  return candidates.length < 2 ? candidates : candidates.filter(clashGuard(running));
+}
+
+/**
+ * pickFirst before its clashes are dropped: the first `count` tasks in claim order that each may
+ * start on its own, and the running tries by executor when a limit was looked at. A store that
+ * merges more candidates in (the file journal's cold queue) passes the merged ones through
+ * clashGuard in claim order.
+ */
+export function claimCandidates(
+  tasks: readonly TaskRecord[],
+  now: Date,
+  count: number,
+  filter?: ClaimFilter,
+  paused: PausedQueues = NO_PAUSED_QUEUES,
+): { candidates: TaskRecord[]; running: ReadonlyMap<string, number> | undefined } {
   const accept = claimPredicate(filter);
   // Called on every claim over the whole active set (10,000s queued): one cheap look per task, and
   // the busy serial keys and running counts only looked for when a task that would be taken has a limit.
@@ -107,24 +124,30 @@ export function pickFirst(tasks: readonly TaskRecord[], now: Date, count: number
     best.splice(at, 0, task);
     if (best.length > count) best.pop();
   }
-  return best.length < 2 ? best : withoutClashes(best, running);
+  return { candidates: best, running };
 }
 
 /** `picked` (in claim order) less those whose serial key or executor limit (`running`: tries by executor) the ones before them fill. */
 export function withoutClashes(picked: readonly TaskRecord[], running: ReadonlyMap<string, number> | undefined): TaskRecord[] {
+  return picked.filter(clashGuard(running));
+}
+
+/**
+ * Asked of each task in claim order: whether it may start beside the ones it said yes to before
+ * (their serial keys and executor limits, over `running`: tries by executor), counting it if so.
+ */
+export function clashGuard(running: ReadonlyMap<string, number> | undefined): (task: TaskRecord) => boolean {
   const keys = new Set<string>();
   const counts = new Map(running);
-  const kept: TaskRecord[] = [];
-  for (const task of picked) {
-    if (task.serialKey !== null && keys.has(task.serialKey)) continue;
+  return (task) => {
+    if (task.serialKey !== null && keys.has(task.serialKey)) return false;
     const limit = concurrencyOf(task);
     const count = counts.get(task.executor) ?? 0;
-    if (limit !== null && count >= limit) continue;
+    if (limit !== null && count >= limit) return false;
     if (task.serialKey !== null) keys.add(task.serialKey);
     counts.set(task.executor, count + 1);
-    kept.push(task);
-  }
-  return kept;
+    return true;
+  };
 }
 
 function busySerialKeys(tasks: readonly TaskRecord[]): Set<string> {

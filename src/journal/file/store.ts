@@ -23,7 +23,8 @@ import {
   isHeldBy,
   mayClaimAhead,
   type PausedQueues,
-  pickFirst,
+  claimCandidates,
+  clashGuard,
   promote,
   releaseDependents,
   rerun,
@@ -328,17 +329,22 @@ export class FileStore implements JournalStore {
 
   private claimIn(doc: JournalDoc, tx: Transaction, worker: WorkerRef, now: Date, filter: ClaimFilter | undefined, max: number, start?: number): TaskRecord[] {
     const paused = pausedIn(doc);
-    const hot = pickFirst(doc.tasks, now, max, filter, paused);
-    // The active set's first ones (found in one pass) and the cold queue's, merged in claim order.
+    const { candidates: hot, running } = claimCandidates(doc.tasks, now, max, filter, paused);
+    // The first `max` of the active set's candidates (found in one pass) and the cold queue's, merged
+    // in claim order, less their clashes as pickFirst drops them: a hot one dropped is not made up
+    // for by a cold one behind active tasks that were never candidates.
+    const mayStart = clashGuard(running);
     const claimed: TaskRecord[] = [];
     let taken = 0;
-    while (claimed.length < max) {
+    for (let merged = 0; merged < max; merged++) {
       const head = this.coldHead(doc, tx, filter, paused);
       const fromHot = hot[taken] !== undefined && (head === null || compareClaimOrder(hot[taken]!, head.task) < 0);
       const next = fromHot ? hot[taken]! : head?.task;
-      if (next === undefined || !mayClaimAhead(claimed.length, next, start)) break;
+      if (next === undefined) break;
       if (fromHot) taken += 1;
-      else doc.queue = pastHead(doc.queue, head!);
+      if (!mayStart(next)) continue;
+      if (!mayClaimAhead(claimed.length, next, start)) break;
+      if (!fromHot) doc.queue = pastHead(doc.queue, head!);
       const task = claim(next, worker, uniqueName(), now);
       this.put(doc, tx, task);
       claimed.push(task);

@@ -69,6 +69,24 @@ export function deepQueueTests(suite: StoreSuite): void {
     expect(await store.get("600")).toMatchObject({ status: "succeeded" });
   });
 
+  it("a claim for several that drops one for its limit takes none of the deep queue ahead of the tasks it never looked at", async () => {
+    await deep();
+    const urgent = { priority: 1 };
+    const [limited, clash, plain, later] = (
+      await store.enqueue(
+        [input({ ...urgent, executor: "c", concurrency: 1 }), input({ ...urgent, executor: "c", concurrency: 1 }), input(urgent), input(urgent)],
+        T0,
+        noWorker,
+      )
+    ).tasks;
+    // The first three in claim order, less the one whose limit the first fills: a pick comes back short.
+    const first = await store.exchange(ME, at(1), { ends: [], giveBack: [], claim: 3, start: 3 });
+    expect(first.next.map((t) => t.id)).toEqual([limited!.id, plain!.id]);
+    const second = await store.exchange(ME, at(2), { ends: [], giveBack: [], claim: 2, start: 2 });
+    expect(second.next.map((t) => t.id)).toEqual([later!.id, "1"]);
+    expect(await store.get(clash!.id)).toMatchObject({ status: "queued" });
+  });
+
   it("a retry that comes due is claimed before the queued tasks behind it", async () => {
     await fresh();
     await store.enqueue([input({ retry: normaliseRetry({ tries: 1, interval: "10s" }) })], T0, noWorker);
