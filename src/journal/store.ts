@@ -100,7 +100,7 @@ export interface RecoverResult {
   recovered: string[];
   /** Overdue tries that were ended: the caller kills their workers next (see forceEnd). */
   forced: string[];
-  /** Scheduled tasks whose time had come, now queued. */
+  /** Scheduled tasks whose time had come, now queued, in id order. */
   promoted: string[];
 }
 

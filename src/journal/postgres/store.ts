@@ -152,7 +152,7 @@ export class PgStore implements JournalStore {
   private async applyRecovery(changed: Changed, now: Date, recovery: Recovery): Promise<RecoverResult> {
     const result: RecoverResult = { recovered: [], forced: [], promoted: [] };
     // Found before the verdicts, as the other stores do: a try recovered for a retry due at once is the next recovery's.
-    const scheduled = await this.rows.select("status = 'scheduled' and next_run_at <= $1", [now], "order by next_run_at for update skip locked");
+    const scheduled = await this.rows.select("status = 'scheduled' and next_run_at <= $1", [now], "order by id for update skip locked");
     const held = await this.rows.lock(recovery.verdicts.map((v) => v.id));
     const writes: TaskRecord[] = [];
     for (const { id, lease, verdict } of recovery.verdicts) {

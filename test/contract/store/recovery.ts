@@ -50,7 +50,8 @@ export function recoveryTests(suite: StoreSuite): void {
 
   it("recover forces a try that outlived its cancel (when its worker can be killed) and queues scheduled tasks now due", async () => {
     await fresh();
-    await store.enqueue([input(), input({ runAt: at(10_000) })], T0, noWorker);
+    // The later one first due: promoted are named in id order.
+    await store.enqueue([input(), input({ runAt: at(10_000) }), input({ runAt: at(5_000) })], T0, noWorker);
     const running = (await claimNext(store, OTHER, at(1)))!;
     await store.cancel(running.id, at(2));
     // Within the grace period (and the margin left to the worker's own supervisor): fine.
@@ -59,7 +60,7 @@ export function recoveryTests(suite: StoreSuite): void {
     expect((await judged(store, at(20_000), () => facts({ killable: false }))).verdicts).toEqual([]);
     const overdue = await judged(store, at(20_000), () => facts());
     expect(overdue.verdicts).toMatchObject([{ id: running.id, verdict: { kind: "overdue", outcome: { kind: "cancelled" } } }]);
-    expect(await store.recover(at(20_000), overdue)).toEqual({ recovered: [], forced: [running.id], promoted: ["2"] });
+    expect(await store.recover(at(20_000), overdue)).toEqual({ recovered: [], forced: [running.id], promoted: ["2", "3"] });
     expect(await store.get(running.id)).toMatchObject({ status: "cancelled", message: expect.stringMatching(/its worker was killed/) });
     expect(await store.get("2")).toMatchObject({ status: "queued", nextRunAt: null });
   });
