@@ -9,9 +9,10 @@
 //   before the first line runs; here each is required when the module that uses it first runs.
 // - dist/index.js, what executors import as `bgtask` (defineTask and the retry errors), written
 //   over tsc's entry.
-// - dist/worker/main.js, dist/worker/supervisor-thread.js and dist/worker/hook-command.js, written
-//   over tsc's entries, as ES modules: they are started or imported by path (`node
-//   dist/worker/main.js`, `new Worker(url)`, `import(url)` of the hook runner, which holds execa).
+// - dist/worker/main.js, dist/worker/supervisor-thread.js, dist/worker/hook-command.js and
+//   dist/worker/isolated.js, written over tsc's entries, as ES modules: they are started or imported
+//   by path (`node dist/worker/main.js`, `new Worker(url)`, `import(url)` of the hook runner, which
+//   holds execa, a sandboxed try's `fork` or `new Worker`).
 // - dist/client/index.cjs, `bgtask/client`, and dist/client/index.js over tsc's entry, the ES
 //   module that hands out its exports; its types are tsc's index.d.ts, and index.d.cts for
 //   `require` (a .d.ts in a "type": "module" package would say ES module to TypeScript).
@@ -75,6 +76,7 @@ await build({
     "worker/main": "src/worker/main.ts",
     "worker/supervisor-thread": "src/worker/supervisor-thread.ts",
     "worker/hook-command": "src/worker/hook-command.ts",
+    "worker/isolated": "src/worker/isolated.ts",
   },
   outdir: "dist",
   format: "esm",

@@ -2,6 +2,7 @@
 // for people, and is turned into the JSON Schema the package ships for editors
 // (scripts/config-schema.mjs writes dist/bgtask.config.schema.json from it).
 import * as v from "valibot";
+import { ISOLATIONS } from "../core/task.ts";
 
 const duration = (description: string) => v.optional(v.pipe(v.union([v.number(), v.string()]), v.description(description)));
 
@@ -109,8 +110,10 @@ export const configFileSchema = v.strictObject({
           priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.description("Its tasks' priority (higher is claimed first; default 0)."))),
           isolation: v.optional(
             v.pipe(
-              v.picklist(["inline", "process"]),
-              v.description('Where its tries run: "inline" in the worker\'s event loop (default), "process" in a child process each.'),
+              v.picklist(ISOLATIONS),
+              v.description(
+                'Where its tries run: "inline" in the worker\'s event loop (default), "thread" in a worker thread each, "process" in a child process each.',
+              ),
             ),
           ),
         }),
@@ -142,7 +145,7 @@ export const EXPECTS: Record<keyof ConfigFile, string> = {
   schedules: 'a list of schedules like [{"name": "nightly", "cron": "0 3 * * *", "executor": "report"}]',
   hooks: 'an object of commands per final status (succeeded, failed, cancelled), each an argument list like {"failed": ["notify-send", "bgtask"]}',
   executors:
-    'an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more; isolation: "inline" or "process")',
+    'an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more; isolation: "inline", "thread" or "process")',
 };
 
 export const CONFIG_KEYS = Object.keys(EXPECTS) as Array<keyof ConfigFile>;

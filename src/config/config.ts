@@ -11,7 +11,9 @@ import { tryParseDuration } from "../core/duration.ts";
 import { normaliseRetry, parseRetryFlag, RetryPolicyError, type RetryInput } from "../core/retry-policy.ts";
 import { ON_TIME_MS, type Schedule } from "../core/schedule.ts";
 import type { TickScope } from "../core/recovery.ts";
-import type { RetryPolicy, TaskStatus } from "../core/task.ts";
+import type { Isolation, RetryPolicy, TaskStatus } from "../core/task.ts";
+
+export type { Isolation };
 import { checkSchedules } from "./schedules.ts";
 
 export const CONFIG_FILE = "bgtask.config.json";
@@ -72,7 +74,7 @@ export interface ExecutorConfig {
   concurrency?: number;
   priority?: number;
   /** Over the definition's `isolation`. */
-  isolation?: "inline" | "process";
+  isolation?: Isolation;
 }
 
 export interface Timings {

@@ -6,6 +6,10 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const FINAL_STATUSES: readonly TaskStatus[] = ["succeeded", "failed", "cancelled"];
 export const ACTIVE_STATUSES: readonly TaskStatus[] = TASK_STATUSES.filter((s) => !FINAL_STATUSES.includes(s));
 
+/** Where an executor's tries run: the worker's event loop, a worker thread, or a child process each (executor/definition.ts says which when). */
+export const ISOLATIONS = ["inline", "thread", "process"] as const;
+export type Isolation = (typeof ISOLATIONS)[number];
+
 export function isFinal(status: TaskStatus): boolean {
   return FINAL_STATUSES.includes(status);
 }

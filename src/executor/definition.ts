@@ -1,7 +1,7 @@
 // What an executor module exports: a definition made with defineTask. The brand lets the loader
 // tell a definition from any other default export, even across copies of the bgtask package.
 import type { RetryInput } from "../core/retry-policy.ts";
-import type { TaskRecord } from "../core/task.ts";
+import type { Isolation, TaskRecord } from "../core/task.ts";
 
 const BRAND = Symbol.for("bgtask.definition");
 
@@ -56,11 +56,12 @@ export interface TaskDefinition<C = Record<string, unknown>> {
   concurrency?: number;
   /**
    * Where a try runs: "inline" (default), in the worker's event loop beside its other tries, for
-   * work that waits (network, disk, databases); "process", in a child process of its own, for
-   * CPU-bound work, native code that may crash, or code that leaks or calls process.exit: a
-   * crash fails that try alone, and a try that will not stop is killed with its process.
+   * work that waits (network, disk, databases); "thread", in a worker thread of its own (≈8 MB),
+   * for CPU-bound work, or code that may not stop or calls process.exit: it no longer holds up the
+   * other tries, and a try that will not stop is stopped with its thread; "process", in a child
+   * process of its own (40–90 MB), for native code that may crash the process or code that leaks.
    */
-  isolation?: "inline" | "process";
+  isolation?: Isolation;
   /** "10m": then the try is cancelled and counts as failed. */
   timeout?: string | number;
   run?: (task: TaskApi<C>) => RunResult | void | Promise<RunResult | void>;

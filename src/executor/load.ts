@@ -6,7 +6,7 @@ import { nativeImport } from "../host/native-import.ts";
 import { UsageError } from "../errors.ts";
 import { tryParseDuration } from "../core/duration.ts";
 import { normaliseRetry, RetryPolicyError } from "../core/retry-policy.ts";
-import type { RetryPolicy } from "../core/task.ts";
+import { ISOLATIONS, type RetryPolicy } from "../core/task.ts";
 import { transpileCache } from "../host/home.ts";
 import { isDefinition, type BrandedDefinition } from "./definition.ts";
 import type { ExecutorFile } from "./discover.ts";
@@ -72,8 +72,8 @@ export async function loadExecutor(executor: ExecutorFile, home: string | null):
     throw new ExecutorLoadError(name, file, "its default export is not made with defineTask from the bgtask package");
   }
   const definition = exported;
-  if (definition.isolation !== undefined && definition.isolation !== "inline" && definition.isolation !== "process") {
-    throw new ExecutorLoadError(name, file, `isolation must be "inline" or "process", not ${JSON.stringify(definition.isolation)}`);
+  if (definition.isolation !== undefined && !(ISOLATIONS as readonly unknown[]).includes(definition.isolation)) {
+    throw new ExecutorLoadError(name, file, `isolation must be "inline", "thread" or "process", not ${JSON.stringify(definition.isolation)}`);
   }
   const hasRun = typeof definition.run === "function";
   const hasSteps = Array.isArray(definition.steps) && definition.steps.length > 0;

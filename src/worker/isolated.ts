@@ -1,7 +1,9 @@
-// Entry of a child process that runs one try of an executor with `isolation: "process"`, forked by
-// its worker (isolate.ts). The worker keeps the try's log, reports and record; this process only
-// runs the executor, and says over IPC what it prints, what it reports and how it ended. Code that
-// calls process.exit, crashes in native code or never stops takes down this process alone.
+// Entry of a sandbox that runs one try of an executor with `isolation: "process"` (a child process
+// forked by its worker) or "thread" (a worker thread of it): isolate.ts. The worker keeps the try's
+// log, reports and record; the sandbox only runs the executor, and says over IPC or its thread's
+// port what it prints, what it reports and how it ended. Code that calls process.exit or never
+// stops ends this sandbox alone; code that crashes in native code, only when it is a process.
+import { parentPort } from "node:worker_threads";
 import { resolveExecutor } from "../executor/discover.ts";
 import { loadExecutor } from "../executor/load.ts";
 import { openStore } from "../journal/open.ts";
@@ -16,14 +18,18 @@ const flushes = new Map<number, () => void>();
 let flushCount = 0;
 
 function send(message: FromIsolated): void {
-  process.send!(message);
+  if (parentPort) parentPort.postMessage(message);
+  else process.send!(message);
 }
 
-process.on("message", (message: ToIsolated) => {
+function onMessage(message: ToIsolated): void {
   if (message.type === "abort") controller.abort(message.reason);
   else if (message.type === "flushed") flushes.get(message.n)?.();
   else void start(message);
-});
+}
+
+if (parentPort) parentPort.on("message", onMessage);
+else process.on("message", onMessage);
 
 async function start(message: Extract<ToIsolated, { type: "start" }>): Promise<void> {
   const { task, tasksDir, root, home, journal, deadline } = message;
@@ -42,6 +48,8 @@ async function start(message: Extract<ToIsolated, { type: "start" }>): Promise<v
   } as unknown as Reporter;
   const outcome = await executeTry({ task, executor, output: store.taskOutput(home), root, tasksDir, signal: controller.signal, reporter, log, deadline });
   await store.close();
-  // Timers or sockets the executor left open would keep this process, and the try, waiting.
-  process.send!({ type: "done", outcome } satisfies FromIsolated, () => process.exit(0));
+  // Timers or sockets the executor left open would keep this process, and the try, waiting; a
+  // thread is ended by its worker once this message is in.
+  if (parentPort) send({ type: "done", outcome });
+  else process.send!({ type: "done", outcome } satisfies FromIsolated, () => process.exit(0));
 }

@@ -22,7 +22,7 @@ import { runFinishHooks } from "./hooks.ts";
 import { ScheduleFirer } from "./schedules.ts";
 import { startWorkerIfNeeded } from "./spawn.ts";
 import { Supervisor } from "./supervisor.ts";
-import { discardEnded, runsInProcess, runTry, type EndedTry } from "./try.ts";
+import { discardEnded, isolationOf, runTry, type EndedTry } from "./try.ts";
 import { workerSay } from "./worker-log.ts";
 import { uniqueName } from "../host/unique-name.ts";
 
@@ -69,9 +69,9 @@ interface Flight {
   controller: AbortController;
   /** Recorded by the supervisor past its grace period: whatever it does from now on is not recorded. */
   leaked: boolean;
-  /** Aborted when it is let go: a try in a process of its own is killed with it. */
+  /** Aborted when it is let go: a try in a sandbox of its own (thread or process) is stopped with it. */
   letGo: AbortController;
-  /** Runs in a process of its own: letting it go leaves nothing in this one. */
+  /** Runs in a thread or process of its own: letting it go leaves nothing in this worker's event loop. */
   isolated: boolean;
 }
 
@@ -465,7 +465,7 @@ export class Runner {
         },
         executor: async (name) => {
           const executor = await this.executor(name);
-          flight.isolated = runsInProcess(this.options.config, executor);
+          flight.isolated = isolationOf(this.options.config, executor) !== "inline";
           return executor;
         },
         controller,

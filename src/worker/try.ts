@@ -2,7 +2,7 @@
 // supervisor thread watching it, the executor run (execute.ts), and the last report flushed. It
 // records nothing about how the try ended: the claim loop (runner.ts) hands that over with its
 // next claim.
-import type { Config } from "../config/config.ts";
+import type { Config, Isolation } from "../config/config.ts";
 import type { TaskRecord } from "../core/task.ts";
 import type { TryOutcome } from "../core/transitions.ts";
 import type { LoadedExecutor } from "../executor/load.ts";
@@ -10,7 +10,7 @@ import type { JournalStore, TryEnd } from "../journal/store.ts";
 import type { TaskOutput } from "../journal/task-output.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { executeTry } from "./execute.ts";
-import { executeInProcess } from "./isolate.ts";
+import { executeIsolated } from "./isolate.ts";
 import { Reporter } from "./reporter.ts";
 import { TaskLog } from "./task-log.ts";
 import { toTaskError } from "./task-error.ts";
@@ -31,15 +31,15 @@ export interface TryParts {
   executor: (name: string) => Promise<LoadedExecutor>;
   /** Aborts the try (cancel, timeout, shutdown, lease lost): task.signal. */
   controller: AbortController;
-  /** Aborted when the supervisor let the try go past its grace: a try in a process of its own is killed with it. */
+  /** Aborted when the supervisor let the try go past its grace: a try in a sandbox of its own (thread or process) is stopped with it. */
   letGo?: AbortSignal;
   /** A tick's budget (epoch ms): see RunnerOptions.until. */
   until?: number;
 }
 
-/** Whether `executor`'s tries run in a process of their own: the config's executors key, over the definition. */
-export function runsInProcess(config: Config, executor: LoadedExecutor): boolean {
-  return (config.executors[executor.name]?.isolation ?? executor.definition.isolation) === "process";
+/** Where `executor`'s tries run: the config's executors key, over the definition. */
+export function isolationOf(config: Config, executor: LoadedExecutor): Isolation {
+  return config.executors[executor.name]?.isolation ?? executor.definition.isolation ?? "inline";
 }
 
 /** Says in the try's log that its outcome is dropped: the worker was presumed dead and another try owns the task now. */
@@ -76,9 +76,11 @@ export async function runTry(task: TaskRecord, parts: TryParts): Promise<EndedTr
     supervisor.watch(capped ? { ...task, timeoutAt: new Date(until).toISOString() } : task, (await store.clock()).offsetMs);
     const slice = Date.now() + executor.sliceMs;
     const deadline = until !== undefined ? Math.min(slice, until) : slice;
-    outcome = runsInProcess(config, executor)
-      ? await executeInProcess({ task, config, signal: controller.signal, letGo: parts.letGo, reporter, log, deadline })
-      : await executeTry({ task, executor, output, root: config.root, tasksDir: config.tasksDir, signal: controller.signal, reporter, log, deadline });
+    const isolation = isolationOf(config, executor);
+    outcome =
+      isolation !== "inline"
+        ? await executeIsolated(isolation, { task, config, signal: controller.signal, letGo: parts.letGo, reporter, log, deadline })
+        : await executeTry({ task, executor, output, root: config.root, tasksDir: config.tasksDir, signal: controller.signal, reporter, log, deadline });
   } catch (thrown) {
     // The executor could not be loaded: it would fail the same way on every try.
     const { record } = toTaskError(thrown, config.tasksDir, config.root);

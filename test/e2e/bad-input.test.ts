@@ -204,6 +204,7 @@ describe("executor modules that cannot be used", () => {
     "no-default-ts.ts": "export const run = (): void => {};\n",
     "plain.js": "export default { run() {} };\n",
     "plain-ts.ts": "export default { run(): void {} };\n",
+    "fibre.js": 'import { defineTask } from "bgtask";\nexport default defineTask({ isolation: "fibre", run() {} });\n',
   };
   const expected: Record<string, RegExp> = {
     syntax: /executor "syntax" \(.*syntax\.js\) cannot be used: it has a syntax error at \/.*\/tasks\/syntax\.js:1:\d+: Unexpected token/,
@@ -212,6 +213,7 @@ describe("executor modules that cannot be used", () => {
     "no-default-ts": /executor "no-default-ts" \(.*\) cannot be used: it has no default export/,
     plain: /executor "plain" \(.*\) cannot be used: its default export is not made with defineTask/,
     "plain-ts": /executor "plain-ts" \(.*\) cannot be used: its default export is not made with defineTask/,
+    fibre: /executor "fibre" \(.*\) cannot be used: isolation must be "inline", "thread" or "process", not "fibre"/,
   };
 
   it("`run` exits 2 with a sentence naming the module and what is wrong, writing nothing", async () => {
@@ -227,7 +229,7 @@ describe("executor modules that cannot be used", () => {
     const project = useProject(onTestFinished, { tasks: broken });
     const table = await project.cli(["executors"]);
     expect(table.code).toBe(1);
-    expect(table.stderr).toMatch(/^bgtask: 6 of 7 modules in .* cannot be used as executors$/);
+    expect(table.stderr).toMatch(/^bgtask: 7 of 8 modules in .* cannot be used as executors$/);
     const lines = table.stdout.split("\n");
     expect(lines.find((l) => l.startsWith("noop "))).toBeDefined();
     for (const [name, says] of Object.entries(expected)) {

@@ -25,7 +25,7 @@ describe("bgtask.config.json errors", () => {
     {
       name: "an executor's concurrency out of range",
       config: { executors: { noop: { concurrency: 0 } } },
-      says: '`executors` must be an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more; isolation: "inline" or "process"), not {"noop":{"concurrency":0}}',
+      says: '`executors` must be an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more; isolation: "inline", "thread" or "process"), not {"noop":{"concurrency":0}}',
     },
     {
       name: "a tickScope that is neither",

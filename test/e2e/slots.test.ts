@@ -314,64 +314,79 @@ describeOnJournals("many tries at once in one worker", () => {
   }, 180_000);
 });
 
-describeOnJournals("isolation: process", () => {
-  it("runs its tries in child processes beside inline ones: a crash or a busy loop past its timeout ends that try alone", async () => {
-    const project = useProject(onTestFinished, {
-      // The one by its definition, the other by the config's executors key.
-      config: { concurrency: 10, workers: 1, executors: { spins: { isolation: "process" } } },
-      env: { BGTASK_GRACE: "1s" },
-      tasks: {
-        "gated.js": GATED,
-        "exits.js": `
-          import { defineTask } from "bgtask";
-          export default defineTask({ isolation: "process", async run(task) { console.log("child " + process.pid); await task.progress(40, "halfway"); process.exit(3); } });`,
-        // Leaves a timer running: its process must not keep the try waiting.
-        "lingers.js": `
-          import { defineTask } from "bgtask";
-          export default defineTask({ isolation: "process", run() { setInterval(() => {}, 1000); return { message: "left a timer" }; } });`,
-        "spins.js": `
-          import { defineTask } from "bgtask";
-          export default defineTask({ timeout: "1s", run() { for (;;) {} } });`,
-      },
-    });
-    const neighbours = await enqueue(
-      project,
-      "gated",
-      Array.from({ length: 3 }, () => ({})),
-    );
-    const exits = await project.run("exits", ["--no-worker"]);
-    const lingers = await project.run("lingers", ["--no-worker"]);
-    const spins = await project.run("spins", ["--no-worker"]);
-    work(project, []);
-    const crashed = await project.waitForTask(exits, (t) => t.completed);
-    expect(crashed).toMatchObject({ status: "failed", tries: 1, progress: 40, message: "its process exited (code 3) before the try ended" });
-    expect(await project.waitForTask(lingers, (t) => t.completed)).toMatchObject({ status: "succeeded", message: "left a timer" });
-    const log = await project.cli(["logs", exits]);
-    expect(log.stdout).toMatch(/stdout child \d+/);
-    const running = await project.waitForTask(neighbours[0]!, (t) => t.status === "running");
-    const pid = running.worker!.pid;
-    expect(log.stdout).not.toMatch(new RegExp(`child ${pid}\\b`));
-    expect(await project.waitForTask(spins, (t) => t.completed)).toMatchObject({
-      status: "failed",
-      tries: 1,
-      message: expect.stringMatching(/timed out after 1s/),
-    });
-    // The busy loop ran in its own process: the inline neighbours and their worker ran on, and it was not renewed.
-    const others = await project.list(["--status", "running"]);
-    expect(others.map((t) => t.id).sort()).toEqual([...neighbours].sort());
-    const later = await project.run("gated", ["--no-worker", "--ctx", JSON.stringify({ dir: project.dir })]);
-    await project.waitForTask(later, (t) => t.status === "running");
-    writeFileSync(join(project.dir, "release"), "");
-    for (const id of [...neighbours, later]) expect(await project.waitForTask(id, (t) => t.completed)).toMatchObject({ status: "succeeded", tries: 1 });
-    expect(
-      readFileSync(join(project.dir, "ledger.txt"), "utf8")
-        .trim()
-        .split("\n")
-        .map((line) => Number(line.split(" ")[1])),
-    ).toEqual([pid, pid, pid, pid]);
-    expect(alive(pid)).toBe(true);
-  }, 90_000);
-});
+for (const isolation of ["process", "thread"] as const) {
+  const noun = isolation === "process" ? "its process" : "its thread";
+  describeOnJournals(`isolation: ${isolation}`, () => {
+    it("runs its tries in sandboxes beside inline ones: an exit, an uncaught error or a busy loop past its timeout ends that try alone", async () => {
+      const project = useProject(onTestFinished, {
+        // The others by their definition, the busy loop by the config's executors key.
+        config: { concurrency: 10, workers: 1, executors: { spins: { isolation } } },
+        env: { BGTASK_GRACE: "1s" },
+        tasks: {
+          "gated.js": GATED,
+          "exits.js": `
+            import { threadId } from "node:worker_threads";
+            import { defineTask } from "bgtask";
+            export default defineTask({ isolation: "${isolation}", async run(task) { console.log("sandbox " + process.pid + " " + threadId); await task.progress(40, "halfway"); process.exit(3); } });`,
+          "throws.js": `
+            import { defineTask } from "bgtask";
+            export default defineTask({ isolation: "${isolation}", run() { setTimeout(() => { throw new Error("boom"); }, 10); return new Promise(() => {}); } });`,
+          // Leaves a timer running: its sandbox must not keep the try waiting.
+          "lingers.js": `
+            import { defineTask } from "bgtask";
+            export default defineTask({ isolation: "${isolation}", run() { setInterval(() => {}, 1000); return { message: "left a timer" }; } });`,
+          "spins.js": `
+            import { defineTask } from "bgtask";
+            export default defineTask({ timeout: "1s", run() { for (;;) {} } });`,
+        },
+      });
+      const neighbours = await enqueue(
+        project,
+        "gated",
+        Array.from({ length: 3 }, () => ({})),
+      );
+      const exits = await project.run("exits", ["--no-worker"]);
+      const throws = await project.run("throws", ["--no-worker"]);
+      const lingers = await project.run("lingers", ["--no-worker"]);
+      const spins = await project.run("spins", ["--no-worker"]);
+      work(project, []);
+      const crashed = await project.waitForTask(exits, (t) => t.completed);
+      expect(crashed).toMatchObject({ status: "failed", tries: 1, progress: 40, message: `${noun} exited (code 3) before the try ended` });
+      expect(await project.waitForTask(throws, (t) => t.completed)).toMatchObject({
+        status: "failed",
+        message: expect.stringContaining("before the try ended"),
+      });
+      // A process prints its uncaught error on its stderr, a thread hands it over: the try's log has it either way.
+      expect((await project.cli(["logs", throws])).stdout).toContain("boom");
+      expect(await project.waitForTask(lingers, (t) => t.completed)).toMatchObject({ status: "succeeded", message: "left a timer" });
+      const log = await project.cli(["logs", exits]);
+      const [, pid, thread] = /stdout sandbox (\d+) (\d+)/.exec(log.stdout)!;
+      const worker = (await project.waitForTask(neighbours[0]!, (t) => t.status === "running")).worker!.pid;
+      // A child process of its own, or a thread of the worker's.
+      if (isolation === "process") expect(Number(pid)).not.toBe(worker);
+      else expect([Number(pid), Number(thread) > 0]).toEqual([worker, true]);
+      expect(await project.waitForTask(spins, (t) => t.completed)).toMatchObject({
+        status: "failed",
+        tries: 1,
+        message: expect.stringMatching(/timed out after 1s/),
+      });
+      // The busy loop ran in its sandbox: the inline neighbours and their worker ran on, and it was not renewed.
+      const others = await project.list(["--status", "running"]);
+      expect(others.map((t) => t.id).sort()).toEqual([...neighbours].sort());
+      const later = await project.run("gated", ["--no-worker", "--ctx", JSON.stringify({ dir: project.dir })]);
+      await project.waitForTask(later, (t) => t.status === "running");
+      writeFileSync(join(project.dir, "release"), "");
+      for (const id of [...neighbours, later]) expect(await project.waitForTask(id, (t) => t.completed)).toMatchObject({ status: "succeeded", tries: 1 });
+      expect(
+        readFileSync(join(project.dir, "ledger.txt"), "utf8")
+          .trim()
+          .split("\n")
+          .map((line) => Number(line.split(" ")[1])),
+      ).toEqual([worker, worker, worker, worker]);
+      expect(alive(worker)).toBe(true);
+    }, 90_000);
+  });
+}
 
 describeOnJournals("a worker renewed", () => {
   const NOTES_PID = `
