@@ -6,7 +6,7 @@ import { type CancelEffect, forcedOutcome, OUTSIDE_FORCE_MARGIN_MS } from "../co
 import { TaskNotFoundError, UsageError } from "../errors.ts";
 import { resolveExecutor } from "../executor/discover.ts";
 import { forceTry } from "../worker/recovery.ts";
-import { startWorkerIfNeeded } from "../worker/spawn.ts";
+import { startWorkersIfNeeded } from "../worker/spawn.ts";
 import { checkTaskId, getTask, getTasks, type Session } from "./session.ts";
 
 const POLL_MS = 100;
@@ -23,7 +23,7 @@ async function awaitStop(session: Session, requested: TaskRecord): Promise<TaskR
     if (Date.now() >= forceAt) {
       const forced = await forceTry(store, task, forcedOutcome(task, "cancelled", graceMs), new Date());
       if (forced === null) return getTask(session, requested.id);
-      await startWorkerIfNeeded(config, store);
+      await startWorkersIfNeeded(config, store);
       return forced;
     }
     await sleep(POLL_MS);
@@ -93,7 +93,7 @@ export async function retryTasks(session: Session, ids: readonly string[], optio
     if (!result.queued) throw notRetriable(result.task);
     retried.push(result.task);
   }
-  if (options.worker !== false) await startWorkerIfNeeded(config, store);
+  if (options.worker !== false) await startWorkersIfNeeded(config, store);
   return retried;
 }
 
@@ -118,7 +118,7 @@ export async function retryFailed(session: Session, options: { executor?: string
           new Date(),
         );
   const retried = results.flatMap((result) => (result?.queued ? [result.task] : []));
-  if (retried.length > 0 && options.worker !== false) await startWorkerIfNeeded(config, store);
+  if (retried.length > 0 && options.worker !== false) await startWorkersIfNeeded(config, store);
   return retried;
 }
 

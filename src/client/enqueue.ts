@@ -7,6 +7,7 @@ import type { KeyOutcome } from "../core/transitions.ts";
 import { resolveExecutor, type ExecutorFile } from "../executor/discover.ts";
 import { executorSettings } from "../executor/settings-cache.ts";
 import { ensurePrivateDir } from "../host/home.ts";
+import { slotsPerWorker } from "../config/config.ts";
 import { slotRequest } from "../worker/recovery.ts";
 import { plannedTasks, runPlan, type RunPlan } from "./run-plan.ts";
 import { getTask, type Session } from "./session.ts";
@@ -41,8 +42,10 @@ export async function enqueue(session: Session, executor: ExecutorFile, contexts
   const { tasks, outcomes, workerSlot } = await store.enqueue(inputs, storedAt, workers);
   if (workerSlot) {
     // Imported only when a worker must start: `run` with a worker already running skips it.
-    const { spawnWorker } = await import("../worker/spawn.ts");
+    const { spawnWorker, startWorkersIfNeeded } = await import("../worker/spawn.ts");
     spawnWorker(config, workerSlot);
+    // More work than one worker's places (`run --each`, a bulk enqueue): the others it calls for.
+    if (inputs.length > slotsPerWorker(config)) await startWorkersIfNeeded(config, store);
   }
   return { tasks, outcomes, storedAt, dueAt };
 }

@@ -166,8 +166,8 @@ class Keeper {
       }
       this.wantWorker = false;
       if (this.noWorkers === null) {
-        const { startWorkerIfNeeded } = await import("../worker/spawn.ts");
-        await startWorkerIfNeeded(config, store);
+        const { startWorkersIfNeeded } = await import("../worker/spawn.ts");
+        await startWorkersIfNeeded(config, store);
         return;
       }
       for (const e of waiting) {

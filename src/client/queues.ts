@@ -3,7 +3,7 @@
 // tries already running finish. Not the task status "paused" (a chunked task that gave back control).
 import { UsageError } from "../errors.ts";
 import { discoverExecutors, resolveExecutor } from "../executor/discover.ts";
-import { startWorkerIfNeeded } from "../worker/spawn.ts";
+import { startWorkersIfNeeded } from "../worker/spawn.ts";
 import type { Session } from "./session.ts";
 
 /** Which queues: executors by name, or every one (`--all`). */
@@ -39,6 +39,6 @@ export function pausedQueues(session: Session): Promise<string[]> {
 export async function setQueuesPaused(session: Session, target: QueueTarget, paused: boolean, named: (option: string) => string): Promise<QueueChange> {
   const queues = await targetQueues(session, target, paused, named);
   const change = { queues, paused: await session.store.pauseQueues(queues, paused) };
-  if (!paused && queues.length > 0) await startWorkerIfNeeded(session.config, session.store);
+  if (!paused && queues.length > 0) await startWorkersIfNeeded(session.config, session.store);
   return change;
 }

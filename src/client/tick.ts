@@ -8,7 +8,7 @@ import { currentProcess } from "../host/process-identity.ts";
 import type { TickHolder } from "../journal/store.ts";
 import { recoverNow, takeTickMutex } from "../worker/recovery.ts";
 import { Runner } from "../worker/runner.ts";
-import { startWorkerIfNeeded } from "../worker/spawn.ts";
+import { startWorkersIfNeeded } from "../worker/spawn.ts";
 import type { Session } from "./session.ts";
 import { outlastsTicks, outlastsTicksReason, readTickBudget, writeTickBudget } from "./tick-budget.ts";
 
@@ -38,7 +38,7 @@ async function handOverTooLong(session: Session, budgetMs: number): Promise<Tick
   const { config, store } = session;
   const tooLong = (await store.list({ statuses: ["queued", "scheduled", "paused"] })).filter((t) => outlastsTicks(t, budgetMs));
   if (config.worker) {
-    if (tooLong.length > 0) await startWorkerIfNeeded(config, store);
+    if (tooLong.length > 0) await startWorkersIfNeeded(config, store);
     return [];
   }
   const last = readTickBudget(config.home);
@@ -79,7 +79,7 @@ export async function tick(session: Session, budgetMs: number, options: TickOpti
     await prune(session, new Date());
     const notRun = await handOverTooLong(session, budgetMs);
     // A schedule due within the window gets a worker that sleeps until its slot, so it fires on time between ticks.
-    if (config.worker && config.schedules.length > 0) await startWorkerIfNeeded(config, store);
+    if (config.worker && config.schedules.length > 0) await startWorkersIfNeeded(config, store);
     for (const { task, reason } of notRun) options.onNotRun?.(task, reason);
     await runner.run();
     return { heldBy: null, notRun };

@@ -80,10 +80,11 @@ export function hostDemand(tasks: Iterable<TaskRecord>, host: string, unpinned =
 
 /**
  * One more worker is wanted while this host runs fewer than `maxWorkers`, and either all hosts
- * together run fewer than there is work this host may do (`claimable`), or this host runs fewer
- * than the work only its workers may do (`local`: pinned to it, or running on it). Work pinned to
- * other hosts never starts a worker here: it could not claim it, and would wait in vain.
+ * together have fewer places (`places`: tasks at once in each worker) than there is work this host
+ * may do (`claimable`), or this host has fewer than the work only its workers may do (`local`:
+ * pinned to it, or running on it). Work pinned to other hosts never starts a worker here: it could
+ * not claim it, and would wait in vain.
  */
-export function wantsWorker(liveOnHost: number, liveEverywhere: number, maxWorkers: number, demand: HostDemand): boolean {
-  return liveOnHost < maxWorkers && (liveEverywhere < demand.claimable || liveOnHost < demand.local);
+export function wantsWorker(liveOnHost: number, liveEverywhere: number, maxWorkers: number, places: number, demand: HostDemand): boolean {
+  return liveOnHost < maxWorkers && (liveEverywhere * places < demand.claimable || liveOnHost * places < demand.local);
 }

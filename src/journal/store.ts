@@ -63,6 +63,8 @@ export interface TaskReport {
 export interface SlotRequest {
   host: string;
   maxWorkers: number;
+  /** Tasks at once in each worker: a worker is wanted for each `places` of work. */
+  places: number;
   /** Scheduled tasks due within this count as work for a worker (it waits for them, sleeping). */
   scheduleWindowMs: number;
   /** A schedule's next slot is within the window: counted as one task of work (a worker sleeps for it). */

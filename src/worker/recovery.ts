@@ -4,7 +4,7 @@
 // processes outside the store, in the order that keeps the lease's guarantee (see forceTry).
 import { isScheduleDueWithin } from "./schedules.ts";
 import { hostname } from "node:os";
-import type { Config } from "../config/config.ts";
+import { slotsPerWorker, type Config } from "../config/config.ts";
 import { holdsTick, judgeTry, type TickHolder, type TryVerdict, type WorkerFacts } from "../core/recovery.ts";
 import type { TaskRecord, WorkerRef } from "../core/task.ts";
 import type { TryOutcome } from "../core/transitions.ts";
@@ -127,7 +127,14 @@ export async function slotRequest(store: JournalStore, config: Config): Promise<
   const { slots } = await store.survey(hostname());
   const { scheduleWindowMs } = config.timings;
   const scheduleDue = isScheduleDueWithin(config, new Date(), scheduleWindowMs);
-  return { host: hostname(), maxWorkers: Math.min(config.workers, config.concurrency), scheduleWindowMs, scheduleDue, deadSlots: deadSlotsOf(slots) };
+  return {
+    host: hostname(),
+    maxWorkers: Math.min(config.workers, config.concurrency),
+    places: slotsPerWorker(config),
+    scheduleWindowMs,
+    scheduleDue,
+    deadSlots: deadSlotsOf(slots),
+  };
 }
 
 /** Takes the tick mutex `mutex` for `holder` unless a live tick holds it; returns that tick, or null when taken. */

@@ -20,7 +20,7 @@ import { patientStore } from "./disk-patience.ts";
 import { gatherRecovery, killForced, RecoveryPace } from "./recovery.ts";
 import { runFinishHooks } from "./hooks.ts";
 import { ScheduleFirer } from "./schedules.ts";
-import { startWorkerIfNeeded } from "./spawn.ts";
+import { startWorkersIfNeeded } from "./spawn.ts";
 import { Supervisor } from "./supervisor.ts";
 import { discardEnded, isolationOf, runTry, type EndedTry } from "./try.ts";
 import { workerSay } from "./worker-log.ts";
@@ -493,7 +493,7 @@ export class Runner {
     this.renewal = reason;
     workerSay(`${reason}: taking no more tasks; a new worker takes over`);
     if (this.options.replaceWhenRenewed) {
-      startWorkerIfNeeded(this.options.config, this.store, this.slot).catch((error: unknown) =>
+      startWorkersIfNeeded(this.options.config, this.store, this.slot).catch((error: unknown) =>
         workerSay(`could not start a worker in this one's place: ${(error as Error).message}`),
       );
     }

@@ -75,11 +75,15 @@ export function spawnForegroundWorker(config: Config, options: ForegroundOptions
 }
 
 /**
- * Starts one more worker when the journal has work for it and room under `concurrency` (and the
- * config allows workers at all), first freeing `releasing`: the slot of a worker about to die.
+ * Starts the workers the journal has work for (core's wantsWorker: one for each worker's places of
+ * work), up to `workers` on this host (and when the config allows workers at all), first freeing
+ * `releasing`: the slot of a worker about to die.
  */
-export async function startWorkerIfNeeded(config: Config, store: JournalStore, releasing?: string): Promise<void> {
+export async function startWorkersIfNeeded(config: Config, store: JournalStore, releasing?: string): Promise<void> {
   if (!config.worker) return;
-  const slot = await store.reserveWorker(new Date(), await slotRequest(store, config), releasing);
-  if (slot) spawnWorker(config, slot);
+  for (let started = 0; started < config.workers; started++) {
+    const slot = await store.reserveWorker(new Date(), await slotRequest(store, config), started === 0 ? releasing : undefined);
+    if (!slot) return;
+    spawnWorker(config, slot);
+  }
 }

@@ -247,8 +247,8 @@ async function forceProcess(first: Watch): Promise<void> {
     }
     // Replaced after a cancel or timeout; not when told to stop (SIGTERM) or fenced off: the next run or tick takes over.
     if (reason !== "shutdown") {
-      const { startWorkerIfNeeded } = await import("./spawn.ts");
-      await startWorkerIfNeeded(config, store, data.slot);
+      const { startWorkersIfNeeded } = await import("./spawn.ts");
+      await startWorkersIfNeeded(config, store, data.slot);
     }
   } finally {
     // Even when the journal could not be written: a dead worker's try is recovered by the next claim.

@@ -122,6 +122,43 @@ describeOnJournals("many tries at once in one worker", () => {
     }
   }, 180_000);
 
+  it("`run` starts the workers the work calls for: 30 waiting at concurrency 20 over 2 workers run 20 at once in 2; one more with places free starts none", async () => {
+    const project = useProject(onTestFinished, { config: { concurrency: 20, workers: 2 }, tasks: { "gated.js": GATED } });
+    const file = join(project.dir, "batch.jsonl");
+    writeFileSync(file, Array.from({ length: 30 }, () => JSON.stringify({ dir: project.dir })).join("\n"));
+    const batch = await project.cli(["run", "gated", "--each", file]);
+    expect(batch.code, batch.stderr).toBe(0);
+    await waitFor(
+      async () => (await running(project)).length === 20,
+      60_000,
+      () => "20 running",
+    );
+    const pids = new Set((await running(project)).map((t) => t.worker!.pid));
+    expect(pids.size).toBe(2);
+    expect(project.workers().sort()).toEqual([...pids].sort());
+    // Both are full, and neither is short of work: nothing more to start.
+    await project.run("gated", ["--ctx", JSON.stringify({ dir: project.dir })]);
+    expect(project.workers().length).toBe(2);
+    writeFileSync(join(project.dir, "release"), "");
+    await waitFor(
+      async () => (await project.list(["--status", "succeeded", "--limit", "100"])).length === 31,
+      60_000,
+      () => "all 31 succeeded",
+    );
+    expect((await project.list(["--limit", "100"])).every((t) => t.tries === 1)).toBe(true);
+  }, 120_000);
+
+  it("a worker with places free takes a new task itself: `run` starts no second worker for it", async () => {
+    const project = useProject(onTestFinished, { config: { concurrency: 20, workers: 2 }, tasks: { "gated.js": GATED } });
+    const first = await project.run("gated", ["--ctx", JSON.stringify({ dir: project.dir })]);
+    const worker = (await project.waitForTask(first, (t) => t.status === "running")).worker!.pid;
+    const second = await project.run("gated", ["--ctx", JSON.stringify({ dir: project.dir })]);
+    expect((await project.waitForTask(second, (t) => t.status === "running")).worker!.pid).toBe(worker);
+    expect(project.workers()).toEqual([worker]);
+    writeFileSync(join(project.dir, "release"), "");
+    for (const id of [first, second]) expect(await project.waitForTask(id, (t) => t.completed)).toMatchObject({ status: "succeeded" });
+  }, 60_000);
+
   it("cancels one of 50 running tries: only it stops, the 49 others run on in the same worker and succeed", async () => {
     const project = useProject(onTestFinished, { config: { concurrency: 50, workers: 1 }, tasks: { "gated.js": GATED } });
     const ids = await enqueue(

@@ -235,7 +235,7 @@ class Enqueue implements Cmd {
       pinnedHost: spec.pinnedHost,
     }));
     resolve(real, tasks.some((t) => t.after!.length > 0) ? ` after ${tasks.map((t) => `[${t.after!.join(",")}]`).join(" ")}` : "");
-    const workers = this.host === null ? null : { host: this.host, maxWorkers: 2, scheduleWindowMs: 0, scheduleDue: false, deadSlots: [] };
+    const workers = this.host === null ? null : { host: this.host, maxWorkers: 2, places: 1, scheduleWindowMs: 0, scheduleDue: false, deadSlots: [] };
     const results = await onEach(
       real,
       (s) => s.store.enqueue(tasks, now, workers),
@@ -614,7 +614,7 @@ class Slots implements Cmd {
     resolve(real, ` → ${label ?? UNRESERVED}`);
     switch (this.action) {
       case "reserve": {
-        const request = { host: HOSTS[this.host]!, maxWorkers: 2, scheduleWindowMs: 0, scheduleDue: false, deadSlots: [] };
+        const request = { host: HOSTS[this.host]!, maxWorkers: 2, places: 1, scheduleWindowMs: 0, scheduleDue: false, deadSlots: [] };
         const slots = await onEach(real, (s) => s.store.reserveWorker(now, request, label === null ? undefined : nameIn(s)), slotView);
         labelSlots(model, real, slots);
         return;

@@ -136,16 +136,22 @@ describe("claim filter", () => {
 });
 
 describe("worker slots", () => {
-  it("one more worker while this host runs fewer than its limit and all hosts fewer than the work", () => {
+  it("one more worker while this host runs fewer than its limit and all hosts fewer places than the work", () => {
     const work = (claimable: number, local = 0) => ({ claimable, local });
-    expect(wantsWorker(0, 0, 2, work(1))).toBe(true);
-    expect(wantsWorker(2, 2, 2, work(5))).toBe(false);
-    expect(wantsWorker(0, 3, 2, work(3))).toBe(false);
-    expect(wantsWorker(0, 2, 2, work(3))).toBe(true);
+    expect(wantsWorker(0, 0, 2, 1, work(1))).toBe(true);
+    expect(wantsWorker(2, 2, 2, 1, work(5))).toBe(false);
+    expect(wantsWorker(0, 3, 2, 1, work(3))).toBe(false);
+    expect(wantsWorker(0, 2, 2, 1, work(3))).toBe(true);
     // Idle workers elsewhere cannot take what is pinned here; the limit still holds.
-    expect(wantsWorker(0, 3, 2, work(3, 1))).toBe(true);
-    expect(wantsWorker(1, 3, 2, work(3, 1))).toBe(false);
-    expect(wantsWorker(2, 3, 2, work(5, 4))).toBe(false);
+    expect(wantsWorker(0, 3, 2, 1, work(3, 1))).toBe(true);
+    expect(wantsWorker(1, 3, 2, 1, work(3, 1))).toBe(false);
+    expect(wantsWorker(2, 3, 2, 1, work(5, 4))).toBe(false);
+    // A worker of 10 places is wanted for each 10 of work: a second once the first has more than it can run.
+    expect(wantsWorker(0, 0, 3, 10, work(1))).toBe(true);
+    expect(wantsWorker(1, 1, 3, 10, work(10))).toBe(false);
+    expect(wantsWorker(1, 1, 3, 10, work(11))).toBe(true);
+    expect(wantsWorker(1, 2, 3, 10, work(20, 10))).toBe(false);
+    expect(wantsWorker(1, 2, 3, 10, work(20, 11))).toBe(true);
   });
 
   it("demand on a host: tasks pinned elsewhere are not its work; those pinned to it only its own workers serve", () => {

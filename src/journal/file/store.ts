@@ -196,7 +196,7 @@ export class FileStore implements JournalStore {
     // Cold tasks are never pinned (sortsById): work for any host's worker, unless their queue is paused.
     const cold = this.reads.coldWork(doc, paused) + enqueuedCold.filter((t) => !paused.has(t.executor)).length;
     const demand = hostDemand(work, request.host, (request.scheduleDue ? 1 : 0) + cold);
-    if (!wantsWorker(onHost, doc.workers.length, request.maxWorkers, demand)) return null;
+    if (!wantsWorker(onHost, doc.workers.length, request.maxWorkers, request.places, demand)) return null;
     const slot = uniqueName();
     doc.workers.push({ slot, host: request.host, reservedAt: now.toISOString(), process: null });
     return slot;

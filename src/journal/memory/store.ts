@@ -141,7 +141,7 @@ export class MemoryStore implements JournalStore {
     this.pruneSlots(now, request.deadSlots);
     const onHost = this.slots.filter((slot) => isOnHost(slot, request.host)).length;
     const work = this.active().filter((t) => isDemand(t, now, request.scheduleWindowMs, this.paused));
-    if (!wantsWorker(onHost, this.slots.length, request.maxWorkers, hostDemand(work, request.host, request.scheduleDue ? 1 : 0))) return null;
+    if (!wantsWorker(onHost, this.slots.length, request.maxWorkers, request.places, hostDemand(work, request.host, request.scheduleDue ? 1 : 0))) return null;
     const slot = uniqueName();
     this.slots.push({ slot, host: request.host, reservedAt: now.toISOString(), process: null });
     return slot;

@@ -199,10 +199,10 @@ export class PgStore implements JournalStore {
                  or (${due} and ${onHostSql("$3")}) limit $2) d) as claimable,
               (select count(*)::int from (select 1 from ${this.s}.tasks where (status = 'running' and record->'worker'->>'host' = $3)
                  or (${due} and pinned_host = $3) limit $4) l) as local`,
-      [new Date(now.getTime() + request.scheduleWindowMs), everywhere + 1, request.host, onHost + 1],
+      [new Date(now.getTime() + request.scheduleWindowMs), everywhere * request.places + 1, request.host, onHost * request.places + 1],
     );
     const { claimable, local } = demand.rows[0];
-    if (!wantsWorker(onHost, everywhere, request.maxWorkers, { claimable: claimable + (request.scheduleDue ? 1 : 0), local })) return null;
+    if (!wantsWorker(onHost, everywhere, request.maxWorkers, request.places, { claimable: claimable + (request.scheduleDue ? 1 : 0), local })) return null;
     const slot = uniqueName();
     await this.db.query(`insert into ${this.s}.slots (slot, host, reserved_at, process) values ($1, $2, $3, null)`, [slot, request.host, now]);
     return slot;

@@ -39,4 +39,18 @@ export function enqueueTests(suite: StoreSuite): void {
     // A reservation whose worker never registered expires.
     expect((await store.enqueue([input()], at(15_000), slots(2))).workerSlot).not.toBeNull();
   });
+
+  it("a worker of many places is wanted for each that many tasks of work: a second only once there is more than the first can run", async () => {
+    await fresh();
+    const tenEach = { ...slots(3), places: 10 };
+    const many = (n: number) => Array.from({ length: n }, () => input());
+    expect((await store.enqueue(many(4), T0, tenEach)).workerSlot).not.toBeNull();
+    expect(await store.reserveWorker(T0, tenEach)).toBeNull();
+    expect((await store.enqueue(many(6), T0, tenEach)).workerSlot).toBeNull();
+    expect((await store.enqueue(many(1), T0, tenEach)).workerSlot).not.toBeNull();
+    expect(await store.reserveWorker(T0, tenEach)).toBeNull();
+    expect((await store.enqueue(many(15), T0, tenEach)).workerSlot).not.toBeNull();
+    // Three on this host is its limit, whatever the work.
+    expect((await store.enqueue(many(50), T0, tenEach)).workerSlot).toBeNull();
+  });
 }

@@ -13,6 +13,7 @@ export const noWorker = null;
 export const slots = (maxWorkers: number, deadSlots: string[] = []): SlotRequest => ({
   host: "here",
   maxWorkers,
+  places: 1,
   scheduleWindowMs: 0,
   scheduleDue: false,
   deadSlots,
