@@ -7,6 +7,7 @@ import type { TaskRecord } from "../core/task.ts";
 import { currentProcess } from "../host/process-identity.ts";
 import type { TickHolder } from "../journal/store.ts";
 import { recoverNow, takeTickMutex } from "../worker/recovery.ts";
+import { flushTelemetry, importPreload } from "../worker/preload.ts";
 import { Runner } from "../worker/runner.ts";
 import { startWorkersIfNeeded } from "../worker/spawn.ts";
 import type { Session } from "./session.ts";
@@ -70,6 +71,7 @@ export async function tick(session: Session, budgetMs: number, options: TickOpti
   const mutex = tickMutexName(config.tickScope, holder.process.host);
   const other = await takeTickMutex(store, mutex, holder, new Date());
   if (other) return { heldBy: { pid: other.process.pid, host: other.process.host, since: other.since }, notRun: [] };
+  await importPreload(config.preload, config.root);
   // One try or slice per task per tick: paused and new tasks share the budget (iTop's round-robin).
   const runner = new Runner({ config, store, until, exitWhenIdle: true, oncePerTask: true });
   const onAbort = () => runner.stop(String(signal!.reason));
@@ -86,5 +88,6 @@ export async function tick(session: Session, budgetMs: number, options: TickOpti
   } finally {
     signal?.removeEventListener("abort", onAbort);
     await store.releaseTick(mutex, holder);
+    await flushTelemetry(config.preload, config.root);
   }
 }

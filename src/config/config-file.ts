@@ -87,6 +87,15 @@ export const configFileSchema = v.strictObject({
       v.description("Recurring tasks: each slot of each schedule fires once, whatever runs at the same time."),
     ),
   ),
+  preload: v.optional(
+    v.pipe(
+      v.string(),
+      v.minLength(1),
+      v.description(
+        "A module every worker imports before anything else, where an OpenTelemetry SDK starts: a path from the project root (./otel.mjs) or a package name.",
+      ),
+    ),
+  ),
   hooks: v.optional(
     v.pipe(
       v.strictObject({
@@ -143,6 +152,7 @@ export const EXPECTS: Record<keyof ConfigFile, string> = {
   retention: 'a duration like "7d", or a number of milliseconds',
   grace: 'a duration like "5s", or a number of milliseconds',
   schedules: 'a list of schedules like [{"name": "nightly", "cron": "0 3 * * *", "executor": "report"}]',
+  preload: "a module: a path like ./otel.mjs or a package name (a non-empty string)",
   hooks: 'an object of commands per final status (succeeded, failed, cancelled), each an argument list like {"failed": ["notify-send", "bgtask"]}',
   executors:
     'an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more; isolation: "inline", "thread" or "process")',

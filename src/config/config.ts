@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import * as v from "valibot";
 import { configFileProblem, configFileSchema, configShapeProblem, EXPECTS, type ConfigFile } from "./config-file.ts";
 import { UsageError } from "../errors.ts";
@@ -49,6 +50,8 @@ export interface Config {
   retentionMs: number | null;
   /** Recurring tasks, checked. */
   schedules: Schedule[];
+  /** What every worker imports before anything else (`--import`): a file URL, or a package name; null: nothing. */
+  preload: string | null;
   /** A command (argument list) per final status, run by the worker that recorded it. */
   hooks: Partial<Record<TaskStatus, string[]>>;
   /** Settings per executor from the config file, over the definitions' (`executors`). */
@@ -212,6 +215,7 @@ const ENV_SETTINGS = {
   BGTASK_TICK_SCOPE: "tickScope",
   BGTASK_TIMEOUT: "timeout",
   BGTASK_RETENTION: "retention",
+  BGTASK_PRELOAD: "preload",
 } as const satisfies Record<string, keyof ConfigFile>;
 
 /** A variable's text as the JSON value the file would hold: a number, true or false; else the text itself ("10m", "3x1s", "host"). */
@@ -253,6 +257,19 @@ function retryOf(text: string | undefined, inFile: unknown, configFile: string):
   }
 }
 
+/**
+ * The `preload` module as `node --import` takes it: a path (./otel.mjs, /abs/otel.mjs) from the
+ * project root, which must exist, as a file URL; a package name as it is (resolved from the root,
+ * the workers' working folder).
+ */
+function preloadOf(preload: string | undefined, root: string, configFile: string, fromEnv: string | undefined): string | null {
+  if (preload === undefined) return null;
+  if (!/^(\.{1,2}[\\/]|[\\/])/.test(preload)) return preload;
+  const path = resolve(root, preload);
+  if (!existsSync(path)) throw new UsageError(`${fromEnv ? "BGTASK_PRELOAD" : `${configFile}: \`preload\``} names ${path}, which does not exist`);
+  return pathToFileURL(path).href;
+}
+
 export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
   const root = rootOf(flags, env, cwd);
   const configPath = named(flags.config, env.BGTASK_CONFIG);
@@ -278,6 +295,7 @@ export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = proces
     timeoutMs: durationSetting(file.timeout, `${CONFIG_FILE} timeout`),
     retentionMs: durationSetting(file.retention, `${CONFIG_FILE} retention`),
     schedules: checkSchedules(file.schedules, CONFIG_FILE, tasksDir),
+    preload: preloadOf(file.preload, root, configFile, env.BGTASK_PRELOAD),
     hooks: file.hooks ?? {},
     executors: file.executors ?? {},
     timings: withFileTimings(loadTimings(env), env, file),

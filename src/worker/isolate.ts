@@ -10,6 +10,7 @@ import type { TaskRecord } from "../core/task.ts";
 import type { TryOutcome } from "../core/transitions.ts";
 import type { TaskReport } from "../journal/store.ts";
 import type { AbortReason } from "./abort-reasons.ts";
+import { preloadFlags } from "./preload.ts";
 import type { Reporter } from "./reporter.ts";
 import type { LogStream } from "../core/log-line.ts";
 import type { TaskLog } from "./task-log.ts";
@@ -28,6 +29,8 @@ export type ToIsolated =
       lockStaleMs: number;
       lockWaitMs: number;
       deadline: number;
+      /** The config's preload, which a thread imports itself (node's --import runs in the main thread only). */
+      preload: string | null;
     }
   | { type: "abort"; reason: AbortReason }
   | { type: "flushed"; n: number };
@@ -69,7 +72,13 @@ interface Sandbox {
 }
 
 function childProcess(config: Config): Sandbox {
-  const child = fork(ISOLATED_ENTRY, [], { cwd: config.root, stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced" });
+  const child = fork(ISOLATED_ENTRY, [], {
+    cwd: config.root,
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+    serialization: "advanced",
+    // A worker's own flags, and its preload where it has none (a tick's process).
+    execArgv: [...process.execArgv, ...preloadFlags(config, process.execArgv)],
+  });
   return {
     stdout: child.stdout!,
     stderr: child.stderr!,
@@ -149,6 +158,7 @@ export function executeIsolated(isolation: Exclude<Isolation, "inline">, parts: 
       lockStaleMs: config.timings.lockStaleMs,
       lockWaitMs: config.timings.lockWaitMs,
       deadline: parts.deadline,
+      preload: config.preload,
     });
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort);

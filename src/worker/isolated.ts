@@ -9,6 +9,7 @@ import { loadExecutor } from "../executor/load.ts";
 import { openStore } from "../journal/open.ts";
 import type { TaskReport } from "../journal/store.ts";
 import { executeTry } from "./execute.ts";
+import { flushTelemetry, importPreload } from "./preload.ts";
 import type { FromIsolated, ToIsolated } from "./isolate.ts";
 import type { Reporter } from "./reporter.ts";
 import type { TaskLog } from "./task-log.ts";
@@ -33,6 +34,8 @@ else process.on("message", onMessage);
 
 async function start(message: Extract<ToIsolated, { type: "start" }>): Promise<void> {
   const { task, tasksDir, root, home, journal, deadline } = message;
+  // A process has it from its flags already (isolate.ts).
+  if (parentPort) await importPreload(message.preload, root);
   const store = await openStore(journal, { staleMs: message.lockStaleMs, waitMs: message.lockWaitMs });
   const executor = await loadExecutor(resolveExecutor(tasksDir, task.executor), home);
   // What the executor's API needs of a log and a reporter, carried to the worker.
@@ -48,6 +51,7 @@ async function start(message: Extract<ToIsolated, { type: "start" }>): Promise<v
   } as unknown as Reporter;
   const outcome = await executeTry({ task, executor, output: store.taskOutput(home), root, tasksDir, signal: controller.signal, reporter, log, deadline });
   await store.close();
+  await flushTelemetry(message.preload, root);
   // Timers or sockets the executor left open would keep this process, and the try, waiting; a
   // thread is ended by its worker once this message is in.
   if (parentPort) send({ type: "done", outcome });

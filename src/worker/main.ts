@@ -6,6 +6,7 @@ import { loadConfig, slotsPerWorker } from "../config/config.ts";
 import { BgtaskError } from "../errors.ts";
 import { openStore } from "../journal/open.ts";
 import { withDiskPatience } from "./disk-patience.ts";
+import { flushTelemetry } from "./preload.ts";
 import { Runner } from "./runner.ts";
 import { echoTaskLines } from "./task-log.ts";
 
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
   } finally {
     await store.close();
   }
+  await flushTelemetry(config.preload, config.root);
 }
 
 /**

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { Config } from "../config/config.ts";
 import { ensurePrivateDir } from "../host/home.ts";
 import type { JournalStore } from "../journal/store.ts";
+import { preloadFlags } from "./preload.ts";
 import { slotRequest } from "./recovery.ts";
 
 // Relative to the parent folder: this line also runs inside the CLI bundle, dist/cli/bgtask.cjs.
@@ -35,7 +36,7 @@ export function spawnWorker(config: Config, slot: string): number | undefined {
   ensurePrivateDir(join(config.home, "logs"));
   const fd = openSync(workerLogPath(config.home), "a", 0o600);
   try {
-    const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, WORKER_ENTRY, slot], {
+    const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...preloadFlags(config), WORKER_ENTRY, slot], {
       detached: true,
       stdio: ["ignore", fd, fd],
       cwd: config.root,
@@ -67,7 +68,7 @@ export function spawnForegroundWorker(config: Config, options: ForegroundOptions
     ...(options.once ? ["--once"] : []),
     ...options.executors.flatMap((name) => ["--executor", name]),
   ];
-  return spawn(process.execPath, [...WORKER_NODE_FLAGS, WORKER_ENTRY, ...args], {
+  return spawn(process.execPath, [...WORKER_NODE_FLAGS, ...preloadFlags(config), WORKER_ENTRY, ...args], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     cwd: config.root,
     env: workerEnv(config),

@@ -1,0 +1,123 @@
+// The config's `preload` (issue 24): a module every worker imports before anything else, where a
+// user starts an OpenTelemetry SDK. Imported once per process or thread that runs tries: a
+// detached worker, a worker of `bgtask work`, a tick, and each sandbox (thread or process).
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { REPO, useProject, waitFor } from "../helpers/project.ts";
+
+/** Counts its imports in the thread that imported it, and notes each one with its process and thread. */
+const PRELOAD = `
+  import { appendFileSync } from "node:fs";
+  import { threadId } from "node:worker_threads";
+  globalThis.preloads = (globalThis.preloads ?? 0) + 1;
+  appendFileSync(new URL("./preloads.txt", import.meta.url), process.pid + " " + threadId + "\\n");`;
+
+/** An executor that says whether its thread imported the preload, and how many times. */
+const seen = (isolation: string) => `
+  import { threadId } from "node:worker_threads";
+  import { defineTask } from "bgtask";
+  export default defineTask({ isolation: "${isolation}", run() { return { result: { preloads: globalThis.preloads ?? 0, pid: process.pid, thread: threadId } }; } });`;
+
+const tasks = { "inline.js": seen("inline"), "thread.js": seen("thread"), "process.js": seen("process") };
+
+describe("preload", () => {
+  it("a path in the config: a worker imports it before its code, once, and so does each sandbox and a tick", async () => {
+    const project = useProject(onTestFinished, { tasks, config: { preload: "./otel.mjs" } });
+    writeFileSync(join(project.dir, "otel.mjs"), PRELOAD);
+    const ran: Record<string, { pid: number; thread: number }> = {};
+    for (const name of ["inline", "thread", "process"]) {
+      const id = await project.run(name);
+      const task = await project.waitForTask(id, (t) => t.completed);
+      expect(task, name).toMatchObject({ status: "succeeded", result: { preloads: 1 } });
+      ran[name] = task.result as { pid: number; thread: number };
+    }
+    // The worker's line comes first: it imported the module before its own code ran a try; then a
+    // line for the thread and one for the process, each where its try ran.
+    const lines = readFileSync(join(project.dir, "preloads.txt"), "utf8").trim().split("\n");
+    expect(lines[0]).toBe(`${ran.inline!.pid} 0`);
+    expect(lines).toContain(`${ran.thread!.pid} ${ran.thread!.thread}`);
+    expect(lines).toContain(`${ran.process!.pid} 0`);
+    expect(ran.thread!.thread).toBeGreaterThan(0);
+    // A tick runs tries in its own process: it imports the module first too.
+    const ticked = await project.run("inline", ["--no-worker"]);
+    const tick = await project.cli(["tick"]);
+    expect(tick.code, tick.stderr).toBe(0);
+    expect(await project.waitForTask(ticked, (t) => t.completed)).toMatchObject({ status: "succeeded", result: { preloads: 1 } });
+  }, 60_000);
+
+  it("a package name in BGTASK_PRELOAD, resolved from the project root, for `bgtask work` too", async () => {
+    const project = useProject(onTestFinished, { tasks, env: { BGTASK_PRELOAD: "my-telemetry" } });
+    const pkg = join(project.dir, "node_modules", "my-telemetry");
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "my-telemetry", type: "module", exports: "./index.js" }));
+    writeFileSync(join(pkg, "index.js"), PRELOAD);
+    const ids = [await project.run("inline", ["--no-worker"]), await project.run("thread", ["--no-worker"])];
+    const work = await project.cli(["work", "--once"]);
+    expect(work.code, work.stderr).toBe(0);
+    for (const id of ids) expect(await project.waitForTask(id, (t) => t.completed)).toMatchObject({ status: "succeeded", result: { preloads: 1 } });
+  }, 60_000);
+
+  it("a path that does not exist: one sentence naming it, exit 2, nothing written; --json as an error object", async () => {
+    const project = useProject(onTestFinished, { tasks, config: { preload: "./missing.mjs" } });
+    const config = join(project.dir, "bgtask.config.json");
+    const says = `${config}: \`preload\` names ${join(project.dir, "missing.mjs")}, which does not exist`;
+    const text = await project.cli(["run", "inline"]);
+    expect([text.code, text.stderr]).toEqual([2, `bgtask: ${says}`]);
+    const json = await project.cli(["list", "--json"]);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout)).toEqual({ error: { code: "EUSAGE", message: says } });
+    const env = await project.cli(["run", "inline"], { env: { BGTASK_PRELOAD: "./gone.mjs" } });
+    expect(env.stderr).toBe(`bgtask: BGTASK_PRELOAD names ${join(project.dir, "gone.mjs")}, which does not exist`);
+    expect(project.journalBytes()).toBeNull();
+  });
+
+  it("an OpenTelemetry SDK started there exports the spans of inline and thread tries to an OTLP endpoint, flushed before the worker leaves", async () => {
+    // A stand-in collector: what OTLP/HTTP posts (JSON from this exporter), kept whole.
+    const bodies: string[] = [];
+    const collector = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk: Buffer) => {
+        body += chunk.toString("utf8");
+      });
+      request.on("end", () => {
+        bodies.push(`${request.url} ${body}`);
+        response.writeHead(200, { "content-type": "application/json" }).end("{}");
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => void collector.close());
+    const { port } = collector.address() as AddressInfo;
+    const traced = (isolation: string) => `
+      import { trace } from "@opentelemetry/api";
+      import { defineTask } from "bgtask";
+      export default defineTask({ isolation: "${isolation}", run(task) {
+        return trace.getTracer("mail").startActiveSpan("send " + task.context.to, (span) => { span.end(); return { result: span.spanContext().traceId }; });
+      } });`;
+    const project = useProject(onTestFinished, {
+      tasks: { "mail.js": traced("inline"), "mail-thread.js": traced("thread") },
+      config: { preload: "./otel.mjs" },
+      env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${port}/v1/traces` },
+    });
+    symlinkSync(join(REPO, "node_modules", "@opentelemetry"), join(project.dir, "node_modules", "@opentelemetry"), "dir");
+    // The docs' set-up, its spans batched for 5 s (the SDK's default): more than a worker's idle wait.
+    writeFileSync(
+      join(project.dir, "otel.mjs"),
+      `import { NodeTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-node";
+       import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+       new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())] }).register();`,
+    );
+    const inline = await project.run("mail", ["to=a@example.com"]);
+    const thread = await project.run("mail-thread", ["to=b@example.com"]);
+    for (const id of [inline, thread])
+      expect(await project.waitForTask(id, (t) => t.completed)).toMatchObject({ status: "succeeded", result: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    await waitFor(
+      () => ["send a@example.com", "send b@example.com"].every((name) => bodies.some((body) => body.includes(name))),
+      30_000,
+      () => `both spans at the collector; it has ${bodies.length} posts`,
+    );
+    expect(bodies.every((body) => body.startsWith("/v1/traces "))).toBe(true);
+  }, 60_000);
+});
