@@ -102,13 +102,10 @@ describe("preload", () => {
       env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${port}/v1/traces` },
     });
     symlinkSync(join(REPO, "node_modules", "@opentelemetry"), join(project.dir, "node_modules", "@opentelemetry"), "dir");
-    // The docs' set-up, its spans batched for 5 s (the SDK's default): more than a worker's idle wait.
-    writeFileSync(
-      join(project.dir, "otel.mjs"),
-      `import { NodeTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-node";
-       import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-       new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())] }).register();`,
-    );
+    // The docs' otel.mjs, as written there: its spans batched for 5 s (the SDK's default), more than a worker's idle wait.
+    const docs = readFileSync(join(REPO, "docs", "configuration.md"), "utf8");
+    const otel = /```js\n(\/\/ otel\.mjs[^]*?)```/.exec(docs)![1]!;
+    writeFileSync(join(project.dir, "otel.mjs"), otel);
     const inline = await project.run("mail", ["to=a@example.com"]);
     const thread = await project.run("mail-thread", ["to=b@example.com"]);
     for (const id of [inline, thread])
