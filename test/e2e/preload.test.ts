@@ -104,7 +104,7 @@ describe("preload", () => {
     symlinkSync(join(REPO, "node_modules", "@opentelemetry"), join(project.dir, "node_modules", "@opentelemetry"), "dir");
     // The docs' otel.mjs, as written there: its spans batched for 5 s (the SDK's default), more than a worker's idle wait.
     const docs = readFileSync(join(REPO, "docs", "configuration.md"), "utf8");
-    const otel = /```js\n(\/\/ otel\.mjs[^]*?)```/.exec(docs)![1]!;
+    const otel = /```js\n(\/\/ otel\.mjs[\s\S]*?)```/.exec(docs)![1]!;
     writeFileSync(join(project.dir, "otel.mjs"), otel);
     const inline = await project.run("mail", ["to=a@example.com"]);
     const thread = await project.run("mail-thread", ["to=b@example.com"]);
