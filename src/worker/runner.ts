@@ -20,7 +20,7 @@ import { patientStore } from "./disk-patience.ts";
 import { gatherRecovery, killForced, RecoveryPace } from "./recovery.ts";
 import { runFinishHooks } from "./hooks.ts";
 import { ScheduleFirer } from "./schedules.ts";
-import { startWorkersIfNeeded } from "./spawn.ts";
+import { spawnWorker, startWorkersIfNeeded } from "./spawn.ts";
 import { Supervisor } from "./supervisor.ts";
 import { discardEnded, isolationOf, runTry, type EndedTry } from "./try.ts";
 import { workerSay } from "./worker-log.ts";
@@ -112,6 +112,8 @@ export class Runner {
   private hold: NodeJS.Timeout | null = null;
   private readonly note: StartedNote;
   private stopping = false;
+  /** A try was taken away from this worker (cut off from the journal, or presumed dead): it leaves, and a successor takes its slot. */
+  private lost = false;
   /** Why this worker takes no more tasks and leaves once its tries end, to be replaced; null while it is sound. */
   private renewal: string | null = null;
   private tries = 0;
@@ -187,7 +189,20 @@ export class Runner {
       this.note.close();
       await this.supervisor.close();
       await this.options.store.releaseWorker(this.slot).catch(() => undefined);
+      if (this.lost) this.succeed();
     }
+  }
+
+  /**
+   * A detached worker that lost a try leaves, maybe with the journal out of reach (a database down
+   * past the fence): a successor in its slot waits for the journal as a new worker does, recovers
+   * the tries left behind and drains the backlog, with no `run` or tick needed. It needs no journal
+   * write to start; `bgtask work` restarts its own workers instead.
+   */
+  private succeed(): void {
+    if (!this.options.replaceWhenRenewed || !this.options.config.worker) return;
+    const pid = spawnWorker(this.options.config, this.slot);
+    workerSay(`a try was taken away from this worker; worker ${pid ?? "?"} takes its place`);
   }
 
   private async loop(): Promise<void> {
@@ -474,7 +489,7 @@ export class Runner {
       });
       // A try let go was recorded by the supervisor: what it says now is not this worker's to write.
       if (flight.leaked) return;
-      if (ended === null) this.stopping = true;
+      if (ended === null) this.stopping = this.lost = true;
       else this.ended.push(ended);
     } finally {
       this.release(flight);

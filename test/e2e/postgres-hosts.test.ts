@@ -210,8 +210,9 @@ const GATED = `
 /**
  * A TCP relay to PostgreSQL that can be cut: its connections stay open and silent, as across a
  * network partition. While `refuse(true)`, it resets every new connection at once instead.
+ * `heal()` ends the partition: the silent connections are reset, and new ones get through.
  */
-async function partitionableRelay(target: string): Promise<{ url: string; cut(): void; refuse(on: boolean): void; close(): void }> {
+async function partitionableRelay(target: string): Promise<{ url: string; cut(): void; heal(): void; refuse(on: boolean): void; close(): void }> {
   const to = new URL(target);
   const sockets = new Set<Socket>();
   let cut = false;
@@ -235,6 +236,11 @@ async function partitionableRelay(target: string): Promise<{ url: string; cut():
   return {
     url: url.toString(),
     cut: () => void (cut = true),
+    heal: () => {
+      cut = false;
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
     refuse: (on) => void (refusing = on),
     close: () => {
       for (const s of sockets) s.destroy();
@@ -336,6 +342,42 @@ describe.skipIf(!enabled)("PostgreSQL journal: a worker that loses the database"
     ).toBe(2);
     summary("cut off", `try stopped ${Number(aborted![1]) - cutAt} ms after the cut, taken over by another host ${Number(takeover![1]) - cutAt} ms after it`);
   }, 120_000);
+});
+
+describe.skipIf(!enabled)("PostgreSQL journal: a worker cut off past its fence", () => {
+  const env = { BGTASK_HEARTBEAT: "300ms", BGTASK_HEARTBEAT_TIMEOUT: "4s", BGTASK_GRACE: "1s" };
+
+  it("leaves when the database is back, and a successor in its slot recovers its try and drains what was stored meanwhile, with no run or tick", async () => {
+    const project = useProject(onTestFinished, { journal: "postgres", tasks: { "gated.ts": GATED }, env });
+    const relay = await partitionableRelay(project.env.BGTASK_JOURNAL!);
+    onTestFinished(() => relay.close());
+    const gate = join(project.dir, "gate");
+    const log = join(project.dir, "tries.log");
+    writeFileSync(log, "");
+    // The worker `run` starts reaches the database through the relay; the commands below go straight to it.
+    const started = await project.cli(["run", "gated", `gate=${gate}`, `log=${log}`, "--retry", "1x0s"], { env: { BGTASK_JOURNAL: relay.url } });
+    expect(started.code, started.stderr).toBe(0);
+    const id = started.stdout.trim();
+    const cutOff = (await project.waitForTask(id, (t) => t.status === "running")).worker!.pid;
+    relay.cut();
+    await waitFor(
+      () => readFileSync(log, "utf8").includes(`A ${id} 1 `),
+      30_000,
+      () => "the cut-off try was never stopped",
+    );
+    const meanwhile = await project.run("gated", [`gate=${gate}`, `log=${log}`, "--no-worker"]);
+    relay.heal();
+    await waitFor(
+      () => !alive(cutOff),
+      60_000,
+      () => `the cut-off worker ${cutOff} did not leave`,
+    );
+    writeFileSync(gate, "");
+    const recovered = await project.waitForTask(id, (t) => t.completed, 60_000);
+    expect(recovered).toMatchObject({ status: "succeeded", tries: 2 });
+    expect(recovered.history[1]!.worker!.pid).not.toBe(cutOff);
+    expect(await project.waitForTask(meanwhile, (t) => t.completed, 60_000)).toMatchObject({ status: "succeeded", tries: 1 });
+  }, 150_000);
 });
 
 describe.skipIf(!enabled)("PostgreSQL journal: the database restarts mid-drain", () => {
