@@ -2,15 +2,20 @@
 // `run --follow` and the client's watch() and wait(). The journal is read only when it changed
 // (store.watchChanges), at most 10 times a second. A keeper sees to it that a follow does not wait
 // for nothing: a dead worker's try is recovered, a worker is started, or it says why none will come.
+import { closeSync, openSync, readSync } from "node:fs";
 import { hostname } from "node:os";
 import { ACTIVE_STATUSES, isFinal, pinnedHostOf, type TaskRecord } from "../core/task.ts";
 import { isDueWithin, isRunnable } from "../core/transitions.ts";
 import type { JournalStore } from "../journal/store.ts";
+import { SLOT_RESERVATION_MS } from "../core/workers.ts";
 import { recoverNow } from "../worker/recovery.ts";
+import { workerExits, workerLogPath, type WorkerExit } from "../worker/worker-exits.ts";
 import { getEach, type Session } from "./session.ts";
 import { workerGone } from "./worker-gone.ts";
 
 const MIN_REFRESH_MS = 100;
+/** How much of a failed worker's lines is read for the one that says why. */
+const FAILURE_READ_BYTES = 16 * 1024;
 /** How often the workers of followed running tasks are checked: a worker that died writes nothing. */
 const WORKER_CHECK_MS = 1_000;
 
@@ -116,11 +121,34 @@ class Keeper {
   private checking = false;
   /** At the first look and after a recovery: what waits may need a worker. */
   private wantWorker = true;
+  /** How many of workerExits were looked at. */
+  private exitsSeen = 0;
 
   constructor(session: Session, noWorkers: string | null, note: (text: string) => void) {
     this.session = session;
     this.noWorkers = noWorkers;
     this.note = note;
+  }
+
+  /**
+   * A worker this command started that failed (it exited with a code, not on a signal; one that
+   * retires exits 0) leaves what waits without it: says why, from its lines in the worker log,
+   * and once its slot's reservation is given up (SLOT_RESERVATION_MS), starts another, which may
+   * find the cause gone (a preload fixed, a build finished).
+   */
+  private checkExits(entries: readonly Followed[]): void {
+    for (; this.exitsSeen < workerExits.length; this.exitsSeen++) {
+      const exit: WorkerExit = workerExits[this.exitsSeen]!;
+      if (exit.code === null || exit.code === 0 || entries.every((e) => isFinal(e.task.status))) continue;
+      const log = workerLogPath(this.session.config.home);
+      const why = failureLine(log, exit.logFrom);
+      this.note(
+        `the worker started for these tasks (pid ${exit.pid}) exited with code ${exit.code}${why ? `: ${why}` : ""} (see ${log}); another is tried in ${SLOT_RESERVATION_MS / 1000}s`,
+      );
+      setTimeout(() => {
+        this.wantWorker = true;
+      }, SLOT_RESERVATION_MS + 500).unref();
+    }
   }
 
   async check(tracker: Tracker): Promise<void> {
@@ -129,6 +157,7 @@ class Keeper {
     try {
       const { config, store } = this.session;
       const entries = [...tracker.entries.values()].filter((e) => !e.gone);
+      this.checkExits(entries);
       // What this follow last read may be older than the journal (a worker that ended these tries
       // and retired): a worker that looks gone is a reason to ask the journal's own recovery rule,
       // which alone says what is gone, once per try.
@@ -179,6 +208,28 @@ class Keeper {
       this.checking = false;
     }
   }
+}
+
+/** The line of a failed worker's log that says why: its error, else its first line; null when it wrote nothing. */
+function failureLine(logPath: string, from: number): string | null {
+  let text: string;
+  try {
+    const fd = openSync(logPath, "r");
+    try {
+      const buffer = Buffer.alloc(FAILURE_READ_BYTES);
+      text = buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, from)).toString("utf8");
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+  const lines = text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "");
+  const line = lines.find((l) => / failed: |^\w*Error\b/.test(l)) ?? lines[0];
+  return line === undefined ? null : line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
 export interface FollowOptions {

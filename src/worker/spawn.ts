@@ -2,13 +2,14 @@
 // so it outlives the terminal and the CLI exits at once. node:child_process rather than execa
 // here: importing execa costs more than the whole of a `bgtask run` (docs/README-performance.md).
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/config.ts";
 import { ensurePrivateDir } from "../host/home.ts";
 import type { JournalStore } from "../journal/store.ts";
 import { preloadFlags } from "./preload.ts";
+import { workerExits, workerLogPath } from "./worker-exits.ts";
 import { slotRequest } from "./recovery.ts";
 
 // Relative to the parent folder: this line also runs inside the CLI bundle, dist/cli/bgtask.cjs.
@@ -24,10 +25,6 @@ const WORKER_ENTRY = fileURLToPath(new URL("../worker/main.js", import.meta.url)
  */
 export const WORKER_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=1", "--heap-growing-percent=25"];
 
-export function workerLogPath(home: string): string {
-  return join(home, "logs", "worker.log");
-}
-
 function workerEnv(config: Config): NodeJS.ProcessEnv {
   return { ...process.env, BGTASK_ROOT: config.root, BGTASK_HOME: config.home, BGTASK_TASKS: config.tasksDir, BGTASK_JOURNAL: config.journal };
 }
@@ -36,12 +33,14 @@ export function spawnWorker(config: Config, slot: string): number | undefined {
   ensurePrivateDir(join(config.home, "logs"));
   const fd = openSync(workerLogPath(config.home), "a", 0o600);
   try {
+    const logFrom = fstatSync(fd).size;
     const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...preloadFlags(config), WORKER_ENTRY, slot], {
       detached: true,
       stdio: ["ignore", fd, fd],
       cwd: config.root,
       env: workerEnv(config),
     });
+    child.on("exit", (code, signal) => workerExits.push({ pid: child.pid!, code, signal, logFrom }));
     child.unref();
     return child.pid;
   } finally {

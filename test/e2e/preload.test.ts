@@ -1,12 +1,13 @@
 // The config's `preload` (issue 24): a module every worker imports before anything else, where a
 // user starts an OpenTelemetry SDK. Imported once per process or thread that runs tries: a
 // detached worker, a worker of `bgtask work`, a tick, and each sandbox (thread or process).
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { REPO, useProject, waitFor } from "../helpers/project.ts";
+import { BIN, REPO, useProject, waitFor } from "../helpers/project.ts";
 
 /** Counts its imports in the thread that imported it, and notes each one with its process and thread. */
 const PRELOAD = `
@@ -117,4 +118,33 @@ describe("preload", () => {
     );
     expect(bodies.every((body) => body.startsWith("/v1/traces "))).toBe(true);
   }, 60_000);
+
+  it("one that throws: `run --follow` says why its worker failed, from the worker log, and tries another, which runs the task once it is fixed", async () => {
+    const project = useProject(onTestFinished, { tasks, config: { preload: "./otel.mjs" } });
+    writeFileSync(
+      join(project.dir, "otel.mjs"),
+      `import { existsSync } from "node:fs";
+       if (existsSync(new URL("./broken", import.meta.url))) throw new Error("the collector URL is missing");
+       globalThis.preloads = (globalThis.preloads ?? 0) + 1;`,
+    );
+    writeFileSync(join(project.dir, "broken"), "");
+    const follow = execa(process.execPath, [BIN, "run", "inline", "--follow"], { cwd: project.dir, env: project.env, reject: false, stdin: "ignore" });
+    onTestFinished(() => void follow.kill("SIGKILL"));
+    let said = "";
+    follow.stderr!.on("data", (chunk: Buffer) => {
+      said += chunk.toString("utf8");
+    });
+    await waitFor(
+      () => said.includes("the collector URL is missing"),
+      30_000,
+      () => `run --follow never said why; it said: ${said}`,
+    );
+    expect(said).toMatch(
+      /the worker started for these tasks \(pid \d+\) exited with code 1: Error: the collector URL is missing \(see .*worker\.log\); another is tried in 15s/,
+    );
+    rmSync(join(project.dir, "broken"));
+    const result = await follow;
+    expect(result.exitCode, said).toBe(0);
+    expect((await project.list([]))[0]).toMatchObject({ status: "succeeded", tries: 1, result: { preloads: 1 } });
+  }, 90_000);
 });
