@@ -189,7 +189,7 @@ export class Runner {
       this.note.close();
       await this.supervisor.close();
       await this.options.store.releaseWorker(this.slot).catch(() => undefined);
-      if (this.lost) this.succeed();
+      if (this.lost) this.startSuccessor();
     }
   }
 
@@ -199,7 +199,7 @@ export class Runner {
    * the tries left behind and drains the backlog, with no `run` or tick needed. It needs no journal
    * write to start; `bgtask work` restarts its own workers instead.
    */
-  private succeed(): void {
+  private startSuccessor(): void {
     if (!this.options.replaceWhenRenewed || !this.options.config.worker) return;
     const pid = spawnWorker(this.options.config, this.slot);
     workerSay(`a try was taken away from this worker; worker ${pid ?? "?"} takes its place`);
