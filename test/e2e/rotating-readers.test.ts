@@ -10,7 +10,7 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import type { TaskRecord } from "../../src/core/task.ts";
 import { fixture } from "../helpers/fixtures.ts";
 import { readJournalState } from "../helpers/journal.ts";
-import { BIN, useProject, type Project } from "../helpers/project.ts";
+import { BIN, useProject, waitFor, type Project } from "../helpers/project.ts";
 import { budget, scaled, summary } from "../helpers/stress.ts";
 
 /** The generation of the log journal.json names: one more per compaction. */
@@ -97,9 +97,22 @@ describe("issue 21: readers while the journal rotates", () => {
       const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") }, config: { concurrency: 8 } });
       const ids = await enqueue(project, tasks);
       const rotating = rotate(project);
+      // Paused until both watches have read the queue: a watch may start workers, and those drain
+      // thousands of no-ops before a process started on a loaded machine reads anything.
+      expect((await project.cli(["pause", "noop"])).code).toBe(0);
       const plain = background(project, ["watch"]);
       const json = background(project, ["watch", "--json"]);
-      // Each `run` reserves a slot and starts a worker for it: eight in all.
+      let plainSoFar = "";
+      let jsonSoFar = "";
+      plain.stdout!.on("data", (chunk: Buffer) => (plainSoFar += chunk.toString("utf8")));
+      json.stdout!.on("data", (chunk: Buffer) => (jsonSoFar += chunk.toString("utf8")));
+      await waitFor(
+        () => /^1 noop queued/m.test(plainSoFar) && jsonSoFar.includes('{"id":"1",'),
+        60_000,
+        () => "both watches showing task 1 queued",
+      );
+      expect((await project.cli(["resume", "noop"])).code).toBe(0);
+      // Each `run` asks for a worker: as many as the work calls for start, up to `workers`.
       for (let i = 0; i < 8; i++) expect((await project.cli(["run", "noop"])).code).toBe(0);
       const [shown, streamed] = await Promise.all([plain, json]);
       await rotating.stop();
