@@ -249,6 +249,17 @@ async function partitionableRelay(target: string): Promise<{ url: string; cut():
   };
 }
 
+/** A project on PostgreSQL with the gated executor, its tries' log, and a relay to the database that can be cut. */
+async function gatedBehindRelay(env: Record<string, string>) {
+  const project = useProject(onTestFinished, { journal: "postgres", tasks: { "gated.ts": GATED }, env });
+  const relay = await partitionableRelay(project.env.BGTASK_JOURNAL!);
+  onTestFinished(() => relay.close());
+  const gate = join(project.dir, "gate");
+  const log = join(project.dir, "tries.log");
+  writeFileSync(log, "");
+  return { project, relay, gate, log };
+}
+
 describe.skipIf(!enabled)("PostgreSQL journal: a worker that loses the database", () => {
   const env = { BGTASK_HEARTBEAT: "300ms", BGTASK_HEARTBEAT_TIMEOUT: "4s", BGTASK_GRACE: "1s", BGTASK_IDLE: "20s" };
 
@@ -294,12 +305,7 @@ describe.skipIf(!enabled)("PostgreSQL journal: a worker that loses the database"
   }, 120_000);
 
   it("cut off from the database: it stops its own try before another host may take it over", async () => {
-    const project = useProject(onTestFinished, { journal: "postgres", tasks: { "gated.ts": GATED }, env });
-    const relay = await partitionableRelay(project.env.BGTASK_JOURNAL!);
-    onTestFinished(() => relay.close());
-    const gate = join(project.dir, "gate");
-    const log = join(project.dir, "tries.log");
-    writeFileSync(log, "");
+    const { project, relay, gate, log } = await gatedBehindRelay(env);
     const id = await project.run("gated", [`gate=${gate}`, `log=${log}`, "--no-worker", "--retry", "1x0s"]);
     const a = startHost(project, "host-a", 1, { BGTASK_JOURNAL: relay.url });
     const c = { home: "" };
@@ -348,12 +354,7 @@ describe.skipIf(!enabled)("PostgreSQL journal: a worker cut off past its fence",
   const env = { BGTASK_HEARTBEAT: "300ms", BGTASK_HEARTBEAT_TIMEOUT: "4s", BGTASK_GRACE: "1s" };
 
   it("leaves when the database is back, and a successor in its slot recovers its try and drains what was stored meanwhile, with no run or tick", async () => {
-    const project = useProject(onTestFinished, { journal: "postgres", tasks: { "gated.ts": GATED }, env });
-    const relay = await partitionableRelay(project.env.BGTASK_JOURNAL!);
-    onTestFinished(() => relay.close());
-    const gate = join(project.dir, "gate");
-    const log = join(project.dir, "tries.log");
-    writeFileSync(log, "");
+    const { project, relay, gate, log } = await gatedBehindRelay(env);
     // The worker `run` starts reaches the database through the relay; the commands below go straight to it.
     const started = await project.cli(["run", "gated", `gate=${gate}`, `log=${log}`, "--retry", "1x0s"], { env: { BGTASK_JOURNAL: relay.url } });
     expect(started.code, started.stderr).toBe(0);
