@@ -1,13 +1,13 @@
 // Changing tasks that exist: cancel (at once when they wait; a running one is asked, waited for,
 // then forced), retry a final task, remove tasks with their files. Every id is checked before
 // any task is changed: one bad id, no change.
-import { isFinal, type TaskRecord, type TaskStatus } from "../core/task.ts";
+import { ACTIVE_STATUSES, isFinal, type TaskRecord, type TaskStatus } from "../core/task.ts";
 import { type CancelEffect, forcedOutcome, OUTSIDE_FORCE_MARGIN_MS } from "../core/transitions.ts";
 import { TaskNotFoundError, UsageError } from "../errors.ts";
 import { resolveExecutor } from "../executor/discover.ts";
 import { forceTry } from "../worker/recovery.ts";
 import { startWorkersIfNeeded } from "../worker/spawn.ts";
-import { checkTaskId, getTask, getTasks, type Session } from "./session.ts";
+import { checkTaskId, getTask, getTasks, noneChanged, type Session } from "./session.ts";
 
 const POLL_MS = 100;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -82,15 +82,37 @@ function notRetriable(task: TaskRecord): UsageError {
   });
 }
 
+function keyHeld(task: TaskRecord, holder: TaskRecord): UsageError {
+  const why = isFinal(holder.status) ? "would be queued again with it" : `is ${holder.status}`;
+  return new UsageError(
+    `task ${task.id} cannot be retried: task ${holder.id} of ${holder.executor} with the same key ${holder.key} ${why}, and a key has one task at a time that is not final`,
+    { code: "EKEYHELD" },
+  );
+}
+
+/** Before any is queued again: a key held by a task that is not final, or shared by two of `tasks`, refuses them all. */
+async function refuseHeldKeys(session: Session, tasks: readonly TaskRecord[]): Promise<void> {
+  const retrying = new Map<string, TaskRecord>();
+  for (const task of tasks) {
+    if (task.key === null || task.key === undefined) continue;
+    const [holder] = await session.store.list({ statuses: ACTIVE_STATUSES, executor: task.executor, key: task.key, limit: 1 });
+    const slot = JSON.stringify([task.executor, task.key]);
+    const clash = holder ?? retrying.get(slot);
+    if (clash) throw noneChanged(keyHeld(task, clash), tasks.length);
+    retrying.set(slot, task);
+  }
+}
+
 /** Queues final tasks again as a new try each, or none when one is not final; `worker: false` only queues them. */
 export async function retryTasks(session: Session, ids: readonly string[], options: { worker?: boolean } = {}): Promise<TaskRecord[]> {
   const { config, store } = session;
   const checked = await getTasks(session, ids, (task) => (isFinal(task.status) ? null : notRetriable(task)));
+  await refuseHeldKeys(session, checked);
   const retried: TaskRecord[] = [];
   for (const { id } of checked) {
     const result = await store.retry(id, new Date());
     if (!result) throw new TaskNotFoundError(id);
-    if (!result.queued) throw notRetriable(result.task);
+    if (!result.queued) throw result.heldBy ? keyHeld(result.task, result.heldBy) : notRetriable(result.task);
     retried.push(result.task);
   }
   if (options.worker !== false) await startWorkersIfNeeded(config, store);

@@ -67,13 +67,18 @@ export async function getEach(session: Session, ids: readonly string[]): Promise
  * The tasks of an operation on several ids (each once), every one checked by `refuse` (the error
  * saying why it cannot be acted on, or null) before any is touched: one bad id, no change.
  */
+/** A refusal of one of `count` tasks asked for at once: it says that none of them was changed. */
+export function noneChanged(error: UsageError, count: number): UsageError {
+  return count > 1 ? new UsageError(`${error.message}; none of the ${count} tasks was changed`, { code: error.code }) : error;
+}
+
 export async function getTasks(session: Session, ids: readonly string[], refuse: (task: TaskRecord) => UsageError | null = () => null): Promise<TaskRecord[]> {
   const unique = [...new Set(ids.map(checkTaskId))];
   const tasks: TaskRecord[] = [];
   for (const id of unique) {
     const task = await session.store.get(id);
     const error = task ? refuse(task) : new TaskNotFoundError(id);
-    if (error) throw unique.length > 1 ? new UsageError(`${error.message}; none of the ${unique.length} tasks was changed`, { code: error.code }) : error;
+    if (error) throw noneChanged(error, unique.length);
     tasks.push(task!);
   }
   return tasks;

@@ -360,6 +360,25 @@ export function cancelEffect(task: TaskRecord): CancelEffect {
   return task.status === "running" ? "requested" : "cancelled";
 }
 
+/** What `bgtask retry` did to a task: queued it again, or not (not final, or its key held by `heldBy`). */
+export interface RetryResult {
+  task: TaskRecord;
+  queued: boolean;
+  heldBy?: TaskRecord;
+}
+
+/**
+ * `bgtask retry` of a task found in a store whose tasks that are not final include `active`: the
+ * task queued again (`put` stores it), or why not. A key held by another task that is not final
+ * refuses the retry, or two tasks of one key would wait at once, against `run --key`'s promise.
+ */
+export function retryIn<T extends TaskRecord>(task: T, active: Iterable<TaskRecord>, put: (queued: TaskRecord) => T): RetryResult {
+  if (!isFinal(task.status)) return { task, queued: false };
+  const heldBy = findKeyed(active, task);
+  if (heldBy) return { task, queued: false, heldBy };
+  return { task: put(rerun(task)), queued: true };
+}
+
 /** `bgtask retry`: a final task queued again for one more try at least; its count goes on. */
 export function rerun(task: TaskRecord): TaskRecord {
   if (!isFinal(task.status)) throw new Error(`rerun of a ${task.status} task`);

@@ -4,7 +4,7 @@
 // transitions, recovery verdicts, slot demand, list order), and facts only a host can know (is
 // that process alive? what does its beat file say?) are gathered by the caller beforehand, from
 // what `survey` returns, and passed in as verdicts. Killing a process happens outside the store.
-import type { CancelEffect, ClaimFilter, KeyOutcome, TryOutcome } from "../core/transitions.ts";
+import type { CancelEffect, ClaimFilter, KeyOutcome, RetryResult, TryOutcome } from "../core/transitions.ts";
 import type { JournalClock, TickHolder, TryVerdict } from "../core/recovery.ts";
 import type { NewTask, TaskRecord, TaskStatus, WorkerRef } from "../core/task.ts";
 import type { WorkerSlot } from "../core/workers.ts";
@@ -21,6 +21,8 @@ export type { ScheduleState } from "../core/schedule.ts";
 export interface ListFilter {
   statuses?: readonly TaskStatus[];
   executor?: string;
+  /** Only the tasks run with this `--key`. */
+  key?: string;
   /** Only these tasks (a live view following some). */
   ids?: readonly string[];
   /** At most this many tasks, as core/list-order.ts picks them: active ones first, then the newest finished. */
@@ -106,7 +108,7 @@ export interface RecoverResult {
   promoted: string[];
 }
 
-export type { CancelEffect } from "../core/transitions.ts";
+export type { CancelEffect, RetryResult } from "../core/transitions.ts";
 
 export interface RemoveResult {
   removed: TaskRecord[];
@@ -275,14 +277,18 @@ export interface JournalStore {
   /** Cancels a task that is not running; marks a running one as asked to stop. Null when there is no such task. One transaction. */
   cancel(id: string, now: Date): Promise<{ task: TaskRecord; effect: CancelEffect } | null>;
 
-  /** Queues a final task again (one more try at least). `queued: false` when the task is not final. Null when missing. One transaction. */
-  retry(id: string, now: Date): Promise<{ task: TaskRecord; queued: boolean } | null>;
+  /**
+   * Queues a final task again (one more try at least). `queued: false` when the task is not final,
+   * or when another task of its executor and key is not final (`heldBy`): a retry keeps `run --key`'s
+   * promise of one such task at a time. Null when missing. One transaction.
+   */
+  retry(id: string, now: Date): Promise<RetryResult | null>;
 
   /** `cancel` of several tasks in one transaction (bulk control): one result per id, in order, as cancel's. */
   cancelMany(ids: readonly string[], now: Date): Promise<Array<{ task: TaskRecord; effect: CancelEffect } | null>>;
 
   /** `retry` of several tasks in one transaction (bulk control): one result per id, in order, as retry's. */
-  retryMany(ids: readonly string[], now: Date): Promise<Array<{ task: TaskRecord; queued: boolean } | null>>;
+  retryMany(ids: readonly string[], now: Date): Promise<Array<RetryResult | null>>;
 
   /** Deletes tasks that are not running, all or none. One transaction. */
   remove(ids: readonly string[], now: Date): Promise<RemoveResult>;

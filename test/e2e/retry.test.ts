@@ -3,6 +3,7 @@
 import { expect, it, onTestFinished } from "vitest";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
+import { fixture } from "../helpers/fixtures.ts";
 import { describeOnJournals, useProject } from "../helpers/project.ts";
 
 describeOnJournals("retries", () => {
@@ -121,5 +122,33 @@ describeOnJournals("retries", () => {
     expect(listed.stdout).not.toContain("connection refused");
     writeFileSync(gate, "");
     expect(await project.waitForTask(id, (t) => t.completed)).toMatchObject({ status: "succeeded", message: "ok on try 2" });
+  });
+
+  it("`retry` of a keyed task refuses while another task of its key is not final, and of two final ones at once changes neither", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    const first = await project.run("noop", ["--key", "k", "--no-worker"]);
+    expect((await project.cli(["cancel", first])).code).toBe(0);
+    const second = await project.run("noop", ["--key", "k", "--no-worker"]);
+    expect(second).not.toBe(first);
+
+    const refused = await project.cli(["retry", first, "--no-worker"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe(
+      `bgtask: task ${first} cannot be retried: task ${second} of noop with the same key k is queued, and a key has one task at a time that is not final`,
+    );
+    const asJson = await project.cli(["retry", first, "--no-worker", "--json"]);
+    expect(asJson.code).toBe(2);
+    expect(JSON.parse(asJson.stdout).error.code).toBe("EKEYHELD");
+
+    expect((await project.cli(["cancel", second])).code).toBe(0);
+    const both = await project.cli(["retry", second, first, "--no-worker"]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain(`task ${first} cannot be retried: task ${second} of noop with the same key k would be queued again with it`);
+    expect(both.stderr).toContain("none of the 2 tasks was changed");
+    expect([(await project.status(first)).status, (await project.status(second)).status]).toEqual(["cancelled", "cancelled"]);
+
+    expect((await project.cli(["retry", second])).code).toBe(0);
+    expect(await project.waitForTask(second, (t) => t.completed)).toMatchObject({ status: "succeeded" });
+    expect(await project.run("noop", ["--key", "k", "--no-worker"])).not.toBe(second);
   });
 });

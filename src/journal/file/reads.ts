@@ -46,7 +46,9 @@ export class FileReads {
 
   list(doc: JournalDoc, filter: ListFilter): TaskRecord[] {
     const matches = (task: TaskRecord) =>
-      (!filter.statuses || filter.statuses.includes(task.status)) && (!filter.executor || task.executor === filter.executor);
+      (!filter.statuses || filter.statuses.includes(task.status)) &&
+      (!filter.executor || task.executor === filter.executor) &&
+      (filter.key === undefined || task.key === filter.key);
     const limit = filter.limit ?? Infinity;
     if (filter.ids) {
       // A follow asks for thousands at once: the active set is indexed once, not scanned per id.
@@ -61,7 +63,8 @@ export class FileReads {
     }
     const active = doc.tasks.filter(matches);
     // The cold queue's first tasks are the next in line after the active set's: no more than the limit are read.
-    if ((!filter.statuses || filter.statuses.includes("queued")) && coldCount(doc.queue) > 0) {
+    // A keyed task is never cold (sortsById).
+    if ((!filter.statuses || filter.statuses.includes("queued")) && filter.key === undefined && coldCount(doc.queue) > 0) {
       let taken = 0;
       for (const task of this.cold.tasks(doc.queue)) {
         if (taken >= limit) break;

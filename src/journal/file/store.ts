@@ -27,7 +27,8 @@ import {
   clashGuard,
   promote,
   releaseDependents,
-  rerun,
+  retryIn,
+  type RetryResult,
   settle,
   sortsById,
   type ClaimFilter,
@@ -512,20 +513,21 @@ export class FileStore implements JournalStore {
     });
   }
 
-  async retry(id: string, now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
+  async retry(id: string, now: Date): Promise<RetryResult | null> {
     return (await this.retryMany([id], now))[0]!;
   }
 
-  retryMany(ids: readonly string[], _now: Date): Promise<Array<{ task: TaskRecord; queued: boolean } | null>> {
+  retryMany(ids: readonly string[], _now: Date): Promise<Array<RetryResult | null>> {
     return this.transact((doc, tx) =>
       ids.map((id) => {
         const task = this.reads.find(doc, id);
         if (!task) return null;
-        if (!isFinal(task.status)) return { task, queued: false };
-        // Back in the active set, it hides its history entry until it is final again (newest line wins).
-        const queued = rerun(task);
-        this.put(doc, tx, queued);
-        return { task: queued, queued: true };
+        // A keyed task is never cold (sortsById), so the active set is where its key's holder is.
+        // Back in the active set, a retried task hides its history entry until it is final again (newest line wins).
+        return retryIn(task, doc.tasks, (queued) => {
+          this.put(doc, tx, queued);
+          return queued;
+        });
       }),
     );
   }

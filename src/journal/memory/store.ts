@@ -24,7 +24,8 @@ import {
   promote,
   releaseDependents,
   replaceKeyed,
-  rerun,
+  retryIn,
+  type RetryResult,
   settle,
   type TryOutcome,
 } from "../../core/transitions.ts";
@@ -247,7 +248,10 @@ export class MemoryStore implements JournalStore {
       const wanted = filter.ids ? new Set(filter.ids) : null;
       const matching = [...this.tasks.values()].filter(
         (t) =>
-          (!wanted || wanted.has(t.id)) && (!filter.statuses || filter.statuses.includes(t.status)) && (!filter.executor || t.executor === filter.executor),
+          (!wanted || wanted.has(t.id)) &&
+          (!filter.statuses || filter.statuses.includes(t.status)) &&
+          (!filter.executor || t.executor === filter.executor) &&
+          (filter.key === undefined || t.key === filter.key),
       );
       const finals = matching.filter((t) => isFinal(t.status)).sort(compareNewestFinished);
       return copy(
@@ -340,17 +344,17 @@ export class MemoryStore implements JournalStore {
     });
   }
 
-  async retry(id: string, now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
+  async retry(id: string, now: Date): Promise<RetryResult | null> {
     return (await this.retryMany([id], now))[0]!;
   }
 
-  retryMany(ids: readonly string[], _now: Date): Promise<Array<{ task: TaskRecord; queued: boolean } | null>> {
+  retryMany(ids: readonly string[], _now: Date): Promise<Array<RetryResult | null>> {
     return this.run((changed) =>
       ids.map((id) => {
         const task = this.tasks.get(id);
         if (!task) return null;
-        if (!isFinal(task.status)) return { task: copy(task), queued: false };
-        return { task: this.put(changed, rerun(task)), queued: true };
+        const result = retryIn(task, this.tasks.values(), (queued) => this.put(changed, queued));
+        return result.queued ? result : { ...result, task: copy(task), ...(result.heldBy ? { heldBy: copy(result.heldBy) } : {}) };
       }),
     );
   }

@@ -25,7 +25,7 @@ export const CLAIM_ORDER_SQL = "claim_rank, priority desc, claim_at nulls first,
  * A list's or a page's filter as the start of a WHERE clause ("… and", or "" for none) and its
  * values: ids, statuses, executor, and a search that is an id or a piece of the message (core's matchesPage).
  */
-export function filterSql(filter: Pick<ListFilter, "ids" | "statuses" | "executor"> & { search?: string }): { where: string; values: unknown[] } {
+export function filterSql(filter: Pick<ListFilter, "ids" | "statuses" | "executor" | "key"> & { search?: string }): { where: string; values: unknown[] } {
   const conditions: string[] = [];
   const values: unknown[] = [];
   const add = (sql: (n: string) => string, value: unknown) => {
@@ -35,6 +35,7 @@ export function filterSql(filter: Pick<ListFilter, "ids" | "statuses" | "executo
   if (filter.ids) add((n) => `id = any(${n}::bigint[])`, filter.ids);
   if (filter.statuses) add((n) => `status = any(${n}::text[])`, filter.statuses);
   if (filter.executor) add((n) => `executor = ${n}`, filter.executor);
+  if (filter.key !== undefined) add((n) => `dedupe_key = ${n}`, filter.key);
   if (filter.search) add((n) => `(id::text = ${n} or strpos(lower(coalesce(record->>'message', '')), lower(${n})) > 0)`, filter.search);
   return { where: conditions.length > 0 ? `${conditions.join(" and ")} and` : "", values };
 }

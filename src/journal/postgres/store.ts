@@ -27,7 +27,8 @@ import {
   type KeyOutcome,
   promote,
   replaceKeyed,
-  rerun,
+  retryIn,
+  type RetryResult,
   settle,
   type ClaimFilter,
   type TryOutcome,
@@ -251,10 +252,7 @@ export class PgStore implements JournalStore {
         // bulk enqueue's later lines find the task its first line made.
         await this.db.query("select pg_advisory_xact_lock($1, $2)", lockKey(this.db.where.schema, LOCK.keys));
         for (const input of tasks) {
-          const existing =
-            input.key === undefined || input.key === null
-              ? []
-              : await this.rows.select(`executor = $1 and dedupe_key = $2 and status not in ${FINALS_SQL}`, [input.executor, input.key], "for update");
+          const existing = input.key === undefined || input.key === null ? [] : await this.keyHolders(input);
           const keyed = findKeyed(existing, input);
           if (keyed) {
             const { task, outcome } = replaceKeyed(keyed, structuredClone(input), now);
@@ -485,6 +483,11 @@ export class PgStore implements JournalStore {
   }
 
   /** Each of `ids` in one transaction, as the transaction has left it so far: `act`'s answer, or null for a missing one. */
+  /** The tasks of this executor and key that are not final, locked (under LOCK.keys, as every caller is). */
+  private keyHolders(task: Pick<TaskRecord, "executor" | "key">): Promise<TaskRecord[]> {
+    return this.rows.select(`executor = $1 and dedupe_key = $2 and status not in ${FINALS_SQL}`, [task.executor, task.key], "for update");
+  }
+
   private async eachTask<R>(changed: Changed, ids: readonly string[], act: (task: TaskRecord) => Promise<R>): Promise<Array<R | null>> {
     const found = await this.rows.lock(ids);
     const results: Array<R | null> = [];
@@ -506,16 +509,20 @@ export class PgStore implements JournalStore {
     });
   }
 
-  async retry(id: string, now: Date): Promise<{ task: TaskRecord; queued: boolean } | null> {
+  async retry(id: string, now: Date): Promise<RetryResult | null> {
     return (await this.retryMany([id], now))[0]!;
   }
 
-  retryMany(ids: readonly string[], _now: Date): Promise<Array<{ task: TaskRecord; queued: boolean } | null>> {
-    return this.tx((changed) =>
-      this.eachTask(changed, ids, async (task) =>
-        isFinal(task.status) ? { task: (await this.rows.put(changed, [rerun(task)]))[0]!, queued: true } : { task, queued: false },
-      ),
-    );
+  retryMany(ids: readonly string[], _now: Date): Promise<Array<RetryResult | null>> {
+    return this.tx(async (changed) => {
+      // Under enqueue's lock of keys: a keyed run and the retry of a task of its key see each other.
+      await this.db.query("select pg_advisory_xact_lock($1, $2)", lockKey(this.db.where.schema, LOCK.keys));
+      return this.eachTask(changed, ids, async (task) => {
+        const holders = isFinal(task.status) && task.key !== null && task.key !== undefined ? await this.keyHolders(task) : [];
+        const result = retryIn(task, holders, (queued) => queued);
+        return result.queued ? { task: (await this.rows.put(changed, [result.task]))[0]!, queued: true } : result;
+      });
+    });
   }
 
   remove(ids: readonly string[], now: Date): Promise<RemoveResult> {

@@ -65,6 +65,29 @@ export function queueControlsTests(suite: StoreSuite): void {
     expect((await store.enqueue([input({ key: "k" })], at(60_003), noWorker)).outcomes).toEqual(["created"]);
   });
 
+  it("retry keeps a key's promise: a final task is not queued again while another of its key is not final, nor twice in one call", async () => {
+    await fresh();
+    await store.enqueue([input({ key: "k" })], T0, noWorker);
+    await store.cancel("1", at(1));
+    const second = await store.enqueue([input({ key: "k" }), input({ key: "k", executor: "y" })], at(2), noWorker);
+    expect(second.tasks.map((t) => t.id)).toEqual(["2", "3"]);
+    const refused = await store.retry("1", at(3));
+    expect(refused).toMatchObject({ queued: false, task: { id: "1", status: "cancelled" }, heldBy: { id: "2", status: "queued" } });
+    expect(await store.get("1")).toMatchObject({ status: "cancelled" });
+    // Both final: the first of the call is queued again, the second finds it holding the key.
+    await store.cancel("2", at(4));
+    const both = await store.retryMany(["2", "1"], at(5));
+    expect(both.map((r) => [r!.task.id, r!.queued, r!.heldBy?.id])).toEqual([
+      ["2", true, undefined],
+      ["1", false, "2"],
+    ]);
+    expect((await store.enqueue([input({ key: "k" })], at(6), noWorker)).tasks.map((t) => t.id)).toEqual(["2"]);
+    expect((await store.list({ statuses: ["queued"], key: "k" })).map((t) => [t.id, t.executor])).toEqual([
+      ["2", "x"],
+      ["3", "y"],
+    ]);
+  });
+
   it("a task after others waits until all succeeded; a failure or cancel cancels it, naming the task, and those after it in turn", async () => {
     await fresh();
     await store.enqueue([input(), input()], T0, noWorker);
