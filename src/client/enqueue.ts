@@ -9,6 +9,7 @@ import { executorSettings } from "../executor/settings-cache.ts";
 import { ensurePrivateDir } from "../host/home.ts";
 import { slotsPerWorker } from "../config/config.ts";
 import { slotRequest } from "../worker/recovery.ts";
+import { environmentTrace, telemetryOf } from "../telemetry/otel.ts";
 import { plannedTasks, runPlan, type RunPlan } from "./run-plan.ts";
 import { getTask, type Session } from "./session.ts";
 
@@ -38,14 +39,20 @@ export async function enqueue(session: Session, executor: ExecutorFile, contexts
   // settings may have taken a module import, and a delay counts from here.
   const storedAt = new Date();
   const dueAt = plan.runAt(storedAt);
-  const inputs = plannedTasks(plan, { name: executor.name, settings }, config, contexts, dueAt);
-  const { tasks, outcomes, workerSlot } = await store.enqueue(inputs, storedAt, workers);
+  const planned = plannedTasks(plan, { name: executor.name, settings }, config, contexts, dueAt);
+  const telemetry = await telemetryOf(config.root);
+  const { tasks, outcomes, workerSlot } = await telemetry.send(executor.name, planned.length, async (active) => {
+    const trace = active ?? environmentTrace();
+    const inputs = trace ? planned.map((input) => ({ ...input, trace })) : planned;
+    const result = await store.enqueue(inputs, storedAt, workers);
+    return { ...result, ids: result.tasks.map((t) => t.id) };
+  });
   if (workerSlot) {
     // Imported only when a worker must start: `run` with a worker already running skips it.
     const { spawnWorker, startWorkersIfNeeded } = await import("../worker/spawn.ts");
     spawnWorker(config, workerSlot);
     // More work than one worker's places (`run --each`, a bulk enqueue): the others it calls for.
-    if (inputs.length > slotsPerWorker(config)) await startWorkersIfNeeded(config, store);
+    if (planned.length > slotsPerWorker(config)) await startWorkersIfNeeded(config, store);
   }
   return { tasks, outcomes, storedAt, dueAt };
 }

@@ -111,7 +111,12 @@ export interface TaskRecord {
   concurrency?: number | null;
   /** `run --on HOST`: only a worker on this host (as its `hostname` says) claims it; null: any host's. */
   pinnedHost?: string | null;
+  /** The trace context of the code that enqueued it (src/telemetry/otel.ts); absent when none was propagated. */
+  trace?: TraceCarrier;
 }
+
+/** A trace context as a propagator writes it (W3C's `traceparent` and `tracestate`, or another's fields). */
+export type TraceCarrier = Record<string, string>;
 
 export const priorityOf = (task: Pick<TaskRecord, "priority">): number => task.priority ?? 0;
 export const keyOf = (task: Pick<TaskRecord, "key">): string | null => task.key ?? null;
@@ -148,6 +153,7 @@ export interface NewTask {
   after?: readonly string[];
   concurrency?: number | null;
   pinnedHost?: string | null;
+  trace?: TraceCarrier;
 }
 
 export const TASK_ID_PATTERN = /^[1-9][0-9]{0,15}$/;
@@ -196,6 +202,7 @@ export function createTask(id: string, input: NewTask, now: Date, maxTries: numb
     ...(input.after !== undefined && input.after.length > 0 ? { after: [...input.after] } : {}),
     ...(input.concurrency !== undefined && input.concurrency !== null ? { concurrency: input.concurrency } : {}),
     ...(input.pinnedHost !== undefined && input.pinnedHost !== null ? { pinnedHost: input.pinnedHost } : {}),
+    ...(input.trace !== undefined ? { trace: input.trace } : {}),
   };
 }
 

@@ -49,7 +49,8 @@ export function isTask(x: unknown): boolean {
     (x.after === undefined || isIdList(x.after)) &&
     (x.waitingFor === undefined || isIdList(x.waitingFor)) &&
     (x.concurrency === undefined || isNumberOrNull(x.concurrency)) &&
-    (x.pinnedHost === undefined || x.pinnedHost === null || (typeof x.pinnedHost === "string" && HOST_NAME_PATTERN.test(x.pinnedHost)))
+    (x.pinnedHost === undefined || x.pinnedHost === null || (typeof x.pinnedHost === "string" && HOST_NAME_PATTERN.test(x.pinnedHost))) &&
+    (x.trace === undefined || (isObject(x.trace) && !Array.isArray(x.trace) && Object.values(x.trace).every((value) => typeof value === "string")))
   );
 }
 
@@ -93,6 +94,13 @@ export const taskSchema = v.looseObject({
   waitingFor: v.optional(v.array(v.pipe(v.string(), v.regex(TASK_ID)))),
   concurrency: v.optional(v.nullable(v.number())),
   pinnedHost: v.optional(v.nullable(v.pipe(v.string(), v.regex(HOST_NAME_PATTERN)))),
+  // Issue 24's: the enqueuer's trace context.
+  trace: v.optional(
+    v.pipe(
+      v.custom((x) => !Array.isArray(x), "a trace context is an object of strings"),
+      v.record(v.string(), v.string()),
+    ),
+  ),
 });
 
 export function checkTask(value: unknown): string | null {

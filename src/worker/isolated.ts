@@ -8,6 +8,7 @@ import { resolveExecutor } from "../executor/discover.ts";
 import { loadExecutor } from "../executor/load.ts";
 import { openStore } from "../journal/open.ts";
 import type { TaskReport } from "../journal/store.ts";
+import { telemetryOf } from "../telemetry/otel.ts";
 import { executeTry } from "./execute.ts";
 import { flushTelemetry, importPreload } from "./preload.ts";
 import type { FromIsolated, ToIsolated } from "./isolate.ts";
@@ -49,7 +50,10 @@ async function start(message: Extract<ToIsolated, { type: "start" }>): Promise<v
         send({ type: "flush", n });
       }),
   } as unknown as Reporter;
-  const outcome = await executeTry({ task, executor, output: store.taskOutput(home), root, tasksDir, signal: controller.signal, reporter, log, deadline });
+  // The task's trace context is its try's span, in the worker (try.ts): the executor's spans continue it.
+  const outcome = await (await telemetryOf(root)).within(task.trace, () =>
+    executeTry({ task, executor, output: store.taskOutput(home), root, tasksDir, signal: controller.signal, reporter, log, deadline }),
+  );
   await store.close();
   await flushTelemetry(message.preload, root);
   // Timers or sockets the executor left open would keep this process, and the try, waiting; a

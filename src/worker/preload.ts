@@ -2,20 +2,13 @@
 // a worker, its import where `--import` does not reach (a worker thread's sandbox, and a tick, whose
 // tries run in the CLI's process), and the flush of what such an SDK still holds before a process
 // that ran tries exits. A package name resolves from the project root, as `--import` resolves it.
-import { createRequire } from "node:module";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fromRoot, projectApi } from "../telemetry/otel.ts";
 
 let imported: Promise<unknown> | null = null;
 
 /** Node's flags that import `preload` before a process's own code; none when the process has them already (a sandbox forked by a worker). */
 export function preloadFlags(config: { preload: string | null }, execArgv: readonly string[] = []): string[] {
   return config.preload === null || execArgv.includes(config.preload) ? [] : ["--import", config.preload];
-}
-
-/** A package's entry as a file URL, resolved from the project root. */
-function fromRoot(root: string, name: string): string {
-  return pathToFileURL(createRequire(join(root, "package.json")).resolve(name)).href;
 }
 
 /** Imports `preload` (Config.preload: a file URL or a package name) once per thread. */
@@ -41,13 +34,9 @@ interface Flushable {
  */
 export async function flushTelemetry(preload: string | null, root: string): Promise<void> {
   if (preload === null) return;
-  let api: { trace?: { getTracerProvider(): Flushable }; metrics?: { getMeterProvider(): Flushable } };
-  try {
-    api = (await import(fromRoot(root, "@opentelemetry/api"))) as typeof api;
-  } catch {
-    return;
-  }
-  const providers = [api.trace?.getTracerProvider(), api.metrics?.getMeterProvider()];
+  const api = await projectApi(root);
+  if (!api) return;
+  const providers = [api.trace.getTracerProvider() as Flushable, api.metrics.getMeterProvider() as Flushable];
   const flushes = providers.map((provider) => (provider?.getDelegate?.() ?? provider)?.forceFlush?.().catch(() => undefined));
   let timer: NodeJS.Timeout | undefined;
   const waited = new Promise<void>((resolve) => {

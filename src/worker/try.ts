@@ -11,6 +11,7 @@ import type { TaskOutput } from "../journal/task-output.ts";
 import { AbortReason } from "./abort-reasons.ts";
 import { executeTry } from "./execute.ts";
 import { executeIsolated } from "./isolate.ts";
+import { telemetryOf } from "../telemetry/otel.ts";
 import { Reporter } from "./reporter.ts";
 import { TaskLog } from "./task-log.ts";
 import { toTaskError } from "./task-error.ts";
@@ -77,10 +78,20 @@ export async function runTry(task: TaskRecord, parts: TryParts): Promise<EndedTr
     const slice = Date.now() + executor.sliceMs;
     const deadline = until !== undefined ? Math.min(slice, until) : slice;
     const isolation = isolationOf(config, executor);
-    outcome =
+    // A sandbox gets the try's span as its task's trace context: the executor's spans are its children there too.
+    outcome = await (await telemetryOf(config.root)).process(task, (trace) =>
       isolation !== "inline"
-        ? await executeIsolated(isolation, { task, config, signal: controller.signal, letGo: parts.letGo, reporter, log, deadline })
-        : await executeTry({ task, executor, output, root: config.root, tasksDir: config.tasksDir, signal: controller.signal, reporter, log, deadline });
+        ? executeIsolated(isolation, {
+            task: trace ? { ...task, trace } : task,
+            config,
+            signal: controller.signal,
+            letGo: parts.letGo,
+            reporter,
+            log,
+            deadline,
+          })
+        : executeTry({ task, executor, output, root: config.root, tasksDir: config.tasksDir, signal: controller.signal, reporter, log, deadline }),
+    );
   } catch (thrown) {
     // The executor could not be loaded: it would fail the same way on every try.
     const { record } = toTaskError(thrown, config.tasksDir, config.root);

@@ -1,13 +1,12 @@
 // The config's `preload` (issue 24): a module every worker imports before anything else, where a
 // user starts an OpenTelemetry SDK. Imported once per process or thread that runs tries: a
 // detached worker, a worker of `bgtask work`, a tick, and each sandbox (thread or process).
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { BIN, REPO, useProject, waitFor } from "../helpers/project.ts";
+import { docsOtelSetUp, startCollector } from "../helpers/otlp.ts";
+import { BIN, useProject, waitFor } from "../helpers/project.ts";
 
 /** Counts its imports in the thread that imported it, and notes each one with its process and thread. */
 const PRELOAD = `
@@ -76,21 +75,7 @@ describe("preload", () => {
   });
 
   it("an OpenTelemetry SDK started there exports the spans of inline and thread tries to an OTLP endpoint, flushed before the worker leaves", async () => {
-    // A stand-in collector: what OTLP/HTTP posts (JSON from this exporter), kept whole.
-    const bodies: string[] = [];
-    const collector = createServer((request, response) => {
-      let body = "";
-      request.on("data", (chunk: Buffer) => {
-        body += chunk.toString("utf8");
-      });
-      request.on("end", () => {
-        bodies.push(`${request.url} ${body}`);
-        response.writeHead(200, { "content-type": "application/json" }).end("{}");
-      });
-    });
-    await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
-    onTestFinished(() => void collector.close());
-    const { port } = collector.address() as AddressInfo;
+    const collector = await startCollector(onTestFinished);
     const traced = (isolation: string) => `
       import { trace } from "@opentelemetry/api";
       import { defineTask } from "bgtask";
@@ -100,23 +85,19 @@ describe("preload", () => {
     const project = useProject(onTestFinished, {
       tasks: { "mail.js": traced("inline"), "mail-thread.js": traced("thread") },
       config: { preload: "./otel.mjs" },
-      env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${port}/v1/traces` },
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url },
     });
-    symlinkSync(join(REPO, "node_modules", "@opentelemetry"), join(project.dir, "node_modules", "@opentelemetry"), "dir");
     // The docs' otel.mjs, as written there: its spans batched for 5 s (the SDK's default), more than a worker's idle wait.
-    const docs = readFileSync(join(REPO, "docs", "configuration.md"), "utf8");
-    const otel = /```js\n(\/\/ otel\.mjs[\s\S]*?)```/.exec(docs)![1]!;
-    writeFileSync(join(project.dir, "otel.mjs"), otel);
+    writeFileSync(join(project.dir, "otel.mjs"), docsOtelSetUp(project.dir));
     const inline = await project.run("mail", ["to=a@example.com"]);
     const thread = await project.run("mail-thread", ["to=b@example.com"]);
     for (const id of [inline, thread])
       expect(await project.waitForTask(id, (t) => t.completed)).toMatchObject({ status: "succeeded", result: expect.stringMatching(/^[0-9a-f]{32}$/) });
     await waitFor(
-      () => ["send a@example.com", "send b@example.com"].every((name) => bodies.some((body) => body.includes(name))),
+      () => ["send a@example.com", "send b@example.com"].every((name) => collector.spans().some((span) => span.name === name)),
       30_000,
-      () => `both spans at the collector; it has ${bodies.length} posts`,
+      () => `both spans at the collector; it has ${collector.bodies.length} posts`,
     );
-    expect(bodies.every((body) => body.startsWith("/v1/traces "))).toBe(true);
   }, 60_000);
 
   it("one that throws: `run --follow` says why its worker failed, from the worker log, and tries another, which runs the task once it is fixed", async () => {

@@ -33,6 +33,7 @@ describe("tasks", () => {
     expect(checkTask({ ...task(), key: "nightly", after: ["3"], waitingFor: ["3"], concurrency: null, priority: 2 })).toBeNull();
     expect(checkTask({ ...task(), pinnedHost: "build-01.example.com" })).toBeNull();
     expect(checkTask({ ...task(), pinnedHost: null })).toBeNull();
+    expect(checkTask({ ...task(), trace: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", tracestate: "" } })).toBeNull();
   });
 
   const wrong: Array<[string, unknown]> = [
@@ -73,6 +74,10 @@ describe("tasks", () => {
     ["pinnedHost", ""],
     ["pinnedHost", "a b"],
     ["pinnedHost", "../x"],
+    ["trace", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"],
+    ["trace", { traceparent: 1 }],
+    ["trace", ["x"]],
+    ["trace", null],
   ];
   it.each(wrong)("refuses %s = %j", (field, value) => {
     expect(checkTask({ ...running(), [field]: value })).not.toBeNull();
