@@ -138,22 +138,54 @@ log(`${mode.name} bench in ${runDir}${args.keep ? " (kept)" : ""}`);
 await scenarios.floor(mode.floorReps);
 
 const pgUrl = process.env.BGTASK_BENCH_PG ?? process.env.BGTASK_TEST_PG;
-/** The I/O-bound rows (issue 23): on each journal, the 50 at once in one worker and in the default two. */
+/**
+ * The I/O-bound rows (issue 23): on each journal, the 50 at once in one worker and in the default
+ * two; and on the file journal in one worker with the docs' OpenTelemetry set-up (issue 24's cost).
+ */
 async function ioBoundRows() {
   const schemaUrl = (name) => `${pgUrl}${pgUrl.includes("?") ? "&" : "?"}schema=bench_${process.pid}_${name}`;
+  const dropSchema = async (name) => {
+    const { default: pg } = await import("pg");
+    const client = new pg.Client({ connectionString: pgUrl });
+    await client.connect();
+    await client.query(`drop schema if exists "bench_${process.pid}_${name}" cascade`).finally(() => client.end());
+  };
+  await scenarios.ioBound({ workers: 1, otel: true });
   for (const workers of [1, 2]) {
     await scenarios.ioBound({ workers });
     if (!pgUrl) continue;
     try {
       await scenarios.ioBound({ workers, journalUrl: schemaUrl(`io${workers}`) });
     } finally {
-      const { default: pg } = await import("pg");
-      const client = new pg.Client({ connectionString: pgUrl });
-      await client.connect();
-      await client.query(`drop schema if exists "bench_${process.pid}_io${workers}" cascade`).finally(() => client.end());
+      await dropSchema(`io${workers}`);
     }
   }
-  if (!pgUrl) results.note("PostgreSQL I/O-bound rows skipped: BGTASK_BENCH_PG (or BGTASK_TEST_PG) names no database");
+  if (!pgUrl) {
+    results.note("PostgreSQL I/O-bound rows skipped: BGTASK_BENCH_PG (or BGTASK_TEST_PG) names no database");
+    return;
+  }
+  // graphile-worker beside them on the same database: one process, 50 at once, as its users run it.
+  const { GRAPHILE_SHAPES, graphileDrain } = await import("./lib/graphile.mjs");
+  for (const shape of ["default", "batched"]) {
+    const schema = `graphile_io_${shape}`;
+    const label = `graphile-worker: 5,000 jobs of a 50 ms wait, concurrency 50${shape === "batched" ? " (localQueue 500, batched completes)" : ""}`;
+    try {
+      const rate = await graphileDrain({
+        connectionString: pgUrl,
+        schema: `bench_${process.pid}_${schema}`,
+        count: 5_000,
+        concurrency: 50,
+        shape: GRAPHILE_SHAPES[shape],
+        timeoutMs: 120_000,
+        job: () => new Promise((resolve) => setTimeout(resolve, 50)),
+      });
+      results.add({ label: `${label}: rate`, history: "—", values: [rate], unit: "rate" });
+    } catch (error) {
+      results.fail(label, "—", error);
+    } finally {
+      await dropSchema(schema);
+    }
+  }
 }
 
 if (args.only !== undefined && args.only !== "io") {

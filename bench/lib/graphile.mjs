@@ -35,8 +35,8 @@ function startRunner(connectionString, schema, concurrency, shape, noop) {
   });
 }
 
-/** Tasks/s for `count` no-op jobs added before the runner starts, drained at `concurrency`. */
-export async function graphileDrain({ connectionString, schema, count, concurrency, shape, timeoutMs }) {
+/** Tasks/s for `count` jobs added before the runner starts, drained at `concurrency`; each awaits `job` (default: nothing). */
+export async function graphileDrain({ connectionString, schema, count, concurrency, shape, timeoutMs, job = () => Promise.resolve() }) {
   return withUtils(connectionString, schema, async (utils) => {
     for (let at = 0; at < count; at += 1_000) {
       await utils.addJobs(Array.from({ length: Math.min(1_000, count - at) }, (_, i) => ({ identifier: "noop", payload: { n: at + i } })));
@@ -50,7 +50,7 @@ export async function graphileDrain({ connectionString, schema, count, concurren
     });
     const runner = await startRunner(connectionString, schema, concurrency, shape, async () => {
       if (first === 0) first = performance.now();
-      await Promise.resolve();
+      await job();
       last = performance.now();
       if (++done === count) finish();
     });

@@ -104,9 +104,9 @@ export class BenchProject {
     return run(process.execPath, [BIN, ...args], { cwd: this.dir, env: this.env(env), rss, check, timeoutMs });
   }
 
-  /** A worker from the built entry, as `bgtask run` starts one (its own slot, since none was reserved). */
-  startWorker({ env, rss = false, timeoutMs = 3_600_000 } = {}) {
-    return start(process.execPath, [...WORKER_NODE_FLAGS, WORKER], { cwd: this.dir, env: this.env(env), rss, stdio: "ignore", timeoutMs });
+  /** A worker from the built entry, as `bgtask run` starts one (its own slot, since none was reserved); `flags` are node's, as a preload adds. */
+  startWorker({ env, rss = false, timeoutMs = 3_600_000, flags = [] } = {}) {
+    return start(process.execPath, [...WORKER_NODE_FLAGS, ...flags, WORKER], { cwd: this.dir, env: this.env(env), rss, stdio: "ignore", timeoutMs });
   }
 
   /** Writes `count` one-line JSON contexts to a file for `run --each`; returns its path. */

@@ -1,8 +1,9 @@
 // What the bench measures on bgtask itself. Each scenario gets a fresh project folder whose home is
 // restored from a snapshot taken after the history was built, so every run starts from the same state.
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
-import { ALL, BenchProject } from "./project.mjs";
+import { ALL, BenchProject, REPO } from "./project.mjs";
 import { run, sleep } from "./proc.mjs";
 import { formatCount, median } from "./table.mjs";
 
@@ -17,6 +18,19 @@ async function within(promise, ms) {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Makes `project` export OpenTelemetry as the docs say (their otel.mjs as its preload, the SDK's
+ * packages linked in) to a sink that answers every post; returns the env naming the sink, and its close.
+ */
+async function withOpenTelemetry(project) {
+  symlinkSync(join(REPO, "node_modules", "@opentelemetry"), join(project.dir, "node_modules", "@opentelemetry"), "dir");
+  const docs = readFileSync(join(REPO, "docs", "configuration.md"), "utf8");
+  writeFileSync(join(project.dir, "otel.mjs"), /```js\n(\/\/ otel\.mjs[\s\S]*?)```/.exec(docs)[1]);
+  const sink = createServer((request, response) => request.resume().on("end", () => response.writeHead(200).end("{}")));
+  await new Promise((resolve) => sink.listen(0, "127.0.0.1", resolve));
+  return { env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.address().port}` }, close: () => sink.close() };
 }
 
 const atMost = (limit, text) => (m) => ({ text, ok: m <= limit });
@@ -56,23 +70,28 @@ export class Scenarios {
    * The I/O-bound row (issue 23): `count` tasks each awaiting a 50 ms timer, `concurrency` at once
    * in `workers` worker processes (each running its share in its event loop), on the file journal
    * or on PostgreSQL (`journalUrl`). The rate runs from the first start to the last end, as the
-   * records say; the memory is the workers' peak resident sets, added up.
+   * records say; the memory is the workers' peak resident sets, added up. With `otel`, the workers
+   * run the docs' OpenTelemetry set-up, and bgtask's spans and metrics are exported.
    */
-  async ioBound({ count = 5_000, concurrency = 50, workers = 1, journalUrl = null } = {}) {
+  async ioBound({ count = 5_000, concurrency = 50, workers = 1, journalUrl = null, otel = false } = {}) {
     const { results, log } = this.ctx;
     const where = journalUrl ? "postgres" : "file";
-    const label = `${where}: ${formatCount(count)} tasks of a 50 ms wait, ${concurrency} at once in ${workers} worker${workers > 1 ? "s" : ""}`;
+    const label = `${where}: ${formatCount(count)} tasks of a 50 ms wait, ${concurrency} at once in ${workers} worker${workers > 1 ? "s" : ""}${otel ? ", OpenTelemetry exported" : ""}`;
     log(label);
     try {
-      await this.scenario(`io-${where}-${workers}`, null, { concurrency, workers }, async (project) => {
+      const config = { concurrency, workers, ...(otel ? { preload: "./otel.mjs" } : {}) };
+      await this.scenario(`io-${where}-${workers}${otel ? "-otel" : ""}`, null, config, async (project) => {
         project.writeTask(
           "wait50.js",
           'import { defineTask } from "bgtask";\nexport default defineTask({ run: () => new Promise((r) => setTimeout(r, 50)) });\n',
         );
-        const env = { ...(journalUrl ? { BGTASK_JOURNAL: journalUrl } : {}), BGTASK_IDLE: "1s" };
+        const telemetry = otel ? await withOpenTelemetry(project) : null;
+        const env = { ...(journalUrl ? { BGTASK_JOURNAL: journalUrl } : {}), BGTASK_IDLE: "1s", ...telemetry?.env };
         await project.cli(["run", "wait50", "--each", project.contexts(count), "--no-worker"], { env });
-        const started = Array.from({ length: workers }, () => project.startWorker({ env, rss: true }));
+        const flags = otel ? ["--import", "./otel.mjs"] : [];
+        const started = Array.from({ length: workers }, () => project.startWorker({ env, rss: true, flags }));
         const ended = await Promise.all(started.map((worker) => worker.done));
+        telemetry?.close();
         const tasks = JSON.parse((await project.cli(["list", "--json", "--limit", ALL], { env })).stdout);
         const done = tasks.filter((t) => t.status === "succeeded");
         if (done.length !== count) throw new Error(`${done.length} of ${count} tasks succeeded`);

@@ -5,6 +5,7 @@ import { readLogTail, type LogLines } from "./log-reader.ts";
 import { getTask, type Session } from "./session.ts";
 import { outlastsTicks, outlastsTicksReason, readTickBudget } from "./tick-budget.ts";
 import { workerGone } from "./worker-gone.ts";
+import { isSameProcess } from "./workers.ts";
 
 export interface TaskDetails {
   task: TaskRecord;
@@ -16,6 +17,17 @@ export interface TaskDetails {
   notRun: string | undefined;
   /** Executors whose queue is paused. */
   pausedQueues: ReadonlySet<string>;
+  /** Where a running try runs: its worker's slot, and how many tries that worker runs now; null when not running or its slot is gone. */
+  place: { slot: string; running: number } | null;
+}
+
+/** The slot of the worker running `task`'s try, and that worker's tries now. */
+async function placeOf(session: Session, task: TaskRecord): Promise<TaskDetails["place"]> {
+  const worker = task.worker;
+  if (task.status !== "running" || worker === null) return null;
+  const [slots, running] = await Promise.all([session.store.workerSlots(), session.store.list({ statuses: ["running"] })]);
+  const slot = slots.find((s) => s.process !== null && isSameProcess(s.process, worker));
+  return slot ? { slot: slot.slot, running: running.filter((t) => t.worker !== null && isSameProcess(t.worker, worker)).length } : null;
 }
 
 export async function taskDetails(session: Session, id: string, tailLines: number): Promise<TaskDetails> {
@@ -28,5 +40,6 @@ export async function taskDetails(session: Session, id: string, tailLines: numbe
     workerGone: workerGone(task),
     notRun: budget !== null && outlastsTicks(task, budget.budgetMs) ? outlastsTicksReason(task, budget.budgetMs) : undefined,
     pausedQueues: new Set(await session.store.pausedQueues()),
+    place: await placeOf(session, task),
   };
 }

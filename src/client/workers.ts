@@ -8,7 +8,7 @@ import { liveness } from "../host/process-identity.ts";
 import type { WorkerInfo } from "./types.ts";
 import type { Session } from "./session.ts";
 
-const isSameProcess = (a: WorkerRef, b: WorkerRef) => a.pid === b.pid && a.host === b.host && a.startTime === b.startTime;
+export const isSameProcess = (a: WorkerRef, b: WorkerRef): boolean => a.pid === b.pid && a.host === b.host && a.startTime === b.startTime;
 
 /** Every worker slot, on every host, with what its process does; a dead one is shown, not hidden, until recovery frees it. */
 export async function listWorkers(session: Session): Promise<WorkerInfo[]> {

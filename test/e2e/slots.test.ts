@@ -155,6 +155,10 @@ describeOnJournals("many tries at once in one worker", () => {
     const second = await project.run("gated", ["--ctx", JSON.stringify({ dir: project.dir })]);
     expect((await project.waitForTask(second, (t) => t.status === "running")).worker!.pid).toBe(worker);
     expect(project.workers()).toEqual([worker]);
+    // `status` names the place: the worker's slot, and how many tries it runs now.
+    const slots = JSON.parse((await project.cli(["workers", "--json"])).stdout) as Array<{ slot: string; pid: number | null }>;
+    const slot = slots.find((s) => s.pid === worker)!.slot;
+    expect((await project.cli(["status", second])).stdout).toMatch(new RegExp(`\\nworker +pid ${worker} on \\S+, slot ${slot} \\(its 2 tries now\\)\\n`));
     writeFileSync(join(project.dir, "release"), "");
     for (const id of [first, second]) expect(await project.waitForTask(id, (t) => t.completed)).toMatchObject({ status: "succeeded" });
   }, 60_000);

@@ -16,8 +16,8 @@ export async function status(id: string, options: LocationFlags & { json?: boole
     printJson(publicRecord(await getTask(session, id)));
     return;
   }
-  const { task, logTail, workerGone, notRun, pausedQueues } = await taskDetails(session, id, LOG_TAIL_LINES);
+  const { task, logTail, workerGone, notRun, pausedQueues, place } = await taskDetails(session, id, LOG_TAIL_LINES);
   const hideFramesUnder = process.env.BGTASK_DEBUG === "1" ? null : `${PACKAGE_DIR}dist/`;
   await loadColumnsFor(JSON.stringify(task), JSON.stringify(logTail));
-  process.stdout.write(`${renderStatus(task, new Date(), logTail, { hideFramesUnder, workerGone, notRun, pausedQueues })}\n`);
+  process.stdout.write(`${renderStatus(task, new Date(), logTail, { hideFramesUnder, workerGone, notRun, pausedQueues, place })}\n`);
 }
