@@ -84,7 +84,9 @@ export function renderStatus(task: TaskRecord, now: Date, logTail: readonly (Log
   if (task.pinnedHost) out.push(field("on host", `${task.pinnedHost} (only its workers claim this task)`));
   if (task.worker) {
     const gone = options.workerGone ? chalk.red(" — gone: that process has exited; the next worker, tick or `bgtask watch` recovers this try") : "";
-    const place = options.place ? `, slot ${sanitizeInline(options.place.slot)} (its ${options.place.running === 1 ? "only try" : `${options.place.running} tries`} now)` : "";
+    const place = options.place
+      ? `, slot ${sanitizeInline(options.place.slot)} (its ${options.place.running === 1 ? "only try" : `${options.place.running} tries`} now)`
+      : "";
     out.push(field("worker", `pid ${task.worker.pid} on ${sanitizeInline(task.worker.host)}${place}${gone}`));
   }
   if (task.timeoutAt) out.push(field("times out", `${task.timeoutAt}${Date.parse(task.timeoutAt) <= now.getTime() ? " (passed)" : ""}`));
