@@ -219,6 +219,7 @@ export function buildProgram(version: string): Command {
       .argument("[ids...]", "task ids")
       .option("--finished", "remove finished tasks (succeeded, failed, cancelled)")
       .option("--older-than <duration>", "with --finished: only those that finished longer ago than this, like 7d (with its unit); list's ENDED column")
+      .option("--executor <name>", "with --finished: only this executor's")
       .option("--dry-run", "with --finished: list the tasks it would remove, change nothing")
       .option("--yes", "with --finished: no question at a terminal, however many tasks")
       .option("--json", "print the removed ids"),

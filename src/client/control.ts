@@ -177,10 +177,11 @@ export async function removeTasks(session: Session, ids: readonly string[]): Pro
   return removed;
 }
 
-/** Deletes final tasks (those that finished before `olderThan`, when given) with their files. */
-export async function removeFinishedTasks(session: Session, olderThan: Date | null): Promise<string[]> {
+/** Deletes final tasks (those that finished before `olderThan`, of `executor`, when given) with their files. */
+export async function removeFinishedTasks(session: Session, olderThan: Date | null, options: { executor?: string } = {}): Promise<string[]> {
   const { config, store } = session;
-  const removed = await store.removeFinished(olderThan, new Date());
+  if (options.executor !== undefined) resolveExecutor(config.tasksDir, options.executor);
+  const removed = await store.removeFinished(olderThan, new Date(), { executor: options.executor });
   store.taskOutput(config.home).removeTasks(removed);
   return removed;
 }

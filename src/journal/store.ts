@@ -110,6 +110,11 @@ export interface RecoverResult {
 
 export type { CancelEffect, RetryResult } from "../core/transitions.ts";
 
+export interface RemoveFinishedOptions {
+  onlyIfOldestBefore?: Date;
+  executor?: string;
+}
+
 export interface RemoveResult {
   removed: TaskRecord[];
   /** Ids refused because their task is running; when any id is refused or missing nothing is removed. */
@@ -295,9 +300,10 @@ export interface JournalStore {
 
   /**
    * Deletes final tasks that finished before `olderThan` (all final tasks when null); returns their ids.
-   * With `onlyIfOldestBefore`, does nothing (cheaply) unless the oldest final task finished before it.
+   * With `onlyIfOldestBefore`, does nothing (cheaply) unless the oldest final task finished before it;
+   * with `executor`, only that executor's tasks are removed.
    */
-  removeFinished(olderThan: Date | null, now: Date, options?: { onlyIfOldestBefore?: Date }): Promise<string[]>;
+  removeFinished(olderThan: Date | null, now: Date, options?: RemoveFinishedOptions): Promise<string[]>;
 
   /**
    * One transaction: for each schedule, the slots core's dueSlots finds due after the last one

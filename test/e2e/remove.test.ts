@@ -3,7 +3,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { useProject, waitFor } from "../helpers/project.ts";
+import { describeOnJournals, useProject, waitFor } from "../helpers/project.ts";
 import { fixture } from "../helpers/fixtures.ts";
 
 const ATTACHES = `
@@ -62,5 +62,31 @@ describe("remove", () => {
     expect((await project.status(id)).status).toBe("succeeded");
     await waitFor(async () => (await project.cli(["tick"])).code === 0 && (await project.cli(["status", id])).code === 2, 15_000);
     expect(existsSync(join(project.home, "logs", `${id}.log`))).toBe(false);
+  });
+});
+
+describeOnJournals("remove --finished --executor", () => {
+  it("removes only that executor's finished tasks, with their files; --dry-run lists them; a bad name or pairing is one sentence, exit 2", async () => {
+    const project = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js"), "attaches.js": ATTACHES } });
+    const ids = [await project.run("noop"), await project.run("attaches"), await project.run("noop")];
+    for (const id of ids) await project.waitForTask(id, (t) => t.completed);
+    const dry = await project.cli(["remove", "--finished", "--executor", "noop", "--dry-run"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(ids[0]!);
+    expect(dry.stdout).not.toContain("attaches");
+    expect((await project.list()).map((t) => t.id).sort()).toEqual([...ids].sort());
+
+    const removed = await project.cli(["remove", "--finished", "--executor", "noop", "--json"]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect((JSON.parse(removed.stdout) as { removed: string[] }).removed.sort()).toEqual([ids[0], ids[2]].sort());
+    expect((await project.list()).map((t) => t.id)).toEqual([ids[1]]);
+    expect((await project.cli(["attachment", "get", ids[1]!, "report.txt"])).stdout).toBe("hello");
+
+    const unknown = await project.cli(["remove", "--finished", "--executor", "nope"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^bgtask: .*nope/);
+    const paired = await project.cli(["remove", ids[1]!, "--executor", "attaches"]);
+    expect([paired.code, paired.stderr]).toEqual([2, "bgtask: --executor goes with --finished"]);
+    expect((await project.list()).map((t) => t.id)).toEqual([ids[1]]);
   });
 });

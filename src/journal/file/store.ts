@@ -64,6 +64,7 @@ import type {
   PageFilter,
   Recovery,
   RecoverResult,
+  RemoveFinishedOptions,
   RemoveResult,
   RetireResult,
   SlotRequest,
@@ -559,7 +560,7 @@ export class FileStore implements JournalStore {
     });
   }
 
-  async removeFinished(olderThan: Date | null, _now: Date, options: { onlyIfOldestBefore?: Date } = {}): Promise<string[]> {
+  async removeFinished(olderThan: Date | null, _now: Date, options: RemoveFinishedOptions = {}): Promise<string[]> {
     const oldestBefore = options.onlyIfOldestBefore?.getTime();
     if (oldestBefore !== undefined) {
       const due = await this.withSnapshot((doc) => {
@@ -572,7 +573,12 @@ export class FileStore implements JournalStore {
     let replaced: string | null = null;
     const removed = await this.transact((doc) => {
       replaced = null;
-      const compacted = compactHistory(this.home, doc, (task) => olderThan === null || entryTime(task) < olderThan.getTime());
+      const { executor } = options;
+      const compacted = compactHistory(
+        this.home,
+        doc,
+        (task) => (olderThan === null || entryTime(task) < olderThan.getTime()) && (executor === undefined || task.executor === executor),
+      );
       if (compacted === null) return [];
       replaced = doc.history.file;
       doc.history = compacted.history;

@@ -48,6 +48,7 @@ import type {
   PageFilter,
   Recovery,
   RecoverResult,
+  RemoveFinishedOptions,
   RemoveResult,
   RetireResult,
   SlotRequest,
@@ -375,12 +376,14 @@ export class MemoryStore implements JournalStore {
     });
   }
 
-  removeFinished(olderThan: Date | null, _now: Date, options: { onlyIfOldestBefore?: Date } = {}): Promise<string[]> {
+  removeFinished(olderThan: Date | null, _now: Date, options: RemoveFinishedOptions = {}): Promise<string[]> {
     return this.run((changed) => {
       const finals = [...this.tasks.values()].filter((t) => isFinal(t.status));
-      const { onlyIfOldestBefore } = options;
+      const { onlyIfOldestBefore, executor } = options;
       if (onlyIfOldestBefore && !finals.some((t) => finishedTime(t) < onlyIfOldestBefore.getTime())) return [];
-      const gone = finals.filter((t) => olderThan === null || finishedTime(t) < olderThan.getTime()).map((t) => t.id);
+      const gone = finals
+        .filter((t) => (olderThan === null || finishedTime(t) < olderThan.getTime()) && (executor === undefined || t.executor === executor))
+        .map((t) => t.id);
       for (const id of gone) {
         this.tasks.delete(id);
         changed.add(id);

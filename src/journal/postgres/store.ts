@@ -50,6 +50,7 @@ import type {
   StoreStats,
   Recovery,
   RecoverResult,
+  RemoveFinishedOptions,
   RemoveResult,
   RetireResult,
   SlotRequest,
@@ -539,7 +540,7 @@ export class PgStore implements JournalStore {
     });
   }
 
-  removeFinished(olderThan: Date | null, _now: Date, options: { onlyIfOldestBefore?: Date } = {}): Promise<string[]> {
+  removeFinished(olderThan: Date | null, _now: Date, options: RemoveFinishedOptions = {}): Promise<string[]> {
     return this.tx(async (changed) => {
       const { onlyIfOldestBefore } = options;
       if (onlyIfOldestBefore) {
@@ -547,8 +548,9 @@ export class PgStore implements JournalStore {
         if (oldest.rows.length === 0) return [];
       }
       const gone = await this.db.query(
-        `delete from ${this.s}.tasks where status in ${FINALS_SQL} and ($1::timestamptz is null or finished_at < $1) returning id::text as id`,
-        [olderThan],
+        `delete from ${this.s}.tasks where status in ${FINALS_SQL} and ($1::timestamptz is null or finished_at < $1) and ($2::text is null or executor = $2)
+         returning id::text as id`,
+        [olderThan, options.executor ?? null],
       );
       const ids = gone.rows.map((r) => r.id as string);
       for (const id of ids) changed.set(id, null);

@@ -65,4 +65,14 @@ export function controlTests(suite: StoreSuite): void {
     expect(await store.removeFinished(null, at(10_000))).toEqual(["2"]);
     expect((await store.list({})).map((t) => t.id)).toEqual(["3"]);
   });
+
+  it("removeFinished of one executor leaves the other executors' final tasks", async () => {
+    await fresh();
+    await store.enqueue([input(), input({ executor: "y" }), input(), input({ executor: "y" })], T0, noWorker);
+    for (const id of ["1", "2", "3"]) await store.cancel(id, at(1));
+    expect((await store.removeFinished(null, at(2), { executor: "y" })).sort()).toEqual(["2"]);
+    expect((await store.list({})).map((t) => t.id).sort()).toEqual(["1", "3", "4"]);
+    expect((await store.removeFinished(null, at(3), { executor: "x" })).sort()).toEqual(["1", "3"]);
+    expect((await store.list({})).map((t) => t.id)).toEqual(["4"]);
+  });
 }
