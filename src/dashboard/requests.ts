@@ -25,6 +25,14 @@ const runBody = v.object({
   context: v.pipe(v.string("context is JSON text"), v.maxLength(2 * 1024 * 1024)),
 });
 
+export const BULK_ACTIONS = ["retry-failed", "cancel-queued", "remove-finished"] as const;
+export type BulkAction = (typeof BULK_ACTIONS)[number];
+
+const bulkRequest = v.object({
+  action: v.picklist(BULK_ACTIONS, `a bulk action is one of ${BULK_ACTIONS.join(", ")}`),
+  body: v.object({ executor: v.optional(v.pipe(v.string("executor is the executor's name"), v.minLength(1), v.maxLength(500))) }),
+});
+
 function parse<S extends v.GenericSchema>(schema: S, value: unknown, what: string): v.InferOutput<S> {
   const result = v.safeParse(schema, value);
   if (result.success) return result.output;
@@ -46,4 +54,10 @@ export function parsePageQuery(params: URLSearchParams) {
 
 export function parseRunBody(body: unknown) {
   return parse(runBody, body, "bad run request");
+}
+
+/** `POST /api/bulk/<action>` with `{"executor"?: name}`. */
+export function parseBulk(action: string, body: unknown): { action: BulkAction; executor: string | undefined } {
+  const request = parse(bulkRequest, { action, body }, "bad bulk request");
+  return { action: request.action, executor: request.body.executor };
 }

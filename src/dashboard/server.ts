@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { readAttachment } from "../client/attachment.ts";
-import { cancelTasks, removeTasks, retryTasks } from "../client/control.ts";
+import { cancelQueued, cancelTasks, removeFinishedTasks, removeTasks, retryFailed, retryTasks } from "../client/control.ts";
 import { setQueuesPaused } from "../client/queues.ts";
 import { taskDetails } from "../client/details.ts";
 import { enqueueJsonContext } from "../client/enqueue.ts";
@@ -20,7 +20,7 @@ import { publicRecord } from "../core/task.ts";
 import { BgtaskError, ExitCode, UsageError } from "../errors.ts";
 import { createGuard, refusal, tokenCookie, urlHostFor, type Guard } from "./guard.ts";
 import { LiveFeed, overviewOf, sendEvent } from "./live.ts";
-import { PAGE_SIZE, parsePageQuery, parseRunBody } from "./requests.ts";
+import { type BulkAction, PAGE_SIZE, parseBulk, parsePageQuery, parseRunBody } from "./requests.ts";
 
 const ASSETS: Record<string, string> = {
   "/": "index.html",
@@ -50,6 +50,13 @@ const ACTIONS: Record<string, (session: Session, id: string) => Promise<unknown>
   cancel: async (session, id) => ({ task: publicRecord((await cancelTasks(session, [id], { wait: false }))[0]!) }),
   retry: async (session, id) => ({ task: publicRecord((await retryTasks(session, [id], {}))[0]!) }),
   remove: async (session, id) => ({ removed: await removeTasks(session, [id]) }),
+};
+
+/** What a bulk action does to every task of a status (of one executor, when the body names one): `retry --failed`, `cancel --all-queued`, `remove --finished`. */
+const BULK: Record<BulkAction, (session: Session, executor: string | undefined) => Promise<string[]>> = {
+  "retry-failed": async (session, executor) => (await retryFailed(session, { executor })).map((t) => t.id),
+  "cancel-queued": async (session, executor) => (await cancelQueued(session, { executor, wait: false })).map((t) => t.id),
+  "remove-finished": (session, executor) => removeFinishedTasks(session, null, { executor }),
 };
 
 export interface DashboardOptions extends LocationFlags {
@@ -192,6 +199,10 @@ class DashboardServer {
       case "POST tasks": {
         const body = parseRunBody(await readBody(request));
         return sendJson(response, 201, { task: publicRecord(await enqueueJsonContext(session, body.executor, body.context)) });
+      }
+      case "POST bulk/:id": {
+        const { action, executor } = parseBulk(parts[1]!, await readBody(request));
+        return sendJson(response, 200, { ids: await BULK[action](session, executor) });
       }
       case "GET events":
         return this.live.add(response);

@@ -134,6 +134,55 @@ describe.skipIf(!hasChromium() && process.env.CI !== "true")("the dashboard in a
     });
   });
 
+  describeOnJournals("bulk actions", () => {
+    it("asks first, then retries one executor's failed tasks, cancels every waiting task and removes one executor's finished ones", async () => {
+      const project = useProject(onTestFinished, { tasks: TASKS });
+      const failed = [await project.run("flaky"), await project.run("flaky")];
+      const done = await project.run("import-users");
+      const waiting = [await project.run("import-users", ["--delay", "1h"]), await project.run("import-users", ["--delay", "1h"])];
+      for (const id of [...failed, done]) await project.waitForTask(id, (t) => t.completed);
+      const ui = await startUi(project, onTestFinished);
+      const browser = await launchBrowser();
+      onTestFinished(() => browser.close());
+      const page = await browser.context.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
+      const asked: string[] = [];
+      let answer = false;
+      page.on("dialog", (dialog) => {
+        asked.push(dialog.message());
+        void (answer ? dialog.accept() : dialog.dismiss());
+      });
+      await openDashboard(page, ui.url);
+      const bulk = (executor: string, action: string) => page.locator(`[data-executor="${executor}"] [data-bulk="${action}"]`);
+
+      // Dismissed: nothing changes.
+      await bulk("flaky", "retry-failed").click();
+      expect(asked).toEqual(["Retry the 2 failed tasks of flaky?"]);
+      expect((await project.list(["--status", "failed"])).map((t) => t.tries)).toEqual([1, 1]);
+
+      answer = true;
+      await bulk("flaky", "retry-failed").click();
+      await page.locator("#bulk-notice", { hasText: "2 tasks of flaky queued again" }).waitFor();
+      for (const id of failed) await project.waitForTask(id, (t) => t.tries === 2 && t.completed);
+      // The page follows the journal live: both failed again, and only the two delayed ones wait.
+      await page.locator('[data-count="failed"]', { hasText: /^2$/ }).waitFor();
+      await page.locator('[data-count="queued"]', { hasText: /^0$/ }).waitFor();
+
+      await bulk("", "cancel-queued").click();
+      expect(asked.at(-1)).toBe("Cancel the 2 waiting tasks?");
+      await page.locator("#bulk-notice", { hasText: "2 tasks cancelled" }).waitFor();
+      for (const id of waiting) expect((await project.status(id)).status).toBe("cancelled");
+
+      await page.locator('[data-executor="import-users"] [data-bulk="remove-finished"]:not([disabled])').waitFor();
+      await bulk("import-users", "remove-finished").click();
+      expect(asked.at(-1)).toBe("Remove the 3 finished tasks of import-users?");
+      await page.locator("#bulk-notice", { hasText: "3 tasks of import-users removed" }).waitFor();
+      expect((await project.list()).map((t) => t.id).sort()).toEqual([...failed].sort());
+      expect(errors).toEqual([]);
+    });
+  });
+
   it("shows what a task wrote as text: no element is made from it and no script of it runs", async () => {
     const project = useProject(onTestFinished, { tasks: TASKS });
     const ui = await startUi(project, onTestFinished);

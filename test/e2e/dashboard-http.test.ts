@@ -78,6 +78,11 @@ describeOnJournals("bgtask ui over HTTP", () => {
       ["/api/tasks/x/cancel", "{}", 400, /is not a task id/],
       ["/api/tasks/1/explode", "{}", 404, /no POST/],
       ["/api/tasks/1/__proto__", "{}", 404, /no POST/],
+      ["/api/bulk/retry-everything", "{}", 400, /bad bulk request \(action\): a bulk action is one of retry-failed, cancel-queued, remove-finished/],
+      ["/api/bulk/__proto__", "{}", 400, /a bulk action is one of/],
+      ["/api/bulk/retry-failed", '{"executor":1}', 400, /bad bulk request \(body\.executor\)/],
+      ["/api/bulk/remove-finished", '{"executor":"nope"}', 400, /nope/],
+      ["/api/bulk/cancel-queued", '{"executor":"../x"}', 400, /not a valid executor name/],
     ];
     for (const [path, body, status, says] of cases) {
       const result = await post(path, body);
@@ -86,6 +91,12 @@ describeOnJournals("bgtask ui over HTTP", () => {
       expect(result.body).not.toMatch(/\n\s+at /);
     }
     expect((await post("/api/tasks", "{}", { "content-type": "text/plain" })).status).toBe(415);
+    const bulkNoCsrf = await http(`${ui.origin}/api/bulk/cancel-queued`, {
+      method: "POST",
+      headers: { cookie, "content-type": "application/json" },
+      body: "{}",
+    });
+    expect([bulkNoCsrf.status, bulkNoCsrf.json().error.code]).toEqual([403, "ECSRF"]);
     const get = (path: string) => http(`${ui.origin}${path}`, { headers: { cookie } });
     expect((await get("/api/tasks?status=bogus")).json().error.message).toMatch(/a status is one of queued/);
     expect((await get("/api/tasks?page=-1")).status).toBe(400);

@@ -86,8 +86,34 @@ function spark(values) {
   return h("svg", { class: "spark", width, height, viewBox: `0 0 ${width} ${height}`, "aria-label": "tasks finished per minute" }, h("polyline", { points }));
 }
 
+/** The bulk actions, each with the statuses of the tasks it acts on and the words of its question and answer. */
+const BULK = [
+  { action: "retry-failed", label: "Retry failed", statuses: ["failed"], verb: "Retry", what: "failed", done: "queued again" },
+  { action: "cancel-queued", label: "Cancel queued", statuses: ["queued", "scheduled"], verb: "Cancel", what: "waiting", done: "cancelled" },
+  { action: "remove-finished", label: "Remove finished", statuses: ["succeeded", "failed", "cancelled"], verb: "Remove", what: "finished", done: "removed" },
+];
+
 function overviewView() {
   const root = h("section", { id: "overview" }, h("h1", {}, "Overview"), h("p", { class: "muted" }, "loading…"));
+  // Outlives each render: the answer to a bulk action stays until the next one.
+  const notice = h("div", { id: "bulk-notice" });
+  // One button per bulk action over `counts` (by status) of one executor, or of all when `executor` is null; asked first.
+  const bulkButtons = (counts, executor) =>
+    BULK.map(({ action, label, statuses, verb, what, done }) => {
+      const n = statuses.reduce((sum, s) => sum + (counts[s] ?? 0), 0);
+      const whose = executor === null ? "" : ` of ${executor}`;
+      const run = async () => {
+        if (!confirm(`${verb} the ${n} ${what} task${n === 1 ? "" : "s"}${whose}?`)) return;
+        try {
+          const { ids } = await api(`/api/bulk/${action}`, { method: "POST", body: JSON.stringify(executor === null ? {} : { executor }) });
+          render(await api("/api/stats"));
+          notice.replaceChildren(h("div", { class: "ok", role: "status" }, `${ids.length} task${ids.length === 1 ? "" : "s"}${whose} ${done}`));
+        } catch (error) {
+          showError(notice, error);
+        }
+      };
+      return h("button", { class: action === "retry-failed" ? "" : "secondary", disabled: n === 0, "data-bulk": action, onclick: run }, label);
+    });
   const toggleQueue = (name, pausing) => async () => {
     try {
       await api(`/api/queues/${encodeURIComponent(name)}/${pausing ? "pause" : "resume"}`, { method: "POST", body: "{}" });
@@ -127,6 +153,7 @@ function overviewView() {
       h("h2", {}, `Finished per minute, last ${stats.throughput.minutes} minutes (average ${stats.throughput.average}/min)`),
       spark(stats.throughput.perMinute),
       h("h2", {}, "By executor"),
+      notice,
       executors.length === 0
         ? h("p", { class: "muted" }, "no tasks yet")
         : h(
@@ -141,11 +168,20 @@ function overviewView() {
                 h("th", {}, "executor"),
                 statuses.map((s) => h("th", {}, s)),
                 h("th", {}, "queue"),
+                h("th", {}, "every task of a status"),
               ),
             ),
             h(
               "tbody",
               {},
+              h(
+                "tr",
+                { "data-executor": "" },
+                h("td", {}, h("strong", {}, "all")),
+                statuses.map((s) => h("td", {}, stats.byStatus[s] ?? 0)),
+                h("td", {}),
+                h("td", { class: "bulk" }, bulkButtons(stats.byStatus, null)),
+              ),
               executors.map((name) =>
                 h(
                   "tr",
@@ -160,6 +196,7 @@ function overviewView() {
                       : h("span", { class: "muted", "data-queue": "open" }, "open "),
                     h("button", { onclick: toggleQueue(name, !pausedSet.has(name)) }, pausedSet.has(name) ? "Resume" : "Pause"),
                   ),
+                  h("td", { class: "bulk" }, bulkButtons(stats.byExecutor[name] ?? {}, name)),
                 ),
               ),
             ),
