@@ -41,7 +41,7 @@ export function compareActiveOnPage(order: PageOrder): (a: TaskRecord, b: TaskRe
   return order === "newest" ? (a, b) => compareIds(b.id, a.id) : (a, b) => Number(isUnderway(b)) - Number(isUnderway(a)) || compareClaimOrder(a, b);
 }
 
-/** What a page shows: status, executor, and a search that is a task id or a piece of its message (any case). */
+/** What a page shows: status, executor, and a search that is a task id, or a piece (any case) of its message or of a text anywhere in its context. */
 export interface PageMatch {
   statuses?: readonly TaskStatus[];
   executor?: string;
@@ -52,7 +52,15 @@ export function matchesPage(task: TaskRecord, match: PageMatch): boolean {
   if (match.statuses && !match.statuses.includes(task.status)) return false;
   if (match.executor && task.executor !== match.executor) return false;
   if (!match.search) return true;
-  return task.id === match.search || (task.message ?? "").toLowerCase().includes(match.search.toLowerCase());
+  const needle = match.search.toLowerCase();
+  return task.id === match.search || (task.message ?? "").toLowerCase().includes(needle) || hasText(task.context, needle);
+}
+
+/** Whether a string anywhere in `value` (at any depth, keys aside) contains `needle`, already in lower case. */
+function hasText(value: unknown, needle: string): boolean {
+  if (typeof value === "string") return value.toLowerCase().includes(needle);
+  if (typeof value !== "object" || value === null) return false;
+  return Object.values(value).some((inner) => hasText(inner, needle));
 }
 
 /** Merges two sequences each already in `compare` order, lazily. */

@@ -179,6 +179,18 @@ describe.skipIf(!hasChromium() && process.env.CI !== "true")("the dashboard in a
       expect(asked.at(-1)).toBe("Remove the 3 finished tasks of import-users?");
       await page.locator("#bulk-notice", { hasText: "3 tasks of import-users removed" }).waitFor();
       expect((await project.list()).map((t) => t.id).sort()).toEqual([...failed].sort());
+
+      // The task table says how long each waited and ran; its search finds a text of a context.
+      await page.goto(`${ui.origin}/#/tasks`);
+      const row = page.locator(`tr[data-id="${failed[0]}"]`);
+      await row.waitFor();
+      for (const time of ["waited", "ran"]) expect(await row.locator(`[data-time="${time}"]`).textContent(), time).toMatch(/^(\d+ ms|\d+s|\d+m( \d+s)?)$/);
+      const marked = await project.run("import-users", ["--delay", "1h", "--ctx", JSON.stringify({ file: "Users-2026.csv" })]);
+      await page.getByRole("searchbox", { name: "search" }).fill("users-2026");
+      await page.getByRole("searchbox", { name: "search" }).press("Enter");
+      await page.locator(`tr[data-id="${marked}"]`).waitFor();
+      expect(await page.locator("tbody tr").count()).toBe(1);
+      expect(await page.locator(`tr[data-id="${marked}"] [data-time="waited"]`).textContent()).toMatch(/ so far$/);
       expect(errors).toEqual([]);
     });
   });

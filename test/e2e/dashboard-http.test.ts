@@ -123,7 +123,7 @@ describeOnJournals("bgtask ui over HTTP", () => {
     const contexts = Array.from({ length: 60 }, (_, i) => JSON.stringify({ n: i + 1 })).join("\n");
     writeFileSync(join(project.dir, "each.jsonl"), contexts);
     expect((await project.cli(["run", "noop", "--each", "each.jsonl", "--no-worker"])).code).toBe(0);
-    const other = await project.run("other", ["--no-worker"]);
+    const other = await project.run("other", ["--no-worker", "--ctx", JSON.stringify({ mail: { to: "Ada@Example.com" } })]);
     const ui = await startUi(project, onTestFinished);
     const cookie = cookieFor(ui);
     const page = async (query: string) => (await http(`${ui.origin}/api/tasks?${query}`, { headers: { cookie } })).json();
@@ -134,6 +134,8 @@ describeOnJournals("bgtask ui over HTTP", () => {
     expect((await page("order=claim")).tasks.slice(0, 3).map((t: { id: string }) => t.id)).toEqual(["1", "2", "3"]);
     expect((await page("executor=other")).tasks.map((t: { id: string }) => t.id)).toEqual([other]);
     expect((await page("q=17")).tasks.map((t: { id: string }) => t.id)).toEqual(["17"]);
+    // A text anywhere in the context, in any case.
+    expect((await page("q=ada%40EXAMPLE")).tasks.map((t: { id: string }) => t.id)).toEqual([other]);
     expect((await page("status=running,failed")).tasks).toEqual([]);
     const { csrf } = (await http(`${ui.origin}/api/session`, { headers: { cookie } })).json();
     const removed = await http(`${ui.origin}/api/tasks/${other}/remove`, {

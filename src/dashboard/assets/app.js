@@ -64,6 +64,11 @@ function duration(ms) {
   return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
 }
 
+/** A span of time as the task table shows waits and runs: milliseconds under a second, then as duration() says. */
+function span(ms) {
+  return ms < 1000 ? `${Math.max(0, Math.round(ms))} ms` : duration(ms);
+}
+
 /** Time left at the rate so far in this try; null when it cannot be told yet. */
 function eta(task) {
   if (task.status !== "running" || !task.startedAt || task.progress <= 0 || task.progress >= 100) return null;
@@ -250,6 +255,25 @@ function overviewView() {
 
 // ---- task table -------------------------------------------------------------------------------
 
+/** core/list-order.ts's search in a context: a string anywhere in it (keys aside) contains `needle`, in lower case. */
+function hasText(value, needle) {
+  if (typeof value === "string") return value.toLowerCase().includes(needle);
+  return typeof value === "object" && value !== null && Object.values(value).some((inner) => hasText(inner, needle));
+}
+
+/** How long a task waited from its creation to its (last) try's start; so far, while it waits. */
+function waited(task) {
+  if (task.startedAt) return span(Date.parse(task.startedAt) - Date.parse(task.createdAt));
+  return task.completed ? "-" : `${span(Date.now() - Date.parse(task.createdAt))} so far`;
+}
+
+/** How long its (last) try ran; so far, while it runs. */
+function ran(task) {
+  if (!task.startedAt) return "-";
+  const end = task.finishedAt ? Date.parse(task.finishedAt) : task.status === "running" ? Date.now() : null;
+  return end === null ? "-" : `${span(end - Date.parse(task.startedAt))}${task.finishedAt ? "" : " so far"}`;
+}
+
 function tasksView(params) {
   const state = {
     status: params.get("status") ?? "",
@@ -277,12 +301,14 @@ function tasksView(params) {
       h("td", {}, bar(task.progress), ` ${task.progress}%`),
       h("td", {}, `${task.tries}/${task.maxTries}`),
       h("td", {}, ago(task.createdAt)),
+      h("td", { "data-time": "waited" }, waited(task)),
+      h("td", { "data-time": "ran" }, ran(task)),
       h("td", { class: "msg" }, task.message ?? ""),
     );
   const matches = (task) =>
     (!state.status || state.status.split(",").includes(task.status)) &&
     (!state.executor || task.executor === state.executor) &&
-    (!state.q || task.id === state.q || (task.message ?? "").toLowerCase().includes(state.q.toLowerCase()));
+    (!state.q || task.id === state.q || (task.message ?? "").toLowerCase().includes(state.q.toLowerCase()) || hasText(task.context, state.q.toLowerCase()));
   const load = async () => {
     const query = new URLSearchParams({ order: state.order, page: String(state.page) });
     if (state.status) query.set("status", state.status);
@@ -318,7 +344,7 @@ function tasksView(params) {
       void load();
     }, 300);
   };
-  const search = h("input", { type: "search", placeholder: "id or message", value: state.q, "aria-label": "search" });
+  const search = h("input", { type: "search", placeholder: "id, message or context text", value: state.q, "aria-label": "search" });
   search.addEventListener("change", () => go({ q: search.value.trim(), page: 0 }));
   const select = (name, options, value) => {
     const el = h(
@@ -359,7 +385,7 @@ function tasksView(params) {
         h(
           "tr",
           {},
-          ["id", "executor", "status", "progress", "tries", "age", "message"].map((k) => h("th", {}, k)),
+          ["id", "executor", "status", "progress", "tries", "age", "waited", "ran", "message"].map((k) => h("th", {}, k)),
         ),
       ),
       body,

@@ -36,7 +36,15 @@ export function filterSql(filter: Pick<ListFilter, "ids" | "statuses" | "executo
   if (filter.statuses) add((n) => `status = any(${n}::text[])`, filter.statuses);
   if (filter.executor) add((n) => `executor = ${n}`, filter.executor);
   if (filter.key !== undefined) add((n) => `dedupe_key = ${n}`, filter.key);
-  if (filter.search) add((n) => `(id::text = ${n} or strpos(lower(coalesce(record->>'message', '')), lower(${n})) > 0)`, filter.search);
+  // core/list-order.ts's matchesPage: the id, or a piece of the message or of a string anywhere in the context.
+  if (filter.search)
+    add(
+      (n) =>
+        `(id::text = ${n} or strpos(lower(coalesce(record->>'message', '')), lower(${n})) > 0
+          or exists (select 1 from jsonb_path_query(record->'context', 'strict $.**') as v(value)
+                     where jsonb_typeof(v.value) = 'string' and strpos(lower(v.value #>> '{}'), lower(${n})) > 0))`,
+      filter.search,
+    );
   return { where: conditions.length > 0 ? `${conditions.join(" and ")} and` : "", values };
 }
 

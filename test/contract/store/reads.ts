@@ -33,6 +33,25 @@ export function readsTests(suite: StoreSuite): void {
     expect(await ids({ search: "nothing like it" })).toEqual([]);
   });
 
+  it("page's search finds a piece of a text anywhere in a task's context, in any case, and not in its keys or numbers", async () => {
+    await fresh();
+    await store.enqueue(
+      [
+        input({ context: { to: "Ada@Example.com" } }),
+        input({ context: { batch: { rows: [{ name: "Grace Hopper" }, 7] } } }),
+        input({ context: { ada: 1, n: 1234 } }),
+      ],
+      T0,
+      noWorker,
+    );
+    const ids = async (search: string) => (await store.page({ order: "newest", offset: 0, limit: 10, search })).map((t) => t.id);
+    expect(await ids("ada@example")).toEqual(["1"]);
+    expect(await ids("HOPPER")).toEqual(["2"]);
+    expect(await ids("ada")).toEqual(["1"]);
+    expect(await ids("123")).toEqual([]);
+    expect(await ids("rows")).toEqual([]);
+  });
+
   it("stats counts tasks by executor and status, the oldest queued task, and the tasks finished per minute", async () => {
     await fresh();
     expect(await store.stats(T0, 3)).toEqual({ counts: {}, oldestQueuedAt: null, finishedPerMinute: [0, 0, 0] });
