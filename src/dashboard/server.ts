@@ -14,6 +14,7 @@ import { enqueueJsonContext } from "../client/enqueue.ts";
 import { describeExecutors } from "../client/executors.ts";
 import { readTaskLog } from "../client/logs.ts";
 import { listPage } from "../client/query.ts";
+import { listSchedules } from "../client/schedules.ts";
 import { openSession, type Session } from "../client/session.ts";
 import type { LocationFlags } from "../config/config.ts";
 import { publicRecord } from "../core/task.ts";
@@ -58,6 +59,16 @@ const BULK: Record<BulkAction, (session: Session, executor: string | undefined) 
   "cancel-queued": async (session, executor) => (await cancelQueued(session, { executor, wait: false })).map((t) => t.id),
   "remove-finished": (session, executor) => removeFinishedTasks(session, null, { executor }),
 };
+
+/** `bgtask schedules`, with the status of the task each last fired (null once it was removed). */
+async function schedulesWithTasks(session: Session) {
+  return Promise.all(
+    (await listSchedules(session)).map(async (schedule) => {
+      const task = schedule.last ? await session.store.get(schedule.last.taskId) : null;
+      return { ...schedule, lastStatus: task?.status ?? null };
+    }),
+  );
+}
 
 export interface DashboardOptions extends LocationFlags {
   port: number;
@@ -191,6 +202,8 @@ class DashboardServer {
         return sendJson(response, 200, { storeReads: this.reads() });
       case "GET stats":
         return sendJson(response, 200, await overviewOf(session));
+      case "GET schedules":
+        return sendJson(response, 200, { schedules: await schedulesWithTasks(session) });
       case "GET tasks": {
         const query = parsePageQuery(url.searchParams);
         const { tasks, more } = await listPage(session, { ...query, pageSize: PAGE_SIZE });

@@ -195,6 +195,40 @@ describe.skipIf(!hasChromium() && process.env.CI !== "true")("the dashboard in a
     });
   });
 
+  describeOnJournals("schedules", () => {
+    it("lists each schedule with its next slot, and once one fires, its last slot and the task it made, live", async () => {
+      const schedules = [
+        { name: "every-second", cron: "* * * * * *", executor: "import-users", context: { rows: 5 } },
+        { name: "nightly", cron: "30 2 * * *", timezone: "Europe/Berlin", executor: "import-users" },
+      ];
+      const project = useProject(onTestFinished, { tasks: TASKS, config: { schedules, worker: false } });
+      const ui = await startUi(project, onTestFinished);
+      const browser = await launchBrowser();
+      onTestFinished(() => browser.close());
+      const page = await browser.context.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
+      await openDashboard(page, ui.url, "#/schedules");
+      const row = (name: string) => page.locator(`[data-schedule="${name}"]`);
+      await row("nightly").waitFor();
+      expect(await row("nightly").locator('[data-slot="last"]').textContent()).toBe("never");
+      expect(await row("nightly").textContent()).toContain("(Europe/Berlin)");
+      expect(await row("nightly").locator('[data-slot="next"]').textContent()).toMatch(/^\d{4}-\d\d-\d\dT\S+ \(in \d+/);
+      expect(await row("every-second").locator('[data-slot="last"]').textContent()).toBe("never");
+
+      // A tick fires the due slot and runs its task; the page follows through the feed.
+      const tick = await project.cli(["tick"]);
+      expect(tick.code, tick.stderr).toBe(0);
+      const [fired] = JSON.parse((await project.cli(["schedules", "--json"])).stdout) as Array<{ last: { slot: string; taskId: string } | null }>;
+      expect(fired!.last).not.toBeNull();
+      await row("every-second").locator('[data-slot="task"] a', { hasText: fired!.last!.taskId }).waitFor();
+      await row("every-second").locator('[data-slot="task"] [data-status="succeeded"]').waitFor();
+      expect(await row("every-second").locator('[data-slot="last"]').textContent()).toContain(fired!.last!.slot);
+      expect(await row("nightly").locator('[data-slot="last"]').textContent()).toBe("never");
+      expect(errors).toEqual([]);
+    });
+  });
+
   it("shows what a task wrote as text: no element is made from it and no script of it runs", async () => {
     const project = useProject(onTestFinished, { tasks: TASKS });
     const ui = await startUi(project, onTestFinished);

@@ -586,6 +586,55 @@ function runView() {
   };
 }
 
+// ---- schedules ----------------------------------------------------------------------------------
+
+function schedulesView() {
+  const body = h("div", {}, h("p", { class: "muted" }, "loading…"));
+  const when = (iso) => (Date.parse(iso) >= Date.now() ? `in ${duration(Date.parse(iso) - Date.now())}` : `${ago(iso)} ago`);
+  const render = ({ schedules }) =>
+    fillWith(body)(
+      schedules.length === 0
+        ? h("p", { class: "muted" }, "no schedules in bgtask.config.json")
+        : h(
+            "table",
+            { id: "schedules" },
+            h(
+              "thead",
+              {},
+              h(
+                "tr",
+                {},
+                ["name", "executor", "cron", "next slot", "last slot", "its task"].map((k) => h("th", {}, k)),
+              ),
+            ),
+            h(
+              "tbody",
+              {},
+              schedules.map((s) =>
+                h(
+                  "tr",
+                  { "data-schedule": s.name },
+                  h("td", {}, s.name),
+                  h("td", {}, h("a", { href: `#/tasks?executor=${encodeURIComponent(s.executor)}` }, s.executor)),
+                  h("td", {}, h("code", {}, s.cron), s.timezone ? ` (${s.timezone})` : ""),
+                  h("td", { "data-slot": "next" }, s.nextRunAt ? `${s.nextRunAt} (${when(s.nextRunAt)})` : "none"),
+                  h("td", { "data-slot": "last" }, s.last ? `${s.last.slot} (${when(s.last.slot)})` : "never"),
+                  h(
+                    "td",
+                    { "data-slot": "task" },
+                    s.last ? [h("a", { href: `#/task/${s.last.taskId}` }, s.last.taskId), " ", s.lastStatus ? statusEl(s.lastStatus) : "removed"] : "-",
+                  ),
+                ),
+              ),
+            ),
+          ),
+    );
+  const load = () => api("/api/schedules").then(render, (error) => showError(body, error));
+  load();
+  // Fired slots and their tasks' ends come through the feed as task changes.
+  return { root: h("section", { id: "schedules-page" }, h("h1", {}, "Schedules"), body), tasks: load };
+}
+
 // ---- routing and the live feed ----------------------------------------------------------------
 
 function route() {
@@ -593,9 +642,9 @@ function route() {
   const [path, query = ""] = location.hash.replace(/^#/, "").split("?");
   const params = new URLSearchParams(query);
   const task = /^\/task\/([1-9][0-9]*)$/.exec(path);
-  const name = task ? "task" : path === "/tasks" ? "tasks" : path === "/run" ? "run" : "overview";
+  const name = task ? "task" : path === "/tasks" ? "tasks" : path === "/run" ? "run" : path === "/schedules" ? "schedules" : "overview";
   for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("active", a.dataset.nav === name);
-  view = task ? taskView(task[1]) : name === "tasks" ? tasksView(params) : name === "run" ? runView() : overviewView();
+  view = task ? taskView(task[1]) : name === "tasks" ? tasksView(params) : name === "run" ? runView() : name === "schedules" ? schedulesView() : overviewView();
   main.replaceChildren(view.root);
 }
 
