@@ -61,3 +61,10 @@ export function parseBulk(action: string, body: unknown): { action: BulkAction; 
   const request = parse(bulkRequest, { action, body }, "bad bulk request");
   return { action: request.action, executor: request.body.executor };
 }
+
+const activityQuery = v.object({ window: v.optional(v.picklist(["hour", "day"], 'window is "hour" or "day"'), "hour") });
+
+/** `GET /api/activity?window=hour|day`. */
+export function parseActivityQuery(params: URLSearchParams): "hour" | "day" {
+  return parse(activityQuery, Object.fromEntries(params), "bad activity query").window;
+}

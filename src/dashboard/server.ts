@@ -15,13 +15,14 @@ import { describeExecutors } from "../client/executors.ts";
 import { readTaskLog } from "../client/logs.ts";
 import { listPage } from "../client/query.ts";
 import { listSchedules } from "../client/schedules.ts";
+import { readActivity } from "../client/stats.ts";
 import { openSession, type Session } from "../client/session.ts";
 import type { LocationFlags } from "../config/config.ts";
 import { publicRecord } from "../core/task.ts";
 import { BgtaskError, ExitCode, UsageError } from "../errors.ts";
 import { createGuard, refusal, tokenCookie, urlHostFor, type Guard } from "./guard.ts";
 import { LiveFeed, overviewOf, sendEvent } from "./live.ts";
-import { type BulkAction, PAGE_SIZE, parseBulk, parsePageQuery, parseRunBody } from "./requests.ts";
+import { type BulkAction, PAGE_SIZE, parseActivityQuery, parseBulk, parsePageQuery, parseRunBody } from "./requests.ts";
 
 const ASSETS: Record<string, string> = {
   "/": "index.html",
@@ -202,6 +203,8 @@ class DashboardServer {
         return sendJson(response, 200, { storeReads: this.reads() });
       case "GET stats":
         return sendJson(response, 200, await overviewOf(session));
+      case "GET activity":
+        return sendJson(response, 200, await readActivity(session, parseActivityQuery(url.searchParams)));
       case "GET schedules":
         return sendJson(response, 200, { schedules: await schedulesWithTasks(session) });
       case "GET tasks": {

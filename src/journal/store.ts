@@ -9,7 +9,7 @@ import type { JournalClock, TickHolder, TryVerdict } from "../core/recovery.ts";
 import type { NewTask, TaskRecord, TaskStatus, WorkerRef } from "../core/task.ts";
 import type { WorkerSlot } from "../core/workers.ts";
 import type { PageMatch, PageOrder } from "../core/list-order.ts";
-import type { ExecutorCounts } from "../core/stats.ts";
+import type { Activity, ActivityWindow, ExecutorCounts } from "../core/stats.ts";
 import type { Schedule, ScheduleState } from "../core/schedule.ts";
 import type { TaskOutput } from "./task-output.ts";
 
@@ -248,6 +248,9 @@ export interface JournalStore {
 
   /** The counts of the overview, with `minutes` minutes of throughput; cheap however long the history or deep the queue. Read only. */
   stats(now: Date, minutes: number): Promise<StoreStats>;
+
+  /** The final tasks that ended in each span of `window` before `now`, by executor (core/stats.ts's activityOf). Read only. */
+  activity(now: Date, window: ActivityWindow): Promise<Activity>;
 
   /** Every worker slot, on every host. Read only. */
   workerSlots(): Promise<WorkerSlot[]>;

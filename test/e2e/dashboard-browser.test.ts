@@ -154,6 +154,15 @@ describe.skipIf(!hasChromium() && process.env.CI !== "true")("the dashboard in a
         void (answer ? dialog.accept() : dialog.dismiss());
       });
       await openDashboard(page, ui.url);
+      // The activity of the last hour, then of the last day: what ended, by executor, as bars.
+      for (const window of ["hour", "day"]) {
+        if (window === "day") await page.locator('[data-window="day"]').click();
+        await page.locator(`[data-window="${window}"]:not(.secondary)`).waitFor();
+        await page.locator('[data-activity="flaky"][data-failed="2"][data-succeeded="0"]').waitFor();
+        await page.locator('[data-activity="import-users"][data-succeeded="1"][data-failed="0"]').waitFor();
+        expect(await page.locator('[data-activity="flaky"] rect.bar-failed').count(), window).toBeGreaterThan(0);
+        expect(await page.locator('[data-activity="flaky"] rect.bar-failed title').first().textContent()).toMatch(/: 0 succeeded, [12] failed, 0 cancelled; average wait /);
+      }
       const bulk = (executor: string, action: string) => page.locator(`[data-executor="${executor}"] [data-bulk="${action}"]`);
 
       // Dismissed: nothing changes.

@@ -101,6 +101,8 @@ describeOnJournals("bgtask ui over HTTP", () => {
     expect((await get("/api/tasks?status=bogus")).json().error.message).toMatch(/a status is one of queued/);
     expect((await get("/api/tasks?page=-1")).status).toBe(400);
     expect((await get("/api/tasks?order=random")).status).toBe(400);
+    expect((await get("/api/activity?window=week")).json().error.message).toMatch(/window is "hour" or "day"/);
+    expect((await get("/api/activity")).json()).toMatchObject({ window: "hour", bucketMs: 60_000, buckets: 60, executors: {} });
     expect((await get("/api/tasks/1")).status).toBe(404);
     expect((await get("/api/tasks/1/attachments/..%2F..%2Fjournal.json")).status).toBe(404);
     expect((await get("/api/%E0%A4%A")).status).toBe(400);

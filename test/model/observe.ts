@@ -2,6 +2,7 @@
 // two such readings. What legitimately differs between stores is normalised here, each with why.
 import { expect } from "vitest";
 import { matchesPage, type PageMatch } from "../../src/core/list-order.ts";
+import { MINUTE_MS } from "../../src/core/stats.ts";
 import { isFinal, TASK_STATUSES, type TaskRecord } from "../../src/core/task.ts";
 import { compareIds } from "../../src/core/transitions.ts";
 import type { ListFilter, PageFilter } from "../../src/journal/store.ts";
@@ -147,6 +148,7 @@ export async function observe(subject: Subject, ids: readonly string[], now: Dat
     if (i % ROTATION === turn % ROTATION || id === ids[ids.length - 1]) got[id] = await store.get(id).then((task) => task && leaseless(task));
   exact.get = got;
   exact.stats = await store.stats(now, STATS_MINUTES);
+  exact.activity = await store.activity(now, { bucketMs: MINUTE_MS, buckets: STATS_MINUTES });
   exact.pausedQueues = await store.pausedQueues();
   exact.scheduleStates = await store.scheduleStates();
   // Which slot is where in the registry is nobody's contract (the memory store moves a slot it registers to the end).

@@ -7,9 +7,11 @@ const main = document.getElementById("main");
 let session = null;
 let view = null;
 
+const SVG_TAGS = new Set(["svg", "polyline", "rect", "title"]);
+
 /** An element with attributes/properties and children; strings become text nodes, never markup. */
 function h(tag, props = {}, ...children) {
-  const el = tag === "svg" || tag === "polyline" ? document.createElementNS("http://www.w3.org/2000/svg", tag) : document.createElement(tag);
+  const el = SVG_TAGS.has(tag) ? document.createElementNS("http://www.w3.org/2000/svg", tag) : document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
@@ -91,6 +93,87 @@ function spark(values) {
   return h("svg", { class: "spark", width, height, viewBox: `0 0 ${width} ${height}`, "aria-label": "tasks finished per minute" }, h("polyline", { points }));
 }
 
+const ENDS = ["succeeded", "failed", "cancelled"];
+
+/**
+ * One executor's activity as plain SVG (a chart library would outweigh the page): a bar per span,
+ * its tasks stacked by how they ended, and the average run time of each span as a line on a scale
+ * of its own. Each bar's title says its figures.
+ */
+function activityChart(buckets, bucketMs, until) {
+  const width = 480;
+  const height = 80;
+  const step = width / buckets.length;
+  const most = Math.max(1, ...buckets.map((b) => b.succeeded + b.failed + b.cancelled));
+  const runs = buckets.map((b) => (b.ran ? b.runMs / b.ran : null));
+  const longest = Math.max(1, ...runs.filter((r) => r !== null));
+  const end = Date.parse(until);
+  const bars = buckets.flatMap((b, i) => {
+    let y = height;
+    const from = new Date(end - (buckets.length - i) * bucketMs).toISOString().slice(11, 16);
+    const title = `${from}: ${b.succeeded} succeeded, ${b.failed} failed, ${b.cancelled} cancelled${b.ran ? `; average wait ${span(b.waitMs / b.ran)}, run ${span(b.runMs / b.ran)}` : ""}`;
+    return ENDS.filter((s) => b[s] > 0).map((s) => {
+      const tall = (b[s] / most) * (height - 4);
+      y -= tall;
+      return h(
+        "rect",
+        { class: `bar-${s}`, x: (i * step).toFixed(1), y: y.toFixed(1), width: Math.max(1, step - 1).toFixed(1), height: tall.toFixed(1) },
+        h("title", {}, title),
+      );
+    });
+  });
+  const points = runs
+    .map((r, i) => (r === null ? null : `${(i * step + step / 2).toFixed(1)},${(height - 2 - (r / longest) * (height - 6)).toFixed(1)}`))
+    .filter(Boolean)
+    .join(" ");
+  return h("svg", { class: "activity", width, height, viewBox: `0 0 ${width} ${height}` }, bars, points ? h("polyline", { class: "run-line", points }) : null);
+}
+
+/** The activity of every executor over the last hour or day, fetched at most every few seconds while the overview shows. */
+function activityPanel() {
+  const root = h("div", { id: "activity" });
+  let chosen = "hour";
+  let fetchedAt = 0;
+  const sum = (buckets, key) => buckets.reduce((n, b) => n + b[key], 0);
+  const render = (activity) => {
+    const names = Object.keys(activity.executors).sort((a, b) => a.localeCompare(b));
+    const pick = (name, label) => h("button", { class: name === chosen ? "" : "secondary", "data-window": name, onclick: () => load(name) }, label);
+    fillWith(root)(
+      h("div", { class: "window" }, pick("hour", "Last hour"), " ", pick("day", "Last day")),
+      names.length === 0
+        ? h("p", { class: "muted" }, `no task ended in the last ${chosen}`)
+        : names.map((name) => {
+            const buckets = activity.executors[name];
+            const ran = sum(buckets, "ran");
+            const [succeeded, failed, cancelled] = ENDS.map((s) => sum(buckets, s));
+            return h(
+              "div",
+              { class: "activity-row", "data-activity": name, "data-succeeded": succeeded, "data-failed": failed, "data-cancelled": cancelled },
+              h("h3", {}, name),
+              h(
+                "p",
+                { class: "muted" },
+                `${succeeded + failed + cancelled} ended: ${succeeded} succeeded, ${failed} failed, ${cancelled} cancelled`,
+                ran ? `; average wait ${span(sum(buckets, "waitMs") / ran)}, run ${span(sum(buckets, "runMs") / ran)}` : "",
+              ),
+              activityChart(buckets, activity.bucketMs, activity.until),
+            );
+          }),
+    );
+  };
+  const load = async (name = chosen) => {
+    chosen = name;
+    fetchedAt = Date.now();
+    try {
+      render(await api(`/api/activity?window=${name}`));
+    } catch (error) {
+      showError(root, error);
+    }
+  };
+  load();
+  return { root, changed: () => Date.now() - fetchedAt > 5_000 && load() };
+}
+
 /** The bulk actions, each with the statuses of the tasks it acts on and the words of its question and answer. */
 const BULK = [
   { action: "retry-failed", label: "Retry failed", statuses: ["failed"], verb: "Retry", what: "failed", done: "queued again" },
@@ -100,6 +183,7 @@ const BULK = [
 
 function overviewView() {
   const root = h("section", { id: "overview" }, h("h1", {}, "Overview"), h("p", { class: "muted" }, "loading…"));
+  const activity = activityPanel();
   // Outlives each render: the answer to a bulk action stays until the next one.
   const notice = h("div", { id: "bulk-notice" });
   // One button per bulk action over `counts` (by status) of one executor, or of all when `executor` is null; asked first.
@@ -157,6 +241,9 @@ function overviewView() {
       ),
       h("h2", {}, `Finished per minute, last ${stats.throughput.minutes} minutes (average ${stats.throughput.average}/min)`),
       spark(stats.throughput.perMinute),
+      h("h2", {}, "Activity by executor"),
+      h("p", { class: "muted" }, "Tasks that ended in each span, by how they ended; the line is their average run time."),
+      activity.root,
       h("h2", {}, "By executor"),
       notice,
       executors.length === 0
@@ -250,7 +337,13 @@ function overviewView() {
     );
   };
   api("/api/stats").then(render, (error) => showError(root, error));
-  return { root, overview: render };
+  return {
+    root,
+    overview(stats) {
+      render(stats);
+      activity.changed();
+    },
+  };
 }
 
 // ---- task table -------------------------------------------------------------------------------

@@ -2,15 +2,13 @@
 // task's newest line. Kept per store and brought up to date from the lines appended since the last
 // look, so a dashboard that counts at every change reads each history line once, not at each count.
 import { join } from "node:path";
-import { finishedTime, type TaskRecord } from "../../core/task.ts";
+import { endedTask, type EndedTask } from "../../core/stats.ts";
+import type { TaskRecord } from "../../core/task.ts";
 import { linesBackwards, parseHistoryLine } from "./archive.ts";
 import type { JournalDoc } from "./schema.ts";
 
-export interface Tallied {
-  executor: string;
-  status: TaskRecord["status"];
-  finishedAt: number;
-}
+/** What the overview and the activity charts count of a final task (core/stats.ts's EndedTask). */
+export type Tallied = EndedTask;
 
 // A history line is historyLine's JSON of a record in createTask's key order: id, executor and
 // status lead it, and the record's own finishedAt sits between its startedAt and its result (a
@@ -18,19 +16,21 @@ export interface Tallied {
 // context, result and tries; a line of any other shape is parsed and checked in full. (A context
 // holding those keys in that very order could misplace its own task in the throughput minutes.)
 const HEAD = /^\{"id":"([1-9][0-9]*)",(?:"removed":"|"executor":"([A-Za-z0-9_/-]+)","status":"(succeeded|failed|cancelled)",)/;
-const FINISHED = /"startedAt":(?:null|"[^"]*"),"finishedAt":"([^"]+)","result":/;
+const FINISHED = /"createdAt":"([^"]+)","startedAt":(?:null|"([^"]*)"),"finishedAt":"([^"]+)","result":/;
 const TERMINATOR = /"removed":"[^"]*"\}$/;
 
-type Quick = { id: string; removed?: true; executor?: string; status?: Tallied["status"]; finishedAt?: number };
+type Quick = { id: string; removed?: true; tallied?: Tallied };
 
 function quickRead(line: Buffer): Quick | null {
   const text = line.toString("latin1");
   const head = HEAD.exec(text);
   if (!head) return null;
   if (head[2] === undefined) return TERMINATOR.test(text) ? { id: head[1]!, removed: true } : null;
-  const finished = FINISHED.exec(text);
-  const at = finished ? Date.parse(finished[1]!) : Number.NaN;
-  return Number.isNaN(at) ? null : { id: head[1]!, executor: head[2], status: head[3] as Tallied["status"], finishedAt: at };
+  const times = FINISHED.exec(text);
+  if (!times) return null;
+  const [createdAt, startedAt, finishedAt] = [Date.parse(times[1]!), times[2] === undefined ? null : Date.parse(times[2]), Date.parse(times[3]!)];
+  if (Number.isNaN(createdAt) || Number.isNaN(finishedAt) || Number.isNaN(startedAt)) return null;
+  return { id: head[1]!, tallied: { executor: head[2]!, status: head[3] as Tallied["status"], createdAt, startedAt, finishedAt } };
 }
 
 export class HistoryTally {
@@ -60,11 +60,7 @@ export class HistoryTally {
       if (seen.has(entry.id)) continue;
       seen.add(entry.id);
       if ("removed" in entry) this.entries.delete(entry.id);
-      else if (quick) this.entries.set(entry.id, { executor: quick.executor!, status: quick.status!, finishedAt: quick.finishedAt! });
-      else {
-        const task = entry as TaskRecord;
-        this.entries.set(task.id, { executor: task.executor, status: task.status, finishedAt: finishedTime(task) });
-      }
+      else this.entries.set(entry.id, quick?.tallied ?? endedTask(entry as TaskRecord));
     }
     this.bytes = history.bytes;
     return this.entries;

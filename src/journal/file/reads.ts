@@ -4,7 +4,7 @@
 // snapshot (withSnapshot), read again when a writer moved on.
 
 import { join } from "node:path";
-import { addCount, countOf, type ExecutorCounts, finishedPerMinute } from "../../core/stats.ts";
+import { type Activity, type ActivityWindow, activityOf, addCount, countOf, type ExecutorCounts, finishedPerMinute } from "../../core/stats.ts";
 import { compareActiveOnPage, compareNewestFinished, finalsWanted, listed, matchesPage, mergeOrdered } from "../../core/list-order.ts";
 import { isFinal, type TaskRecord } from "../../core/task.ts";
 import type { PausedQueues } from "../../core/transitions.ts";
@@ -152,6 +152,13 @@ export class FileReads {
       }
       return { counts, oldestQueuedAt, finishedPerMinute: finishedPerMinute(finished, now.getTime(), minutes) };
     }
+  }
+
+  /** The archive's final tasks (those not active again) as activityOf counts them. */
+  activity(doc: JournalDoc, now: Date, window: ActivityWindow): Activity {
+    const active = new Set(doc.tasks.map((t) => t.id));
+    const ended = [...this.tally.read(doc.history)].filter(([id]) => !active.has(id)).map(([, entry]) => entry);
+    return activityOf(ended, now.getTime(), window);
   }
 
   /** Cold tasks a worker may claim: those whose queue is not paused. */

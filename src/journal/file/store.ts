@@ -51,6 +51,7 @@ import type { LockSettings } from "./lock.ts";
 import { FileTaskOutput } from "./output.ts";
 import type { TaskOutput } from "../task-output.ts";
 import { emptyQueue, JOURNAL_VERSION, QUEUE_FILE, type JournalDoc } from "./schema.ts";
+import type { Activity, ActivityWindow } from "../../core/stats.ts";
 import type {
   CancelEffect,
   ChangeListener,
@@ -435,6 +436,10 @@ export class FileStore implements JournalStore {
 
   stats(now: Date, minutes: number): Promise<StoreStats> {
     return this.withSnapshot((doc) => this.reads.stats(doc, now, minutes));
+  }
+
+  activity(now: Date, window: ActivityWindow): Promise<Activity> {
+    return this.withSnapshot((doc) => this.reads.activity(doc, now, window));
   }
 
   workerSlots(): Promise<WorkerSlot[]> {

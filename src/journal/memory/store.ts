@@ -30,7 +30,7 @@ import {
   type TryOutcome,
 } from "../../core/transitions.ts";
 import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, wantsWorker, type WorkerSlot } from "../../core/workers.ts";
-import { addCount, finishedPerMinute, type ExecutorCounts } from "../../core/stats.ts";
+import { type Activity, type ActivityWindow, activityOf, addCount, endedTask, finishedPerMinute, type ExecutorCounts } from "../../core/stats.ts";
 import { LeaseLostError, TaskNotFoundError } from "../../errors.ts";
 import { uniqueName } from "../../host/unique-name.ts";
 import { MemoryTaskOutput } from "./output.ts";
@@ -282,6 +282,11 @@ export class MemoryStore implements JournalStore {
       if (isFinal(task.status)) finished.push(finishedTime(task));
     }
     return Promise.resolve({ counts, oldestQueuedAt, finishedPerMinute: finishedPerMinute(finished, now.getTime(), minutes) });
+  }
+
+  activity(now: Date, window: ActivityWindow): Promise<Activity> {
+    const finals = [...this.tasks.values()].filter((t) => isFinal(t.status));
+    return Promise.resolve(activityOf(finals.map(endedTask), now.getTime(), window));
   }
 
   workerSlots(): Promise<WorkerSlot[]> {

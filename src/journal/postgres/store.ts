@@ -6,7 +6,7 @@
 // unique index on running serial keys makes "one at a time per key" the database's promise.
 import type pg from "pg";
 import { compareActiveOnPage, finalsWanted, listed } from "../../core/list-order.ts";
-import { addCount, type ExecutorCounts, finishedPerMinute } from "../../core/stats.ts";
+import { type Activity, type ActivityWindow, activityOf, addCount, endedTask, type ExecutorCounts, finishedPerMinute } from "../../core/stats.ts";
 import { applyVerdict, isSameHolder, type JournalClock, type TickHolder } from "../../core/recovery.ts";
 import { maxTriesOf } from "../../core/retry-policy.ts";
 import { firedStates, firedTasks, type ScheduleState } from "../../core/schedule.ts";
@@ -657,6 +657,18 @@ export class PgStore implements JournalStore {
           minutes,
         ),
       };
+    });
+  }
+
+  activity(now: Date, window: ActivityWindow): Promise<Activity> {
+    return this.read(async () => {
+      const since = new Date(now.getTime() - window.buckets * window.bucketMs);
+      const ended = await this.db.query(
+        `select executor, status, record->>'createdAt' as "createdAt", record->>'startedAt' as "startedAt", record->>'finishedAt' as "finishedAt"
+         from ${this.s}.tasks where status in ${FINALS_SQL} and finished_at > $1 and finished_at <= $2`,
+        [since, now],
+      );
+      return activityOf(ended.rows.map(endedTask), now.getTime(), window);
     });
   }
 

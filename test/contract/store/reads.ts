@@ -52,6 +52,26 @@ export function readsTests(suite: StoreSuite): void {
     expect(await ids("rows")).toEqual([]);
   });
 
+  it("activity counts the tasks that ended in each span by executor and status, with the waits and runs of those that ran", async () => {
+    await fresh();
+    await store.enqueue([input({ executor: "a" }), input({ executor: "a" }), input({ executor: "b" })], T0, noWorker);
+    const first = (await claimNext(store, ME, at(10_000)))!;
+    await store.settle(first.id, first.lease!, succeed, at(70_000));
+    const second = (await claimNext(store, ME, at(100_000)))!;
+    await store.settle(second.id, second.lease!, { kind: "failed", error: { message: "x", stack: null, where: null }, message: null }, at(130_000));
+    await store.cancel("3", at(150_000));
+    const none = { succeeded: 0, failed: 0, cancelled: 0, ran: 0, waitMs: 0, runMs: 0 };
+    expect(await store.activity(at(180_000), { bucketMs: 60_000, buckets: 3 })).toEqual({
+      a: [none, { ...none, succeeded: 1, ran: 1, waitMs: 10_000, runMs: 60_000 }, { ...none, failed: 1, ran: 1, waitMs: 100_000, runMs: 30_000 }],
+      b: [none, none, { ...none, cancelled: 1 }],
+    });
+    // A span ends at its last instant: what ended at 70 s is in the span (60 s, 120 s] only.
+    expect(await store.activity(at(120_000), { bucketMs: 60_000, buckets: 1 })).toEqual({
+      a: [{ ...none, succeeded: 1, ran: 1, waitMs: 10_000, runMs: 60_000 }],
+    });
+    expect(await store.activity(at(60_000), { bucketMs: 60_000, buckets: 1 })).toEqual({});
+  });
+
   it("stats counts tasks by executor and status, the oldest queued task, and the tasks finished per minute", async () => {
     await fresh();
     expect(await store.stats(T0, 3)).toEqual({ counts: {}, oldestQueuedAt: null, finishedPerMinute: [0, 0, 0] });
