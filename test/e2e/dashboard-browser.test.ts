@@ -5,10 +5,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { startUi } from "../helpers/dashboard.ts";
+import { type RunningUi, startUi } from "../helpers/dashboard.ts";
 import { hasChromium, launchBrowser, requireChromiumUnderCi } from "../helpers/browser.ts";
 import { fixture } from "../helpers/fixtures.ts";
-import { describeOnJournals, REPO, useProject } from "../helpers/project.ts";
+import { describeOnJournals, type Project, REPO, useProject } from "../helpers/project.ts";
 
 const SCREENSHOTS = process.env.BGTASK_SCREENSHOTS === "docs" ? join(REPO, "docs") : null;
 const HOSTILE = `<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">`;
@@ -45,6 +45,17 @@ const TASKS = {
 
 const gatedContext = (dir: string, stages: object[]) => ["--ctx", JSON.stringify({ dir, stages })];
 
+/** The project's dashboard and a page on it in Chromium, both closed when the test ends; the page's uncaught errors gather in `errors`. */
+async function dashboardPage(project: Project): Promise<{ ui: RunningUi; page: Page; errors: string[] }> {
+  const ui = await startUi(project, onTestFinished);
+  const browser = await launchBrowser();
+  onTestFinished(() => browser.close());
+  const page = await browser.context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  return { ui, page, errors };
+}
+
 async function openDashboard(page: Page, url: string, hash = ""): Promise<void> {
   await page.goto(url);
   // The visit with ?token= set the cookie and left the token out of the address.
@@ -59,12 +70,7 @@ describe.skipIf(!hasChromium() && process.env.CI !== "true")("the dashboard in a
   describeOnJournals("live, with actions", (journal) => {
     it("shows a running task's bar advance live, cancels it, retries a failed task, runs one from the form and downloads its attachment", async () => {
       const project = useProject(onTestFinished, { tasks: TASKS });
-      const ui = await startUi(project, onTestFinished);
-      const browser = await launchBrowser();
-      onTestFinished(() => browser.close());
-      const page = await browser.context.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (error) => errors.push(error.message));
+      const { ui, page, errors } = await dashboardPage(project);
 
       const failed = await project.run("flaky");
       await project.waitForTask(failed, (t) => t.status === "failed");
@@ -141,12 +147,7 @@ describe.skipIf(!hasChromium() && process.env.CI !== "true")("the dashboard in a
       const done = await project.run("import-users");
       const waiting = [await project.run("import-users", ["--delay", "1h"]), await project.run("import-users", ["--delay", "1h"])];
       for (const id of [...failed, done]) await project.waitForTask(id, (t) => t.completed);
-      const ui = await startUi(project, onTestFinished);
-      const browser = await launchBrowser();
-      onTestFinished(() => browser.close());
-      const page = await browser.context.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (error) => errors.push(error.message));
+      const { ui, page, errors } = await dashboardPage(project);
       const asked: string[] = [];
       let answer = false;
       page.on("dialog", (dialog) => {
@@ -161,7 +162,9 @@ describe.skipIf(!hasChromium() && process.env.CI !== "true")("the dashboard in a
         await page.locator('[data-activity="flaky"][data-failed="2"][data-succeeded="0"]').waitFor();
         await page.locator('[data-activity="import-users"][data-succeeded="1"][data-failed="0"]').waitFor();
         expect(await page.locator('[data-activity="flaky"] rect.bar-failed').count(), window).toBeGreaterThan(0);
-        expect(await page.locator('[data-activity="flaky"] rect.bar-failed title').first().textContent()).toMatch(/: 0 succeeded, [12] failed, 0 cancelled; average wait /);
+        expect(await page.locator('[data-activity="flaky"] rect.bar-failed title').first().textContent()).toMatch(
+          /: 0 succeeded, [12] failed, 0 cancelled; average wait /,
+        );
       }
       const bulk = (executor: string, action: string) => page.locator(`[data-executor="${executor}"] [data-bulk="${action}"]`);
 
@@ -211,12 +214,7 @@ describe.skipIf(!hasChromium() && process.env.CI !== "true")("the dashboard in a
         { name: "nightly", cron: "30 2 * * *", timezone: "Europe/Berlin", executor: "import-users" },
       ];
       const project = useProject(onTestFinished, { tasks: TASKS, config: { schedules, worker: false } });
-      const ui = await startUi(project, onTestFinished);
-      const browser = await launchBrowser();
-      onTestFinished(() => browser.close());
-      const page = await browser.context.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (error) => errors.push(error.message));
+      const { ui, page, errors } = await dashboardPage(project);
       await openDashboard(page, ui.url, "#/schedules");
       const row = (name: string) => page.locator(`[data-schedule="${name}"]`);
       await row("nightly").waitFor();
@@ -240,10 +238,7 @@ describe.skipIf(!hasChromium() && process.env.CI !== "true")("the dashboard in a
 
   it("shows what a task wrote as text: no element is made from it and no script of it runs", async () => {
     const project = useProject(onTestFinished, { tasks: TASKS });
-    const ui = await startUi(project, onTestFinished);
-    const browser = await launchBrowser();
-    onTestFinished(() => browser.close());
-    const page = await browser.context.newPage();
+    const { ui, page } = await dashboardPage(project);
     const id = await project.run("hostile");
     await project.waitForTask(id, (t) => t.status === "succeeded");
 
