@@ -385,17 +385,19 @@ export class PgStore implements JournalStore {
     return this.tx(
       async () => {
         await this.lockSlots();
-        // retirement() needs only a runnable task, if any, and the scheduled task due first within the window.
+        // retirement() needs only a runnable task, if any, and the scheduled task due first within
+        // the window: one past due too, that a running try holds back (its executor's limit, its
+        // serial key), so the running tries come too, for core's claim rules to see what holds it.
         const host: string | undefined = (await this.db.query(`select host from ${this.s}.slots where slot = $1`, [slot])).rows[0]?.host ?? undefined;
         const runnable = await this.candidates(now, 1, host === undefined ? undefined : { host }, false);
         const dueSoon = await this.rows.select(
-          `status in ('scheduled', 'paused') and not waiting and next_run_at > $1 and next_run_at <= $2
-           and ${this.notPausedSql} and ${onHostSql("$3")}`,
-          [now, new Date(now.getTime() + scheduleWindowMs), host ?? null],
+          `status in ('scheduled', 'paused') and not waiting and next_run_at <= $1 and ${this.notPausedSql} and ${onHostSql("$2")}`,
+          [new Date(now.getTime() + scheduleWindowMs), host ?? null],
           "order by next_run_at limit 1",
         );
+        const running = dueSoon.length > 0 && runnable.length === 0 ? await this.rows.select("status = 'running'", []) : [];
         // Paused queues and tasks pinned elsewhere are passed over in both queries already.
-        const result = retirement([...runnable, ...dueSoon], now, scheduleWindowMs, false);
+        const result = retirement([...runnable, ...dueSoon, ...running], now, scheduleWindowMs, false);
         if (result.retired) await this.db.query(`delete from ${this.s}.slots where slot = $1`, [slot]);
         return result;
       },

@@ -182,6 +182,15 @@ export function queueControlsTests(suite: StoreSuite): void {
     expect((await claimNext(store, ME, at(5)))!.executor).toBe("x");
   });
 
+  it("an idle worker stays while a task past its time waits behind a running try (its executor's limit), sleeping until that time", async () => {
+    await fresh();
+    await store.enqueue([input({ concurrency: 1, runAt: at(1_000) }), input()], T0, noWorker);
+    expect((await claimNext(store, ME, at(1)))!.id).toBe("2");
+    // Task 1 is due now, and held back by task 2's run: the worker is told when it was due, and stays.
+    expect(await store.retireWorker("w", at(1_000), 0)).toEqual({ retired: false, nextDueAt: at(1_000).toISOString() });
+    expect(await store.retireWorker("w", at(5_000), 0)).toEqual({ retired: false, nextDueAt: at(1_000).toISOString() });
+  });
+
   it("concurrency: at most that many tasks of the executor run at once, whoever claims; others run beside them", async () => {
     await fresh();
     await store.enqueue(
