@@ -87,9 +87,12 @@ describeOnJournals("the journal's state through compaction", () => {
     }
     await ticking;
     if (p.journal === "file") expect(logs.size, "compactions happened during the run").toBeGreaterThan(3);
-    const slots = scheduled(await p.list(["--executor", "beat"]));
+    const beats = await p.list(["--executor", "beat"]);
+    const slots = scheduled(beats);
     expect(slots.length).toBeGreaterThanOrEqual(20);
-    expect(new Set(slots).size, `slots fired: ${slots.join(", ")}`).toBe(slots.length);
+    // A slot made twice: its tasks, as the journal has them, say who made them when.
+    const twice = beats.filter((t) => slots.indexOf(t.schedule!.slot) !== slots.lastIndexOf(t.schedule!.slot));
+    expect(new Set(slots).size, `slots fired: ${slots.join(", ")}; made twice: ${JSON.stringify(twice, null, 1)}`).toBe(slots.length);
   });
 });
 

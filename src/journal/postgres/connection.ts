@@ -175,6 +175,25 @@ export class PgConnection {
   }
 
   /**
+   * Runs `operation`, a read of several statements, in one read-only REPEATABLE READ transaction:
+   * its statements see one moment. Apart, a task that ended between two of them was read twice,
+   * and one queued again was read by neither.
+   */
+  snapshot<T>(operation: () => Promise<T>): Promise<T> {
+    return this.serially(async (client) => {
+      await client.query("begin isolation level repeatable read read only");
+      try {
+        const result = await operation();
+        await client.query("commit");
+        return result;
+      } catch (error) {
+        await client.query("rollback").catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  /**
    * Runs `operation` as one transaction, committed synchronously unless `sync` is false (lost in a
    * crash of PostgreSQL, such a commit costs what the caller can afford to lose), with `notice` in
    * the same round trip as the commit token.

@@ -147,6 +147,11 @@ export class PgStore implements JournalStore {
     return this.db.serially(operation);
   }
 
+  /** A read of several statements, seeing one moment (PgConnection.snapshot). */
+  private readAtOnce<T>(operation: () => Promise<T>): Promise<T> {
+    return this.db.snapshot(operation);
+  }
+
   private async paused(): Promise<Set<string>> {
     return new Set((await this.db.query(`select executor from ${this.s}.paused_queues`)).rows.map((r) => r.executor as string));
   }
@@ -421,7 +426,7 @@ export class PgStore implements JournalStore {
   }
 
   list(filter: ListFilter): Promise<TaskRecord[]> {
-    return this.read(async () => {
+    return this.readAtOnce(async () => {
       const { where, values } = filterSql(filter);
       const limit = filter.limit === undefined ? "" : `limit ${Math.max(0, Math.floor(filter.limit))}`;
       // core's list priority (running and paused first, then by id), so a limit reads only what it keeps.
@@ -440,7 +445,7 @@ export class PgStore implements JournalStore {
   }
 
   survey(host: string): Promise<Survey> {
-    return this.read(async () => {
+    return this.readAtOnce(async () => {
       // Measured first, on this connection: the caller judges what it reads here by clock().
       await this.clock_.fresh();
       const running = await this.rows.select("status = 'running'", [], "order by id");
@@ -626,7 +631,7 @@ export class PgStore implements JournalStore {
   }
 
   page(filter: PageFilter): Promise<TaskRecord[]> {
-    return this.read(async () => {
+    return this.readAtOnce(async () => {
       const { where, values } = filterSql(filter);
       const upTo = filter.offset + filter.limit;
       // Active tasks first, in the page's order (core's compareActiveOnPage), then the newest finished.
@@ -642,7 +647,7 @@ export class PgStore implements JournalStore {
   }
 
   stats(now: Date, minutes: number): Promise<StoreStats> {
-    return this.read(async () => {
+    return this.readAtOnce(async () => {
       const counts: ExecutorCounts = {};
       for (const row of (await this.db.query(`select executor, status, count(*)::int as n from ${this.s}.tasks group by executor, status`)).rows) {
         addCount(counts, row.executor, row.status, row.n);
