@@ -201,6 +201,8 @@ export class PgConnection {
   transaction<T>(operation: () => Promise<T>, sync: boolean, notice: CommitNotice): Promise<T> {
     return this.serially(async (client) => {
       const token = randomUUID();
+      // The server process behind this connection: after a COMMIT cut off, it may still be about to make it.
+      const backend = (client as unknown as { processID: number | null }).processID;
       let result: T;
       try {
         // The schema's version rides along with the begin (no round trip of its own).
@@ -223,7 +225,7 @@ export class PgConnection {
         await client.query("commit");
       } catch (error) {
         if (!isConnectionError(error)) throw error;
-        if (await this.committed(token)) return result;
+        if (await this.committed(token, backend)) return result;
         throw new RunAgain(error);
       }
       // Now and then, the tokens old enough that no commit can still be in doubt.
@@ -234,20 +236,39 @@ export class PgConnection {
 
   /**
    * Whether the commit that wrote `token` was made, asked on a new connection; when the database
-   * cannot say within the wait, nobody can: JournalOutcomeUnknownError.
+   * cannot say within the wait, nobody can: JournalOutcomeUnknownError. The old connection's
+   * server process (`backend`) is ended first, and its end waited for: one still alive may yet
+   * receive that COMMIT (late, from a slow network or a client that gave up waiting) and make it
+   * after a look that found no token, and the operation, run again, would be made twice.
    */
-  private async committed(token: string): Promise<boolean> {
+  private async committed(token: string, backend: number | null): Promise<boolean> {
     const deadline = Date.now() + this.waitMs;
     for (let pauseMs = 50; ; pauseMs = Math.min(pauseMs * 2, 2_000)) {
       this.client = null;
       try {
         const client = await this.connection(deadline);
+        if (backend !== null) await this.ended(client, backend, deadline);
         return (await client.query(`select 1 from ${this.s}.commits where token = $1`, [token])).rows.length > 0;
       } catch (error) {
         if (!isConnectionError(error) && !(error instanceof JournalUnavailableError)) throw error;
         if (Date.now() + pauseMs >= deadline) throw new JournalOutcomeUnknownError(this.where.shown, error);
         await delay(pauseMs * (0.5 + Math.random()));
       }
+    }
+  }
+
+  /** Ends the server process `pid` (one of this role's own), and waits until it is gone; its open transaction is rolled back, a commit it was making is made. */
+  private async ended(client: pg.Client, pid: number, deadline: number): Promise<void> {
+    try {
+      await client.query("select pg_terminate_backend($1)", [pid]);
+    } catch (error) {
+      // A role the database does not let end its own processes: the token is all there is to go by.
+      if ((error as { code?: string }).code === "42501") return;
+      throw error;
+    }
+    for (let pauseMs = 5; (await client.query("select 1 from pg_stat_activity where pid = $1", [pid])).rows.length > 0; pauseMs = Math.min(pauseMs * 2, 200)) {
+      if (Date.now() + pauseMs >= deadline) throw new JournalUnavailableError(this.where.shown, new Error(`server process ${pid} did not end`));
+      await delay(pauseMs);
     }
   }
 
