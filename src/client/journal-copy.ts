@@ -97,7 +97,8 @@ export async function copyJournal(options: JournalCopyOptions): Promise<JournalC
     const moved = tasks.map((task) => ({ ...task, attachments: task.attachments.map((a) => ({ ...a, path: to.output.attachmentPath(task.id, a.name) })) }));
     const pausedQueues = await from.store.pausedQueues();
     const schedules = await from.store.scheduleStates();
-    const { clashes } = await to.store.importTasks({ tasks: moved, pausedQueues, schedules });
+    const counters = await from.store.counters();
+    const { clashes } = await to.store.importTasks({ tasks: moved, pausedQueues, schedules, counters });
     if (clashes.length > 0) {
       const shown = clashes.slice(0, 5).join(", ") + (clashes.length > 5 ? ` and ${clashes.length - 5} more` : "");
       throw new BgtaskError(

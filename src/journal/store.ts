@@ -12,6 +12,7 @@ import type { PageMatch, PageOrder } from "../core/list-order.ts";
 import type { Activity, ActivityWindow, ExecutorCounts } from "../core/stats.ts";
 import type { Schedule, ScheduleState } from "../core/schedule.ts";
 import type { TaskOutput } from "./task-output.ts";
+import type { Counters } from "../core/counters.ts";
 
 export type { ClaimFilter, KeyOutcome } from "../core/transitions.ts";
 export type { JournalClock, TickHolder, TryVerdict } from "../core/recovery.ts";
@@ -188,6 +189,8 @@ export interface JournalCopy {
   tasks: readonly TaskRecord[];
   pausedQueues: readonly string[];
   schedules: Readonly<Record<string, ScheduleState>>;
+  /** The source's counters, added to the copy's (its tasks count as nothing new there). */
+  counters: Counters;
 }
 
 /**
@@ -251,6 +254,12 @@ export interface JournalStore {
 
   /** The final tasks that ended in each span of `window` before `now`, by executor (core/stats.ts's activityOf). Read only. */
   activity(now: Date, window: ActivityWindow): Promise<Activity>;
+
+  /**
+   * The journal's counters (core/counters.ts): what every transaction added up since the journal
+   * was made, whatever was removed since. One read, however deep the queue or long the history.
+   */
+  counters(): Promise<Counters>;
 
   /** Every worker slot, on every host. Read only. */
   workerSlots(): Promise<WorkerSlot[]>;

@@ -149,6 +149,7 @@ export async function observe(subject: Subject, ids: readonly string[], now: Dat
   exact.get = got;
   exact.stats = await store.stats(now, STATS_MINUTES);
   exact.activity = await store.activity(now, { bucketMs: MINUTE_MS, buckets: STATS_MINUTES });
+  exact.counters = await store.counters();
   exact.pausedQueues = await store.pausedQueues();
   exact.scheduleStates = await store.scheduleStates();
   // Which slot is where in the registry is nobody's contract (the memory store moves a slot it registers to the end).

@@ -22,7 +22,7 @@ import {
 import { basename, dirname, join } from "node:path";
 import type { Adapter } from "lowdb";
 import { JournalCorruptError, journalIoError } from "../../errors.ts";
-import { checkDoc, stateOf, upgraded, type JournalDoc } from "./schema.ts";
+import { checkDoc, headOf, upgraded, type JournalDoc } from "./schema.ts";
 import { crashPoint } from "./crash-points.ts";
 import { crc32 } from "./checksum.ts";
 import { uniqueName } from "../../host/unique-name.ts";
@@ -51,9 +51,8 @@ const WRITE_CHUNK = 256 * 1024;
  * person, parsed a line at a time), in pieces: the whole active set never becomes one string.
  */
 function writeDoc(fd: number, doc: JournalDoc): void {
-  const { format, version, rev, log, tasks } = doc;
-  const head = JSON.stringify({ format, version, rev, log, ...stateOf(doc) });
-  let piece = `${head.slice(0, -1)},"tasks":[\n`;
+  const { tasks } = doc;
+  let piece = `${JSON.stringify(headOf(doc)).slice(0, -1)},"tasks":[\n`;
   let crc = 0;
   const flush = () => {
     const bytes = Buffer.from(piece, "utf8");

@@ -30,6 +30,7 @@ import {
 import { acquireLock, LockCompromisedError, sweepIdentities, type LockSettings } from "./lock.ts";
 import { emptyDoc, JOURNAL_VERSION, QUEUE_FILE, type JournalDoc } from "./schema.ts";
 import { countOf } from "../../core/stats.ts";
+import { addCounters, type Counters } from "../../core/counters.ts";
 import type { TaskRecord } from "../../core/task.ts";
 
 /**
@@ -42,6 +43,8 @@ export interface Transaction {
   history: HistoryEntry[];
   /** New tasks for the cold queue's segment, in id order (never in `doc.tasks`). */
   cold: TaskRecord[];
+  /** What the transaction counted (core/counters.ts): logged as one entry, added to the document's. */
+  counts: Counters;
 }
 
 const MAX_ATTEMPTS = 5;
@@ -157,7 +160,7 @@ export class JournalFiles {
         crashPoint("read");
         this.sweep(loaded.doc);
         const meta = JSON.stringify(metaOf(loaded.doc));
-        const tx: Transaction = { touched: new Set(), history: [], cold: [] };
+        const tx: Transaction = { touched: new Set(), history: [], cold: [], counts: {} };
         const result = mutate(loaded.doc, tx);
         const entries = this.changes(loaded.doc, tx, meta);
         if (entries.length > 0) {
@@ -256,6 +259,11 @@ export class JournalFiles {
       }
     }
     if (tx.history.length > 0 || tx.cold.length > 0 || JSON.stringify(metaOf(doc)) !== metaBefore) entries.push({ meta: metaOf(doc) });
+    if (Object.keys(tx.counts).length > 0) {
+      entries.push({ count: tx.counts });
+      doc.counters ??= {};
+      addCounters(doc.counters, tx.counts);
+    }
     return entries;
   }
 

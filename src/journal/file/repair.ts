@@ -119,8 +119,8 @@ export function rebuild(found: Salvage, indexed: Set<string>): Rebuilt {
 
   const rev = Math.max(doc.rev, log.highestRev, mark.mark?.rev ?? 0) + 1;
   // The state as read (paused queues, schedule slots, …): a repair does not restart a queue someone
-  // stopped nor fire a slot again. The history and the queue are rewritten by writeJournal.
-  const rebuilt: JournalDoc = { ...emptyDoc(), ...stateOf(doc), rev, nextId, tasks: active };
+  // stopped nor fire a slot again, nor set the counters back. The history and the queue are rewritten by writeJournal.
+  const rebuilt: JournalDoc = { ...emptyDoc(), ...stateOf(doc), counters: doc.counters ?? {}, rev, nextId, tasks: active };
   return {
     doc: rebuilt,
     lines: history.lines,

@@ -112,7 +112,7 @@ function salvageMark(home: string): MarkFinding {
 /** The head's fields one by one, keeping each that checks. */
 function headFields(doc: JournalDoc, head: Record<string, unknown>): void {
   const candidate = { ...emptyDoc(), ...head, tasks: [] } as JournalDoc;
-  for (const key of ["rev", "log", ...Object.keys(stateOf(candidate))] as Array<keyof JournalDoc>) {
+  for (const key of ["rev", "log", "counters", ...Object.keys(stateOf(candidate))] as Array<keyof JournalDoc>) {
     const trial = { ...emptyDoc(), [key]: candidate[key] };
     if (checkDoc(trial) === null) (doc as unknown as Record<string, unknown>)[key] = candidate[key];
   }

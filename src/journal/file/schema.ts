@@ -5,6 +5,7 @@ import type { TaskRecord } from "../../core/task.ts";
 import { isNumber, isObject, isTask, isWorkerRef, TASK_ID, taskSchema, workerRef } from "../record.ts";
 import type { WorkerSlot } from "../../core/workers.ts";
 import type { ScheduleState } from "../../core/schedule.ts";
+import { type Counters, isCounters } from "../../core/counters.ts";
 
 export type { WorkerSlot };
 
@@ -69,6 +70,27 @@ export interface JournalDoc extends JournalState {
   /** The write-ahead log that continues this snapshot. */
   log: string;
   tasks: TaskRecord[];
+  /**
+   * The journal's counters (core/counters.ts) as of this snapshot; the log's `count` entries add to
+   * them. Absent in journals written before them (nothing counted).
+   */
+  counters?: Counters;
+}
+
+/** The snapshot's own fields beside the state's: the compiler refuses a field of JournalDoc left out here, which a compaction would drop. */
+const HEAD_FIELDS: { [K in Exclude<keyof JournalDoc, keyof JournalState | "tasks">]-?: true } = {
+  format: true,
+  version: true,
+  rev: true,
+  log: true,
+  counters: true,
+};
+
+/** journal.json's head: everything in `doc` but its tasks, the state whole (stateOf). */
+export function headOf(doc: JournalDoc): Omit<JournalDoc, "tasks"> {
+  const head: Record<string, unknown> = {};
+  for (const key of Object.keys(HEAD_FIELDS) as Array<keyof typeof HEAD_FIELDS>) if (doc[key] !== undefined) head[key] = doc[key];
+  return { ...(head as Pick<JournalDoc, keyof typeof HEAD_FIELDS>), ...stateOf(doc) };
 }
 
 export function emptyDoc(): JournalDoc {
@@ -82,6 +104,7 @@ export function emptyDoc(): JournalDoc {
     queue: emptyQueue(),
     tasks: [],
     workers: [],
+    counters: {},
   };
 }
 
@@ -176,7 +199,8 @@ function isDoc(x: unknown): boolean {
     (x.version === 1) === (x.queue === undefined) &&
     stateProblem(x) === null &&
     Array.isArray(x.tasks) &&
-    x.tasks.every(isTask)
+    x.tasks.every(isTask) &&
+    (x.counters === undefined || isCounters(x.counters))
   );
 }
 

@@ -52,6 +52,7 @@ import { FileTaskOutput } from "./output.ts";
 import type { TaskOutput } from "../task-output.ts";
 import { emptyQueue, JOURNAL_VERSION, QUEUE_FILE, type JournalDoc } from "./schema.ts";
 import type { Activity, ActivityWindow } from "../../core/stats.ts";
+import { addCounter, addCounters, type Counters, countChange } from "../../core/counters.ts";
 import type {
   CancelEffect,
   ChangeListener,
@@ -132,9 +133,14 @@ export class FileStore implements JournalStore {
 
   // ---- helpers over the active set ---------------------------------------------------------
 
-  /** Inserts or replaces a task in the active set, moving it to history when it became final. The way tasks change. */
-  private put(doc: JournalDoc, tx: Transaction, task: TaskRecord): void {
+  /**
+   * Inserts or replaces a task in the active set, moving it to history when it became final, and
+   * counts the change at `now`. The way tasks change. `before`: the task as it was, when it was not
+   * in the active set (cold, or final); absent, it is looked up there (not found: a new task).
+   */
+  private put(doc: JournalDoc, tx: Transaction, task: TaskRecord, now: Date, before?: TaskRecord): void {
     const index = doc.tasks.findIndex((t) => t.id === task.id);
+    countChange(tx.counts, before ?? (index === -1 ? null : doc.tasks[index]!), task, now);
     if (isFinal(task.status)) {
       if (index !== -1) doc.tasks.splice(index, 1);
       tx.history.push(task);
@@ -153,7 +159,7 @@ export class FileStore implements JournalStore {
   private release(doc: JournalDoc, tx: Transaction, now: Date): void {
     if (tx.history.length === 0) return;
     const ended: Ended[] = tx.history.map((entry) => ({ id: entry.id, status: isTombstone(entry) ? "removed" : entry.status }));
-    for (const task of releaseDependents(doc.tasks, ended, now)) this.put(doc, tx, task);
+    for (const task of releaseDependents(doc.tasks, ended, now)) this.put(doc, tx, task, now);
   }
 
   private heldTask(doc: JournalDoc, id: string, lease: string): TaskRecord {
@@ -177,13 +183,14 @@ export class FileStore implements JournalStore {
     for (const { id, lease, verdict } of recovery.verdicts) {
       const task = doc.tasks.find((t) => t.id === id);
       if (!task || !isHeldBy(task, lease)) continue;
-      this.put(doc, tx, applyVerdict(task, verdict, now));
+      this.put(doc, tx, applyVerdict(task, verdict, now), now);
+      if (verdict.kind !== "overdue") addCounter(tx.counts, task.executor, "recovered");
       (verdict.kind === "overdue" ? result.forced : result.recovered).push(id);
     }
     for (const task of scheduled) {
       const promoted = promote(task, now);
       if (promoted === task) continue;
-      this.put(doc, tx, promoted);
+      this.put(doc, tx, promoted, now);
       result.promoted.push(task.id);
     }
     this.pruneSlots(doc, now, recovery.deadSlots);
@@ -243,7 +250,7 @@ export class FileStore implements JournalStore {
           dependencies.set(id, found);
         }
       }
-      const { created, stored, outcomes } = storeInputs(doc, (task) => this.put(doc, tx, task), tasks, now, dependencies);
+      const { created, stored, outcomes } = storeInputs(doc, (task) => this.put(doc, tx, task, now), tasks, now, dependencies);
       // A journal an older bgtask may still read (version 1) keeps every task where that one looks.
       const cold = doc.version === JOURNAL_VERSION && (coldCount(doc.queue) > 0 || doc.tasks.length + created.length > this.hotLimit);
       if (cold && doc.queue.count === 0 && doc.queue.bytes > 0) {
@@ -254,9 +261,10 @@ export class FileStore implements JournalStore {
       for (const task of created) {
         if (isFinal(task.status)) {
           // Cancelled at once: what it runs after has already failed.
-          this.put(doc, tx, task);
+          this.put(doc, tx, task, now);
           continue;
         }
+        countChange(tx.counts, null, task, now);
         // The cold queue is merged with the active set by id: only tasks that sort by id alone may wait there.
         if (cold && sortsById(task)) tx.cold.push(task);
         else {
@@ -313,14 +321,14 @@ export class FileStore implements JournalStore {
         const task = held(end.id, end.lease);
         if (!task) return null;
         const done = settle(task, end.outcome, now);
-        this.put(doc, tx, done);
+        this.put(doc, tx, done, now);
         // Ended: a give-back under the same lease finds it no longer held.
         byId.set(done.id, done);
         return done;
       });
       for (const { id, lease } of exchange.giveBack) {
         const task = held(id, lease);
-        if (task && canGiveBack(task)) this.put(doc, tx, giveBack(task, now));
+        if (task && canGiveBack(task)) this.put(doc, tx, giveBack(task, now), now);
       }
       // After the ends: the caller's own tries among them are no longer its verdicts' to judge.
       const recovered = exchange.recovery ? this.applyRecovery(doc, tx, now, exchange.recovery) : null;
@@ -349,7 +357,7 @@ export class FileStore implements JournalStore {
       if (!mayClaimAhead(claimed.length, next, start)) break;
       if (!fromHot) doc.queue = pastHead(doc.queue, head!);
       const task = claim(next, worker, uniqueName(), now);
-      this.put(doc, tx, task);
+      this.put(doc, tx, task, now, next);
       claimed.push(task);
     }
     return claimed;
@@ -358,19 +366,24 @@ export class FileStore implements JournalStore {
   report(id: string, lease: string, report: TaskReport, now: Date): Promise<void> {
     return this.transactUnsynced((doc, tx) => {
       const task = this.heldTask(doc, id, lease);
-      this.put(doc, tx, {
-        ...task,
-        ...report,
-        attributes: report.attributes ? { ...task.attributes, ...report.attributes } : task.attributes,
-        heartbeatAt: now.toISOString(),
-      });
+      this.put(
+        doc,
+        tx,
+        {
+          ...task,
+          ...report,
+          attributes: report.attributes ? { ...task.attributes, ...report.attributes } : task.attributes,
+          heartbeatAt: now.toISOString(),
+        },
+        now,
+      );
     });
   }
 
   settle(id: string, lease: string, outcome: TryOutcome, now: Date): Promise<TaskRecord> {
     return this.transactUnsynced((doc, tx) => {
       const settled = settle(this.heldTask(doc, id, lease), outcome, now);
-      this.put(doc, tx, settled);
+      this.put(doc, tx, settled, now);
       this.release(doc, tx, now);
       return settled;
     });
@@ -393,6 +406,10 @@ export class FileStore implements JournalStore {
       if (result.retired) doc.workers = doc.workers.filter((w) => w.slot !== slot);
       return result;
     });
+  }
+
+  counters(): Promise<Counters> {
+    return this.withSnapshot((doc) => structuredClone(doc.counters ?? {}), true);
   }
 
   get(id: string): Promise<TaskRecord | null> {
@@ -488,7 +505,7 @@ export class FileStore implements JournalStore {
       const task = doc.tasks.find((t) => t.id === id);
       if (!task || !isHeldBy(task, lease)) return null;
       const settled = settle(task, outcome, now);
-      this.put(doc, tx, settled);
+      this.put(doc, tx, settled, now);
       this.release(doc, tx, now);
       return settled;
     });
@@ -510,7 +527,7 @@ export class FileStore implements JournalStore {
         if (effect === "final") return { task, effect };
         const next = cancel(task, now);
         if (found.cold && next !== task) this.leaveCold(doc, id);
-        if (next !== task) this.put(doc, tx, next);
+        if (next !== task) this.put(doc, tx, next, now, task);
         if (isFinal(next.status)) ended.set(id, next);
         return { task: next, effect };
       });
@@ -523,7 +540,7 @@ export class FileStore implements JournalStore {
     return (await this.retryMany([id], now))[0]!;
   }
 
-  retryMany(ids: readonly string[], _now: Date): Promise<Array<RetryResult | null>> {
+  retryMany(ids: readonly string[], now: Date): Promise<Array<RetryResult | null>> {
     return this.transact((doc, tx) =>
       ids.map((id) => {
         const task = this.reads.find(doc, id);
@@ -531,7 +548,7 @@ export class FileStore implements JournalStore {
         // A keyed task is never cold (sortsById), so the active set is where its key's holder is.
         // Back in the active set, a retried task hides its history entry until it is final again (newest line wins).
         return retryIn(task, doc.tasks, (queued) => {
-          this.put(doc, tx, queued);
+          this.put(doc, tx, queued, now, task);
           return queued;
         });
       }),
@@ -616,7 +633,7 @@ export class FileStore implements JournalStore {
       const inputs = firedTasks(request.firings, states, now, request.onTimeMs);
       if (inputs.length === 0) return [];
       const created = inputs.map((input) => createTask(String(doc.nextId++), input, now, maxTriesOf(input.retry)));
-      for (const task of created) this.put(doc, tx, task);
+      for (const task of created) this.put(doc, tx, task, now);
       doc.schedules = firedStates(states, created);
       return created;
     });
@@ -667,6 +684,8 @@ export class FileStore implements JournalStore {
         tx.touched.add(task.id);
       }
       for (const task of copy.tasks) doc.nextId = Math.max(doc.nextId, Number(task.id) + 1);
+      // The copied tasks count as nothing new here: the source's counts come with them.
+      addCounters(tx.counts, copy.counters);
       doc.pausedQueues = [...new Set([...(doc.pausedQueues ?? []), ...copy.pausedQueues])].sort();
       doc.schedules = { ...doc.schedules, ...structuredClone(copy.schedules) };
       return { clashes };

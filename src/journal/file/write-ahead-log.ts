@@ -8,13 +8,15 @@ import { closeSync, fchmodSync, fdatasyncSync, fstatSync, openSync, readSync, st
 import type { TaskRecord } from "../../core/task.ts";
 import { JournalCorruptError, journalIoError } from "../../errors.ts";
 import { crc32 } from "./checksum.ts";
+import { addCounters, type Counters, isCounters } from "../../core/counters.ts";
 import { appendCommitted, FILE_MODE } from "./durable-file.ts";
 import { applyState, checkTask, stateOf, stateProblem, type JournalDoc, type JournalState } from "./schema.ts";
 
 /** The journal's state as of a transaction; a version 1 journal's meta entries have no queue. */
 export type Meta = Omit<JournalState, "queue"> & { queue?: JournalState["queue"] };
 
-export type LogEntry = { put: TaskRecord } | { del: string } | { meta: Meta } | { commit: number; crc?: number };
+/** `count`: what a transaction added to the journal's counters (core/counters.ts). */
+export type LogEntry = { put: TaskRecord } | { del: string } | { meta: Meta } | { count: Counters } | { commit: number; crc?: number };
 
 export function metaOf(doc: JournalDoc): Meta {
   return stateOf(doc);
@@ -67,6 +69,9 @@ export class Applier {
       }
     } else if ("meta" in entry) {
       applyState(doc, entry.meta);
+    } else if ("count" in entry) {
+      doc.counters ??= {};
+      addCounters(doc.counters, entry.count);
     } else {
       doc.rev = entry.commit;
     }
@@ -91,6 +96,8 @@ function parseEntry(path: string, line: string): LogEntry {
   } else if ("meta" in entry) {
     const problem = stateProblem(entry.meta);
     if (problem) throw new JournalCorruptError(path, `a logged ${problem} is malformed`);
+  } else if ("count" in entry && !isCounters(entry.count)) {
+    throw new JournalCorruptError(path, "a logged count is malformed");
   }
   return entry;
 }

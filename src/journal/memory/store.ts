@@ -31,6 +31,7 @@ import {
 } from "../../core/transitions.ts";
 import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, wantsWorker, type WorkerSlot } from "../../core/workers.ts";
 import { type Activity, type ActivityWindow, activityOf, addCount, endedTask, finishedPerMinute, type ExecutorCounts } from "../../core/stats.ts";
+import { addCounter, addCounters, type Counters, countChange } from "../../core/counters.ts";
 import { LeaseLostError, TaskNotFoundError } from "../../errors.ts";
 import { uniqueName } from "../../host/unique-name.ts";
 import { MemoryTaskOutput } from "./output.ts";
@@ -72,6 +73,7 @@ export class MemoryStore implements JournalStore {
   private schedules: Record<string, ScheduleState> = {};
   private paused = new Set<string>();
   private readonly listeners = new Set<ChangeListener>();
+  private readonly counts: Counters = {};
 
   /** Runs one operation as a transaction: the ids it reports changed are announced after it. */
   private run<T>(operation: (changed: Set<string>) => T): Promise<T> {
@@ -88,7 +90,9 @@ export class MemoryStore implements JournalStore {
     }
   }
 
-  private put(changed: Set<string>, task: TaskRecord): TaskRecord {
+  /** Writes `task`, counting its change at `now` (null: an import, whose counts come with it). */
+  private put(changed: Set<string>, task: TaskRecord, now: Date | null): TaskRecord {
+    if (now !== null) countChange(this.counts, this.tasks.get(task.id) ?? null, task, now);
     this.tasks.set(task.id, task);
     changed.add(task.id);
     return copy(task);
@@ -106,7 +110,7 @@ export class MemoryStore implements JournalStore {
       if (task && isFinal(task.status)) ended.push({ id, status: task.status });
     }
     if (ended.length === 0) return;
-    for (const task of releaseDependents(this.active(), ended, now)) this.put(changed, task);
+    for (const task of releaseDependents(this.active(), ended, now)) this.put(changed, task, now);
   }
 
   private held(id: string, lease: string): TaskRecord | null {
@@ -121,13 +125,14 @@ export class MemoryStore implements JournalStore {
     for (const { id, lease, verdict } of recovery.verdicts) {
       const task = this.held(id, lease);
       if (!task) continue;
-      this.put(changed, applyVerdict(task, verdict, now));
+      this.put(changed, applyVerdict(task, verdict, now), now);
+      if (verdict.kind !== "overdue") addCounter(this.counts, task.executor, "recovered");
       (verdict.kind === "overdue" ? result.forced : result.recovered).push(id);
     }
     for (const task of scheduled) {
       const promoted = promote(task, now);
       if (promoted === task) continue;
-      this.put(changed, promoted);
+      this.put(changed, promoted, now);
       result.promoted.push(task.id);
     }
     this.pruneSlots(now, recovery.deadSlots);
@@ -159,13 +164,13 @@ export class MemoryStore implements JournalStore {
         const keyed = findKeyed(this.tasks.values(), input);
         if (keyed) {
           const { task, outcome } = replaceKeyed(keyed, copy(input), now);
-          stored.push(task === keyed ? copy(task) : this.put(changed, task));
+          stored.push(task === keyed ? copy(task) : this.put(changed, task, now));
           outcomes.push(outcome);
           continue;
         }
         const created = createTask(String(this.nextId++), copy(input), now, maxTriesOf(input.retry));
         const dependencies = (input.after ?? []).map((id) => this.tasks.get(id)!);
-        stored.push(this.put(changed, dependencies.length > 0 ? afterDependencies(created, dependencies, now) : created));
+        stored.push(this.put(changed, dependencies.length > 0 ? afterDependencies(created, dependencies, now) : created, now));
         outcomes.push("created");
       }
       return { tasks: stored, outcomes, workerSlot: workers === null ? null : this.reserveSlot(now, workers) };
@@ -177,7 +182,7 @@ export class MemoryStore implements JournalStore {
       const task = this.held(id, lease);
       if (!task) throw new LeaseLostError(id);
       const attributes = report.attributes ? { ...task.attributes, ...report.attributes } : task.attributes;
-      this.put(changed, { ...task, ...copy(report), attributes, heartbeatAt: now.toISOString() });
+      this.put(changed, { ...task, ...copy(report), attributes, heartbeatAt: now.toISOString() }, now);
     });
   }
 
@@ -185,7 +190,7 @@ export class MemoryStore implements JournalStore {
     return this.run((changed) => {
       const task = this.held(id, lease);
       if (!task) throw new LeaseLostError(id);
-      const settled = this.put(changed, settle(task, copy(outcome), now));
+      const settled = this.put(changed, settle(task, copy(outcome), now), now);
       this.release(changed, now);
       return settled;
     });
@@ -195,11 +200,11 @@ export class MemoryStore implements JournalStore {
     return this.run((changed) => {
       const settled = exchange.ends.map((end) => {
         const task = this.held(end.id, end.lease);
-        return task ? this.put(changed, settle(task, copy(end.outcome), now)) : null;
+        return task ? this.put(changed, settle(task, copy(end.outcome), now), now) : null;
       });
       for (const { id, lease } of exchange.giveBack) {
         const task = this.held(id, lease);
-        if (task && canGiveBack(task)) this.put(changed, giveBack(task, now));
+        if (task && canGiveBack(task)) this.put(changed, giveBack(task, now), now);
       }
       const recovered = exchange.recovery ? this.applyRecovery(changed, now, exchange.recovery) : null;
       this.release(changed, now);
@@ -207,7 +212,7 @@ export class MemoryStore implements JournalStore {
       const next: TaskRecord[] = [];
       for (const task of pickFirst(this.active(), now, exchange.claim, claimFilterOn(worker.host, exchange.filter), this.paused)) {
         if (!mayClaimAhead(next.length, task, exchange.start)) break;
-        next.push(this.put(changed, claim(task, copy(worker), uniqueName(), now)));
+        next.push(this.put(changed, claim(task, copy(worker), uniqueName(), now), now));
       }
       return { settled, next, recovered };
     });
@@ -326,7 +331,7 @@ export class MemoryStore implements JournalStore {
     return this.run((changed) => {
       const task = this.held(id, lease);
       if (!task) return null;
-      const ended = this.put(changed, settle(task, copy(outcome), now));
+      const ended = this.put(changed, settle(task, copy(outcome), now), now);
       this.release(changed, now);
       return ended;
     });
@@ -343,7 +348,7 @@ export class MemoryStore implements JournalStore {
         if (!task) return null;
         const effect = cancelEffect(task);
         const next = cancel(task, now);
-        return { task: next === task ? copy(task) : this.put(changed, next), effect };
+        return { task: next === task ? copy(task) : this.put(changed, next, now), effect };
       });
       this.release(changed, now);
       return results;
@@ -354,12 +359,12 @@ export class MemoryStore implements JournalStore {
     return (await this.retryMany([id], now))[0]!;
   }
 
-  retryMany(ids: readonly string[], _now: Date): Promise<Array<RetryResult | null>> {
+  retryMany(ids: readonly string[], now: Date): Promise<Array<RetryResult | null>> {
     return this.run((changed) =>
       ids.map((id) => {
         const task = this.tasks.get(id);
         if (!task) return null;
-        const result = retryIn(task, this.tasks.values(), (queued) => this.put(changed, queued));
+        const result = retryIn(task, this.tasks.values(), (queued) => this.put(changed, queued, now));
         return result.queued ? result : { ...result, task: copy(task), ...(result.heldBy ? { heldBy: copy(result.heldBy) } : {}) };
       }),
     );
@@ -400,7 +405,7 @@ export class MemoryStore implements JournalStore {
   fireSchedules(request: FireRequest, now: Date): Promise<TaskRecord[]> {
     return this.run((changed) => {
       const inputs = firedTasks(copy(request.firings), this.schedules, now, request.onTimeMs);
-      const created = inputs.map((input) => this.put(changed, createTask(String(this.nextId++), input, now, maxTriesOf(input.retry))));
+      const created = inputs.map((input) => this.put(changed, createTask(String(this.nextId++), input, now, maxTriesOf(input.retry)), now));
       this.schedules = firedStates(this.schedules, created);
       return created;
     });
@@ -417,6 +422,10 @@ export class MemoryStore implements JournalStore {
     });
   }
 
+  counters(): Promise<Counters> {
+    return this.run(() => copy(this.counts));
+  }
+
   pausedQueues(): Promise<string[]> {
     return this.run(() => [...this.paused].sort());
   }
@@ -426,11 +435,12 @@ export class MemoryStore implements JournalStore {
       const clashes = imported.tasks.filter((t) => this.tasks.has(t.id)).map((t) => t.id);
       if (clashes.length > 0) return { clashes };
       for (const task of imported.tasks) {
-        this.put(changed, copy(task));
+        this.put(changed, copy(task), null);
         this.nextId = Math.max(this.nextId, Number(task.id) + 1);
       }
       for (const name of imported.pausedQueues) this.paused.add(name);
       this.schedules = { ...this.schedules, ...copy(imported.schedules) };
+      addCounters(this.counts, imported.counters);
       return { clashes };
     });
   }

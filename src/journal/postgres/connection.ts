@@ -86,10 +86,15 @@ export interface ConnectionEvents {
   notification(message: pg.Notification): void;
 }
 
-/** What a transaction sends with its commit, computed once its operation ran: a NOTIFY on `channel`, or none. */
+/**
+ * What a transaction sends with its commit token, computed once its operation ran: a NOTIFY on
+ * `channel` (or none), and `alongside`, a data-modifying statement written as a CTE whose
+ * parameters start at $4 (or none), so that neither costs a round trip of its own.
+ */
 export interface CommitNotice {
   channel: string;
   payload: () => string | null;
+  alongside?: () => { cte: string; values: unknown[] } | null;
 }
 
 export class PgConnection {
@@ -213,9 +218,10 @@ export class PgConnection {
         result = await operation();
         // The token is written with the change: after a connection lost during the commit, it tells
         // whether the commit was made. The notice goes in the same round trip.
+        const alongside = notice.alongside?.() ?? null;
         await client.query(
-          `with token as (insert into ${this.s}.commits (token) values ($1)) select case when $3::text is null then null else pg_notify($2, $3) end`,
-          [token, notice.channel, notice.payload()],
+          `with token as (insert into ${this.s}.commits (token) values ($1))${alongside ? `, ${alongside.cte}` : ""} select case when $3::text is null then null else pg_notify($2, $3) end`,
+          [token, notice.channel, notice.payload(), ...(alongside?.values ?? [])],
         );
       } catch (error) {
         await client.query("rollback").catch(() => undefined);

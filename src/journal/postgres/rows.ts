@@ -4,12 +4,16 @@
 import { isFinal, type TaskRecord } from "../../core/task.ts";
 import { type Ended, releaseDependents } from "../../core/transitions.ts";
 import { JournalCorruptError } from "../../errors.ts";
+import { addCounter, addCounters, type Counters, countChange } from "../../core/counters.ts";
 import { checkTask } from "../record.ts";
 import type { PgConnection } from "./connection.ts";
 import { FINALS_SQL, upsertSql, upsertValues } from "./sql.ts";
 
 /** The tasks an operation wrote (null: deleted), for its change notice and for releasing those waiting for them. */
 export type Changed = Map<string, TaskRecord | null>;
+
+/** Rows per counter in the counters table: at most this many backends add to one counter without waiting. */
+const COUNTER_SHARDS = 16;
 
 interface TaskRow {
   record: TaskRecord;
@@ -19,6 +23,14 @@ export class PgRows {
   private readonly db: PgConnection;
   /** The table as named in messages. */
   private readonly shown: string;
+  /**
+   * Within a transaction (begin … end): each task as the transaction first read it, then as it
+   * last wrote it, so a write is counted (core/counters.ts) from the record it replaces. Every write
+   * of a task that exists follows a read of it in the same transaction (locked, or selected for a claim).
+   */
+  private seen: Map<string, TaskRecord> | null = null;
+  /** What the transaction counted so far, written by writeCounts before it commits. */
+  private counts: Counters = {};
 
   constructor(db: PgConnection, location: string) {
     this.db = db;
@@ -29,8 +41,52 @@ export class PgRows {
     return rows.map(({ record }) => {
       const problem = checkTask(record);
       if (problem) throw new JournalCorruptError(this.shown, `task ${JSON.stringify((record as { id?: unknown })?.id)}: ${problem}`);
+      if (this.seen !== null && !this.seen.has(record.id)) this.seen.set(record.id, record);
       return record;
     });
+  }
+
+  /** A transaction starts (or starts again): nothing seen or counted yet. */
+  begin(): void {
+    this.seen = new Map();
+    this.counts = {};
+  }
+
+  /** Adds `delta` to what this transaction counts. */
+  count(delta: Counters): void {
+    addCounters(this.counts, delta);
+  }
+
+  /**
+   * What this transaction counted, as a CTE adding it to the counters table (parameters from $4:
+   * the connection sends it with the commit token), or null when it counted nothing. The rows are
+   * spread over shards by backend, so that workers settling at once do not queue on one row each
+   * (a scrape adds the shards up), and written in key order, so two transactions never wait on
+   * each other crosswise. The transaction's bookkeeping ends here.
+   */
+  countsStatement(): { cte: string; values: unknown[] } | null {
+    const counts = this.counts;
+    this.seen = null;
+    this.counts = {};
+    const rows = Object.entries(counts)
+      .flatMap(([executor, row]) => Object.entries(row).map(([name, n]) => ({ executor, name, n })))
+      .filter((row) => row.n !== 0)
+      .sort((a, b) => (a.executor === b.executor ? (a.name < b.name ? -1 : 1) : a.executor < b.executor ? -1 : 1));
+    if (rows.length === 0) return null;
+    return {
+      cte: `counted as (insert into ${this.db.s}.counters (shard, executor, name, value)
+        select (pg_backend_pid() % ${COUNTER_SHARDS})::smallint, e, n, v from unnest($4::text[], $5::text[], $6::bigint[]) with ordinality as d(e, n, v, o) order by o
+        on conflict (executor, name, shard) do update set value = ${this.db.s}.counters.value + excluded.value)`,
+      values: [rows.map((r) => r.executor), rows.map((r) => r.name), rows.map((r) => r.n)],
+    };
+  }
+
+  /** The counters table added up over its shards. */
+  async counters(): Promise<Counters> {
+    const counters: Counters = {};
+    const rows = await this.db.query(`select executor, name, sum(value)::text as value from ${this.db.s}.counters group by executor, name`);
+    for (const row of rows.rows) addCounter(counters, row.executor as string, row.name as string, Number(row.value));
+    return counters;
   }
 
   async select(where: string, values: unknown[], tail = ""): Promise<TaskRecord[]> {
@@ -44,11 +100,18 @@ export class PgRows {
     return new Map(tasks.map((t) => [t.id, t]));
   }
 
-  /** Writes records back (or inserts new ones): every column is derived from the record. */
-  async put(changed: Changed, tasks: readonly TaskRecord[]): Promise<TaskRecord[]> {
+  /**
+   * Writes records back (or inserts new ones): every column is derived from the record. Each
+   * write is counted at `now` (null: an import, whose counts come with it), once it is made.
+   */
+  async put(changed: Changed, tasks: readonly TaskRecord[], now: Date | null): Promise<TaskRecord[]> {
     if (tasks.length === 0) return [];
     await this.db.query(upsertSql(this.db.s), upsertValues(tasks));
-    for (const task of tasks) changed.set(task.id, task);
+    for (const task of tasks) {
+      if (now !== null) countChange(this.counts, this.seen?.get(task.id) ?? null, task, now);
+      this.seen?.set(task.id, task);
+      changed.set(task.id, task);
+    }
     return tasks.map((t) => structuredClone(t));
   }
 
@@ -58,7 +121,7 @@ export class PgRows {
     for (const [id, task] of changed) if (task && isFinal(task.status)) ended.push({ id, status: task.status });
     if (ended.length === 0) return;
     const waiting = await this.select(`waiting and status not in ${FINALS_SQL}`, [], "order by id for update");
-    if (waiting.length > 0) await this.put(changed, releaseDependents(waiting, ended, now));
+    if (waiting.length > 0) await this.put(changed, releaseDependents(waiting, ended, now), now);
   }
 
   /** `count` new task ids from the table's sequence. */

@@ -64,6 +64,14 @@ const MIGRATIONS: readonly string[] = [
   // read the first rows of the queue instead of sorting all of it.
   `drop index $S.tasks_ready;
    create index tasks_ready on $S.tasks (claim_rank, priority desc, claim_at nulls first, id) where status in ('queued', 'scheduled', 'paused') and not waiting;`,
+  // The journal's counters (core/counters.ts), for Prometheus: a row per executor, counter and shard (rows.ts's writeCounts).
+  `create table $S.counters (
+     executor text not null,
+     name text not null,
+     shard smallint not null,
+     value bigint not null,
+     primary key (executor, name, shard)
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -120,7 +128,7 @@ export async function migrate(client: ClientBase, schema: string): Promise<numbe
   }
 }
 
-const TABLES = ["meta", "tasks", "slots", "tick", "paused_queues", "schedules", "commits", "task_logs", "attachment_chunks"];
+const TABLES = ["meta", "tasks", "slots", "tick", "paused_queues", "schedules", "commits", "task_logs", "attachment_chunks", "counters"];
 
 /** What is wrong with `schema` for this build, in words (empty: nothing), and its version. */
 export async function checkSchema(client: ClientBase, schema: string): Promise<{ version: number; problems: string[] }> {

@@ -7,6 +7,7 @@
 import type pg from "pg";
 import { compareActiveOnPage, finalsWanted, listed } from "../../core/list-order.ts";
 import { type Activity, type ActivityWindow, activityOf, addCount, endedTask, type ExecutorCounts, finishedPerMinute } from "../../core/stats.ts";
+import type { Counters } from "../../core/counters.ts";
 import { applyVerdict, isSameHolder, type JournalClock, type TickHolder } from "../../core/recovery.ts";
 import { maxTriesOf } from "../../core/retry-policy.ts";
 import { firedStates, firedTasks, type ScheduleState } from "../../core/schedule.ts";
@@ -134,12 +135,17 @@ export class PgStore implements JournalStore {
   private tx<T>(operation: (changed: Changed) => Promise<T>, options: { sync: boolean; coalesce?: boolean } = { sync: true }): Promise<T> {
     let changed: Changed = new Map();
     return this.db.transaction(
-      () => {
+      async () => {
         changed = new Map();
+        this.rows.begin();
         return operation(changed);
       },
       options.sync,
-      { channel: this.notices.channel, payload: () => this.notices.payload(changed.keys(), options.coalesce === true) },
+      {
+        channel: this.notices.channel,
+        payload: () => this.notices.payload(changed.keys(), options.coalesce === true),
+        alongside: () => this.rows.countsStatement(),
+      },
     );
   }
 
@@ -166,6 +172,7 @@ export class PgStore implements JournalStore {
       const task = held.get(id);
       if (!task || !isHeldBy(task, lease)) continue;
       writes.push(applyVerdict(task, verdict, now));
+      if (verdict.kind !== "overdue") this.rows.count({ [task.executor]: { recovered: 1 } });
       (verdict.kind === "overdue" ? result.forced : result.recovered).push(id);
     }
     for (const task of scheduled) {
@@ -174,7 +181,7 @@ export class PgStore implements JournalStore {
       writes.push(promoted);
       result.promoted.push(task.id);
     }
-    await this.rows.put(changed, writes);
+    await this.rows.put(changed, writes, now);
     await this.pruneSlots(now, recovery.deadSlots);
     return result;
   }
@@ -250,6 +257,7 @@ export class PgStore implements JournalStore {
           ...(await this.rows.put(
             changed,
             tasks.map((input, i) => create(ids[i]!, input)),
+            now,
           )),
         );
         outcomes.push(...tasks.map(() => "created" as const));
@@ -262,11 +270,11 @@ export class PgStore implements JournalStore {
           const keyed = findKeyed(existing, input);
           if (keyed) {
             const { task, outcome } = replaceKeyed(keyed, structuredClone(input), now);
-            stored.push(task === keyed ? task : (await this.rows.put(changed, [task]))[0]!);
+            stored.push(task === keyed ? task : (await this.rows.put(changed, [task], now))[0]!);
             outcomes.push(outcome);
             continue;
           }
-          stored.push((await this.rows.put(changed, [create((await this.rows.nextIds(1))[0]!, input)]))[0]!);
+          stored.push((await this.rows.put(changed, [create((await this.rows.nextIds(1))[0]!, input)], now))[0]!);
           outcomes.push("created");
         }
       }
@@ -285,7 +293,7 @@ export class PgStore implements JournalStore {
         const task = await this.heldTask(id, lease);
         if (!task) throw new LeaseLostError(id);
         const attributes = report.attributes ? { ...task.attributes, ...report.attributes } : task.attributes;
-        await this.rows.put(changed, [{ ...task, ...structuredClone(report), attributes, heartbeatAt: await this.clock_.heartbeatAt(now) }]);
+        await this.rows.put(changed, [{ ...task, ...structuredClone(report), attributes, heartbeatAt: await this.clock_.heartbeatAt(now) }], now);
       },
       { sync: false, coalesce: true },
     );
@@ -296,7 +304,7 @@ export class PgStore implements JournalStore {
       async (changed) => {
         const task = await this.heldTask(id, lease);
         if (!task) throw new LeaseLostError(id);
-        const settled = (await this.rows.put(changed, [settle(task, outcome, now)]))[0]!;
+        const settled = (await this.rows.put(changed, [settle(task, outcome, now)], now))[0]!;
         await this.rows.release(changed, now);
         return settled;
       },
@@ -316,7 +324,7 @@ export class PgStore implements JournalStore {
           const task = mine.get(id);
           return task && isHeldBy(task, lease) && canGiveBack(task) ? [giveBack(task, now)] : [];
         });
-        await this.rows.put(changed, [...settled.filter((t) => t !== null), ...returned]);
+        await this.rows.put(changed, [...settled.filter((t) => t !== null), ...returned], now);
         // Ends are recorded on a schema migrated past this build (their tries ran), but nothing new is taken on.
         if (this.db.schemaSeen > SCHEMA_VERSION) {
           await this.rows.release(changed, now);
@@ -348,7 +356,7 @@ export class PgStore implements JournalStore {
       // tell a worker there is no work (one of `bgtask work --once` would leave) while there is.
       await this.db.query("savepoint claim");
       try {
-        return await this.rows.put(changed, next);
+        return await this.rows.put(changed, next, now);
       } catch (error) {
         if ((error as { code?: string }).code !== "23505") throw error;
         await this.db.query("rollback to savepoint claim");
@@ -480,7 +488,7 @@ export class PgStore implements JournalStore {
     return this.tx(async (changed) => {
       const task = await this.heldTask(id, lease);
       if (!task) return null;
-      const ended = (await this.rows.put(changed, [settle(task, outcome, now)]))[0]!;
+      const ended = (await this.rows.put(changed, [settle(task, outcome, now)], now))[0]!;
       await this.rows.release(changed, now);
       return ended;
     });
@@ -510,7 +518,7 @@ export class PgStore implements JournalStore {
     return this.tx(async (changed) => {
       const results = await this.eachTask(changed, ids, async (task) => {
         const next = cancel(task, now);
-        return { task: next === task ? task : (await this.rows.put(changed, [next]))[0]!, effect: cancelEffect(task) };
+        return { task: next === task ? task : (await this.rows.put(changed, [next], now))[0]!, effect: cancelEffect(task) };
       });
       await this.rows.release(changed, now);
       return results;
@@ -521,14 +529,14 @@ export class PgStore implements JournalStore {
     return (await this.retryMany([id], now))[0]!;
   }
 
-  retryMany(ids: readonly string[], _now: Date): Promise<Array<RetryResult | null>> {
+  retryMany(ids: readonly string[], now: Date): Promise<Array<RetryResult | null>> {
     return this.tx(async (changed) => {
       // Under enqueue's lock of keys: a keyed run and the retry of a task of its key see each other.
       await this.db.query("select pg_advisory_xact_lock($1, $2)", lockKey(this.db.where.schema, LOCK.keys));
       return this.eachTask(changed, ids, async (task) => {
         const holders = isFinal(task.status) && task.key !== null && task.key !== undefined ? await this.keyHolders(task) : [];
         const result = retryIn(task, holders, (queued) => queued);
-        return result.queued ? { task: (await this.rows.put(changed, [result.task]))[0]!, queued: true } : result;
+        return result.queued ? { task: (await this.rows.put(changed, [result.task], now))[0]!, queued: true } : result;
       });
     });
   }
@@ -576,6 +584,7 @@ export class PgStore implements JournalStore {
       const created = await this.rows.put(
         changed,
         inputs.map((input, i) => createTask(ids[i]!, input, now, maxTriesOf(input.retry))),
+        now,
       );
       const next = firedStates(states, created);
       const names = Object.keys(next);
@@ -614,7 +623,9 @@ export class PgStore implements JournalStore {
       const ids = copy.tasks.map((t) => t.id);
       const found = await this.db.query(`select id::text as id from ${this.s}.tasks where id = any($1::bigint[]) order by id`, [ids]);
       if (found.rows.length > 0) return { clashes: found.rows.map((r) => r.id as string) };
-      for (let at = 0; at < copy.tasks.length; at += 1000) await this.rows.put(changed, copy.tasks.slice(at, at + 1000));
+      for (let at = 0; at < copy.tasks.length; at += 1000) await this.rows.put(changed, copy.tasks.slice(at, at + 1000), null);
+      // The copied tasks count as nothing new here: the source's counts come with them.
+      this.rows.count(copy.counters);
       // New ids come after the copied ones, and after any this journal handed out already.
       await this.db.query(
         `select setval(pg_get_serial_sequence('${this.s}.tasks', 'id'), greatest((select coalesce(max(id), 1) from ${this.s}.tasks), nextval(pg_get_serial_sequence('${this.s}.tasks', 'id'))))`,
@@ -677,6 +688,10 @@ export class PgStore implements JournalStore {
       );
       return activityOf(ended.rows.map(endedTask), now.getTime(), window);
     });
+  }
+
+  counters(): Promise<Counters> {
+    return this.read(() => this.rows.counters());
   }
 
   workerSlots(): Promise<WorkerSlot[]> {

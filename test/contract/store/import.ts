@@ -29,14 +29,22 @@ export function importTests(suite: StoreSuite): void {
   it("writes the records as they are, ids and history kept, with paused queues and schedule states; new ids come after", async () => {
     await fresh();
     const tasks = await exported();
-    const copy = { tasks, pausedQueues: ["x"], schedules: { nightly: { slot: "2026-01-01T00:00:00.000Z", taskId: "3" } } };
+    const copy = {
+      tasks,
+      pausedQueues: ["x"],
+      schedules: { nightly: { slot: "2026-01-01T00:00:00.000Z", taskId: "3" } },
+      counters: { x: { enqueued: 4, failed: 1 } },
+    };
     expect(await store.importTasks(copy)).toEqual({ clashes: [] });
     for (const task of tasks) expect(await store.get(task.id)).toEqual(task);
     expect((await store.list({})).map((t) => t.id).sort()).toEqual(["1", "2", "3", "4"]);
     expect((await store.get("1"))!.history).toHaveLength(2);
     expect(await store.pausedQueues()).toEqual(["x"]);
     expect(await store.scheduleStates()).toEqual(copy.schedules);
+    // The copied tasks count as nothing new: the source's counts come with them.
+    expect(await store.counters()).toEqual(copy.counters);
     expect((await store.enqueue([input()], at(4_000), noWorker)).tasks[0]!.id).toBe("5");
+    expect((await store.counters()).x).toEqual({ enqueued: 5, failed: 1 });
     // The queued one is claimed here as it would have been there (its queue resumed).
     await store.pauseQueues(["x"], false);
     expect((await claimNext(store, ME, at(5_000)))!.id).toBe("3");
@@ -50,7 +58,7 @@ export function importTests(suite: StoreSuite): void {
       T0,
       noWorker,
     );
-    expect(await store.importTasks({ tasks: await source.list({}), pausedQueues: [], schedules: {} })).toEqual({ clashes: [] });
+    expect(await store.importTasks({ tasks: await source.list({}), pausedQueues: [], schedules: {}, counters: {} })).toEqual({ clashes: [] });
     expect((await store.stats(at(1), 1)).counts.x).toMatchObject({ queued: 1_200 });
     const [after] = (await store.enqueue([input()], at(1), noWorker)).tasks;
     expect(after!.id).toBe("1201");
@@ -68,9 +76,10 @@ export function importTests(suite: StoreSuite): void {
     await fresh();
     await store.enqueue([input(), input()], T0, noWorker);
     const tasks = await exported();
-    expect(await store.importTasks({ tasks, pausedQueues: ["x"], schedules: {} })).toEqual({ clashes: ["1", "2"] });
+    expect(await store.importTasks({ tasks, pausedQueues: ["x"], schedules: {}, counters: { x: { enqueued: 9 } } })).toEqual({ clashes: ["1", "2"] });
     expect((await store.list({})).map((t) => t.id)).toEqual(["1", "2"]);
     expect((await store.get("1"))!.status).toBe("queued");
     expect(await store.pausedQueues()).toEqual([]);
+    expect((await store.counters()).x).toEqual({ enqueued: 2 });
   });
 }

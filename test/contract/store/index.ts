@@ -9,6 +9,7 @@ import type { JournalStore } from "../../../src/journal/store.ts";
 import { changesTests } from "./changes.ts";
 import { claimsTests } from "./claims.ts";
 import { controlTests } from "./control.ts";
+import { countersTests } from "./counters.ts";
 import { deepQueueTests } from "./deep-queue.ts";
 import { enqueueTests } from "./enqueue.ts";
 import { hostsTests } from "./hosts.ts";
@@ -41,6 +42,7 @@ const AREAS: ReadonlyArray<{ title: string; tests: (suite: StoreSuite) => void; 
   { title: "recovery", tests: recoveryTests },
   { title: "workers", tests: workersTests },
   { title: "cancel, retry and remove", tests: controlTests },
+  { title: "counters", tests: countersTests },
   { title: "change watching", tests: changesTests, needs: "change-feed" },
   { title: "the tick mutex", tests: tickMutexTests, needs: "tick-mutex" },
   { title: "pinned hosts", tests: hostsTests, needs: "pinned-hosts" },
