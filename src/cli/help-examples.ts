@@ -29,7 +29,11 @@ const EXAMPLES: Record<string, string[]> = {
     "bgtask migrate --journal postgres://bgtask@db.internal:5432/app",
     "bgtask migrate --journal 'postgres://bgtask@db.internal/app?schema=jobs' --json",
   ],
-  stats: ["bgtask stats", "bgtask stats --json | jq .byStatus"],
+  stats: ["bgtask stats", "bgtask stats --json | jq .byStatus", "bgtask stats --format prometheus | promtool check metrics"],
+  metrics: [
+    "bgtask metrics --port 9464   # http://127.0.0.1:9464/metrics, for a Prometheus on this host",
+    "bgtask metrics --host 0.0.0.0   # needs a token: metrics.tokenFile in bgtask.config.json",
+  ],
   workers: ["bgtask workers", "bgtask workers --json"],
   attachment: ["bgtask attachment get 42 report.csv --output report.csv", "bgtask attachment get 42 report.csv | wc -c"],
   journal: [

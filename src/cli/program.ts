@@ -264,10 +264,31 @@ export function buildProgram(version: string): Command {
     program
       .command("stats")
       .description("counts by status and executor, the oldest queued task's age, the last 15 minutes' throughput, live workers")
-      .option("--json", "print JSON"),
+      .option("--json", "print JSON")
+      .addOption(
+        new Option("--format <format>", "text (default), json (as --json), or prometheus: what a scrape of `bgtask metrics` gets").choices([
+          "text",
+          "json",
+          "prometheus",
+        ]),
+      ),
   ).action(async (_o, command: Command) => {
     const { stats } = await import("./commands/stats.ts");
     await stats(flags(command));
+  });
+
+  withLocations(
+    program
+      .command("metrics")
+      .description("serve /metrics for Prometheus until Ctrl-C: the journal's counters, gauges and histograms; prints its URL")
+      .option("--port <port>", "port to listen on (default 4301; 0 picks a free one)")
+      .option(
+        "--host <address>",
+        "address to bind (default 127.0.0.1, the loopback; any other needs a metrics token: metrics.tokenFile in bgtask.config.json, or BGTASK_METRICS_TOKEN)",
+      ),
+  ).action(async (_o, command: Command) => {
+    const { metrics } = await import("./commands/metrics.ts");
+    await metrics(flags(command));
   });
 
   withLocations(program.command("workers").description("the workers: host, pid, the task each runs, last heartbeat").option("--json", "print JSON")).action(

@@ -130,6 +130,25 @@ export const configFileSchema = v.strictObject({
       v.description('Settings per executor, over its definition\'s: { "resize": { "concurrency": 2, "priority": 1 } }.'),
     ),
   ),
+  metrics: v.optional(
+    v.pipe(
+      v.strictObject({
+        token: v.optional(
+          v.pipe(v.string(), v.minLength(16), v.description("The token a scraper sends as `Authorization: Bearer <token>`, 16 characters or more.")),
+        ),
+        tokenFile: v.optional(
+          v.pipe(
+            v.string(),
+            v.nonEmpty(),
+            v.description("A file, relative to the project root, whose content (trimmed) is the token: the one Prometheus reads as its credentials_file."),
+          ),
+        ),
+      }),
+      v.description(
+        "How `/metrics` (of `bgtask metrics` and `bgtask ui`) checks a scraper: a token or a token file, not both. Without one it serves the loopback only.",
+      ),
+    ),
+  ),
 });
 
 export type ConfigFile = v.InferOutput<typeof configFileSchema>;
@@ -156,6 +175,7 @@ export const EXPECTS: Record<keyof ConfigFile, string> = {
   hooks: 'an object of commands per final status (succeeded, failed, cancelled), each an argument list like {"failed": ["notify-send", "bgtask"]}',
   executors:
     'an object of settings per executor name, like {"resize": {"concurrency": 2, "priority": 1}} (concurrency: a whole number of 1 or more; priority: a whole number of 0 or more; isolation: "inline", "thread" or "process")',
+  metrics: 'an object with a token of 16 characters or more or a token file, like {"tokenFile": "/etc/bgtask/metrics-token"}',
 };
 
 export const CONFIG_KEYS = Object.keys(EXPECTS) as Array<keyof ConfigFile>;
@@ -176,5 +196,7 @@ export function configFileProblem(path: string, parsed: Record<string, unknown>,
   const key = issues[0].path?.[0]?.key;
   if (typeof key !== "string") return `${path}: ${issues[0].message}`;
   if (!(key in EXPECTS)) return `${path}: unknown key \`${key}\`; known keys: ${CONFIG_KEYS.join(", ")}`;
-  return `${path}: \`${key}\` must be ${EXPECTS[key as keyof ConfigFile]}, not ${shown(parsed[key])}`;
+  // A metrics token is a secret, and an error message may end up in a log.
+  const given = key === "metrics" ? "" : `, not ${shown(parsed[key])}`;
+  return `${path}: \`${key}\` must be ${EXPECTS[key as keyof ConfigFile]}${given}`;
 }

@@ -58,7 +58,15 @@ export interface Config {
   executors: Readonly<Record<string, ExecutorConfig>>;
   /** Timings, overridable through the environment so tests can make them small. */
   timings: Timings;
+  /** The token a scraper of `/metrics` must send, or the file it is in; null: none, so `/metrics` serves the loopback alone. */
+  metricsToken: MetricsToken | null;
 }
+
+/** A token as given (the config's `metrics.token`, BGTASK_METRICS_TOKEN), or the file holding it, read when `/metrics` starts. */
+export type MetricsToken = { value: string } | { file: string };
+
+/** The shortest token accepted: a guessable one would make the token no lock at all. */
+export const MIN_TOKEN_LENGTH = 16;
 
 /**
  * Worker processes by default: two, so one that is being replaced (recycled, or killed by a try
@@ -270,6 +278,20 @@ function preloadOf(preload: string | undefined, root: string, configFile: string
   return pathToFileURL(path).href;
 }
 
+/** BGTASK_METRICS_TOKEN, over the file's `metrics` (a token or a token file, relative to the root). */
+function metricsTokenOf(metrics: ConfigFile["metrics"], env: NodeJS.ProcessEnv, at: (path: string) => string, configFile: string): MetricsToken | null {
+  const fromEnv = env.BGTASK_METRICS_TOKEN;
+  if (fromEnv !== undefined && fromEnv !== "") {
+    if (fromEnv.length < MIN_TOKEN_LENGTH)
+      throw new UsageError(`BGTASK_METRICS_TOKEN must be ${MIN_TOKEN_LENGTH} characters or more (\`openssl rand -hex 16\` makes one)`);
+    return { value: fromEnv };
+  }
+  if (metrics?.token !== undefined && metrics.tokenFile !== undefined)
+    throw new UsageError(`${configFile}: \`metrics\` takes a token or a tokenFile, not both`);
+  if (metrics?.token !== undefined) return { value: metrics.token };
+  return metrics?.tokenFile === undefined ? null : { file: at(metrics.tokenFile) };
+}
+
 export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
   const root = rootOf(flags, env, cwd);
   const configPath = named(flags.config, env.BGTASK_CONFIG);
@@ -299,5 +321,6 @@ export function loadConfig(flags: LocationFlags, env: NodeJS.ProcessEnv = proces
     hooks: file.hooks ?? {},
     executors: file.executors ?? {},
     timings: withFileTimings(loadTimings(env), env, file),
+    metricsToken: metricsTokenOf(file.metrics, env, at, configFile),
   };
 }

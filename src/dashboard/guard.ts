@@ -68,7 +68,8 @@ export function createGuard(host: string, port: number): Guard {
   };
 }
 
-function same(given: string | undefined, expected: string): boolean {
+/** Whether `given` is the secret `expected`, in a time that says nothing of where they differ. */
+export function sameSecret(given: string | undefined, expected: string): boolean {
   if (given === undefined) return false;
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
@@ -93,11 +94,11 @@ export function refusal(guard: Guard, request: IncomingMessage, queryToken: stri
   const origin = request.headers.origin;
   if (origin !== undefined && !(origin.startsWith("http://") && guard.accepts(origin.slice("http://".length))))
     return { status: 403, code: "EORIGIN", message: "requests from other sites are refused" };
-  if (!same(cookie(request, guard.cookieName), guard.token) && !same(queryToken ?? undefined, guard.token))
+  if (!sameSecret(cookie(request, guard.cookieName), guard.token) && !sameSecret(queryToken ?? undefined, guard.token))
     return { status: 401, code: "ETOKEN", message: "the access token is missing or wrong; open the URL with ?token= that `bgtask ui` printed" };
   if (request.method !== "GET" && request.method !== "HEAD") {
     const csrf = request.headers["x-bgtask-csrf"];
-    if (!same(typeof csrf === "string" ? csrf : undefined, guard.csrf))
+    if (!sameSecret(typeof csrf === "string" ? csrf : undefined, guard.csrf))
       return { status: 403, code: "ECSRF", message: "an action needs the page's CSRF token in X-Bgtask-Csrf" };
   }
   return null;

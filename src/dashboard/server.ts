@@ -1,10 +1,10 @@
 // The dashboard's web server (node:http): the page's own assets, a JSON API over the client layer,
-// and the live feed. It serves no other file than its assets and a task's attachments (by name,
-// through the client, never a path from the URL), and answers every bad request with a 4xx and a
-// JSON error, never a stack. Started by `bgtask ui`; its own bundle, so other commands never load it.
+// the live feed, and `/metrics` for a Prometheus scraper (metrics.ts). It serves no other file
+// than its assets and a task's attachments (by name, through the client, never a path from the
+// URL), and answers every bad request with a 4xx and a JSON error, never a stack. Started by
+// `bgtask ui` (and its `/metrics` alone by `bgtask metrics`); its own bundle, so other commands never load it.
 import { readFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import { readAttachment } from "../client/attachment.ts";
 import { cancelQueued, cancelTasks, removeFinishedTasks, removeTasks, retryFailed, retryTasks } from "../client/control.ts";
@@ -19,9 +19,11 @@ import { readActivity } from "../client/stats.ts";
 import { openSession, type Session } from "../client/session.ts";
 import type { LocationFlags } from "../config/config.ts";
 import { publicRecord } from "../core/task.ts";
-import { BgtaskError, ExitCode, UsageError } from "../errors.ts";
+import { BgtaskError, ExitCode } from "../errors.ts";
 import { createGuard, refusal, tokenCookie, urlHostFor, type Guard } from "./guard.ts";
+import { listen } from "./listen.ts";
 import { LiveFeed, overviewOf, sendEvent } from "./live.ts";
+import { METRICS_PATH, metricsToken, serveMetrics } from "./metrics.ts";
 import { type BulkAction, PAGE_SIZE, parseActivityQuery, parseBulk, parsePageQuery, parseRunBody } from "./requests.ts";
 
 const ASSETS: Record<string, string> = {
@@ -125,7 +127,7 @@ async function readBody(request: IncomingMessage): Promise<unknown> {
 /** Every store read the dashboard makes goes through here and is counted (the page shows the count; docs/README-performance.md measures with it). */
 function countingSession(session: Session): { session: Session; reads: () => number } {
   let reads = 0;
-  const counted = new Set(["get", "list", "page", "stats", "workerSlots", "survey", "tryControl", "tickHolder", "pausedQueues"]);
+  const counted = new Set(["get", "list", "page", "stats", "counters", "workerSlots", "survey", "tryControl", "tickHolder", "pausedQueues"]);
   const store = new Proxy(session.store, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver) as unknown;
@@ -142,16 +144,18 @@ function countingSession(session: Session): { session: Session; reads: () => num
 class DashboardServer {
   private readonly session: Session;
   private readonly guard: Guard;
+  private readonly metricsToken: string | null;
   private readonly assetsDir: URL;
   private readonly live: LiveFeed;
   private readonly reads: () => number;
   private readonly streams = new Set<AbortController>();
 
-  constructor(session: Session, guard: Guard) {
+  constructor(session: Session, guard: Guard, metricsToken: string | null) {
     const counted = countingSession(session);
     this.session = counted.session;
     this.reads = counted.reads;
     this.guard = guard;
+    this.metricsToken = metricsToken;
     this.assetsDir = new URL("./assets/", import.meta.url);
     this.live = new LiveFeed(this.session, (error) => this.logError(error));
   }
@@ -166,6 +170,8 @@ class DashboardServer {
 
   async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? "/", "http://dashboard.invalid");
+    // A scraper has the metrics token, not the dashboard's, which is new at every start.
+    if (url.pathname === METRICS_PATH) return serveMetrics(this.session, this.metricsToken, request, response);
     const refused = refusal(this.guard, request, url.searchParams.get("token"));
     if (refused) return sendJson(response, refused.status, { error: { code: refused.code, message: refused.message } });
     if (url.searchParams.has("token") && request.method === "GET") {
@@ -292,29 +298,17 @@ function respondToError(server: DashboardServer, response: ServerResponse, error
   }
 }
 
-function listen(http: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http.once("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "EADDRINUSE")
-        reject(new UsageError(`port ${port} on ${host} is in use; pick another with --port (0 picks a free one)`, { code: "EPORTBUSY" }));
-      else if (error.code === "EADDRNOTAVAIL" || error.code === "ENOTFOUND") reject(new UsageError(`--host ${host} is not an address of this machine`));
-      else if (error.code === "EACCES") reject(new UsageError(`port ${port} needs privileges; pick one above 1023 with --port`));
-      else reject(error);
-    });
-    http.listen(port, host, () => resolve((http.address() as AddressInfo).port));
-  });
-}
-
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const session = await openSession(options);
   const http = createServer();
-  // A port in use ends the command: the journal's connection must not keep the process up.
-  const port = await listen(http, options.port, options.host).catch(async (error: unknown) => {
+  // A token file that cannot be read, or a port in use, ends the command: the journal's connection must not keep the process up.
+  const started = async () => ({ token: metricsToken(session.config), port: await listen(http, options.port, options.host) });
+  const { token, port } = await started().catch(async (error: unknown) => {
     await session.store.close();
     throw error;
   });
   const guard = createGuard(options.host, port);
-  const server = new DashboardServer(session, guard);
+  const server = new DashboardServer(session, guard, token);
   http.on("request", (request: IncomingMessage, response: ServerResponse) => {
     server.handle(request, response).catch((error: unknown) => respondToError(server, response, error));
   });
@@ -331,3 +325,4 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
 }
 
 export { isLoopback } from "./guard.ts";
+export { startMetricsServer } from "./metrics.ts";

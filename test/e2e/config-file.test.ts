@@ -9,7 +9,7 @@ import { fixture } from "../helpers/fixtures.ts";
 import { REPO, useProject } from "../helpers/project.ts";
 
 const KNOWN =
-  "known keys: $schema, tasksDir, home, journal, concurrency, workers, maxTasksPerWorker, maxWorkerMemoryMb, worker, tickScope, retry, timeout, retention, grace, schedules, preload, hooks, executors";
+  "known keys: $schema, tasksDir, home, journal, concurrency, workers, maxTasksPerWorker, maxWorkerMemoryMb, worker, tickScope, retry, timeout, retention, grace, schedules, preload, hooks, executors, metrics";
 
 function expectsHooks(shown: string): string {
   return `\`hooks\` must be an object of commands per final status (succeeded, failed, cancelled), each an argument list like {"failed": ["notify-send", "bgtask"]}, not ${shown}`;

@@ -15,12 +15,19 @@ export interface RunningUi {
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
-export function spawnUi(
-  project: Project,
-  args: string[] = [],
-  env: Record<string, string> = {},
-): { child: ChildProcess; output(): { stdout: string; stderr: string }; exited: Promise<number> } {
-  const child = spawn(process.execPath, [BIN, "ui", "--port", "0", ...args], {
+export interface SpawnedCli {
+  child: ChildProcess;
+  output(): { stdout: string; stderr: string };
+  exited: Promise<number>;
+}
+
+export function spawnUi(project: Project, args: string[] = [], env: Record<string, string> = {}): SpawnedCli {
+  return spawnCli(project, ["ui", "--port", "0", ...args], env);
+}
+
+/** `bgtask <args>` in the project, left running: its output is kept, its exit code awaited in `exited`. */
+export function spawnCli(project: Project, args: string[], env: Record<string, string> = {}): SpawnedCli {
+  const child = spawn(process.execPath, [BIN, ...args], {
     cwd: project.dir,
     env: { ...process.env, ...project.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -38,7 +38,8 @@ function binDir(): string {
   return process.env.BGTASK_TEST_PG_BIN ?? execaSync("pg_config", ["--bindir"]).stdout.trim();
 }
 
-async function freePort(): Promise<number> {
+/** A port free on 127.0.0.1 a moment ago, for a server that cannot be told to pick one and say which. */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
