@@ -32,7 +32,26 @@ async function lastSlots(project: Project, journal: string[] = []): Promise<unkn
   return (JSON.parse(listed.stdout) as Array<{ name: string; last: unknown }>).map(({ name, last }) => ({ name, last }));
 }
 
+/** The journal's counters, as `stats --format prometheus` prints them: each `_total` sample line. */
+async function counterLines(project: Project, journal: string[] = []): Promise<string[]> {
+  const printed = await project.cli(["stats", "--format", "prometheus", ...journal]);
+  expect(printed.code, printed.stderr).toBe(0);
+  return printed.stdout.split("\n").filter((line) => /^bgtask_tasks_\w+_total\{/.test(line));
+}
+
 describeOnJournals("the journal's state through compaction", () => {
+  it("the counters go on from where they were", { timeout: 60_000 }, async () => {
+    const p = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js") } });
+    for (let i = 0; i < 2; i++) expect((await p.cli(["run", "noop", "--follow"])).code).toBe(0);
+    await forceCompaction(p);
+    await forceCompaction(p);
+    const lines = await counterLines(p);
+    // Two that ran, and two that a worker still about may have run too: the compactions kept the first two's counts.
+    expect(lines).toContain('bgtask_tasks_enqueued_total{executor="noop"} 4');
+    const succeeded = Number(/status="succeeded"\} (\d+)/.exec(lines.join("\n"))?.[1]);
+    expect(succeeded, lines.join("\n")).toBeGreaterThanOrEqual(2);
+  });
+
   it("a paused queue stays paused", async () => {
     const p = useProject(onTestFinished, { tasks: { "noop.js": fixture("noop.js"), "hello.js": fixture("noop.js") } });
     expect((await p.cli(["pause", "hello"])).stdout).toContain("queue hello is paused");
@@ -97,32 +116,40 @@ describeOnJournals("the journal's state through compaction", () => {
 });
 
 describe.skipIf(!process.env.BGTASK_TEST_PG)("the journal's state through doctor --repair and journal copy", () => {
-  it("a repaired file journal and copies file → PostgreSQL → file keep the paused queues and each schedule's last slot", { timeout: 60_000 }, async () => {
-    const p = useProject(onTestFinished, {
-      journal: "file",
-      tasks: { "noop.js": fixture("noop.js") },
-      config: { worker: false, schedules: [{ name: "every2", cron: EVERY_2S, executor: "noop" }] },
-    });
-    await tickUntilFired(p);
-    expect((await p.cli(["pause", "noop"])).code).toBe(0);
-    await forceCompaction(p);
-    const slots = await lastSlots(p);
-    // A damaged task line in journal.json: its checksum fails, and the repair rebuilds from what it can read.
-    writeFileSync(p.journalPath, readFileSync(p.journalPath, "utf8").replace(/"blob":"x{10}/, '"blob":"yyyyyyyyyy'));
-    expect((await p.cli(["list"])).code).toBe(3);
-    const repaired = await p.cli(["doctor", "--repair", "--json"]);
-    expect(repaired.code, repaired.stderr).toBeLessThanOrEqual(1);
-    expect(JSON.parse(repaired.stdout)).toMatchObject({ repaired: true });
-    expect(await lastSlots(p)).toEqual(slots);
-    expect((await p.cli(["pause"])).stdout).toContain("noop");
+  it(
+    "a repaired file journal and copies file → PostgreSQL → file keep the paused queues, each schedule's last slot and the counters",
+    { timeout: 60_000 },
+    async () => {
+      const p = useProject(onTestFinished, {
+        journal: "file",
+        tasks: { "noop.js": fixture("noop.js") },
+        config: { worker: false, schedules: [{ name: "every2", cron: EVERY_2S, executor: "noop" }] },
+      });
+      await tickUntilFired(p);
+      expect((await p.cli(["pause", "noop"])).code).toBe(0);
+      await forceCompaction(p);
+      const slots = await lastSlots(p);
+      const counters = await counterLines(p);
+      expect(counters).toContain('bgtask_tasks_enqueued_total{executor="noop"} 2');
+      // A damaged task line in journal.json: its checksum fails, and the repair rebuilds from what it can read.
+      writeFileSync(p.journalPath, readFileSync(p.journalPath, "utf8").replace(/"blob":"x{10}/, '"blob":"yyyyyyyyyy'));
+      expect((await p.cli(["list"])).code).toBe(3);
+      const repaired = await p.cli(["doctor", "--repair", "--json"]);
+      expect(repaired.code, repaired.stderr).toBeLessThanOrEqual(1);
+      expect(JSON.parse(repaired.stdout)).toMatchObject({ repaired: true });
+      expect(await lastSlots(p)).toEqual(slots);
+      expect((await p.cli(["pause"])).stdout).toContain("noop");
+      expect(await counterLines(p)).toEqual(counters);
 
-    const url = process.env.BGTASK_TEST_PG!;
-    const pg = `${url}${url.includes("?") ? "&" : "?"}schema=t_${randomBytes(6).toString("hex")}`;
-    expect((await p.cli(["journal", "copy", "--from", ".bgtask", "--to", pg])).code).toBe(0);
-    expect((await p.cli(["journal", "copy", "--from", pg, "--to", "back"])).code).toBe(0);
-    for (const journal of [pg, "back"]) {
-      expect(await lastSlots(p, ["--journal", journal])).toEqual(slots);
-      expect((await p.cli(["pause", "--journal", journal])).stdout).toContain("noop");
-    }
-  });
+      const url = process.env.BGTASK_TEST_PG!;
+      const pg = `${url}${url.includes("?") ? "&" : "?"}schema=t_${randomBytes(6).toString("hex")}`;
+      expect((await p.cli(["journal", "copy", "--from", ".bgtask", "--to", pg])).code).toBe(0);
+      expect((await p.cli(["journal", "copy", "--from", pg, "--to", "back"])).code).toBe(0);
+      for (const journal of [pg, "back"]) {
+        expect(await lastSlots(p, ["--journal", journal])).toEqual(slots);
+        expect((await p.cli(["pause", "--journal", journal])).stdout).toContain("noop");
+        expect(await counterLines(p, ["--journal", journal])).toEqual(counters);
+      }
+    },
+  );
 });
