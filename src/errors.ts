@@ -23,6 +23,13 @@ export class UsageError extends BgtaskError {
   }
 }
 
+/** A `--since` cursor the journal did not make. */
+export class BadCursorError extends UsageError {
+  constructor(cursor: string, journal: string) {
+    super(`"${cursor}" is not an event cursor of ${journal}; use one that \`bgtask events --json\` printed for this journal`, { code: "EBADCURSOR" });
+  }
+}
+
 export class TaskNotFoundError extends UsageError {
   constructor(id: string) {
     super(`no task with id "${id}"; \`bgtask list\` shows the tasks there are`, { code: "ENOTASK" });

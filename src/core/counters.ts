@@ -3,7 +3,8 @@
 // stored beside the tasks and only ever grow, so `remove --finished`, retention and restarts leave
 // them alone, as a scraper expects of a counter. Pure: a store works out a transaction's
 // increments here from each task's record before and after it, and adds them up in the journal.
-import { isFinal, type TaskRecord } from "./task.ts";
+import { transitionsOf } from "./events.ts";
+import type { TaskRecord } from "./task.ts";
 
 /** The upper bounds of the wait and run time histograms' buckets, in seconds; the last bucket (+Inf) is implied. */
 export const TIME_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600] as const;
@@ -77,30 +78,21 @@ function tryStart(task: TaskRecord): number {
 
 /**
  * Adds to `counters` what changed from `before` (null: the task is new) to `after` (null: it was
- * removed) at `now`. Counts are per try: a task paused on its budget and resumed is one try, and a
- * try given back unstarted (tries reset to 0) counts nothing more than its claim. A recovery is
- * counted by the store (`recovered`), beside what its verdict's record counts here.
+ * removed) at `now`: the transitions core/events.ts finds. Counts are per try: a task paused on its
+ * budget and resumed is one try, and a try given back unstarted counts nothing more than its claim.
+ * A recovery is counted by the store (`recovered`), beside what its verdict's record counts here.
  */
 export function countChange(counters: Counters, before: TaskRecord | null, after: TaskRecord | null, now: Date): void {
   if (after === null) return;
   const executor = after.executor;
-  if (before === null) {
-    addCounter(counters, executor, "enqueued");
-    if (isFinal(after.status)) addCounter(counters, executor, after.status);
-    return;
+  for (const kind of transitionsOf(before, after)) {
+    if (kind === "enqueued") addCounter(counters, executor, "enqueued");
+    else if (kind === "started") {
+      addCounter(counters, executor, "started");
+      observe(counters, executor, "wait", now.getTime() - waitingSince(before!));
+    } else if (kind === "succeeded" || kind === "failed" || kind === "cancelled" || kind === "retry-scheduled") {
+      if (before?.status === "running") observe(counters, executor, "run", now.getTime() - tryStart(before));
+      addCounter(counters, executor, kind === "retry-scheduled" ? "retried" : kind);
+    } else if (kind === "retried") addCounter(counters, executor, "retried");
   }
-  if (before.status === after.status) return;
-  const pausedOrResumed = [before.status, after.status].includes("paused") && [before.status, after.status].includes("running");
-  if (pausedOrResumed) return;
-  if (after.status === "running") {
-    addCounter(counters, executor, "started");
-    observe(counters, executor, "wait", now.getTime() - waitingSince(before));
-    return;
-  }
-  if (before.status === "running") {
-    if (after.tries < before.tries) return;
-    observe(counters, executor, "run", now.getTime() - tryStart(before));
-  }
-  if (isFinal(after.status)) addCounter(counters, executor, after.status);
-  else if (before.status === "running" || isFinal(before.status)) addCounter(counters, executor, "retried");
 }

@@ -13,6 +13,7 @@ import type { Activity, ActivityWindow, ExecutorCounts } from "../core/stats.ts"
 import type { Schedule, ScheduleState } from "../core/schedule.ts";
 import type { TaskOutput } from "./task-output.ts";
 import type { Counters } from "../core/counters.ts";
+import type { TaskEvent } from "../core/events.ts";
 
 export type { ClaimFilter, KeyOutcome } from "../core/transitions.ts";
 export type { JournalClock, TickHolder, TryVerdict } from "../core/recovery.ts";
@@ -260,6 +261,14 @@ export interface JournalStore {
    * was made, whatever was removed since. One read, however deep the queue or long the history.
    */
   counters(): Promise<Counters>;
+
+  /**
+   * The events (core/events.ts) after the one `since` names (null: from the oldest kept), oldest
+   * first, at most `limit`: each write's events in the order written, and never one an earlier
+   * call did not hand out yet behind one it did (a feed resumed from a cursor misses nothing kept).
+   * A cursor this store does not make throws UsageError (code EBADCURSOR). Read only.
+   */
+  events(since: string | null, limit: number): Promise<TaskEvent[]>;
 
   /** Every worker slot, on every host. Read only. */
   workerSlots(): Promise<WorkerSlot[]>;

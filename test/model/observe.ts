@@ -150,6 +150,15 @@ export async function observe(subject: Subject, ids: readonly string[], now: Dat
   exact.stats = await store.stats(now, STATS_MINUTES);
   exact.activity = await store.activity(now, { bucketMs: MINUTE_MS, buckets: STATS_MINUTES });
   exact.counters = await store.counters();
+  // The events since the last observation, in order, without their cursors (each store makes its own).
+  const events: unknown[] = [];
+  for (;;) {
+    const page = await store.events(subject.eventCursor, 500);
+    if (page.length === 0) break;
+    subject.eventCursor = page.at(-1)!.cursor;
+    events.push(...page.map(({ cursor: _, ...event }) => event));
+  }
+  exact.events = events;
   exact.pausedQueues = await store.pausedQueues();
   exact.scheduleStates = await store.scheduleStates();
   // Which slot is where in the registry is nobody's contract (the memory store moves a slot it registers to the end).

@@ -27,10 +27,12 @@ export interface Subject {
   readonly slots: Map<string, string>;
   /** The last lease this store gave each task: a lease that no longer holds its task is how a presumed-dead worker writes. */
   readonly leases: Map<string, string>;
+  /** The cursor after the last event an observation read: each reads only the events since (their cursors are each store's own). */
+  eventCursor: string | null;
 }
 
 function subject(name: string, store: JournalStore, parts: Pick<Subject, "reopen" | "compact" | "dispose">): Subject {
-  return { name, store, slots: new Map(), leases: new Map(), ...parts };
+  return { name, store, slots: new Map(), leases: new Map(), eventCursor: null, ...parts };
 }
 
 /** The reference: every rule from core/, nothing kept anywhere but in memory, so nothing to lose. */

@@ -7,13 +7,15 @@ import type { JournalDoc } from "./schema.ts";
 
 /**
  * The tasks to create for `inputs`, and per input the task stored or found by its key (a task of the
- * active set it replaces is written through `putActive`). Tasks with
+ * active set it replaces is written through `putActive`). Each new task is told to `onCreated` as it
+ * is made, before a later input with its key may replace it. Tasks with
  * a key are never cold (sortsById), so the active set and this call's own tasks are where a
  * key's task is found.
  */
 export function storeInputs(
   doc: JournalDoc,
   putActive: (task: TaskRecord) => void,
+  onCreated: (task: TaskRecord) => void,
   inputs: readonly NewTask[],
   now: Date,
   dependencies: ReadonlyMap<string, TaskRecord>,
@@ -39,6 +41,7 @@ export function storeInputs(
     const fresh = createTask(String(doc.nextId++), input, now, maxTriesOf(input.retry));
     const after = (input.after ?? []).map((id) => dependencies.get(id)!);
     const task = after.length > 0 ? afterDependencies(fresh, after, now) : fresh;
+    onCreated(task);
     created.push(task);
     stored.push(task);
     outcomes.push("created");

@@ -25,12 +25,15 @@ import {
   readOpenLog,
   replay,
   type LogEntry,
+  type LoggedEvents,
   type Meta,
 } from "./write-ahead-log.ts";
 import { acquireLock, LockCompromisedError, sweepIdentities, type LockSettings } from "./lock.ts";
 import { emptyDoc, JOURNAL_VERSION, QUEUE_FILE, type JournalDoc } from "./schema.ts";
 import { countOf } from "../../core/stats.ts";
 import { addCounters, type Counters } from "../../core/counters.ts";
+import type { NewEvent } from "../../core/events.ts";
+import { archiveEvents } from "./event-archive.ts";
 import type { TaskRecord } from "../../core/task.ts";
 
 /**
@@ -45,6 +48,8 @@ export interface Transaction {
   cold: TaskRecord[];
   /** What the transaction counted (core/counters.ts): logged as one entry, added to the document's. */
   counts: Counters;
+  /** Its events (core/events.ts), in order: logged as one entry. */
+  events: NewEvent[];
 }
 
 const MAX_ATTEMPTS = 5;
@@ -58,6 +63,10 @@ interface Loaded {
   snapshotBytes: number;
   /** Committed length of doc.log replayed into `doc`. */
   logBytes: number;
+  /** The rev journal.json was written at: events up to it are archived (event-archive.ts), those after it are in `events`. */
+  snapshotRev: number;
+  /** The events of the transactions doc.log holds, in order. */
+  events: LoggedEvents[];
 }
 
 function identity(stat: Stats): string {
@@ -117,14 +126,24 @@ export class JournalFiles {
    * document is the one transactions change: the caller copies what it keeps.
    */
   async read(cached = false): Promise<JournalDoc> {
+    return (await this.view(cached)).doc;
+  }
+
+  /** The events after the snapshot (its log's) and the rev the snapshot was written at, as `read(true)` sees the journal; the list is a copy. */
+  async loggedEvents(): Promise<{ snapshotRev: number; events: LoggedEvents[] }> {
+    const { snapshotRev, events } = await this.view(true);
+    return { snapshotRev, events: [...events] };
+  }
+
+  private async view(cached: boolean): Promise<Pick<Loaded, "doc" | "snapshotRev" | "events">> {
     for (;;) {
       const stat = tryStat(this.path);
       if (!stat) {
         this.assertNothingLeft();
-        return emptyDoc();
+        return { doc: emptyDoc(), snapshotRev: 0, events: [] };
       }
       try {
-        return (cached ? await this.refresh(stat) : await this.load(stat)).doc;
+        return cached ? await this.refresh(stat) : await this.load(stat);
       } catch (error) {
         // The log we were told about was folded away by a compaction in between, which replaced
         // journal.json first: read the new one, however many times that happens. Missing while
@@ -160,7 +179,7 @@ export class JournalFiles {
         crashPoint("read");
         this.sweep(loaded.doc);
         const meta = JSON.stringify(metaOf(loaded.doc));
-        const tx: Transaction = { touched: new Set(), history: [], cold: [], counts: {} };
+        const tx: Transaction = { touched: new Set(), history: [], cold: [], counts: {}, events: [] };
         const result = mutate(loaded.doc, tx);
         const entries = this.changes(loaded.doc, tx, meta);
         if (entries.length > 0) {
@@ -211,7 +230,7 @@ export class JournalFiles {
         return this.cache;
       }
       if (size > this.cache.logBytes) {
-        this.cache.logBytes += replay(logPath, this.cache.doc, readLogFrom(logPath, this.cache.logBytes));
+        this.cache.logBytes += replay(logPath, this.cache.doc, readLogFrom(logPath, this.cache.logBytes), this.cache.events);
       }
       return this.cache;
     }
@@ -239,9 +258,11 @@ export class JournalFiles {
       await db.read();
       const logPath = join(this.dir, db.data.log);
       const bytes = fd !== null && db.data.log === named ? readOpenLog(logPath, fd, 0) : readLogFrom(logPath, 0);
-      const logBytes = replay(logPath, db.data, bytes);
+      const snapshotRev = db.data.rev;
+      const events: LoggedEvents[] = [];
+      const logBytes = replay(logPath, db.data, bytes, events);
       checkMark(mark, logPath, db.data);
-      return { doc: db.data, snapshot: identity(stat), snapshotBytes: stat.size, logBytes };
+      return { doc: db.data, snapshot: identity(stat), snapshotBytes: stat.size, logBytes, snapshotRev, events };
     } finally {
       if (fd !== null) closeSync(fd);
     }
@@ -259,6 +280,7 @@ export class JournalFiles {
       }
     }
     if (tx.history.length > 0 || tx.cold.length > 0 || JSON.stringify(metaOf(doc)) !== metaBefore) entries.push({ meta: metaOf(doc) });
+    if (tx.events.length > 0) entries.push({ events: tx.events });
     if (Object.keys(tx.counts).length > 0) {
       entries.push({ count: tx.counts });
       doc.counters ??= {};
@@ -319,6 +341,7 @@ export class JournalFiles {
     doc.rev += 1;
     const logPath = join(this.dir, doc.log);
     loaded.logBytes = appendTransaction(logPath, loaded.logBytes, entries, doc.rev, durable);
+    if (tx.events.length > 0) loaded.events.push({ rev: doc.rev, events: tx.events });
     if (durable) writeMark(this.dir, { rev: doc.rev, log: doc.log, bytes: loaded.logBytes, nextId: doc.nextId });
     crashPoint("log-appended");
   }
@@ -332,6 +355,9 @@ export class JournalFiles {
     const generation = Number(/\d+/.exec(loaded.doc.log)![0]) + 1;
     const oldLog = join(this.dir, loaded.doc.log);
     try {
+      // Before the log that holds them goes.
+      fence();
+      archiveEvents(this.dir, loaded.events);
       this.cache = await this.writeSnapshot({ ...loaded.doc, version: JOURNAL_VERSION, log: `journal.${generation}.log` }, fence);
     } catch {
       this.cache = null;
@@ -372,7 +398,7 @@ export class JournalFiles {
     writeMark(this.dir, { rev: doc.rev, log: doc.log, bytes: 0, nextId: doc.nextId });
     crashPoint("snapshot-written");
     const stat = statSync(this.path);
-    return { doc, snapshot: identity(stat), snapshotBytes: stat.size, logBytes: 0 };
+    return { doc, snapshot: identity(stat), snapshotBytes: stat.size, logBytes: 0, snapshotRev: doc.rev, events: [] };
   }
 
   /** Temp files and logs of writers killed mid-write; removed under the lock once they are old. */

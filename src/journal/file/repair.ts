@@ -13,6 +13,7 @@ import { historyLine, isTombstone } from "./archive.ts";
 import type { TaskRecord } from "../../core/task.ts";
 import { indexAppended } from "./archive-index.ts";
 import { createLog } from "./write-ahead-log.ts";
+import { archiveEvents } from "./event-archive.ts";
 import { acquireLock, type LockSettings } from "./lock.ts";
 import { highestGeneration, salvage, type HistoryLine, type Salvage } from "./salvage.ts";
 import { countOf } from "../../core/stats.ts";
@@ -207,6 +208,8 @@ export async function repair(home: string, lockSettings: LockSettings): Promise<
     const copies = keepCopies(home);
     const rebuilt = rebuild(found, checkIndex(found.history.path, found.history.lines, found.history.committedBytes).indexed);
     lock.assertHeld();
+    // The log that holds the newest events is replaced: they join the archive first.
+    archiveEvents(home, found.log.events);
     writeJournal(home, rebuilt);
     return { home, repaired: true, before, copies, ...rebuilt.report };
   } finally {

@@ -8,7 +8,7 @@ import { JournalCorruptError } from "../../errors.ts";
 import { markPath, markShortfall, readMark, type CommitMark } from "./commit-mark.ts";
 import { DurableJsonFile } from "./durable-file.ts";
 import { parseHistoryLine, type HistoryEntry } from "./archive.ts";
-import { Applier, isCommitLine, transactions } from "./write-ahead-log.ts";
+import { Applier, isCommitLine, type LoggedEvents, transactions } from "./write-ahead-log.ts";
 import { parseColdLine } from "./cold-queue.ts";
 import { compareIds } from "../../core/transitions.ts";
 import type { TaskRecord } from "../../core/task.ts";
@@ -42,6 +42,8 @@ export interface LogSalvage extends FileFinding {
   /** Revs that were committed but are not in what was kept (a damaged transaction on, or cut off). */
   lostRevs: { from: number; to: number | null } | null;
   highestRev: number;
+  /** The events of the transactions kept, for the event archive: the repair replaces the log that holds them. */
+  events: LoggedEvents[];
 }
 
 export interface HistoryLine {
@@ -201,6 +203,7 @@ function salvageLog(home: string, snapshot: SnapshotSalvage, mark: CommitMark | 
     logged: new Set(),
     lostRevs: null,
     highestRev: doc.rev,
+    events: [],
   };
   if (!result.exists) {
     result.problem = "it is missing";
@@ -218,6 +221,8 @@ function salvageLog(home: string, snapshot: SnapshotSalvage, mark: CommitMark | 
     for (const tx of transactions(path, bytes, snapshot.headRead ? doc.rev : null, torn)) {
       for (const entry of tx.entries) applier.apply(entry);
       applier.apply(tx.commit);
+      const events = tx.entries.flatMap((entry) => ("events" in entry ? entry.events : []));
+      if (events.length > 0) result.events.push({ rev: tx.commit.commit, events });
       for (const entry of tx.entries) {
         const id = "put" in entry ? entry.put.id : "del" in entry ? entry.del : null;
         if (id === null) continue;

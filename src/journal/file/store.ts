@@ -53,6 +53,8 @@ import type { TaskOutput } from "../task-output.ts";
 import { emptyQueue, JOURNAL_VERSION, QUEUE_FILE, type JournalDoc } from "./schema.ts";
 import type { Activity, ActivityWindow } from "../../core/stats.ts";
 import { addCounter, addCounters, type Counters, countChange } from "../../core/counters.ts";
+import { eventOf, eventsOf, type TaskEvent } from "../../core/events.ts";
+import { archivedAfter, loggedAfter, parseCursor } from "./event-archive.ts";
 import type {
   CancelEffect,
   ChangeListener,
@@ -140,7 +142,7 @@ export class FileStore implements JournalStore {
    */
   private put(doc: JournalDoc, tx: Transaction, task: TaskRecord, now: Date, before?: TaskRecord): void {
     const index = doc.tasks.findIndex((t) => t.id === task.id);
-    countChange(tx.counts, before ?? (index === -1 ? null : doc.tasks[index]!), task, now);
+    this.record(tx, before ?? (index === -1 ? null : doc.tasks[index]!), task, now);
     if (isFinal(task.status)) {
       if (index !== -1) doc.tasks.splice(index, 1);
       tx.history.push(task);
@@ -150,6 +152,12 @@ export class FileStore implements JournalStore {
       doc.tasks[index] = task;
     }
     tx.touched.add(task.id);
+  }
+
+  /** Counts and logs the change of a task from `before` (null: new) to `after` (core/counters.ts, core/events.ts). */
+  private record(tx: Transaction, before: TaskRecord | null, after: TaskRecord, now: Date): void {
+    countChange(tx.counts, before, after, now);
+    tx.events.push(...eventsOf(before, after, now));
   }
 
   /**
@@ -183,8 +191,12 @@ export class FileStore implements JournalStore {
     for (const { id, lease, verdict } of recovery.verdicts) {
       const task = doc.tasks.find((t) => t.id === id);
       if (!task || !isHeldBy(task, lease)) continue;
-      this.put(doc, tx, applyVerdict(task, verdict, now), now);
-      if (verdict.kind !== "overdue") addCounter(tx.counts, task.executor, "recovered");
+      const after = applyVerdict(task, verdict, now);
+      this.put(doc, tx, after, now);
+      if (verdict.kind !== "overdue") {
+        addCounter(tx.counts, task.executor, "recovered");
+        tx.events.push(eventOf("recovered", after, now));
+      }
       (verdict.kind === "overdue" ? result.forced : result.recovered).push(id);
     }
     for (const task of scheduled) {
@@ -250,7 +262,14 @@ export class FileStore implements JournalStore {
           dependencies.set(id, found);
         }
       }
-      const { created, stored, outcomes } = storeInputs(doc, (task) => this.put(doc, tx, task, now), tasks, now, dependencies);
+      const { created, stored, outcomes } = storeInputs(
+        doc,
+        (task) => this.put(doc, tx, task, now),
+        (task) => this.record(tx, null, task, now),
+        tasks,
+        now,
+        dependencies,
+      );
       // A journal an older bgtask may still read (version 1) keeps every task where that one looks.
       const cold = doc.version === JOURNAL_VERSION && (coldCount(doc.queue) > 0 || doc.tasks.length + created.length > this.hotLimit);
       if (cold && doc.queue.count === 0 && doc.queue.bytes > 0) {
@@ -260,11 +279,11 @@ export class FileStore implements JournalStore {
       }
       for (const task of created) {
         if (isFinal(task.status)) {
-          // Cancelled at once: what it runs after has already failed.
-          this.put(doc, tx, task, now);
+          // Cancelled at once: what it runs after has already failed. Straight to the history (recorded as it was made).
+          tx.history.push(task);
+          tx.touched.add(task.id);
           continue;
         }
-        countChange(tx.counts, null, task, now);
         // The cold queue is merged with the active set by id: only tasks that sort by id alone may wait there.
         if (cold && sortsById(task)) tx.cold.push(task);
         else {
@@ -406,6 +425,14 @@ export class FileStore implements JournalStore {
       if (result.retired) doc.workers = doc.workers.filter((w) => w.slot !== slot);
       return result;
     });
+  }
+
+  async events(since: string | null, limit: number): Promise<TaskEvent[]> {
+    const after = since === null ? null : parseCursor(since, this.location);
+    const { snapshotRev, events } = await this.files.loggedEvents();
+    // Only what the log no longer holds is read from the archive.
+    const archived = after !== null && after.rev >= snapshotRev ? [] : archivedAfter(this.home, after, snapshotRev);
+    return [...archived, ...loggedAfter(events, after)].slice(0, limit);
   }
 
   counters(): Promise<Counters> {

@@ -9,14 +9,21 @@ import type { TaskRecord } from "../../core/task.ts";
 import { JournalCorruptError, journalIoError } from "../../errors.ts";
 import { crc32 } from "./checksum.ts";
 import { addCounters, type Counters, isCounters } from "../../core/counters.ts";
+import { isNewEvent, type NewEvent } from "../../core/events.ts";
 import { appendCommitted, FILE_MODE } from "./durable-file.ts";
 import { applyState, checkTask, stateOf, stateProblem, type JournalDoc, type JournalState } from "./schema.ts";
 
 /** The journal's state as of a transaction; a version 1 journal's meta entries have no queue. */
 export type Meta = Omit<JournalState, "queue"> & { queue?: JournalState["queue"] };
 
-/** `count`: what a transaction added to the journal's counters (core/counters.ts). */
-export type LogEntry = { put: TaskRecord } | { del: string } | { meta: Meta } | { count: Counters } | { commit: number; crc?: number };
+/** `count`: what a transaction added to the journal's counters (core/counters.ts); `events`: its events (core/events.ts), in order. */
+export type LogEntry = { put: TaskRecord } | { del: string } | { meta: Meta } | { count: Counters } | { events: NewEvent[] } | { commit: number; crc?: number };
+
+/** The events of one committed transaction, with its rev: an event's cursor is its rev and its place among them. */
+export interface LoggedEvents {
+  rev: number;
+  events: NewEvent[];
+}
 
 export function metaOf(doc: JournalDoc): Meta {
   return stateOf(doc);
@@ -72,6 +79,8 @@ export class Applier {
     } else if ("count" in entry) {
       doc.counters ??= {};
       addCounters(doc.counters, entry.count);
+    } else if ("events" in entry) {
+      // Kept beside the document (replay's `events`), not in it.
     } else {
       doc.rev = entry.commit;
     }
@@ -98,6 +107,8 @@ function parseEntry(path: string, line: string): LogEntry {
     if (problem) throw new JournalCorruptError(path, `a logged ${problem} is malformed`);
   } else if ("count" in entry && !isCounters(entry.count)) {
     throw new JournalCorruptError(path, "a logged count is malformed");
+  } else if ("events" in entry && !(Array.isArray(entry.events) && entry.events.every(isNewEvent))) {
+    throw new JournalCorruptError(path, "a logged event is malformed");
   }
   return entry;
 }
@@ -186,7 +197,7 @@ export function* transactions(
  * Replays `bytes` (the log from `doc`'s current position) onto `doc`. Returns how many bytes were
  * committed: the offset just past the last commit line.
  */
-export function replay(path: string, doc: JournalDoc, bytes: Buffer): number {
+export function replay(path: string, doc: JournalDoc, bytes: Buffer, events?: LoggedEvents[]): number {
   const applier = new Applier(doc);
   let committed = 0;
   try {
@@ -194,6 +205,8 @@ export function replay(path: string, doc: JournalDoc, bytes: Buffer): number {
       for (const entry of tx.entries) applier.apply(entry);
       applier.apply(tx.commit);
       committed = tx.end;
+      const logged = tx.entries.flatMap((entry) => ("events" in entry ? entry.events : []));
+      if (events && logged.length > 0) events.push({ rev: tx.commit.commit, events: logged });
     }
   } finally {
     applier.finish();

@@ -32,7 +32,8 @@ import {
 import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, wantsWorker, type WorkerSlot } from "../../core/workers.ts";
 import { type Activity, type ActivityWindow, activityOf, addCount, endedTask, finishedPerMinute, type ExecutorCounts } from "../../core/stats.ts";
 import { addCounter, addCounters, type Counters, countChange } from "../../core/counters.ts";
-import { LeaseLostError, TaskNotFoundError } from "../../errors.ts";
+import { eventOf, eventsOf, type NewEvent, type TaskEvent } from "../../core/events.ts";
+import { BadCursorError, LeaseLostError, TaskNotFoundError } from "../../errors.ts";
 import { uniqueName } from "../../host/unique-name.ts";
 import { MemoryTaskOutput } from "./output.ts";
 import type { TaskOutput } from "../task-output.ts";
@@ -74,6 +75,8 @@ export class MemoryStore implements JournalStore {
   private paused = new Set<string>();
   private readonly listeners = new Set<ChangeListener>();
   private readonly counts: Counters = {};
+  /** Every event, oldest first; an event's cursor is its place here plus one. */
+  private readonly kept: NewEvent[] = [];
 
   /** Runs one operation as a transaction: the ids it reports changed are announced after it. */
   private run<T>(operation: (changed: Set<string>) => T): Promise<T> {
@@ -92,7 +95,11 @@ export class MemoryStore implements JournalStore {
 
   /** Writes `task`, counting its change at `now` (null: an import, whose counts come with it). */
   private put(changed: Set<string>, task: TaskRecord, now: Date | null): TaskRecord {
-    if (now !== null) countChange(this.counts, this.tasks.get(task.id) ?? null, task, now);
+    if (now !== null) {
+      const before = this.tasks.get(task.id) ?? null;
+      countChange(this.counts, before, task, now);
+      this.keep(eventsOf(before, task, now));
+    }
     this.tasks.set(task.id, task);
     changed.add(task.id);
     return copy(task);
@@ -125,8 +132,12 @@ export class MemoryStore implements JournalStore {
     for (const { id, lease, verdict } of recovery.verdicts) {
       const task = this.held(id, lease);
       if (!task) continue;
-      this.put(changed, applyVerdict(task, verdict, now), now);
-      if (verdict.kind !== "overdue") addCounter(this.counts, task.executor, "recovered");
+      const after = applyVerdict(task, verdict, now);
+      this.put(changed, after, now);
+      if (verdict.kind !== "overdue") {
+        addCounter(this.counts, task.executor, "recovered");
+        this.keep([eventOf("recovered", after, now)]);
+      }
       (verdict.kind === "overdue" ? result.forced : result.recovered).push(id);
     }
     for (const task of scheduled) {
@@ -419,6 +430,18 @@ export class MemoryStore implements JournalStore {
     return this.run(() => {
       for (const name of executors) paused ? this.paused.add(name) : this.paused.delete(name);
       return [...this.paused].sort();
+    });
+  }
+
+  private keep(events: readonly NewEvent[]): void {
+    this.kept.push(...events);
+  }
+
+  events(since: string | null, limit: number): Promise<TaskEvent[]> {
+    return this.run(() => {
+      if (since !== null && !/^(0|[1-9]\d{0,15})$/.test(since)) throw new BadCursorError(since, this.location);
+      const from = since === null ? 0 : Number(since);
+      return this.kept.slice(from, from + limit).map((event, i) => ({ ...copy(event), cursor: String(from + i + 1) }));
     });
   }
 

@@ -5,6 +5,8 @@ import { isFinal, type TaskRecord } from "../../core/task.ts";
 import { type Ended, releaseDependents } from "../../core/transitions.ts";
 import { JournalCorruptError } from "../../errors.ts";
 import { addCounter, addCounters, type Counters, countChange } from "../../core/counters.ts";
+import { eventOf, eventsOf, isNewEvent, type NewEvent, type TaskEvent } from "../../core/events.ts";
+import { LOCK, lockKey } from "./schema.ts";
 import { checkTask } from "../record.ts";
 import type { PgConnection } from "./connection.ts";
 import { FINALS_SQL, upsertSql, upsertValues } from "./sql.ts";
@@ -29,8 +31,9 @@ export class PgRows {
    * of a task that exists follows a read of it in the same transaction (locked, or selected for a claim).
    */
   private seen: Map<string, TaskRecord> | null = null;
-  /** What the transaction counted so far, written by writeCounts before it commits. */
+  /** What the transaction counted so far, and its events: sent with its commit token (alongside). */
   private counts: Counters = {};
+  private events: NewEvent[] = [];
 
   constructor(db: PgConnection, location: string) {
     this.db = db;
@@ -50,6 +53,7 @@ export class PgRows {
   begin(): void {
     this.seen = new Map();
     this.counts = {};
+    this.events = [];
   }
 
   /** Adds `delta` to what this transaction counts. */
@@ -57,28 +61,61 @@ export class PgRows {
     addCounters(this.counts, delta);
   }
 
+  /** A try whose worker died, taken back (as `after`): counted, and its event logged after those of its write. */
+  recovered(after: TaskRecord, now: Date): void {
+    addCounter(this.counts, after.executor, "recovered");
+    this.events.push(eventOf("recovered", after, now));
+  }
+
   /**
-   * What this transaction counted, as a CTE adding it to the counters table (parameters from $4:
-   * the connection sends it with the commit token), or null when it counted nothing. The rows are
-   * spread over shards by backend, so that workers settling at once do not queue on one row each
-   * (a scrape adds the shards up), and written in key order, so two transactions never wait on
-   * each other crosswise. The transaction's bookkeeping ends here.
+   * What this transaction counted and its events, as CTEs (parameters from $4: the connection sends
+   * them with the commit token), or null when there are none. The transaction's bookkeeping ends here.
+   *
+   * Counter rows are spread over shards by backend, so that workers settling at once do not queue
+   * on one row each (a scrape adds the shards up), and written in key order, so two transactions
+   * never wait on each other crosswise.
+   *
+   * Events take their numbers under a lock held until the commit: events become visible in the
+   * order of their numbers, so a reader that has seen number n has seen all before it (no gaps
+   * behind a cursor), and a transaction that saw another's change numbers its events after it.
    */
-  countsStatement(): { cte: string; values: unknown[] } | null {
-    const counts = this.counts;
+  alongside(): { cte: string; values: unknown[] } | null {
+    const { counts, events } = this;
     this.seen = null;
     this.counts = {};
+    this.events = [];
+    const values: unknown[] = [];
+    const param = (value: unknown) => {
+      values.push(value);
+      return `$${3 + values.length}`;
+    };
+    const ctes: string[] = [];
     const rows = Object.entries(counts)
       .flatMap(([executor, row]) => Object.entries(row).map(([name, n]) => ({ executor, name, n })))
       .filter((row) => row.n !== 0)
       .sort((a, b) => (a.executor === b.executor ? (a.name < b.name ? -1 : 1) : a.executor < b.executor ? -1 : 1));
-    if (rows.length === 0) return null;
-    return {
-      cte: `counted as (insert into ${this.db.s}.counters (shard, executor, name, value)
-        select (pg_backend_pid() % ${COUNTER_SHARDS})::smallint, e, n, v from unnest($4::text[], $5::text[], $6::bigint[]) with ordinality as d(e, n, v, o) order by o
-        on conflict (executor, name, shard) do update set value = ${this.db.s}.counters.value + excluded.value)`,
-      values: [rows.map((r) => r.executor), rows.map((r) => r.name), rows.map((r) => r.n)],
-    };
+    if (rows.length > 0) {
+      const [executors, names, ns] = [param(rows.map((r) => r.executor)), param(rows.map((r) => r.name)), param(rows.map((r) => r.n))];
+      ctes.push(`counted as (insert into ${this.db.s}.counters (shard, executor, name, value)
+        select (pg_backend_pid() % ${COUNTER_SHARDS})::smallint, e, n, v from unnest(${executors}::text[], ${names}::text[], ${ns}::bigint[]) with ordinality as d(e, n, v, o) order by o
+        on conflict (executor, name, shard) do update set value = ${this.db.s}.counters.value + excluded.value)`);
+    }
+    if (events.length > 0) {
+      const [k1, k2] = lockKey(this.db.where.schema, LOCK.events);
+      ctes.push(`numbered as (select pg_advisory_xact_lock(${k1}, ${k2})),
+        evented as (insert into ${this.db.s}.events (at, event)
+          select (e::jsonb->>'at')::timestamptz, e::jsonb from unnest(${param(events.map((e) => JSON.stringify(e)))}::text[]) with ordinality as d(e, o), numbered order by o)`);
+    }
+    return ctes.length > 0 ? { cte: ctes.join(", "), values } : null;
+  }
+
+  /** The events after number `after` (null: from the oldest kept), oldest first. */
+  async eventsAfter(after: string | null, limit: number): Promise<TaskEvent[]> {
+    const rows = await this.db.query(`select seq::text as cursor, event from ${this.db.s}.events where seq > $1 order by seq limit $2`, [after ?? "0", limit]);
+    return rows.rows.map((row) => {
+      if (!isNewEvent(row.event)) throw new JournalCorruptError(`${this.db.where.shown} (${this.db.where.schema}.events)`, `event ${row.cursor} is malformed`);
+      return { ...(row.event as NewEvent), cursor: row.cursor as string };
+    });
   }
 
   /** The counters table added up over its shards. */
@@ -108,7 +145,11 @@ export class PgRows {
     if (tasks.length === 0) return [];
     await this.db.query(upsertSql(this.db.s), upsertValues(tasks));
     for (const task of tasks) {
-      if (now !== null) countChange(this.counts, this.seen?.get(task.id) ?? null, task, now);
+      if (now !== null) {
+        const before = this.seen?.get(task.id) ?? null;
+        countChange(this.counts, before, task, now);
+        this.events.push(...eventsOf(before, task, now));
+      }
       this.seen?.set(task.id, task);
       changed.set(task.id, task);
     }

@@ -64,14 +64,17 @@ const MIGRATIONS: readonly string[] = [
   // read the first rows of the queue instead of sorting all of it.
   `drop index $S.tasks_ready;
    create index tasks_ready on $S.tasks (claim_rank, priority desc, claim_at nulls first, id) where status in ('queued', 'scheduled', 'paused') and not waiting;`,
-  // The journal's counters (core/counters.ts), for Prometheus: a row per executor, counter and shard (rows.ts's writeCounts).
+  // The journal's counters (core/counters.ts), for Prometheus: a row per executor, counter and shard; and the event
+  // feed (core/events.ts), numbered in commit order (rows.ts's alongside), kept EVENT_DAYS days.
   `create table $S.counters (
      executor text not null,
      name text not null,
      shard smallint not null,
      value bigint not null,
      primary key (executor, name, shard)
-   );`,
+   );
+   create table $S.events (seq bigint generated always as identity primary key, at timestamptz not null, event jsonb not null);
+   create index events_at on $S.events (at);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -90,7 +93,10 @@ export function lockKey(schema: string, purpose: number): [number, number] {
   return [hash, purpose];
 }
 
-export const LOCK = { migrate: 1, slots: 2, tick: 3, keys: 4, schedules: 5, limits: 6 } as const;
+export const LOCK = { migrate: 1, slots: 2, tick: 3, keys: 4, schedules: 5, limits: 6, events: 7 } as const;
+
+/** How long a PostgreSQL journal keeps its events: a recovery (a tick's, a live view's) removes older ones. */
+export const EVENT_DAYS = 7;
 
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
@@ -128,7 +134,7 @@ export async function migrate(client: ClientBase, schema: string): Promise<numbe
   }
 }
 
-const TABLES = ["meta", "tasks", "slots", "tick", "paused_queues", "schedules", "commits", "task_logs", "attachment_chunks", "counters"];
+const TABLES = ["meta", "tasks", "slots", "tick", "paused_queues", "schedules", "commits", "task_logs", "attachment_chunks", "counters", "events"];
 
 /** What is wrong with `schema` for this build, in words (empty: nothing), and its version. */
 export async function checkSchema(client: ClientBase, schema: string): Promise<{ version: number; problems: string[] }> {

@@ -8,6 +8,7 @@ import type pg from "pg";
 import { compareActiveOnPage, finalsWanted, listed } from "../../core/list-order.ts";
 import { type Activity, type ActivityWindow, activityOf, addCount, endedTask, type ExecutorCounts, finishedPerMinute } from "../../core/stats.ts";
 import type { Counters } from "../../core/counters.ts";
+import type { TaskEvent } from "../../core/events.ts";
 import { applyVerdict, isSameHolder, type JournalClock, type TickHolder } from "../../core/recovery.ts";
 import { maxTriesOf } from "../../core/retry-policy.ts";
 import { firedStates, firedTasks, type ScheduleState } from "../../core/schedule.ts";
@@ -35,7 +36,7 @@ import {
   type TryOutcome,
 } from "../../core/transitions.ts";
 import { retirement, SLOT_RESERVATION_MS, wantsWorker, type WorkerSlot } from "../../core/workers.ts";
-import { LeaseLostError, TaskNotFoundError } from "../../errors.ts";
+import { BadCursorError, LeaseLostError, TaskNotFoundError } from "../../errors.ts";
 import { uniqueName } from "../../host/unique-name.ts";
 import type {
   CancelEffect,
@@ -66,7 +67,7 @@ import { parsePgLocation, type PgLocation } from "./location.ts";
 import { PgNotices } from "./notices.ts";
 import { type Changed, PgRows } from "./rows.ts";
 import { PgTaskOutput } from "./output.ts";
-import { LOCK, lockKey, migrate, newerSchemaError, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
+import { EVENT_DAYS, LOCK, lockKey, migrate, newerSchemaError, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 import { CLAIM_ORDER_SQL, FINALS_SQL, filterSql, notPausedSql, onHostSql, RUNNABLE_SQL } from "./sql.ts";
 
 /**
@@ -144,7 +145,7 @@ export class PgStore implements JournalStore {
       {
         channel: this.notices.channel,
         payload: () => this.notices.payload(changed.keys(), options.coalesce === true),
-        alongside: () => this.rows.countsStatement(),
+        alongside: () => this.rows.alongside(),
       },
     );
   }
@@ -171,8 +172,10 @@ export class PgStore implements JournalStore {
     for (const { id, lease, verdict } of recovery.verdicts) {
       const task = held.get(id);
       if (!task || !isHeldBy(task, lease)) continue;
-      writes.push(applyVerdict(task, verdict, now));
-      if (verdict.kind !== "overdue") this.rows.count({ [task.executor]: { recovered: 1 } });
+      // Written one by one, each followed by its recovery's count and event, in the order the other stores log them.
+      const after = applyVerdict(task, verdict, now);
+      await this.rows.put(changed, [after], now);
+      if (verdict.kind !== "overdue") this.rows.recovered(after, now);
       (verdict.kind === "overdue" ? result.forced : result.recovered).push(id);
     }
     for (const task of scheduled) {
@@ -480,6 +483,7 @@ export class PgStore implements JournalStore {
     return this.tx(async (changed) => {
       const result = await this.applyRecovery(changed, now, recovery);
       await this.rows.release(changed, now);
+      await this.db.query(`delete from ${this.s}.events where at < $1`, [new Date(now.getTime() - EVENT_DAYS * 86_400_000)]);
       return result;
     });
   }
@@ -692,6 +696,11 @@ export class PgStore implements JournalStore {
 
   counters(): Promise<Counters> {
     return this.read(() => this.rows.counters());
+  }
+
+  events(since: string | null, limit: number): Promise<TaskEvent[]> {
+    if (since !== null && !/^(0|[1-9]\d{0,17})$/.test(since)) return Promise.reject(new BadCursorError(since, this.location));
+    return this.read(() => this.rows.eventsAfter(since, limit));
   }
 
   workerSlots(): Promise<WorkerSlot[]> {

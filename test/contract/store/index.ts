@@ -12,6 +12,7 @@ import { controlTests } from "./control.ts";
 import { countersTests } from "./counters.ts";
 import { deepQueueTests } from "./deep-queue.ts";
 import { enqueueTests } from "./enqueue.ts";
+import { eventsTests } from "./events.ts";
 import { hostsTests } from "./hosts.ts";
 import { importTests } from "./import.ts";
 import { queueControlsTests } from "./queue-controls.ts";
@@ -43,6 +44,7 @@ const AREAS: ReadonlyArray<{ title: string; tests: (suite: StoreSuite) => void; 
   { title: "workers", tests: workersTests },
   { title: "cancel, retry and remove", tests: controlTests },
   { title: "counters", tests: countersTests },
+  { title: "events", tests: eventsTests },
   { title: "change watching", tests: changesTests, needs: "change-feed" },
   { title: "the tick mutex", tests: tickMutexTests, needs: "tick-mutex" },
   { title: "pinned hosts", tests: hostsTests, needs: "pinned-hosts" },
