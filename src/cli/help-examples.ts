@@ -17,6 +17,11 @@ const EXAMPLES: Record<string, string[]> = {
   watch: ["bgtask watch              # every active task, until none is left", "bgtask watch 42 43", "bgtask watch --json"],
   wait: ["bgtask wait 42 43", "bgtask wait 42 --timeout 10m && echo done   # exit 124 when the timeout comes first"],
   logs: ["bgtask logs 42", "bgtask logs 42 --follow"],
+  events: [
+    "bgtask events --follow                 # every transition as it happens, until Ctrl-C",
+    "bgtask events --json | tail -1 | jq -r .cursor > cursor   # where the feed is now",
+    'bgtask events --json --since "$(cat cursor)"   # only what came after it',
+  ],
   retry: ["bgtask retry 42 43", "bgtask retry 42 --no-worker", "bgtask retry --failed --executor mail/send"],
   cancel: ["bgtask cancel 42 43", "bgtask cancel 42 --no-wait", "bgtask cancel --all-queued --executor import-users"],
   pause: ["bgtask pause import-users", "bgtask pause --all", "bgtask pause   # which queues are paused"],

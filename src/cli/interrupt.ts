@@ -1,13 +1,13 @@
 // Ctrl-C during a command that follows tasks: it stops the following, not the tasks.
 
-/** Runs `work` with a signal that Ctrl-C aborts (instead of killing the process), while it runs. */
-export async function untilInterrupted<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+/** Runs `work` with an AbortSignal that `signals` (default: Ctrl-C) abort instead of killing the process, while it runs. */
+export async function untilInterrupted<T>(work: (signal: AbortSignal) => Promise<T>, signals: readonly NodeJS.Signals[] = ["SIGINT"]): Promise<T> {
   const interrupt = new AbortController();
   const onInterrupt = () => interrupt.abort();
-  process.on("SIGINT", onInterrupt);
+  for (const name of signals) process.on(name, onInterrupt);
   try {
     return await work(interrupt.signal);
   } finally {
-    process.off("SIGINT", onInterrupt);
+    for (const name of signals) process.off(name, onInterrupt);
   }
 }

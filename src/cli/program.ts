@@ -125,6 +125,18 @@ export function buildProgram(version: string): Command {
 
   withLocations(
     program
+      .command("events")
+      .description("every task's transitions (enqueued, started, progress, succeeded, failed, retry-scheduled, recovered, …), oldest first, each with a cursor")
+      .option("--since <cursor>", "only the events after this one: a cursor that `events --json` printed (default: from the oldest kept)")
+      .option("--follow", "keep printing new events as they happen, until Ctrl-C or SIGTERM (exit 0)")
+      .option("--json", "print one JSON object per event and line (NDJSON), each with its cursor"),
+  ).action(async (_o, command: Command) => {
+    const { events } = await import("./commands/events.ts");
+    await events(flags(command));
+  });
+
+  withLocations(
+    program
       .command("retry")
       .description("run finished tasks (succeeded, failed or cancelled) again as a new try; their tries keep counting")
       .argument("[ids...]", "task ids; if one cannot be retried, none is")

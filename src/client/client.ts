@@ -9,6 +9,7 @@ import { resolveExecutor } from "../executor/discover.ts";
 import { cancelQueued, cancelTasks, removeTasks, retryFailed, retryTasks } from "./control.ts";
 import { pausedQueues, setQueuesPaused, type QueueTarget } from "./queues.ts";
 import { enqueue, keyFields } from "./enqueue.ts";
+import { eventFeed } from "./events.ts";
 import type * as api from "./types.ts";
 import { checkStatuses, DEFAULT_LIST_LIMIT, listTasks } from "./query.ts";
 import { runPlan } from "./run-plan.ts";
@@ -149,6 +150,14 @@ export class LocalClient implements api.Client {
     const checked = ids === undefined ? null : asIds(ids).map(checkTaskId);
     const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
     for await (const task of watchTasks(await this.open(), checked, signal)) yield publicRecord(task);
+  }
+
+  async *events(options: api.EventsOptions = {}): AsyncIterableIterator<api.TaskEvent> {
+    const { since, follow } = options;
+    if (since !== undefined && typeof since !== "string")
+      throw new UsageError(`since is an event's cursor, a string, not a ${typeof since}`, { code: "EBADCURSOR" });
+    const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
+    yield* eventFeed(await this.open(), { since, follow: follow === true, signal });
   }
 
   async tick(options: api.TickOptions = {}): Promise<api.TickResult> {

@@ -1,12 +1,13 @@
 // The types of `bgtask/client`: the public contract, which client.ts implements and index.ts
 // exports. Apart from index.ts, so that the modules behind the client read them without importing
 // the client itself.
+import type { EventKind, TaskEvent } from "../core/events.ts";
 import type { Schedule } from "../core/schedule.ts";
 import type { RetryInput } from "../core/retry-policy.ts";
 import type { TaskRecord as StoredTask, TaskStatus } from "../core/task.ts";
 import type { Executors } from "../index.ts";
 
-export type { Executors, RetryInput, TaskStatus };
+export type { EventKind, Executors, RetryInput, TaskEvent, TaskStatus };
 
 /** A task as `bgtask status --json` prints it. */
 export type TaskRecord = Omit<StoredTask, "lease">;
@@ -78,6 +79,15 @@ export interface WaitOptions {
 
 export interface WatchOptions {
   /** Ends the watch early, as breaking out of the loop does. */
+  signal?: AbortSignal;
+}
+
+export interface EventsOptions {
+  /** Resume after the event with this cursor (one an event of this journal carried); left out: from the oldest event kept. */
+  since?: string;
+  /** Keep waiting for new events (never ending on an idle queue) until `signal`, a `break` or close() ends it. */
+  follow?: boolean;
+  /** Ends the feed, as breaking out of the loop does. */
   signal?: AbortSignal;
 }
 
@@ -193,6 +203,13 @@ export interface Client {
   wait(ids: readonly string[], options?: WaitOptions): Promise<TaskRecord[]>;
   /** Each task's record now, then at every change, until all are final (every active task when no ids are given). */
   watch(ids?: string | readonly string[], options?: WatchOptions): AsyncIterableIterator<TaskRecord>;
+  /**
+   * `bgtask events --json` as an async iterator: each transition of every task (enqueued, started,
+   * progress, succeeded, failed, retry-scheduled, recovered, …), oldest first, each with the cursor
+   * to resume after it; with `follow`, new ones as they are written. A cursor this journal did not
+   * make rejects with a UsageError (code "EBADCURSOR").
+   */
+  events(options?: EventsOptions): AsyncIterableIterator<TaskEvent>;
   /** One `bgtask tick`, in this process: recover, promote, prune, and run due work within the budget. */
   tick(options?: TickOptions): Promise<TickResult>;
   /** Counts by status and executor, the oldest queued task's age, the last minutes' throughput, live workers. */

@@ -173,13 +173,14 @@ describe("the packed package", () => {
 
     // The types, for TypeScript's every Node resolution and a bundler's, checked whole: no
     // skipLibCheck, and no @types/node, which a user of the client need not have.
-    const typed = `import { BgtaskError, createClient, type AttachmentFile, type TaskRecord } from "bgtask/client";
+    const typed = `import { BgtaskError, createClient, type AttachmentFile, type EventKind, type TaskRecord } from "bgtask/client";
       export async function main(): Promise<string> {
         const bg = createClient({ root: "." });
         const task: TaskRecord = await bg.run("greet", { name: "ts" });
         const refused: unknown = await bg.get("x").catch((error: unknown) => error);
         const file: AttachmentFile = await bg.attachment(task.id, "report.csv");
         for await (const chunk of file.open()) console.log(chunk.byteLength);
+        for await (const event of bg.events({ since: "1" })) console.log(event.cursor, event.kind satisfies EventKind);
         await bg.close();
         return refused instanceof BgtaskError ? refused.code : task.id;
       }`;

@@ -1,6 +1,6 @@
 // A task must not be able to steer the terminal of whoever looks at it: messages, attributes and
 // log lines are shown stripped of escape sequences and control characters in list, status,
-// watch (terminal and pipe) and logs; --json keeps them as they were.
+// watch (terminal and pipe), logs and events; --json keeps them as they were.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -21,7 +21,7 @@ function expectClean(output: string, where: string, payloads = true): void {
 }
 
 describe("untrusted text", () => {
-  it("is stripped in list, status, watch and logs, and raw in --json", async () => {
+  it("is stripped in list, status, watch, logs and events, and raw in --json", async () => {
     const project = useProject(onTestFinished, { tasks: { "gated.ts": fixture("gated.ts") } });
     const id = await project.run("gated", [
       "--ctx",
@@ -39,11 +39,16 @@ describe("untrusted text", () => {
     expectClean(logs.stdout, "logs");
     expect(logs.stdout).toMatch(new RegExp(`Z stdout ${SHOWN}$`, "m"));
     expect(logs.stdout).toMatch(new RegExp(`Z log    ${SHOWN}$`, "m"));
+    const events = await project.cli(["events"]);
+    expectClean(events.stdout, "events");
+    expect(events.stdout).toMatch(new RegExp(`  50%  ${SHOWN}$`, "m"));
 
     expect((await project.status(id)).message).toBe(EVIL);
     expect((await project.list()).find((t) => t.id === id)?.attributes.note).toBe(EVIL);
     const jsonLogs = JSON.parse((await project.cli(["logs", id, "--json"])).stdout) as { text: string }[];
     expect(jsonLogs.filter((l) => l.text === EVIL)).toHaveLength(2);
+    const jsonEvents = (await project.cli(["events", "--json"])).stdout.trimEnd().split("\n");
+    expect(jsonEvents.filter((line) => (JSON.parse(line) as { message?: string }).message === EVIL)).toHaveLength(1);
 
     const tty = runInPty(project, ["watch", id], onTestFinished);
     const piped = project.cli(["watch", id]);

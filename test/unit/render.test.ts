@@ -2,8 +2,10 @@
 import chalk from "chalk";
 import stringWidth from "string-width";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { TaskEvent } from "../../src/core/events.ts";
 import { createTask, type TaskRecord } from "../../src/core/task.ts";
 import { columns, loadColumnsFor } from "../../src/cli/output/columns.ts";
+import { renderEventLine } from "../../src/cli/output/events.ts";
 import { renderLogLines } from "../../src/cli/output/logs.ts";
 import { presentStack, renderStatus } from "../../src/cli/output/status.ts";
 import { fitWidth, formatBytes, progressBar, table } from "../../src/cli/output/text.ts";
@@ -166,6 +168,50 @@ describe("logs and status", () => {
     expect(text).toMatch(/attachments\n\s+NAME\s+SIZE\s+PATH\n\s+report\.csv\s+2\.0 KiB \(2048 B\)\s+\/home\/x\/\.bgtask\/attachments\/7\/report\.csv/);
     expect(text).toContain("error at tasks/import-users.ts:12\n  Error: boom\n      at run (tasks/import-users.ts:12:9)");
     expect(text).toContain("log (last lines)\n  ── try 1 ──\n  2026-03-01T12:00:00.000Z stderr oops");
+  });
+});
+
+describe("event lines", () => {
+  const event = (overrides: Partial<TaskEvent>): TaskEvent => ({
+    cursor: "17",
+    at: "2026-03-01T12:00:00.250Z",
+    kind: "started",
+    taskId: "7",
+    executor: "import-users",
+    try: 1,
+    status: "running",
+    ...overrides,
+  });
+  // The lines show local time: pinned here, and put back for the other tests.
+  const zone = process.env.TZ;
+  beforeAll(() => {
+    process.env.TZ = "Europe/Paris";
+    return () => {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    };
+  });
+
+  it("say cursor, local time, kind, task and try, the kinds padded so the tasks line up", () => {
+    expect(renderEventLine(event({}))).toBe("17  2026-03-01 13:00:00.250  started          import-users #7  try 1");
+    expect(renderEventLine(event({ kind: "retry-scheduled", status: "scheduled" }))).toBe(
+      "17  2026-03-01 13:00:00.250  retry-scheduled  import-users #7  try 1",
+    );
+  });
+
+  it("end with what the kind carries: progress and message, the error and next run, the schedule", () => {
+    expect(renderEventLine(event({ kind: "progress", progress: 39.6, message: "copied 400 rows" }))).toMatch(/ {2}try 1 {2}40% {2}copied 400 rows$/);
+    expect(renderEventLine(event({ kind: "retry-scheduled", error: "boom", nextRunAt: "2026-03-01T12:00:05.000Z" }))).toMatch(
+      / {2}try 1 {2}boom {2}next run 2026-03-01 13:00:05\.000$/,
+    );
+    expect(renderEventLine(event({ kind: "schedule-fired", try: 0, schedule: { name: "nightly", slot: "2026-03-01T02:00:00.000Z" } }))).toMatch(
+      / {2}try 0 {2}schedule nightly slot 2026-03-01 03:00:00\.000$/,
+    );
+  });
+
+  it("strip terminal escapes from the executor, message, error and schedule name", () => {
+    const line = renderEventLine(event({ kind: "failed", executor: "x\u001b]0;t\u0007y", error: "bad\u001b[2J\nnews" }));
+    expect(line).toBe("17  2026-03-01 13:00:00.250  failed           xy #7  try 1  bad news");
   });
 });
 

@@ -129,10 +129,10 @@ export class JournalFiles {
     return (await this.view(cached)).doc;
   }
 
-  /** The events after the snapshot (its log's) and the rev the snapshot was written at, as `read(true)` sees the journal; the list is a copy. */
-  async loggedEvents(): Promise<{ snapshotRev: number; events: LoggedEvents[] }> {
-    const { snapshotRev, events } = await this.view(true);
-    return { snapshotRev, events: [...events] };
+  /** The events after the snapshot (its log's), the rev the snapshot was written at and the last rev, as `read(true)` sees the journal; the list is a copy. */
+  async loggedEvents(): Promise<{ rev: number; snapshotRev: number; events: LoggedEvents[] }> {
+    const { doc, snapshotRev, events } = await this.view(true);
+    return { rev: doc.rev, snapshotRev, events: [...events] };
   }
 
   private async view(cached: boolean): Promise<Pick<Loaded, "doc" | "snapshotRev" | "events">> {

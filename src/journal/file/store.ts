@@ -35,7 +35,7 @@ import {
   type TryOutcome,
 } from "../../core/transitions.ts";
 import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, wantsWorker } from "../../core/workers.ts";
-import { LeaseLostError, TaskNotFoundError } from "../../errors.ts";
+import { BadCursorError, LeaseLostError, TaskNotFoundError } from "../../errors.ts";
 import { watchFolder } from "../../host/file-watch.ts";
 import { uniqueName } from "../../host/unique-name.ts";
 import { entryTime, firstLine, isTombstone, parseHistoryLine } from "./archive.ts";
@@ -429,7 +429,9 @@ export class FileStore implements JournalStore {
 
   async events(since: string | null, limit: number): Promise<TaskEvent[]> {
     const after = since === null ? null : parseCursor(since, this.location);
-    const { snapshotRev, events } = await this.files.loggedEvents();
+    const { rev, snapshotRev, events } = await this.files.loggedEvents();
+    // A cursor past the last transaction is another journal's (a copy, one made again).
+    if (after !== null && after.rev > rev) throw new BadCursorError(since!, this.location);
     // Only what the log no longer holds is read from the archive.
     const archived = after !== null && after.rev >= snapshotRev ? [] : archivedAfter(this.home, after, snapshotRev);
     return [...archived, ...loggedAfter(events, after)].slice(0, limit);

@@ -441,6 +441,7 @@ export class MemoryStore implements JournalStore {
     return this.run(() => {
       if (since !== null && !/^(0|[1-9]\d{0,15})$/.test(since)) throw new BadCursorError(since, this.location);
       const from = since === null ? 0 : Number(since);
+      if (from > this.kept.length) throw new BadCursorError(since!, this.location);
       return this.kept.slice(from, from + limit).map((event, i) => ({ ...copy(event), cursor: String(from + i + 1) }));
     });
   }

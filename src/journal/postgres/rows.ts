@@ -118,6 +118,12 @@ export class PgRows {
     });
   }
 
+  /** The last number handed to an event (0 before the first), whether or not its event is kept. */
+  async lastEventNumber(): Promise<bigint> {
+    const row = await this.db.query(`select coalesce(pg_sequence_last_value(pg_get_serial_sequence('${this.db.s}.events', 'seq')), 0)::text as n`);
+    return BigInt(row.rows[0].n as string);
+  }
+
   /** The counters table added up over its shards. */
   async counters(): Promise<Counters> {
     const counters: Counters = {};

@@ -186,6 +186,8 @@ export class PgStore implements JournalStore {
     }
     await this.rows.put(changed, writes, now);
     await this.pruneSlots(now, recovery.deadSlots);
+    // Every recovery (a worker's, a tick's) removes the events past their time: an indexed look when there are none.
+    await this.db.query(`delete from ${this.s}.events where at < $1`, [new Date(now.getTime() - EVENT_DAYS * 86_400_000)]);
     return result;
   }
 
@@ -483,7 +485,6 @@ export class PgStore implements JournalStore {
     return this.tx(async (changed) => {
       const result = await this.applyRecovery(changed, now, recovery);
       await this.rows.release(changed, now);
-      await this.db.query(`delete from ${this.s}.events where at < $1`, [new Date(now.getTime() - EVENT_DAYS * 86_400_000)]);
       return result;
     });
   }
@@ -700,7 +701,12 @@ export class PgStore implements JournalStore {
 
   events(since: string | null, limit: number): Promise<TaskEvent[]> {
     if (since !== null && !/^(0|[1-9]\d{0,17})$/.test(since)) return Promise.reject(new BadCursorError(since, this.location));
-    return this.read(() => this.rows.eventsAfter(since, limit));
+    return this.read(async () => {
+      const events = await this.rows.eventsAfter(since, limit);
+      // A cursor past every number handed out is another journal's (a copy, one made again).
+      if (events.length === 0 && since !== null && BigInt(since) > (await this.rows.lastEventNumber())) throw new BadCursorError(since, this.location);
+      return events;
+    });
   }
 
   workerSlots(): Promise<WorkerSlot[]> {

@@ -75,7 +75,10 @@ export function eventsTests(suite: StoreSuite): void {
     expect(events).toHaveLength(9);
     for (const [i, event] of events.entries()) expect(await store.events(event.cursor, 100)).toEqual(events.slice(i + 1));
     expect(await allEvents(store, 2)).toEqual(events);
-    for (const bad of ["x", "-1", "1.5.5", "", "9".repeat(30)]) {
+    // A cursor past every event made is another journal's: this one's last event's, one higher.
+    const ahead = events.at(-1)!.cursor.replace(/^\d+/, (n) => String(Number(n) + 1));
+    expect(await store.events(events.at(-1)!.cursor, 10)).toEqual([]);
+    for (const bad of ["x", "-1", "1.5.5", "", "9".repeat(30), ahead]) {
       await expect(store.events(bad, 10)).rejects.toBeInstanceOf(BadCursorError);
     }
   });
