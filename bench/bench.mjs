@@ -3,7 +3,7 @@
 // figures, each the median of several runs with min–max and its ratio to the floor N (`node -e ''`,
 // measured in the same run). Exits non-zero only when something could not be measured.
 //
-//   --quick            small history sizes (6 s of building each), fewer runs, short drains; never installs
+//   --quick            small history sizes (6 s of building each), fewer runs, short drains; never apt-get installs
 //   --sizes 1000,5000  history sizes to measure at (default 1000,100000; quick 1000,10000)
 //   --depths 100000    queue depths to measure at (default 100000,1000000; quick 10000)
 //   --reps N           runs per CLI figure (default 7; quick 3)
@@ -23,7 +23,9 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { installOnce } from "../scripts/install-once.mjs";
 import { ALL, BenchProject, WORKER } from "./lib/project.mjs";
 import { bgtaskRun, ensurePeers, nqRun, tspRun } from "./lib/peers.mjs";
 import { GNU_TIME, processesWith, removeRssFiles, run, signalAll } from "./lib/proc.mjs";
@@ -134,10 +136,20 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 const ctx = { runDir, marker, mode, results, log };
 const scenarios = new Scenarios(ctx);
 
+const pgUrl = process.env.BGTASK_BENCH_PG ?? process.env.BGTASK_TEST_PG;
+// graphile-worker, the PostgreSQL rows' yardstick, is the bench's own dependency (bench/package.json),
+// not the clone's (issue 25): installed on the first run with a database, before anything is timed.
+if (pgUrl) {
+  try {
+    installOnce(fileURLToPath(new URL(".", import.meta.url)), "graphile-worker (the PostgreSQL rows' yardstick)");
+  } catch {
+    process.stderr.write("bench: npm ci in bench/ failed (above); the PostgreSQL rows need graphile-worker, or run without BGTASK_BENCH_PG / BGTASK_TEST_PG\n");
+    process.exit(1);
+  }
+}
 log(`${mode.name} bench in ${runDir}${args.keep ? " (kept)" : ""}`);
 await scenarios.floor(mode.floorReps);
 
-const pgUrl = process.env.BGTASK_BENCH_PG ?? process.env.BGTASK_TEST_PG;
 /**
  * The I/O-bound rows (issue 23): on each journal, the 50 at once in one worker and in the default
  * two; and on the file journal in one worker with the docs' OpenTelemetry set-up (issue 24's cost).

@@ -32,6 +32,13 @@ async function lastSlots(project: Project, journal: string[] = []): Promise<unkn
   return (JSON.parse(listed.stdout) as Array<{ name: string; last: unknown }>).map(({ name, last }) => ({ name, last }));
 }
 
+/** Every event the journal keeps, as `events --json` prints them. */
+async function eventLines(project: Project): Promise<string[]> {
+  const printed = await project.cli(["events", "--json"]);
+  expect(printed.code, printed.stderr).toBe(0);
+  return printed.stdout.split("\n").filter((line) => line !== "");
+}
+
 /** The journal's counters, as `stats --format prometheus` prints them: each `_total` sample line. */
 async function counterLines(project: Project, journal: string[] = []): Promise<string[]> {
   const printed = await project.cli(["stats", "--format", "prometheus", ...journal]);
@@ -117,7 +124,7 @@ describeOnJournals("the journal's state through compaction", () => {
 
 describe.skipIf(!process.env.BGTASK_TEST_PG)("the journal's state through doctor --repair and journal copy", () => {
   it(
-    "a repaired file journal and copies file → PostgreSQL → file keep the paused queues, each schedule's last slot and the counters",
+    "a repaired file journal and copies file → PostgreSQL → file keep the paused queues, each schedule's last slot, the counters and the events",
     { timeout: 60_000 },
     async () => {
       const p = useProject(onTestFinished, {
@@ -128,9 +135,15 @@ describe.skipIf(!process.env.BGTASK_TEST_PG)("the journal's state through doctor
       await tickUntilFired(p);
       expect((await p.cli(["pause", "noop"])).code).toBe(0);
       await forceCompaction(p);
+      // One more task after the compaction: its events are in the log the repair replaces.
+      expect((await p.cli(["run", "noop", "--no-worker"])).code).toBe(0);
       const slots = await lastSlots(p);
       const counters = await counterLines(p);
-      expect(counters).toContain('bgtask_tasks_enqueued_total{executor="noop"} 2');
+      // The schedule's tasks (one slot or two, as the tick found them due), the compaction's and the last one.
+      const enqueued = Number(/^bgtask_tasks_enqueued_total\{executor="noop"\} (\d+)$/m.exec(counters.join("\n"))?.[1]);
+      expect(enqueued, counters.join("\n")).toBeGreaterThanOrEqual(3);
+      const events = await eventLines(p);
+      expect(events.length).toBeGreaterThanOrEqual(4);
       // A damaged task line in journal.json: its checksum fails, and the repair rebuilds from what it can read.
       writeFileSync(p.journalPath, readFileSync(p.journalPath, "utf8").replace(/"blob":"x{10}/, '"blob":"yyyyyyyyyy'));
       expect((await p.cli(["list"])).code).toBe(3);
@@ -140,6 +153,7 @@ describe.skipIf(!process.env.BGTASK_TEST_PG)("the journal's state through doctor
       expect(await lastSlots(p)).toEqual(slots);
       expect((await p.cli(["pause"])).stdout).toContain("noop");
       expect(await counterLines(p)).toEqual(counters);
+      expect(await eventLines(p), "the events, the replaced log's too").toEqual(events);
 
       const url = process.env.BGTASK_TEST_PG!;
       const pg = `${url}${url.includes("?") ? "&" : "?"}schema=t_${randomBytes(6).toString("hex")}`;
