@@ -71,8 +71,8 @@ describe.skipIf(!url)("PostgreSQL journal: schema, doctor, a database that is do
     const project = useProject(onTestFinished, { journal: "postgres", tasks: { "noop.js": fixture("noop.js") } });
     const id = await project.run("noop", ["--no-worker"]);
     const s = `"${schemaOf(project.env.BGTASK_JOURNAL!)}"`;
-    // Version 1 as it was: no logs or attachments tables, no pin column, one tick row for all.
-    await sql(`drop table ${s}.task_logs; drop table ${s}.attachment_chunks;
+    // Version 1 as it was: no logs, attachments, counters or events tables, no pin column, one tick row for all.
+    await sql(`drop table ${s}.task_logs; drop table ${s}.attachment_chunks; drop table ${s}.counters; drop table ${s}.events;
       alter table ${s}.tasks drop column pinned_host;
       drop table ${s}.tick; create table ${s}.tick (only_one boolean primary key default true check (only_one), holder jsonb not null);
       insert into ${s}.tick (holder) values ('{"process": {"pid": 1, "host": "old"}, "since": "x", "expiresAt": "y"}');
