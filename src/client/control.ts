@@ -7,6 +7,7 @@ import { TaskNotFoundError, UsageError } from "../errors.ts";
 import { resolveExecutor } from "../executor/discover.ts";
 import { forceTry } from "../worker/recovery.ts";
 import { startWorkersIfNeeded } from "../worker/spawn.ts";
+import { telemetryOf } from "../telemetry/otel.ts";
 import { checkTaskId, getTask, getTasks, noneChanged, type Session } from "./session.ts";
 
 const POLL_MS = 100;
@@ -109,8 +110,13 @@ export async function retryTasks(session: Session, ids: readonly string[], optio
   const checked = await getTasks(session, ids, (task) => (isFinal(task.status) ? null : notRetriable(task)));
   await refuseHeldKeys(session, checked);
   const retried: TaskRecord[] = [];
-  for (const { id } of checked) {
-    const result = await store.retry(id, new Date());
+  const telemetry = await telemetryOf(config.root);
+  for (const { id, executor } of checked) {
+    // A send span in the caller's trace; the task keeps the context it was first sent with, so its tries stay in that trace.
+    const { result } = await telemetry.send(executor, 1, async () => {
+      const result = await store.retry(id, new Date());
+      return { result, ids: result?.queued ? [id] : [] };
+    });
     if (!result) throw new TaskNotFoundError(id);
     if (!result.queued) throw result.heldBy ? keyHeld(result.task, result.heldBy) : notRetriable(result.task);
     retried.push(result.task);

@@ -16,15 +16,21 @@ export interface MetricsSnapshot {
   /** The tasks there are, by executor and status. */
   counts: ExecutorCounts;
   pausedQueues: readonly string[];
-  /** How long the oldest queued task has waited; null when none is queued. */
-  oldestQueuedAgeMs: number | null;
+  /** Per executor, how long its oldest queued task has waited (one with none queued is left out). */
+  oldestQueuedAgeMs: Record<string, number>;
   liveWorkers: number;
 }
 
 /** The figures of a scrape: the overview's reads (counts, workers), the counters and the paused queues. */
 export async function readMetrics(session: Session, now = new Date()): Promise<MetricsSnapshot> {
   const [stats, counters, pausedQueues] = await Promise.all([readStats(session, now), session.store.counters(), session.store.pausedQueues()]);
-  return { counters, counts: stats.byExecutor, pausedQueues, oldestQueuedAgeMs: stats.oldestQueued?.ageMs ?? null, liveWorkers: stats.liveWorkers };
+  return {
+    counters,
+    counts: stats.byExecutor,
+    pausedQueues,
+    oldestQueuedAgeMs: Object.fromEntries(Object.entries(stats.oldestQueuedByExecutor).map(([executor, { ageMs }]) => [executor, ageMs])),
+    liveWorkers: stats.liveWorkers,
+  };
 }
 
 type Labels = Readonly<Record<string, string>>;
@@ -79,7 +85,7 @@ const COUNTERS = [
 export function prometheusText(snapshot: MetricsSnapshot): string {
   const { counters, counts } = snapshot;
   const paused = new Set(snapshot.pausedQueues);
-  const executors = [...new Set([...Object.keys(counters), ...Object.keys(counts), ...paused])].sort();
+  const executors = [...new Set([...Object.keys(counters), ...Object.keys(counts), ...paused, ...Object.keys(snapshot.oldestQueuedAgeMs)])].sort();
   const row = (executor: string) => (Object.hasOwn(counters, executor) ? counters[executor]! : {});
   const statusCounts = (executor: string): Readonly<Record<string, number>> => (Object.hasOwn(counts, executor) ? counts[executor]! : {});
   const each = (render: (executor: string) => string[]) => executors.flatMap(render);
@@ -116,9 +122,12 @@ export function prometheusText(snapshot: MetricsSnapshot): string {
       "1 while the executor's queue is paused, else 0.",
       each((executor) => [sample("bgtask_queue_paused", { executor }, paused.has(executor) ? 1 : 0)]),
     ),
-    ...family("bgtask_oldest_queued_age_seconds", "gauge", "How long the oldest queued task has waited; 0 when none is queued.", [
-      sample("bgtask_oldest_queued_age_seconds", {}, (snapshot.oldestQueuedAgeMs ?? 0) / 1000),
-    ]),
+    ...family(
+      "bgtask_oldest_queued_age_seconds",
+      "gauge",
+      "How long the executor's oldest queued task has waited; 0 when none is queued.",
+      each((executor) => [sample("bgtask_oldest_queued_age_seconds", { executor }, countOf(snapshot.oldestQueuedAgeMs, executor) / 1000)]),
+    ),
     ...family("bgtask_workers", "gauge", "Live worker processes, on every host.", [sample("bgtask_workers", {}, snapshot.liveWorkers)]),
     ...family(
       "bgtask_task_wait_seconds",

@@ -1,6 +1,6 @@
 // The overview of `bgtask stats` and the dashboard: the store's counts (cheap at any size, see
 // JournalStore.stats) with the live workers and the throughput worked out.
-import { type ActivityWindow, MINUTE_MS, totalByStatus } from "../core/stats.ts";
+import { type ActivityWindow, MINUTE_MS, oldestOfAll, totalByStatus } from "../core/stats.ts";
 import type { Session } from "./session.ts";
 import type { Stats, WorkerInfo } from "./types.ts";
 import { listWorkers } from "./workers.ts";
@@ -12,11 +12,13 @@ export const THROUGHPUT_MINUTES = 15;
 export async function readStats(session: Session, now = new Date(), workers?: WorkerInfo[]): Promise<Stats> {
   const [stats, live] = await Promise.all([session.store.stats(now, THROUGHPUT_MINUTES), workers ?? listWorkers(session)]);
   const finished = stats.finishedPerMinute.reduce((a, b) => a + b, 0);
+  const age = (createdAt: string) => ({ createdAt, ageMs: Math.max(0, now.getTime() - Date.parse(createdAt)) });
+  const oldest = oldestOfAll(stats.oldestQueued);
   return {
     byStatus: totalByStatus(stats.counts),
     byExecutor: stats.counts,
-    oldestQueued:
-      stats.oldestQueuedAt === null ? null : { createdAt: stats.oldestQueuedAt, ageMs: Math.max(0, now.getTime() - Date.parse(stats.oldestQueuedAt)) },
+    oldestQueued: oldest === null ? null : age(oldest),
+    oldestQueuedByExecutor: Object.fromEntries(Object.entries(stats.oldestQueued).map(([executor, createdAt]) => [executor, age(createdAt)])),
     throughput: { minutes: THROUGHPUT_MINUTES, perMinute: stats.finishedPerMinute, average: Math.round((finished / THROUGHPUT_MINUTES) * 100) / 100 },
     liveWorkers: live.filter((w) => w.state !== "dead").length,
   };

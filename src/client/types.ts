@@ -115,6 +115,8 @@ export interface Stats {
   byExecutor: Record<string, StatusCounts>;
   /** The oldest queued task's creation, and how long ago that was; null when none is queued. */
   oldestQueued: { createdAt: string; ageMs: number } | null;
+  /** The same per executor (one with none queued is left out). */
+  oldestQueuedByExecutor: Record<string, { createdAt: string; ageMs: number }>;
   throughput: {
     minutes: number;
     /** Tasks that became final in each minute, oldest first; the last is the minute up to now. */

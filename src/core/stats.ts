@@ -26,6 +26,20 @@ export function addCount(counts: ExecutorCounts, executor: string, status: TaskS
   if (Object.keys(row).length === 0) delete counts[executor];
 }
 
+/** Executor → when its oldest queued task was created (an executor with none queued is absent). */
+export type OldestQueued = Record<string, string>;
+
+/** Notes a queued task of `executor` created at `createdAt`, keeping the oldest per executor. */
+export function noteQueued(oldest: OldestQueued, executor: string, createdAt: string): void {
+  if (!Object.hasOwn(oldest, executor) || createdAt < oldest[executor]!) oldest[executor] = createdAt;
+}
+
+/** The oldest of every executor's oldest, or null when nothing is queued. */
+export function oldestOfAll(oldest: OldestQueued): string | null {
+  const times = Object.values(oldest);
+  return times.length === 0 ? null : times.reduce((a, b) => (b < a ? b : a));
+}
+
 /** The counts of every executor added up by status. */
 export function totalByStatus(counts: ExecutorCounts): StatusCounts {
   const total: StatusCounts = {};

@@ -9,7 +9,7 @@ import type { JournalClock, TickHolder, TryVerdict } from "../core/recovery.ts";
 import type { NewTask, TaskRecord, TaskStatus, WorkerRef } from "../core/task.ts";
 import type { WorkerSlot } from "../core/workers.ts";
 import type { PageMatch, PageOrder } from "../core/list-order.ts";
-import type { Activity, ActivityWindow, ExecutorCounts } from "../core/stats.ts";
+import type { Activity, ActivityWindow, ExecutorCounts, OldestQueued } from "../core/stats.ts";
 import type { Schedule, ScheduleState } from "../core/schedule.ts";
 import type { TaskOutput } from "./task-output.ts";
 import type { Counters } from "../core/counters.ts";
@@ -43,8 +43,12 @@ export interface PageFilter extends PageMatch {
 export interface StoreStats {
   /** Every task there is, by executor and status. */
   counts: ExecutorCounts;
-  /** When the oldest queued task was created; null when none is queued. */
-  oldestQueuedAt: string | null;
+  /**
+   * Per executor, when its oldest queued task was created (none queued: absent). The file journal
+   * looks at most COLD_SCAN_LINES into its cold queue for an executor's first cold task: past that,
+   * it gives the creation of the last line it read, which is older (an age too high, never too low).
+   */
+  oldestQueued: OldestQueued;
   /** Tasks that became final in each of the last minutes, oldest minute first (core/stats.ts's finishedPerMinute). */
   finishedPerMinute: number[];
 }

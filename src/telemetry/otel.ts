@@ -20,10 +20,27 @@ export interface Telemetry {
    * context to keep with each task (undefined when no SDK propagates one) and returns the ids made.
    */
   send<T extends { ids: readonly string[] }>(executor: string, count: number, store: (trace: TraceCarrier | undefined) => Promise<T>): Promise<T>;
+  /**
+   * A `send` span for tasks that may or may not be made (a schedule's slot, which another worker may
+   * fire first): `trace` is its context, to store with them; `end` ends it with the ids made, and
+   * a span never ended is never exported, so a firing that made nothing leaves no span.
+   */
+  sendMaybe(executor: string): { trace: TraceCarrier | undefined; end(ids: readonly string[]): void };
   /** Runs one try in a `process` span that continues the task's stored context; `run` gets this span's context (for a sandbox). */
   process(task: TaskRecord, run: (trace: TraceCarrier | undefined) => Promise<TryOutcome>): Promise<TryOutcome>;
   /** Runs `run` with `trace` (a `process` span's context handed to a sandbox) as the active context. */
   within<T>(trace: TraceCarrier | undefined, run: () => Promise<T>): Promise<T>;
+  /**
+   * Reports the queues as gauges, per executor, whenever the SDK collects: `read` gives the journal's
+   * figures then (null, or a throw: none this time). Once per process; a worker calls it.
+   */
+  observeQueues(read: () => Promise<QueueFigures | null>): void;
+}
+
+/** What the queue gauges report, per executor: tasks queued, and how long the oldest has waited. */
+export interface QueueFigures {
+  queued: Record<string, number>;
+  oldestAgeMs: Record<string, number>;
 }
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -41,8 +58,10 @@ export function environmentTrace(env: NodeJS.ProcessEnv = process.env): TraceCar
 
 export const NO_TELEMETRY: Telemetry = {
   send: (_executor, _count, store) => store(undefined),
+  sendMaybe: () => ({ trace: undefined, end: () => undefined }),
   process: (_task, run) => run(undefined),
   within: (_trace, run) => run(),
+  observeQueues: () => undefined,
 };
 
 /** A package's entry as a file URL, resolved from the project root (as node's `--import` resolves a name there). */
@@ -79,6 +98,8 @@ class Messaging implements Telemetry {
   private readonly sent: OtelApi.Counter;
   private readonly consumed: OtelApi.Counter;
   private readonly duration: OtelApi.Histogram;
+  private readonly meter: OtelApi.Meter;
+  private observing = false;
 
   constructor(api: Api) {
     this.api = api;
@@ -86,23 +107,33 @@ class Messaging implements Telemetry {
     // API's tracer follows a provider registered later, its meter does not.
     this.tracer = api.trace.getTracer(SYSTEM);
     const meter = api.metrics.getMeter(SYSTEM);
+    this.meter = meter;
     this.sent = meter.createCounter("messaging.client.sent.messages", { unit: "{message}", description: "Tasks enqueued" });
     this.consumed = meter.createCounter("messaging.client.consumed.messages", { unit: "{message}", description: "Tries started" });
     this.duration = meter.createHistogram("messaging.process.duration", { unit: "s", description: "How long each try ran" });
   }
 
+  /** The context a send span starts in: the caller's span; with none, the trace the process was started in, if any. */
+  private sendParent(): OtelApi.Context {
+    const { api } = this;
+    const active = api.context.active();
+    const started = environmentTrace();
+    return api.trace.getSpan(active) || !started ? active : api.propagation.extract(active, started);
+  }
+
+  /** Records on `span` what a send stored: its id when one, and the sent counter. */
+  private recordSent(span: OtelApi.Span, executor: string, ids: readonly string[]): void {
+    if (ids.length === 1) span.setAttribute("messaging.message.id", ids[0]!);
+    this.sent.add(ids.length, on(executor, "send"));
+  }
+
   async send<T extends { ids: readonly string[] }>(executor: string, count: number, store: (trace: TraceCarrier | undefined) => Promise<T>): Promise<T> {
     const { api } = this;
     const attributes = { ...on(executor, "send"), ...(count > 1 ? { "messaging.batch.message_count": count } : {}) };
-    // Within the caller's span; with none, within the trace the process was started in, if any.
-    const active = api.context.active();
-    const started = environmentTrace();
-    const parent = api.trace.getSpan(active) || !started ? active : api.propagation.extract(active, started);
-    return this.tracer.startActiveSpan(`send ${executor}`, { kind: api.SpanKind.PRODUCER, attributes }, parent, async (span) => {
+    return this.tracer.startActiveSpan(`send ${executor}`, { kind: api.SpanKind.PRODUCER, attributes }, this.sendParent(), async (span) => {
       try {
         const stored = await store(this.carrier());
-        if (stored.ids.length === 1) span.setAttribute("messaging.message.id", stored.ids[0]!);
-        this.sent.add(count, on(executor, "send"));
+        this.recordSent(span, executor, stored.ids);
         return stored;
       } catch (error) {
         failed(api, span, error as Error);
@@ -111,6 +142,20 @@ class Messaging implements Telemetry {
         span.end();
       }
     });
+  }
+
+  sendMaybe(executor: string): { trace: TraceCarrier | undefined; end(ids: readonly string[]): void } {
+    const { api } = this;
+    const span = this.tracer.startSpan(`send ${executor}`, { kind: api.SpanKind.PRODUCER, attributes: on(executor, "send") }, this.sendParent());
+    const trace = api.context.with(api.trace.setSpan(api.context.active(), span), () => this.carrier());
+    return {
+      trace,
+      end: (ids) => {
+        if (ids.length > 1) span.setAttribute("messaging.batch.message_count", ids.length);
+        this.recordSent(span, executor, ids);
+        span.end();
+      },
+    };
   }
 
   async process(task: TaskRecord, run: (trace: TraceCarrier | undefined) => Promise<TryOutcome>): Promise<TryOutcome> {
@@ -139,6 +184,26 @@ class Messaging implements Telemetry {
         this.duration.record((performance.now() - started) / 1000, { ...on(task.executor, "process"), ...(errorType ? { "error.type": errorType } : {}) });
       }
     });
+  }
+
+  observeQueues(read: () => Promise<QueueFigures | null>): void {
+    if (this.observing) return;
+    this.observing = true;
+    // No messaging convention names these: they are bgtask's, with the destination attribute of the others.
+    const depth = this.meter.createObservableGauge("bgtask.queue.depth", { unit: "{message}", description: "Tasks queued, waiting to start" });
+    const age = this.meter.createObservableGauge("bgtask.queue.oldest_age", { unit: "s", description: "How long the oldest queued task has waited" });
+    this.meter.addBatchObservableCallback(
+      async (result) => {
+        const figures = await read().catch(() => null);
+        if (!figures) return;
+        for (const executor of new Set([...Object.keys(figures.queued), ...Object.keys(figures.oldestAgeMs)])) {
+          const where = { "messaging.system": SYSTEM, "messaging.destination.name": executor };
+          result.observe(depth, figures.queued[executor] ?? 0, where);
+          result.observe(age, (figures.oldestAgeMs[executor] ?? 0) / 1000, where);
+        }
+      },
+      [depth, age],
+    );
   }
 
   within<T>(trace: TraceCarrier | undefined, run: () => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@ import { BgtaskError } from "../errors.ts";
 import { openStore } from "../journal/open.ts";
 import { withDiskPatience } from "./disk-patience.ts";
 import { flushTelemetry } from "./preload.ts";
+import { telemetryOf } from "../telemetry/otel.ts";
 import { Runner } from "./runner.ts";
 import { echoTaskLines } from "./task-log.ts";
 
@@ -53,12 +54,20 @@ async function main(): Promise<void> {
   // A foreground worker whose `bgtask work` is gone stops too, as if told to.
   process.on("disconnect", () => runner.stop("worker stopped (bgtask work exited)"));
   process.channel?.unref();
+  // The queues as OpenTelemetry gauges, read from the journal whenever the project's SDK collects (a no-op without one).
+  (await telemetryOf(config.root)).observeQueues(async () => {
+    const now = new Date();
+    const { counts, oldestQueued } = await store.stats(now, 1);
+    const queued = Object.fromEntries(Object.entries(counts).map(([executor, row]) => [executor, row.queued ?? 0]));
+    return { queued, oldestAgeMs: Object.fromEntries(Object.entries(oldestQueued).map(([e, at]) => [e, Math.max(0, now.getTime() - Date.parse(at))])) };
+  });
   try {
     await runner.run();
+    // Before the journal closes: the queue gauges read it as the SDK collects.
+    await flushTelemetry(config.preload, config.root);
   } finally {
     await store.close();
   }
-  await flushTelemetry(config.preload, config.root);
 }
 
 /**

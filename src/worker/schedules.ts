@@ -12,6 +12,7 @@ import type { TaskRecord } from "../core/task.ts";
 import { resolveExecutor } from "../executor/discover.ts";
 import { executorSettings, type ExecutorSettings } from "../executor/settings-cache.ts";
 import type { JournalStore, ScheduleFiring } from "../journal/store.ts";
+import { telemetryOf } from "../telemetry/otel.ts";
 import { workerSay } from "./worker-log.ts";
 
 /** Whether a schedule has a slot within the window: a worker is wanted for it (it sleeps until then). */
@@ -72,7 +73,16 @@ export class ScheduleFirer {
     }
     const now = new Date();
     this.firings ??= this.buildFirings();
-    const created = await this.store.fireSchedules({ firings: await this.firings, onTimeMs: this.config.timings.scheduleOnTimeMs }, now);
+    const firings = await this.firings;
+    // A send span per schedule, its context stored with the tasks its slots make; exported only when it made some.
+    const telemetry = await telemetryOf(this.config.root);
+    const sends = firings.map((firing) => telemetry.sendMaybe(firing.task.executor));
+    const traced = firings.map((firing, i) => (sends[i]!.trace ? { ...firing, task: { ...firing.task, trace: sends[i]!.trace } } : firing));
+    const created = await this.store.fireSchedules({ firings: traced, onTimeMs: this.config.timings.scheduleOnTimeMs }, now);
+    firings.forEach((firing, i) => {
+      const made = created.filter((task) => task.schedule?.name === firing.schedule.name).map((task) => task.id);
+      if (made.length > 0) sends[i]!.end(made);
+    });
     this.askAt = nextSlotOf(this.schedules, now) ?? Number.POSITIVE_INFINITY;
     return created;
   }

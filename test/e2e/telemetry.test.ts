@@ -7,7 +7,10 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { expect, it, onTestFinished } from "vitest";
 import { docsOtelSetUp, KIND, type Span, startCollector } from "../helpers/otlp.ts";
+import type { TaskRecord } from "../../src/core/task.ts";
+import { fixture } from "../helpers/fixtures.ts";
 import { describeOnJournals, useProject, waitFor } from "../helpers/project.ts";
+import { EVERY_2S } from "../helpers/schedules.ts";
 
 /** Fails its first try, succeeds on its second; a span of its own in each. */
 const flaky = (isolation: string) => `
@@ -39,6 +42,26 @@ const APP = `
   await trace.getTracerProvider().getDelegate().forceFlush();
   await metrics.getMeterProvider().forceFlush();
   console.log(JSON.stringify(out));`;
+
+/** Fails its first try, with no retry of its own: a retry is the app's. */
+const ONCE = `
+  import { defineTask } from "bgtask";
+  export default defineTask({ run: (task) => { if (task.tries === 1) throw new Error("the first try fails"); return {}; } });`;
+
+/** The app: enqueues a task, waits for it to fail, retries it from inside another span of its own, waits for it to succeed. */
+const RETRYING_APP = `
+  import "./otel.mjs";
+  import { trace } from "@opentelemetry/api";
+  import { createClient } from "bgtask/client";
+  const bg = createClient();
+  const tracer = trace.getTracer("app");
+  const { id } = await tracer.startActiveSpan("signup", async (span) => { const task = await bg.run("once"); span.end(); return task; });
+  await bg.wait(id, { timeout: "30s" }).catch(() => undefined);
+  const again = await tracer.startActiveSpan("support", async (span) => { await bg.retry(id); span.end(); return span.spanContext().traceId; });
+  await bg.wait(id, { timeout: "30s" });
+  await bg.close();
+  await trace.getTracerProvider().getDelegate().forceFlush();
+  console.log(JSON.stringify({ id, again }));`;
 
 describeOnJournals("OpenTelemetry", () => {
   it("the enqueuing span's trace goes on in each try's process span, through a retry, with the messaging attributes and metrics", async () => {
@@ -111,6 +134,100 @@ describeOnJournals("OpenTelemetry", () => {
       expect(total("messaging.process.duration", executor, { "error.type": "TypeError" }), executor).toBe(1);
       expect(total("messaging.process.duration", executor), executor).toBe(2);
     }
+  }, 90_000);
+
+  it("each worker reports the queues as gauges per executor: tasks queued, and how long the oldest has waited", async () => {
+    const collector = await startCollector(onTestFinished);
+    const project = useProject(onTestFinished, {
+      tasks: { "flaky.js": flaky("inline"), "held.js": flaky("inline") },
+      config: { preload: "./otel.mjs" },
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url },
+    });
+    writeFileSync(join(project.dir, "otel.mjs"), docsOtelSetUp(project.dir));
+    // Two tasks wait in a paused queue, which is no work for a worker: it runs the other and leaves, exporting as it goes.
+    expect((await project.cli(["pause", "held"])).code).toBe(0);
+    for (let i = 0; i < 2; i++) expect((await project.cli(["run", "held", "--no-worker"])).code).toBe(0);
+    const startedAt = Date.now();
+    const id = await project.run("flaky");
+    expect(await project.waitForTask(id, (t) => t.completed)).toMatchObject({ status: "succeeded" });
+    const last = (metric: string, executor: string) =>
+      collector
+        .points()
+        .filter((p) => p.metric === metric && p.attributes["messaging.destination.name"] === executor)
+        .at(-1);
+    await waitFor(
+      () => last("bgtask.queue.depth", "held") !== undefined,
+      30_000,
+      () => `the worker's gauges at the collector: ${JSON.stringify(collector.points())}`,
+    );
+    expect(last("bgtask.queue.depth", "held")).toMatchObject({ value: 2, attributes: { "messaging.system": "bgtask" } });
+    expect(last("bgtask.queue.depth", "flaky")!.value).toBe(0);
+    // The held tasks were made before the worker's task: at least as long ago as that.
+    expect(last("bgtask.queue.oldest_age", "held")!.value).toBeGreaterThan(0);
+    expect(last("bgtask.queue.oldest_age", "held")!.value).toBeLessThan((Date.now() - startedAt) / 1000 + 60);
+    expect(last("bgtask.queue.oldest_age", "flaky")!.value).toBe(0);
+  }, 90_000);
+
+  it("a schedule's slot is sent in a span of its own, which each try of the task it made continues", async () => {
+    const collector = await startCollector(onTestFinished);
+    const project = useProject(onTestFinished, {
+      tasks: { "flaky.js": flaky("inline"), "noop.js": fixture("noop.js") },
+      config: { preload: "./otel.mjs", schedules: [{ name: "every2", cron: EVERY_2S, executor: "flaky" }] },
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url },
+    });
+    writeFileSync(join(project.dir, "otel.mjs"), docsOtelSetUp(project.dir));
+    // A task starts a worker, which stays up for the schedule and fires its slots.
+    await project.run("noop");
+    let fired: TaskRecord | undefined;
+    await waitFor(async () => {
+      fired = (await project.list(["--executor", "flaky"])).find((t) => t.schedule && t.status === "succeeded");
+      return fired !== undefined;
+    }, 30_000);
+    // With the schedule gone the worker leaves, exporting what it holds.
+    writeFileSync(join(project.dir, "bgtask.config.json"), JSON.stringify({ preload: "./otel.mjs" }));
+    const send = () => collector.spans().find((span) => span.name === "send flaky" && span.attributes["messaging.message.id"] === fired!.id);
+    const tries = () => collector.spans().filter((span) => span.name === "process flaky" && span.attributes["messaging.message.id"] === fired!.id);
+    await waitFor(
+      () => send() !== undefined && tries().length === 2,
+      30_000,
+      () => `the slot's spans at the collector: ${collector.spans().map((s) => `${s.name} ${s.attributes["messaging.message.id"]}`)}`,
+    );
+    expect(send()).toMatchObject({ kind: KIND.producer, attributes: { "messaging.system": "bgtask", "messaging.destination.name": "flaky" } });
+    expect(tries().map((span) => [span.traceId, span.parentSpanId])).toEqual([
+      [send()!.traceId, send()!.spanId],
+      [send()!.traceId, send()!.spanId],
+    ]);
+    // Only slots that made a task have a span: one per task the schedule made.
+    const made = (await project.list(["--executor", "flaky"])).filter((t) => t.schedule).map((t) => t.id);
+    const sends = collector.spans().filter((span) => span.name === "send flaky");
+    expect(sends.every((span) => made.includes(String(span.attributes["messaging.message.id"])))).toBe(true);
+  }, 90_000);
+
+  it("a retry from the app is sent in a span of the app's trace; the task's tries stay in the trace it was first sent in", async () => {
+    const collector = await startCollector(onTestFinished);
+    const project = useProject(onTestFinished, {
+      tasks: { "once.js": ONCE },
+      config: { preload: "./otel.mjs" },
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url },
+    });
+    writeFileSync(join(project.dir, "otel.mjs"), docsOtelSetUp(project.dir));
+    writeFileSync(join(project.dir, "app.mjs"), RETRYING_APP);
+    const app = await execa(process.execPath, ["app.mjs"], { cwd: project.dir, env: project.env, reject: false, stdin: "ignore" });
+    expect(app.exitCode, app.stderr).toBe(0);
+    const { id, again } = JSON.parse(app.stdout) as { id: string; again: string };
+    const spans = (name: string) => collector.spans().filter((span) => span.name === name && span.attributes["messaging.message.id"] === id);
+    await waitFor(
+      () => spans("send once").length === 2 && spans("process once").length === 2,
+      30_000,
+      () => `the spans at the collector: ${collector.spans().map((s) => `${s.name} ${s.attributes["messaging.message.id"]}`)}`,
+    );
+    const retry = spans("send once").find((span) => span.traceId === again);
+    const first = spans("send once").find((span) => span.traceId !== again);
+    expect(retry).toMatchObject({ kind: KIND.producer, attributes: { "messaging.destination.name": "once" } });
+    expect(spans("process once").map((span) => [span.traceId, span.parentSpanId])).toEqual([
+      [first!.traceId, first!.spanId],
+      [first!.traceId, first!.spanId],
+    ]);
   }, 90_000);
 
   it("a shell's TRACEPARENT is stored with the task its `bgtask run` makes, and the tries continue it; a malformed one is passed over", async () => {

@@ -4,7 +4,17 @@
 // snapshot (withSnapshot), read again when a writer moved on.
 
 import { join } from "node:path";
-import { type Activity, type ActivityWindow, activityOf, addCount, countOf, type ExecutorCounts, finishedPerMinute } from "../../core/stats.ts";
+import {
+  type Activity,
+  type ActivityWindow,
+  activityOf,
+  addCount,
+  countOf,
+  type ExecutorCounts,
+  finishedPerMinute,
+  noteQueued,
+  type OldestQueued,
+} from "../../core/stats.ts";
 import { compareActiveOnPage, compareNewestFinished, finalsWanted, listed, matchesPage, mergeOrdered } from "../../core/list-order.ts";
 import { isFinal, type TaskRecord } from "../../core/task.ts";
 import type { PausedQueues } from "../../core/transitions.ts";
@@ -14,6 +24,12 @@ import { findIndexed } from "./archive-index.ts";
 import { type ColdReader, coldCount, parseColdLine } from "./cold-queue.ts";
 import type { HistoryTally } from "./history-tally.ts";
 import type { JournalDoc } from "./schema.ts";
+
+/**
+ * Cold lines `stats` reads at most looking for each executor's first: a scrape's cost stays bounded
+ * in a deep queue where one executor's tasks all wait behind a million of another's.
+ */
+export const COLD_SCAN_LINES = 10_000;
 
 function* filterIterable<T>(items: Iterable<T>, keep: (item: T) => boolean): Generator<T> {
   for (const item of items) if (keep(item)) yield item;
@@ -131,16 +147,15 @@ export class FileReads {
   stats(doc: JournalDoc, now: Date, minutes: number): StoreStats {
     {
       const counts: ExecutorCounts = {};
-      let oldestQueuedAt: string | null = null;
+      const oldestQueued: OldestQueued = {};
       for (const task of doc.tasks) {
         addCount(counts, task.executor, task.status);
-        if (task.status === "queued" && (oldestQueuedAt === null || task.createdAt < oldestQueuedAt)) oldestQueuedAt = task.createdAt;
+        if (task.status === "queued") noteQueued(oldestQueued, task.executor, task.createdAt);
       }
       if (coldCount(doc.queue) > 0) {
-        for (const [executor, n] of Object.entries(this.coldByExecutor(doc))) addCount(counts, executor, "queued", n);
-        // Cold tasks are created in id order: the first one left is the oldest.
-        const first = this.cold.tasks(doc.queue).next();
-        if (!first.done && (oldestQueuedAt === null || first.value.createdAt < oldestQueuedAt)) oldestQueuedAt = first.value.createdAt;
+        const cold = this.coldByExecutor(doc);
+        for (const [executor, n] of Object.entries(cold)) addCount(counts, executor, "queued", n);
+        this.coldOldest(doc, Object.keys(cold), oldestQueued);
       }
       const active = new Set(doc.tasks.map((t) => t.id));
       const finished: number[] = [];
@@ -150,8 +165,25 @@ export class FileReads {
         addCount(counts, entry.executor, entry.status);
         finished.push(entry.finishedAt);
       }
-      return { counts, oldestQueuedAt, finishedPerMinute: finishedPerMinute(finished, now.getTime(), minutes) };
+      return { counts, oldestQueued, finishedPerMinute: finishedPerMinute(finished, now.getTime(), minutes) };
     }
+  }
+
+  /**
+   * Notes each of `executors`' first cold task: cold tasks are created in id order, so an executor's
+   * first line left is its oldest. At most COLD_SCAN_LINES are read; an executor not met by then
+   * gets the last line's creation, older than its own first (see StoreStats.oldestQueued).
+   */
+  private coldOldest(doc: JournalDoc, executors: readonly string[], oldest: OldestQueued): void {
+    const missing = new Set(executors);
+    let last: string | null = null;
+    let read = 0;
+    for (const task of this.cold.tasks(doc.queue)) {
+      last = task.createdAt;
+      if (missing.delete(task.executor)) noteQueued(oldest, task.executor, task.createdAt);
+      if (missing.size === 0 || ++read >= COLD_SCAN_LINES) break;
+    }
+    if (last !== null) for (const executor of missing) noteQueued(oldest, executor, last);
   }
 
   /** The archive's final tasks (those not active again) as activityOf counts them. */

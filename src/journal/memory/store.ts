@@ -30,7 +30,17 @@ import {
   type TryOutcome,
 } from "../../core/transitions.ts";
 import { hostDemand, isDemand, isOnHost, isReservationExpired, retirement, wantsWorker, type WorkerSlot } from "../../core/workers.ts";
-import { type Activity, type ActivityWindow, activityOf, addCount, endedTask, finishedPerMinute, type ExecutorCounts } from "../../core/stats.ts";
+import {
+  type Activity,
+  type ActivityWindow,
+  activityOf,
+  addCount,
+  endedTask,
+  finishedPerMinute,
+  type ExecutorCounts,
+  noteQueued,
+  type OldestQueued,
+} from "../../core/stats.ts";
 import { addCounter, addCounters, type Counters, countChange } from "../../core/counters.ts";
 import { eventOf, eventsOf, type NewEvent, type TaskEvent } from "../../core/events.ts";
 import { BadCursorError, LeaseLostError, TaskNotFoundError } from "../../errors.ts";
@@ -290,14 +300,14 @@ export class MemoryStore implements JournalStore {
 
   stats(now: Date, minutes: number): Promise<StoreStats> {
     const counts: ExecutorCounts = {};
-    let oldestQueuedAt: string | null = null;
+    const oldestQueued: OldestQueued = {};
     const finished: number[] = [];
     for (const task of this.tasks.values()) {
       addCount(counts, task.executor, task.status);
-      if (task.status === "queued" && (oldestQueuedAt === null || task.createdAt < oldestQueuedAt)) oldestQueuedAt = task.createdAt;
+      if (task.status === "queued") noteQueued(oldestQueued, task.executor, task.createdAt);
       if (isFinal(task.status)) finished.push(finishedTime(task));
     }
-    return Promise.resolve({ counts, oldestQueuedAt, finishedPerMinute: finishedPerMinute(finished, now.getTime(), minutes) });
+    return Promise.resolve({ counts, oldestQueued, finishedPerMinute: finishedPerMinute(finished, now.getTime(), minutes) });
   }
 
   activity(now: Date, window: ActivityWindow): Promise<Activity> {

@@ -6,7 +6,17 @@
 // unique index on running serial keys makes "one at a time per key" the database's promise.
 import type pg from "pg";
 import { compareActiveOnPage, finalsWanted, listed } from "../../core/list-order.ts";
-import { type Activity, type ActivityWindow, activityOf, addCount, endedTask, type ExecutorCounts, finishedPerMinute } from "../../core/stats.ts";
+import {
+  type Activity,
+  type ActivityWindow,
+  activityOf,
+  addCount,
+  endedTask,
+  type ExecutorCounts,
+  finishedPerMinute,
+  noteQueued,
+  type OldestQueued,
+} from "../../core/stats.ts";
 import type { Counters } from "../../core/counters.ts";
 import type { TaskEvent } from "../../core/events.ts";
 import { applyVerdict, isSameHolder, type JournalClock, type TickHolder } from "../../core/recovery.ts";
@@ -668,12 +678,14 @@ export class PgStore implements JournalStore {
       for (const row of (await this.db.query(`select executor, status, count(*)::int as n from ${this.s}.tasks group by executor, status`)).rows) {
         addCount(counts, row.executor, row.status, row.n);
       }
-      const oldest = await this.db.query(`select min(record->>'createdAt') as at from ${this.s}.tasks where status = 'queued'`);
+      const oldestQueued: OldestQueued = {};
+      const oldest = await this.db.query(`select executor, min(record->>'createdAt') as at from ${this.s}.tasks where status = 'queued' group by executor`);
+      for (const row of oldest.rows) noteQueued(oldestQueued, row.executor as string, row.at as string);
       const since = new Date(now.getTime() - minutes * 60_000);
       const finished = await this.db.query(`select finished_at from ${this.s}.tasks where status in ${FINALS_SQL} and finished_at >= $1`, [since]);
       return {
         counts,
-        oldestQueuedAt: oldest.rows[0].at ?? null,
+        oldestQueued,
         finishedPerMinute: finishedPerMinute(
           finished.rows.map((r) => (r.finished_at as Date).getTime()),
           now.getTime(),

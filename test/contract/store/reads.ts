@@ -74,13 +74,17 @@ export function readsTests(suite: StoreSuite): void {
 
   it("stats counts tasks by executor and status, the oldest queued task, and the tasks finished per minute", async () => {
     await fresh();
-    expect(await store.stats(T0, 3)).toEqual({ counts: {}, oldestQueuedAt: null, finishedPerMinute: [0, 0, 0] });
+    expect(await store.stats(T0, 3)).toEqual({ counts: {}, oldestQueued: {}, finishedPerMinute: [0, 0, 0] });
     await store.enqueue([input({ executor: "a" }), input({ executor: "a" })], T0, noWorker);
     await store.enqueue([input({ executor: "b" })], at(1_000), noWorker);
     const claimed = (await claimNext(store, ME, at(2_000)))!;
     await store.settle(claimed.id, claimed.lease!, succeed, at(65_000));
     const stats = await store.stats(at(150_000), 3);
-    expect(stats).toEqual({ counts: { a: { succeeded: 1, queued: 1 }, b: { queued: 1 } }, oldestQueuedAt: T0.toISOString(), finishedPerMinute: [0, 1, 0] });
+    expect(stats).toEqual({
+      counts: { a: { succeeded: 1, queued: 1 }, b: { queued: 1 } },
+      oldestQueued: { a: T0.toISOString(), b: at(1_000).toISOString() },
+      finishedPerMinute: [0, 1, 0],
+    });
     // A final task queued again is counted once, as queued; a removed one not at all.
     await store.retry(claimed.id, at(151_000));
     expect((await store.stats(at(152_000), 3)).counts).toEqual({ a: { queued: 2 }, b: { queued: 1 } });
