@@ -6,7 +6,7 @@
 // holds: the next one appends only revs past the archive's last, and readers take from the archive
 // only revs the snapshot folded in. Two files are kept: past ROTATE_BYTES the current one becomes
 // the older one, and the older one before it goes.
-import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, renameSync, statSync } from "node:fs";
+import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { NewEvent, TaskEvent } from "../../core/events.ts";
 import { isNewEvent } from "../../core/events.ts";
@@ -99,21 +99,48 @@ export function archivedAfter(dir: string, since: EventPlace | null, upTo: numbe
   return out;
 }
 
+/** The last complete line of `path` and the length up to its end (a torn line after it is not counted), reading only the file's tail. */
+function lastLine(path: string): { line: string; wholeBytes: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { line: "", wholeBytes: 0 };
+    throw error;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    // A compaction reads back from the end only as far as the last line needs, not the whole archive.
+    for (let window = 64 * 1024; ; window *= 2) {
+      const length = Math.min(size, window);
+      const tail = Buffer.alloc(length);
+      readSync(fd, tail, 0, length, size - length);
+      const end = tail.lastIndexOf(10);
+      if (end === -1 && length < size) continue;
+      if (end === -1) return { line: "", wholeBytes: 0 };
+      const start = tail.lastIndexOf(10, end - 1) + 1;
+      if (start === 0 && length < size) continue;
+      return { line: tail.subarray(start, end).toString("utf8"), wholeBytes: size - length + end + 1 };
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Appends the events of `logged` with a rev past the archive's last, durably, rotating the archive first when it is full. */
 export function archiveEvents(dir: string, logged: readonly LoggedEvents[]): void {
   if (logged.length === 0) return;
   const path = join(dir, EVENTS_FILE);
   try {
     if (existsSync(path) && statSync(path).size > ROTATE_BYTES) renameSync(path, join(dir, OLDER_EVENTS_FILE));
-    const whole = wholeLines(path);
-    const lastRev = parsedLines(whole.slice(whole.lastIndexOf("\n", whole.length - 2) + 1)).at(-1)?.rev ?? 0;
+    const last = lastLine(path);
+    const lastRev = parsedLines(last.line).at(-1)?.rev ?? 0;
     const lines = logged.filter(({ rev }) => rev > lastRev).flatMap(({ rev, events }) => events.map((event, n) => `${JSON.stringify({ rev, n, ...event })}\n`));
     if (lines.length === 0) return;
     const fd = openSync(path, "a+", FILE_MODE);
     try {
       // A torn last line is cut off first.
-      const wholeBytes = Buffer.byteLength(whole, "utf8");
-      if (wholeBytes < fstatSync(fd).size) ftruncateSync(fd, wholeBytes);
+      if (last.wholeBytes < fstatSync(fd).size) ftruncateSync(fd, last.wholeBytes);
       writeAll(fd, lines.join(""));
       fdatasyncSync(fd);
     } finally {
