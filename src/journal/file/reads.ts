@@ -155,7 +155,12 @@ export class FileReads {
       if (coldCount(doc.queue) > 0) {
         const cold = this.coldByExecutor(doc);
         for (const [executor, n] of Object.entries(cold)) addCount(counts, executor, "queued", n);
-        this.coldOldest(doc, Object.keys(cold), oldestQueued);
+        // Only executors with cold tasks left: one whose last cold task was cancelled keeps its key at 0.
+        this.coldOldest(
+          doc,
+          Object.keys(cold).filter((executor) => cold[executor]! > 0),
+          oldestQueued,
+        );
       }
       const active = new Set(doc.tasks.map((t) => t.id));
       const finished: number[] = [];

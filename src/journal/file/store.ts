@@ -432,8 +432,8 @@ export class FileStore implements JournalStore {
     const { rev, snapshotRev, events } = await this.files.loggedEvents();
     // A cursor past the last transaction is another journal's (a copy, one made again).
     if (after !== null && after.rev > rev) throw new BadCursorError(since!, this.location);
-    // Only what the log no longer holds is read from the archive.
-    const archived = after !== null && after.rev >= snapshotRev ? [] : archivedAfter(this.home, after, snapshotRev);
+    // Only what the log no longer holds is read from the archive: the snapshot's own rev too, whose events a page may have cut.
+    const archived = after !== null && after.rev > snapshotRev ? [] : archivedAfter(this.home, after, snapshotRev);
     return [...archived, ...loggedAfter(events, after)].slice(0, limit);
   }
 
