@@ -3,7 +3,7 @@
 // stored beside the tasks and only ever grow, so `remove --finished`, retention and restarts leave
 // them alone, as a scraper expects of a counter. Pure: a store works out a transaction's
 // increments here from each task's record before and after it, and adds them up in the journal.
-import { transitionsOf } from "./events.ts";
+import { eventOf, eventsOf, type NewEvent, transitionsOf } from "./events.ts";
 import type { TaskRecord } from "./task.ts";
 
 /** The upper bounds of the wait and run time histograms' buckets, in seconds; the last bucket (+Inf) is implied. */
@@ -95,4 +95,22 @@ export function countChange(counters: Counters, before: TaskRecord | null, after
       addCounter(counters, executor, kind === "retry-scheduled" ? "retried" : kind);
     } else if (kind === "retried") addCounter(counters, executor, "retried");
   }
+}
+
+/** What a transaction counted and logged so far: its counters' increments and its events, in order. */
+export interface Tally {
+  counts: Counters;
+  events: NewEvent[];
+}
+
+/** Counts and logs the change of a task from `before` (null: new) to `after` at `now`: every store's one way to record a write. */
+export function tallyChange(tally: Tally, before: TaskRecord | null, after: TaskRecord, now: Date): void {
+  countChange(tally.counts, before, after, now);
+  tally.events.push(...eventsOf(before, after, now));
+}
+
+/** A try whose worker died, taken back (as `after`): counted, and its event logged after those of its write. */
+export function tallyRecovery(tally: Tally, after: TaskRecord, now: Date): void {
+  addCounter(tally.counts, after.executor, "recovered");
+  tally.events.push(eventOf("recovered", after, now));
 }

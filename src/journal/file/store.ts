@@ -52,8 +52,8 @@ import { FileTaskOutput } from "./output.ts";
 import type { TaskOutput } from "../task-output.ts";
 import { emptyQueue, JOURNAL_VERSION, QUEUE_FILE, type JournalDoc } from "./schema.ts";
 import type { Activity, ActivityWindow } from "../../core/stats.ts";
-import { addCounter, addCounters, type Counters, countChange } from "../../core/counters.ts";
-import { eventOf, eventsOf, type TaskEvent } from "../../core/events.ts";
+import { addCounters, type Counters, tallyChange, tallyRecovery } from "../../core/counters.ts";
+import type { TaskEvent } from "../../core/events.ts";
 import { archivedAfter, loggedAfter, parseCursor } from "./event-archive.ts";
 import type {
   CancelEffect,
@@ -142,7 +142,7 @@ export class FileStore implements JournalStore {
    */
   private put(doc: JournalDoc, tx: Transaction, task: TaskRecord, now: Date, before?: TaskRecord): void {
     const index = doc.tasks.findIndex((t) => t.id === task.id);
-    this.record(tx, before ?? (index === -1 ? null : doc.tasks[index]!), task, now);
+    tallyChange(tx, before ?? (index === -1 ? null : doc.tasks[index]!), task, now);
     if (isFinal(task.status)) {
       if (index !== -1) doc.tasks.splice(index, 1);
       tx.history.push(task);
@@ -152,12 +152,6 @@ export class FileStore implements JournalStore {
       doc.tasks[index] = task;
     }
     tx.touched.add(task.id);
-  }
-
-  /** Counts and logs the change of a task from `before` (null: new) to `after` (core/counters.ts, core/events.ts). */
-  private record(tx: Transaction, before: TaskRecord | null, after: TaskRecord, now: Date): void {
-    countChange(tx.counts, before, after, now);
-    tx.events.push(...eventsOf(before, after, now));
   }
 
   /**
@@ -193,10 +187,7 @@ export class FileStore implements JournalStore {
       if (!task || !isHeldBy(task, lease)) continue;
       const after = applyVerdict(task, verdict, now);
       this.put(doc, tx, after, now);
-      if (verdict.kind !== "overdue") {
-        addCounter(tx.counts, task.executor, "recovered");
-        tx.events.push(eventOf("recovered", after, now));
-      }
+      if (verdict.kind !== "overdue") tallyRecovery(tx, after, now);
       (verdict.kind === "overdue" ? result.forced : result.recovered).push(id);
     }
     for (const task of scheduled) {
@@ -265,7 +256,7 @@ export class FileStore implements JournalStore {
       const { created, stored, outcomes } = storeInputs(
         doc,
         (task) => this.put(doc, tx, task, now),
-        (task) => this.record(tx, null, task, now),
+        (task) => tallyChange(tx, null, task, now),
         tasks,
         now,
         dependencies,

@@ -41,8 +41,8 @@ import {
   noteQueued,
   type OldestQueued,
 } from "../../core/stats.ts";
-import { addCounter, addCounters, type Counters, countChange } from "../../core/counters.ts";
-import { eventOf, eventsOf, type NewEvent, type TaskEvent } from "../../core/events.ts";
+import { addCounters, type Counters, type Tally, tallyChange, tallyRecovery } from "../../core/counters.ts";
+import type { TaskEvent } from "../../core/events.ts";
 import { BadCursorError, LeaseLostError, TaskNotFoundError } from "../../errors.ts";
 import { uniqueName } from "../../host/unique-name.ts";
 import { MemoryTaskOutput } from "./output.ts";
@@ -84,9 +84,8 @@ export class MemoryStore implements JournalStore {
   private schedules: Record<string, ScheduleState> = {};
   private paused = new Set<string>();
   private readonly listeners = new Set<ChangeListener>();
-  private readonly counts: Counters = {};
-  /** Every event, oldest first; an event's cursor is its place here plus one. */
-  private readonly kept: NewEvent[] = [];
+  /** Every count and every event, oldest first: an event's cursor is its place there plus one. */
+  private readonly tally: Tally = { counts: {}, events: [] };
 
   /** Runs one operation as a transaction: the ids it reports changed are announced after it. */
   private run<T>(operation: (changed: Set<string>) => T): Promise<T> {
@@ -105,11 +104,7 @@ export class MemoryStore implements JournalStore {
 
   /** Writes `task`, counting its change at `now` (null: an import, whose counts come with it). */
   private put(changed: Set<string>, task: TaskRecord, now: Date | null): TaskRecord {
-    if (now !== null) {
-      const before = this.tasks.get(task.id) ?? null;
-      countChange(this.counts, before, task, now);
-      this.keep(eventsOf(before, task, now));
-    }
+    if (now !== null) tallyChange(this.tally, this.tasks.get(task.id) ?? null, task, now);
     this.tasks.set(task.id, task);
     changed.add(task.id);
     return copy(task);
@@ -144,10 +139,7 @@ export class MemoryStore implements JournalStore {
       if (!task) continue;
       const after = applyVerdict(task, verdict, now);
       this.put(changed, after, now);
-      if (verdict.kind !== "overdue") {
-        addCounter(this.counts, task.executor, "recovered");
-        this.keep([eventOf("recovered", after, now)]);
-      }
+      if (verdict.kind !== "overdue") tallyRecovery(this.tally, after, now);
       (verdict.kind === "overdue" ? result.forced : result.recovered).push(id);
     }
     for (const task of scheduled) {
@@ -443,21 +435,17 @@ export class MemoryStore implements JournalStore {
     });
   }
 
-  private keep(events: readonly NewEvent[]): void {
-    this.kept.push(...events);
-  }
-
   events(since: string | null, limit: number): Promise<TaskEvent[]> {
     return this.run(() => {
       if (since !== null && !/^(0|[1-9]\d{0,15})$/.test(since)) throw new BadCursorError(since, this.location);
       const from = since === null ? 0 : Number(since);
-      if (from > this.kept.length) throw new BadCursorError(since!, this.location);
-      return this.kept.slice(from, from + limit).map((event, i) => ({ ...copy(event), cursor: String(from + i + 1) }));
+      if (from > this.tally.events.length) throw new BadCursorError(since!, this.location);
+      return this.tally.events.slice(from, from + limit).map((event, i) => ({ ...copy(event), cursor: String(from + i + 1) }));
     });
   }
 
   counters(): Promise<Counters> {
-    return this.run(() => copy(this.counts));
+    return this.run(() => copy(this.tally.counts));
   }
 
   pausedQueues(): Promise<string[]> {
@@ -474,7 +462,7 @@ export class MemoryStore implements JournalStore {
       }
       for (const name of imported.pausedQueues) this.paused.add(name);
       this.schedules = { ...this.schedules, ...copy(imported.schedules) };
-      addCounters(this.counts, imported.counters);
+      addCounters(this.tally.counts, imported.counters);
       return { clashes };
     });
   }

@@ -4,8 +4,8 @@
 import { isFinal, type TaskRecord } from "../../core/task.ts";
 import { type Ended, releaseDependents } from "../../core/transitions.ts";
 import { JournalCorruptError } from "../../errors.ts";
-import { addCounter, addCounters, type Counters, countChange } from "../../core/counters.ts";
-import { eventOf, eventsOf, isNewEvent, type NewEvent, type TaskEvent } from "../../core/events.ts";
+import { addCounter, addCounters, type Counters, type Tally, tallyChange, tallyRecovery } from "../../core/counters.ts";
+import { isNewEvent, type NewEvent, type TaskEvent } from "../../core/events.ts";
 import { LOCK, lockKey } from "./schema.ts";
 import { checkTask } from "../record.ts";
 import type { PgConnection } from "./connection.ts";
@@ -32,8 +32,7 @@ export class PgRows {
    */
   private seen: Map<string, TaskRecord> | null = null;
   /** What the transaction counted so far, and its events: sent with its commit token (alongside). */
-  private counts: Counters = {};
-  private events: NewEvent[] = [];
+  private tally: Tally = { counts: {}, events: [] };
 
   constructor(db: PgConnection, location: string) {
     this.db = db;
@@ -52,19 +51,17 @@ export class PgRows {
   /** A transaction starts (or starts again): nothing seen or counted yet. */
   begin(): void {
     this.seen = new Map();
-    this.counts = {};
-    this.events = [];
+    this.tally = { counts: {}, events: [] };
   }
 
   /** Adds `delta` to what this transaction counts. */
   count(delta: Counters): void {
-    addCounters(this.counts, delta);
+    addCounters(this.tally.counts, delta);
   }
 
   /** A try whose worker died, taken back (as `after`): counted, and its event logged after those of its write. */
   recovered(after: TaskRecord, now: Date): void {
-    addCounter(this.counts, after.executor, "recovered");
-    this.events.push(eventOf("recovered", after, now));
+    tallyRecovery(this.tally, after, now);
   }
 
   /**
@@ -80,10 +77,9 @@ export class PgRows {
    * behind a cursor), and a transaction that saw another's change numbers its events after it.
    */
   alongside(): { cte: string; values: unknown[] } | null {
-    const { counts, events } = this;
+    const { counts, events } = this.tally;
     this.seen = null;
-    this.counts = {};
-    this.events = [];
+    this.tally = { counts: {}, events: [] };
     const values: unknown[] = [];
     const param = (value: unknown) => {
       values.push(value);
@@ -151,11 +147,7 @@ export class PgRows {
     if (tasks.length === 0) return [];
     await this.db.query(upsertSql(this.db.s), upsertValues(tasks));
     for (const task of tasks) {
-      if (now !== null) {
-        const before = this.seen?.get(task.id) ?? null;
-        countChange(this.counts, before, task, now);
-        this.events.push(...eventsOf(before, task, now));
-      }
+      if (now !== null) tallyChange(this.tally, this.seen?.get(task.id) ?? null, task, now);
       this.seen?.set(task.id, task);
       changed.set(task.id, task);
     }
