@@ -26,14 +26,15 @@ it("appends each rev once, cuts a torn last line first, and hands events out aft
   ]);
   appendFileSync(join(dir, EVENTS_FILE), '{"rev":3,"n":0,"at":"2026');
   archiveEvents(dir, [{ rev: 3, events: [event("4")] }]);
-  expect(archivedAfter(dir, null, 10).map((e) => [e.cursor, e.taskId])).toEqual([
+  expect(archivedAfter(dir, null, 10, 100).map((e) => [e.cursor, e.taskId])).toEqual([
     ["1.0", "1"],
     ["1.1", "2"],
     ["2.0", "3"],
     ["3.0", "4"],
   ]);
   expect(readFileSync(join(dir, EVENTS_FILE), "utf8").split("\n").filter(Boolean)).toHaveLength(4);
-  expect(archivedAfter(dir, { rev: 1, n: 1 }, 10).map((e) => e.cursor)).toEqual(["2.0", "3.0"]);
+  expect(archivedAfter(dir, { rev: 1, n: 1 }, 10, 100).map((e) => e.cursor)).toEqual(["2.0", "3.0"]);
   // Only what the snapshot folded in: rev 3 is still its log's.
-  expect(archivedAfter(dir, null, 2).map((e) => e.cursor)).toEqual(["1.0", "1.1", "2.0"]);
+  expect(archivedAfter(dir, null, 2, 100).map((e) => e.cursor)).toEqual(["1.0", "1.1", "2.0"]);
+  expect(archivedAfter(dir, null, 10, 2).map((e) => e.cursor)).toEqual(["1.0", "1.1"]);
 });

@@ -82,10 +82,10 @@ const archivedLines = (path: string): ArchivedLine[] => parsedLines(wholeLines(p
 
 /**
  * The archived events after `since` (null: all kept) up to rev `upTo` (what the snapshot folded
- * in), oldest first. The current file is read before the older one: a rotation in between then
+ * in), oldest first, at most `limit` of them. The current file is read before the older one: a rotation in between then
  * shows some events twice, dropped here, rather than none.
  */
-export function archivedAfter(dir: string, since: EventPlace | null, upTo: number): TaskEvent[] {
+export function archivedAfter(dir: string, since: EventPlace | null, upTo: number, limit: number): TaskEvent[] {
   const current = archivedLines(join(dir, EVENTS_FILE));
   const older = archivedLines(join(dir, OLDER_EVENTS_FILE));
   const out: TaskEvent[] = [];
@@ -94,6 +94,7 @@ export function archivedAfter(dir: string, since: EventPlace | null, upTo: numbe
     const place = { rev, n };
     if (rev > upTo || (last !== null && !isAfter(place, last))) continue;
     out.push({ ...event, cursor: `${rev}.${n}` });
+    if (out.length === limit) break;
     last = place;
   }
   return out;
@@ -118,7 +119,8 @@ function lastLine(path: string): { line: string; wholeBytes: number } {
       const end = tail.lastIndexOf(10);
       if (end === -1 && length < size) continue;
       if (end === -1) return { line: "", wholeBytes: 0 };
-      const start = tail.lastIndexOf(10, end - 1) + 1;
+      // (A newline at the window's first byte: the line before it starts further back.)
+      const start = end === 0 ? 0 : tail.lastIndexOf(10, end - 1) + 1;
       if (start === 0 && length < size) continue;
       return { line: tail.subarray(start, end).toString("utf8"), wholeBytes: size - length + end + 1 };
     }

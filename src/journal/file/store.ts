@@ -424,7 +424,7 @@ export class FileStore implements JournalStore {
     // A cursor past the last transaction is another journal's (a copy, one made again).
     if (after !== null && after.rev > rev) throw new BadCursorError(since!, this.location);
     // Only what the log no longer holds is read from the archive: the snapshot's own rev too, whose events a page may have cut.
-    const archived = after !== null && after.rev > snapshotRev ? [] : archivedAfter(this.home, after, snapshotRev);
+    const archived = after !== null && after.rev > snapshotRev ? [] : archivedAfter(this.home, after, snapshotRev, limit);
     return [...archived, ...loggedAfter(events, after)].slice(0, limit);
   }
 
