@@ -8,7 +8,7 @@ import { JournalCorruptError } from "../../errors.ts";
 import { markPath, markShortfall, readMark, type CommitMark } from "./commit-mark.ts";
 import { DurableJsonFile } from "./durable-file.ts";
 import { parseHistoryLine, type HistoryEntry } from "./archive.ts";
-import { Applier, isCommitLine, type LoggedEvents, transactions } from "./write-ahead-log.ts";
+import { Applier, isCommitLine, keepEvents, type LoggedEvents, transactions } from "./write-ahead-log.ts";
 import { parseColdLine } from "./cold-queue.ts";
 import { compareIds } from "../../core/transitions.ts";
 import type { TaskRecord } from "../../core/task.ts";
@@ -221,8 +221,7 @@ function salvageLog(home: string, snapshot: SnapshotSalvage, mark: CommitMark | 
     for (const tx of transactions(path, bytes, snapshot.headRead ? doc.rev : null, torn)) {
       for (const entry of tx.entries) applier.apply(entry);
       applier.apply(tx.commit);
-      const events = tx.entries.flatMap((entry) => ("events" in entry ? entry.events : []));
-      if (events.length > 0) result.events.push({ rev: tx.commit.commit, events });
+      keepEvents(result.events, tx);
       for (const entry of tx.entries) {
         const id = "put" in entry ? entry.put.id : "del" in entry ? entry.del : null;
         if (id === null) continue;

@@ -197,6 +197,12 @@ export function* transactions(
  * Replays `bytes` (the log from `doc`'s current position) onto `doc`. Returns how many bytes were
  * committed: the offset just past the last commit line.
  */
+/** Adds the events of committed transaction `tx`, if it logged any, to `events`. */
+export function keepEvents(events: LoggedEvents[], tx: CommittedTransaction): void {
+  const logged = tx.entries.flatMap((entry) => ("events" in entry ? entry.events : []));
+  if (logged.length > 0) events.push({ rev: tx.commit.commit, events: logged });
+}
+
 export function replay(path: string, doc: JournalDoc, bytes: Buffer, events?: LoggedEvents[]): number {
   const applier = new Applier(doc);
   let committed = 0;
@@ -205,8 +211,7 @@ export function replay(path: string, doc: JournalDoc, bytes: Buffer, events?: Lo
       for (const entry of tx.entries) applier.apply(entry);
       applier.apply(tx.commit);
       committed = tx.end;
-      const logged = tx.entries.flatMap((entry) => ("events" in entry ? entry.events : []));
-      if (events && logged.length > 0) events.push({ rev: tx.commit.commit, events: logged });
+      if (events) keepEvents(events, tx);
     }
   } finally {
     applier.finish();
